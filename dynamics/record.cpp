@@ -1,0 +1,298 @@
+#include "dynamics/record.hpp"
+
+#include "dynamics/error.hpp"
+
+#include <H5Cpp.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <numeric>
+#include <system_error>
+
+namespace glassy {
+namespace {
+
+struct silence_hdf5 {
+    silence_hdf5() { H5::Exception::dontPrint(); }
+};
+const silence_hdf5 g_silence;
+
+template <class T> H5::PredType mem_type();
+template <> H5::PredType mem_type<double>() { return H5::PredType::NATIVE_DOUBLE; }
+template <> H5::PredType mem_type<float>() { return H5::PredType::NATIVE_FLOAT; }
+template <class T> H5::PredType file_type();
+template <> H5::PredType file_type<double>() { return H5::PredType::IEEE_F64LE; }
+template <> H5::PredType file_type<float>() { return H5::PredType::IEEE_F32LE; }
+
+void write_string_attribute(H5::H5Object& obj, const std::string& name, const std::string& value) {
+    const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    H5::Attribute a = obj.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
+    a.write(type, value);
+}
+
+void write_int_attribute(H5::H5Object& obj, const std::string& name, int value) {
+    H5::Attribute a = obj.createAttribute(name, H5::PredType::STD_I32LE, H5::DataSpace(H5S_SCALAR));
+    a.write(H5::PredType::NATIVE_INT, &value);
+}
+
+H5::Group ensure_groups(H5::H5File& file, const std::string& path) {
+    // Creates every group above the last component of `path`; returns the innermost.
+    H5::Group g = file.openGroup("/");
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t slash = path.find('/', start);
+        if (slash == std::string::npos) return g;
+        const std::string name = path.substr(start, slash - start);
+        g = g.nameExists(name) ? g.openGroup(name) : g.createGroup(name);
+        start = slash + 1;
+    }
+}
+
+template <class T>
+void write_dataset(H5::H5File& file, const std::string& path, const std::vector<hsize_t>& shape, const T* data) {
+    H5::Group g = ensure_groups(file, path);
+    const std::string leaf = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+    const H5::DataSpace space(static_cast<int>(shape.size()), shape.data());
+    H5::DataSet ds = g.createDataSet(leaf, file_type<T>(), space);
+    const hsize_t n = std::accumulate(shape.begin(), shape.end(), hsize_t{1}, std::multiplies<>());
+    if (n > 0) ds.write(data, mem_type<T>());
+}
+
+void write_vector(H5::H5File& f, const std::string& path, const std::vector<double>& v) {
+    write_dataset(f, path, {v.size()}, v.data());
+}
+void write_matrix(H5::H5File& f, const std::string& path, const row_matrix& m) {
+    write_dataset(f, path, {static_cast<hsize_t>(m.rows()), static_cast<hsize_t>(m.cols())}, m.data());
+}
+
+void fsync_file(const std::filesystem::path& p) {
+    const int fd = ::open(p.c_str(), O_RDONLY);
+    if (fd < 0) throw record_error("cannot reopen " + p.string() + " to sync it");
+    const int rc = ::fsync(fd);
+    ::close(fd);
+    if (rc != 0) throw record_error("fsync failed on " + p.string());
+}
+
+// ---- reading ----
+
+std::string read_string_attribute(const H5::H5Object& obj, const std::string& name, const std::string& file) {
+    if (!obj.attrExists(name)) throw record_error(file + ": not a glassy record (attribute '" + name + "' missing)");
+    H5::Attribute a = obj.openAttribute(name);
+    if (a.getTypeClass() != H5T_STRING) throw record_error(file + ": attribute '" + name + "' is not a string");
+    std::string value;
+    a.read(a.getDataType(), value);
+    return value;
+}
+
+template <class T>
+nd_array<T> read_dataset(const H5::H5File& file, const std::string& path, const std::string& fname) {
+    if (!file.nameExists(path)) throw record_error(fname + ": dataset /" + path + " missing");
+    H5::DataSet ds = file.openDataSet(path);
+    const H5::DataSpace space = ds.getSpace();
+    const int rank = space.getSimpleExtentNdims();
+    std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+    if (rank > 0) space.getSimpleExtentDims(dims.data());
+    nd_array<T> out;
+    out.shape.assign(dims.begin(), dims.end());
+    const hsize_t n = std::accumulate(dims.begin(), dims.end(), hsize_t{1}, std::multiplies<>());
+    out.data.resize(n);
+    if (n > 0) ds.read(out.data.data(), mem_type<T>());
+    return out;
+}
+
+std::vector<double> read_vector(const H5::H5File& f, const std::string& path, const std::string& fname) {
+    auto a = read_dataset<double>(f, path, fname);
+    if (a.shape.size() != 1) throw record_error(fname + ": /" + path + " is not one-dimensional");
+    return std::move(a.data);
+}
+
+row_matrix read_matrix(const H5::H5File& f, const std::string& path, const std::string& fname) {
+    auto a = read_dataset<double>(f, path, fname);
+    if (a.shape.size() != 2) throw record_error(fname + ": /" + path + " is not two-dimensional");
+    row_matrix m(static_cast<Eigen::Index>(a.shape[0]), static_cast<Eigen::Index>(a.shape[1]));
+    std::copy(a.data.begin(), a.data.end(), m.data());
+    return m;
+}
+
+// Visits every dataset below `group_path`, collecting paths relative to the root.
+void collect_datasets(const H5::Group& g, const std::string& prefix, std::vector<std::string>& out) {
+    for (hsize_t k = 0; k < g.getNumObjs(); ++k) {
+        const std::string name = g.getObjnameByIdx(k);
+        const std::string path = prefix.empty() ? name : prefix + "/" + name;
+        const H5G_obj_t type = g.getObjTypeByIdx(k);
+        if (type == H5G_GROUP) collect_datasets(g.openGroup(name), path, out);
+        else if (type == H5G_DATASET) out.push_back(path);
+    }
+}
+
+} // namespace
+
+row_matrix mean_of(const std::vector<row_matrix>& samples) {
+    if (samples.empty()) return {};
+    row_matrix m = row_matrix::Zero(samples.front().rows(), samples.front().cols());
+    for (const auto& s : samples) {
+        if (s.rows() != m.rows() || s.cols() != m.cols()) throw error("mean_of: samples differ in shape");
+        m += s;
+    }
+    return m / static_cast<double>(samples.size());
+}
+
+void write_record(const record& rec, const std::filesystem::path& path) {
+    const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+    try {
+        if (rec.time.size() != rec.energy.size())
+            throw record_error("record: /time and /energy differ in length");
+        {
+            H5::H5File f(tmp.string(), H5F_ACC_TRUNC);
+            H5::Group root = f.openGroup("/");
+            write_string_attribute(root, "format", "glassy-record");
+            write_int_attribute(root, "format_version", record_format_version);
+            write_string_attribute(root, "system", rec.system);
+            write_string_attribute(root, "method", rec.method);
+            write_string_attribute(root, "parameters", rec.parameters.dump());
+            write_int_attribute(root, "complete", rec.complete ? 1 : 0);
+            write_vector(f, "time", rec.time);
+            write_vector(f, "energy", rec.energy);
+            if (rec.energy_samples.size() > 0) write_matrix(f, "energy_samples", rec.energy_samples);
+            for (const auto& [name, v] : rec.observables) {
+                if (v.size() != rec.time.size())
+                    throw record_error("record: observable " + name + " differs in length from /time");
+                write_vector(f, "observables/" + name, v);
+            }
+            if (!rec.aging.tw.empty()) {
+                const auto& a = rec.aging;
+                if (static_cast<std::size_t>(a.delta.rows()) != a.tw.size() ||
+                    static_cast<std::size_t>(a.delta.cols()) != a.t.size())
+                    throw record_error("record: /aging/delta shape differs from [n_w, n_l]");
+                write_vector(f, "aging/tw", a.tw);
+                write_vector(f, "aging/t", a.t);
+                write_matrix(f, "aging/delta", a.delta);
+                if (!a.noise.empty()) write_vector(f, "aging/noise", a.noise);
+                if (!a.delta_samples.empty()) {
+                    std::vector<double> buf;
+                    buf.reserve(a.delta_samples.size() * static_cast<std::size_t>(a.delta.size()));
+                    for (const auto& s : a.delta_samples) {
+                        if (s.rows() != a.delta.rows() || s.cols() != a.delta.cols())
+                            throw record_error("record: a delta sample differs in shape");
+                        buf.insert(buf.end(), s.data(), s.data() + s.size());
+                    }
+                    write_dataset(f, "aging/delta_samples",
+                                  {a.delta_samples.size(), static_cast<hsize_t>(a.delta.rows()),
+                                   static_cast<hsize_t>(a.delta.cols())}, buf.data());
+                }
+            }
+            for (const auto& [p, arr] : rec.extra)
+                write_dataset(f, p, std::vector<hsize_t>(arr.shape.begin(), arr.shape.end()), arr.data.data());
+            for (const auto& [p, arr] : rec.extra_f32)
+                write_dataset(f, p, std::vector<hsize_t>(arr.shape.begin(), arr.shape.end()), arr.data.data());
+            f.flush(H5F_SCOPE_GLOBAL);
+            f.close();
+        }
+        fsync_file(tmp);
+        std::error_code ec;
+        std::filesystem::rename(tmp, path, ec);
+        if (ec) throw record_error("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+    } catch (const H5::Exception& e) {
+        std::error_code ec;
+        std::filesystem::remove(tmp, ec);
+        throw record_error("cannot write record " + path.string() + ": " + e.getDetailMsg());
+    } catch (...) {
+        std::error_code ec;
+        std::filesystem::remove(tmp, ec);
+        throw;
+    }
+}
+
+record read_record(const std::filesystem::path& path) {
+    const std::string fname = path.string();
+    if (!std::filesystem::exists(path)) throw record_error(fname + ": no such file");
+    if (!std::filesystem::is_regular_file(path)) throw record_error(fname + ": not a regular file");
+    try {
+        if (H5::H5File::isHdf5(fname) <= 0) throw record_error(fname + ": not an HDF5 file");
+    } catch (const H5::Exception&) {
+        throw record_error(fname + ": not an HDF5 file");
+    }
+    try {
+        H5::H5File f(fname, H5F_ACC_RDONLY);
+        H5::Group root = f.openGroup("/");
+        record rec;
+        if (read_string_attribute(root, "format", fname) != "glassy-record")
+            throw record_error(fname + ": not a glassy record (format attribute is not 'glassy-record')");
+        if (!root.attrExists("format_version")) throw record_error(fname + ": format_version missing");
+        int version = 0;
+        root.openAttribute("format_version").read(H5::PredType::NATIVE_INT, &version);
+        if (version > record_format_version)
+            throw record_error(fname + ": format_version " + std::to_string(version) +
+                               " is newer than this glassy reads (" + std::to_string(record_format_version) + ")");
+        if (version < 1) throw record_error(fname + ": invalid format_version " + std::to_string(version));
+        rec.system = read_string_attribute(root, "system", fname);
+        rec.method = read_string_attribute(root, "method", fname);
+        const std::string params = read_string_attribute(root, "parameters", fname);
+        try {
+            rec.parameters = nlohmann::json::parse(params);
+        } catch (const nlohmann::json::exception&) {
+            throw record_error(fname + ": attribute 'parameters' is not valid JSON");
+        }
+        if (root.attrExists("complete")) {
+            int c = 1;
+            root.openAttribute("complete").read(H5::PredType::NATIVE_INT, &c);
+            rec.complete = c != 0;
+        }
+        rec.time = read_vector(f, "time", fname);
+        rec.energy = read_vector(f, "energy", fname);
+        if (rec.time.size() != rec.energy.size()) throw record_error(fname + ": /time and /energy differ in length");
+        std::vector<std::string> paths;
+        collect_datasets(root, "", paths);
+        for (const auto& p : paths) {
+            if (p == "time" || p == "energy") continue;
+            if (p == "energy_samples") {
+                rec.energy_samples = read_matrix(f, p, fname);
+                if (static_cast<std::size_t>(rec.energy_samples.cols()) != rec.time.size())
+                    throw record_error(fname + ": /energy_samples differs in length from /time");
+            } else if (p.rfind("observables/", 0) == 0) {
+                auto v = read_vector(f, p, fname);
+                if (v.size() != rec.time.size()) throw record_error(fname + ": /" + p + " differs in length from /time");
+                rec.observables[p.substr(12)] = std::move(v);
+            } else if (p.rfind("aging/", 0) == 0) {
+                continue; // read below, as a whole
+            } else {
+                const H5::DataSet ds = f.openDataSet(p);
+                if (ds.getDataType().getSize() == 4 && ds.getTypeClass() == H5T_FLOAT)
+                    rec.extra_f32[p] = read_dataset<float>(f, p, fname);
+                else
+                    rec.extra[p] = read_dataset<double>(f, p, fname);
+            }
+        }
+        if (f.nameExists("aging")) {
+            auto& a = rec.aging;
+            a.tw = read_vector(f, "aging/tw", fname);
+            a.t = read_vector(f, "aging/t", fname);
+            a.delta = read_matrix(f, "aging/delta", fname);
+            if (static_cast<std::size_t>(a.delta.rows()) != a.tw.size() ||
+                static_cast<std::size_t>(a.delta.cols()) != a.t.size())
+                throw record_error(fname + ": /aging/delta shape is not [len(tw), len(t)]");
+            if (f.nameExists("aging/noise")) {
+                a.noise = read_vector(f, "aging/noise", fname);
+                if (a.noise.size() != a.tw.size()) throw record_error(fname + ": /aging/noise differs in length from /aging/tw");
+            }
+            if (f.nameExists("aging/delta_samples")) {
+                auto s = read_dataset<double>(f, "aging/delta_samples", fname);
+                if (s.shape.size() != 3 || s.shape[1] != a.tw.size() || s.shape[2] != a.t.size())
+                    throw record_error(fname + ": /aging/delta_samples shape is not [n_s, n_w, n_l]");
+                const auto block = static_cast<std::size_t>(a.delta.size());
+                for (std::uint64_t k = 0; k < s.shape[0]; ++k) {
+                    row_matrix m(a.delta.rows(), a.delta.cols());
+                    std::copy_n(s.data.begin() + static_cast<std::ptrdiff_t>(k * block), block, m.data());
+                    a.delta_samples.push_back(std::move(m));
+                }
+            }
+        }
+        return rec;
+    } catch (const H5::Exception& e) {
+        throw record_error(fname + ": unreadable record (" + e.getDetailMsg() + ")");
+    }
+}
+
+} // namespace glassy

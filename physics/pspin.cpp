@@ -1,0 +1,1 @@
+#include "physics/pspin.hpp"
