@@ -26,6 +26,8 @@ struct run_hooks {
     std::function<bool(std::int64_t)> stop;
 };
 
+/// A dynamics whose steps have variable length may provide `double time(const state&)`;
+/// the driver then reports that time to observers instead of step * dt().
 /// Advance `x` from rs.step to `last_step` with `dyn`, calling every observer at each step of
 /// `sched` that falls in [rs.step, last_step] (the current step included, before any move).
 /// Returns true when last_step was reached, false when hooks.stop asked to stop.
@@ -39,7 +41,9 @@ bool integrate(Dynamics& dyn, System& sys, typename System::state_type& x, run_s
     std::size_t next = sched.lower_index(rs.step);
     for (;;) {
         if (next < steps.size() && steps[next] == rs.step) {
-            const double t = static_cast<double>(rs.step) * dt;
+            double t = static_cast<double>(rs.step) * dt;
+            if constexpr (requires { { dyn.time(x) } -> std::convertible_to<double>; })
+                t = dyn.time(x); // dynamics with variable steps report their own clock
             (obs(sys, x, rs.step, t), ...);
             ++next;
             if (hooks.stop && hooks.stop(rs.step)) return rs.step >= last_step;
