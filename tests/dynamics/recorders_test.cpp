@@ -64,12 +64,16 @@ TEST(driver, stops_when_asked_and_resumes_to_the_same_state) {
     Eigen::VectorXd x = Eigen::VectorXd::Zero(2);
     glassy::run_state rs;
     glassy::run_hooks hooks;
-    hooks.progress_every = 1;
-    hooks.stop = [](std::int64_t step) { return step >= 7; };
+    hooks.stop = [](std::int64_t step) { return step == 7; };
     const auto sched = glassy::schedule::linear(20, 1);
-    EXPECT_FALSE(glassy::integrate(dyn, sys, x, rs, 20, sched, hooks));
+    std::vector<std::int64_t> seen;
+    auto watch = [&](const line_system&, const Eigen::VectorXd&, std::int64_t step, double) { seen.push_back(step); };
+    EXPECT_FALSE(glassy::integrate(dyn, sys, x, rs, 20, sched, hooks, watch));
     EXPECT_EQ(rs.step, 7);
-    EXPECT_TRUE(glassy::integrate(dyn, sys, x, rs, 20, sched));
+    EXPECT_EQ(seen.size(), 7u); // steps 0..6 observed; step 7 fires on resumption
+    EXPECT_TRUE(glassy::integrate(dyn, sys, x, rs, 20, sched, hooks, watch));
     EXPECT_EQ(rs.step, 20);
+    ASSERT_EQ(seen.size(), 21u); // every step observed exactly once
+    for (std::size_t k = 0; k < seen.size(); ++k) EXPECT_EQ(seen[k], static_cast<std::int64_t>(k));
     EXPECT_NEAR(x[1], 20 * 0.2, 1e-12);
 }
