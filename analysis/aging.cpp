@@ -211,7 +211,8 @@ spread_measure curve_spread(const std::vector<curve>& curves) {
 }
 
 std::optional<plateau_estimate> find_plateau(const std::vector<double>& lag, const row_matrix& delta,
-                                             const std::vector<double>& tw, double min_ratio, double tolerance) {
+                                             const std::vector<double>& tw, double min_ratio, double tolerance,
+                                             double max_height) {
     for (Eigen::Index row = delta.rows(); row-- > 0;) {
         std::vector<double> t, d;
         for (Eigen::Index j = 0; j < delta.cols(); ++j) {
@@ -234,13 +235,28 @@ std::optional<plateau_estimate> find_plateau(const std::vector<double>& lag, con
                 hi = nhi;
                 ++j;
             }
-            if (t[j] >= min_ratio * t[i]) {
-                std::vector<double> window(d.begin() + static_cast<std::ptrdiff_t>(i),
-                                           d.begin() + static_cast<std::ptrdiff_t>(j) + 1);
-                std::sort(window.begin(), window.end());
-                const std::size_t m = window.size();
+            if (t[j] >= min_ratio * t[i] && hi < max_height) {
+                // Height: Delta where the local slope d ln Delta / d ln t (least squares over
+                // the point and two neighbours each side, inside the window) is smallest in size.
+                std::size_t kbest = i;
+                double sbest = std::numeric_limits<double>::infinity();
+                for (std::size_t k = i; k <= j; ++k) {
+                    const std::size_t a = k >= i + 2 ? k - 2 : i, b = std::min(j, k + 2);
+                    if (b - a < 2) continue;
+                    std::vector<double> lx, ly;
+                    for (std::size_t q = a; q <= b; ++q) {
+                        lx.push_back(std::log(t[q]));
+                        ly.push_back(std::log(d[q]));
+                    }
+                    const double sl = std::abs(fit_line(lx, ly).slope);
+                    if (sl < sbest) {
+                        sbest = sl;
+                        kbest = k;
+                    }
+                }
                 plateau_estimate p;
-                p.height = m % 2 ? window[m / 2] : 0.5 * (window[m / 2 - 1] + window[m / 2]);
+                p.height = d[kbest];
+                p.t_flat = t[kbest];
                 p.t_start = t[i];
                 p.t_end = t[j];
                 p.tw = tw[static_cast<std::size_t>(row)];
@@ -264,11 +280,12 @@ row_matrix delta_over_noise(const run_data& run) {
 namespace {
 
 // Valid (ln t, ln y) points of one row of a two-time table, optionally with t divided by tw.
-curve log_row(const std::vector<double>& lag, const row_matrix& m, Eigen::Index row, double divide_t_by = 1.0) {
+curve log_row(const std::vector<double>& lag, const row_matrix& m, Eigen::Index row, double divide_t_by = 1.0,
+              double min_value = 0.0) {
     curve c;
     for (Eigen::Index j = 0; j < m.cols(); ++j) {
         const double t = lag[static_cast<std::size_t>(j)], v = m(row, j);
-        if (t > 0 && valid_positive(v)) {
+        if (t > 0 && valid_positive(v) && v > min_value) {
             c.x.push_back(std::log(t / divide_t_by));
             c.y.push_back(std::log(v));
         }
@@ -338,8 +355,7 @@ aging_summary analyse(const run_data& run, const analysis_options& options) {
     s.panel.assign(run.tw.size(), 0);
     if (s.t2)
         for (std::size_t i = 0; i < run.tw.size(); ++i) s.panel[i] = run.tw[i] > *s.t2 ? 1 : 0;
-    s.has_noise = !run.noise.empty() &&
-                  std::all_of(run.noise.begin(), run.noise.end(), [](double d) { return valid_positive(d); });
+    s.has_noise = std::any_of(run.noise.begin(), run.noise.end(), [](double d) { return valid_positive(d); });
     const row_matrix scaled = s.has_noise ? delta_over_noise(run) : run.delta;
 
     if (!run.tw.empty()) {
@@ -363,15 +379,19 @@ aging_summary analyse(const run_data& run, const analysis_options& options) {
         }
 
         // Plateau and q_EA.
-        s.plateau = find_plateau(run.lag, run.delta, run.tw);
+        s.plateau = find_plateau(run.lag, run.delta, run.tw, 10.0, 0.15,
+                                 run.system == "pspin" ? pspin_max_plateau : std::numeric_limits<double>::infinity());
         if (s.plateau && run.system == "pspin") s.q_ea = 1 - s.plateau->height / 2;
 
-        // Aging scaling: ln Delta against ln(t/t_w) versus against ln t.
+        // Aging scaling: ln Delta against ln(t/t_w) versus against ln t, in the aging regime
+        // (Delta above the plateau, when there is one).
+        s.scaling_min_delta = s.plateau ? 1.15 * s.plateau->height : 0.0;
         std::vector<curve> by_ratio, by_lag;
         for (std::size_t i = 0; i < run.tw.size(); ++i) {
             if (!(run.tw[i] > 0)) continue;
-            by_ratio.push_back(log_row(run.lag, run.delta, static_cast<Eigen::Index>(i), run.tw[i]));
-            by_lag.push_back(log_row(run.lag, run.delta, static_cast<Eigen::Index>(i)));
+            const auto row = static_cast<Eigen::Index>(i);
+            by_ratio.push_back(log_row(run.lag, run.delta, row, run.tw[i], s.scaling_min_delta));
+            by_lag.push_back(log_row(run.lag, run.delta, row, 1.0, s.scaling_min_delta));
         }
         if (by_ratio.size() >= 2) {
             s.scaling_t_over_tw = curve_spread(by_ratio);
@@ -492,14 +512,20 @@ nlohmann::json to_json(const run_data& run, const aging_summary& s) {
 
     j["plateau"] = s.plateau ? json(s.plateau->height) : json();
     j["q_ea"] = opt(s.q_ea);
-    if (s.plateau) j["plateau_window"] = {{"tw", s.plateau->tw}, {"t_start", s.plateau->t_start}, {"t_end", s.plateau->t_end}};
+    if (s.plateau)
+        j["plateau_window"] = {{"tw", s.plateau->tw},
+                               {"t_start", s.plateau->t_start},
+                               {"t_end", s.plateau->t_end},
+                               {"t_flattest", s.plateau->t_flat}};
 
     if (s.scaling_t_over_tw) {
         const auto a = s.scaling_t_over_tw->spread, b = s.scaling_t->spread;
         j["aging_scaling"] = {{"spread_t_over_tw", opt(a)},
                               {"spread_t", opt(b)},
                               {"collapses_in_t_over_tw", a && b ? json(*a < *b) : json()},
-                              {"measure", "rms of the sd across t_w of ln Delta, against ln(t/t_w) and against ln t"}};
+                              {"min_delta", s.scaling_min_delta},
+                              {"measure", "rms of the sd across t_w of ln Delta, against ln(t/t_w) and against ln t, "
+                                          "for Delta > min_delta (1.15 x plateau, when there is one)"}};
     }
 
     if (!s.is_net) {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -73,18 +74,24 @@ struct curve {
 
 /// Where Delta(t_w, t_w + t) stays flat: height and the lag window.
 struct plateau_estimate {
-    double height = 0;          ///< median of Delta over the window
+    double height = 0;          ///< Delta at t_flat, the flattest point of the window
+    double t_flat = 0;          ///< lag where |d ln Delta / d ln t| (5-point fit) is smallest
     double t_start = 0, t_end = 0; ///< lags bounding the window
     double tw = 0;              ///< waiting time of the row it was found in
 };
 
 /// The first window of consecutive lags spanning at least a factor `min_ratio` in t over
 /// which max Delta / min Delta <= 1 + `tolerance`, starting after Delta has at least
-/// doubled from its first positive value; searched in rows from the largest t_w down.
-/// Returns nullopt when no row has such a window.
+/// doubled from its first positive value, with every Delta in it below `max_height`; searched in rows
+/// from the largest t_w down. Returns nullopt when no row has such a window.
 [[nodiscard]] std::optional<plateau_estimate> find_plateau(const std::vector<double>& lag, const row_matrix& delta,
                                                            const std::vector<double>& tw, double min_ratio = 10.0,
-                                                           double tolerance = 0.15);
+                                                           double tolerance = 0.15,
+                                                           double max_height = std::numeric_limits<double>::infinity());
+
+/// Largest plateau height the p-spin analysis accepts: Delta -> 2 is full decorrelation on
+/// the sphere (q = 0), not an Edwards-Anderson plateau: windows reaching 1.9 (q < 0.05) are skipped.
+inline constexpr double pspin_max_plateau = 1.9;
 
 /// Settings of analyse(); the defaults are the documented ones.
 struct analysis_options {
@@ -101,7 +108,7 @@ struct aging_summary {
     double t1_range[2] = {0, 0}, t2_range[2] = {0, 0}; ///< profile intervals [lo, hi]
     std::string t2_note;                       ///< why t2 is absent (glasses, too few points)
     std::vector<int> panel;                    ///< per t_w: 0 = below t2 (or no t2), 1 = above
-    bool has_noise = false;                    ///< D(t_w) known and positive for every t_w
+    bool has_noise = false;                    ///< D(t_w) known and positive for at least one t_w
     std::optional<spread_measure> collapse_below, collapse_above; ///< spread of ln(Delta/D) at equal lag
     std::optional<line_fit> diffusive;         ///< ln Delta vs ln t at the largest usable t_w
     double diffusive_tw = 0;                   ///< that t_w
@@ -109,6 +116,7 @@ struct aging_summary {
     std::optional<plateau_estimate> plateau;   ///< Delta plateau, if any
     std::optional<double> q_ea;                ///< 1 - plateau/2 (p-spin only)
     std::optional<spread_measure> scaling_t_over_tw, scaling_t; ///< spread of ln Delta vs ln(t/t_w) and vs ln t
+    double scaling_min_delta = 0;              ///< only Delta above this entered the scaling spreads
     std::optional<power_law_fit> energy_fit;   ///< e(t) = e_inf + A t^-a (glasses)
     double energy_fit_tmin = 0;                ///< smallest time used in that fit
     std::optional<double> exp_tau;             ///< time constant of the comparison exponential

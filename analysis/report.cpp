@@ -236,7 +236,8 @@ std::vector<figure> make_figures(const run_data& run, const aging_summary& s, co
     const std::string title = "set title " + quote(describe(run)) + " noenhanced\n";
     const bool net = run.system == "net";
     const bool under = is_under_parametrised(run);
-    const std::string key_many = run.tw.size() > 8 ? "set key outside right top font ',8'\n" : "set key top left font ',9'\n";
+    const std::string key_many =
+        run.tw.size() > 8 ? "set key outside right top font ',8'\n" : "set key bottom right font ',9'\n";
 
     if (!net) {
         figure f{"fig1a_energy", "", o.width, o.height};
@@ -445,7 +446,7 @@ report_result write_comparison(const run_data& left, const aging_summary& ls, co
             f.body += "plot NaN notitle\nplot NaN notitle\n";
             continue;
         }
-        f.body += "set logscale xy\nset format y '10^{%L}'\nset key top left\nset ylabel '{/Symbol D}(t_w, t_w + t)'\nplot " +
+        f.body += "set logscale xy\nset format y '10^{%L}'\nset key bottom right\nset ylabel '{/Symbol D}(t_w, t_w + t)'\nplot " +
                   delta_curves(d + "delta.csv", run, s, 5, 7, -1, true) + "\n";
         f.body += std::string("set ylabel '") + (s.has_noise ? "{/Symbol D} / D(t_w)" : "{/Symbol D}  (D unknown)") +
                   "'\nplot " + delta_curves(d + "delta.csv", run, s, 5, s.has_noise ? 9 : 7, -1, true) +
