@@ -125,6 +125,33 @@ TEST_F(AgingAnalysisApp, AveragesSeedsAndWritesTables) {
         EXPECT_GT(fs::file_size(file("avg") / t), 0u) << t;
 }
 
+// A CK record (method "ck", extra ck/... datasets, observable mu) and a record without
+// /aging are analysed too; the extra datasets are listed in the summary.
+TEST_F(AgingAnalysisApp, CkAndRecordsWithoutAging) {
+    record ck = test::pspin_record([](double tw, double t) { return 0.7 + 1.3 * (t / tw) / (1 + t / tw); }, {1, 10},
+                                   test::log_grid(-1, 2, 10), 200);
+    ck.method = "ck";
+    ck.observables["mu"] = std::vector<double>(ck.time.size(), 1.0);
+    ck.extra["ck/C"] = nd_array<double>{{2, 2}, {1, 0.5, 0.5, 1}};
+    write_record(ck, file("ck.h5"));
+    app_run r = run(file("ck.h5").string() + " --no-plots --out " + file("ck").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::ifstream in(file("ck") / "summary.json");
+    const auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j.at("method"), "ck");
+    EXPECT_EQ(j.at("extra_datasets").at(0), "ck/C");
+    EXPECT_NEAR(j.at("energy_exponent").get<double>(), 0.7, 1e-4);
+    EXPECT_TRUE(j.at("t2").is_null());
+
+    record bare = test::pspin_record([](double, double t) { return t; }, {}, {}, 100);
+    bare.aging = {};
+    write_record(bare, file("bare.h5"));
+    r = run(file("bare.h5").string() + " --no-plots --out " + file("bare").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(fs::exists(file("bare") / "energy.csv"));
+    EXPECT_FALSE(fs::exists(file("bare") / "delta.csv"));
+}
+
 TEST_F(AgingAnalysisApp, MissingGnuplotStillWritesTables) {
     write_record(test::net_record(100, 1e4, 0.0, 1), file("n.h5"));
     const app_run r = run(file("n.h5").string() + " --gnuplot /nonexistent/gnuplot --out " + file("o").string());
