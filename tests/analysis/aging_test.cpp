@@ -147,6 +147,7 @@ TEST(Averaging, MeanAndStandardError) {
         record r = test::pspin_record([](double, double t) { return t; }, {1, 10}, {1, 2}, 100);
         r.parameters["seed"] = k;
         r.parameters["out"] = "run" + std::to_string(k) + ".h5";
+        r.parameters["wall_seconds"] = 1.5 * k; // how the run went, not what it was
         r.energy[5] = v[k];
         r.aging.delta(1, 0) = 10 * v[k];
         r.aging.noise = {v[k], v[k]};
