@@ -209,7 +209,7 @@ struct reference_rhs {
         const auto crow = [&](std::size_t r) -> const double* { return r == k ? ck.data() : g.c[r].data(); };
         const auto rrow = [&](std::size_t r) -> const double* { return r == k ? rk.data() : g.r[r].data(); };
         dydt.resize(y.size());
-#pragma omp parallel for schedule(dynamic, 16)
+#pragma omp parallel for schedule(dynamic, 16) if (n >= 192)
         for (std::size_t j = 0; j <= n; ++j) {
             const double* cj = crow(j);
             const double* rj = rrow(j);
@@ -460,7 +460,7 @@ void ck_decimation::step(const ck_system& sys, ck_state& x) {
         const double f1vi = x.f1v[i][i];
         const double denom = 3.0 * inv2h + mu - a * (f1_one - f1vi) - 5.0 * wi / 12.0;
         double change = 0.0;
-#pragma omp parallel for schedule(dynamic, 8) reduction(max : change)
+#pragma omp parallel for schedule(dynamic, 8) reduction(max : change) if (jm >= 192)
         for (std::size_t j = 0; j <= jm; ++j) {
             const std::size_t m = (i + j) / 2;
             const double* w = m_w.data();
