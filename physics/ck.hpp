@@ -130,7 +130,7 @@ struct ck_decimation_options {
     int copied = 2;        ///< entries with t - t' <= copied * h are carried over from the previous
                            ///< row (time-translation invariance at short lags), >= 2
     double h0 = 1e-4;      ///< initial step (the first rows are a Taylor expansion)
-    double tolerance = 1e-12; ///< fixed-point tolerance of the implicit step (max abs change)
+    double tolerance = 1e-10; ///< fixed-point tolerance of the implicit step (max abs change)
     int max_iterations = 200; ///< per row; divergence_error when exceeded
 };
 
