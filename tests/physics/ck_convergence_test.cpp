@@ -116,6 +116,17 @@ TEST(CkThreshold, ApproachAtHalfTemperature) {
     EXPECT_NEAR(-slope, th.x, 0.05);
 }
 
+// T = 0 (no FDT part in the scheme): e(t) approaches e_th(0) = -2/sqrt(3) = -1.1547005 from above
+// (measured e(10^4) - e_th = 1.4e-3 on a grid of 256).
+TEST(CkThreshold, ApproachAtZeroTemperature) {
+    const double e_th0 = -2.0 / std::sqrt(3.0);
+    const ck_system sys(ck_mixture::pure(3), 0.0);
+    const auto x = run_decimation(sys, 1e4, 256);
+    EXPECT_GT(x.energy.back() - e_th0, 0.0);
+    EXPECT_LT(x.energy.back() - e_th0, 3e-3);
+    EXPECT_GT((history_at(x, x.energy, 100.0) - e_th0) / (x.energy.back() - e_th0), 4.0);
+}
+
 // run_ck: the record has every dataset of docs/ck.md with consistent shapes, survives a write /
 // read round trip, and Delta is NaN exactly where t_w + t is past tmax.
 TEST(CkRun, RecordContents) {
