@@ -127,8 +127,8 @@ void validate(const ck_parameters& p) {
     if (p.threads < 0) throw parameter_error("threads must be >= 0");
     if (p.scheme == "reference") {
         const double h = p.dt > 0.0 ? p.dt : 0.02;
-        if (p.tmax / h > 20000.0)
-            throw parameter_error("reference scheme: tmax/dt > 20000 (memory grows like (tmax/dt)^2); use the decimation scheme");
+        if (p.tmax / h > 5000.0)
+            throw parameter_error("reference scheme: tmax/dt > 5000 (memory and time grow like (tmax/dt)^2 and ^3); use the decimation scheme");
     }
 }
 
