@@ -136,11 +136,13 @@ struct ck_decimation_options {
 
 /// Long-time integrator: the time-doubling scheme of Kim & Latz (2001). The two-time grid has
 /// N+1 points in each time on [0, t] with uniform step h; rows are computed by an implicit
-/// BDF2 step solved by fixed-point iteration, the memory integrals written as Stieltjes sums
-/// over the integrated response (chi differences) with interval averages (moments) of the
-/// other factors, so that no fast variation inside an interval is lost when h grows. When the
-/// grid is full, points and moments are decimated by two and h doubles. Cost O(N^3) per
-/// doubling, i.e. O(N^3 log t); memory O(N^2). OpenMP over the history.
+/// BDF2 step solved by Anderson-accelerated fixed-point iteration. The response measure is
+/// split as R ds = dC/T + dQ (FDT part + slow violation part): the FDT part is integrated
+/// exactly or by parts against interval averages (moments) of the fast factor, the slow part
+/// by products of moments, so no fast variation inside an interval is lost when h grows
+/// (docs/ck.md section 3). When the grid is full, points and moments are decimated by two and
+/// h doubles. Cost O(N^3) per doubling, i.e. O(N^3 log t); memory O(N^2). OpenMP over the
+/// columns of a row.
 class ck_decimation {
 public:
     /// Throws parameter_error on bad options.
