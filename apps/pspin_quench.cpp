@@ -3,6 +3,7 @@
 #include "apps/common.hpp"
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/record.hpp"
+#include "physics/ck_run.hpp"
 #include "physics/pspin.hpp"
 #include "physics/quench.hpp"
 
@@ -17,15 +18,17 @@ int main(int argc, char** argv) {
     std::string out = "pspin_quench.h5", checkpoint_every, checkpoint_file, resume;
     int threads = 0;
     bool force = false, quiet = false;
+    ck_parameters ck; // --method ck
 
     CLI::App app{"Quench the spherical p-spin glass from T = infinity to T and record e(t) and "
-                 "Delta(t_w, t_w + t).\nFinite N: --method langevin|heun|metropolis.",
+                 "Delta(t_w, t_w + t).\nFinite N: --method langevin|heun|metropolis; N = infinity: --method ck "
+                 "(Cugliandolo-Kurchan equations).",
                  "pspin_quench"};
     std::vector<CLI::Option*> physics;
     physics.push_back(app.add_option("--p", par.p, "interaction order p (>= 2)")->capture_default_str());
     physics.push_back(app.add_option("--N", par.n, "number of spins N (>= p)")->capture_default_str());
     physics.push_back(app.add_option("--T", par.temperature, "temperature after the quench (>= 0)")->capture_default_str());
-    physics.push_back(app.add_option("--method", par.method, "langevin (Euler–Maruyama), heun (stochastic RK2), metropolis")->capture_default_str());
+    physics.push_back(app.add_option("--method", par.method, "langevin (Euler–Maruyama), heun (stochastic RK2), metropolis, ck (N = infinity)")->capture_default_str());
     physics.push_back(app.add_option("--dt", par.dt, "Langevin time step (> 0); Metropolis counts sweeps")->capture_default_str());
     physics.push_back(app.add_option("--tmax", par.tmax, "duration of the run (Langevin time or sweeps)")->capture_default_str());
     physics.push_back(app.add_option("--samples", par.samples, "independent disorder samples and initial conditions")->capture_default_str());
@@ -33,6 +36,10 @@ int main(int argc, char** argv) {
     physics.push_back(app.add_option("--tw", par.tw, "waiting times t_w (default 1, 3.2, 10, ... up to tmax/2)"));
     physics.push_back(app.add_option("--per-decade", par.per_decade, "measurement points per decade of time")->capture_default_str());
     physics.push_back(app.add_option("--theta-max", par.theta_max, "Metropolis rotation amplitude (radians)")->capture_default_str());
+    auto* mix_opt = app.add_option("--mix", ck.mix, "ck: mixed model f(q) = sum c_p q^p / 2 as p:c,... (default: pure p)");
+    app.add_option("--T0", ck.T0, "ck: initial temperature (default infinity)");
+    app.add_option("--scheme", ck.scheme, "ck: decimation (long times) or reference (uniform grid, short times)")->capture_default_str();
+    app.add_option("--grid", ck.grid, "ck decimation: grid points per time (accuracy; see docs/physics.md)")->capture_default_str();
     app.add_option("--threads", threads, "OpenMP threads (0 = all cores); results do not depend on it")->capture_default_str();
     app.add_option("--out", out, "output record (HDF5)")->capture_default_str();
     app.add_option("--checkpoint-every", checkpoint_every, "checkpoint interval: steps (e.g. 5000) or wall time (30s, 10m, 2h)");
@@ -43,6 +50,40 @@ int main(int argc, char** argv) {
     if (const int rc = app::parse(app, argc, argv); rc >= 0) return rc;
 
     try {
+        if (par.method == "ck") {
+            if (!resume.empty() || !checkpoint_every.empty())
+                throw parameter_error("--method ck does not support checkpoints yet (--checkpoint-every / --resume)");
+            for (const char* flag : {"--N", "--samples", "--theta-max"})
+                if (app.count(flag) > 0) throw parameter_error(std::string(flag) + " does not apply to --method ck (N = infinity)");
+            if (app.count("--p") > 0 && mix_opt->count() == 0) ck.mix = std::to_string(par.p) + ":1";
+            ck.T = par.temperature;
+            if (app.count("--tmax") > 0) ck.tmax = par.tmax;
+            if (app.count("--dt") > 0) ck.dt = par.dt;
+            if (app.count("--per-decade") > 0) ck.lags_per_decade = par.per_decade;
+            ck.threads = threads;
+            validate(ck);
+            app::check_output(out, force);
+            app::install_signal_handlers();
+            if (!quiet)
+                std::fprintf(stderr, "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s\n",
+                             ck.mix.c_str(), ck.T, ck.T0, ck.tmax, ck.scheme.c_str());
+            app::progress_line progress(!quiet);
+            run_hooks hooks;
+            hooks.progress_every = 1;
+            hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
+            hooks.stop = [](std::int64_t) { return app::g_signal.load() != 0; };
+            record rec = run_ck(ck, hooks);
+            progress.finish();
+            rec.parameters["wall_seconds"] = progress.elapsed();
+            write_record(rec, out);
+            if (!rec.complete) {
+                std::fprintf(stderr, "pspin_quench: interrupted; partial record %s\n", out.c_str());
+                return 130;
+            }
+            std::printf("wrote %s: e(t = %g) = %.7f, %zu times, %zu waiting times, %.1f s\n", out.c_str(), rec.time.back(),
+                        rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
+            return 0;
+        }
         std::optional<checkpoint> saved;
         if (!resume.empty()) {
             saved = read_checkpoint(resume);
