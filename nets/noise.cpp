@@ -88,8 +88,9 @@ bool tape_covers(const layer_tape& tape, const std::vector<torch::Tensor>& param
 /// Per-sample squared norms [B] (float64) of the gradient of one taped layer's parameters,
 /// from its input `a` and the gradient `g` of the summed loss with respect to its output.
 torch::Tensor layer_sample_sq_norms(const tape_entry& e, const torch::Tensor& g_in) {
-    const torch::Tensor a = e.input.detach().to(torch::kFloat64);
-    const torch::Tensor g = g_in.to(torch::kFloat64);
+    // In the training dtype (float32 norms are good to ~1e-7 relative); summed in float64.
+    const torch::Tensor a = e.input.detach();
+    const torch::Tensor& g = g_in;
     const std::int64_t b = a.size(0);
     switch (e.kind) {
     case tape_entry::layer::linear: {
@@ -116,8 +117,8 @@ torch::Tensor layer_sample_sq_norms(const tape_entry& e, const torch::Tensor& g_
         torch::Tensor n = torch::zeros({b}, a.options());
         if (!bn->options.affine()) return n;
         const auto c = a.size(1);
-        const torch::Tensor mean = bn->running_mean.detach().to(torch::kFloat64).reshape({1, c, 1, 1});
-        const torch::Tensor var = bn->running_var.detach().to(torch::kFloat64).reshape({1, c, 1, 1});
+        const torch::Tensor mean = bn->running_mean.detach().to(a.dtype()).reshape({1, c, 1, 1});
+        const torch::Tensor var = bn->running_var.detach().to(a.dtype()).reshape({1, c, 1, 1});
         const torch::Tensor xhat = (a - mean) / torch::sqrt(var + bn->options.eps());
         n = n + (g * xhat).sum({2, 3}).pow(2).sum(1);
         n = n + g.sum({2, 3}).pow(2).sum(1);
@@ -156,7 +157,7 @@ noise_estimate sgd_noise(const network_system& sys, std::int64_t samples, noise_
         wrt.insert(wrt.end(), params.begin(), params.end());
         const auto g = torch::autograd::grad({loss}, wrt);
         torch::Tensor per_sample = torch::zeros({end - begin}, torch::kFloat64).to(out.device());
-        for (std::size_t k = 0; k < tape.entries.size(); ++k) per_sample += layer_sample_sq_norms(tape.entries[k], g[k]);
+        for (std::size_t k = 0; k < tape.entries.size(); ++k) per_sample += layer_sample_sq_norms(tape.entries[k], g[k]).to(torch::kFloat64);
         sum_sq += per_sample.sum().item<double>();
         for (std::size_t i = 0; i < params.size(); ++i) {
             const torch::Tensor gd = g[tape.entries.size() + i].to(torch::kFloat64);

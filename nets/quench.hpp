@@ -27,7 +27,7 @@ struct quench_options {
     double lr = 0.1;                        ///< learning rate
     double momentum = 0.0;                  ///< heavy-ball momentum
     double temperature = 0.0;               ///< SGLD temperature T (0: SGD)
-    std::int64_t steps = 3000;              ///< iterations
+    std::int64_t steps = 5000;              ///< iterations
     std::uint64_t seed = 1;                 ///< initialisation, minibatches, SGLD noise, synthetic data
     std::string device = "cpu";             ///< cpu or cuda
     std::string dtype = "float32";          ///< float32 or float64

@@ -99,11 +99,12 @@ def main():
 
     for i in range(10):
         step(i)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(a.steps):
         loss = step(i)
-    dt = time.perf_counter() - t0
-    print(f"{a.model}: {1e3 * dt / a.steps:.3f} ms/step (batch {a.batch}, threads {a.threads}, "
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    print(f"{a.model}: {1e3 * dt / a.steps:.3f} ms/step wall, {1e3 * dc / a.steps:.3f} ms/step CPU "
+          f"(batch {a.batch}, threads {a.threads}, "
           f"torch {torch.__version__}), last loss {loss.item():.4f}")
 
 
