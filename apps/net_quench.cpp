@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
     std::string data_dir;
     std::string out = "net_quench.h5";
     int threads = 0;
+    std::int64_t synthetic_size = 28;
 
     CLI::App app{"net_quench: train a network with constant-rate SGD/SGLD and record its aging "
                  "(loss, accuracy, Delta(t_w, t_w+t), SGD noise D(t_w)); time in iterations."};
@@ -77,6 +78,9 @@ int main(int argc, char** argv) {
     app.add_option("--tw-per-decade", o.tw_per_decade, "waiting times per decade (from 10 to steps/2)")->capture_default_str();
     app.add_option("--synthetic-train", o.synthetic.train_count, "synthetic dataset: training images")->capture_default_str();
     app.add_option("--synthetic-test", o.synthetic.test_count, "synthetic dataset: test images")->capture_default_str();
+    app.add_option("--synthetic-channels", o.synthetic.channels, "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)")
+        ->capture_default_str();
+    app.add_option("--synthetic-size", synthetic_size, "synthetic dataset: image side in pixels")->capture_default_str();
     app.add_option("--threads", threads, "intra-op threads (0: LibTorch default)")->capture_default_str();
     app.add_flag("--save-snapshots", o.save_snapshots, "write the weights at each t_w to /snapshots (float32)");
     app.add_option("--out", out, "output record (HDF5)")->capture_default_str();
@@ -95,6 +99,7 @@ int main(int argc, char** argv) {
         if (noise_method == "batched") o.noise = glassy::nets::noise_method::batched;
         else if (noise_method == "loop") o.noise = glassy::nets::noise_method::per_sample_loop;
         else throw glassy::parameter_error("unknown --noise-method '" + noise_method + "' (expected batched or loop)");
+        o.synthetic.height = o.synthetic.width = synthetic_size;
         if (threads < 0) throw glassy::parameter_error("--threads must be >= 0");
         if (threads > 0) torch::set_num_threads(threads);
         o.data_dir = data_dir.empty() ? default_data_dir() : fs::path(data_dir);
