@@ -1,5 +1,7 @@
 #include "dynamics/record.hpp"
 
+#include "dynamics/checkpoint.hpp"
+
 #include "dynamics/error.hpp"
 
 #include <H5Cpp.h>
@@ -139,13 +141,35 @@ row_matrix mean_of(const std::vector<row_matrix>& samples) {
     return m / static_cast<double>(samples.size());
 }
 
-void write_record(const record& rec, const std::filesystem::path& path) {
+// Runs `fill(file)` on a temporary HDF5 file, then flushes, fsyncs and renames it to `path`.
+template <class Fill>
+void write_atomically(const std::filesystem::path& path, const char* what, Fill&& fill) {
     const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
     try {
-        if (rec.time.size() != rec.energy.size())
-            throw record_error("record: /time and /energy differ in length");
         {
             H5::H5File f(tmp.string(), H5F_ACC_TRUNC);
+            fill(f);
+            f.flush(H5F_SCOPE_GLOBAL);
+            f.close();
+        }
+        fsync_file(tmp);
+        std::error_code ec;
+        std::filesystem::rename(tmp, path, ec);
+        if (ec) throw record_error("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+    } catch (const H5::Exception& e) {
+        std::error_code ec;
+        std::filesystem::remove(tmp, ec);
+        throw record_error(std::string("cannot write ") + what + " " + path.string() + ": " + e.getDetailMsg());
+    } catch (...) {
+        std::error_code ec;
+        std::filesystem::remove(tmp, ec);
+        throw;
+    }
+}
+
+void write_record(const record& rec, const std::filesystem::path& path) {
+    if (rec.time.size() != rec.energy.size()) throw record_error("record: /time and /energy differ in length");
+    write_atomically(path, "record", [&](H5::H5File& f) {
             H5::Group root = f.openGroup("/");
             write_string_attribute(root, "format", "glassy-record");
             write_int_attribute(root, "format_version", record_format_version);
@@ -187,22 +211,7 @@ void write_record(const record& rec, const std::filesystem::path& path) {
                 write_dataset(f, p, std::vector<hsize_t>(arr.shape.begin(), arr.shape.end()), arr.data.data());
             for (const auto& [p, arr] : rec.extra_f32)
                 write_dataset(f, p, std::vector<hsize_t>(arr.shape.begin(), arr.shape.end()), arr.data.data());
-            f.flush(H5F_SCOPE_GLOBAL);
-            f.close();
-        }
-        fsync_file(tmp);
-        std::error_code ec;
-        std::filesystem::rename(tmp, path, ec);
-        if (ec) throw record_error("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
-    } catch (const H5::Exception& e) {
-        std::error_code ec;
-        std::filesystem::remove(tmp, ec);
-        throw record_error("cannot write record " + path.string() + ": " + e.getDetailMsg());
-    } catch (...) {
-        std::error_code ec;
-        std::filesystem::remove(tmp, ec);
-        throw;
-    }
+    });
 }
 
 record read_record(const std::filesystem::path& path) {
@@ -292,6 +301,96 @@ record read_record(const std::filesystem::path& path) {
         return rec;
     } catch (const H5::Exception& e) {
         throw record_error(fname + ": unreadable record (" + e.getDetailMsg() + ")");
+    }
+}
+
+// ---- checkpoints ----
+
+std::vector<double> checkpoint::vector(const std::string& key) const {
+    const auto it = arrays.find(key);
+    if (it == arrays.end()) throw record_error("checkpoint: entry '" + key + "' missing");
+    return it->second.data;
+}
+std::int64_t checkpoint::integer(const std::string& key) const {
+    const auto it = integers.find(key);
+    if (it == integers.end()) throw record_error("checkpoint: entry '" + key + "' missing");
+    return it->second;
+}
+const std::string& checkpoint::string(const std::string& key) const {
+    const auto it = strings.find(key);
+    if (it == strings.end()) throw record_error("checkpoint: entry '" + key + "' missing");
+    return it->second;
+}
+
+void write_checkpoint(const checkpoint& c, const std::filesystem::path& path) {
+    write_atomically(path, "checkpoint", [&](H5::H5File& f) {
+        H5::Group root = f.openGroup("/");
+        write_string_attribute(root, "format", "glassy-checkpoint");
+        write_int_attribute(root, "format_version", record_format_version);
+        write_string_attribute(root, "tool", c.tool);
+        write_string_attribute(root, "config", c.config);
+        const H5::StrType st(H5::PredType::C_S1, H5T_VARIABLE);
+        for (const auto& [k, v] : c.strings) {
+            const std::string p = "strings/" + k;
+            H5::Group g = ensure_groups(f, p);
+            g.createDataSet(p.substr(p.rfind('/') + 1), st, H5::DataSpace(H5S_SCALAR)).write(v, st);
+        }
+        for (const auto& [k, v] : c.integers) {
+            const std::string p = "integers/" + k;
+            H5::Group g = ensure_groups(f, p);
+            g.createDataSet(p.substr(p.rfind('/') + 1), H5::PredType::STD_I64LE, H5::DataSpace(H5S_SCALAR))
+                .write(&v, H5::PredType::NATIVE_INT64);
+        }
+        for (const auto& [k, a] : c.arrays)
+            write_dataset(f, "arrays/" + k, std::vector<hsize_t>(a.shape.begin(), a.shape.end()), a.data.data());
+        for (const auto& [k, a] : c.arrays_f32)
+            write_dataset(f, "arrays_f32/" + k, std::vector<hsize_t>(a.shape.begin(), a.shape.end()), a.data.data());
+    });
+}
+
+checkpoint read_checkpoint(const std::filesystem::path& path) {
+    const std::string fname = path.string();
+    if (!std::filesystem::is_regular_file(path)) throw record_error(fname + ": no such checkpoint file");
+    try {
+        if (H5::H5File::isHdf5(fname) <= 0) throw record_error(fname + ": not an HDF5 file");
+    } catch (const H5::Exception&) {
+        throw record_error(fname + ": not an HDF5 file");
+    }
+    try {
+        H5::H5File f(fname, H5F_ACC_RDONLY);
+        H5::Group root = f.openGroup("/");
+        if (read_string_attribute(root, "format", fname) != "glassy-checkpoint")
+            throw record_error(fname + ": not a glassy checkpoint");
+        int version = 0;
+        if (root.attrExists("format_version")) root.openAttribute("format_version").read(H5::PredType::NATIVE_INT, &version);
+        if (version != record_format_version)
+            throw record_error(fname + ": checkpoint format_version " + std::to_string(version) + " is not supported");
+        checkpoint c;
+        c.tool = read_string_attribute(root, "tool", fname);
+        c.config = read_string_attribute(root, "config", fname);
+        std::vector<std::string> paths;
+        collect_datasets(root, "", paths);
+        for (const auto& p : paths) {
+            const auto slash = p.find('/');
+            const std::string kind = p.substr(0, slash), key = p.substr(slash + 1);
+            H5::DataSet ds = f.openDataSet(p);
+            if (kind == "strings") {
+                std::string v;
+                ds.read(v, ds.getDataType());
+                c.strings[key] = v;
+            } else if (kind == "integers") {
+                std::int64_t v = 0;
+                ds.read(&v, H5::PredType::NATIVE_INT64);
+                c.integers[key] = v;
+            } else if (kind == "arrays") {
+                c.arrays[key] = read_dataset<double>(f, p, fname);
+            } else if (kind == "arrays_f32") {
+                c.arrays_f32[key] = read_dataset<float>(f, p, fname);
+            }
+        }
+        return c;
+    } catch (const H5::Exception& e) {
+        throw record_error(fname + ": unreadable checkpoint (" + e.getDetailMsg() + ")");
     }
 }
 

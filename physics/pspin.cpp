@@ -1,1 +1,296 @@
 #include "physics/pspin.hpp"
+
+#include "dynamics/error.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace glassy {
+namespace {
+
+// Colexicographic rank of a strictly increasing tuple: sum_m binom(c_m, m + 1).
+std::uint64_t colex_rank(const int* c, int p) noexcept {
+    std::uint64_t r = 0;
+    for (int m = 0; m < p; ++m) r += binomial(static_cast<std::uint64_t>(c[m]), static_cast<std::uint64_t>(m + 1));
+    return r;
+}
+
+// Advances c[0..p-2] (with c[p-1] fixed) to the next (p-1)-tuple below c[p-1] in colex order.
+// Returns false after the last one.
+bool next_colex(int* c, int p) noexcept {
+    for (int m = 0; m + 1 < p; ++m) {
+        if (c[m] + 1 < c[m + 1]) {
+            ++c[m];
+            for (int r = 0; r < m; ++r) c[r] = r;
+            return true;
+        }
+    }
+    return false;
+}
+
+constexpr int max_blocks = 64;
+
+} // namespace
+
+std::uint64_t binomial(std::uint64_t n, std::uint64_t k) noexcept {
+    if (k > n) return 0;
+    k = std::min(k, n - k);
+    std::uint64_t r = 1;
+    for (std::uint64_t m = 1; m <= k; ++m) r = r * (n - k + m) / m;
+    return r;
+}
+
+pspin_model::pspin_model(int n, int p, std::uint64_t seed) : m_n(n), m_p(p) {
+    if (p < 2) throw parameter_error("p-spin: p must be >= 2 (got " + std::to_string(p) + ")");
+    if (n < p) throw parameter_error("p-spin: N must be >= p (got N = " + std::to_string(n) + ", p = " + std::to_string(p) + ")");
+    const std::uint64_t count = binomial(static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(p));
+    double factorial = 1;
+    for (int m = 2; m <= p; ++m) factorial *= m;
+    const double sd = std::sqrt(factorial / (2.0 * std::pow(static_cast<double>(n), p - 1)));
+    m_j.resize(count);
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> normal(0.0, sd);
+    for (auto& j : m_j) j = normal(rng);
+
+    // Partition the largest index k into at most max_blocks blocks of about equal tuple count.
+    // Blocks depend on (N, p) only, never on the thread count; small models use few blocks so
+    // that the per-block buffers do not dominate.
+    const int blocks = static_cast<int>(std::clamp<std::uint64_t>(count / 32768, 1, static_cast<std::uint64_t>(std::min(n, max_blocks))));
+    m_block_start.push_back(0);
+    for (int b = 1; b < blocks; ++b) {
+        const double target = static_cast<double>(count) * b / blocks;
+        int k = m_block_start.back() + 1;
+        while (k < n && static_cast<double>(binomial(static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(p))) < target) ++k;
+        if (k < n && k > m_block_start.back()) m_block_start.push_back(k);
+    }
+    m_block_start.push_back(n);
+    m_partial.assign(m_block_start.size() - 1, state_type::Zero(n));
+    m_binom.assign(static_cast<std::size_t>(p + 1) * static_cast<std::size_t>(n), 0);
+    for (int m = 1; m <= p; ++m)
+        for (int c = 0; c < n; ++c)
+            m_binom[static_cast<std::size_t>(m) * static_cast<std::size_t>(n) + static_cast<std::size_t>(c)] =
+                binomial(static_cast<std::uint64_t>(c), static_cast<std::uint64_t>(m));
+}
+
+std::uint64_t pspin_model::rank(const int* c) const noexcept {
+    std::uint64_t r = 0;
+    for (int m = 0; m < m_p; ++m)
+        r += m_binom[static_cast<std::size_t>(m + 1) * static_cast<std::size_t>(m_n) + static_cast<std::size_t>(c[m])];
+    return r;
+}
+
+double pspin_model::coupling(const std::vector<int>& sorted_indices) const {
+    if (static_cast<int>(sorted_indices.size()) != m_p) throw parameter_error("p-spin: coupling needs p indices");
+    for (std::size_t m = 0; m < sorted_indices.size(); ++m)
+        if (sorted_indices[m] < 0 || sorted_indices[m] >= m_n || (m > 0 && sorted_indices[m] <= sorted_indices[m - 1]))
+            throw parameter_error("p-spin: coupling indices must be strictly increasing in [0, N)");
+    return m_j[colex_rank(sorted_indices.data(), m_p)];
+}
+
+double pspin_model::raw_gradient_p3(const state_type& sigma, state_type& g) const {
+    const int nb = static_cast<int>(m_block_start.size()) - 1;
+    std::vector<double> sums(static_cast<std::size_t>(nb), 0.0);
+    const double* s = sigma.data();
+#pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
+    for (int b = 0; b < nb; ++b) {
+        double* gb = m_partial[static_cast<std::size_t>(b)].data();
+        std::fill(gb, gb + m_n, 0.0);
+        double sb = 0.0;
+        for (int k = m_block_start[static_cast<std::size_t>(b)]; k < m_block_start[static_cast<std::size_t>(b) + 1]; ++k) {
+            const double sk = s[k];
+            const double* jk = m_j.data() + binomial(static_cast<std::uint64_t>(k), 3);
+            double gk = 0.0;
+            for (int j = 1; j < k; ++j) {
+                const double* jj = jk + static_cast<std::ptrdiff_t>(j) * (j - 1) / 2;
+                const double a = s[j] * sk;
+                double t = 0.0;
+#pragma omp simd reduction(+ : t)
+                for (int i = 0; i < j; ++i) {
+                    t += jj[i] * s[i];
+                    gb[i] += a * jj[i];
+                }
+                gb[j] += sk * t;
+                gk += s[j] * t;
+            }
+            gb[k] += gk;
+            sb += sk * gk;
+        }
+        sums[static_cast<std::size_t>(b)] = sb;
+    }
+    g = m_partial[0];
+    double total = sums[0];
+    for (int b = 1; b < nb; ++b) {
+        g += m_partial[static_cast<std::size_t>(b)];
+        total += sums[static_cast<std::size_t>(b)];
+    }
+    return total;
+}
+
+double pspin_model::raw_gradient_generic(const state_type& sigma, state_type& g) const {
+    const int nb = static_cast<int>(m_block_start.size()) - 1;
+    const int p = m_p;
+    std::vector<double> sums(static_cast<std::size_t>(nb), 0.0);
+#pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
+    for (int b = 0; b < nb; ++b) {
+        state_type& gb = m_partial[static_cast<std::size_t>(b)];
+        gb.setZero();
+        double sb = 0.0;
+        std::vector<int> c(static_cast<std::size_t>(p));
+        std::vector<double> prefix(static_cast<std::size_t>(p) + 1), suffix(static_cast<std::size_t>(p) + 1);
+        for (int k = std::max(m_block_start[static_cast<std::size_t>(b)], p - 1);
+             k < m_block_start[static_cast<std::size_t>(b) + 1]; ++k) {
+            for (int m = 0; m + 1 < p; ++m) c[static_cast<std::size_t>(m)] = m;
+            c[static_cast<std::size_t>(p - 1)] = k;
+            std::uint64_t idx = binomial(static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(p));
+            do {
+                const double jv = m_j[idx++];
+                prefix[0] = 1.0;
+                for (int m = 0; m < p; ++m) prefix[static_cast<std::size_t>(m) + 1] = prefix[static_cast<std::size_t>(m)] * sigma[c[static_cast<std::size_t>(m)]];
+                suffix[static_cast<std::size_t>(p)] = 1.0;
+                for (int m = p - 1; m >= 0; --m) suffix[static_cast<std::size_t>(m)] = suffix[static_cast<std::size_t>(m) + 1] * sigma[c[static_cast<std::size_t>(m)]];
+                for (int m = 0; m < p; ++m)
+                    gb[c[static_cast<std::size_t>(m)]] += jv * prefix[static_cast<std::size_t>(m)] * suffix[static_cast<std::size_t>(m) + 1];
+                sb += jv * prefix[static_cast<std::size_t>(p)];
+            } while (next_colex(c.data(), p));
+        }
+        sums[static_cast<std::size_t>(b)] = sb;
+    }
+    g = m_partial[0];
+    double total = sums[0];
+    for (int b = 1; b < nb; ++b) {
+        g += m_partial[static_cast<std::size_t>(b)];
+        total += sums[static_cast<std::size_t>(b)];
+    }
+    return total;
+}
+
+double pspin_model::raw_gradient(const state_type& sigma, state_type& g) const {
+    if (sigma.size() != m_n) throw parameter_error("p-spin: configuration has the wrong size");
+    return m_p == 3 ? raw_gradient_p3(sigma, g) : raw_gradient_generic(sigma, g);
+}
+
+double pspin_model::gradient(const state_type& sigma, state_type& g) const {
+    const double s = raw_gradient(sigma, g);
+    g = -g;
+    return -s;
+}
+
+double pspin_model::energy(const state_type& sigma) const {
+    state_type g;
+    return -raw_gradient(sigma, g);
+}
+
+Eigen::MatrixXd pspin_model::hessian(const state_type& sigma) const {
+    Eigen::MatrixXd h = Eigen::MatrixXd::Zero(m_n, m_n);
+    std::vector<int> c(static_cast<std::size_t>(m_p));
+    std::uint64_t idx = 0;
+    for (int k = m_p - 1; k < m_n; ++k) {
+        for (int m = 0; m + 1 < m_p; ++m) c[static_cast<std::size_t>(m)] = m;
+        c[static_cast<std::size_t>(m_p - 1)] = k;
+        idx = binomial(static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(m_p));
+        do {
+            const double jv = m_j[idx++];
+            for (int a = 0; a < m_p; ++a)
+                for (int b = a + 1; b < m_p; ++b) {
+                    double prod = jv;
+                    for (int m = 0; m < m_p; ++m)
+                        if (m != a && m != b) prod *= sigma[c[static_cast<std::size_t>(m)]];
+                    h(c[static_cast<std::size_t>(a)], c[static_cast<std::size_t>(b)]) += prod;
+                    h(c[static_cast<std::size_t>(b)], c[static_cast<std::size_t>(a)]) += prod;
+                }
+        } while (next_colex(c.data(), m_p));
+    }
+    return -h;
+}
+
+Eigen::MatrixXd pspin_model::tangent_hessian(const state_type& sigma) const {
+    state_type g;
+    gradient(sigma, g);
+    const double n = static_cast<double>(m_n);
+    const Eigen::MatrixXd proj = Eigen::MatrixXd::Identity(m_n, m_n) - sigma * sigma.transpose() / n;
+    const double mu = sigma.dot(g) / n;
+    return proj * (hessian(sigma) - mu * Eigen::MatrixXd::Identity(m_n, m_n)) * proj;
+}
+
+double pspin_model::local_sum(const state_type& sigma, int i, int j) const {
+    if (m_p == 3) {
+        const std::uint64_t* b2 = m_binom.data() + 2 * static_cast<std::size_t>(m_n);
+        const std::uint64_t* b3 = m_binom.data() + 3 * static_cast<std::size_t>(m_n);
+        auto j3 = [&](int x, int y, int z) { return m_j[static_cast<std::size_t>(x) + b2[y] + b3[z]]; };
+        double total = 0.0;
+        for (int pass = 0; pass < 2; ++pass) {
+            const int f = pass == 0 ? i : j;
+            double part = 0.0;
+            for (int a = 0; a < m_n; ++a) {
+                if (a == i || a == j) continue;
+                const double sa = sigma[a];
+                double row = 0.0;
+                for (int b = a + 1; b < m_n; ++b) {
+                    if (b == i || b == j) continue;
+                    const double jv = f < a ? j3(f, a, b) : (f < b ? j3(a, f, b) : j3(a, b, f));
+                    row += jv * sigma[b];
+                }
+                part += sa * row;
+            }
+            total += sigma[f] * part;
+        }
+        // Tuples holding both i and j.
+        const int lo = std::min(i, j), hi = std::max(i, j);
+        double both = 0.0;
+        for (int k = 0; k < m_n; ++k) {
+            if (k == i || k == j) continue;
+            const double jv = k < lo ? j3(k, lo, hi) : (k < hi ? j3(lo, k, hi) : j3(lo, hi, k));
+            both += jv * sigma[k];
+        }
+        return total + sigma[i] * sigma[j] * both;
+    }
+    // Tuples containing i (any others), then tuples containing j but not i.
+    double total = 0.0;
+    std::vector<int> others(static_cast<std::size_t>(m_p - 1));
+    std::vector<int> tuple(static_cast<std::size_t>(m_p));
+    for (int pass = 0; pass < 2; ++pass) {
+        const int fixed = pass == 0 ? i : j;
+        // Enumerate (p-1)-subsets of [0, N) \ {i} (pass 0) or \ {i, j} (pass 1), via a
+        // compressed index space of size N - 1 - pass.
+        const int avail = m_n - 1 - pass;
+        const int q = m_p - 1;
+        if (avail < q) continue;
+        std::vector<int> c(static_cast<std::size_t>(q));
+        for (int m = 0; m < q; ++m) c[static_cast<std::size_t>(m)] = m;
+        for (;;) {
+            // Map compressed indices to real ones (skip i, and j in pass 1).
+            const int lo = pass == 0 ? i : std::min(i, j);
+            const int hi = pass == 0 ? m_n + 1 : std::max(i, j);
+            double prod = sigma[fixed];
+            int t = 0;
+            bool placed = false;
+            for (int m = 0; m < q; ++m) {
+                int r = c[static_cast<std::size_t>(m)];
+                if (r >= lo) ++r;
+                if (r >= hi) ++r;
+                prod *= sigma[r];
+                if (!placed && fixed < r) { tuple[static_cast<std::size_t>(t++)] = fixed; placed = true; }
+                tuple[static_cast<std::size_t>(t++)] = r;
+            }
+            if (!placed) tuple[static_cast<std::size_t>(t++)] = fixed;
+            total += m_j[rank(tuple.data())] * prod;
+            // next combination of q out of avail (lexicographic)
+            int m = q - 1;
+            while (m >= 0 && c[static_cast<std::size_t>(m)] == avail - q + m) --m;
+            if (m < 0) break;
+            ++c[static_cast<std::size_t>(m)];
+            for (int r = m + 1; r < q; ++r) c[static_cast<std::size_t>(r)] = c[static_cast<std::size_t>(r) - 1] + 1;
+        }
+    }
+    return total;
+}
+
+double pspin_model::rotation_delta(const state_type& sigma, int i, int j, double c, double s) const {
+    state_type moved = sigma;
+    moved[i] = c * sigma[i] + s * sigma[j];
+    moved[j] = -s * sigma[i] + c * sigma[j];
+    return -(local_sum(moved, i, j) - local_sum(sigma, i, j));
+}
+
+} // namespace glassy

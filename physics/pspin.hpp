@@ -1,1 +1,87 @@
 #pragma once
+/// @file The spherical p-spin model (design.md section 5):
+///   H(sigma) = - sum_{i_1 < ... < i_p} J_{i_1...i_p} sigma_{i_1} ... sigma_{i_p},
+///   J i.i.d. N(0, p! / (2 N^{p-1})), |sigma|^2 = N,
+/// so that E[H(sigma) H(sigma')] = N q^p / 2 with q = sigma.sigma'/N. Energies are totals
+/// (units of J); energy per spin is H/N.
+#include "dynamics/concepts.hpp"
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace glassy {
+
+/// A disorder sample of the spherical p-spin model: N spins, interaction order p >= 2.
+/// Each coupling is stored once per unique index tuple i_1 < ... < i_p, in colexicographic
+/// order (index of tuple c_1<...<c_p is sum_m binom(c_m, m)), so memory is binom(N, p)
+/// scalars (about N^3/6 for p = 3). Gradient and energy are parallel with OpenMP over a
+/// fixed partition of the tuples that depends on N alone, so results are bitwise identical
+/// for every thread count.
+class pspin_model {
+public:
+    using state_type = Eigen::VectorXd; ///< spin configuration sigma, |sigma|^2 = N
+
+    /// Draws the couplings from `seed`. Throws parameter_error unless 2 <= p <= N.
+    pspin_model(int n, int p, std::uint64_t seed);
+
+    [[nodiscard]] int size() const noexcept { return m_n; }   ///< N
+    [[nodiscard]] int order() const noexcept { return m_p; }  ///< p
+    /// Number of stored couplings, binom(N, p).
+    [[nodiscard]] std::size_t num_couplings() const noexcept { return m_j.size(); }
+    /// Bytes held by the couplings.
+    [[nodiscard]] std::size_t coupling_bytes() const noexcept { return m_j.size() * sizeof(double); }
+    /// Coupling of a strictly increasing index tuple (size p). For tests and small N.
+    [[nodiscard]] double coupling(const std::vector<int>& sorted_indices) const;
+
+    /// Total energy H(sigma) (not per spin).
+    [[nodiscard]] double energy(const state_type& sigma) const;
+    /// Euclidean gradient dH/dsigma_i into g (resized to N); returns H(sigma) as a by-product.
+    double gradient(const state_type& sigma, state_type& g) const;
+    /// Euclidean Hessian d^2H/dsigma_i dsigma_j, N x N. Cost O(binom(N,p) p^2): small N only.
+    [[nodiscard]] Eigen::MatrixXd hessian(const state_type& sigma) const;
+    /// Riemannian Hessian on the sphere |sigma|^2 = N restricted to the tangent space:
+    /// P (Hess H - (sigma.grad H / N) 1) P with P = 1 - sigma sigma^T / N. Its quadratic form on
+    /// a tangent u is d^2/ds^2 H(geodesic with initial velocity u). Small N only.
+    [[nodiscard]] Eigen::MatrixXd tangent_hessian(const state_type& sigma) const;
+    /// Energy change of the rotation sigma_i -> c sigma_i + s sigma_j, sigma_j -> -s sigma_i +
+    /// c sigma_j (c = cos theta, s = sin theta), in O(binom(N-1, p-1)) operations.
+    [[nodiscard]] double rotation_delta(const state_type& sigma, int i, int j, double c, double s) const;
+
+    /// sigma uniform on the sphere |sigma|^2 = N (a quench from T = infinity).
+    template <class Rng>
+    [[nodiscard]] state_type random_configuration(Rng& rng) const {
+        std::normal_distribution<double> normal;
+        state_type x(m_n);
+        for (int i = 0; i < m_n; ++i) x[i] = normal(rng);
+        return x * (std::sqrt(static_cast<double>(m_n)) / x.norm());
+    }
+
+private:
+    // Sum over tuples of J prod sigma, and its derivative G (so H = -S, grad H = -G).
+    double raw_gradient(const state_type& sigma, state_type& g) const;
+    double raw_gradient_p3(const state_type& sigma, state_type& g) const;
+    double raw_gradient_generic(const state_type& sigma, state_type& g) const;
+    // Sum over tuples containing i or j of J prod sigma.
+    double local_sum(const state_type& sigma, int i, int j) const;
+
+    int m_n;
+    int m_p;
+    [[nodiscard]] std::uint64_t rank(const int* c) const noexcept; // colex rank via m_binom
+    std::vector<double> m_j;                 // couplings, colex order
+    std::vector<std::uint64_t> m_binom;      // binom(c, m) at [m * N + c], m = 1..p
+    std::vector<int> m_block_start;          // partition of the largest index k into blocks
+    mutable std::vector<state_type> m_partial; // per-block gradient buffers (fixed count)
+};
+
+/// Projects sigma back onto the sphere |sigma|^2 = N.
+inline void normalize_to_sphere(Eigen::VectorXd& sigma) {
+    sigma *= std::sqrt(static_cast<double>(sigma.size())) / sigma.norm();
+}
+
+/// binom(n, k) as an unsigned 64-bit integer (0 when k > n).
+[[nodiscard]] std::uint64_t binomial(std::uint64_t n, std::uint64_t k) noexcept;
+
+} // namespace glassy

@@ -1,1 +1,255 @@
+#include "physics/dynamics.hpp"
+#include "physics/pspin.hpp"
+#include "physics/quench.hpp"
+
 #include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <numeric>
+#include <random>
+
+using glassy::pspin_model;
+using vec = Eigen::VectorXd;
+
+namespace {
+
+vec random_on_sphere(int n, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> g;
+    vec x(n);
+    for (int i = 0; i < n; ++i) x[i] = g(rng);
+    return x * (std::sqrt(double(n)) / x.norm());
+}
+
+// Brute-force energy from the coupling accessor (independent of the fast kernels).
+double brute_energy(const pspin_model& m, const vec& s) {
+    const int n = m.size(), p = m.order();
+    std::vector<int> c(p);
+    std::iota(c.begin(), c.end(), 0);
+    double h = 0;
+    for (;;) {
+        double prod = m.coupling(c);
+        for (int v : c) prod *= s[v];
+        h -= prod;
+        int k = p - 1;
+        while (k >= 0 && c[k] == n - p + k) --k;
+        if (k < 0) break;
+        ++c[k];
+        for (int r = k + 1; r < p; ++r) c[r] = c[r - 1] + 1;
+    }
+    return h;
+}
+
+} // namespace
+
+class pspin_orders : public ::testing::TestWithParam<int> {};
+
+TEST_P(pspin_orders, energy_matches_brute_force_and_gradient_matches_finite_differences) {
+    const int p = GetParam(), n = 11;
+    const pspin_model m(n, p, 7);
+    const vec s = random_on_sphere(n, 3);
+    vec g;
+    const double h = m.gradient(s, g);
+    EXPECT_NEAR(h, brute_energy(m, s), 1e-12);
+    EXPECT_NEAR(m.energy(s), h, 1e-12);
+    // Euler's theorem for a homogeneous polynomial of degree p: sigma . grad H = p H.
+    EXPECT_NEAR(s.dot(g), p * h, 1e-11);
+    const double eps = 1e-5; // central differences: error O(eps^2 * |H'''|) ~ 1e-9
+    for (int i = 0; i < n; ++i) {
+        vec a = s, b = s;
+        a[i] += eps;
+        b[i] -= eps;
+        EXPECT_NEAR(g[i], (m.energy(a) - m.energy(b)) / (2 * eps), 1e-7) << "component " << i;
+    }
+}
+
+TEST_P(pspin_orders, tangent_hessian_matches_second_derivative_along_geodesics) {
+    const int p = GetParam(), n = 9;
+    const pspin_model m(n, p, 11);
+    const vec s = random_on_sphere(n, 5);
+    const Eigen::MatrixXd hess = m.tangent_hessian(s);
+    EXPECT_LT((hess - hess.transpose()).norm(), 1e-12);
+    EXPECT_LT((hess * s).norm(), 1e-10); // acts on the tangent space only
+    std::mt19937_64 rng(9);
+    std::normal_distribution<double> gauss;
+    for (int trial = 0; trial < 5; ++trial) {
+        vec u(n);
+        for (int i = 0; i < n; ++i) u[i] = gauss(rng);
+        u -= (u.dot(s) / n) * s; // tangent
+        u /= u.norm();
+        const double r = std::sqrt(double(n));
+        auto geo = [&](double t) { return vec(std::cos(t / r) * s + r * std::sin(t / r) * u); };
+        const double eps = 1e-4;
+        const double fd = (m.energy(geo(eps)) - 2 * m.energy(s) + m.energy(geo(-eps))) / (eps * eps);
+        EXPECT_NEAR(u.dot(hess * u), fd, 1e-5); // O(eps^2) truncation + 1e-16/eps^2 rounding
+    }
+}
+
+TEST_P(pspin_orders, rotation_delta_equals_energy_difference) {
+    const int p = GetParam(), n = 10;
+    const pspin_model m(n, p, 13);
+    const vec s = random_on_sphere(n, 2);
+    for (auto [i, j] : {std::pair{0, 3}, std::pair{7, 2}, std::pair{9, 8}}) {
+        const double th = 0.37;
+        vec r = s;
+        r[i] = std::cos(th) * s[i] + std::sin(th) * s[j];
+        r[j] = -std::sin(th) * s[i] + std::cos(th) * s[j];
+        EXPECT_NEAR(m.rotation_delta(s, i, j, std::cos(th), std::sin(th)), m.energy(r) - m.energy(s), 1e-12);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(p, pspin_orders, ::testing::Values(2, 3, 4));
+
+TEST(pspin, couplings_are_stored_once_per_tuple) {
+    const pspin_model m(40, 3, 1);
+    EXPECT_EQ(m.num_couplings(), 40u * 39u * 38u / 6u);
+    EXPECT_EQ(m.coupling_bytes(), m.num_couplings() * sizeof(double));
+    EXPECT_THROW(pspin_model(2, 3, 1), glassy::parameter_error);
+    EXPECT_THROW(pspin_model(5, 1, 1), glassy::parameter_error);
+}
+
+// Var(H)/N over couplings and sigma uniform on the sphere. For p = 3 the exact finite-N value
+// is 3/N^3 binom(N,3) E[s1^2 s2^2 s3^2] = (N-1)(N-2) / (2 (N+2)(N+4)), which tends to 1/2.
+TEST(pspin, normalisation_variance_of_h_over_n_tends_to_one_half) {
+    for (const int n : {24, 96}) {
+        const int samples = n == 24 ? 3000 : 600;
+        double sum2 = 0, sum4 = 0;
+        for (int k = 0; k < samples; ++k) {
+            const pspin_model m(n, 3, 1000 + k);
+            const double h = m.energy(random_on_sphere(n, 50000 + k));
+            sum2 += h * h / n;
+            sum4 += (h * h / n) * (h * h / n);
+        }
+        const double mean = sum2 / samples;
+        const double se = std::sqrt((sum4 / samples - mean * mean) / samples);
+        const double exact = double(n - 1) * (n - 2) / (2.0 * (n + 2) * (n + 4));
+        EXPECT_NEAR(mean, exact, 4 * se) << "N = " << n;
+        EXPECT_NEAR(exact, 0.5, 5.0 / n); // the finite-N correction is -9/(2N) + O(1/N^2)
+    }
+}
+
+TEST(pspin, gradient_is_identical_for_one_and_two_threads) {
+    const pspin_model m(150, 3, 3);
+    const vec s = random_on_sphere(150, 4);
+    vec g1, g2;
+    omp_set_num_threads(1);
+    const double h1 = m.gradient(s, g1);
+    omp_set_num_threads(2);
+    const double h2 = m.gradient(s, g2);
+    EXPECT_EQ(h1, h2);
+    EXPECT_TRUE(g1 == g2);
+}
+
+TEST(dynamics, every_dynamics_keeps_the_sphere_to_1e10_after_1e4_steps) {
+    const int n = 16;
+    const pspin_model m(n, 3, 21);
+    std::mt19937_64 rng(1);
+    for (int which = 0; which < 3; ++which) {
+        vec s = m.random_configuration(rng);
+        if (which < 2) {
+            glassy::langevin_dynamics d(0.5, 0.01, which == 0 ? glassy::langevin_dynamics::scheme::euler
+                                                              : glassy::langevin_dynamics::scheme::heun, 5);
+            for (int k = 0; k < 10000; ++k) d.step(m, s);
+        } else {
+            glassy::metropolis_dynamics d(0.5, 0.3, 5);
+            for (int k = 0; k < 10000; ++k) d.step(m, s);
+            EXPECT_GT(d.acceptance(), 0.05);
+        }
+        EXPECT_NEAR(s.squaredNorm(), double(n), 1e-10) << "dynamics " << which;
+    }
+}
+
+TEST(dynamics, zero_temperature_langevin_descends) {
+    const pspin_model m(32, 3, 2);
+    std::mt19937_64 rng(3);
+    vec s = m.random_configuration(rng);
+    glassy::langevin_dynamics d(0.0, 0.01, glassy::langevin_dynamics::scheme::heun, 1);
+    double e = m.energy(s);
+    for (int k = 0; k < 200; ++k) {
+        d.step(m, s);
+        const double e2 = m.energy(s);
+        EXPECT_LE(e2, e + 1e-12);
+        e = e2;
+    }
+}
+
+// Equilibrium above T_d. In the paramagnet the equilibrium energy per spin is -beta v(N),
+// v(N) = E[H^2]/N for sigma uniform on the sphere = (N-1)(N-2)/(2(N+2)(N+4)) (this is
+// -1/(2T) up to the finite-N factor; the reweighting of sigma by exp(-beta H) changes it only at
+// O(1/N^2)). Tolerance: 4 standard errors of the sample mean of the time averages + 1/N^2 +
+// the time-step bias (Heun, dt = 0.02: O(dt^2)).
+TEST(equilibrium, energy_at_t1_is_minus_one_half_up_to_finite_n) {
+    const int n = 64, samples = 8;
+    const double temperature = 1.0;
+    const double v = double(n - 1) * (n - 2) / (2.0 * (n + 2) * (n + 4));
+    for (const std::string method : {"heun", "metropolis"}) {
+        glassy::pspin_quench_parameters par;
+        par.n = n;
+        par.temperature = temperature;
+        par.method = method;
+        par.dt = 0.02;
+        par.tmax = method == "heun" ? 60 : 400;
+        par.samples = samples;
+        par.seed = 17;
+        par.per_decade = 40;
+        par.tw = {1};
+        par.theta_max = 1.0;
+        const auto rec = glassy::run_pspin_quench(par);
+        ASSERT_EQ(rec.energy_samples.rows(), samples);
+        std::vector<double> avg(samples, 0.0);
+        int count = 0;
+        for (std::size_t k = 0; k < rec.time.size(); ++k)
+            if (rec.time[k] >= par.tmax / 3) {
+                ++count;
+                for (int s = 0; s < samples; ++s) avg[s] += rec.energy_samples(s, k);
+            }
+        ASSERT_GT(count, 5);
+        double mean = 0, var = 0;
+        for (double& a : avg) mean += (a /= count) / samples;
+        for (double a : avg) var += (a - mean) * (a - mean) / (samples - 1);
+        const double se = std::sqrt(var / samples);
+        const double expected = -v / temperature;
+        EXPECT_NEAR(mean, expected, 4 * se + 1.0 / (n * n) + 0.005) << method << " se " << se;
+        EXPECT_NEAR(expected, -1 / (2 * temperature), 5.0 / n);
+    }
+}
+
+TEST(quench, same_seed_same_record_and_thread_count_does_not_matter) {
+    glassy::pspin_quench_parameters par;
+    par.n = 40;
+    par.tmax = 5;
+    par.samples = 2;
+    omp_set_num_threads(1);
+    const auto a = glassy::run_pspin_quench(par);
+    omp_set_num_threads(2);
+    const auto b = glassy::run_pspin_quench(par);
+    EXPECT_EQ(a.energy, b.energy);
+    for (Eigen::Index i = 0; i < a.aging.delta.size(); ++i) {
+        const double x = a.aging.delta.data()[i], y = b.aging.delta.data()[i];
+        EXPECT_TRUE((std::isnan(x) && std::isnan(y)) || x == y);
+    }
+    par.seed = 2;
+    const auto c = glassy::run_pspin_quench(par);
+    EXPECT_NE(a.energy.back(), c.energy.back());
+}
+
+TEST(quench, delta_is_zero_at_equal_times_and_bounded_by_four) {
+    glassy::pspin_quench_parameters par;
+    par.n = 32;
+    par.tmax = 50;
+    par.temperature = 2.0;
+    const auto rec = glassy::run_pspin_quench(par);
+    ASSERT_EQ(rec.aging.t.front(), 0.0);
+    for (Eigen::Index i = 0; i < rec.aging.delta.rows(); ++i) {
+        EXPECT_EQ(rec.aging.delta(i, 0), 0.0);
+        for (Eigen::Index j = 0; j < rec.aging.delta.cols(); ++j) {
+            const double d = rec.aging.delta(i, j);
+            if (std::isnan(d)) continue;
+            EXPECT_GE(d, 0.0);
+            EXPECT_LE(d, 4.0);
+        }
+    }
+    // At T = 2 the system decorrelates: Delta at the longest lag is near 2 (C -> 0).
+    EXPECT_NEAR(rec.aging.delta(0, rec.aging.delta.cols() - 2), 2.0, 0.6);
+}

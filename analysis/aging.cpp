@@ -1,0 +1,543 @@
+#include "analysis/aging.hpp"
+
+#include "dynamics/error.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+namespace glassy {
+namespace {
+
+constexpr double nan_v = std::numeric_limits<double>::quiet_NaN();
+
+bool same_grid(const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const double scale = std::max({1e-300, std::abs(a[i]), std::abs(b[i])});
+        if (!(std::abs(a[i] - b[i]) <= 1e-9 * scale)) return false;
+    }
+    return true;
+}
+
+std::string short_json(const nlohmann::json& j) {
+    std::string s = j.dump();
+    if (s.size() > 40) s = s.substr(0, 37) + "...";
+    return s;
+}
+
+// First difference between two parameter objects, ignoring averaging_ignored_parameters.
+std::optional<std::string> parameter_difference(const nlohmann::json& a, const nlohmann::json& b) {
+    if (!a.is_object() || !b.is_object()) {
+        if (a != b) return std::string("parameters differ");
+        return std::nullopt;
+    }
+    std::set<std::string> keys;
+    for (auto it = a.begin(); it != a.end(); ++it) keys.insert(it.key());
+    for (auto it = b.begin(); it != b.end(); ++it) keys.insert(it.key());
+    for (const auto& k : keys) {
+        if (std::find(averaging_ignored_parameters.begin(), averaging_ignored_parameters.end(), k) !=
+            averaging_ignored_parameters.end())
+            continue;
+        const bool in_a = a.contains(k), in_b = b.contains(k);
+        if (!in_a || !in_b) return "parameter '" + k + "' is missing in one of them";
+        if (a.at(k) != b.at(k))
+            return "parameter '" + k + "' differs (" + short_json(a.at(k)) + " vs " + short_json(b.at(k)) + ")";
+    }
+    return std::nullopt;
+}
+
+// Mean and standard error (sd / sqrt(n), sample sd) of values; NaN if any value is NaN.
+std::pair<double, double> mean_err(const std::vector<double>& v) {
+    const std::size_t n = v.size();
+    double m = 0;
+    for (double x : v) m += x;
+    m /= static_cast<double>(n);
+    if (n < 2 || !std::isfinite(m)) return {m, nan_v};
+    double ss = 0;
+    for (double x : v) ss += (x - m) * (x - m);
+    return {m, std::sqrt(ss / static_cast<double>(n - 1) / static_cast<double>(n))};
+}
+
+bool valid_positive(double v) { return std::isfinite(v) && v > 0; }
+
+} // namespace
+
+run_data from_record(const record& rec, const std::string& source) {
+    run_data r;
+    r.system = rec.system;
+    r.method = rec.method;
+    r.parameters = rec.parameters;
+    r.sources = {source};
+    r.n_records = 1;
+    r.n_error_samples = 1;
+    r.complete = rec.complete;
+    r.time = rec.time;
+    r.energy = rec.energy;
+    r.energy_err.assign(r.time.size(), nan_v);
+    const auto ns = static_cast<std::size_t>(rec.energy_samples.rows());
+    if (ns > 1 && static_cast<std::size_t>(rec.energy_samples.cols()) == r.time.size()) {
+        std::vector<double> col(ns);
+        for (std::size_t j = 0; j < r.time.size(); ++j) {
+            for (std::size_t s = 0; s < ns; ++s)
+                col[s] = rec.energy_samples(static_cast<Eigen::Index>(s), static_cast<Eigen::Index>(j));
+            r.energy_err[j] = mean_err(col).second;
+        }
+        r.n_error_samples = ns;
+    }
+    r.observables = rec.observables;
+    for (const auto& [name, v] : rec.observables) r.observables_err[name].assign(v.size(), nan_v);
+    r.tw = rec.aging.tw;
+    r.lag = rec.aging.t;
+    r.delta = rec.aging.delta;
+    r.delta_err = row_matrix::Constant(r.delta.rows(), r.delta.cols(), nan_v);
+    const std::size_t nd = rec.aging.delta_samples.size();
+    if (nd > 1) {
+        std::vector<double> col(nd);
+        for (Eigen::Index i = 0; i < r.delta.rows(); ++i)
+            for (Eigen::Index j = 0; j < r.delta.cols(); ++j) {
+                for (std::size_t s = 0; s < nd; ++s) col[s] = rec.aging.delta_samples[s](i, j);
+                r.delta_err(i, j) = mean_err(col).second;
+            }
+        r.n_error_samples = std::max(r.n_error_samples, nd);
+    }
+    r.noise = rec.aging.noise;
+    if (r.noise.empty() && rec.system == "pspin" && rec.parameters.is_object() && rec.parameters.contains("T") &&
+        rec.parameters.at("T").is_number())
+        r.noise.assign(r.tw.size(), rec.parameters.at("T").get<double>());
+    r.noise_err.assign(r.noise.size(), nan_v);
+    for (const auto& [name, arr] : rec.extra) r.extra_datasets.push_back(name);
+    for (const auto& [name, arr] : rec.extra_f32) r.extra_datasets.push_back(name);
+    return r;
+}
+
+run_data average_records(const std::vector<record>& recs, const std::vector<std::string>& sources) {
+    if (recs.empty()) throw error("average_records: no records");
+    if (sources.size() != recs.size()) throw error("average_records: one source name per record is required");
+    if (recs.size() == 1) return from_record(recs.front(), sources.front());
+    const record& a = recs.front();
+    for (std::size_t k = 1; k < recs.size(); ++k) {
+        const record& b = recs[k];
+        const std::string pre = "cannot average " + sources.front() + " and " + sources[k] + ": ";
+        if (a.system != b.system) throw record_error(pre + "system differs (" + a.system + " vs " + b.system + ")");
+        if (a.method != b.method) throw record_error(pre + "method differs (" + a.method + " vs " + b.method + ")");
+        if (auto d = parameter_difference(a.parameters, b.parameters)) throw record_error(pre + *d);
+        if (!same_grid(a.time, b.time)) throw record_error(pre + "measurement times (/time) differ");
+        if (a.observables.size() != b.observables.size())
+            throw record_error(pre + "they hold different observables");
+        for (const auto& [name, v] : a.observables)
+            if (!b.observables.count(name)) throw record_error(pre + "observable '" + name + "' is missing in one");
+        if (!same_grid(a.aging.tw, b.aging.tw)) throw record_error(pre + "waiting times (/aging/tw) differ");
+        if (!same_grid(a.aging.t, b.aging.t)) throw record_error(pre + "lags (/aging/t) differ");
+        if (a.aging.noise.empty() != b.aging.noise.empty())
+            throw record_error(pre + "only one of them has /aging/noise");
+    }
+    std::vector<run_data> runs;
+    for (std::size_t k = 0; k < recs.size(); ++k) runs.push_back(from_record(recs[k], sources[k]));
+    run_data r = runs.front();
+    r.sources = sources;
+    r.n_records = recs.size();
+    r.n_error_samples = recs.size();
+    r.complete = std::all_of(recs.begin(), recs.end(), [](const record& x) { return x.complete; });
+    const std::size_t n = runs.size();
+    std::vector<double> buf(n);
+    auto average_vector = [&](auto get, std::vector<double>& mean, std::vector<double>& err) {
+        const std::size_t len = get(runs.front()).size();
+        mean.assign(len, nan_v);
+        err.assign(len, nan_v);
+        for (std::size_t j = 0; j < len; ++j) {
+            for (std::size_t k = 0; k < n; ++k) buf[k] = get(runs[k])[j];
+            std::tie(mean[j], err[j]) = mean_err(buf);
+        }
+    };
+    average_vector([](const run_data& x) -> const std::vector<double>& { return x.energy; }, r.energy, r.energy_err);
+    for (auto& [name, v] : r.observables) {
+        const std::string key = name;
+        average_vector([&key](const run_data& x) -> const std::vector<double>& { return x.observables.at(key); },
+                       r.observables[key], r.observables_err[key]);
+    }
+    if (!r.noise.empty())
+        average_vector([](const run_data& x) -> const std::vector<double>& { return x.noise; }, r.noise, r.noise_err);
+    for (Eigen::Index i = 0; i < r.delta.rows(); ++i)
+        for (Eigen::Index j = 0; j < r.delta.cols(); ++j) {
+            for (std::size_t k = 0; k < n; ++k) buf[k] = runs[k].delta(i, j);
+            std::tie(r.delta(i, j), r.delta_err(i, j)) = mean_err(buf);
+        }
+    return r;
+}
+
+spread_measure curve_spread(const std::vector<curve>& curves) {
+    spread_measure m;
+    std::vector<const curve*> used;
+    std::vector<double> xs;
+    for (const auto& c : curves) {
+        if (c.x.size() < 1 || c.x.size() != c.y.size()) continue;
+        used.push_back(&c);
+        xs.insert(xs.end(), c.x.begin(), c.x.end());
+    }
+    m.curves = used.size();
+    if (used.size() < 2) return m;
+    std::sort(xs.begin(), xs.end());
+    xs.erase(std::unique(xs.begin(), xs.end()), xs.end());
+    double sum_var = 0;
+    std::vector<double> vals;
+    for (double x : xs) {
+        vals.clear();
+        for (const curve* c : used) {
+            if (x < c->x.front() || x > c->x.back()) continue;
+            const auto it = std::lower_bound(c->x.begin(), c->x.end(), x);
+            const auto j = static_cast<std::size_t>(it - c->x.begin());
+            if (c->x[j] == x) {
+                vals.push_back(c->y[j]);
+            } else {
+                const double w = (x - c->x[j - 1]) / (c->x[j] - c->x[j - 1]);
+                vals.push_back((1 - w) * c->y[j - 1] + w * c->y[j]);
+            }
+        }
+        if (vals.size() < 2) continue;
+        double mean = 0;
+        for (double v : vals) mean += v;
+        mean /= static_cast<double>(vals.size());
+        double ss = 0;
+        for (double v : vals) ss += (v - mean) * (v - mean);
+        sum_var += ss / static_cast<double>(vals.size() - 1);
+        ++m.points;
+    }
+    if (m.points > 0) m.spread = std::sqrt(sum_var / static_cast<double>(m.points));
+    return m;
+}
+
+std::optional<plateau_estimate> find_plateau(const std::vector<double>& lag, const row_matrix& delta,
+                                             const std::vector<double>& tw, double min_ratio, double tolerance,
+                                             double max_height) {
+    for (Eigen::Index row = delta.rows(); row-- > 0;) {
+        std::vector<double> t, d;
+        for (Eigen::Index j = 0; j < delta.cols(); ++j) {
+            const double v = delta(row, j);
+            if (lag[static_cast<std::size_t>(j)] > 0 && valid_positive(v)) {
+                t.push_back(lag[static_cast<std::size_t>(j)]);
+                d.push_back(v);
+            }
+        }
+        if (t.size() < 3) continue;
+        const double first = d.front();
+        for (std::size_t i = 0; i < t.size(); ++i) {
+            if (d[i] < 2 * first) continue;
+            double lo = d[i], hi = d[i];
+            std::size_t j = i;
+            while (j + 1 < t.size()) {
+                const double nlo = std::min(lo, d[j + 1]), nhi = std::max(hi, d[j + 1]);
+                if (nhi > (1 + tolerance) * nlo) break;
+                lo = nlo;
+                hi = nhi;
+                ++j;
+            }
+            if (t[j] >= min_ratio * t[i] && hi < max_height) {
+                // Height: Delta where the local slope d ln Delta / d ln t (least squares over
+                // the point and two neighbours each side, inside the window) is smallest in size.
+                std::size_t kbest = i;
+                double sbest = std::numeric_limits<double>::infinity();
+                for (std::size_t k = i; k <= j; ++k) {
+                    const std::size_t a = k >= i + 2 ? k - 2 : i, b = std::min(j, k + 2);
+                    if (b - a < 2) continue;
+                    std::vector<double> lx, ly;
+                    for (std::size_t q = a; q <= b; ++q) {
+                        lx.push_back(std::log(t[q]));
+                        ly.push_back(std::log(d[q]));
+                    }
+                    const double sl = std::abs(fit_line(lx, ly).slope);
+                    if (sl < sbest) {
+                        sbest = sl;
+                        kbest = k;
+                    }
+                }
+                plateau_estimate p;
+                p.height = d[kbest];
+                p.t_flat = t[kbest];
+                p.t_start = t[i];
+                p.t_end = t[j];
+                p.tw = tw[static_cast<std::size_t>(row)];
+                return p;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+row_matrix delta_over_noise(const run_data& run) {
+    row_matrix out = row_matrix::Constant(run.delta.rows(), run.delta.cols(), nan_v);
+    if (run.noise.size() != static_cast<std::size_t>(run.delta.rows())) return out;
+    for (Eigen::Index i = 0; i < run.delta.rows(); ++i) {
+        const double d = run.noise[static_cast<std::size_t>(i)];
+        if (valid_positive(d)) out.row(i) = run.delta.row(i) / d;
+    }
+    return out;
+}
+
+namespace {
+
+// Valid (ln t, ln y) points of one row of a two-time table, optionally with t divided by tw.
+curve log_row(const std::vector<double>& lag, const row_matrix& m, Eigen::Index row, double divide_t_by = 1.0,
+              double min_value = 0.0) {
+    curve c;
+    for (Eigen::Index j = 0; j < m.cols(); ++j) {
+        const double t = lag[static_cast<std::size_t>(j)], v = m(row, j);
+        if (t > 0 && valid_positive(v) && v > min_value) {
+            c.x.push_back(std::log(t / divide_t_by));
+            c.y.push_back(std::log(v));
+        }
+    }
+    return c;
+}
+
+std::optional<double> last_finite(const std::vector<double>& v) {
+    for (std::size_t i = v.size(); i-- > 0;)
+        if (std::isfinite(v[i])) return v[i];
+    return std::nullopt;
+}
+
+} // namespace
+
+aging_summary analyse(const run_data& run, const analysis_options& options) {
+    if (run.time.size() != run.energy.size()) throw error("analyse: time and energy differ in length");
+    if (static_cast<std::size_t>(run.delta.rows()) != run.tw.size() ||
+        static_cast<std::size_t>(run.delta.cols()) != run.lag.size())
+        throw error("analyse: delta is not [len(tw), len(lag)]");
+    aging_summary s;
+    s.is_net = run.system == "net";
+
+    // Final values.
+    auto put_final = [&](const std::string& key, const std::vector<double>& v) {
+        if (auto x = last_finite(v)) s.final_values[key] = *x;
+    };
+    if (s.is_net) {
+        put_final("train_loss", run.observables.count("train_loss") ? run.observables.at("train_loss") : run.energy);
+        for (const char* k : {"train_accuracy", "test_loss", "test_accuracy"})
+            if (run.observables.count(k)) put_final(k, run.observables.at(k));
+    } else {
+        put_final("energy", run.energy);
+    }
+
+    // Regimes t1, t2 from the train loss (networks).
+    if (s.is_net) {
+        std::vector<double> x, y;
+        for (std::size_t i = 0; i < run.time.size(); ++i)
+            if (run.time[i] > 0 && std::isfinite(run.energy[i])) {
+                const double lx = std::log10(run.time[i]);
+                if (!x.empty() && !(lx > x.back())) continue;
+                x.push_back(lx);
+                y.push_back(run.energy[i]);
+            }
+        const std::size_t need = std::max<std::size_t>(3 * options.min_points_per_segment + 1, 7);
+        if (x.size() >= need) {
+            s.loss_fit = fit_three_segments(x, y, options.breakpoint_grid, options.min_points_per_segment);
+            const auto& f = *s.loss_fit;
+            s.t1 = std::pow(10.0, f.x1);
+            s.t2 = std::pow(10.0, f.x2);
+            s.t1_range[0] = std::pow(10.0, f.x1_lo);
+            s.t1_range[1] = std::pow(10.0, f.x1_hi);
+            s.t2_range[0] = std::pow(10.0, f.x2_lo);
+            s.t2_range[1] = std::pow(10.0, f.x2_hi);
+            s.t1_err = (s.t1_range[1] - s.t1_range[0]) / 2;
+            s.t2_err = (s.t2_range[1] - s.t2_range[0]) / 2;
+        } else {
+            s.t2_note = "too few loss measurements at t > 0 for the t1/t2 fit (" + std::to_string(x.size()) + " < " +
+                        std::to_string(need) + "); all waiting times in one panel";
+        }
+    } else {
+        s.t2_note = "glass: no t2 (the energy does not reach the bottom of the landscape); all waiting times in one panel";
+    }
+
+    // Panels and noise.
+    s.panel.assign(run.tw.size(), 0);
+    if (s.t2)
+        for (std::size_t i = 0; i < run.tw.size(); ++i) s.panel[i] = run.tw[i] > *s.t2 ? 1 : 0;
+    s.has_noise = std::any_of(run.noise.begin(), run.noise.end(), [](double d) { return valid_positive(d); });
+    const row_matrix scaled = s.has_noise ? delta_over_noise(run) : run.delta;
+
+    if (!run.tw.empty()) {
+        std::vector<curve> below, above;
+        for (std::size_t i = 0; i < run.tw.size(); ++i) {
+            curve c = log_row(run.lag, scaled, static_cast<Eigen::Index>(i));
+            (s.panel[i] ? above : below).push_back(std::move(c));
+        }
+        s.collapse_below = curve_spread(below);
+        if (s.t2) s.collapse_above = curve_spread(above);
+
+        // Exponents of ln Delta vs ln t.
+        s.exponent_per_tw.assign(run.tw.size(), std::nullopt);
+        for (std::size_t i = 0; i < run.tw.size(); ++i) {
+            const curve c = log_row(run.lag, run.delta, static_cast<Eigen::Index>(i));
+            if (c.x.size() < std::max<std::size_t>(options.min_diffusive_points, 2)) continue;
+            const line_fit lf = fit_line(c.x, c.y);
+            s.exponent_per_tw[i] = lf.slope;
+            s.diffusive = lf; // keeps the last usable (largest) t_w
+            s.diffusive_tw = run.tw[i];
+        }
+
+        // Plateau and q_EA.
+        s.plateau = find_plateau(run.lag, run.delta, run.tw, 10.0, 0.15,
+                                 run.system == "pspin" ? pspin_max_plateau : std::numeric_limits<double>::infinity());
+        if (s.plateau && run.system == "pspin") s.q_ea = 1 - s.plateau->height / 2;
+
+        // Aging scaling: ln Delta against ln(t/t_w) versus against ln t, in the aging regime
+        // (Delta above the plateau, when there is one).
+        s.scaling_min_delta = s.plateau ? 1.15 * s.plateau->height : 0.0;
+        std::vector<curve> by_ratio, by_lag;
+        for (std::size_t i = 0; i < run.tw.size(); ++i) {
+            if (!(run.tw[i] > 0)) continue;
+            const auto row = static_cast<Eigen::Index>(i);
+            by_ratio.push_back(log_row(run.lag, run.delta, row, run.tw[i], s.scaling_min_delta));
+            by_lag.push_back(log_row(run.lag, run.delta, row, 1.0, s.scaling_min_delta));
+        }
+        if (by_ratio.size() >= 2) {
+            s.scaling_t_over_tw = curve_spread(by_ratio);
+            s.scaling_t = curve_spread(by_lag);
+        }
+    }
+
+    // Power-law approach of the energy (glasses): upper half of the log-time range.
+    if (!s.is_net) {
+        double tmin = 0, tmax = 0;
+        for (std::size_t i = 0; i < run.time.size(); ++i)
+            if (run.time[i] > 0 && std::isfinite(run.energy[i])) {
+                if (tmin == 0) tmin = run.time[i];
+                tmax = std::max(tmax, run.time[i]);
+            }
+        if (tmax > tmin) {
+            s.energy_fit_tmin = std::sqrt(tmin * tmax);
+            std::vector<double> t, e;
+            for (std::size_t i = 0; i < run.time.size(); ++i)
+                if (run.time[i] >= s.energy_fit_tmin && std::isfinite(run.energy[i])) {
+                    t.push_back(run.time[i]);
+                    e.push_back(run.energy[i]);
+                }
+            s.energy_fit = fit_power_law(t, e);
+        }
+        // Comparison exponential: tau = first time where the excess energy fell by 1/e.
+        if (!run.time.empty()) {
+            const double e_inf = s.energy_fit ? s.energy_fit->y_inf : last_finite(run.energy).value_or(nan_v);
+            const double e0 = run.energy.front(), t0 = run.time.front();
+            const double target = (e0 - e_inf) / std::exp(1.0);
+            if (e0 - e_inf > 0)
+                for (std::size_t i = 1; i < run.time.size(); ++i)
+                    if (run.energy[i] - e_inf <= target) {
+                        const double a0 = run.energy[i - 1] - e_inf, a1 = run.energy[i] - e_inf;
+                        const double w = a0 != a1 ? (a0 - target) / (a0 - a1) : 1.0;
+                        s.exp_tau = run.time[i - 1] + w * (run.time[i] - run.time[i - 1]) - t0;
+                        break;
+                    }
+            if (s.exp_tau && !(*s.exp_tau > 0)) s.exp_tau.reset();
+        }
+    }
+    return s;
+}
+
+std::vector<double> comparison_exponential(const run_data& run, const aging_summary& s) {
+    std::vector<double> out(run.time.size(), nan_v);
+    if (!s.exp_tau || run.time.empty()) return out;
+    const double e_inf = s.energy_fit ? s.energy_fit->y_inf : last_finite(run.energy).value_or(nan_v);
+    const double e0 = run.energy.front(), t0 = run.time.front();
+    for (std::size_t i = 0; i < run.time.size(); ++i)
+        out[i] = e_inf + (e0 - e_inf) * std::exp(-(run.time[i] - t0) / *s.exp_tau);
+    return out;
+}
+
+namespace {
+
+nlohmann::json opt(const std::optional<double>& v) { return v && std::isfinite(*v) ? nlohmann::json(*v) : nlohmann::json(); }
+nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
+nlohmann::json spread_json(const std::optional<spread_measure>& m) {
+    if (!m) return nullptr;
+    return {{"spread", opt(m->spread)}, {"curves", m->curves}, {"lags", m->points}};
+}
+
+} // namespace
+
+nlohmann::json to_json(const run_data& run, const aging_summary& s) {
+    using nlohmann::json;
+    json j;
+    j["system"] = run.system;
+    j["method"] = run.method;
+    j["sources"] = run.sources;
+    j["n_records"] = run.n_records;
+    j["n_error_samples"] = run.n_error_samples;
+    j["complete"] = run.complete;
+    j["parameters"] = run.parameters;
+    if (!run.extra_datasets.empty()) j["extra_datasets"] = run.extra_datasets;
+
+    j["t1"] = opt(s.t1);
+    j["t1_err"] = opt(s.t1_err);
+    j["t2"] = opt(s.t2);
+    j["t2_err"] = opt(s.t2_err);
+    if (s.t1) {
+        j["t1_range"] = {s.t1_range[0], s.t1_range[1]};
+        j["t2_range"] = {s.t2_range[0], s.t2_range[1]};
+    }
+    if (!s.t2_note.empty()) j["t2_note"] = s.t2_note;
+    if (s.loss_fit) {
+        const auto& f = *s.loss_fit;
+        j["loss_fit"] = {{"model", "loss = continuous three-segment piecewise-linear function of log10(t)"},
+                         {"log10_t1", f.x1},
+                         {"log10_t2", f.x2},
+                         {"slopes_per_decade", {f.slope[0], f.slope[1], f.slope[2]}},
+                         {"levels", {f.level[0], f.level[1], f.level[2], f.level[3]}},
+                         {"rss", f.rss},
+                         {"sigma2", f.sigma2},
+                         {"grid_step_decades", f.grid_step},
+                         {"points", f.n}};
+    }
+
+    json panels = json::array();
+    for (int p : s.panel) panels.push_back(p ? "above_t2" : "below_t2");
+    j["waiting_times"] = {{"tw", run.tw}, {"noise", run.noise}, {"panel", panels}};
+    j["delta_over_D"] = s.has_noise ? "Delta / D(t_w)" : "D(t_w) unknown or zero: Delta not rescaled";
+    j["collapse"] = {{"below_t2", s.collapse_below ? opt(s.collapse_below->spread) : json()},
+                     {"above_t2", s.collapse_above ? opt(s.collapse_above->spread) : json()}};
+    j["collapse_details"] = {{"measure", s.has_noise ? "rms over lags of the sd across t_w of ln(Delta/D)"
+                                                     : "rms over lags of the sd across t_w of ln(Delta)"},
+                             {"below_t2", spread_json(s.collapse_below)},
+                             {"above_t2", spread_json(s.collapse_above)}};
+
+    j["diffusive_exponent"] = s.diffusive ? num(s.diffusive->slope) : json();
+    j["diffusive_exponent_err"] = s.diffusive ? num(s.diffusive->slope_err) : json();
+    j["diffusive_exponent_tw"] = s.diffusive ? json(s.diffusive_tw) : json();
+    json per = json::array();
+    for (const auto& e : s.exponent_per_tw) per.push_back(opt(e));
+    j["exponent_per_tw"] = per;
+
+    j["plateau"] = s.plateau ? json(s.plateau->height) : json();
+    j["q_ea"] = opt(s.q_ea);
+    if (s.plateau)
+        j["plateau_window"] = {{"tw", s.plateau->tw},
+                               {"t_start", s.plateau->t_start},
+                               {"t_end", s.plateau->t_end},
+                               {"t_flattest", s.plateau->t_flat}};
+
+    if (s.scaling_t_over_tw) {
+        const auto a = s.scaling_t_over_tw->spread, b = s.scaling_t->spread;
+        j["aging_scaling"] = {{"spread_t_over_tw", opt(a)},
+                              {"spread_t", opt(b)},
+                              {"collapses_in_t_over_tw", a && b ? json(*a < *b) : json()},
+                              {"min_delta", s.scaling_min_delta},
+                              {"measure", "rms of the sd across t_w of ln Delta, against ln(t/t_w) and against ln t, "
+                                          "for Delta > min_delta (1.15 x plateau, when there is one)"}};
+    }
+
+    if (!s.is_net) {
+        j["energy_exponent"] = s.energy_fit ? json(s.energy_fit->exponent) : json();
+        j["energy_exponent_err"] = s.energy_fit ? json(s.energy_fit->exponent_err) : json();
+        j["energy_asymptote"] = s.energy_fit ? json(s.energy_fit->y_inf) : json();
+        j["energy_amplitude"] = s.energy_fit ? json(s.energy_fit->amplitude) : json();
+        j["energy_fit_tmin"] = s.energy_fit_tmin;
+        j["exponential_tau"] = opt(s.exp_tau);
+    }
+    j["final"] = s.final_values;
+    return j;
+}
+
+} // namespace glassy

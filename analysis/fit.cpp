@@ -1,0 +1,296 @@
+#include "analysis/fit.hpp"
+
+#include "dynamics/error.hpp"
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace glassy {
+
+line_fit fit_line(const std::vector<double>& x, const std::vector<double>& y) {
+    if (x.size() != y.size()) throw error("fit_line: x and y differ in length");
+    const std::size_t n = x.size();
+    if (n < 2) throw error("fit_line: need at least two points");
+    double mx = 0, my = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        mx += x[i];
+        my += y[i];
+    }
+    mx /= static_cast<double>(n);
+    my /= static_cast<double>(n);
+    double sxx = 0, sxy = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        sxx += (x[i] - mx) * (x[i] - mx);
+        sxy += (x[i] - mx) * (y[i] - my);
+    }
+    if (!(sxx > 0)) throw error("fit_line: all x values are equal");
+    line_fit f;
+    f.n = n;
+    f.slope = sxy / sxx;
+    f.intercept = my - f.slope * mx;
+    if (n > 2) {
+        double rss = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const double r = y[i] - f.intercept - f.slope * x[i];
+            rss += r * r;
+        }
+        f.slope_err = std::sqrt(rss / static_cast<double>(n - 2) / sxx);
+    }
+    return f;
+}
+
+namespace {
+
+// Suffix sums that make the residual of a hinge fit an O(1) computation for any (x1, x2).
+// The data are shifted (x by x[0], y by its mean) to limit cancellation.
+class hinge_sums {
+public:
+    hinge_sums(const std::vector<double>& x, const std::vector<double>& y) : m_x(x), m_n(x.size()) {
+        double my = 0;
+        for (double v : y) my += v;
+        my /= static_cast<double>(m_n);
+        m_x0 = x.front();
+        for (auto& s : m_suffix) s.assign(m_n + 1, 0.0);
+        for (std::size_t i = m_n; i-- > 0;) {
+            const double xi = x[i] - m_x0, yi = y[i] - my;
+            const double v[6] = {1, xi, xi * xi, yi, xi * yi, yi * yi};
+            for (int k = 0; k < 6; ++k) m_suffix[k][i] = m_suffix[k][i + 1] + v[k];
+        }
+    }
+
+    /// Index of the first point with x > b.
+    [[nodiscard]] std::size_t first_above(double b) const {
+        return static_cast<std::size_t>(std::upper_bound(m_x.begin(), m_x.end(), b) - m_x.begin());
+    }
+
+    /// Residual sum of squares of the best continuous hinge fit with breakpoints b1 < b2;
+    /// optionally returns the coefficients (a, b, c, d) in shifted coordinates.
+    double rss(double b1, double b2, Eigen::Vector4d* coef = nullptr) const {
+        const std::size_t k1 = first_above(b1), k2 = first_above(b2);
+        const double u1 = b1 - m_x0, u2 = b2 - m_x0;
+        auto s = [&](int k, std::size_t from) { return m_suffix[k][from]; };
+        const double n = s(0, 0), sx = s(1, 0), sxx = s(2, 0), sy = s(3, 0), sxy = s(4, 0), syy = s(5, 0);
+        // Sums over x > b1 and x > b2.
+        const double n1 = s(0, k1), x1s = s(1, k1), xx1 = s(2, k1), y1 = s(3, k1), xy1 = s(4, k1);
+        const double n2 = s(0, k2), x2s = s(1, k2), xx2 = s(2, k2), y2 = s(3, k2), xy2 = s(4, k2);
+        Eigen::Matrix4d g;
+        Eigen::Vector4d r;
+        const double h1 = x1s - u1 * n1, h1x = xx1 - u1 * x1s, h1h1 = xx1 - 2 * u1 * x1s + u1 * u1 * n1;
+        const double h2 = x2s - u2 * n2, h2x = xx2 - u2 * x2s, h2h2 = xx2 - 2 * u2 * x2s + u2 * u2 * n2;
+        const double h1h2 = xx2 - (u1 + u2) * x2s + u1 * u2 * n2;
+        g << n, sx, h1, h2,
+             sx, sxx, h1x, h2x,
+             h1, h1x, h1h1, h1h2,
+             h2, h2x, h1h2, h2h2;
+        r << sy, sxy, xy1 - u1 * y1, xy2 - u2 * y2;
+        const Eigen::Vector4d beta = g.ldlt().solve(r);
+        if (coef) *coef = beta;
+        return std::max(0.0, syy - beta.dot(r));
+    }
+
+    [[nodiscard]] std::size_t size() const { return m_n; }
+    [[nodiscard]] double x0() const { return m_x0; }
+
+private:
+    const std::vector<double>& m_x;
+    std::size_t m_n;
+    double m_x0 = 0;
+    std::vector<double> m_suffix[6];
+};
+
+} // namespace
+
+three_segment_fit fit_three_segments(const std::vector<double>& x, const std::vector<double>& y, std::size_t grid,
+                                     std::size_t min_points) {
+    if (x.size() != y.size()) throw error("fit_three_segments: x and y differ in length");
+    const std::size_t n = x.size();
+    min_points = std::max<std::size_t>(min_points, 2);
+    if (n < 3 * min_points + 1 || n < 7)
+        throw error("fit_three_segments: need at least " + std::to_string(std::max<std::size_t>(3 * min_points + 1, 7)) +
+                    " points, got " + std::to_string(n));
+    for (std::size_t i = 1; i < n; ++i)
+        if (!(x[i] > x[i - 1])) throw error("fit_three_segments: x must be strictly increasing");
+    grid = std::max<std::size_t>(grid, 10);
+
+    const hinge_sums sums(x, y);
+    const double lo = x.front(), hi = x.back();
+    const double h = (hi - lo) / static_cast<double>(grid - 1);
+    std::vector<double> cand(grid);
+    for (std::size_t i = 0; i < grid; ++i) cand[i] = lo + h * static_cast<double>(i);
+
+    auto admissible = [&](double b1, double b2) {
+        if (!(b2 > b1)) return false;
+        const std::size_t k1 = sums.first_above(b1), k2 = sums.first_above(b2);
+        return k1 >= min_points && k2 - k1 >= min_points && n - k2 >= min_points;
+    };
+
+    const double inf = std::numeric_limits<double>::infinity();
+    std::vector<double> table(grid * grid, inf);
+    double best = inf, b1 = 0, b2 = 0;
+    for (std::size_t i = 0; i < grid; ++i)
+        for (std::size_t j = i + 1; j < grid; ++j) {
+            if (!admissible(cand[i], cand[j])) continue;
+            const double r = sums.rss(cand[i], cand[j]);
+            table[i * grid + j] = r;
+            if (r < best) {
+                best = r;
+                b1 = cand[i];
+                b2 = cand[j];
+            }
+        }
+    if (!std::isfinite(best)) throw error("fit_three_segments: no admissible pair of breakpoints");
+
+    // Local refinement: two passes of a 41 x 41 grid, step h/20 then h/400.
+    double step = h / 20;
+    for (int pass = 0; pass < 2; ++pass) {
+        const double c1 = b1, c2 = b2;
+        for (int i = -20; i <= 20; ++i)
+            for (int j = -20; j <= 20; ++j) {
+                const double t1 = c1 + step * i, t2 = c2 + step * j;
+                if (t1 < lo || t2 > hi || !admissible(t1, t2)) continue;
+                const double r = sums.rss(t1, t2);
+                if (r < best) {
+                    best = r;
+                    b1 = t1;
+                    b2 = t2;
+                }
+            }
+        step /= 20;
+    }
+
+    three_segment_fit f;
+    f.n = n;
+    f.x1 = b1;
+    f.x2 = b2;
+    f.rss = best;
+    f.sigma2 = best / static_cast<double>(n - 6);
+    f.grid_step = h;
+    f.x_min = lo;
+    f.x_max = hi;
+
+    // Profile intervals from the coarse table.
+    const double threshold = best + f.sigma2;
+    f.x1_lo = f.x1_hi = b1;
+    f.x2_lo = f.x2_hi = b2;
+    for (std::size_t i = 0; i < grid; ++i)
+        for (std::size_t j = i + 1; j < grid; ++j) {
+            if (table[i * grid + j] > threshold) continue;
+            f.x1_lo = std::min(f.x1_lo, cand[i]);
+            f.x1_hi = std::max(f.x1_hi, cand[i]);
+            f.x2_lo = std::min(f.x2_lo, cand[j]);
+            f.x2_hi = std::max(f.x2_hi, cand[j]);
+        }
+    f.x1_lo = std::max(lo, std::min(f.x1_lo, b1 - h));
+    f.x1_hi = std::min(hi, std::max(f.x1_hi, b1 + h));
+    f.x2_lo = std::max(lo, std::min(f.x2_lo, b2 - h));
+    f.x2_hi = std::min(hi, std::max(f.x2_hi, b2 + h));
+
+    Eigen::Vector4d c;
+    sums.rss(b1, b2, &c);
+    f.slope[0] = c[1];
+    f.slope[1] = c[1] + c[2];
+    f.slope[2] = c[1] + c[2] + c[3];
+    double my = 0;
+    for (double v : y) my += v;
+    my /= static_cast<double>(n);
+    auto model = [&](double xv) {
+        const double u = xv - sums.x0();
+        return my + c[0] + c[1] * u + c[2] * std::max(0.0, xv - b1) + c[3] * std::max(0.0, xv - b2);
+    };
+    f.level[0] = model(lo);
+    f.level[1] = model(b1);
+    f.level[2] = model(b2);
+    f.level[3] = model(hi);
+    return f;
+}
+
+namespace {
+
+struct pl_eval {
+    double rss, y_inf, amplitude;
+};
+
+pl_eval eval_power_law(const std::vector<double>& t, const std::vector<double>& y, double a) {
+    const std::size_t n = t.size();
+    std::vector<double> u(n);
+    double mu = 0, my = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        u[i] = std::pow(t[i], -a);
+        mu += u[i];
+        my += y[i];
+    }
+    mu /= static_cast<double>(n);
+    my /= static_cast<double>(n);
+    double suu = 0, suy = 0, syy = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        suu += (u[i] - mu) * (u[i] - mu);
+        suy += (u[i] - mu) * (y[i] - my);
+        syy += (y[i] - my) * (y[i] - my);
+    }
+    if (!(suu > 0)) return {syy, my, 0};
+    const double amp = suy / suu;
+    return {std::max(0.0, syy - amp * suy), my - amp * mu, amp};
+}
+
+} // namespace
+
+std::optional<power_law_fit> fit_power_law(const std::vector<double>& t, const std::vector<double>& y, double a_min,
+                                           double a_max) {
+    if (t.size() != y.size()) throw error("fit_power_law: t and y differ in length");
+    const std::size_t n = t.size();
+    if (n < 5) return std::nullopt;
+    for (double v : t)
+        if (!(v > 0)) throw error("fit_power_law: times must be positive");
+    const double da = 0.005;
+    const auto steps = static_cast<std::size_t>(std::ceil((a_max - a_min) / da));
+    std::vector<double> grid_a(steps + 1), grid_r(steps + 1);
+    std::size_t ibest = 0;
+    for (std::size_t i = 0; i <= steps; ++i) {
+        grid_a[i] = std::min(a_max, a_min + da * static_cast<double>(i));
+        grid_r[i] = eval_power_law(t, y, grid_a[i]).rss;
+        if (grid_r[i] < grid_r[ibest]) ibest = i;
+    }
+    if (ibest == 0 || ibest == steps) return std::nullopt;
+    // Golden-section refinement on [a_{i-1}, a_{i+1}].
+    double lo = grid_a[ibest - 1], hi = grid_a[ibest + 1];
+    const double g = (std::sqrt(5.0) - 1) / 2;
+    double c = hi - g * (hi - lo), d = lo + g * (hi - lo);
+    double fc = eval_power_law(t, y, c).rss, fd = eval_power_law(t, y, d).rss;
+    for (int it = 0; it < 60; ++it) {
+        if (fc < fd) {
+            hi = d;
+            d = c;
+            fd = fc;
+            c = hi - g * (hi - lo);
+            fc = eval_power_law(t, y, c).rss;
+        } else {
+            lo = c;
+            c = d;
+            fc = fd;
+            d = lo + g * (hi - lo);
+            fd = eval_power_law(t, y, d).rss;
+        }
+    }
+    const double a = (lo + hi) / 2;
+    const pl_eval e = eval_power_law(t, y, a);
+    power_law_fit f;
+    f.exponent = a;
+    f.y_inf = e.y_inf;
+    f.amplitude = e.amplitude;
+    f.rss = e.rss;
+    f.n = n;
+    const double sigma2 = e.rss / static_cast<double>(n - 3);
+    double alo = a, ahi = a;
+    for (std::size_t i = 0; i <= steps; ++i)
+        if (grid_r[i] <= e.rss + sigma2) {
+            alo = std::min(alo, grid_a[i]);
+            ahi = std::max(ahi, grid_a[i]);
+        }
+    f.exponent_err = std::max({a - alo, ahi - a, da});
+    return f;
+}
+
+} // namespace glassy

@@ -1,0 +1,465 @@
+#include "analysis/report.hpp"
+
+#include "analysis/gnuplot.hpp"
+#include "dynamics/error.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace glassy {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string fmt(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.10g", v);
+    return buf;
+}
+
+std::string short_num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+    return buf;
+}
+
+void write_text(const fs::path& path, const std::string& text, report_result& out) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << text;
+    f.close();
+    if (!f) throw error("cannot write " + path.string());
+    out.files.push_back(path);
+}
+
+/// A table written column by column: header names and equally long columns.
+struct table {
+    std::vector<std::string> header;
+    std::vector<std::vector<double>> columns;
+    void add(std::string name, std::vector<double> col) {
+        header.push_back(std::move(name));
+        columns.push_back(std::move(col));
+    }
+    [[nodiscard]] int index(const std::string& name) const { // 1-based gnuplot column
+        const auto it = std::find(header.begin(), header.end(), name);
+        return it == header.end() ? 0 : static_cast<int>(it - header.begin()) + 1;
+    }
+    [[nodiscard]] std::string csv() const {
+        std::ostringstream o;
+        for (std::size_t c = 0; c < header.size(); ++c) o << (c ? "," : "") << header[c];
+        o << '\n';
+        const std::size_t rows = columns.empty() ? 0 : columns.front().size();
+        for (std::size_t r = 0; r < rows; ++r) {
+            for (std::size_t c = 0; c < columns.size(); ++c) o << (c ? "," : "") << fmt(columns[c][r]);
+            o << '\n';
+        }
+        return o.str();
+    }
+};
+
+std::string quote(std::string s) {
+    std::replace(s.begin(), s.end(), '"', '\'');
+    return "\"" + s + "\"";
+}
+
+std::string describe(const run_data& run) {
+    std::string s = run.system + " " + run.method;
+    if (run.parameters.is_object())
+        for (const char* k : {"model", "dataset", "hidden", "p", "N", "T", "batch", "lr", "dt"})
+            if (run.parameters.contains(k)) {
+                const auto& v = run.parameters.at(k);
+                s += std::string(", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+            }
+    if (run.n_records > 1) s += ", mean of " + std::to_string(run.n_records) + " runs";
+    return s;
+}
+
+/// Tables of one run, kept with what the scripts need to know about them.
+struct run_tables {
+    table energy, observables, delta, waiting, loss_fit, slope;
+    std::vector<std::string> obs_names;
+};
+
+run_tables make_tables(const run_data& run, const aging_summary& s) {
+    run_tables t;
+    t.energy.add("t", run.time);
+    t.energy.add(run.system == "net" ? "train_loss" : "energy", run.energy);
+    t.energy.add(run.system == "net" ? "train_loss_err" : "energy_err", run.energy_err);
+    if (run.system != "net") {
+        t.energy.add("exponential", comparison_exponential(run, s));
+        std::vector<double> pl(run.time.size(), std::nan(""));
+        if (s.energy_fit)
+            for (std::size_t i = 0; i < run.time.size(); ++i)
+                if (run.time[i] >= s.energy_fit_tmin)
+                    pl[i] = s.energy_fit->y_inf + s.energy_fit->amplitude * std::pow(run.time[i], -s.energy_fit->exponent);
+        t.energy.add("power_law_fit", pl);
+    }
+    if (!run.observables.empty()) {
+        t.observables.add("t", run.time);
+        for (const auto& [name, v] : run.observables) {
+            t.obs_names.push_back(name);
+            t.observables.add(name, v);
+            t.observables.add(name + "_err", run.observables_err.at(name));
+        }
+    }
+    if (!run.tw.empty()) {
+        const row_matrix scaled = delta_over_noise(run);
+        std::vector<double> w, tw, d, panel, lag, ratio, delta, derr, dod;
+        for (std::size_t i = 0; i < run.tw.size(); ++i)
+            for (std::size_t j = 0; j < run.lag.size(); ++j) {
+                const auto ii = static_cast<Eigen::Index>(i), jj = static_cast<Eigen::Index>(j);
+                w.push_back(static_cast<double>(i));
+                tw.push_back(run.tw[i]);
+                d.push_back(run.noise.empty() ? std::nan("") : run.noise[i]);
+                panel.push_back(s.panel.empty() ? 0 : s.panel[i]);
+                lag.push_back(run.lag[j]);
+                ratio.push_back(run.tw[i] > 0 ? run.lag[j] / run.tw[i] : std::nan(""));
+                delta.push_back(run.delta(ii, jj));
+                derr.push_back(run.delta_err(ii, jj));
+                dod.push_back(scaled(ii, jj));
+            }
+        t.delta.add("w", w);
+        t.delta.add("tw", tw);
+        t.delta.add("D", d);
+        t.delta.add("panel", panel);
+        t.delta.add("t", lag);
+        t.delta.add("t_over_tw", ratio);
+        t.delta.add("delta", delta);
+        t.delta.add("delta_err", derr);
+        t.delta.add("delta_over_D", dod);
+
+        std::vector<double> wi, ex;
+        for (std::size_t i = 0; i < run.tw.size(); ++i) {
+            wi.push_back(static_cast<double>(i));
+            ex.push_back(i < s.exponent_per_tw.size() && s.exponent_per_tw[i] ? *s.exponent_per_tw[i] : std::nan(""));
+        }
+        t.waiting.add("w", wi);
+        t.waiting.add("tw", run.tw);
+        t.waiting.add("D", run.noise.empty() ? std::vector<double>(run.tw.size(), std::nan("")) : run.noise);
+        t.waiting.add("D_err",
+                      run.noise_err.empty() ? std::vector<double>(run.tw.size(), std::nan("")) : run.noise_err);
+        std::vector<double> pn(s.panel.begin(), s.panel.end());
+        pn.resize(run.tw.size(), 0);
+        t.waiting.add("panel", pn);
+        t.waiting.add("exponent", ex);
+
+        // Slope-1 reference segment on ln(Delta/D) against ln t: one decade, a factor 3 below
+        // the data of the last panel at its median valid lag.
+        const bool use_noise = s.has_noise;
+        const int last_panel = s.t2 ? 1 : 0;
+        std::vector<std::pair<double, double>> pts;
+        for (std::size_t i = 0; i < run.tw.size(); ++i) {
+            if ((s.panel.empty() ? 0 : s.panel[i]) != last_panel) continue;
+            for (std::size_t j = 0; j < run.lag.size(); ++j) {
+                const double v = use_noise ? scaled(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j))
+                                           : run.delta(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j));
+                if (run.lag[j] > 0 && std::isfinite(v) && v > 0) pts.emplace_back(run.lag[j], v);
+            }
+        }
+        if (!pts.empty()) {
+            std::sort(pts.begin(), pts.end());
+            const auto [ta, ya] = pts[pts.size() / 2];
+            t.slope.add("t", {ta / std::sqrt(10.0), ta * std::sqrt(10.0)});
+            t.slope.add("y", {ya / 3 / std::sqrt(10.0), ya / 3 * std::sqrt(10.0)});
+        }
+    }
+    if (s.loss_fit) {
+        const auto& f = *s.loss_fit;
+        const std::vector<double> lx = {f.x_min, f.x1, f.x2, f.x_max};
+        std::vector<double> tt;
+        for (double v : lx) tt.push_back(std::pow(10.0, v));
+        t.loss_fit.add("log10_t", lx);
+        t.loss_fit.add("t", tt);
+        t.loss_fit.add("loss_fit", {f.level[0], f.level[1], f.level[2], f.level[3]});
+    }
+    return t;
+}
+
+/// A figure: file stem, gnuplot commands (after `reset`) and size.
+struct figure {
+    std::string stem;
+    std::string body;
+    int width = 800, height = 500;
+};
+
+const char* preamble =
+    "set datafile separator \",\"\n"
+    "set datafile columnheaders\n"
+    "set palette defined (0 '#1b3b8b', 0.35 '#1f9e89', 0.7 '#e08a00', 1 '#c0182a')\n"
+    "unset colorbox\n"
+    "set grid lc rgb '#dddddd'\n"
+    "set format x '10^{%L}'\n";
+
+std::string curve_color(std::size_t k, std::size_t n) {
+    const double f = n > 1 ? static_cast<double>(k) / static_cast<double>(n - 1) : 0.0;
+    return "lc palette frac " + fmt(f);
+}
+
+/// "plot" clauses of Delta-like curves, one per waiting time (optionally filtered by panel).
+std::string delta_curves(const std::string& file, const run_data& run, const aging_summary& s, int xcol, int ycol,
+                         int panel, bool logy) {
+    std::vector<std::size_t> rows;
+    for (std::size_t i = 0; i < run.tw.size(); ++i)
+        if (panel < 0 || (s.panel.empty() ? 0 : s.panel[i]) == panel) rows.push_back(i);
+    std::string out;
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        const std::size_t i = rows[k];
+        const std::string y = logy ? "($" + std::to_string(ycol) + " > 0 ? $" + std::to_string(ycol) + " : NaN)"
+                                   : "($" + std::to_string(ycol) + ")";
+        out += (out.empty() ? "" : ", ") + quote(file) + " using ($1 == " + std::to_string(i) + " ? $" +
+               std::to_string(xcol) + " : NaN):" + y + " with linespoints pt 7 ps 0.4 lw 1.5 " +
+               curve_color(i, run.tw.size()) + " title \"t_w = " + short_num(run.tw[i]) + "\"";
+    }
+    return out;
+}
+
+std::string t_marks(const aging_summary& s) {
+    std::string out;
+    if (s.t1)
+        out += "set arrow from " + fmt(*s.t1) + ", graph 0 to " + fmt(*s.t1) +
+               ", graph 1 nohead dt 2 lw 1.5 lc rgb 'gray30'\nset label 't_1' at " + fmt(*s.t1) +
+               ", graph 0.93 offset 0.4,0\n";
+    if (s.t2)
+        out += "set arrow from " + fmt(*s.t2) + ", graph 0 to " + fmt(*s.t2) +
+               ", graph 1 nohead dt 2 lw 1.5 lc rgb 'gray30'\nset label 't_2' at " + fmt(*s.t2) +
+               ", graph 0.93 offset 0.4,0\n";
+    return out;
+}
+
+std::vector<figure> make_figures(const run_data& run, const aging_summary& s, const run_tables& t,
+                                 const report_options& o) {
+    std::vector<figure> figs;
+    const std::string title = "set title " + quote(describe(run)) + " noenhanced\n";
+    const bool net = run.system == "net";
+    const bool under = is_under_parametrised(run);
+    const std::string key_many =
+        run.tw.size() > 8 ? "set key outside right top font ',8'\n" : "set key bottom right font ',9'\n";
+
+    if (!net) {
+        figure f{"fig1a_energy", "", o.width, o.height};
+        f.body = std::string(preamble) + title +
+                 "set logscale x\nset xlabel 't'\nset ylabel 'energy per spin e(t)'\nset key top right\n"
+                 "plot 'energy.csv' using 1:2 with lines lw 2 lc rgb '#1b3b8b' title 'e(t)'";
+        if (run.n_error_samples > 1)
+            f.body += ", '' using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.25 noborder lc rgb "
+                      "'#1b3b8b' notitle";
+        if (s.exp_tau)
+            f.body += ", '' using 1:4 with lines dt 2 lw 1.5 lc rgb '#c0182a' title 'exponential, {/Symbol t} = " +
+                      short_num(*s.exp_tau) + "'";
+        if (s.energy_fit)
+            f.body += ", '' using 1:5 with lines dt 3 lw 2 lc rgb '#e08a00' title 'e_{/Symbol \\245} + A t^{-a}, a = " +
+                      short_num(s.energy_fit->exponent) + "'";
+        f.body += "\n";
+        figs.push_back(f);
+    } else {
+        const int tl = t.observables.index("train_loss"), vl = t.observables.index("test_loss");
+        const int ta = t.observables.index("train_accuracy"), va = t.observables.index("test_accuracy");
+        const bool acc = ta || va;
+        figure f{under ? "fig5a_loss" : "fig2_loss", "", o.width, acc ? o.height * 7 / 5 : o.height};
+        std::string loss = tl ? "'observables.csv' using 1:" + std::to_string(tl) +
+                                    " with lines lw 2 lc rgb '#1b3b8b' title 'train loss'"
+                              : "'energy.csv' using 1:2 with lines lw 2 lc rgb '#1b3b8b' title 'train loss'";
+        if (vl) loss += ", 'observables.csv' using 1:" + std::to_string(vl) + " with lines lw 2 lc rgb '#c0182a' title 'test loss'";
+        if (s.loss_fit) loss += ", 'loss_fit.csv' using 2:3 with lines dt 2 lw 1.5 lc rgb 'black' title 'three-segment fit'";
+        f.body = std::string(preamble) + t_marks(s) + "set logscale x\nset xlabel 't (iterations)'\n";
+        if (acc) f.body += "set multiplot layout 2,1\n";
+        f.body += title + "set ylabel 'loss'\nset key top right\nplot " + loss + "\n";
+        if (acc) {
+            std::string a;
+            if (ta) a += "'observables.csv' using 1:" + std::to_string(ta) + " with lines lw 2 lc rgb '#1b3b8b' title 'train accuracy'";
+            if (va) a += std::string(a.empty() ? "" : ", ") + "'observables.csv' using 1:" + std::to_string(va) +
+                         " with lines lw 2 lc rgb '#c0182a' title 'test accuracy'";
+            f.body += "unset title\nset ylabel 'accuracy'\nset key bottom right\nplot " + a + "\nunset multiplot\n";
+        }
+        figs.push_back(f);
+    }
+
+    if (!run.tw.empty()) {
+        figure f{net ? (under ? "fig5b_delta" : "fig3_delta") : "fig1b_delta", "", o.width, o.height};
+        f.body = std::string(preamble) + title + key_many + "set logscale x\n" + (net ? "set logscale y\nset format y '10^{%L}'\n" : "") +
+                 "set xlabel 't'\nset ylabel '{/Symbol D}(t_w, t_w + t)'\nplot " +
+                 delta_curves("delta.csv", run, s, 5, 7, -1, net) + "\n";
+        figs.push_back(f);
+
+        const bool two = s.t2.has_value();
+        figure g{"fig4_delta_over_D", "", o.width, two ? o.height * 8 / 5 : o.height};
+        const std::string ylab = s.has_noise ? "{/Symbol D}(t_w, t_w + t) / D(t_w)" : "{/Symbol D}(t_w, t_w + t)  (D unknown)";
+        const int ycol = s.has_noise ? 9 : 7;
+        const std::string slope = t.slope.columns.empty()
+                                      ? ""
+                                      : ", 'slope_segment.csv' using 1:2 with lines lw 3 lc rgb 'black' title 'slope 1'";
+        g.body = std::string(preamble) + key_many + "set logscale xy\nset format y '10^{%L}'\nset xlabel 't'\nset ylabel " +
+                 quote(ylab) + "\n";
+        if (two) {
+            const bool any_below = std::count(s.panel.begin(), s.panel.end(), 0) > 0;
+            const bool any_above = std::count(s.panel.begin(), s.panel.end(), 1) > 0;
+            g.body += "set multiplot layout 2,1\n" + title;
+            g.body += "set label 1 't_w < t_2 = " + short_num(*s.t2) + "' at graph 0.02, graph 0.93 front\n";
+            g.body += any_below ? "plot " + delta_curves("delta.csv", run, s, 5, ycol, 0, true) + "\n"
+                                : "plot NaN notitle\n";
+            g.body += "unset title\nset label 1 't_w > t_2' at graph 0.02, graph 0.93 front\n";
+            g.body += any_above ? "plot " + delta_curves("delta.csv", run, s, 5, ycol, 1, true) + slope + "\n"
+                                : "plot NaN notitle\n";
+            g.body += "unset multiplot\n";
+        } else {
+            g.body += title + (s.t2_note.empty() ? "" : "set label 1 " + quote(s.t2_note.substr(0, s.t2_note.find(';'))) +
+                                                           " at graph 0.02, graph 0.04 front font ',8' noenhanced\n") +
+                      "plot " + delta_curves("delta.csv", run, s, 5, ycol, 0, true) + slope + "\n";
+        }
+        figs.push_back(g);
+
+        if (!net && run.tw.size() >= 2) {
+            figure h{"fig1c_aging_scaling", "", o.width, o.height};
+            h.body = std::string(preamble) + title + key_many +
+                     "set logscale x\nset xlabel 't / t_w'\nset ylabel '{/Symbol D}(t_w, t_w + t)'\nplot " +
+                     delta_curves("delta.csv", run, s, 6, 7, -1, false) + "\n";
+            figs.push_back(h);
+        }
+    }
+    return figs;
+}
+
+std::string script_for(const figure& f, const std::string& png) {
+    std::string s;
+    const std::string font = png == "pngcairo" ? " font 'sans,10'" : "";
+    s += "set terminal " + png + " size " + std::to_string(f.width) + "," + std::to_string(f.height) + " enhanced" +
+         font + "\nset output '" + f.stem + ".png'\nreset\n" + f.body + "set output\n";
+    s += "set terminal svg size " + std::to_string(f.width) + "," + std::to_string(f.height) +
+         " enhanced font 'sans,10' background 'white'\nset output '" + f.stem + ".svg'\nreset\n" + f.body +
+         "set output\n";
+    return s;
+}
+
+void make_dir(const fs::path& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir)) throw error("cannot create output directory " + dir.string());
+}
+
+void run_figures(const std::vector<figure>& figs, const fs::path& dir, const report_options& o, report_result& out) {
+    const std::string png = o.plots && gnuplot_available(o.gnuplot) ? png_terminal(o.gnuplot) : "pngcairo";
+    for (const auto& f : figs) write_text(dir / (f.stem + ".gp"), script_for(f, png), out);
+    if (!o.plots) return;
+    if (!gnuplot_available(o.gnuplot)) {
+        out.warnings.push_back("gnuplot not found ('" + o.gnuplot +
+                               "'): plots skipped; tables and gnuplot scripts were written");
+        return;
+    }
+    for (const auto& f : figs) {
+        const gnuplot_result r = run_gnuplot(o.gnuplot, f.stem + ".gp", dir);
+        if (!r.ok) {
+            out.warnings.push_back(r.message);
+            if (r.missing) return;
+            continue;
+        }
+        for (const char* ext : {".png", ".svg"}) {
+            const fs::path p = dir / (f.stem + ext);
+            std::error_code ec;
+            if (fs::exists(p, ec) && fs::file_size(p, ec) > 0) {
+                out.files.push_back(p);
+                out.plotted = true;
+            } else {
+                out.warnings.push_back("gnuplot produced no " + p.filename().string());
+            }
+        }
+    }
+}
+
+report_result write_tables_and_summary(const run_data& run, const aging_summary& s, const fs::path& dir,
+                                       run_tables& t, nlohmann::json& summary) {
+    report_result out;
+    make_dir(dir);
+    std::vector<std::string> names;
+    auto put = [&](const std::string& name, const table& tb) {
+        if (tb.columns.empty()) return;
+        write_text(dir / name, tb.csv(), out);
+        names.push_back(name);
+    };
+    put("energy.csv", t.energy);
+    put("observables.csv", t.observables);
+    put("delta.csv", t.delta);
+    put("waiting_times.csv", t.waiting);
+    put("slope_segment.csv", t.slope);
+    put("loss_fit.csv", t.loss_fit);
+    summary = to_json(run, s);
+    summary["tables"] = names;
+    return out;
+}
+
+} // namespace
+
+bool is_under_parametrised(const run_data& run) {
+    if (run.system != "net" || !run.parameters.is_object()) return false;
+    const auto& p = run.parameters;
+    return p.contains("model") && p.at("model") == "toy" && p.contains("hidden") && p.at("hidden").is_number() &&
+           p.at("hidden").get<double>() < 1000;
+}
+
+report_result write_report(const run_data& run, const aging_summary& s, const fs::path& dir,
+                           const report_options& options) {
+    run_tables t = make_tables(run, s);
+    nlohmann::json summary;
+    report_result out = write_tables_and_summary(run, s, dir, t, summary);
+    const auto figs = make_figures(run, s, t, options);
+    run_figures(figs, dir, options, out);
+    nlohmann::json plots = nlohmann::json::array();
+    for (const auto& f : figs) plots.push_back(f.stem);
+    summary["plots"] = plots;
+    write_text(dir / "summary.json", summary.dump(2) + "\n", out);
+    return out;
+}
+
+report_result write_comparison(const run_data& left, const aging_summary& ls, const run_data& right,
+                               const aging_summary& rs, const fs::path& dir, const report_options& options) {
+    make_dir(dir);
+    report_result out;
+    nlohmann::json combined;
+    const std::pair<const run_data*, const aging_summary*> sides[2] = {{&left, &ls}, {&right, &rs}};
+    const char* names[2] = {"left", "right"};
+    for (int k = 0; k < 2; ++k) {
+        report_result r = write_report(*sides[k].first, *sides[k].second, dir / names[k], options);
+        out.files.insert(out.files.end(), r.files.begin(), r.files.end());
+        for (auto& w : r.warnings)
+            if (std::find(out.warnings.begin(), out.warnings.end(), w) == out.warnings.end()) out.warnings.push_back(w);
+        out.plotted = out.plotted || r.plotted;
+        std::ifstream in(dir / names[k] / "summary.json");
+        combined[names[k]] = nlohmann::json::parse(in);
+    }
+
+    // Side by side: columns = left, right; rows = energy/loss, Delta, Delta/D.
+    figure f{"compare", "", options.width * 5 / 4, options.height * 2};
+    f.body = std::string(preamble) + "set multiplot layout 3,2 columnsfirst\nset key font ',8'\n";
+    for (int k = 0; k < 2; ++k) {
+        const run_data& run = *sides[k].first;
+        const aging_summary& s = *sides[k].second;
+        const std::string d = std::string(names[k]) + "/";
+        const bool net = run.system == "net";
+        f.body += "unset logscale\nunset arrow\nunset label\nset format y '%g'\n" + (net ? t_marks(s) : std::string()) +
+                  "set title " + quote(describe(run)) + " noenhanced font ',9'\nset logscale x\nset xlabel 't'\nset ylabel '" +
+                  (net ? "train loss" : "energy per spin") + "'\nset key top right\nplot " + quote(d + "energy.csv") +
+                  " using 1:2 with lines lw 2 lc rgb '#1b3b8b' notitle\nunset title\nunset arrow\nunset label\n";
+        if (run.tw.empty()) {
+            f.body += "plot NaN notitle\nplot NaN notitle\n";
+            continue;
+        }
+        f.body += "set logscale xy\nset format y '10^{%L}'\nset key bottom right\nset ylabel '{/Symbol D}(t_w, t_w + t)'\nplot " +
+                  delta_curves(d + "delta.csv", run, s, 5, 7, -1, true) + "\n";
+        f.body += std::string("set ylabel '") + (s.has_noise ? "{/Symbol D} / D(t_w)" : "{/Symbol D}  (D unknown)") +
+                  "'\nplot " + delta_curves(d + "delta.csv", run, s, 5, s.has_noise ? 9 : 7, -1, true) +
+                  (fs::exists(dir / names[k] / "slope_segment.csv")
+                       ? ", " + quote(d + "slope_segment.csv") + " using 1:2 with lines lw 3 lc rgb 'black' title 'slope 1'"
+                       : std::string()) +
+                  "\n";
+    }
+    f.body += "unset multiplot\n";
+    run_figures({f}, dir, options, out);
+    combined["plots"] = {"compare"};
+    write_text(dir / "summary.json", combined.dump(2) + "\n", out);
+    return out;
+}
+
+} // namespace glassy

@@ -1,0 +1,111 @@
+// aging_analysis: reads one or more records (or two to compare), runs the aging analysis and
+// writes summary.json, CSV tables and gnuplot figures into --out DIR. See docs/analysis.md.
+#include "analysis/aging.hpp"
+#include "analysis/report.hpp"
+#include "dynamics/error.hpp"
+#include "dynamics/record.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g", v);
+    return buf;
+}
+
+std::string opt(const std::optional<double>& v) { return v && std::isfinite(*v) ? num(*v) : "n/a"; }
+
+void print_summary(const std::string& label, const glassy::run_data& run, const glassy::aging_summary& s) {
+    std::cout << label << run.system << " " << run.method << ", " << run.n_records << " record(s)"
+              << (run.complete ? "" : " (incomplete run)") << "\n";
+    if (s.t1) std::cout << "  t1 = " << num(*s.t1) << " +- " << num(*s.t1_err) << ", t2 = " << num(*s.t2) << " +- "
+                        << num(*s.t2_err) << "\n";
+    else if (!s.t2_note.empty()) std::cout << "  " << s.t2_note << "\n";
+    if (!run.tw.empty()) {
+        std::cout << "  collapse (" << (s.has_noise ? "ln Delta/D" : "ln Delta") << " spread): below t2 = "
+                  << (s.collapse_below ? opt(s.collapse_below->spread) : "n/a")
+                  << ", above t2 = " << (s.collapse_above ? opt(s.collapse_above->spread) : "n/a") << "\n";
+        if (s.diffusive)
+            std::cout << "  diffusive exponent = " << num(s.diffusive->slope) << " (t_w = " << num(s.diffusive_tw)
+                      << ")\n";
+        if (s.plateau)
+            std::cout << "  plateau = " << num(s.plateau->height) << (s.q_ea ? ", q_ea = " + num(*s.q_ea) : "") << "\n";
+        if (s.scaling_t_over_tw)
+            std::cout << "  aging scaling spread: in t/t_w " << opt(s.scaling_t_over_tw->spread) << ", in t "
+                      << opt(s.scaling_t->spread) << "\n";
+    }
+    if (s.energy_fit)
+        std::cout << "  energy exponent = " << num(s.energy_fit->exponent) << " +- " << num(s.energy_fit->exponent_err)
+                  << ", e_inf = " << num(s.energy_fit->y_inf) << "\n";
+    for (auto it = s.final_values.begin(); it != s.final_values.end(); ++it)
+        std::cout << "  final " << it.key() << " = " << num(it.value().get<double>()) << "\n";
+}
+
+void print_result(const glassy::report_result& r, const std::string& dir) {
+    std::size_t images = 0, tables = 0;
+    for (const auto& f : r.files) {
+        if (f.extension() == ".png" || f.extension() == ".svg") ++images;
+        if (f.extension() == ".csv") ++tables;
+    }
+    std::cout << "wrote " << dir << "/summary.json, " << tables << " CSV table(s), " << images
+              << " image(s) (PNG and SVG)\n";
+    for (const auto& w : r.warnings) std::cerr << "warning: " << w << "\n";
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"aging_analysis: aging analysis of glassy records (p-spin, CK or network)"};
+    std::vector<std::string> files;
+    std::string out;
+    bool compare = false, no_plots = false;
+    glassy::report_options options;
+    app.add_option("files", files, "record files (.h5); several = average of runs differing only in seed")
+        ->required();
+    app.add_option("--out", out, "output directory")->required();
+    app.add_flag("--compare", compare, "compare exactly two records side by side (glass first, network second)");
+    app.add_option("--gnuplot", options.gnuplot, "gnuplot program")->capture_default_str();
+    app.add_flag("--no-plots", no_plots, "write tables, scripts and summary only");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "error: " << e.what() << " (see --help)\n";
+        return 2;
+    }
+    options.plots = !no_plots;
+    try {
+        if (compare) {
+            if (files.size() != 2) throw glassy::error("--compare needs exactly two records, got " + std::to_string(files.size()));
+            const glassy::run_data a = glassy::from_record(glassy::read_record(files[0]), files[0]);
+            const glassy::run_data b = glassy::from_record(glassy::read_record(files[1]), files[1]);
+            const auto sa = glassy::analyse(a), sb = glassy::analyse(b);
+            print_summary("left:  ", a, sa);
+            print_summary("right: ", b, sb);
+            print_result(glassy::write_comparison(a, sa, b, sb, out, options), out);
+        } else {
+            std::vector<glassy::record> recs;
+            for (const auto& f : files) recs.push_back(glassy::read_record(f));
+            const glassy::run_data run = glassy::average_records(recs, files);
+            const auto s = glassy::analyse(run);
+            print_summary("", run, s);
+            print_result(glassy::write_report(run, s, out, options), out);
+        }
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        for (auto& c : msg)
+            if (c == '\n') c = ' ';
+        std::cerr << "error: " << msg << "\n";
+        return 1;
+    }
+    return 0;
+}

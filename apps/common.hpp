@@ -1,0 +1,99 @@
+#pragma once
+// Helpers shared by the apps only (argv parsing, output checks, progress, signals).
+#include "dynamics/error.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <unistd.h>
+
+namespace glassy::app {
+
+/// Set by SIGINT/SIGTERM; the run stops cleanly at the next check.
+inline std::atomic<int> g_signal{0};
+inline void on_signal(int s) { g_signal.store(s); }
+inline void install_signal_handlers() {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+}
+
+/// Parses argv; returns -1 to go on, or the exit code (0 for --help, 2 for a bad flag, with a
+/// one-line message).
+inline int parse(CLI::App& app, int argc, char** argv) {
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "%s: error: %s (see --help)\n", app.get_name().c_str(), e.what());
+        return 2;
+    }
+    return -1;
+}
+
+/// Refuses an output that exists (unless force) or whose directory is missing or not writable.
+inline void check_output(const std::filesystem::path& out, bool force) {
+    namespace fs = std::filesystem;
+    if (out.empty()) throw parameter_error("--out must name a file");
+    if (fs::exists(out) && !force) throw parameter_error("output " + out.string() + " exists (use --force to overwrite)");
+    if (fs::exists(out) && fs::is_directory(out)) throw parameter_error("output " + out.string() + " is a directory");
+    const fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
+    if (!fs::is_directory(dir)) throw parameter_error("output directory " + dir.string() + " does not exist");
+    const fs::path probe = dir / (".glassy_write_probe." + std::to_string(::getpid()));
+    if (std::FILE* f = std::fopen(probe.c_str(), "w")) {
+        std::fclose(f);
+        fs::remove(probe);
+    } else {
+        throw parameter_error("output directory " + dir.string() + " is not writable");
+    }
+}
+
+/// A progress line on stderr, rewritten in place at most every half second.
+class progress_line {
+public:
+    explicit progress_line(bool enabled)
+        : m_enabled(enabled), m_tty(::isatty(2) != 0), m_start(clock::now()), m_last(m_start) {}
+    void update(long long done, long long total, const std::string& extra = {}) {
+        if (!m_enabled) return;
+        const auto now = clock::now();
+        if (!m_tty) { // a log file: one line every 10 %
+            const int decile = total > 0 ? static_cast<int>(10 * done / total) : 0;
+            if (decile <= m_decile) return;
+            m_decile = decile;
+            const double el = std::chrono::duration<double>(now - m_start).count();
+            std::fprintf(stderr, "%3d%%  %lld/%lld  elapsed %.0fs %s\n", 10 * decile, done, total, el, extra.c_str());
+            return;
+        }
+        if (now - m_last < std::chrono::milliseconds(500) && done < total) return;
+        m_last = now;
+        const double el = std::chrono::duration<double>(now - m_start).count();
+        const double frac = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 0.0;
+        const double eta = frac > 0 ? el * (1 - frac) / frac : 0.0;
+        std::fprintf(stderr, "\r%5.1f%%  %lld/%lld  elapsed %.0fs  eta %.0fs %s   ", 100 * frac, done, total, el, eta, extra.c_str());
+        std::fflush(stderr);
+        m_shown = true;
+    }
+    void finish() {
+        if (m_shown) std::fprintf(stderr, "\n");
+        m_shown = false;
+    }
+    [[nodiscard]] double elapsed() const { return std::chrono::duration<double>(clock::now() - m_start).count(); }
+
+private:
+    using clock = std::chrono::steady_clock;
+    bool m_enabled;
+    bool m_tty;
+    int m_decile = 0;
+    bool m_shown = false;
+    clock::time_point m_start, m_last;
+};
+
+} // namespace glassy::app

@@ -1,0 +1,55 @@
+#pragma once
+/// @file Checkpoints: the full state of an interrupted run (RNG streams, schedule position,
+/// snapshots, partial tables), stored as an HDF5 file of format "glassy-checkpoint", written
+/// atomically (temporary file, fsync, rename) like records. Each tool decides what it stores;
+/// `config` must hold the run's parameters so that a resume can refuse a different one.
+#include "dynamics/record.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace glassy {
+
+/// A bag of named values making up one checkpoint.
+struct checkpoint {
+    std::string tool;                                ///< writer, e.g. "pspin_quench"
+    std::string config;                              ///< JSON of the run's parameters
+    std::map<std::string, std::string> strings;      ///< e.g. RNG states (text)
+    std::map<std::string, std::int64_t> integers;    ///< e.g. step counters
+    std::map<std::string, nd_array<double>> arrays;  ///< numeric state (float64)
+    std::map<std::string, nd_array<float>> arrays_f32; ///< float32 state (e.g. weights)
+
+    /// Stores a one-dimensional array.
+    void put(const std::string& key, const std::vector<double>& v) { arrays[key] = {{v.size()}, v}; }
+    /// Reads a one-dimensional array; throws error if missing.
+    [[nodiscard]] std::vector<double> vector(const std::string& key) const;
+    /// Reads an integer; throws error if missing.
+    [[nodiscard]] std::int64_t integer(const std::string& key) const;
+    /// Reads a string; throws error if missing.
+    [[nodiscard]] const std::string& string(const std::string& key) const;
+};
+
+/// Writes atomically; throws record_error on failure (no file is left under `path` then).
+void write_checkpoint(const checkpoint& c, const std::filesystem::path& path);
+/// Reads and validates the format; throws record_error with a one-line message otherwise.
+[[nodiscard]] checkpoint read_checkpoint(const std::filesystem::path& path);
+
+/// Text state of any object with stream operators (std RNG engines and distributions).
+template <class T>
+[[nodiscard]] std::string to_state_string(const T& x) {
+    std::ostringstream s;
+    s << x;
+    return s.str();
+}
+/// Restores what to_state_string wrote; throws error if it does not parse.
+template <class T>
+void from_state_string(const std::string& text, T& x) {
+    std::istringstream s(text);
+    s >> x;
+    if (s.fail()) throw error("checkpoint: corrupt generator state");
+}
+
+} // namespace glassy

@@ -1,0 +1,52 @@
+#pragma once
+/// @file A finite-N p-spin quench from T = infinity: K independent disorder samples and
+/// initial conditions run through glassy::integrate, recorded into one glassy::record.
+#include "dynamics/driver.hpp"
+#include "dynamics/record.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace glassy {
+
+/// Parameters of a finite-N quench. Times are physical (units of the Langevin time; sweeps for
+/// Metropolis) and are rounded to whole steps of dt.
+struct pspin_quench_parameters {
+    int p = 3;                       ///< interaction order, >= 2
+    int n = 256;                     ///< number of spins N, >= p
+    double temperature = 0.5;        ///< bath temperature T >= 0 after the quench
+    std::string method = "langevin"; ///< langevin (Euler–Maruyama), heun, metropolis
+    double dt = 0.05;                ///< time step (Langevin); Metropolis always uses 1 sweep
+    double tmax = 1000.0;            ///< last time of the run
+    int samples = 1;                 ///< independent disorder samples + initial conditions
+    std::uint64_t seed = 1;          ///< master seed: couplings, initial condition and noise
+    std::vector<double> tw;          ///< waiting times; empty = 1, 3, 10, 30, ... below tmax/2
+    int per_decade = 10;             ///< points per decade of the energy and lag schedules
+    double theta_max = 0.3;          ///< Metropolis rotation amplitude (radians)
+};
+
+/// Throws parameter_error with a one-line message when a parameter is out of its domain.
+void validate(const pspin_quench_parameters& par);
+
+/// All parameters as JSON (stored in the record), with num_parameters = N.
+[[nodiscard]] nlohmann::json to_json(const pspin_quench_parameters& par);
+
+/// The waiting times actually used (par.tw, or the default list), rounded to steps.
+[[nodiscard]] std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par);
+
+/// Runs the quench and returns its record: system "pspin", method = par.method, /time,
+/// /energy (energy per spin H/N, sample mean), /energy_samples (K > 1), /observables/mu
+/// (T - p e, Langevin) and /observables/acceptance (Metropolis), /aging (Delta at the
+/// waiting times and log-spaced lags; delta_samples when K > 1; noise = T).
+/// hooks.progress receives (steps done over all samples, total steps). If hooks.stop asks to
+/// stop, the partial record (complete = false) holds the samples finished so far, or the
+/// partial first sample. Throws divergence_error if the energy becomes non-finite.
+[[nodiscard]] record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hooks = {});
+
+/// A 64-bit seed derived from (master, stream, index) by SplitMix64; streams are independent.
+[[nodiscard]] std::uint64_t derive_seed(std::uint64_t master, std::uint64_t stream, std::uint64_t index) noexcept;
+
+} // namespace glassy

@@ -1,0 +1,211 @@
+// End-to-end tests of the aging_analysis app (path from CMake: GLASSY_AGING_ANALYSIS).
+#include "analysis/gnuplot.hpp"
+#include "dynamics/record.hpp"
+#include "synthetic.hpp"
+
+#include <H5Cpp.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace glassy;
+
+struct app_run {
+    int status = -1;
+    std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+    std::ifstream f(p);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+class AgingAnalysisApp : public ::testing::Test {
+protected:
+    void SetUp() override {
+        m_dir = fs::temp_directory_path() /
+                ("glassy_analysis_" + std::to_string(::getpid()) + "_" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(m_dir);
+        fs::create_directories(m_dir);
+    }
+    void TearDown() override {
+        if (!HasFailure()) fs::remove_all(m_dir);
+    }
+    app_run run(const std::string& args) const {
+        const fs::path o = m_dir / "stdout.txt", e = m_dir / "stderr.txt";
+        const std::string cmd = std::string(GLASSY_AGING_ANALYSIS) + " " + args + " > " + o.string() + " 2> " + e.string();
+        const int st = std::system(cmd.c_str());
+        app_run r;
+        r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        r.out = slurp(o);
+        r.err = slurp(e);
+        return r;
+    }
+    fs::path file(const std::string& name) const { return m_dir / name; }
+    // Expects a failure with exactly one line "error: ..." on stderr.
+    void expect_one_line_error(const std::string& args, const std::string& fragment) const {
+        const app_run r = run(args);
+        EXPECT_NE(r.status, 0) << args;
+        EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+        EXPECT_NE(r.err.find(fragment), std::string::npos) << r.err;
+    }
+    fs::path m_dir;
+};
+
+TEST_F(AgingAnalysisApp, MalformedInputsGiveOneLineErrors) {
+    const fs::path good = file("good.h5");
+    write_record(test::net_record(100, 1e4, 0.0, 1), good);
+
+    {
+        std::ofstream(file("text.h5")) << "not hdf5\n";
+    }
+    expect_one_line_error(file("text.h5").string() + " --out " + file("o").string(), "not an HDF5 file");
+    expect_one_line_error(file("absent.h5").string() + " --out " + file("o").string(), "no such file");
+
+    fs::copy_file(good, file("format.h5"));
+    {
+        H5::H5File f(file("format.h5").string(), H5F_ACC_RDWR);
+        H5::Group root = f.openGroup("/");
+        root.removeAttr("format");
+        const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+        root.createAttribute("format", type, H5::DataSpace(H5S_SCALAR)).write(type, std::string("other"));
+    }
+    expect_one_line_error(file("format.h5").string() + " --out " + file("o").string(), "not a glassy record");
+
+    fs::copy_file(good, file("version.h5"));
+    {
+        H5::H5File f(file("version.h5").string(), H5F_ACC_RDWR);
+        const int v = 99;
+        f.openGroup("/").openAttribute("format_version").write(H5::PredType::NATIVE_INT, &v);
+    }
+    expect_one_line_error(file("version.h5").string() + " --out " + file("o").string(), "newer");
+
+    fs::copy_file(good, file("missing.h5"));
+    {
+        H5::H5File f(file("missing.h5").string(), H5F_ACC_RDWR);
+        f.unlink("energy");
+    }
+    expect_one_line_error(file("missing.h5").string() + " --out " + file("o").string(), "/energy missing");
+
+    record other = test::net_record(100, 1e4, 0.0, 2);
+    other.parameters["lr"] = 0.1;
+    write_record(other, file("other.h5"));
+    expect_one_line_error(good.string() + " " + file("other.h5").string() + " --out " + file("o").string(),
+                          "parameter 'lr' differs");
+
+    expect_one_line_error("--compare " + good.string() + " --out " + file("o").string(), "exactly two");
+    expect_one_line_error(good.string(), "--out");
+}
+
+TEST_F(AgingAnalysisApp, AveragesSeedsAndWritesTables) {
+    for (unsigned s = 1; s <= 3; ++s) write_record(test::net_record(100, 1e4, 0.02, s), file("s" + std::to_string(s) + ".h5"));
+    const app_run r = run(file("s1.h5").string() + " " + file("s2.h5").string() + " " + file("s3.h5").string() +
+                          " --no-plots --out " + file("avg").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::ifstream in(file("avg") / "summary.json");
+    const auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j.at("n_records").get<int>(), 3);
+    EXPECT_NEAR(j.at("diffusive_exponent").get<double>(), 1.0, 1e-9);
+    EXPECT_NEAR(std::log10(j.at("t1").get<double>()), 2.0, 0.2);
+    EXPECT_NEAR(std::log10(j.at("t2").get<double>()), 4.0, 0.2);
+    for (const char* t : {"energy.csv", "observables.csv", "delta.csv", "waiting_times.csv", "loss_fit.csv"})
+        EXPECT_GT(fs::file_size(file("avg") / t), 0u) << t;
+}
+
+// A CK record (method "ck", extra ck/... datasets, observable mu) and a record without
+// /aging are analysed too; the extra datasets are listed in the summary.
+TEST_F(AgingAnalysisApp, CkAndRecordsWithoutAging) {
+    record ck = test::pspin_record([](double tw, double t) { return 0.7 + 1.3 * (t / tw) / (1 + t / tw); }, {1, 10},
+                                   test::log_grid(-1, 2, 10), 200);
+    ck.method = "ck";
+    ck.observables["mu"] = std::vector<double>(ck.time.size(), 1.0);
+    ck.extra["ck/C"] = nd_array<double>{{2, 2}, {1, 0.5, 0.5, 1}};
+    write_record(ck, file("ck.h5"));
+    app_run r = run(file("ck.h5").string() + " --no-plots --out " + file("ck").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::ifstream in(file("ck") / "summary.json");
+    const auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j.at("method"), "ck");
+    EXPECT_EQ(j.at("extra_datasets").at(0), "ck/C");
+    EXPECT_NEAR(j.at("energy_exponent").get<double>(), 0.7, 1e-4);
+    EXPECT_TRUE(j.at("t2").is_null());
+
+    record bare = test::pspin_record([](double, double t) { return t; }, {}, {}, 100);
+    bare.aging = {};
+    write_record(bare, file("bare.h5"));
+    r = run(file("bare.h5").string() + " --no-plots --out " + file("bare").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(fs::exists(file("bare") / "energy.csv"));
+    EXPECT_FALSE(fs::exists(file("bare") / "delta.csv"));
+}
+
+TEST_F(AgingAnalysisApp, MissingGnuplotStillWritesTables) {
+    write_record(test::net_record(100, 1e4, 0.0, 1), file("n.h5"));
+    const app_run r = run(file("n.h5").string() + " --gnuplot /nonexistent/gnuplot --out " + file("o").string());
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("gnuplot not found"), std::string::npos) << r.err;
+    EXPECT_TRUE(fs::exists(file("o") / "summary.json"));
+    EXPECT_TRUE(fs::exists(file("o") / "delta.csv"));
+    EXPECT_TRUE(fs::exists(file("o") / "fig2_loss.gp"));
+    EXPECT_FALSE(fs::exists(file("o") / "fig2_loss.png"));
+}
+
+TEST_F(AgingAnalysisApp, PlotsAreProduced) {
+    if (!gnuplot_available("gnuplot")) GTEST_SKIP() << "gnuplot not installed";
+    write_record(test::net_record(100, 1e4, 0.02, 1), file("net.h5"));
+    const double P = 0.722;
+    write_record(test::pspin_record(
+                     [P](double tw, double t) { return P * (1 - std::exp(-t)) + (2 - P) * (1 - std::exp(-t / tw)); },
+                     {10, 100, 1000, 1e4}, test::log_grid(-1, 4, 10), 2e4),
+                 file("glass.h5"));
+    record toy = test::net_record(100, 1e4, 0.02, 1);
+    toy.parameters["model"] = "toy";
+    toy.parameters["hidden"] = 10;
+    write_record(toy, file("toy.h5"));
+
+    auto expect_images = [&](const fs::path& dir, std::initializer_list<const char*> stems) {
+        for (const char* s : stems)
+            for (const char* ext : {".png", ".svg"}) {
+                const fs::path p = dir / (std::string(s) + ext);
+                ASSERT_TRUE(fs::exists(p)) << p;
+                EXPECT_GT(fs::file_size(p), 1000u) << p;
+            }
+    };
+    app_run r = run(file("net.h5").string() + " --out " + file("net").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(r.err.empty()) << r.err;
+    expect_images(file("net"), {"fig2_loss", "fig3_delta", "fig4_delta_over_D"});
+
+    r = run(file("glass.h5").string() + " --out " + file("glass").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(r.err.empty()) << r.err;
+    expect_images(file("glass"), {"fig1a_energy", "fig1b_delta", "fig1c_aging_scaling", "fig4_delta_over_D"});
+
+    r = run(file("toy.h5").string() + " --out " + file("toy").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    expect_images(file("toy"), {"fig5a_loss", "fig5b_delta"});
+
+    r = run("--compare " + file("glass.h5").string() + " " + file("net.h5").string() + " --out " + file("cmp").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(r.err.empty()) << r.err;
+    expect_images(file("cmp"), {"compare"});
+    std::ifstream in(file("cmp") / "summary.json");
+    const auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j.at("left").at("system"), "pspin");
+    EXPECT_EQ(j.at("right").at("system"), "net");
+}
+
+} // namespace

@@ -1,0 +1,82 @@
+#pragma once
+// Synthetic records with known answers for the analysis tests.
+#include "dynamics/record.hpp"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <random>
+#include <vector>
+
+namespace glassy::test {
+
+/// n points per decade from 10^lo to 10^hi inclusive.
+inline std::vector<double> log_grid(double lo, double hi, int per_decade) {
+    std::vector<double> v;
+    const int n = static_cast<int>(std::lround((hi - lo) * per_decade));
+    for (int i = 0; i <= n; ++i) v.push_back(std::pow(10.0, lo + (hi - lo) * i / n));
+    return v;
+}
+
+/// Fills aging with Delta = f(tw, t), NaN where tw + t > tmax.
+inline void fill_aging(record& r, std::vector<double> tw, std::vector<double> lags, double tmax,
+                       const std::function<double(double, double)>& f) {
+    r.aging.tw = std::move(tw);
+    r.aging.t = std::move(lags);
+    r.aging.delta.resize(static_cast<Eigen::Index>(r.aging.tw.size()), static_cast<Eigen::Index>(r.aging.t.size()));
+    for (std::size_t i = 0; i < r.aging.tw.size(); ++i)
+        for (std::size_t j = 0; j < r.aging.t.size(); ++j)
+            r.aging.delta(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) =
+                r.aging.tw[i] + r.aging.t[j] <= tmax * (1 + 1e-12) ? f(r.aging.tw[i], r.aging.t[j])
+                                                                   : std::numeric_limits<double>::quiet_NaN();
+}
+
+/// Train loss of the three regimes: L0 up to t1, linear in log10 t down to L2 at t2, then a
+/// slow linear decay in log10 t with slope s3 per decade; plus Gaussian noise of sd sigma.
+inline double three_regime_loss(double t, double t1, double t2, double l0, double l2, double s3) {
+    const double x = std::log10(t), x1 = std::log10(t1), x2 = std::log10(t2);
+    if (x <= x1) return l0;
+    if (x <= x2) return l0 + (l2 - l0) * (x - x1) / (x2 - x1);
+    return l2 + s3 * (x - x2);
+}
+
+/// A network record: loss with regimes at t1, t2 (noise sd sigma, seed), accuracies, and
+/// diffusive Delta = 2 D(tw) t with D(tw) = 1e-3 tw^-0.3.
+inline record net_record(double t1, double t2, double sigma, unsigned seed) {
+    record r;
+    r.system = "net";
+    r.method = "sgd";
+    r.parameters = {{"model", "smallnet"}, {"dataset", "synthetic"}, {"lr", 0.01}, {"batch", 100},
+                    {"seed", seed},        {"num_parameters", 1000}};
+    r.time = log_grid(0, 5, 30);
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> noise(0.0, sigma);
+    for (double t : r.time) {
+        const double l = three_regime_loss(t, t1, t2, 2.3, 0.05, -0.01);
+        r.energy.push_back(l + noise(rng));
+        r.observables["train_loss"].push_back(r.energy.back());
+        r.observables["test_loss"].push_back(l + 0.3);
+        r.observables["train_accuracy"].push_back(1 - l / 2.6);
+        r.observables["test_accuracy"].push_back(0.9 - l / 2.6);
+    }
+    fill_aging(r, {10, 100, 1000, 3e4, 6e4}, log_grid(0, 5, 10), 1e5,
+               [](double tw, double t) { return 2 * 1e-3 * std::pow(tw, -0.3) * t; });
+    for (double tw : r.aging.tw) r.aging.noise.push_back(1e-3 * std::pow(tw, -0.3));
+    return r;
+}
+
+/// A p-spin record with energy e(t) = -1 + 0.5 t^-0.7 and Delta from `f`.
+inline record pspin_record(const std::function<double(double, double)>& f, std::vector<double> tw,
+                           std::vector<double> lags, double tmax, double temperature = 0.5) {
+    record r;
+    r.system = "pspin";
+    r.method = "langevin";
+    r.parameters = {{"p", 3}, {"N", 100}, {"T", temperature}, {"seed", 1}, {"num_parameters", 100}};
+    r.time = log_grid(-1, std::log10(tmax), 20);
+    for (double t : r.time) r.energy.push_back(-1 + 0.5 * std::pow(t, -0.7));
+    fill_aging(r, std::move(tw), std::move(lags), tmax, f);
+    r.aging.noise.assign(r.aging.tw.size(), temperature);
+    return r;
+}
+
+} // namespace glassy::test

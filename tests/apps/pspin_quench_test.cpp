@@ -1,0 +1,83 @@
+#include "dynamics/record.hpp"
+#include "support/run_command.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+using glassy::test::run_command;
+
+namespace {
+const std::string exe = GLASSY_PSPIN_QUENCH;
+
+fs::path scratch() {
+    const auto d = fs::temp_directory_path() / ("glassy_pspin_app_" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    return d;
+}
+} // namespace
+
+TEST(pspin_quench_app, tiny_run_writes_a_valid_record) {
+    const auto out = scratch() / "tiny.h5";
+    const auto r = run_command(exe + " --N 24 --T 0.5 --tmax 20 --samples 2 --quiet --force --out " + out.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto rec = glassy::read_record(out);
+    EXPECT_EQ(rec.system, "pspin");
+    EXPECT_EQ(rec.method, "langevin");
+    EXPECT_EQ(rec.parameters.at("N"), 24);
+    EXPECT_EQ(rec.parameters.at("num_parameters"), 24);
+    EXPECT_EQ(rec.energy_samples.rows(), 2);
+    EXPECT_EQ(rec.aging.delta_samples.size(), 2u);
+    ASSERT_FALSE(rec.energy.empty());
+    // Energy per spin starts near 0 (T = infinity) and decreases; stays above the ground state
+    // scale -1.2 (e_th(T=0) = -1.1547, finite-N fluctuations are O(N^-1/2)).
+    EXPECT_NEAR(rec.energy.front(), 0.0, 4.0 / std::sqrt(24.0));
+    EXPECT_LT(rec.energy.back(), -0.5);
+    EXPECT_GT(rec.energy.back(), -1.4);
+    // mu = T - p e at every time.
+    for (std::size_t k = 0; k < rec.time.size(); ++k)
+        EXPECT_NEAR(rec.observables.at("mu")[k], 0.5 - 3 * rec.energy[k], 1e-12);
+    for (double d : rec.aging.noise) EXPECT_EQ(d, 0.5);
+}
+
+TEST(pspin_quench_app, metropolis_and_heun_run) {
+    for (const std::string m : {"heun", "metropolis"}) {
+        const auto out = scratch() / (m + ".h5");
+        const auto r = run_command(exe + " --N 16 --tmax 10 --quiet --force --method " + m + " --out " + out.string());
+        ASSERT_EQ(r.status, 0) << r.output;
+        EXPECT_EQ(glassy::read_record(out).method, m);
+    }
+}
+
+TEST(pspin_quench_app, bad_flags_give_one_line_and_nonzero_exit) {
+    const auto out = scratch() / "never.h5";
+    for (const std::string flags : {"--N 2 --p 3", "--T -1", "--dt 0", "--dt -0.1", "--method foo", "--samples 0",
+                                    "--N abc", "--bogus 1", "--tmax 0"}) {
+        const auto r = run_command(exe + " " + flags + " --quiet --out " + out.string());
+        EXPECT_NE(r.status, 0) << flags;
+        EXPECT_EQ(glassy::test::count_lines(r.output), 1) << flags << ": " << r.output;
+        EXPECT_NE(r.output.find("error"), std::string::npos) << flags;
+        EXPECT_FALSE(fs::exists(out)) << flags;
+    }
+}
+
+TEST(pspin_quench_app, existing_output_is_not_overwritten_without_force) {
+    const auto out = scratch() / "exists.h5";
+    ASSERT_EQ(run_command(exe + " --N 8 --tmax 1 --quiet --force --out " + out.string()).status, 0);
+    const auto before = fs::last_write_time(out);
+    const auto r = run_command(exe + " --N 8 --tmax 1 --quiet --out " + out.string());
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.output.find("--force"), std::string::npos);
+    EXPECT_EQ(fs::last_write_time(out), before);
+    const auto r2 = run_command(exe + " --N 8 --tmax 1 --quiet --out /nonexistent-dir/x.h5");
+    EXPECT_NE(r2.status, 0);
+    EXPECT_EQ(glassy::test::count_lines(r2.output), 1) << r2.output;
+}
+
+TEST(pspin_quench_app, help_exits_zero) {
+    const auto r = run_command(exe + " --help");
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.output.find("--method"), std::string::npos);
+}
