@@ -1,6 +1,7 @@
 // net_quench: train a network with constant-rate SGD (or SGLD) from PyTorch's default
 // initialisation and write a glassy record (loss, accuracy, Delta(t_w, t_w + t), D(t_w)).
 // Thin main: parse flags, build the quench, run it with a progress line, write the record.
+#include "apps/common.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/record.hpp"
 #include "nets/quench.hpp"
@@ -51,10 +52,12 @@ int main(int argc, char** argv) {
     std::string data_dir;
     std::string out = "net_quench.h5";
     int threads = 0;
+    bool force = false, quiet = false;
     std::int64_t synthetic_size = 28;
 
-    CLI::App app{"net_quench: train a network with constant-rate SGD/SGLD and record its aging "
-                 "(loss, accuracy, Delta(t_w, t_w+t), SGD noise D(t_w)); time in iterations."};
+    CLI::App app{"Train a network with constant-rate SGD/SGLD from PyTorch's default initialisation and record "
+                 "its aging:\nloss, accuracy, Delta(t_w, t_w+t), SGD noise D(t_w); time in SGD iterations.",
+                 "net_quench"};
     app.add_option("--model", model, "toy | fc | smallnet | resnet18")->capture_default_str();
     app.add_option("--dataset", o.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")->capture_default_str();
     app.add_option("--data-dir", data_dir,
@@ -84,15 +87,9 @@ int main(int argc, char** argv) {
     app.add_option("--threads", threads, "intra-op threads (0: LibTorch default)")->capture_default_str();
     app.add_flag("--save-snapshots", o.save_snapshots, "write the weights at each t_w to /snapshots (float32)");
     app.add_option("--out", out, "output record (HDF5)")->capture_default_str();
-
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        std::cerr << "error: " << e.what() << " (see --help)\n";
-        return 2;
-    }
+    app.add_flag("--force", force, "overwrite an existing output file");
+    app.add_flag("--quiet", quiet, "no progress line");
+    if (const int rc = glassy::app::parse(app, argc, argv); rc >= 0) return rc;
 
     try {
         o.model = glassy::nets::parse_model_kind(model);
@@ -105,38 +102,46 @@ int main(int argc, char** argv) {
         o.data_dir = data_dir.empty() ? default_data_dir() : fs::path(data_dir);
         if (o.dataset != "synthetic" && !data_dir.empty() && !fs::is_directory(o.data_dir))
             throw glassy::error("--data-dir " + data_dir + " does not exist");
-        if (const std::string w = glassy::nets::blas_warning(); !w.empty()) std::cerr << "warning: " << w << "\n";
+        glassy::app::check_output(out, force);
+        if (const std::string w = glassy::nets::blas_warning(); !w.empty()) std::cerr << "net_quench: warning: " << w << "\n";
 
         glassy::nets::quench run(o);
-        std::cerr << "net_quench: " << model << " on " << o.dataset << " (" << run.train_count() << " training samples), M = "
+        if (!quiet)
+            std::cerr << "net_quench: " << model << " on " << o.dataset << " (" << run.train_count() << " training samples), M = "
                   << run.num_parameters() << " weights, " << run.num_waiting_times() << " waiting times, snapshot memory "
                   << human_bytes(run.snapshot_bytes()) << " (" << run.snapshot_bytes() << " bytes), " << o.steps
                   << " steps, threads " << torch::get_num_threads() << "\n";
 
-        const auto start = std::chrono::steady_clock::now();
-        const bool tty = isatty(STDERR_FILENO) != 0;
+        glassy::app::install_signal_handlers();
+        glassy::app::progress_line progress(!quiet);
         glassy::run_hooks hooks;
-        hooks.progress_every = std::max<std::int64_t>(1, o.steps / (tty ? 200 : 10));
+        hooks.progress_every = std::max<std::int64_t>(1, o.steps / 1000);
         hooks.progress = [&](std::int64_t step, std::int64_t total) {
-            const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            std::fprintf(stderr, "%sstep %lld/%lld  batch loss %.4g  %.1f s%s", tty ? "\r" : "", static_cast<long long>(step),
-                         static_cast<long long>(total), run.last_loss(), s, tty ? "   " : "\n");
-            std::fflush(stderr);
+            char loss[64];
+            std::snprintf(loss, sizeof loss, " batch loss %.4g", run.last_loss());
+            progress.update(step, total, loss);
         };
-        const glassy::record rec = run.run(hooks);
-        if (tty) std::fputc('\n', stderr);
+        hooks.stop = [](std::int64_t) { return glassy::app::g_signal.load() != 0; };
+        glassy::record rec = run.run(hooks);
+        progress.finish();
+        rec.parameters["threads"] = torch::get_num_threads();
+        rec.parameters["wall_seconds"] = progress.elapsed();
         glassy::write_record(rec, out);
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (!rec.complete) {
+            std::fprintf(stderr, "net_quench: interrupted; partial record written to %s\n", out.c_str());
+            return 130;
+        }
         const auto last = [&](const char* name) { return rec.observables.at(name).back(); };
-        std::fprintf(stderr, "final: train loss %.4g acc %.4f, test loss %.4g acc %.4f; %.1f s (%.2f ms/step incl. measurements); wrote %s\n",
-                     last("train_loss"), last("train_accuracy"), last("test_loss"), last("test_accuracy"), secs,
-                     1e3 * secs / static_cast<double>(o.steps), out.c_str());
+        std::printf("wrote %s: train loss %.4g acc %.4f, test loss %.4g acc %.4f at t = %g; %.1f s (%.2f ms/step incl. "
+                    "measurements)\n",
+                    out.c_str(), last("train_loss"), last("train_accuracy"), last("test_loss"), last("test_accuracy"),
+                    rec.time.back(), progress.elapsed(), 1e3 * progress.elapsed() / static_cast<double>(o.steps));
     } catch (const c10::Error& e) {
         const std::string msg = e.what_without_backtrace();
-        std::cerr << "error: LibTorch: " << msg.substr(0, msg.find('\n')) << "\n";
+        std::cerr << "net_quench: error: LibTorch: " << msg.substr(0, msg.find('\n')) << "\n";
         return 1;
     } catch (const std::exception& e) {
-        std::cerr << "error: " << e.what() << "\n";
+        std::cerr << "net_quench: error: " << e.what() << "\n";
         return 1;
     }
     return 0;

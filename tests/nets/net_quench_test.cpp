@@ -84,10 +84,24 @@ TEST(NetQuench, BadFlagsGiveOneLineErrors) {
         std::string last = r.err;
         while (!last.empty() && last.back() == '\n') last.pop_back();
         last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
-        EXPECT_EQ(last.rfind("error: ", 0), 0u) << args << " -> " << r.err;
+        EXPECT_EQ(last.rfind("net_quench: error: ", 0), 0u) << args << " -> " << r.err;
         EXPECT_LE(lines(r.err), 2u) << args << " -> " << r.err;
     }
     EXPECT_FALSE(fs::exists("/tmp/glassy_never_written.h5"));
+}
+
+TEST(NetQuench, RefusesToOverwriteWithoutForce) {
+    const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_exists_" + std::to_string(::getpid()) + ".h5");
+    { std::ofstream(out) << "x"; }
+    const std::string args = "--model fc --dataset synthetic --synthetic-train 100 --synthetic-test 20 --steps 5 --batch 10 "
+                             "--noise-samples 10 --eval-samples 20 --quiet --out " + out.string();
+    const result refused = run(args);
+    EXPECT_EQ(refused.rc, 1);
+    EXPECT_NE(refused.err.find("exists"), std::string::npos) << refused.err;
+    const result forced = run(args + " --force");
+    EXPECT_EQ(forced.rc, 0) << forced.err;
+    EXPECT_EQ(glassy::read_record(out).parameters.at("steps").get<int>(), 5);
+    fs::remove(out);
 }
 
 TEST(NetQuench, HelpExitsZero) {
