@@ -44,6 +44,19 @@ Eigen::VectorXf flatten_parameters(const parameter_handle& x) {
     return v;
 }
 
+void assign_parameters(const parameter_handle& x, const Eigen::VectorXf& flat) {
+    if (flat.size() != x.size())
+        throw parameter_error("assign_parameters: " + std::to_string(flat.size()) + " values for " + std::to_string(x.size()) +
+                              " parameters");
+    torch::NoGradGuard no_grad;
+    Eigen::Index offset = 0;
+    for (const auto& t : x.tensors) {
+        auto* data = const_cast<float*>(flat.data() + offset);
+        t.copy_(torch::from_blob(data, t.sizes(), torch::kFloat32));
+        offset += t.numel();
+    }
+}
+
 namespace {
 
 torch::Tensor images_tensor(const image_set& s, torch::Device device) {

@@ -29,6 +29,11 @@ struct parameter_handle {
 /// training dtype and device.
 [[nodiscard]] Eigen::VectorXf flatten_parameters(const parameter_handle& x);
 
+/// Overwrites the parameters with a flat float32 vector in parameters() order (e.g. a row of
+/// /snapshots/weights), converting to their dtype and device. Throws parameter_error when the
+/// length is not M.
+void assign_parameters(const parameter_handle& x, const Eigen::VectorXf& flat);
+
 } // namespace glassy::nets
 
 namespace glassy {

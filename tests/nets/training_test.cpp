@@ -143,6 +143,55 @@ TEST(Driver, DeltaFromRecorderEqualsSnapshots) {
     EXPECT_EQ(rec.extra.at("snapshots/tw").data, (std::vector<double>{10, 20, 40}));
 }
 
+TEST(Quench, NoiseCanBeRecomputedFromTheRecord) {
+    // D(t_w) uses the first noise_samples training samples: the saved weights and the
+    // parameters JSON suffice to recompute it.
+    quench_options o;
+    o.model = model_kind::smallnet;
+    o.dataset = "synthetic";
+    o.synthetic.train_count = 200;
+    o.synthetic.test_count = 20;
+    o.batch = 20;
+    o.steps = 30;
+    o.noise_samples = 64;
+    o.eval_samples = 40;
+    o.tw_steps = {10, 25};
+    o.save_snapshots = true;
+    const glassy::record rec = quench(o).run();
+    synthetic_options so = o.synthetic;
+    so.seed = rec.parameters.at("seed").get<std::uint64_t>();
+    const dataset_pair d = make_synthetic(so);
+    channel_stats st{rec.parameters.at("input_mean").get<std::vector<double>>(),
+                     rec.parameters.at("input_std").get<std::vector<double>>()};
+    network_system sys(make_model(model_kind::smallnet, {1, 28, 28, 10}), d.train, d.test, st);
+    const auto& w = rec.extra_f32.at("snapshots/weights");
+    const auto m = static_cast<Eigen::Index>(w.shape[1]);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const Eigen::VectorXf row = Eigen::Map<const Eigen::VectorXf>(w.data.data() + static_cast<Eigen::Index>(i) * m, m);
+        assign_parameters(sys.state(), row);
+        EXPECT_EQ(flatten_parameters(sys.state()), row);
+        const double d_again = sgd_noise(sys, rec.parameters.at("noise_samples").get<std::int64_t>()).D;
+        EXPECT_NEAR(d_again, rec.aging.noise[i], 1e-9 * rec.aging.noise[i]); // same float32 arithmetic
+    }
+    EXPECT_THROW(assign_parameters(sys.state(), Eigen::VectorXf(3)), glassy::parameter_error);
+}
+
+TEST(Quench, SgldRunIsRecordedAsSgld) {
+    quench_options o;
+    o.model = model_kind::fc;
+    o.dataset = "synthetic";
+    o.synthetic.train_count = 100;
+    o.synthetic.test_count = 20;
+    o.batch = 10;
+    o.steps = 20;
+    o.temperature = 1e-4;
+    o.noise_samples = 20;
+    o.eval_samples = 20;
+    const glassy::record rec = quench(o).run();
+    EXPECT_EQ(rec.method, "sgld");
+    EXPECT_EQ(rec.parameters.at("T").get<double>(), 1e-4);
+}
+
 TEST(Training, FcFitsSmallSetPerfectly) {
     const auto data = small_data(512, 64);
     auto sys = make_system(model_kind::fc, data, torch::kFloat32, 100, 1);
