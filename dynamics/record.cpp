@@ -97,14 +97,33 @@ int read_int_attribute(const H5::H5Object& obj, const std::string& name, const s
     return value;
 }
 
+void read_raw(const H5::Attribute& a, const H5::DataType& type, void* buf) { a.read(type, buf); }
+void read_raw(const H5::DataSet& d, const H5::DataType& type, void* buf) { d.read(buf, type); }
+
+// Reads the single string of an attribute or dataset `o`, fixed or variable length. Not through
+// the H5Cpp std::string overloads: they build a std::string from the null pointer HDF5 returns
+// for a null variable-length string (a SEGV on a corrupt file).
+template <class Object>
+std::string read_single_string(const Object& o, const std::string& what, const std::string& file) {
+    if (o.getTypeClass() != H5T_STRING) throw record_error(file + ": " + what + " is not a string");
+    require_single(o.getSpace(), what, file);
+    const H5::DataType type = o.getDataType();
+    if (H5Tis_variable_str(type.getId()) > 0) {
+        char* p = nullptr;
+        read_raw(o, type, &p);
+        std::string value = p != nullptr ? std::string(p) : std::string();
+        H5free_memory(p);
+        return value;
+    }
+    std::string value(type.getSize(), '\0');
+    if (!value.empty()) read_raw(o, type, value.data());
+    value.resize(std::min(value.find('\0'), value.size()));
+    return value;
+}
+
 std::string read_string_attribute(const H5::H5Object& obj, const std::string& name, const std::string& file) {
     if (!obj.attrExists(name)) throw record_error(file + ": not a glassy record (attribute '" + name + "' missing)");
-    H5::Attribute a = obj.openAttribute(name);
-    if (a.getTypeClass() != H5T_STRING) throw record_error(file + ": attribute '" + name + "' is not a string");
-    require_single(a.getSpace(), "attribute '" + name + "'", file);
-    std::string value;
-    a.read(a.getDataType(), value);
-    return value;
+    return read_single_string(obj.openAttribute(name), "attribute '" + name + "'", file);
 }
 
 template <class T>
@@ -420,9 +439,7 @@ checkpoint read_checkpoint(const std::filesystem::path& path) {
             H5::DataSet ds = f.openDataSet(p);
             if (kind == "strings" || kind == "integers") require_single(ds.getSpace(), "/" + p, fname);
             if (kind == "strings") {
-                std::string v;
-                ds.read(v, ds.getDataType());
-                c.strings[key] = v;
+                c.strings[key] = read_single_string(ds, "/" + p, fname);
             } else if (kind == "integers") {
                 std::int64_t v = 0;
                 ds.read(&v, H5::PredType::NATIVE_INT64);

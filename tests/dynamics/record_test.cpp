@@ -390,3 +390,20 @@ TEST(record_fuzz, checkpoint_entries_with_several_values_are_refused) {
     const auto good = corrupted_checkpoint("ck_good.h5", [](H5::H5File&) {});
     EXPECT_EQ(glassy::read_checkpoint(good).integer("step"), 7);
 }
+
+TEST(record_fuzz, null_variable_length_string_does_not_crash) {
+    // A variable-length string stored as a null pointer (checkpoint_fuzzer): the H5Cpp
+    // std::string overloads built a std::string from it (SEGV in strlen). It now reads as "".
+    const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    const char* null_string = nullptr;
+    const auto record = corrupted_record("null_string.h5", [&](H5::H5File& f) {
+        f.openGroup("/").openAttribute("format").write(type, &null_string);
+    });
+    expect_record_error([&] { (void)glassy::read_record(record); }, "format attribute is not 'glassy-record'");
+    const auto ck = corrupted_checkpoint("null_string_ck.h5", [&](H5::H5File& f) {
+        f.openDataSet("strings/rng").write(&null_string, type);
+    });
+    const auto c = glassy::read_checkpoint(ck);
+    EXPECT_EQ(c.string("rng"), "");
+    EXPECT_EQ(c.integer("step"), 7);
+}
