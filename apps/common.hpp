@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -54,6 +56,40 @@ inline void check_output(const std::filesystem::path& out, bool force) {
     } else {
         throw parameter_error("output directory " + dir.string() + " is not writable");
     }
+}
+
+/// A checkpoint interval: "30s", "10m", "2h" (wall time) or a plain integer (steps).
+struct interval {
+    std::int64_t steps = 0;
+    double seconds = 0;
+};
+
+/// Parses an interval; throws parameter_error with a one-line message.
+inline interval parse_interval(const std::string& text) {
+    interval out;
+    if (text.empty()) return out;
+    std::size_t pos = 0;
+    double value = 0;
+    try {
+        value = std::stod(text, &pos);
+    } catch (const std::exception&) {
+        throw parameter_error("--checkpoint-every '" + text + "': expected a step count or a duration like 30s, 10m, 2h");
+    }
+    const std::string unit = text.substr(pos);
+    if (!(value > 0)) throw parameter_error("--checkpoint-every must be positive");
+    if (unit.empty()) {
+        if (value != std::floor(value)) throw parameter_error("--checkpoint-every: a step count must be an integer");
+        out.steps = static_cast<std::int64_t>(value);
+    } else if (unit == "s") {
+        out.seconds = value;
+    } else if (unit == "m") {
+        out.seconds = 60 * value;
+    } else if (unit == "h") {
+        out.seconds = 3600 * value;
+    } else {
+        throw parameter_error("--checkpoint-every '" + text + "': unknown unit (use s, m or h, or none for steps)");
+    }
+    return out;
 }
 
 /// A progress line on stderr, rewritten in place at most every half second.

@@ -1,70 +1,147 @@
 // pspin_quench: quench the spherical p-spin model from T = infinity and write a record.
+// This main only parses flags, builds the run, runs it, and writes the record.
 #include "apps/common.hpp"
+#include "dynamics/checkpoint.hpp"
 #include "dynamics/record.hpp"
+#include "physics/ck_run.hpp"
+#include "physics/pspin.hpp"
 #include "physics/quench.hpp"
 
 #include <omp.h>
 
 #include <cstdio>
+#include <optional>
 
 int main(int argc, char** argv) {
     using namespace glassy;
     pspin_quench_parameters par;
-    std::string out = "pspin_quench.h5";
+    std::string out = "pspin_quench.h5", checkpoint_every, checkpoint_file, resume;
     int threads = 0;
     bool force = false, quiet = false;
+    ck_parameters ck; // --method ck
 
     CLI::App app{"Quench the spherical p-spin glass from T = infinity to T and record e(t) and "
-                 "Delta(t_w, t_w + t).\nFinite N: --method langevin|heun|metropolis.",
+                 "Delta(t_w, t_w + t).\nFinite N: --method langevin|heun|metropolis; N = infinity: --method ck "
+                 "(Cugliandolo-Kurchan equations).",
                  "pspin_quench"};
-    app.add_option("--p", par.p, "interaction order p (>= 2)")->capture_default_str();
-    app.add_option("--N", par.n, "number of spins N (>= p)")->capture_default_str();
-    app.add_option("--T", par.temperature, "temperature after the quench (>= 0)")->capture_default_str();
-    app.add_option("--method", par.method, "langevin (Euler–Maruyama), heun (stochastic RK2), metropolis")->capture_default_str();
-    app.add_option("--dt", par.dt, "Langevin time step (> 0); Metropolis counts sweeps")->capture_default_str();
-    app.add_option("--tmax", par.tmax, "duration of the run (Langevin time or sweeps)")->capture_default_str();
-    app.add_option("--samples", par.samples, "independent disorder samples and initial conditions")->capture_default_str();
-    app.add_option("--seed", par.seed, "master random seed")->capture_default_str();
-    app.add_option("--threads", threads, "OpenMP threads (0 = all cores)")->capture_default_str();
-    app.add_option("--tw", par.tw, "waiting times t_w (default 1, 3.2, 10, ... up to tmax/2)");
-    app.add_option("--per-decade", par.per_decade, "measurement points per decade of time")->capture_default_str();
-    app.add_option("--theta-max", par.theta_max, "Metropolis rotation amplitude (radians)")->capture_default_str();
+    std::vector<CLI::Option*> physics;
+    physics.push_back(app.add_option("--p", par.p, "interaction order p (>= 2)")->capture_default_str());
+    physics.push_back(app.add_option("--N", par.n, "number of spins N (>= p)")->capture_default_str());
+    physics.push_back(app.add_option("--T", par.temperature, "temperature after the quench (>= 0)")->capture_default_str());
+    physics.push_back(app.add_option("--method", par.method, "langevin (Euler–Maruyama), heun (stochastic RK2), metropolis, ck (N = infinity)")->capture_default_str());
+    physics.push_back(app.add_option("--dt", par.dt, "Langevin time step (> 0); Metropolis counts sweeps")->capture_default_str());
+    physics.push_back(app.add_option("--tmax", par.tmax, "duration of the run (Langevin time or sweeps)")->capture_default_str());
+    physics.push_back(app.add_option("--samples", par.samples, "independent disorder samples and initial conditions")->capture_default_str());
+    physics.push_back(app.add_option("--seed", par.seed, "master random seed")->capture_default_str());
+    physics.push_back(app.add_option("--tw", par.tw, "waiting times t_w (default 1, 3.2, 10, ... up to tmax/2)"));
+    physics.push_back(app.add_option("--per-decade", par.per_decade, "measurement points per decade of time")->capture_default_str());
+    physics.push_back(app.add_option("--theta-max", par.theta_max, "Metropolis rotation amplitude (radians)")->capture_default_str());
+    auto* mix_opt = app.add_option("--mix", ck.mix, "ck: mixed model f(q) = sum c_p q^p / 2 as p:c,... (default: pure p)");
+    app.add_option("--T0", ck.T0, "ck: initial temperature (default infinity)");
+    app.add_option("--scheme", ck.scheme, "ck: decimation (long times) or reference (uniform grid, short times)")->capture_default_str();
+    app.add_option("--grid", ck.grid, "ck decimation: grid points per time (accuracy; see docs/physics.md)")->capture_default_str();
+    app.add_option("--threads", threads, "OpenMP threads (0 = all cores); results do not depend on it")->capture_default_str();
     app.add_option("--out", out, "output record (HDF5)")->capture_default_str();
+    app.add_option("--checkpoint-every", checkpoint_every, "checkpoint interval: steps (e.g. 5000) or wall time (30s, 10m, 2h)");
+    app.add_option("--checkpoint", checkpoint_file, "checkpoint file (default: OUT.ckpt)");
+    app.add_option("--resume", resume, "continue the run saved in this checkpoint (its parameters are used)");
     app.add_flag("--force", force, "overwrite an existing output file");
     app.add_flag("--quiet", quiet, "no progress line");
     if (const int rc = app::parse(app, argc, argv); rc >= 0) return rc;
 
     try {
+        if (par.method == "ck") {
+            if (!resume.empty() || !checkpoint_every.empty())
+                throw parameter_error("--method ck does not support checkpoints yet (--checkpoint-every / --resume)");
+            for (const char* flag : {"--N", "--samples", "--theta-max"})
+                if (app.count(flag) > 0) throw parameter_error(std::string(flag) + " does not apply to --method ck (N = infinity)");
+            if (app.count("--p") > 0 && mix_opt->count() == 0) ck.mix = std::to_string(par.p) + ":1";
+            ck.T = par.temperature;
+            if (app.count("--tmax") > 0) ck.tmax = par.tmax;
+            if (app.count("--dt") > 0) ck.dt = par.dt;
+            if (app.count("--per-decade") > 0) ck.lags_per_decade = par.per_decade;
+            ck.threads = threads;
+            validate(ck);
+            app::check_output(out, force);
+            app::install_signal_handlers();
+            if (!quiet)
+                std::fprintf(stderr, "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s\n",
+                             ck.mix.c_str(), ck.T, ck.T0, ck.tmax, ck.scheme.c_str());
+            app::progress_line progress(!quiet);
+            run_hooks hooks;
+            hooks.progress_every = 1;
+            hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
+            hooks.stop = [](std::int64_t) { return app::g_signal.load() != 0; };
+            record rec = run_ck(ck, hooks);
+            progress.finish();
+            rec.parameters["wall_seconds"] = progress.elapsed();
+            write_record(rec, out);
+            if (!rec.complete) {
+                std::fprintf(stderr, "pspin_quench: interrupted; partial record %s\n", out.c_str());
+                return 130;
+            }
+            std::printf("wrote %s: e(t = %g) = %.7f, %zu times, %zu waiting times, %.1f s\n", out.c_str(), rec.time.back(),
+                        rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
+            return 0;
+        }
+        std::optional<checkpoint> saved;
+        if (!resume.empty()) {
+            saved = read_checkpoint(resume);
+            const auto stored = parameters_from_checkpoint(*saved);
+            const auto given = to_json(par), kept = to_json(stored);
+            for (auto* opt : physics) {
+                if (opt->count() == 0) continue;
+                std::string key = opt->get_name().substr(2);
+                for (auto& c : key) c = c == '-' ? '_' : c;
+                if (given.contains(key) && given.at(key) != kept.at(key))
+                    throw parameter_error("checkpoint " + resume + " is from a different configuration (" + opt->get_name() +
+                                          " differs); leave physics flags out when resuming");
+            }
+            par = stored;
+        }
         validate(par);
         if (threads < 0) throw parameter_error("--threads must be >= 0");
+        const app::interval every = app::parse_interval(checkpoint_every);
         app::check_output(out, force);
         if (threads > 0) omp_set_num_threads(threads);
         app::install_signal_handlers();
+        quench_control control;
+        control.checkpoint_path = !checkpoint_file.empty() ? checkpoint_file : !resume.empty() ? resume : out + ".ckpt";
+        control.checkpoint_every_steps = every.steps;
+        control.checkpoint_every_seconds = every.seconds;
+        control.resume = saved ? &*saved : nullptr;
 
         if (!quiet)
-            std::fprintf(stderr, "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %d sample(s), %d thread(s)\n",
+            std::fprintf(stderr, "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %d sample(s), %d thread(s), couplings %.1f MiB%s\n",
                          par.p, par.n, par.temperature, par.method.c_str(), par.method == "metropolis" ? 1.0 : par.dt,
-                         par.tmax, par.samples, omp_get_max_threads());
+                         par.tmax, par.samples, omp_get_max_threads(),
+                         static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p))) * 8.0 / (1 << 20),
+                         saved ? " (resumed)" : "");
         app::progress_line progress(!quiet);
         run_hooks hooks;
         hooks.progress_every = 50;
         hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
         hooks.stop = [](std::int64_t) { return app::g_signal.load() != 0; };
-        record rec = run_pspin_quench(par, hooks);
+        record rec = run_pspin_quench(par, hooks, control);
         progress.finish();
         rec.parameters["threads"] = omp_get_max_threads();
         rec.parameters["wall_seconds"] = progress.elapsed();
         write_record(rec, out);
         if (!rec.complete) {
-            std::fprintf(stderr, "pspin_quench: interrupted; partial record written to %s\n", out.c_str());
-            return 130;
+            const std::string why = rec.parameters.value("stop_reason", std::string("stopped"));
+            if (why.rfind("interrupted", 0) == 0) {
+                std::fprintf(stderr, "pspin_quench: %s; partial record %s, resume with --resume %s\n", why.c_str(), out.c_str(),
+                             control.checkpoint_path.c_str());
+                return 130;
+            }
+            std::fprintf(stderr, "pspin_quench: error: %s; what was measured before is in %s\n", why.c_str(), out.c_str());
+            return 3;
         }
+        std::error_code ec;
+        std::filesystem::remove(control.checkpoint_path, ec); // the run is complete: the checkpoint is spent
         std::printf("wrote %s: e(t = %g) = %.6f, %zu times, %zu waiting times, %.1f s\n", out.c_str(), rec.time.back(),
                     rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
         return 0;
-    } catch (const glassy::error& e) {
-        std::fprintf(stderr, "pspin_quench: error: %s\n", e.what());
-        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "pspin_quench: error: %s\n", e.what());
         return 1;

@@ -62,6 +62,18 @@ public:
         return m_values[static_cast<std::size_t>(it - m_names.begin())];
     }
 
+    /// Restores recorded values (checkpoints): steps, times and one series per observable in
+    /// the order they were added. Throws error on a shape mismatch.
+    void restore(std::vector<std::int64_t> steps, std::vector<double> times, std::vector<std::vector<double>> values) {
+        if (values.size() != m_functions.size() || steps.size() != times.size())
+            throw error("scalar_recorder::restore: shape mismatch");
+        for (const auto& v : values)
+            if (v.size() != times.size()) throw error("scalar_recorder::restore: shape mismatch");
+        m_steps = std::move(steps);
+        m_times = std::move(times);
+        m_values = std::move(values);
+    }
+
 private:
     std::vector<std::string> m_names;
     std::vector<function_type> m_functions;

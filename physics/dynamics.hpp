@@ -1,6 +1,7 @@
 #pragma once
 /// @file Dynamics on the sphere |sigma|^2 = N for gradient systems with an Eigen state:
 /// Langevin (Euler–Maruyama and stochastic Heun) and Metropolis rotations.
+#include "dynamics/checkpoint.hpp"
 #include "dynamics/concepts.hpp"
 #include "dynamics/error.hpp"
 #include "physics/pspin.hpp"
@@ -35,8 +36,16 @@ public:
 
     [[nodiscard]] double dt() const noexcept { return m_dt; }
     [[nodiscard]] double temperature() const noexcept { return m_t; }
-    /// The noise stream (part of a checkpoint).
+    /// The noise stream.
     [[nodiscard]] std::mt19937_64& rng() noexcept { return m_rng; }
+    /// Text state of the noise stream (generator and Gaussian cache), for checkpoints.
+    [[nodiscard]] std::string state() const { return to_state_string(m_rng) + " " + to_state_string(m_normal); }
+    /// Restores what state() returned.
+    void restore(const std::string& text) {
+        std::istringstream in(text);
+        in >> m_rng >> m_normal;
+        if (in.fail()) throw error("langevin: corrupt generator state in checkpoint");
+    }
 
     template <gradient_system S>
         requires std::same_as<typename S::state_type, Eigen::VectorXd>
@@ -96,6 +105,16 @@ public:
     }
     [[nodiscard]] double dt() const noexcept { return 1.0; }
     [[nodiscard]] std::mt19937_64& rng() noexcept { return m_rng; }
+    /// Text state (generator and acceptance counters), for checkpoints.
+    [[nodiscard]] std::string state() const {
+        return to_state_string(m_rng) + " " + std::to_string(m_proposed) + " " + std::to_string(m_accepted);
+    }
+    /// Restores what state() returned.
+    void restore(const std::string& text) {
+        std::istringstream in(text);
+        in >> m_rng >> m_proposed >> m_accepted;
+        if (in.fail()) throw error("metropolis: corrupt generator state in checkpoint");
+    }
     /// Accepted / proposed moves since construction.
     [[nodiscard]] double acceptance() const noexcept {
         return m_proposed ? static_cast<double>(m_accepted) / static_cast<double>(m_proposed) : 0.0;

@@ -1,12 +1,14 @@
 #pragma once
 /// @file A finite-N p-spin quench from T = infinity: K independent disorder samples and
 /// initial conditions run through glassy::integrate, recorded into one glassy::record.
+#include "dynamics/checkpoint.hpp"
 #include "dynamics/driver.hpp"
 #include "dynamics/record.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -37,14 +39,30 @@ void validate(const pspin_quench_parameters& par);
 /// The waiting times actually used (par.tw, or the default list), rounded to steps.
 [[nodiscard]] std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par);
 
+/// Checkpointing of a quench. A checkpoint holds the samples already finished and the full
+/// state of the current one (spins, noise generator, recorders, step), so a resumed run gives
+/// a record identical, bit for bit, to the uninterrupted run with the same parameters.
+struct quench_control {
+    std::filesystem::path checkpoint_path;  ///< where to write checkpoints; empty = never
+    std::int64_t checkpoint_every_steps = 0; ///< write every this many steps (0 = off)
+    double checkpoint_every_seconds = 0;     ///< or after this much wall time (0 = off)
+    const checkpoint* resume = nullptr;      ///< continue from this checkpoint (same parameters)
+};
+
+/// The parameters stored in a pspin_quench checkpoint; throws record_error if it is not one.
+[[nodiscard]] pspin_quench_parameters parameters_from_checkpoint(const checkpoint& c);
+
 /// Runs the quench and returns its record: system "pspin", method = par.method, /time,
 /// /energy (energy per spin H/N, sample mean), /energy_samples (K > 1), /observables/mu
 /// (T - p e, Langevin) and /observables/acceptance (Metropolis), /aging (Delta at the
 /// waiting times and log-spaced lags; delta_samples when K > 1; noise = T).
 /// hooks.progress receives (steps done over all samples, total steps). If hooks.stop asks to
-/// stop, the partial record (complete = false) holds the samples finished so far, or the
-/// partial first sample. Throws divergence_error if the energy becomes non-finite.
-[[nodiscard]] record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hooks = {});
+/// stop, or the energy becomes non-finite, the record is partial: complete = false,
+/// parameters["stop_reason"] says why ("interrupted at ..." or "diverged at ..."), and it holds
+/// the samples finished so far (or the measured part of the first sample). When stopped by
+/// hooks.stop with a checkpoint path, a final checkpoint is written first.
+[[nodiscard]] record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hooks = {},
+                                      const quench_control& control = {});
 
 /// A 64-bit seed derived from (master, stream, index) by SplitMix64; streams are independent.
 [[nodiscard]] std::uint64_t derive_seed(std::uint64_t master, std::uint64_t stream, std::uint64_t index) noexcept;

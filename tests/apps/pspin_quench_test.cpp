@@ -81,3 +81,23 @@ TEST(pspin_quench_app, help_exits_zero) {
     EXPECT_EQ(r.status, 0);
     EXPECT_NE(r.output.find("--method"), std::string::npos);
 }
+
+TEST(pspin_quench_app, ck_method_writes_an_n_infinity_record) {
+    const auto out = scratch() / "ck.h5";
+    const auto r = run_command(exe + " --method ck --scheme reference --T 0.5 --tmax 4 --quiet --force --out " + out.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto rec = glassy::read_record(out);
+    EXPECT_EQ(rec.method, "ck");
+    EXPECT_EQ(rec.parameters.at("num_parameters"), "infinity");
+    ASSERT_FALSE(rec.energy.empty());
+    // Short-time series e(t) = -(p/2) t + (p^2 T / 4) t^2 + O(t^3) at t = 0.2: -0.3 + 0.045.
+    for (std::size_t k = 0; k < rec.time.size(); ++k)
+        if (std::abs(rec.time[k] - 0.2) < 1e-9) EXPECT_NEAR(rec.energy[k], -0.3 + 0.045, 0.01);
+    EXPECT_TRUE(rec.extra.count("ck/C"));
+    for (const std::string flags : {"--method ck --N 10", "--method ck --checkpoint-every 10", "--method ck --mix 3:x",
+                                    "--method ck --T -1"}) {
+        const auto bad = run_command(exe + " " + flags + " --quiet --force --out " + (scratch() / "bad.h5").string());
+        EXPECT_NE(bad.status, 0) << flags;
+        EXPECT_EQ(glassy::test::count_lines(bad.output), 1) << flags << ": " << bad.output;
+    }
+}

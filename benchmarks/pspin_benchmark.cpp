@@ -1,0 +1,72 @@
+// Finite-N p-spin kernels: gradient, Langevin step, Metropolis sweep, and the machine's
+// streaming bandwidth (the bound for the memory-bound gradient). bytes_per_second of the
+// gradient is the coupling bytes streamed per call.
+#include "physics/dynamics.hpp"
+#include "physics/pspin.hpp"
+
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <numeric>
+#include <random>
+
+namespace {
+
+void BM_pspin_gradient(benchmark::State& state) {
+    const int n = static_cast<int>(state.range(0));
+    const glassy::pspin_model m(n, 3, 1);
+    std::mt19937_64 rng(2);
+    const Eigen::VectorXd s = m.random_configuration(rng);
+    Eigen::VectorXd g;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(m.gradient(s, g));
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(m.coupling_bytes()));
+    state.counters["coupling_MiB"] = static_cast<double>(m.coupling_bytes()) / (1 << 20);
+    state.counters["threads"] = omp_get_max_threads();
+}
+BENCHMARK(BM_pspin_gradient)->Arg(64)->Arg(128)->Arg(256)->Arg(512)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_langevin_step(benchmark::State& state) {
+    const int n = static_cast<int>(state.range(0));
+    const glassy::pspin_model m(n, 3, 1);
+    std::mt19937_64 rng(2);
+    Eigen::VectorXd s = m.random_configuration(rng);
+    glassy::langevin_dynamics d(0.5, 0.05, glassy::langevin_dynamics::scheme::euler, 3);
+    for (auto _ : state) d.step(m, s);
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(m.coupling_bytes()));
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_langevin_step)->Arg(256)->Arg(512)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_metropolis_sweep(benchmark::State& state) {
+    const int n = static_cast<int>(state.range(0));
+    const glassy::pspin_model m(n, 3, 1);
+    std::mt19937_64 rng(2);
+    Eigen::VectorXd s = m.random_configuration(rng);
+    glassy::metropolis_dynamics d(0.5, 0.3, 3);
+    for (auto _ : state) d.step(m, s);
+    state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_metropolis_sweep)->Arg(64)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Streaming read bandwidth: a sum over an array much larger than the caches, with the same
+// OpenMP threads as the gradient. The gradient cannot beat this.
+void BM_stream_read(benchmark::State& state) {
+    const std::size_t n = static_cast<std::size_t>(state.range(0)) << 20; // MiB of doubles / 8
+    std::vector<double> a(n / sizeof(double) * 8 / 8, 1.0);
+    for (auto _ : state) {
+        double sum = 0;
+        const auto m = static_cast<std::int64_t>(a.size());
+#pragma omp parallel for reduction(+ : sum) schedule(static)
+        for (std::int64_t i = 0; i < m; ++i) sum += a[static_cast<std::size_t>(i)];
+        benchmark::DoNotOptimize(sum);
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(a.size() * sizeof(double)));
+}
+BENCHMARK(BM_stream_read)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+} // namespace
+
+BENCHMARK_MAIN();

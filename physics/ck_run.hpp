@@ -1,0 +1,48 @@
+#pragma once
+/// @file One call for the app: integrate the CK equations of a quench and return the record
+/// (system "pspin", method "ck"; datasets in docs/ck.md).
+#include "dynamics/driver.hpp"
+#include "dynamics/record.hpp"
+#include "physics/ck.hpp"
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+namespace glassy {
+
+/// Every parameter of a CK run (the app maps --T --T0 --tmax --dt --mix --threads onto them).
+struct ck_parameters {
+    std::string mix = "3:1";  ///< f(q) = sum_p c_p q^p / 2 as "p:c,..." (pure p = 3 by default)
+    double T = 0.5;           ///< bath temperature after the quench (>= 0)
+    double T0 = std::numeric_limits<double>::infinity(); ///< initial temperature (> T_d, or infinity)
+    double tmax = 1e5;        ///< final time (Langevin time units); the default run takes ~30 s
+    std::string scheme = "decimation"; ///< "decimation" (long times) or "reference" (uniform grid)
+    double dt = 0.0;          ///< step: reference h (default 0.02) or the decimation's initial step
+                              ///< h0 (default 1e-4); 0 = default
+    int grid = 512;           ///< decimation: grid points N per time (even, >= 16)
+    int copied = 2;           ///< decimation: diagonal band carried over (>= 2)
+    double tolerance = 1e-10; ///< decimation: fixed-point tolerance per row
+    int max_iterations = 200; ///< decimation: iteration cap per row
+    int tw_per_decade = 4;    ///< aging table: waiting times 10^(k/tw_per_decade) in [1, tmax/2]
+    int lags_per_decade = 10; ///< aging table: lags 10^(k/lags_per_decade) in [0.1, tmax]
+    int output_points = 512;  ///< at most this many grid times in /ck/* (the reference grid is thinned)
+    int threads = 0;          ///< OpenMP threads (0 = OpenMP default); > 0 calls omp_set_num_threads
+};
+
+/// Checks every field; throws parameter_error with a one-line message naming the bad one.
+void validate(const ck_parameters& p);
+
+/// Integrates the CK equations with glassy::integrate and returns the record:
+/// /time, /energy (e(t) per spin), /observables/mu, /aging/{tw,t,delta,noise}
+/// (Delta = 2 - 2 C(t_w + t, t_w); NaN past tmax or where the lag is under two grid steps at
+/// t_w + t), and extra "ck/times", "ck/C", "ck/R", "ck/chi" (final grid; docs/ck.md).
+/// `hooks.progress` is called with (step, total steps); `hooks.stop` ends the run early and the
+/// record is then marked incomplete. Throws parameter_error, divergence_error.
+[[nodiscard]] record run_ck(const ck_parameters& p, const run_hooks& hooks = {});
+
+/// JSON of the parameters as written in the record ("num_parameters": "infinity", T0 as
+/// "infinity" when infinite).
+[[nodiscard]] nlohmann::json to_json(const ck_parameters& p);
+
+} // namespace glassy

@@ -1,0 +1,182 @@
+// Reliability of pspin_quench: SIGKILL at a random moment + --resume gives the same record as
+// an uninterrupted run, bit for bit; SIGINT leaves a partial record and a checkpoint.
+#include "dynamics/record.hpp"
+#include "support/run_command.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <thread>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using glassy::test::run_command;
+
+namespace {
+const std::string exe = GLASSY_PSPIN_QUENCH;
+
+fs::path scratch() {
+    const auto d = fs::temp_directory_path() / ("glassy_resume_" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    return d;
+}
+
+// Starts exe with args (split on spaces), returns its pid.
+pid_t spawn(const std::string& args) {
+    std::vector<std::string> parts;
+    std::string cur;
+    for (char c : args) {
+        if (c == ' ') {
+            if (!cur.empty()) parts.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    if (!cur.empty()) parts.push_back(cur);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        std::vector<char*> argv{const_cast<char*>(exe.c_str())};
+        for (auto& p : parts) argv.push_back(p.data());
+        argv.push_back(nullptr);
+        ::execv(exe.c_str(), argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+bool same(const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!((std::isnan(a[i]) && std::isnan(b[i])) || a[i] == b[i])) return false;
+    return true;
+}
+bool same(const glassy::row_matrix& a, const glassy::row_matrix& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           same(std::vector<double>(a.data(), a.data() + a.size()), std::vector<double>(b.data(), b.data() + b.size()));
+}
+
+// Dataset-by-dataset comparison; run-environment parameters (wall time, threads) excluded.
+void expect_identical(const glassy::record& a, const glassy::record& b) {
+    auto pa = a.parameters, pb = b.parameters;
+    for (const char* k : {"wall_seconds", "threads"}) {
+        pa.erase(k);
+        pb.erase(k);
+    }
+    EXPECT_EQ(pa, pb);
+    EXPECT_EQ(a.complete, b.complete);
+    EXPECT_TRUE(same(a.time, b.time));
+    EXPECT_TRUE(same(a.energy, b.energy));
+    EXPECT_TRUE(same(a.energy_samples, b.energy_samples));
+    ASSERT_EQ(a.observables.size(), b.observables.size());
+    for (const auto& [k, v] : a.observables) EXPECT_TRUE(same(v, b.observables.at(k))) << k;
+    EXPECT_TRUE(same(a.aging.tw, b.aging.tw));
+    EXPECT_TRUE(same(a.aging.t, b.aging.t));
+    EXPECT_TRUE(same(a.aging.delta, b.aging.delta));
+    ASSERT_EQ(a.aging.delta_samples.size(), b.aging.delta_samples.size());
+    for (std::size_t s = 0; s < a.aging.delta_samples.size(); ++s) EXPECT_TRUE(same(a.aging.delta_samples[s], b.aging.delta_samples[s]));
+    EXPECT_TRUE(same(a.aging.noise, b.aging.noise));
+}
+
+const std::string common_args = "--N 48 --T 0.5 --samples 3 --quiet --threads 1";
+const std::string run_args = common_args + " --tmax 300";
+
+// Waits until `path` exists while the child `pid` runs; false if the child ended first or
+// 60 s passed.
+bool wait_for_file(const fs::path& path, pid_t pid) {
+    for (int k = 0; k < 30000; ++k) {
+        if (fs::exists(path)) return true;
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
+}
+
+} // namespace
+
+TEST(pspin_resume, sigkill_at_a_random_moment_then_resume_gives_the_identical_record) {
+    const auto dir = scratch();
+    std::mt19937 rng(static_cast<unsigned>(::getpid()));
+    for (const std::string method : {"langevin", "metropolis"}) {
+        const auto out = dir / ("killed_" + method + ".h5");
+        const auto ckpt = dir / ("killed_" + method + ".ckpt");
+        fs::remove(out);
+        fs::remove(ckpt);
+        const std::string args = run_args + " --method " + method + " --checkpoint-every 7 --checkpoint " + ckpt.string() +
+                                 " --out " + out.string();
+        // The uninterrupted run of the same configuration.
+        const auto full = dir / ("full_" + method + ".h5");
+        ASSERT_EQ(run_command(exe + " " + run_args + " --method " + method + " --force --out " + full.string()).status, 0);
+        // Kill it at a random moment once a checkpoint exists.
+        const pid_t pid = spawn(args);
+        ASSERT_GT(pid, 0);
+        ASSERT_TRUE(wait_for_file(ckpt, pid)) << "no checkpoint appeared";
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 150)(rng)));
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        if (WIFEXITED(status)) GTEST_SKIP() << "the run finished before it could be killed";
+        ASSERT_TRUE(WIFSIGNALED(status));
+        EXPECT_FALSE(fs::exists(out)); // no half-written record under the final name
+        const auto r = run_command(exe + " --resume " + ckpt.string() + " --quiet --threads 2 --out " + out.string());
+        ASSERT_EQ(r.status, 0) << r.output;
+        expect_identical(glassy::read_record(full), glassy::read_record(out));
+        EXPECT_FALSE(fs::exists(ckpt)); // spent checkpoints are removed
+    }
+}
+
+TEST(pspin_resume, sigint_writes_a_partial_record_and_a_checkpoint_that_resumes) {
+    const auto dir = scratch();
+    const auto out = dir / "int.h5";
+    const auto ckpt = dir / "int.h5.ckpt";
+    fs::remove(out);
+    fs::remove(ckpt);
+    const std::string args = common_args + " --tmax 3000 --out " + out.string();
+    const pid_t pid = spawn(args);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::kill(pid, SIGINT);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 130);
+    const auto partial = glassy::read_record(out);
+    EXPECT_FALSE(partial.complete);
+    EXPECT_NE(partial.parameters.value("stop_reason", std::string()).find("interrupted"), std::string::npos);
+    ASSERT_TRUE(fs::exists(ckpt));
+    // Resuming onto the partial record's name needs --force (it exists), then completes it.
+    const auto refused = run_command(exe + " --resume " + ckpt.string() + " --quiet --out " + out.string());
+    EXPECT_NE(refused.status, 0);
+    const auto r = run_command(exe + " --resume " + ckpt.string() + " --quiet --force --out " + out.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto full = dir / "int_full.h5";
+    ASSERT_EQ(run_command(exe + " " + common_args + " --tmax 3000 --force --out " + full.string()).status, 0);
+    expect_identical(glassy::read_record(full), glassy::read_record(out));
+}
+
+TEST(pspin_resume, foreign_or_mismatched_checkpoints_are_refused) {
+    const auto dir = scratch();
+    const auto ckpt = dir / "m.ckpt";
+    // A checkpoint from a quick interrupted run.
+    const pid_t pid = spawn(common_args + " --tmax 5000 --checkpoint-every 5 --checkpoint " + ckpt.string() + " --force --out " +
+                            (dir / "m.h5").string());
+    ASSERT_TRUE(wait_for_file(ckpt, pid));
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    const auto r = run_command(exe + " --resume " + ckpt.string() + " --N 64 --quiet --force --out " + (dir / "x.h5").string());
+    EXPECT_NE(r.status, 0);
+    EXPECT_EQ(glassy::test::count_lines(r.output), 1) << r.output;
+    EXPECT_NE(r.output.find("different configuration"), std::string::npos) << r.output;
+    // A record is not a checkpoint.
+    ASSERT_EQ(run_command(exe + " --N 8 --tmax 1 --quiet --force --out " + (dir / "rec.h5").string()).status, 0);
+    const auto r2 = run_command(exe + " --resume " + (dir / "rec.h5").string() + " --quiet --force --out " + (dir / "y.h5").string());
+    EXPECT_NE(r2.status, 0);
+    EXPECT_EQ(glassy::test::count_lines(r2.output), 1) << r2.output;
+    const auto r3 = run_command(exe + " --resume /nonexistent.ckpt --quiet --force --out " + (dir / "z.h5").string());
+    EXPECT_NE(r3.status, 0);
+    EXPECT_EQ(glassy::test::count_lines(r3.output), 1) << r3.output;
+}
