@@ -16,9 +16,11 @@ start=$(date +%s)
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j"$jobs"
 built=$(date +%s)
-# Tests excluded under ASan (each would exceed ~60 s there; they run in the release suite):
-#   (none at present)
-exclude='^$'
+# Tests excluded under ASan (each exceeds ~60 s there; they still run in the release suite):
+#   equilibrium.energy_at_t1_is_minus_one_half_up_to_finite_n: long Langevin runs at several N
+#   (38 to 108 s under ASan on the shared 2-core machine); its code paths (p-spin forces,
+#   Langevin steps, the driver) are exercised by the other physics and apps tests.
+exclude='^equilibrium\.energy_at_t1_is_minus_one_half_up_to_finite_n$'
 ctest --preset asan -j"$jobs" -E "$exclude" "$@"
 done_at=$(date +%s)
 echo "sanitize: build $((built - start)) s, tests $((done_at - built)) s, total $((done_at - start)) s"
