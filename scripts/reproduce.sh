@@ -11,7 +11,7 @@ mkdir -p "$out" "$here/docs/img"
 run() { echo "+ $*" >&2; "$@"; }
 
 # Figure 1: the p-spin at N = infinity (CK), quench to T = 0.5, t up to 1e4.
-run "$bin/pspin_quench" --method ck --T 0.5 --tmax 1e4 --quiet --force --out "$out/ck_T0.5.h5"
+run "$bin/pspin_quench" --method ck --T 0.5 --tmax 1e4 --threads 1 --quiet --force --out "$out/ck_T0.5.h5"
 # Figures 2-4: fc (20000 steps) and smallnet (5000 steps) on MNIST, batch 100, lr 0.1.
 run "$bin/net_quench" --model fc --steps 20000 --quiet --force --out "$out/fc_mnist.h5"
 run "$bin/net_quench" --model smallnet --steps 5000 --quiet --force --out "$out/smallnet_mnist.h5"
