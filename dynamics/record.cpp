@@ -41,17 +41,16 @@ void write_int_attribute(H5::H5Object& obj, const std::string& name, int value) 
     a.write(H5::PredType::NATIVE_INT, &value);
 }
 
+H5::Group ensure_groups_below(const H5::Group& g, const std::string& path, std::size_t start) {
+    const std::size_t slash = path.find('/', start);
+    if (slash == std::string::npos) return g;
+    const std::string name = path.substr(start, slash - start);
+    return ensure_groups_below(g.nameExists(name) ? g.openGroup(name) : g.createGroup(name), path, slash + 1);
+}
+
 H5::Group ensure_groups(H5::H5File& file, const std::string& path) {
     // Creates every group above the last component of `path`; returns the innermost.
-    H5::Group g = file.openGroup("/");
-    std::size_t start = 0;
-    for (;;) {
-        const std::size_t slash = path.find('/', start);
-        if (slash == std::string::npos) return g;
-        const std::string name = path.substr(start, slash - start);
-        g = g.nameExists(name) ? g.openGroup(name) : g.createGroup(name);
-        start = slash + 1;
-    }
+    return ensure_groups_below(file.openGroup("/"), path, 0);
 }
 
 template <class T>
