@@ -127,6 +127,104 @@ double pspin_model::raw_gradient_p3(const state_type& sigma, state_type& g) cons
     return total;
 }
 
+template <int W>
+void pspin_model::raw_gradient_p3_batch(const double* s, int chunks, double* g, double* sums) const {
+    // s and g: [chunk][spin][w], chunk stride N W. Per block b: m_partial_batch holds the block's
+    // gradient (same layout) and its per-replica sums follow in the block's sums slot.
+    const int nb = static_cast<int>(m_block_start.size()) - 1;
+    const std::size_t stride = static_cast<std::size_t>(m_n) * W;
+    const std::size_t per_block = stride * static_cast<std::size_t>(chunks);
+    m_partial_batch.resize(per_block * static_cast<std::size_t>(nb));
+    std::vector<double> block_sums(static_cast<std::size_t>(nb) * static_cast<std::size_t>(chunks) * W, 0.0);
+#pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
+    for (int b = 0; b < nb; ++b) {
+        double* gblock = m_partial_batch.data() + per_block * static_cast<std::size_t>(b);
+        std::fill(gblock, gblock + per_block, 0.0);
+        double* sb = block_sums.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(chunks) * W;
+        for (int k = m_block_start[static_cast<std::size_t>(b)]; k < m_block_start[static_cast<std::size_t>(b) + 1]; ++k) {
+            const double* jk = m_j.data() + binomial(static_cast<std::uint64_t>(k), 3);
+            // Chunks inside k: the couplings of one k (k^2/2 doubles) stay in cache across chunks.
+            for (int c = 0; c < chunks; ++c) {
+                const double* sc = s + stride * static_cast<std::size_t>(c);
+                double* gb = gblock + stride * static_cast<std::size_t>(c);
+                const double* sk = sc + static_cast<std::ptrdiff_t>(k) * W;
+                double gk[W] = {};
+                for (int j = 1; j < k; ++j) {
+                    const double* jj = jk + static_cast<std::ptrdiff_t>(j) * (j - 1) / 2;
+                    const double* sj = sc + static_cast<std::ptrdiff_t>(j) * W;
+                    double a[W], t[W] = {};
+                    for (int w = 0; w < W; ++w) a[w] = sj[w] * sk[w];
+                    for (int i = 0; i < j; ++i) {
+                        const double jv = jj[i];
+                        const double* si = sc + static_cast<std::ptrdiff_t>(i) * W;
+                        double* gi = gb + static_cast<std::ptrdiff_t>(i) * W;
+#pragma omp simd
+                        for (int w = 0; w < W; ++w) {
+                            t[w] += jv * si[w];
+                            gi[w] += a[w] * jv;
+                        }
+                    }
+                    double* gj = gb + static_cast<std::ptrdiff_t>(j) * W;
+                    for (int w = 0; w < W; ++w) {
+                        gj[w] += sk[w] * t[w];
+                        gk[w] += sj[w] * t[w];
+                    }
+                }
+                double* gkk = gb + static_cast<std::ptrdiff_t>(k) * W;
+                for (int w = 0; w < W; ++w) {
+                    gkk[w] += gk[w];
+                    sb[c * W + w] += sk[w] * gk[w];
+                }
+            }
+        }
+    }
+    // Fixed-order reduction over blocks: independent of the thread count.
+    std::copy(m_partial_batch.begin(), m_partial_batch.begin() + static_cast<std::ptrdiff_t>(per_block), g);
+    std::copy(block_sums.begin(), block_sums.begin() + static_cast<std::ptrdiff_t>(chunks) * W, sums);
+    for (int b = 1; b < nb; ++b) {
+        const double* gblock = m_partial_batch.data() + per_block * static_cast<std::size_t>(b);
+        for (std::size_t x = 0; x < per_block; ++x) g[x] += gblock[x];
+        for (int x = 0; x < chunks * W; ++x) sums[x] += block_sums[static_cast<std::size_t>(b) * static_cast<std::size_t>(chunks) * W + static_cast<std::size_t>(x)];
+    }
+}
+
+Eigen::VectorXd pspin_model::gradient_batch(const Eigen::MatrixXd& sigma, Eigen::MatrixXd& g) const {
+    if (sigma.rows() != m_n || sigma.cols() < 1)
+        throw parameter_error("p-spin: gradient_batch needs an N x R configuration matrix with R >= 1");
+    const int r = static_cast<int>(sigma.cols());
+    Eigen::VectorXd energies(r);
+    g.resize(m_n, r);
+    if (m_p != 3 || r == 1) {
+        state_type x, gr;
+        for (int c = 0; c < r; ++c) {
+            x = sigma.col(c);
+            energies[c] = gradient(x, gr);
+            g.col(c) = gr;
+        }
+        return energies;
+    }
+    // Chunk width: 2, 4 or 8 replicas; R is padded with zero spins (which contribute nothing).
+    const int w = r <= 2 ? 2 : r <= 4 ? 4 : 8;
+    const int chunks = (r + w - 1) / w;
+    const std::size_t stride = static_cast<std::size_t>(m_n) * static_cast<std::size_t>(w);
+    std::vector<double> packed(stride * static_cast<std::size_t>(chunks), 0.0), out(packed.size());
+    std::vector<double> sums(static_cast<std::size_t>(chunks * w));
+    for (int c = 0; c < r; ++c)
+        for (int i = 0; i < m_n; ++i)
+            packed[stride * static_cast<std::size_t>(c / w) + static_cast<std::size_t>(i) * static_cast<std::size_t>(w) +
+                   static_cast<std::size_t>(c % w)] = sigma(i, c);
+    if (w == 2) raw_gradient_p3_batch<2>(packed.data(), chunks, out.data(), sums.data());
+    else if (w == 4) raw_gradient_p3_batch<4>(packed.data(), chunks, out.data(), sums.data());
+    else raw_gradient_p3_batch<8>(packed.data(), chunks, out.data(), sums.data());
+    for (int c = 0; c < r; ++c) {
+        for (int i = 0; i < m_n; ++i)
+            g(i, c) = -out[stride * static_cast<std::size_t>(c / w) + static_cast<std::size_t>(i) * static_cast<std::size_t>(w) +
+                           static_cast<std::size_t>(c % w)];
+        energies[c] = -sums[static_cast<std::size_t>(c)];
+    }
+    return energies;
+}
+
 double pspin_model::raw_gradient_generic(const state_type& sigma, state_type& g) const {
     const int nb = static_cast<int>(m_block_start.size()) - 1;
     const int p = m_p;
