@@ -31,6 +31,94 @@ bool next_colex(int* c, int p) noexcept {
 
 constexpr int max_blocks = 64;
 
+// One block of the batched p = 3 contraction: largest index k in [k0, k1), replicas packed
+// [chunk][spin][w] (chunk stride N W). Adds the block's gradient sums G into g and the
+// per-replica sums S into sb. Chunks run inside k, so the couplings of one k (k^2/2 doubles)
+// stay in cache across chunks; per replica the sums are sequential in i (deterministic).
+template <int W>
+[[gnu::always_inline]] inline void p3_batch_block_impl(const double* couplings, int k0, int k1, const double* s, int chunks,
+                                                       std::size_t n, double* g, double* sb) {
+    const std::size_t stride = n * W;
+    for (int k = k0; k < k1; ++k) {
+        const double* jk = couplings + binomial(static_cast<std::uint64_t>(k), 3);
+        for (int c = 0; c < chunks; ++c) {
+            const double* sc = s + stride * static_cast<std::size_t>(c);
+            double* gb = g + stride * static_cast<std::size_t>(c);
+            const double* sk = sc + static_cast<std::ptrdiff_t>(k) * W;
+            double gk[W] = {};
+            for (int j = 1; j < k; ++j) {
+                const double* jj = jk + static_cast<std::ptrdiff_t>(j) * (j - 1) / 2;
+                const double* sj = sc + static_cast<std::ptrdiff_t>(j) * W;
+                // Four partial sums over i (i mod 4) break the dependency chain of t, so the
+                // loop runs at FMA throughput rather than latency; combined in a fixed order.
+                double a[W], t[W], t0[W] = {}, t1[W] = {}, t2[W] = {}, t3[W] = {};
+                for (int w = 0; w < W; ++w) a[w] = sj[w] * sk[w];
+                int i = 0;
+                for (; i + 4 <= j; i += 4) {
+                    const double j0 = jj[i], j1 = jj[i + 1], j2 = jj[i + 2], j3 = jj[i + 3];
+                    const double* si = sc + static_cast<std::ptrdiff_t>(i) * W;
+                    double* gi = gb + static_cast<std::ptrdiff_t>(i) * W;
+#pragma omp simd
+                    for (int w = 0; w < W; ++w) {
+                        t0[w] += j0 * si[w];
+                        gi[w] += a[w] * j0;
+                        t1[w] += j1 * si[W + w];
+                        gi[W + w] += a[w] * j1;
+                        t2[w] += j2 * si[2 * W + w];
+                        gi[2 * W + w] += a[w] * j2;
+                        t3[w] += j3 * si[3 * W + w];
+                        gi[3 * W + w] += a[w] * j3;
+                    }
+                }
+                for (; i < j; ++i) {
+                    const double jv = jj[i];
+                    const double* si = sc + static_cast<std::ptrdiff_t>(i) * W;
+                    double* gi = gb + static_cast<std::ptrdiff_t>(i) * W;
+#pragma omp simd
+                    for (int w = 0; w < W; ++w) {
+                        t0[w] += jv * si[w];
+                        gi[w] += a[w] * jv;
+                    }
+                }
+                for (int w = 0; w < W; ++w) t[w] = (t0[w] + t1[w]) + (t2[w] + t3[w]);
+                double* gj = gb + static_cast<std::ptrdiff_t>(j) * W;
+                for (int w = 0; w < W; ++w) {
+                    gj[w] += sk[w] * t[w];
+                    gk[w] += sj[w] * t[w];
+                }
+            }
+            double* gkk = gb + static_cast<std::ptrdiff_t>(k) * W;
+            for (int w = 0; w < W; ++w) {
+                gkk[w] += gk[w];
+                sb[c * W + w] += sk[w] * gk[w];
+            }
+        }
+    }
+}
+
+// The kernel is compute-bound, so it is compiled for several instruction sets and the widest
+// the CPU supports is picked at load time (AVX-512, AVX2 + FMA, baseline SSE2). The choice
+// depends on the machine only, never on the thread count; FMA changes the last bits, so
+// batched results agree across machines to rounding (1e-15 relative), not bit for bit.
+#define GLASSY_P3_BATCH_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+GLASSY_P3_BATCH_CLONES void p3_batch_block_w2(const double* j, int k0, int k1, const double* s, int c, std::size_t n, double* g, double* sb) {
+    p3_batch_block_impl<2>(j, k0, k1, s, c, n, g, sb);
+}
+GLASSY_P3_BATCH_CLONES void p3_batch_block_w4(const double* j, int k0, int k1, const double* s, int c, std::size_t n, double* g, double* sb) {
+    p3_batch_block_impl<4>(j, k0, k1, s, c, n, g, sb);
+}
+GLASSY_P3_BATCH_CLONES void p3_batch_block_w8(const double* j, int k0, int k1, const double* s, int c, std::size_t n, double* g, double* sb) {
+    p3_batch_block_impl<8>(j, k0, k1, s, c, n, g, sb);
+}
+#undef GLASSY_P3_BATCH_CLONES
+
+template <int W>
+void p3_batch_block(const double* j, int k0, int k1, const double* s, int c, std::size_t n, double* g, double* sb) {
+    if constexpr (W == 2) p3_batch_block_w2(j, k0, k1, s, c, n, g, sb);
+    else if constexpr (W == 4) p3_batch_block_w4(j, k0, k1, s, c, n, g, sb);
+    else p3_batch_block_w8(j, k0, k1, s, c, n, g, sb);
+}
+
 } // namespace
 
 std::uint64_t binomial(std::uint64_t n, std::uint64_t k) noexcept {
@@ -141,42 +229,8 @@ void pspin_model::raw_gradient_p3_batch(const double* s, int chunks, double* g, 
         double* gblock = m_partial_batch.data() + per_block * static_cast<std::size_t>(b);
         std::fill(gblock, gblock + per_block, 0.0);
         double* sb = block_sums.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(chunks) * W;
-        for (int k = m_block_start[static_cast<std::size_t>(b)]; k < m_block_start[static_cast<std::size_t>(b) + 1]; ++k) {
-            const double* jk = m_j.data() + binomial(static_cast<std::uint64_t>(k), 3);
-            // Chunks inside k: the couplings of one k (k^2/2 doubles) stay in cache across chunks.
-            for (int c = 0; c < chunks; ++c) {
-                const double* sc = s + stride * static_cast<std::size_t>(c);
-                double* gb = gblock + stride * static_cast<std::size_t>(c);
-                const double* sk = sc + static_cast<std::ptrdiff_t>(k) * W;
-                double gk[W] = {};
-                for (int j = 1; j < k; ++j) {
-                    const double* jj = jk + static_cast<std::ptrdiff_t>(j) * (j - 1) / 2;
-                    const double* sj = sc + static_cast<std::ptrdiff_t>(j) * W;
-                    double a[W], t[W] = {};
-                    for (int w = 0; w < W; ++w) a[w] = sj[w] * sk[w];
-                    for (int i = 0; i < j; ++i) {
-                        const double jv = jj[i];
-                        const double* si = sc + static_cast<std::ptrdiff_t>(i) * W;
-                        double* gi = gb + static_cast<std::ptrdiff_t>(i) * W;
-#pragma omp simd
-                        for (int w = 0; w < W; ++w) {
-                            t[w] += jv * si[w];
-                            gi[w] += a[w] * jv;
-                        }
-                    }
-                    double* gj = gb + static_cast<std::ptrdiff_t>(j) * W;
-                    for (int w = 0; w < W; ++w) {
-                        gj[w] += sk[w] * t[w];
-                        gk[w] += sj[w] * t[w];
-                    }
-                }
-                double* gkk = gb + static_cast<std::ptrdiff_t>(k) * W;
-                for (int w = 0; w < W; ++w) {
-                    gkk[w] += gk[w];
-                    sb[c * W + w] += sk[w] * gk[w];
-                }
-            }
-        }
+        p3_batch_block<W>(m_j.data(), m_block_start[static_cast<std::size_t>(b)], m_block_start[static_cast<std::size_t>(b) + 1],
+                          s, chunks, static_cast<std::size_t>(m_n), gblock, sb);
     }
     // Fixed-order reduction over blocks: independent of the thread count.
     std::copy(m_partial_batch.begin(), m_partial_batch.begin() + static_cast<std::ptrdiff_t>(per_block), g);
