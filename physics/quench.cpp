@@ -258,6 +258,8 @@ void validate(const pspin_quench_parameters& par) {
     if (par.tmax < step_dt(par)) throw parameter_error("--tmax must be at least one step (dt)");
     if (par.samples < 1) throw parameter_error("--samples must be >= 1");
     if (par.replicas < 1) throw parameter_error("--replicas must be >= 1");
+    if (par.couplings != "float64" && par.couplings != "float32")
+        throw parameter_error("unknown --couplings '" + par.couplings + "' (expected float64 or float32)");
     if (par.per_decade < 1) throw parameter_error("--per-decade must be >= 1");
     for (double t : par.tw)
         if (!(t >= 0) || t > par.tmax) throw parameter_error("--tw values must lie in [0, tmax]");
@@ -271,6 +273,7 @@ nlohmann::json to_json(const pspin_quench_parameters& par) {
             {"theta_max", par.theta_max}, {"initial_condition", "uniform on the sphere (T = infinity)"},
             {"time_unit", par.method == "metropolis" ? "sweeps" : "Langevin time"}};
     if (par.replicas != 1) j["replicas"] = par.replicas; // absent for 1: records as before replicas existed
+    if (par.couplings != "float64") j["couplings"] = par.couplings; // likewise
     return j;
 }
 
@@ -291,6 +294,7 @@ pspin_quench_parameters parameters_from_checkpoint(const checkpoint& c) {
         par.per_decade = j.at("per_decade");
         par.theta_max = j.at("theta_max");
         par.replicas = j.value("replicas", 1);
+        par.couplings = j.value("couplings", std::string("float64"));
         return par;
     } catch (const nlohmann::json::exception& e) {
         throw record_error(std::string("checkpoint: bad configuration (") + e.what() + ")");
@@ -341,7 +345,8 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
     for (int s = first_sample; s < par.samples && stop_reason.empty(); ++s) {
         const auto us = static_cast<std::uint64_t>(s);
         const auto nr = static_cast<std::size_t>(nrep);
-        const pspin_model model(par.n, par.p, derive_seed(par.seed, couplings, us));
+        const pspin_model model(par.n, par.p, derive_seed(par.seed, couplings, us),
+                                par.couplings == "float32" ? coupling_precision::float32 : coupling_precision::float64);
         const replica_system sys{&model};
         std::vector<Eigen::VectorXd> sigma;
         std::vector<std::uint64_t> noise_seeds;

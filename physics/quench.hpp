@@ -29,6 +29,9 @@ struct pspin_quench_parameters {
     /// coupling once for all R; Metropolis runs the replicas one after another). In the record
     /// every replica counts as a sample: n_s = samples x replicas, sample-major.
     int replicas = 1;
+    /// Coupling storage: "float64" or "float32" (half the memory, couplings rounded to float,
+    /// sums accumulated in double; a different, slightly perturbed disorder sample).
+    std::string couplings = "float64";
     std::uint64_t seed = 1;          ///< master seed: couplings, initial condition and noise
     std::vector<double> tw;          ///< waiting times; empty = 1, 3, 10, 30, ... below tmax/2
     int per_decade = 10;             ///< points per decade of the energy and lag schedules

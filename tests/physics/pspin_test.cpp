@@ -404,3 +404,68 @@ TEST(quench_replicas, interrupted_and_resumed_replica_run_is_bit_identical) {
     }
     std::filesystem::remove_all(dir);
 }
+
+// ---- float32 couplings ----
+
+TEST(pspin_float32, couplings_are_the_float64_draws_rounded_and_take_half_the_memory) {
+    using glassy::coupling_precision;
+    const pspin_model m64(30, 3, 21), m32(30, 3, 21, coupling_precision::float32);
+    EXPECT_EQ(m32.precision(), coupling_precision::float32);
+    EXPECT_EQ(m32.num_couplings(), m64.num_couplings());
+    EXPECT_EQ(2 * m32.coupling_bytes(), m64.coupling_bytes());
+    for (const std::vector<int>& c : {std::vector<int>{0, 1, 2}, {3, 17, 29}, {10, 11, 28}})
+        EXPECT_EQ(m32.coupling(c), static_cast<double>(static_cast<float>(m64.coupling(c))));
+    // Kernels read float, accumulate in double: energy equals the brute-force sum over the
+    // stored (rounded) couplings to double rounding.
+    const vec s = random_on_sphere(30, 22);
+    EXPECT_NEAR(m32.energy(s), brute_energy(m32, s), 1e-12 * std::abs(brute_energy(m32, s)));
+    const pspin_model g32(8, 4, 23, coupling_precision::float32); // generic-p kernel
+    const vec s8 = random_on_sphere(8, 24);
+    EXPECT_NEAR(g32.energy(s8), brute_energy(g32, s8), 1e-12 * std::abs(brute_energy(g32, s8)) + 1e-14);
+}
+
+TEST(pspin_float32, gradient_differs_from_float64_by_float_rounding_only) {
+    using glassy::coupling_precision;
+    const pspin_model m64(120, 3, 25), m32(120, 3, 25, coupling_precision::float32);
+    const vec s = random_on_sphere(120, 26);
+    vec g64, g32;
+    const double e64 = m64.gradient(s, g64), e32 = m32.gradient(s, g32);
+    // Each coupling carries a relative error <= 2^-24 = 6e-8 with random sign: the sums agree
+    // to about 6e-8 relative; 1e-6 leaves a wide margin, and a kernel reading garbage fails it.
+    EXPECT_LE((g32 - g64).norm(), 1e-6 * g64.norm());
+    EXPECT_NEAR(e32, e64, 1e-6 * std::abs(e64));
+    EXPECT_GT((g32 - g64).norm(), 0.0); // really float storage
+    // Batched float32 = single float32 to double rounding, and independent of the threads.
+    const Eigen::MatrixXd sb = random_replicas(120, 6, 27);
+    Eigen::MatrixXd gb1, gb3;
+    omp_set_num_threads(1);
+    const Eigen::VectorXd eb1 = m32.gradient_batch(sb, gb1);
+    omp_set_num_threads(3);
+    const Eigen::VectorXd eb3 = m32.gradient_batch(sb, gb3);
+    omp_set_num_threads(2);
+    EXPECT_TRUE(gb1 == gb3);
+    EXPECT_TRUE(eb1 == eb3);
+    for (int c = 0; c < 6; ++c) {
+        vec gs;
+        const double es = m32.gradient(sb.col(c), gs);
+        EXPECT_LE((gb1.col(c) - gs).norm(), 1e-12 * gs.norm());
+        EXPECT_NEAR(eb1[c], es, 1e-12 * std::abs(es));
+    }
+}
+
+TEST(quench_float32, float32_run_is_close_to_float64_and_recorded) {
+    glassy::pspin_quench_parameters par;
+    par.n = 40;
+    par.tmax = 2;
+    par.replicas = 2;
+    const auto a = glassy::run_pspin_quench(par);
+    par.couplings = "float32";
+    const auto b = glassy::run_pspin_quench(par);
+    EXPECT_EQ(b.parameters.at("couplings"), "float32");
+    EXPECT_FALSE(a.parameters.contains("couplings"));
+    // Couplings perturbed by 6e-8 relative, same noise: trajectories agree to ~1e-7 e^{O(t)}.
+    EXPECT_NEAR(a.energy.back(), b.energy.back(), 1e-5);
+    EXPECT_NE(a.energy.back(), b.energy.back());
+    par.couplings = "float16";
+    EXPECT_THROW((void)glassy::run_pspin_quench(par), glassy::parameter_error);
+}
