@@ -28,3 +28,14 @@ print(f"  couplings {coupling_gib*1024:.1f} MiB, stream read {bw:.2f} GiB/s -> b
       f"glassy at {bound_ms/ours*100:.0f}% of the bandwidth bound")
 PY
 # --- end pspin ---
+
+# --- nets ---
+if [ -x "$bin/nets_benchmark" ] && $py -c 'import torch' 2>/dev/null; then
+  for model in fc smallnet; do
+    ours=$("$bin/nets_benchmark" --benchmark_filter="BM_SgdStep/$model\$" --benchmark_min_time=1 --benchmark_format=json |
+      $py -c 'import json,sys; b=json.load(sys.stdin)["benchmarks"][0]; print(b["real_time"] * {"ms": 1, "us": 1e-3, "ns": 1e-6}[b["time_unit"]])')
+    peer=$($py "$here/benchmarks/peers/torch_train.py" --model $model --threads "$threads" --steps 200 | awk '{print $2}')
+    $py -c "import sys; o, p = float(sys.argv[1]), float(sys.argv[2]); print(f'net SGD step $model batch 100: glassy {o:.3f} ms, PyTorch {p:.3f} ms, ratio {p/o:.2f}x')" "$ours" "$peer"
+  done
+fi
+# --- end nets ---

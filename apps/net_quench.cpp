@@ -1,0 +1,148 @@
+// net_quench: train a network with constant-rate SGD (or SGLD) from PyTorch's default
+// initialisation and write a glassy record (loss, accuracy, Delta(t_w, t_w + t), D(t_w)).
+// Thin main: parse flags, build the quench, run it with a progress line, write the record.
+#include "apps/common.hpp"
+#include "dynamics/error.hpp"
+#include "dynamics/record.hpp"
+#include "nets/quench.hpp"
+
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// --data-dir default: $GLASSY_DATA_DIR, else the first `data` folder found walking up from
+/// the executable's directory (so build/release/apps/net_quench finds <repo>/data), else ./data.
+fs::path default_data_dir() {
+    if (const char* env = std::getenv("GLASSY_DATA_DIR"); env && *env) return env;
+    std::error_code ec;
+    fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+    while (!ec && !dir.empty()) {
+        if (fs::is_directory(dir / "data")) return dir / "data";
+        if (dir == dir.root_path()) break;
+        dir = dir.parent_path();
+    }
+    return fs::path("data");
+}
+
+std::string human_bytes(std::uint64_t b) {
+    char buf[64];
+    if (b >= (1ULL << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1ULL << 30));
+    else if (b >= (1ULL << 20)) std::snprintf(buf, sizeof buf, "%.2f MiB", static_cast<double>(b) / (1ULL << 20));
+    else std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(b) / 1024.0);
+    return buf;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    glassy::nets::quench_options o;
+    std::string model = "smallnet", noise_method = "batched";
+    std::string data_dir;
+    std::string out = "net_quench.h5";
+    int threads = 0;
+    bool force = false, quiet = false;
+    std::int64_t synthetic_size = 28;
+
+    CLI::App app{"Train a network with constant-rate SGD/SGLD from PyTorch's default initialisation and record "
+                 "its aging:\nloss, accuracy, Delta(t_w, t_w+t), SGD noise D(t_w); time in SGD iterations.",
+                 "net_quench"};
+    app.add_option("--model", model, "toy | fc | smallnet | resnet18")->capture_default_str();
+    app.add_option("--dataset", o.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")->capture_default_str();
+    app.add_option("--data-dir", data_dir,
+                   "dataset root with mnist/, fashion-mnist/, cifar-10-batches-bin/, cifar-100-binary/ "
+                   "(default: $GLASSY_DATA_DIR, else the first data/ above the executable)");
+    app.add_option("--hidden", o.hidden, "toy model width h (10 for the under-parametrised case)")->capture_default_str();
+    app.add_option("--batch", o.batch, "minibatch size")->capture_default_str();
+    app.add_option("--lr", o.lr, "learning rate (constant)")->capture_default_str();
+    app.add_option("--momentum", o.momentum, "heavy-ball momentum")->capture_default_str();
+    app.add_option("--T", o.temperature, "SGLD temperature: adds sqrt(2 lr T) N(0,1) per weight and step (0: SGD)")
+        ->capture_default_str();
+    app.add_option("--steps", o.steps, "SGD iterations")->capture_default_str();
+    app.add_option("--seed", o.seed, "seed of initialisation, minibatches, SGLD noise, synthetic data")->capture_default_str();
+    app.add_option("--device", o.device, "cpu | cuda")->capture_default_str();
+    app.add_option("--dtype", o.dtype, "float32 | float64 (training precision; snapshots are float32)")->capture_default_str();
+    app.add_option("--noise-samples", o.noise_samples, "D(t_w) uses the first N training samples")->capture_default_str();
+    app.add_option("--noise-method", noise_method, "batched | loop (per-sample reference)")->capture_default_str();
+    app.add_option("--eval-samples", o.eval_samples, "loss/accuracy on the first N train and test samples")
+        ->capture_default_str();
+    app.add_option("--points-per-decade", o.points_per_decade, "measurement times and lags per decade")->capture_default_str();
+    app.add_option("--tw-per-decade", o.tw_per_decade, "waiting times per decade (from 10 to steps/2)")->capture_default_str();
+    app.add_option("--synthetic-train", o.synthetic.train_count, "synthetic dataset: training images")->capture_default_str();
+    app.add_option("--synthetic-test", o.synthetic.test_count, "synthetic dataset: test images")->capture_default_str();
+    app.add_option("--synthetic-channels", o.synthetic.channels, "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)")
+        ->capture_default_str();
+    app.add_option("--synthetic-size", synthetic_size, "synthetic dataset: image side in pixels")->capture_default_str();
+    app.add_option("--threads", threads, "intra-op threads (0: LibTorch default)")->capture_default_str();
+    app.add_flag("--save-snapshots", o.save_snapshots, "write the weights at each t_w to /snapshots (float32)");
+    app.add_option("--out", out, "output record (HDF5)")->capture_default_str();
+    app.add_flag("--force", force, "overwrite an existing output file");
+    app.add_flag("--quiet", quiet, "no progress line");
+    if (const int rc = glassy::app::parse(app, argc, argv); rc >= 0) return rc;
+
+    try {
+        o.model = glassy::nets::parse_model_kind(model);
+        if (noise_method == "batched") o.noise = glassy::nets::noise_method::batched;
+        else if (noise_method == "loop") o.noise = glassy::nets::noise_method::per_sample_loop;
+        else throw glassy::parameter_error("unknown --noise-method '" + noise_method + "' (expected batched or loop)");
+        o.synthetic.height = o.synthetic.width = synthetic_size;
+        if (threads < 0) throw glassy::parameter_error("--threads must be >= 0");
+        if (threads > 0) torch::set_num_threads(threads);
+        o.data_dir = data_dir.empty() ? default_data_dir() : fs::path(data_dir);
+        if (o.dataset != "synthetic" && !data_dir.empty() && !fs::is_directory(o.data_dir))
+            throw glassy::error("--data-dir " + data_dir + " does not exist");
+        glassy::app::check_output(out, force);
+        if (const std::string w = glassy::nets::blas_warning(); !w.empty()) std::cerr << "net_quench: warning: " << w << "\n";
+
+        glassy::nets::quench run(o);
+        if (!quiet)
+            std::cerr << "net_quench: " << model << " on " << o.dataset << " (" << run.train_count() << " training samples), M = "
+                  << run.num_parameters() << " weights, " << run.num_waiting_times() << " waiting times, snapshot memory "
+                  << human_bytes(run.snapshot_bytes()) << " (" << run.snapshot_bytes() << " bytes), " << o.steps
+                  << " steps, threads " << torch::get_num_threads() << "\n";
+
+        glassy::app::install_signal_handlers();
+        glassy::app::progress_line progress(!quiet);
+        glassy::run_hooks hooks;
+        hooks.progress_every = std::max<std::int64_t>(1, o.steps / 1000);
+        hooks.progress = [&](std::int64_t step, std::int64_t total) {
+            char loss[64];
+            std::snprintf(loss, sizeof loss, " batch loss %.4g", run.last_loss());
+            progress.update(step, total, loss);
+        };
+        hooks.stop = [](std::int64_t) { return glassy::app::g_signal.load() != 0; };
+        glassy::record rec = run.run(hooks);
+        progress.finish();
+        rec.parameters["threads"] = torch::get_num_threads();
+        rec.parameters["wall_seconds"] = progress.elapsed();
+        glassy::write_record(rec, out);
+        if (!rec.complete) {
+            std::fprintf(stderr, "net_quench: interrupted; partial record written to %s\n", out.c_str());
+            return 130;
+        }
+        const auto last = [&](const char* name) { return rec.observables.at(name).back(); };
+        std::printf("wrote %s: train loss %.4g acc %.4f, test loss %.4g acc %.4f at t = %g; %.1f s (%.2f ms/step incl. "
+                    "measurements)\n",
+                    out.c_str(), last("train_loss"), last("train_accuracy"), last("test_loss"), last("test_accuracy"),
+                    rec.time.back(), progress.elapsed(), 1e3 * progress.elapsed() / static_cast<double>(o.steps));
+    } catch (const c10::Error& e) {
+        const std::string msg = e.what_without_backtrace();
+        std::cerr << "net_quench: error: LibTorch: " << msg.substr(0, msg.find('\n')) << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "net_quench: error: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

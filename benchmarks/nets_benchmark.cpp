@@ -1,0 +1,68 @@
+// Speed of the network pieces: one SGD step (batch 100) and one D measurement (1024 samples,
+// batched per-sample norms vs the per-sample loop). MNIST from $GLASSY_DATA_DIR or <repo>/data
+// when present, else the MNIST-shaped synthetic set (same shapes, same cost).
+// Run: build/bench/benchmarks/nets_benchmark [--benchmark_filter=...]; threads: OMP_NUM_THREADS.
+#include "dynamics/error.hpp"
+#include "nets/network.hpp"
+#include "nets/noise.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <memory>
+
+using namespace glassy::nets;
+
+namespace {
+
+const dataset_pair& data() {
+    static const dataset_pair d = [] {
+        const char* env = std::getenv("GLASSY_DATA_DIR");
+        try {
+            return load_dataset("mnist", env ? env : GLASSY_BENCH_DATA_DIR);
+        } catch (const glassy::error&) {
+            synthetic_options o;
+            o.train_count = 60000;
+            o.test_count = 1000;
+            return make_synthetic(o);
+        }
+    }();
+    return d;
+}
+
+std::unique_ptr<network_system> make(model_kind kind, torch::Dtype dtype = torch::kFloat32) {
+    torch::manual_seed(1);
+    const auto& d = data();
+    auto model = make_model(kind, {d.train.channels, d.train.height, d.train.width, d.train.classes}, 10000);
+    return std::make_unique<network_system>(model, d.train, d.test, compute_channel_stats(d.train),
+                                            network_options{torch::kCPU, dtype});
+}
+
+void BM_SgdStep(benchmark::State& state, model_kind kind) {
+    auto sys = make(kind);
+    parameter_handle x = sys->state();
+    sgd dyn(sgd_options{0.1, 0.0, 100, 0.0, 1}, *sys);
+    for (int i = 0; i < 5; ++i) dyn.step(*sys, x); // warm-up
+    for (auto _ : state) dyn.step(*sys, x);
+    state.counters["threads"] = torch::get_num_threads();
+}
+
+void BM_Noise(benchmark::State& state, model_kind kind, noise_method method) {
+    auto sys = make(kind);
+    const std::int64_t samples = state.range(0);
+    for (auto _ : state) benchmark::DoNotOptimize(sgd_noise(*sys, samples, method).D);
+    state.counters["threads"] = torch::get_num_threads();
+}
+
+} // namespace
+
+BENCHMARK_CAPTURE(BM_SgdStep, fc, model_kind::fc)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_SgdStep, smallnet, model_kind::smallnet)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_SgdStep, toy, model_kind::toy)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Noise, fc_batched, model_kind::fc, noise_method::batched)->Arg(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Noise, fc_loop, model_kind::fc, noise_method::per_sample_loop)->Arg(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Noise, smallnet_batched, model_kind::smallnet, noise_method::batched)->Arg(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Noise, smallnet_loop, model_kind::smallnet, noise_method::per_sample_loop)->Arg(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Noise, toy_batched, model_kind::toy, noise_method::batched)->Arg(1024)->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();

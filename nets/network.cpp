@@ -1,0 +1,249 @@
+#include "nets/network.hpp"
+
+#include "dynamics/error.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace glassy {
+
+double snapshot_traits<nets::parameter_handle>::mean_squared_distance(const snapshot_type& a, const snapshot_type& b) {
+    if (a.size() != b.size() || a.size() == 0) throw error("mean_squared_distance: snapshots of different or zero size");
+    double s = 0.0;
+    for (Eigen::Index i = 0; i < a.size(); ++i) {
+        const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+        s += d * d;
+    }
+    return s / static_cast<double>(a.size());
+}
+
+} // namespace glassy
+
+namespace glassy::nets {
+
+namespace F = torch::nn::functional;
+
+std::int64_t parameter_handle::size() const {
+    std::int64_t n = 0;
+    for (const auto& t : tensors) n += t.numel();
+    return n;
+}
+
+Eigen::VectorXf flatten_parameters(const parameter_handle& x) {
+    Eigen::VectorXf v(x.size());
+    Eigen::Index offset = 0;
+    for (const auto& t : x.tensors) {
+        const torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+        std::memcpy(v.data() + offset, c.data_ptr<float>(), static_cast<std::size_t>(c.numel()) * sizeof(float));
+        offset += c.numel();
+    }
+    return v;
+}
+
+void assign_parameters(const parameter_handle& x, const Eigen::VectorXf& flat) {
+    if (flat.size() != x.size())
+        throw parameter_error("assign_parameters: " + std::to_string(flat.size()) + " values for " + std::to_string(x.size()) +
+                              " parameters");
+    torch::NoGradGuard no_grad;
+    Eigen::Index offset = 0;
+    for (const auto& t : x.tensors) {
+        auto* data = const_cast<float*>(flat.data() + offset);
+        t.copy_(torch::from_blob(data, t.sizes(), torch::kFloat32));
+        offset += t.numel();
+    }
+}
+
+namespace {
+
+torch::Tensor images_tensor(const image_set& s, torch::Device device) {
+    if (s.count == 0) return torch::empty({0, s.channels, s.height, s.width}, torch::kUInt8).to(device);
+    auto* data = const_cast<std::uint8_t*>(s.pixels.data()); // from_blob needs non-const; we clone at once
+    return torch::from_blob(data, {s.count, s.channels, s.height, s.width}, torch::kUInt8).clone().to(device);
+}
+
+torch::Tensor labels_tensor(const image_set& s, torch::Device device) {
+    if (s.count == 0) return torch::empty({0}, torch::kInt64).to(device);
+    auto* data = const_cast<std::int64_t*>(s.labels.data());
+    return torch::from_blob(data, {s.count}, torch::kInt64).clone().to(device);
+}
+
+} // namespace
+
+network_system::network_system(std::shared_ptr<net_base> model, const image_set& train, const image_set& test,
+                               channel_stats stats, network_options options)
+    : m_model(std::move(model)), m_stats(std::move(stats)), m_options(options) {
+    if (!m_model) throw parameter_error("network_system: no model");
+    if (train.count < 1) throw parameter_error("network_system: empty training set");
+    if (test.count > 0 && (test.channels != train.channels || test.height != train.height || test.width != train.width))
+        throw parameter_error("network_system: train and test images differ in shape");
+    if (static_cast<std::int64_t>(m_stats.mean.size()) != train.channels || m_stats.std.size() != m_stats.mean.size())
+        throw parameter_error("network_system: channel statistics do not match the number of channels");
+    if (train.pixels.size() != static_cast<std::size_t>(train.count * train.image_size()) ||
+        train.labels.size() != static_cast<std::size_t>(train.count))
+        throw parameter_error("network_system: inconsistent training image_set");
+    if (options.dtype != torch::kFloat32 && options.dtype != torch::kFloat64)
+        throw parameter_error("network_system: dtype must be float32 or float64");
+    m_model->to(options.device, options.dtype);
+    m_train_x = images_tensor(train, options.device);
+    m_train_y = labels_tensor(train, options.device);
+    m_test_x = images_tensor(test, options.device);
+    m_test_y = labels_tensor(test, options.device);
+    const auto c = train.channels;
+    m_mean = torch::tensor(m_stats.mean, torch::kFloat64).reshape({1, c, 1, 1}).to(options.device, options.dtype);
+    m_std = torch::tensor(m_stats.std, torch::kFloat64).reshape({1, c, 1, 1}).to(options.device, options.dtype);
+}
+
+parameter_handle network_system::state() const {
+    parameter_handle h;
+    for (const auto& p : m_model->parameters()) h.tensors.push_back(p);
+    return h;
+}
+
+std::int64_t network_system::num_parameters() const { return count_parameters(*m_model); }
+
+std::int64_t network_system::count(split s) const { return (s == split::train ? m_train_y : m_test_y).size(0); }
+
+torch::Tensor network_system::inputs(split s, const torch::Tensor& index) const {
+    const torch::Tensor& x = s == split::train ? m_train_x : m_test_x;
+    return x.index_select(0, index).to(m_options.dtype).div_(255.0).sub_(m_mean).div_(m_std);
+}
+
+torch::Tensor network_system::inputs(split s, std::int64_t begin, std::int64_t end) const {
+    const torch::Tensor& x = s == split::train ? m_train_x : m_test_x;
+    return x.slice(0, begin, end).to(m_options.dtype).div_(255.0).sub_(m_mean).div_(m_std);
+}
+
+torch::Tensor network_system::labels(split s, const torch::Tensor& index) const {
+    return (s == split::train ? m_train_y : m_test_y).index_select(0, index);
+}
+
+torch::Tensor network_system::labels(split s, std::int64_t begin, std::int64_t end) const {
+    return (s == split::train ? m_train_y : m_test_y).slice(0, begin, end);
+}
+
+torch::Tensor network_system::per_sample_loss(const torch::Tensor& out, const torch::Tensor& y) const {
+    if (m_model->loss() == loss_kind::mse_one_hot) {
+        const torch::Tensor target = F::one_hot(y, out.size(1)).to(out.dtype());
+        return (out - target).pow(2).mean(1);
+    }
+    return F::nll_loss(torch::log_softmax(out, 1), y, F::NLLLossFuncOptions().reduction(torch::kNone));
+}
+
+evaluation network_system::evaluate(split s, std::int64_t n, bool with_gradient) const {
+    n = std::min(n, count(s));
+    evaluation ev;
+    if (n < 1) {
+        ev.loss = ev.accuracy = ev.grad_norm = std::numeric_limits<double>::quiet_NaN();
+        return ev;
+    }
+    const bool was_training = m_model->is_training();
+    m_model->eval();
+    constexpr std::int64_t chunk = 1000;
+    const parameter_handle params = state();
+    std::vector<torch::Tensor> grad_sum;
+    double loss_sum = 0.0;
+    std::int64_t hits = 0;
+    for (std::int64_t b = 0; b < n; b += chunk) {
+        const std::int64_t e = std::min(n, b + chunk);
+        const torch::Tensor y = labels(s, b, e);
+        if (with_gradient) {
+            const torch::Tensor out = m_model->forward(inputs(s, b, e));
+            const torch::Tensor loss = per_sample_loss(out, y).sum();
+            auto g = torch::autograd::grad({loss}, params.tensors);
+            if (grad_sum.empty()) grad_sum = std::move(g);
+            else
+                for (std::size_t i = 0; i < g.size(); ++i) grad_sum[i].add_(g[i]);
+            loss_sum += loss.item<double>();
+            hits += out.argmax(1).eq(y).sum().item<std::int64_t>();
+        } else {
+            torch::NoGradGuard no_grad;
+            const torch::Tensor out = m_model->forward(inputs(s, b, e));
+            loss_sum += per_sample_loss(out, y).sum().item<double>();
+            hits += out.argmax(1).eq(y).sum().item<std::int64_t>();
+        }
+    }
+    m_model->train(was_training);
+    ev.loss = loss_sum / static_cast<double>(n);
+    ev.accuracy = static_cast<double>(hits) / static_cast<double>(n);
+    if (with_gradient) {
+        double sq = 0.0;
+        for (const auto& g : grad_sum) sq += g.to(torch::kFloat64).pow(2).sum().item<double>();
+        ev.grad_norm = std::sqrt(sq) / static_cast<double>(n);
+    } else {
+        ev.grad_norm = std::numeric_limits<double>::quiet_NaN();
+    }
+    return ev;
+}
+
+minibatch_sampler::minibatch_sampler(std::int64_t n, std::int64_t batch, std::uint64_t seed)
+    : m_n(n), m_batch(batch), m_pos(0), m_rng(seed) {
+    if (batch < 1 || batch > n)
+        throw parameter_error("batch size " + std::to_string(batch) + " must lie in 1.." + std::to_string(n) +
+                              " (the number of training samples)");
+    m_perm.resize(static_cast<std::size_t>(n));
+    shuffle();
+}
+
+void minibatch_sampler::shuffle() {
+    for (std::int64_t i = 0; i < m_n; ++i) m_perm[static_cast<std::size_t>(i)] = i;
+    for (std::int64_t i = m_n - 1; i > 0; --i) {
+        const auto range = static_cast<std::uint64_t>(i + 1);
+        const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % range;
+        std::uint64_t r = m_rng();
+        while (r >= limit) r = m_rng();
+        std::swap(m_perm[static_cast<std::size_t>(i)], m_perm[static_cast<std::size_t>(r % range)]);
+    }
+    m_pos = 0;
+}
+
+std::vector<std::int64_t> minibatch_sampler::next() {
+    if (m_pos + m_batch > m_n) shuffle();
+    std::vector<std::int64_t> out(m_perm.begin() + m_pos, m_perm.begin() + m_pos + m_batch);
+    m_pos += m_batch;
+    return out;
+}
+
+sgd::sgd(const sgd_options& options, const network_system& sys)
+    : m_options(options), m_sampler(sys.count(split::train), options.batch, options.seed),
+      m_noise(at::detail::createCPUGenerator(options.seed ^ 0x9E3779B97F4A7C15ULL)),
+      m_last_loss(std::numeric_limits<double>::quiet_NaN()) {
+    if (!(options.lr > 0.0)) throw parameter_error("learning rate must be > 0");
+    if (!(options.momentum >= 0.0 && options.momentum < 1.0)) throw parameter_error("momentum must lie in [0, 1)");
+    if (!(options.temperature >= 0.0)) throw parameter_error("temperature T must be >= 0");
+}
+
+void sgd::step(network_system& sys, parameter_handle& x) {
+    const std::vector<std::int64_t> idx = m_sampler.next();
+    const torch::Tensor index =
+        torch::from_blob(const_cast<std::int64_t*>(idx.data()), {static_cast<std::int64_t>(idx.size())}, torch::kInt64)
+            .clone()
+            .to(sys.options().device);
+    net_base& model = sys.model();
+    model.train();
+    const torch::Tensor out = model.forward(sys.inputs(split::train, index));
+    const torch::Tensor loss = sys.per_sample_loss(out, sys.labels(split::train, index)).mean();
+    std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, x.tensors);
+    torch::NoGradGuard no_grad;
+    if (m_options.momentum > 0.0 && m_velocity.empty()) m_velocity.resize(grads.size());
+    const double noise_scale = std::sqrt(2.0 * m_options.lr * m_options.temperature);
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+        torch::Tensor direction = grads[i];
+        if (m_options.momentum > 0.0) {
+            if (!m_velocity[i].defined()) m_velocity[i] = grads[i].clone();
+            else m_velocity[i].mul_(m_options.momentum).add_(grads[i]);
+            direction = m_velocity[i];
+        }
+        x.tensors[i].add_(direction, -m_options.lr);
+        if (m_options.temperature > 0.0) {
+            const torch::Tensor xi = torch::randn(x.tensors[i].sizes(), m_noise, torch::TensorOptions().dtype(x.tensors[i].scalar_type()));
+            x.tensors[i].add_(xi.to(x.tensors[i].device()), noise_scale);
+        }
+    }
+    m_last_loss = loss.item<double>();
+}
+
+} // namespace glassy::nets

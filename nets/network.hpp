@@ -1,0 +1,165 @@
+#pragma once
+/// @file A neural network as a glassy system (design.md section 2): the state is a handle on
+/// the parameters, the training loss is the energy, and SGD / SGLD are dynamics for it, so the
+/// common driver (glassy::integrate), schedules and two_time_recorder run it unchanged.
+#include "dynamics/concepts.hpp"
+#include "nets/datasets.hpp"
+#include "nets/models.hpp"
+
+#include <Eigen/Core>
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace glassy::nets {
+
+/// The state of a network system: the parameter tensors of the model, in parameters() order.
+/// A handle: the tensors share storage with the model, so updating them updates the network.
+struct parameter_handle {
+    std::vector<torch::Tensor> tensors; ///< the model's parameters (shared storage)
+    /// Total number of scalars M.
+    [[nodiscard]] std::int64_t size() const;
+};
+
+/// A flat float32 CPU copy of all parameters (length M, parameters() order), whatever the
+/// training dtype and device.
+[[nodiscard]] Eigen::VectorXf flatten_parameters(const parameter_handle& x);
+
+/// Overwrites the parameters with a flat float32 vector in parameters() order (e.g. a row of
+/// /snapshots/weights), converting to their dtype and device. Throws parameter_error when the
+/// length is not M.
+void assign_parameters(const parameter_handle& x, const Eigen::VectorXf& flat);
+
+} // namespace glassy::nets
+
+namespace glassy {
+
+/// Snapshots of network weights: float32 flattened copies (whatever the training dtype);
+/// mean_squared_distance = (1/M) sum_i (a_i - b_i)^2 accumulated in double.
+template <>
+struct snapshot_traits<nets::parameter_handle> {
+    using snapshot_type = Eigen::VectorXf;
+    static snapshot_type take(const nets::parameter_handle& x) { return nets::flatten_parameters(x); }
+    static double mean_squared_distance(const snapshot_type& a, const snapshot_type& b);
+};
+
+} // namespace glassy
+
+namespace glassy::nets {
+
+/// Which split of the data.
+enum class split { train, test };
+
+/// Device and floating-point type of the training.
+struct network_options {
+    torch::Device device = torch::kCPU;   ///< where the model and data live
+    torch::Dtype dtype = torch::kFloat32; ///< kFloat32 or kFloat64
+};
+
+/// Loss (mean of per-sample losses), accuracy (fraction of argmax hits) and, when asked, the
+/// Euclidean norm |grad L| of the gradient of the mean loss over the evaluated samples.
+struct evaluation {
+    double loss = 0.0;
+    double accuracy = 0.0;
+    double grad_norm = 0.0;
+};
+
+/// A network with its training and test data. Images are kept as bytes on the device and
+/// normalised per batch: x -> (x/255 - mean_c)/std_c with the given channel statistics.
+class network_system {
+public:
+    using state_type = parameter_handle;
+
+    /// Moves `model` to the device and dtype of `options`. The test split may be empty
+    /// (count 0). Throws parameter_error when shapes of train and test differ or the stats do
+    /// not have one entry per channel.
+    network_system(std::shared_ptr<net_base> model, const image_set& train, const image_set& test,
+                   channel_stats stats, network_options options = {});
+
+    /// A handle on the model parameters (the state driven by SGD).
+    [[nodiscard]] parameter_handle state() const;
+    /// Number of trainable scalars M.
+    [[nodiscard]] std::int64_t num_parameters() const;
+    [[nodiscard]] net_base& model() const { return *m_model; }
+    [[nodiscard]] const network_options& options() const noexcept { return m_options; }
+    [[nodiscard]] const channel_stats& stats() const noexcept { return m_stats; }
+    /// Number of samples in a split.
+    [[nodiscard]] std::int64_t count(split s) const;
+
+    /// Normalised inputs [B, C, H, W] (dtype, device) for sample indices `index` (int64 tensor).
+    [[nodiscard]] torch::Tensor inputs(split s, const torch::Tensor& index) const;
+    /// Normalised inputs of samples [begin, end).
+    [[nodiscard]] torch::Tensor inputs(split s, std::int64_t begin, std::int64_t end) const;
+    /// Labels [B] (int64, device) for `index` or for [begin, end).
+    [[nodiscard]] torch::Tensor labels(split s, const torch::Tensor& index) const;
+    [[nodiscard]] torch::Tensor labels(split s, std::int64_t begin, std::int64_t end) const;
+
+    /// Per-sample losses L_s [B] of outputs `out` [B, K] against labels `y` (see loss_kind).
+    [[nodiscard]] torch::Tensor per_sample_loss(const torch::Tensor& out, const torch::Tensor& y) const;
+
+    /// Evaluates the first `n` samples of a split (n is clipped to the split size) in eval mode
+    /// (BatchNorm on running statistics), in chunks; restores the training flag afterwards.
+    [[nodiscard]] evaluation evaluate(split s, std::int64_t n, bool with_gradient) const;
+
+private:
+    std::shared_ptr<net_base> m_model;
+    torch::Tensor m_train_x, m_train_y, m_test_x, m_test_y; // uint8 [N,C,H,W], int64 [N]
+    torch::Tensor m_mean, m_std;                             // [1, C, 1, 1] in dtype
+    channel_stats m_stats;
+    network_options m_options;
+};
+
+/// Minibatches drawn reproducibly from a seed: each epoch is a fresh uniform permutation of
+/// the n samples (Fisher-Yates on a 64-bit Mersenne twister with unbiased integer draws), cut
+/// into floor(n / batch) consecutive batches (the incomplete tail is dropped).
+class minibatch_sampler {
+public:
+    /// Throws parameter_error unless 1 <= batch <= n.
+    minibatch_sampler(std::int64_t n, std::int64_t batch, std::uint64_t seed);
+    /// Indices of the next minibatch (batch distinct indices in [0, n)).
+    [[nodiscard]] std::vector<std::int64_t> next();
+
+private:
+    std::int64_t m_n, m_batch, m_pos;
+    std::vector<std::int64_t> m_perm;
+    std::mt19937_64 m_rng;
+    void shuffle();
+};
+
+/// SGD / SGLD parameters. The update per iteration, with g the gradient of the minibatch mean
+/// loss: v <- momentum * v + g (v = g on the first step, PyTorch's convention);
+/// w <- w - lr * v + sqrt(2 lr T) * xi, xi ~ N(0, 1) i.i.d. per weight (SGLD when T > 0).
+struct sgd_options {
+    double lr = 0.1;           ///< learning rate (> 0)
+    double momentum = 0.0;     ///< heavy-ball momentum in [0, 1)
+    std::int64_t batch = 100;  ///< minibatch size, 1..train size
+    double temperature = 0.0;  ///< SGLD temperature T >= 0 (0: plain SGD)
+    std::uint64_t seed = 1;    ///< seeds minibatches and the SGLD noise
+};
+
+/// SGD (T = 0) or SGLD (T > 0) as a dynamics: step(sys, x) performs one iteration; dt() = 1
+/// (time is counted in iterations).
+class sgd {
+public:
+    /// Throws parameter_error for lr <= 0, momentum outside [0,1), T < 0 or a bad batch size.
+    sgd(const sgd_options& options, const network_system& sys);
+    void step(network_system& sys, parameter_handle& x);
+    [[nodiscard]] double dt() const noexcept { return 1.0; }
+    /// Minibatch mean loss of the last step (NaN before the first).
+    [[nodiscard]] double last_loss() const noexcept { return m_last_loss; }
+    /// "sgd" or "sgld".
+    [[nodiscard]] std::string method() const { return m_options.temperature > 0.0 ? "sgld" : "sgd"; }
+
+private:
+    sgd_options m_options;
+    minibatch_sampler m_sampler;
+    std::vector<torch::Tensor> m_velocity;
+    torch::Generator m_noise;
+    double m_last_loss;
+};
+
+} // namespace glassy::nets

@@ -1,0 +1,39 @@
+#pragma once
+/// @file The SGD noise D of the paper's eq. 4 on a set S of training samples (the first
+/// |S| of the training split):
+///   D = (1/|S|) sum_s (1/M) |grad L_s - grad L|^2 = [(1/|S|) sum_s |grad L_s|^2 - |grad L|^2] / M,
+/// with grad L = (1/|S|) sum_s grad L_s the mean gradient over S and M the number of weights.
+/// Measured with the model in eval mode: for ResNet-18 BatchNorm then uses its running
+/// statistics, which makes every per-sample gradient a function of that sample alone.
+#include "nets/network.hpp"
+
+#include <cstdint>
+
+namespace glassy::nets {
+
+/// How per-sample gradient norms are obtained.
+enum class noise_method {
+    per_sample_loop, ///< reference: one forward + backward per sample
+    batched,         ///< one batched backward per chunk; per-sample norms of Linear, Conv2d and
+                     ///< BatchNorm2d (eval) parameter gradients from layer inputs and output
+                     ///< gradients (Goodfellow's trick; conv via unfold). Falls back to the
+                     ///< loop if some parameter is not covered by a taped layer.
+};
+
+/// Result of one D measurement.
+struct noise_estimate {
+    double D = 0.0;                    ///< eq. 4
+    double mean_sample_sq_norm = 0.0;  ///< (1/|S|) sum_s |grad L_s|^2
+    double mean_gradient_sq_norm = 0.0; ///< |grad L|^2
+    std::int64_t samples = 0;          ///< |S|
+    std::int64_t num_parameters = 0;   ///< M
+    bool fast_path = false;            ///< true when the batched path was used
+};
+
+/// Measures D on the first `samples` training samples (clipped to the training size), in
+/// chunks of `chunk` samples for the batched path. Restores the training flag of the model.
+/// Throws parameter_error for samples < 1 or chunk < 1.
+[[nodiscard]] noise_estimate sgd_noise(const network_system& sys, std::int64_t samples,
+                                       noise_method method = noise_method::batched, std::int64_t chunk = 256);
+
+} // namespace glassy::nets

@@ -1,0 +1,110 @@
+// net_quench end to end (the executable built by CMake) and its handling of bad flags.
+#include "dynamics/record.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct result {
+    int rc;
+    std::string err;
+};
+
+result run(const std::string& args) {
+    const fs::path err = fs::temp_directory_path() / ("glassy_net_quench_err_" + std::to_string(::getpid()));
+    const std::string cmd = std::string(NET_QUENCH_EXE) + " " + args + " > /dev/null 2> " + err.string();
+    const int status = std::system(cmd.c_str());
+    std::ifstream f(err);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    fs::remove(err);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ss.str()};
+}
+
+std::size_t lines(const std::string& s) {
+    std::size_t n = 0;
+    for (char c : s) n += c == '\n';
+    return n;
+}
+
+} // namespace
+
+TEST(NetQuench, TinyRunWritesAValidRecord) {
+    const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_" + std::to_string(::getpid()) + ".h5");
+    const result r = run("--model smallnet --dataset synthetic --synthetic-train 300 --synthetic-test 60 --steps 40 "
+                         "--batch 30 --noise-samples 50 --eval-samples 100 --threads 1 --seed 3 --save-snapshots --out " +
+                         out.string());
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const glassy::record rec = glassy::read_record(out);
+    fs::remove(out);
+    EXPECT_EQ(rec.system, "net");
+    EXPECT_EQ(rec.method, "sgd");
+    EXPECT_EQ(rec.parameters.at("num_parameters").get<std::int64_t>(), 38'390);
+    EXPECT_EQ(rec.parameters.at("model"), "smallnet");
+    EXPECT_EQ(rec.parameters.at("batch").get<int>(), 30);
+    EXPECT_EQ(rec.parameters.at("input_std").size(), 1u);
+    EXPECT_GT(rec.parameters.at("input_std")[0].get<double>(), 0.0);
+    ASSERT_FALSE(rec.time.empty());
+    EXPECT_EQ(rec.time.back(), 40.0);
+    EXPECT_EQ(rec.energy, rec.observables.at("train_loss"));
+    for (const char* name : {"train_accuracy", "test_loss", "test_accuracy", "grad_norm"})
+        EXPECT_EQ(rec.observables.at(name).size(), rec.time.size()) << name;
+    ASSERT_FALSE(rec.aging.tw.empty());
+    EXPECT_EQ(rec.aging.noise.size(), rec.aging.tw.size());
+    for (double d : rec.aging.noise) EXPECT_TRUE(std::isfinite(d) && d > 0.0);
+    EXPECT_EQ(rec.aging.delta.rows(), static_cast<Eigen::Index>(rec.aging.tw.size()));
+    EXPECT_GT(rec.aging.delta(0, 0), 0.0);
+    EXPECT_EQ(rec.extra_f32.at("snapshots/weights").shape,
+              (std::vector<std::uint64_t>{rec.aging.tw.size(), 38'390}));
+    EXPECT_NE(r.err.find("snapshot memory"), std::string::npos) << r.err;
+}
+
+TEST(NetQuench, BadFlagsGiveOneLineErrors) {
+    for (const std::string args : {"--model lenet --dataset synthetic",
+                                   "--model fc --dataset synthetic --synthetic-train 100 --batch 500",
+                                   "--model fc --dataset mnist --data-dir /nonexistent/glassy",
+                                   "--model fc --dataset imagenet --data-dir /tmp",
+                                   "--model fc --dataset synthetic --device tpu",
+                                   "--model fc --dataset synthetic --dtype float16",
+                                   "--model fc --dataset synthetic --steps 0",
+                                   "--model fc --no-such-flag"}) {
+        const result r = run(args + " --out /tmp/glassy_never_written.h5");
+        EXPECT_NE(r.rc, 0) << args;
+        // One line (a BLAS warning may precede it).
+        std::string last = r.err;
+        while (!last.empty() && last.back() == '\n') last.pop_back();
+        last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
+        EXPECT_EQ(last.rfind("net_quench: error: ", 0), 0u) << args << " -> " << r.err;
+        EXPECT_LE(lines(r.err), 2u) << args << " -> " << r.err;
+    }
+    EXPECT_FALSE(fs::exists("/tmp/glassy_never_written.h5"));
+}
+
+TEST(NetQuench, RefusesToOverwriteWithoutForce) {
+    const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_exists_" + std::to_string(::getpid()) + ".h5");
+    { std::ofstream(out) << "x"; }
+    const std::string args = "--model fc --dataset synthetic --synthetic-train 100 --synthetic-test 20 --steps 5 --batch 10 "
+                             "--noise-samples 10 --eval-samples 20 --quiet --out " + out.string();
+    const result refused = run(args);
+    EXPECT_EQ(refused.rc, 1);
+    EXPECT_NE(refused.err.find("exists"), std::string::npos) << refused.err;
+    const result forced = run(args + " --force");
+    EXPECT_EQ(forced.rc, 0) << forced.err;
+    EXPECT_EQ(glassy::read_record(out).parameters.at("steps").get<int>(), 5);
+    fs::remove(out);
+}
+
+TEST(NetQuench, HelpExitsZero) {
+    const result r = run("--help");
+    EXPECT_EQ(r.rc, 0);
+}

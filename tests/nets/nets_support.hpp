@@ -1,0 +1,34 @@
+#pragma once
+// Shared helpers of the nets tests: small synthetic systems.
+#include "nets/datasets.hpp"
+#include "nets/models.hpp"
+#include "nets/network.hpp"
+
+#include <memory>
+
+namespace glassy::nets::testing {
+
+/// A synthetic dataset of `train` / `test` images of the given shape (seeded).
+inline dataset_pair small_data(std::int64_t train, std::int64_t test, std::int64_t channels = 1, std::int64_t side = 28,
+                               std::uint64_t seed = 7) {
+    synthetic_options o;
+    o.train_count = train;
+    o.test_count = test;
+    o.channels = channels;
+    o.height = side;
+    o.width = side;
+    o.seed = seed;
+    return make_synthetic(o);
+}
+
+/// A network system of `kind` on `data`, initialised from torch seed `seed`.
+inline std::unique_ptr<network_system> make_system(model_kind kind, const dataset_pair& data, torch::Dtype dtype,
+                                                   std::int64_t hidden = 100, std::uint64_t seed = 3) {
+    torch::manual_seed(seed);
+    const input_shape shape{data.train.channels, data.train.height, data.train.width, data.train.classes};
+    auto model = make_model(kind, shape, hidden);
+    return std::make_unique<network_system>(model, data.train, data.test, compute_channel_stats(data.train),
+                                            network_options{torch::kCPU, dtype});
+}
+
+} // namespace glassy::nets::testing

@@ -1,0 +1,121 @@
+// The SGD noise D (eq. 4): the batched per-sample-norm path against the per-sample loop, and a
+// case computed by hand.
+#include "dynamics/error.hpp"
+#include "nets/noise.hpp"
+#include "nets_support.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace glassy::nets;
+using glassy::nets::testing::make_system;
+using glassy::nets::testing::small_data;
+
+namespace {
+
+void expect_paths_agree(network_system& sys, std::int64_t samples, std::int64_t chunk) {
+    const noise_estimate loop = sgd_noise(sys, samples, noise_method::per_sample_loop);
+    const noise_estimate fast = sgd_noise(sys, samples, noise_method::batched, chunk);
+    EXPECT_TRUE(fast.fast_path);
+    EXPECT_FALSE(loop.fast_path);
+    EXPECT_EQ(fast.samples, samples);
+    EXPECT_EQ(fast.num_parameters, sys.num_parameters());
+    EXPECT_GT(loop.D, 0.0);
+    // Both paths sum the same float64 numbers in different orders: agreement to ~1e-12.
+    EXPECT_NEAR(fast.D, loop.D, 1e-6 * loop.D);
+    EXPECT_NEAR(fast.mean_sample_sq_norm, loop.mean_sample_sq_norm, 1e-6 * loop.mean_sample_sq_norm);
+    EXPECT_NEAR(fast.mean_gradient_sq_norm, loop.mean_gradient_sq_norm, 1e-6 * loop.mean_gradient_sq_norm);
+}
+
+} // namespace
+
+TEST(Noise, FastPathMatchesLoopFc) {
+    const auto data = small_data(100, 10);
+    auto sys = make_system(model_kind::fc, data, torch::kFloat64);
+    expect_paths_agree(*sys, 48, 20); // chunks of 20, 20, 8
+}
+
+TEST(Noise, FastPathMatchesLoopSmallNet) {
+    const auto data = small_data(100, 10);
+    auto sys = make_system(model_kind::smallnet, data, torch::kFloat64);
+    expect_paths_agree(*sys, 40, 16);
+}
+
+TEST(Noise, FastPathMatchesLoopToy) {
+    const auto data = small_data(100, 10);
+    auto sys = make_system(model_kind::toy, data, torch::kFloat64, 1000);
+    expect_paths_agree(*sys, 40, 64);
+}
+
+TEST(Noise, FastPathMatchesLoopResNet18EvalBatchNorm) {
+    const auto data = small_data(8, 2, 3, 8);
+    auto sys = make_system(model_kind::resnet18, data, torch::kFloat64);
+    // Non-trivial running statistics, so that the BatchNorm per-sample terms are exercised.
+    torch::manual_seed(5);
+    {
+        torch::NoGradGuard ng;
+        for (auto& b : sys->model().named_buffers()) {
+            if (b.key().find("running_mean") != std::string::npos) b.value().uniform_(-0.5, 0.5);
+            if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 2.0);
+        }
+        for (auto& p : sys->model().named_parameters())
+            if (p.key().find("bn") != std::string::npos && p.key().find("weight") != std::string::npos) p.value().uniform_(0.5, 1.5);
+    }
+    expect_paths_agree(*sys, 4, 3);
+    EXPECT_TRUE(sys->model().is_training()); // the training flag is restored
+}
+
+// A Linear(1 -> 2) with zero weights and NLL loss: softmax = (1/2, 1/2), so for input x_s and
+// label y_s, grad_z = (1/2 - [y=0], 1/2 - [y=1]), grad W = grad_z x_s, grad b = grad_z.
+// Samples (x=1, y=0), (x=2, y=1): |g_1|^2 = (1/2)(1 + 1) = 1, |g_2|^2 = (1/2)(4 + 1) = 5/2,
+// mean gradient: W (1/4, -1/4), b (0, 0) -> |grad L|^2 = 1/8. M = 4:
+// D = (7/4 - 1/8) / 4 = 13/32.
+namespace {
+class OneLinearImpl : public net_base {
+public:
+    OneLinearImpl() {
+        m_fc = register_module("fc", torch::nn::Linear(1, 2));
+        torch::NoGradGuard ng;
+        m_fc->weight.zero_();
+        m_fc->bias.zero_();
+    }
+    torch::Tensor forward(torch::Tensor x) override { return apply(m_fc, x.flatten(1)); }
+
+private:
+    torch::nn::Linear m_fc{nullptr};
+};
+TORCH_MODULE(OneLinear);
+} // namespace
+
+TEST(Noise, HandComputedCase) {
+    image_set s;
+    s.count = 2;
+    s.channels = s.height = s.width = 1;
+    s.classes = 2;
+    s.pixels = {1, 2};
+    s.labels = {0, 1};
+    channel_stats st{{0.0}, {1.0 / 255.0}}; // inputs x = pixel value
+    network_system sys(OneLinear().ptr(), s, image_set{}, st, network_options{torch::kCPU, torch::kFloat64});
+    for (auto m : {noise_method::per_sample_loop, noise_method::batched}) {
+        const noise_estimate e = sgd_noise(sys, 2, m);
+        EXPECT_NEAR(e.mean_sample_sq_norm, 1.75, 1e-12);
+        EXPECT_NEAR(e.mean_gradient_sq_norm, 0.125, 1e-12);
+        EXPECT_NEAR(e.D, 13.0 / 32.0, 1e-12);
+    }
+}
+
+TEST(Noise, SingleSampleHasNoNoiseAndBadArgumentsThrow) {
+    const auto data = small_data(20, 4);
+    auto sys = make_system(model_kind::fc, data, torch::kFloat64);
+    // |S| = 1: grad L = grad L_1, D = 0 up to rounding of |g|^2 - |g|^2.
+    const noise_estimate e = sgd_noise(*sys, 1);
+    EXPECT_NEAR(e.D, 0.0, 1e-12 * e.mean_sample_sq_norm);
+    EXPECT_THROW((void)sgd_noise(*sys, 0), glassy::parameter_error);
+}
+
+TEST(Noise, Float32FastPathCloseToFloat64) {
+    const auto data = small_data(64, 4);
+    auto s32 = make_system(model_kind::smallnet, data, torch::kFloat32);
+    auto s64 = make_system(model_kind::smallnet, data, torch::kFloat64);
+    const double d32 = sgd_noise(*s32, 64).D, d64 = sgd_noise(*s64, 64).D;
+    EXPECT_NEAR(d32, d64, 1e-4 * d64); // float32 rounding of weights and activations
+}

@@ -1,0 +1,289 @@
+// SGD / SGLD as a dynamics of the network system, the common driver and two-time recorder
+// on networks, and reproducibility of whole runs.
+#include "dynamics/driver.hpp"
+#include "dynamics/error.hpp"
+#include "dynamics/recorders.hpp"
+#include "nets/quench.hpp"
+#include "nets_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+using namespace glassy::nets;
+using glassy::nets::testing::make_system;
+using glassy::nets::testing::small_data;
+
+namespace {
+
+std::vector<torch::Tensor> clone_all(const parameter_handle& x) {
+    std::vector<torch::Tensor> out;
+    for (const auto& t : x.tensors) out.push_back(t.detach().clone());
+    return out;
+}
+
+double max_abs_diff(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+    double m = 0.0;
+    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, (a[i] - b[i]).abs().max().item<double>());
+    return m;
+}
+
+} // namespace
+
+TEST(Sgd, OneStepIsGradientDescentOnTheBatch) {
+    const auto data = small_data(64, 8);
+    auto sys = make_system(model_kind::fc, data, torch::kFloat64);
+    parameter_handle x = sys->state();
+    const double lr = 0.05;
+    // Batch = whole training set: the minibatch gradient is the full-set gradient.
+    const torch::Tensor out = sys->model().forward(sys->inputs(split::train, 0, 64));
+    const torch::Tensor loss = sys->per_sample_loss(out, sys->labels(split::train, 0, 64)).mean();
+    const auto g = torch::autograd::grad({loss}, x.tensors);
+    std::vector<torch::Tensor> expected;
+    const auto before = clone_all(x);
+    for (std::size_t i = 0; i < g.size(); ++i) expected.push_back(before[i] - lr * g[i]);
+    sgd dyn(sgd_options{lr, 0.0, 64, 0.0, 9}, *sys);
+    dyn.step(*sys, x);
+    EXPECT_EQ(dyn.dt(), 1.0);
+    EXPECT_EQ(dyn.method(), "sgd");
+    EXPECT_NEAR(dyn.last_loss(), loss.item<double>(), 1e-12);
+    // Same numbers summed in a permuted order: float64 rounding only.
+    EXPECT_LT(max_abs_diff(clone_all(x), expected), 1e-12);
+    EXPECT_GT(max_abs_diff(clone_all(x), before), 1e-4); // it did move
+}
+
+TEST(Sgd, MomentumFollowsPyTorchConvention) {
+    const auto data = small_data(32, 8);
+    auto a = make_system(model_kind::fc, data, torch::kFloat64);
+    parameter_handle x = a->state();
+    const double lr = 0.05, mu = 0.9;
+    auto grad = [&] {
+        const torch::Tensor out = a->model().forward(a->inputs(split::train, 0, 32));
+        return torch::autograd::grad({a->per_sample_loss(out, a->labels(split::train, 0, 32)).mean()}, x.tensors);
+    };
+    const auto w0 = clone_all(x);
+    const auto g0 = grad();
+    sgd dyn(sgd_options{lr, mu, 32, 0.0, 9}, *a);
+    dyn.step(*a, x); // v1 = g0
+    const auto g1 = grad();
+    dyn.step(*a, x); // v2 = mu g0 + g1
+    std::vector<torch::Tensor> expected;
+    for (std::size_t i = 0; i < w0.size(); ++i) expected.push_back(w0[i] - lr * g0[i] - lr * (mu * g0[i] + g1[i]));
+    EXPECT_LT(max_abs_diff(clone_all(x), expected), 1e-12);
+}
+
+TEST(Sgld, NoiseHasVarianceTwoLrT) {
+    const auto data = small_data(64, 8);
+    auto plain = make_system(model_kind::fc, data, torch::kFloat64);
+    auto noisy = make_system(model_kind::fc, data, torch::kFloat64); // same initialisation
+    parameter_handle xp = plain->state(), xn = noisy->state();
+    const double lr = 0.01, temperature = 0.5;
+    sgd d0(sgd_options{lr, 0.0, 16, 0.0, 4}, *plain);
+    sgd d1(sgd_options{lr, 0.0, 16, temperature, 4}, *noisy);
+    EXPECT_EQ(d1.method(), "sgld");
+    d0.step(*plain, xp);
+    d1.step(*noisy, xn);
+    // Same minibatch and gradient: the difference is sqrt(2 lr T) xi.
+    double s = 0.0;
+    for (std::size_t i = 0; i < xp.tensors.size(); ++i) s += (xn.tensors[i] - xp.tensors[i]).pow(2).sum().item<double>();
+    const double m = static_cast<double>(xp.size());
+    const double var = s / m, expected = 2.0 * lr * temperature;
+    EXPECT_NEAR(var, expected, 5.0 * std::sqrt(2.0 / m) * expected); // chi^2_M / M: sd sqrt(2/M)
+}
+
+TEST(Sgd, SamplerIsReproducibleAndCoversEpochs) {
+    minibatch_sampler a(10, 3, 42), b(10, 3, 42);
+    std::vector<int> seen(10, 0);
+    for (int k = 0; k < 3; ++k) {
+        const auto ia = a.next();
+        EXPECT_EQ(ia, b.next());
+        for (auto i : ia) ++seen[static_cast<std::size_t>(i)];
+    }
+    for (int c : seen) EXPECT_LE(c, 1); // within one epoch, no index twice
+    EXPECT_THROW(minibatch_sampler(10, 11, 1), glassy::parameter_error);
+    EXPECT_THROW(minibatch_sampler(10, 0, 1), glassy::parameter_error);
+}
+
+TEST(Driver, DeltaFromRecorderEqualsSnapshots) {
+    quench_options o;
+    o.model = model_kind::fc;
+    o.dataset = "synthetic";
+    o.synthetic.train_count = 256;
+    o.synthetic.test_count = 64;
+    o.batch = 32;
+    o.steps = 60;
+    o.noise_samples = 32;
+    o.eval_samples = 64;
+    o.tw_steps = {10, 20, 40};
+    o.lag_steps = {10, 20, 30};
+    o.save_snapshots = true;
+    quench q(o);
+    const glassy::record rec = q.run();
+    const auto& w = rec.extra_f32.at("snapshots/weights");
+    const auto m = static_cast<std::size_t>(q.num_parameters());
+    ASSERT_EQ(w.shape, (std::vector<std::uint64_t>{3, m}));
+    auto msd = [&](std::size_t i, std::size_t j) {
+        double s = 0.0;
+        for (std::size_t k = 0; k < m; ++k) {
+            const double d = static_cast<double>(w.data[i * m + k]) - static_cast<double>(w.data[j * m + k]);
+            s += d * d;
+        }
+        return s / static_cast<double>(m);
+    };
+    const auto& delta = rec.aging.delta;
+    EXPECT_NEAR(delta(0, 0), msd(0, 1), 1e-12 * msd(0, 1)); // t_w 10, t 10
+    EXPECT_NEAR(delta(0, 2), msd(0, 2), 1e-12 * msd(0, 2)); // t_w 10, t 30
+    EXPECT_NEAR(delta(1, 1), msd(1, 2), 1e-12 * msd(1, 2)); // t_w 20, t 20
+    EXPECT_FALSE(std::isnan(delta(2, 1)));                  // t_w 40 + 20 = 60 is the last step
+    EXPECT_TRUE(std::isnan(delta(2, 2)));                   // 40 + 30 > 60: never reached
+    ASSERT_EQ(rec.aging.noise.size(), 3u);
+    for (double d : rec.aging.noise) EXPECT_GT(d, 0.0);
+    EXPECT_EQ(rec.extra.at("snapshots/tw").data, (std::vector<double>{10, 20, 40}));
+}
+
+TEST(Quench, NoiseCanBeRecomputedFromTheRecord) {
+    // D(t_w) uses the first noise_samples training samples: the saved weights and the
+    // parameters JSON suffice to recompute it.
+    quench_options o;
+    o.model = model_kind::smallnet;
+    o.dataset = "synthetic";
+    o.synthetic.train_count = 200;
+    o.synthetic.test_count = 20;
+    o.batch = 20;
+    o.steps = 30;
+    o.noise_samples = 64;
+    o.eval_samples = 40;
+    o.tw_steps = {10, 25};
+    o.save_snapshots = true;
+    const glassy::record rec = quench(o).run();
+    synthetic_options so = o.synthetic;
+    so.seed = rec.parameters.at("seed").get<std::uint64_t>();
+    const dataset_pair d = make_synthetic(so);
+    channel_stats st{rec.parameters.at("input_mean").get<std::vector<double>>(),
+                     rec.parameters.at("input_std").get<std::vector<double>>()};
+    network_system sys(make_model(model_kind::smallnet, {1, 28, 28, 10}), d.train, d.test, st);
+    const auto& w = rec.extra_f32.at("snapshots/weights");
+    const auto m = static_cast<Eigen::Index>(w.shape[1]);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const Eigen::VectorXf row = Eigen::Map<const Eigen::VectorXf>(w.data.data() + static_cast<Eigen::Index>(i) * m, m);
+        assign_parameters(sys.state(), row);
+        EXPECT_EQ(flatten_parameters(sys.state()), row);
+        const double d_again = sgd_noise(sys, rec.parameters.at("noise_samples").get<std::int64_t>()).D;
+        EXPECT_NEAR(d_again, rec.aging.noise[i], 1e-9 * rec.aging.noise[i]); // same float32 arithmetic
+    }
+    EXPECT_THROW(assign_parameters(sys.state(), Eigen::VectorXf(3)), glassy::parameter_error);
+}
+
+TEST(Quench, SgldRunIsRecordedAsSgld) {
+    quench_options o;
+    o.model = model_kind::fc;
+    o.dataset = "synthetic";
+    o.synthetic.train_count = 100;
+    o.synthetic.test_count = 20;
+    o.batch = 10;
+    o.steps = 20;
+    o.temperature = 1e-4;
+    o.noise_samples = 20;
+    o.eval_samples = 20;
+    const glassy::record rec = quench(o).run();
+    EXPECT_EQ(rec.method, "sgld");
+    EXPECT_EQ(rec.parameters.at("T").get<double>(), 1e-4);
+}
+
+TEST(Training, FcFitsSmallSetPerfectly) {
+    const auto data = small_data(512, 64);
+    auto sys = make_system(model_kind::fc, data, torch::kFloat32, 100, 1);
+    parameter_handle x = sys->state();
+    sgd dyn(sgd_options{0.1, 0.0, 64, 0.0, 1}, *sys);
+    glassy::run_state rs;
+    glassy::integrate(dyn, *sys, x, rs, 1500, glassy::schedule{});
+    const evaluation ev = sys->evaluate(split::train, 512, true);
+    EXPECT_EQ(ev.accuracy, 1.0);
+    EXPECT_LT(ev.loss, 1e-3);
+    EXPECT_LT(ev.grad_norm, 1e-2);
+}
+
+TEST(Training, FcFitsMnistSubsetPerfectly) {
+    const std::filesystem::path dir = std::getenv("GLASSY_DATA_DIR") ? std::getenv("GLASSY_DATA_DIR") : GLASSY_TEST_DATA_DIR;
+    dataset_pair d;
+    try {
+        d = load_dataset("mnist", dir);
+    } catch (const glassy::error& e) {
+        GTEST_SKIP() << "MNIST not available: " << e.what();
+    }
+    d.train = d.train.head(512);
+    d.test = d.test.head(256);
+    auto sys = make_system(model_kind::fc, d, torch::kFloat32, 100, 1);
+    parameter_handle x = sys->state();
+    sgd dyn(sgd_options{0.1, 0.0, 64, 0.0, 1}, *sys);
+    glassy::run_state rs;
+    glassy::integrate(dyn, *sys, x, rs, 3000, glassy::schedule{});
+    const evaluation ev = sys->evaluate(split::train, 512, false);
+    EXPECT_EQ(ev.accuracy, 1.0);
+    EXPECT_LT(ev.loss, 1e-3);
+    EXPECT_GT(sys->evaluate(split::test, 256, false).accuracy, 0.7); // it generalises somewhat
+}
+
+namespace {
+glassy::record tiny_run(std::uint64_t seed, model_kind model) {
+    quench_options o;
+    o.model = model;
+    o.dataset = "synthetic";
+    o.synthetic.train_count = 200;
+    o.synthetic.test_count = 50;
+    o.batch = 20;
+    o.steps = 50;
+    o.seed = seed;
+    o.noise_samples = 40;
+    o.eval_samples = 100;
+    quench q(o);
+    return q.run();
+}
+
+bool same_nan_aware(const glassy::row_matrix& a, const glassy::row_matrix& b) {
+    if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
+    for (Eigen::Index i = 0; i < a.size(); ++i)
+        if (!(a.data()[i] == b.data()[i] || (std::isnan(a.data()[i]) && std::isnan(b.data()[i])))) return false;
+    return true;
+}
+} // namespace
+
+TEST(Quench, SameSeedGivesIdenticalRecord) {
+    for (auto model : {model_kind::fc, model_kind::smallnet}) {
+        const glassy::record a = tiny_run(5, model), b = tiny_run(5, model), c = tiny_run(6, model);
+        EXPECT_EQ(a.parameters, b.parameters);
+        EXPECT_EQ(a.time, b.time);
+        EXPECT_EQ(a.energy, b.energy);
+        EXPECT_EQ(a.observables, b.observables);
+        EXPECT_EQ(a.aging.noise, b.aging.noise);
+        EXPECT_TRUE(same_nan_aware(a.aging.delta, b.aging.delta));
+        EXPECT_NE(a.energy, c.energy); // and another seed gives another run
+        EXPECT_EQ(a.method, "sgd");
+        EXPECT_EQ(a.parameters.at("num_parameters").get<std::int64_t>(), model == model_kind::fc ? 89'610 : 38'390);
+        EXPECT_EQ(a.parameters.at("input_mean").size(), 1u);
+        EXPECT_EQ(a.time.front(), 0.0);
+        EXPECT_EQ(a.time.back(), 50.0);
+        EXPECT_LT(a.energy.back(), a.energy.front()); // training lowers the loss
+    }
+}
+
+TEST(Quench, RejectsBadOptions) {
+    quench_options o;
+    o.dataset = "synthetic";
+    o.synthetic.train_count = 50;
+    o.batch = 51;
+    EXPECT_THROW(quench{o}, glassy::parameter_error);
+    o.batch = 10;
+    o.device = "cuda";
+    if (!cuda_available()) {
+        EXPECT_THROW(quench{o}, glassy::parameter_error);
+    }
+    o.device = "tpu";
+    EXPECT_THROW(quench{o}, glassy::parameter_error);
+    o.device = "cpu";
+    o.dataset = "mnist";
+    o.data_dir = "/nonexistent/glassy";
+    EXPECT_THROW(quench{o}, glassy::error);
+}
