@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
     physics.push_back(app.add_option("--dt", par.dt, "Langevin time step (> 0); Metropolis counts sweeps")->capture_default_str());
     physics.push_back(app.add_option("--tmax", par.tmax, "duration of the run (Langevin time or sweeps)")->capture_default_str());
     physics.push_back(app.add_option("--samples", par.samples, "independent disorder samples and initial conditions")->capture_default_str());
+    physics.push_back(app.add_option("--replicas", par.replicas, "replicas per disorder sample, run as one batch (each counts as a sample in the record)")->capture_default_str());
+    physics.push_back(app.add_option("--couplings", par.couplings, "coupling storage: float64, or float32 (half the memory; sums in double)")->capture_default_str());
     physics.push_back(app.add_option("--seed", par.seed, "master random seed")->capture_default_str());
     physics.push_back(app.add_option("--tw", par.tw, "waiting times t_w (default 1, 3.2, 10, ... up to tmax/2)"));
     physics.push_back(app.add_option("--per-decade", par.per_decade, "measurement points per decade of time")->capture_default_str());
@@ -53,7 +55,7 @@ int main(int argc, char** argv) {
         if (par.method == "ck") {
             if (!resume.empty() || !checkpoint_every.empty())
                 throw parameter_error("--method ck does not support checkpoints yet (--checkpoint-every / --resume)");
-            for (const char* flag : {"--N", "--samples", "--theta-max"})
+            for (const char* flag : {"--N", "--samples", "--replicas", "--couplings", "--theta-max"})
                 if (app.count(flag) > 0) throw parameter_error(std::string(flag) + " does not apply to --method ck (N = infinity)");
             if (app.count("--p") > 0 && mix_opt->count() == 0) ck.mix = std::to_string(par.p) + ":1";
             ck.T = par.temperature;
@@ -93,7 +95,7 @@ int main(int argc, char** argv) {
                 if (opt->count() == 0) continue;
                 std::string key = opt->get_name().substr(2);
                 for (auto& c : key) c = c == '-' ? '_' : c;
-                if (given.contains(key) && given.at(key) != kept.at(key))
+                if (given.contains(key) && (!kept.contains(key) || given.at(key) != kept.at(key)))
                     throw parameter_error("checkpoint " + resume + " is from a different configuration (" + opt->get_name() +
                                           " differs); leave physics flags out when resuming");
             }
@@ -112,10 +114,11 @@ int main(int argc, char** argv) {
         control.resume = saved ? &*saved : nullptr;
 
         if (!quiet)
-            std::fprintf(stderr, "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %d sample(s), %d thread(s), couplings %.1f MiB%s\n",
+            std::fprintf(stderr, "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %d sample(s) x %d replica(s), %d thread(s), couplings %.1f MiB%s\n",
                          par.p, par.n, par.temperature, par.method.c_str(), par.method == "metropolis" ? 1.0 : par.dt,
-                         par.tmax, par.samples, omp_get_max_threads(),
-                         static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p))) * 8.0 / (1 << 20),
+                         par.tmax, par.samples, par.replicas, omp_get_max_threads(),
+                         static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p))) *
+                             (par.couplings == "float32" ? 4.0 : 8.0) / (1 << 20),
                          saved ? " (resumed)" : "");
         app::progress_line progress(!quiet);
         run_hooks hooks;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 namespace glassy {
 namespace {
@@ -31,6 +32,104 @@ bool next_colex(int* c, int p) noexcept {
 
 constexpr int max_blocks = 64;
 
+// One block of the batched p = 3 contraction: largest index k in [k0, k1), replicas packed
+// [chunk][spin][w] (chunk stride N W). Adds the block's gradient sums G into g and the
+// per-replica sums S into sb. Chunks run inside k, so the couplings of one k (k^2/2 doubles)
+// stay in cache across chunks; per replica the sums are sequential in i (deterministic).
+template <int W, class T>
+[[gnu::always_inline]] inline void p3_batch_block_impl(const T* couplings, int k0, int k1, const double* s, int chunks,
+                                                       std::size_t n, double* g, double* sb) {
+    const std::size_t stride = n * W;
+    for (int k = k0; k < k1; ++k) {
+        const T* jk = couplings + binomial(static_cast<std::uint64_t>(k), 3);
+        for (int c = 0; c < chunks; ++c) {
+            const double* sc = s + stride * static_cast<std::size_t>(c);
+            double* gb = g + stride * static_cast<std::size_t>(c);
+            const double* sk = sc + static_cast<std::ptrdiff_t>(k) * W;
+            double gk[W] = {};
+            for (int j = 1; j < k; ++j) {
+                const T* jj = jk + static_cast<std::ptrdiff_t>(j) * (j - 1) / 2;
+                const double* sj = sc + static_cast<std::ptrdiff_t>(j) * W;
+                // Four partial sums over i (i mod 4) break the dependency chain of t, so the
+                // loop runs at FMA throughput rather than latency; combined in a fixed order.
+                double a[W], t[W], t0[W] = {}, t1[W] = {}, t2[W] = {}, t3[W] = {};
+                for (int w = 0; w < W; ++w) a[w] = sj[w] * sk[w];
+                int i = 0;
+                for (; i + 4 <= j; i += 4) {
+                    const double j0 = static_cast<double>(jj[i]), j1 = static_cast<double>(jj[i + 1]);
+                    const double j2 = static_cast<double>(jj[i + 2]), j3 = static_cast<double>(jj[i + 3]);
+                    const double* si = sc + static_cast<std::ptrdiff_t>(i) * W;
+                    double* gi = gb + static_cast<std::ptrdiff_t>(i) * W;
+#pragma omp simd
+                    for (int w = 0; w < W; ++w) {
+                        t0[w] += j0 * si[w];
+                        gi[w] += a[w] * j0;
+                        t1[w] += j1 * si[W + w];
+                        gi[W + w] += a[w] * j1;
+                        t2[w] += j2 * si[2 * W + w];
+                        gi[2 * W + w] += a[w] * j2;
+                        t3[w] += j3 * si[3 * W + w];
+                        gi[3 * W + w] += a[w] * j3;
+                    }
+                }
+                for (; i < j; ++i) {
+                    const double jv = static_cast<double>(jj[i]);
+                    const double* si = sc + static_cast<std::ptrdiff_t>(i) * W;
+                    double* gi = gb + static_cast<std::ptrdiff_t>(i) * W;
+#pragma omp simd
+                    for (int w = 0; w < W; ++w) {
+                        t0[w] += jv * si[w];
+                        gi[w] += a[w] * jv;
+                    }
+                }
+                for (int w = 0; w < W; ++w) t[w] = (t0[w] + t1[w]) + (t2[w] + t3[w]);
+                double* gj = gb + static_cast<std::ptrdiff_t>(j) * W;
+                for (int w = 0; w < W; ++w) {
+                    gj[w] += sk[w] * t[w];
+                    gk[w] += sj[w] * t[w];
+                }
+            }
+            double* gkk = gb + static_cast<std::ptrdiff_t>(k) * W;
+            for (int w = 0; w < W; ++w) {
+                gkk[w] += gk[w];
+                sb[c * W + w] += sk[w] * gk[w];
+            }
+        }
+    }
+}
+
+// The kernel is compute-bound, so it is compiled for several instruction sets and the widest
+// the CPU supports is picked at load time (AVX-512, AVX2 + FMA, baseline SSE2). The choice
+// depends on the machine only, never on the thread count; FMA changes the last bits, so
+// batched results agree across machines to rounding (1e-15 relative), not bit for bit.
+#define GLASSY_P3_BATCH_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define GLASSY_P3_BATCH_KERNEL(W, T, NAME)                                                                          \
+    GLASSY_P3_BATCH_CLONES void NAME(const T* j, int k0, int k1, const double* s, int c, std::size_t n, double* g, \
+                                     double* sb) {                                                                 \
+        p3_batch_block_impl<W, T>(j, k0, k1, s, c, n, g, sb);                                                      \
+    }
+GLASSY_P3_BATCH_KERNEL(2, double, p3_batch_block_w2)
+GLASSY_P3_BATCH_KERNEL(4, double, p3_batch_block_w4)
+GLASSY_P3_BATCH_KERNEL(8, double, p3_batch_block_w8)
+GLASSY_P3_BATCH_KERNEL(2, float, p3_batch_block_w2f)
+GLASSY_P3_BATCH_KERNEL(4, float, p3_batch_block_w4f)
+GLASSY_P3_BATCH_KERNEL(8, float, p3_batch_block_w8f)
+#undef GLASSY_P3_BATCH_KERNEL
+#undef GLASSY_P3_BATCH_CLONES
+
+template <int W, class T>
+void p3_batch_block(const T* j, int k0, int k1, const double* s, int c, std::size_t n, double* g, double* sb) {
+    if constexpr (std::is_same_v<T, double>) {
+        if constexpr (W == 2) p3_batch_block_w2(j, k0, k1, s, c, n, g, sb);
+        else if constexpr (W == 4) p3_batch_block_w4(j, k0, k1, s, c, n, g, sb);
+        else p3_batch_block_w8(j, k0, k1, s, c, n, g, sb);
+    } else {
+        if constexpr (W == 2) p3_batch_block_w2f(j, k0, k1, s, c, n, g, sb);
+        else if constexpr (W == 4) p3_batch_block_w4f(j, k0, k1, s, c, n, g, sb);
+        else p3_batch_block_w8f(j, k0, k1, s, c, n, g, sb);
+    }
+}
+
 } // namespace
 
 std::uint64_t binomial(std::uint64_t n, std::uint64_t k) noexcept {
@@ -41,17 +140,23 @@ std::uint64_t binomial(std::uint64_t n, std::uint64_t k) noexcept {
     return r;
 }
 
-pspin_model::pspin_model(int n, int p, std::uint64_t seed) : m_n(n), m_p(p) {
+pspin_model::pspin_model(int n, int p, std::uint64_t seed, coupling_precision precision) : m_n(n), m_p(p) {
     if (p < 2) throw parameter_error("p-spin: p must be >= 2 (got " + std::to_string(p) + ")");
     if (n < p) throw parameter_error("p-spin: N must be >= p (got N = " + std::to_string(n) + ", p = " + std::to_string(p) + ")");
     const std::uint64_t count = binomial(static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(p));
     double factorial = 1;
     for (int m = 2; m <= p; ++m) factorial *= m;
     const double sd = std::sqrt(factorial / (2.0 * std::pow(static_cast<double>(n), p - 1)));
-    m_j.resize(count);
+    m_count = count;
     std::mt19937_64 rng(seed);
     std::normal_distribution<double> normal(0.0, sd);
-    for (auto& j : m_j) j = normal(rng);
+    if (precision == coupling_precision::float32) {
+        m_jf.resize(count);
+        for (auto& j : m_jf) j = static_cast<float>(normal(rng));
+    } else {
+        m_j.resize(count);
+        for (auto& j : m_j) j = normal(rng);
+    }
 
     // Partition the largest index k into at most max_blocks blocks of about equal tuple count.
     // Blocks depend on (N, p) only, never on the thread count; small models use few blocks so
@@ -85,46 +190,119 @@ double pspin_model::coupling(const std::vector<int>& sorted_indices) const {
     for (std::size_t m = 0; m < sorted_indices.size(); ++m)
         if (sorted_indices[m] < 0 || sorted_indices[m] >= m_n || (m > 0 && sorted_indices[m] <= sorted_indices[m - 1]))
             throw parameter_error("p-spin: coupling indices must be strictly increasing in [0, N)");
-    return m_j[colex_rank(sorted_indices.data(), m_p)];
+    return jat(colex_rank(sorted_indices.data(), m_p));
 }
 
 double pspin_model::raw_gradient_p3(const state_type& sigma, state_type& g) const {
+    // One body for both storages; the double instance is the original float64 kernel.
+    const auto run = [&](const auto* couplings) -> double {
+        const int nb = static_cast<int>(m_block_start.size()) - 1;
+        std::vector<double> sums(static_cast<std::size_t>(nb), 0.0);
+        const double* s = sigma.data();
+#pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
+        for (int b = 0; b < nb; ++b) {
+            double* gb = m_partial[static_cast<std::size_t>(b)].data();
+            std::fill(gb, gb + m_n, 0.0);
+            double sb = 0.0;
+            for (int k = m_block_start[static_cast<std::size_t>(b)]; k < m_block_start[static_cast<std::size_t>(b) + 1]; ++k) {
+                const double sk = s[k];
+                const auto* jk = couplings + binomial(static_cast<std::uint64_t>(k), 3);
+                double gk = 0.0;
+                for (int j = 1; j < k; ++j) {
+                    const auto* jj = jk + static_cast<std::ptrdiff_t>(j) * (j - 1) / 2;
+                    const double a = s[j] * sk;
+                    double t = 0.0;
+#pragma omp simd reduction(+ : t)
+                    for (int i = 0; i < j; ++i) {
+                        t += jj[i] * s[i];
+                        gb[i] += a * jj[i];
+                    }
+                    gb[j] += sk * t;
+                    gk += s[j] * t;
+                }
+                gb[k] += gk;
+                sb += sk * gk;
+            }
+            sums[static_cast<std::size_t>(b)] = sb;
+        }
+        g = m_partial[0];
+        double total = sums[0];
+        for (int b = 1; b < nb; ++b) {
+            g += m_partial[static_cast<std::size_t>(b)];
+            total += sums[static_cast<std::size_t>(b)];
+        }
+        return total;
+    };
+    return m_jf.empty() ? run(m_j.data()) : run(m_jf.data());
+}
+
+template <int W, class T>
+void pspin_model::raw_gradient_p3_batch(const T* couplings, const double* s, int chunks, double* g, double* sums) const {
+    // s and g: [chunk][spin][w], chunk stride N W. Per block b: m_partial_batch holds the block's
+    // gradient (same layout) and its per-replica sums follow in the block's sums slot.
     const int nb = static_cast<int>(m_block_start.size()) - 1;
-    std::vector<double> sums(static_cast<std::size_t>(nb), 0.0);
-    const double* s = sigma.data();
+    const std::size_t stride = static_cast<std::size_t>(m_n) * W;
+    const std::size_t per_block = stride * static_cast<std::size_t>(chunks);
+    m_partial_batch.resize(per_block * static_cast<std::size_t>(nb));
+    std::vector<double> block_sums(static_cast<std::size_t>(nb) * static_cast<std::size_t>(chunks) * W, 0.0);
 #pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
     for (int b = 0; b < nb; ++b) {
-        double* gb = m_partial[static_cast<std::size_t>(b)].data();
-        std::fill(gb, gb + m_n, 0.0);
-        double sb = 0.0;
-        for (int k = m_block_start[static_cast<std::size_t>(b)]; k < m_block_start[static_cast<std::size_t>(b) + 1]; ++k) {
-            const double sk = s[k];
-            const double* jk = m_j.data() + binomial(static_cast<std::uint64_t>(k), 3);
-            double gk = 0.0;
-            for (int j = 1; j < k; ++j) {
-                const double* jj = jk + static_cast<std::ptrdiff_t>(j) * (j - 1) / 2;
-                const double a = s[j] * sk;
-                double t = 0.0;
-#pragma omp simd reduction(+ : t)
-                for (int i = 0; i < j; ++i) {
-                    t += jj[i] * s[i];
-                    gb[i] += a * jj[i];
-                }
-                gb[j] += sk * t;
-                gk += s[j] * t;
-            }
-            gb[k] += gk;
-            sb += sk * gk;
-        }
-        sums[static_cast<std::size_t>(b)] = sb;
+        double* gblock = m_partial_batch.data() + per_block * static_cast<std::size_t>(b);
+        std::fill(gblock, gblock + per_block, 0.0);
+        double* sb = block_sums.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(chunks) * W;
+        p3_batch_block<W, T>(couplings, m_block_start[static_cast<std::size_t>(b)], m_block_start[static_cast<std::size_t>(b) + 1],
+                          s, chunks, static_cast<std::size_t>(m_n), gblock, sb);
     }
-    g = m_partial[0];
-    double total = sums[0];
+    // Fixed-order reduction over blocks: independent of the thread count.
+    std::copy(m_partial_batch.begin(), m_partial_batch.begin() + static_cast<std::ptrdiff_t>(per_block), g);
+    std::copy(block_sums.begin(), block_sums.begin() + static_cast<std::ptrdiff_t>(chunks) * W, sums);
     for (int b = 1; b < nb; ++b) {
-        g += m_partial[static_cast<std::size_t>(b)];
-        total += sums[static_cast<std::size_t>(b)];
+        const double* gblock = m_partial_batch.data() + per_block * static_cast<std::size_t>(b);
+        for (std::size_t x = 0; x < per_block; ++x) g[x] += gblock[x];
+        for (int x = 0; x < chunks * W; ++x) sums[x] += block_sums[static_cast<std::size_t>(b) * static_cast<std::size_t>(chunks) * W + static_cast<std::size_t>(x)];
     }
-    return total;
+}
+
+Eigen::VectorXd pspin_model::gradient_batch(const Eigen::MatrixXd& sigma, Eigen::MatrixXd& g) const {
+    if (sigma.rows() != m_n || sigma.cols() < 1)
+        throw parameter_error("p-spin: gradient_batch needs an N x R configuration matrix with R >= 1");
+    const int r = static_cast<int>(sigma.cols());
+    Eigen::VectorXd energies(r);
+    g.resize(m_n, r);
+    if (m_p != 3 || r == 1) {
+        state_type x, gr;
+        for (int c = 0; c < r; ++c) {
+            x = sigma.col(c);
+            energies[c] = gradient(x, gr);
+            g.col(c) = gr;
+        }
+        return energies;
+    }
+    // Chunk width: 2, 4 or 8 replicas; R is padded with zero spins (which contribute nothing).
+    const int w = r <= 2 ? 2 : r <= 4 ? 4 : 8;
+    const int chunks = (r + w - 1) / w;
+    const std::size_t stride = static_cast<std::size_t>(m_n) * static_cast<std::size_t>(w);
+    std::vector<double> packed(stride * static_cast<std::size_t>(chunks), 0.0), out(packed.size());
+    std::vector<double> sums(static_cast<std::size_t>(chunks * w));
+    for (int c = 0; c < r; ++c)
+        for (int i = 0; i < m_n; ++i)
+            packed[stride * static_cast<std::size_t>(c / w) + static_cast<std::size_t>(i) * static_cast<std::size_t>(w) +
+                   static_cast<std::size_t>(c % w)] = sigma(i, c);
+    const auto run = [&](const auto* couplings) {
+        using T = std::remove_cv_t<std::remove_pointer_t<decltype(couplings)>>;
+        if (w == 2) raw_gradient_p3_batch<2, T>(couplings, packed.data(), chunks, out.data(), sums.data());
+        else if (w == 4) raw_gradient_p3_batch<4, T>(couplings, packed.data(), chunks, out.data(), sums.data());
+        else raw_gradient_p3_batch<8, T>(couplings, packed.data(), chunks, out.data(), sums.data());
+    };
+    if (m_jf.empty()) run(m_j.data());
+    else run(m_jf.data());
+    for (int c = 0; c < r; ++c) {
+        for (int i = 0; i < m_n; ++i)
+            g(i, c) = -out[stride * static_cast<std::size_t>(c / w) + static_cast<std::size_t>(i) * static_cast<std::size_t>(w) +
+                           static_cast<std::size_t>(c % w)];
+        energies[c] = -sums[static_cast<std::size_t>(c)];
+    }
+    return energies;
 }
 
 double pspin_model::raw_gradient_generic(const state_type& sigma, state_type& g) const {
@@ -144,7 +322,7 @@ double pspin_model::raw_gradient_generic(const state_type& sigma, state_type& g)
             c[static_cast<std::size_t>(p - 1)] = k;
             std::uint64_t idx = binomial(static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(p));
             do {
-                const double jv = m_j[idx++];
+                const double jv = jat(idx++);
                 prefix[0] = 1.0;
                 for (int m = 0; m < p; ++m) prefix[static_cast<std::size_t>(m) + 1] = prefix[static_cast<std::size_t>(m)] * sigma[c[static_cast<std::size_t>(m)]];
                 suffix[static_cast<std::size_t>(p)] = 1.0;
@@ -190,7 +368,7 @@ Eigen::MatrixXd pspin_model::hessian(const state_type& sigma) const {
         c[static_cast<std::size_t>(m_p - 1)] = k;
         idx = binomial(static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(m_p));
         do {
-            const double jv = m_j[idx++];
+            const double jv = jat(idx++);
             for (int a = 0; a < m_p; ++a)
                 for (int b = a + 1; b < m_p; ++b) {
                     double prod = jv;
@@ -217,7 +395,7 @@ double pspin_model::local_sum(const state_type& sigma, int i, int j) const {
     if (m_p == 3) {
         const std::uint64_t* b2 = m_binom.data() + 2 * static_cast<std::size_t>(m_n);
         const std::uint64_t* b3 = m_binom.data() + 3 * static_cast<std::size_t>(m_n);
-        auto j3 = [&](int x, int y, int z) { return m_j[static_cast<std::size_t>(x) + b2[y] + b3[z]]; };
+        auto j3 = [&](int x, int y, int z) { return jat(static_cast<std::size_t>(x) + b2[y] + b3[z]); };
         double total = 0.0;
         for (int pass = 0; pass < 2; ++pass) {
             const int f = pass == 0 ? i : j;
@@ -274,7 +452,7 @@ double pspin_model::local_sum(const state_type& sigma, int i, int j) const {
                 tuple[static_cast<std::size_t>(t++)] = r;
             }
             if (!placed) tuple[static_cast<std::size_t>(t++)] = fixed;
-            total += m_j[rank(tuple.data())] * prod;
+            total += jat(rank(tuple.data())) * prod;
             // next combination of q out of avail (lexicographic)
             int m = q - 1;
             while (m >= 0 && c[static_cast<std::size_t>(m)] == avail - q + m) --m;

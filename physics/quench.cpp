@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <sstream>
 
 namespace glassy {
 namespace {
@@ -20,7 +21,134 @@ std::uint64_t splitmix64(std::uint64_t x) noexcept {
     return x ^ (x >> 31);
 }
 
-enum stream : std::uint64_t { couplings = 1, initial = 2, noise = 3 };
+enum stream : std::uint64_t { couplings = 1, initial = 2, noise = 3, replica = 4 };
+
+// Seed of replica r from the seed replica 0 uses (r = 0: unchanged, so R = 1 is the plain run).
+std::uint64_t replica_seed(std::uint64_t base, int r) {
+    return r == 0 ? base : derive_seed(base, replica, static_cast<std::uint64_t>(r));
+}
+
+// Checkpoint key of a per-replica entry: replica 0 keeps the single-replica names.
+std::string rkey(int r, const std::string& name) {
+    return r == 0 ? name : "replica/" + std::to_string(r) + "/" + name;
+}
+
+// R replicas of one disorder sample: the system the batch dynamics and observers see.
+struct replica_system {
+    using state_type = std::vector<Eigen::VectorXd>;
+    const pspin_model* model;
+};
+
+// Packs the replicas as the columns of an N x R matrix.
+void pack(const std::vector<Eigen::VectorXd>& x, Eigen::MatrixXd& m) {
+    m.resize(x.front().size(), static_cast<Eigen::Index>(x.size()));
+    for (std::size_t r = 0; r < x.size(); ++r) m.col(static_cast<Eigen::Index>(r)) = x[r];
+}
+
+// Langevin (Euler or Heun) of R replicas with one batched gradient per stage, or Metropolis
+// with the replicas swept one after another. Per replica the arithmetic and the noise stream
+// are exactly those of langevin_dynamics / metropolis_dynamics, so R = 1 reproduces them bit
+// for bit (the batched gradient with one column is gradient()).
+class replica_dynamics {
+public:
+    replica_dynamics(const pspin_quench_parameters& par, double dt, const std::vector<std::uint64_t>& seeds)
+        : m_t(par.temperature), m_dt(dt), m_metropolis(par.method == "metropolis"), m_heun(par.method == "heun") {
+        if (!(m_t >= 0) || !std::isfinite(m_t)) throw parameter_error("langevin: T must be >= 0");
+        for (auto seed : seeds) {
+            if (m_metropolis) m_metro.emplace_back(par.temperature, par.theta_max, seed);
+            else m_rng.emplace_back(seed);
+        }
+        m_normal.resize(m_rng.size());
+    }
+    [[nodiscard]] double dt() const noexcept { return m_dt; }
+    [[nodiscard]] double acceptance(std::size_t r) const { return m_metro.at(r).acceptance(); }
+    [[nodiscard]] std::string state(std::size_t r) const {
+        return m_metropolis ? m_metro[r].state() : to_state_string(m_rng[r]) + " " + to_state_string(m_normal[r]);
+    }
+    void restore(std::size_t r, const std::string& text) {
+        if (m_metropolis) {
+            m_metro.at(r).restore(text);
+            return;
+        }
+        std::istringstream in(text);
+        in >> m_rng.at(r) >> m_normal.at(r);
+        if (in.fail()) throw error("langevin: corrupt generator state in checkpoint");
+    }
+
+    void step(const replica_system& sys, std::vector<Eigen::VectorXd>& x) {
+        const std::size_t nr = x.size();
+        if (m_metropolis) {
+            for (std::size_t r = 0; r < nr; ++r) m_metro[r].step(*sys.model, x[r]);
+            return;
+        }
+        const auto n = x.front().size();
+        const double amp = std::sqrt(2.0 * m_t * m_dt);
+        m_noise.resize(nr);
+        for (std::size_t r = 0; r < nr; ++r) {
+            m_noise[r].resize(n);
+            if (amp > 0)
+                for (Eigen::Index i = 0; i < n; ++i) m_noise[r][i] = amp * m_normal[r](m_rng[r]);
+            else
+                m_noise[r].setZero();
+        }
+        tangent_forces(sys, x, m_f1);
+        if (!m_heun) {
+            for (std::size_t r = 0; r < nr; ++r) {
+                x[r] += m_dt * m_f1[r] + m_noise[r];
+                normalize_to_sphere(x[r]);
+            }
+            return;
+        }
+        m_pred.resize(nr);
+        for (std::size_t r = 0; r < nr; ++r) {
+            m_pred[r] = x[r] + m_dt * m_f1[r] + m_noise[r];
+            normalize_to_sphere(m_pred[r]);
+        }
+        tangent_forces(sys, m_pred, m_f2);
+        for (std::size_t r = 0; r < nr; ++r) {
+            x[r] += 0.5 * m_dt * (m_f1[r] + m_f2[r]) + m_noise[r];
+            normalize_to_sphere(x[r]);
+        }
+    }
+
+private:
+    void tangent_forces(const replica_system& sys, const std::vector<Eigen::VectorXd>& x, std::vector<Eigen::VectorXd>& f) {
+        pack(x, m_packed);
+        sys.model->gradient_batch(m_packed, m_grads);
+        f.resize(x.size());
+        for (std::size_t r = 0; r < x.size(); ++r) {
+            m_grad = m_grads.col(static_cast<Eigen::Index>(r));
+            const double radial = x[r].dot(m_grad) / static_cast<double>(x[r].size());
+            f[r] = -(m_grad - radial * x[r]);
+        }
+    }
+
+    double m_t;
+    double m_dt;
+    bool m_metropolis;
+    bool m_heun;
+    std::vector<metropolis_dynamics> m_metro;
+    std::vector<std::mt19937_64> m_rng;
+    std::vector<std::normal_distribution<double>> m_normal;
+    std::vector<Eigen::VectorXd> m_noise, m_f1, m_f2, m_pred;
+    Eigen::MatrixXd m_packed, m_grads;
+    Eigen::VectorXd m_grad;
+};
+
+// Energy per spin of every replica at each call (one batched gradient per call).
+struct replica_energies {
+    std::vector<std::int64_t> steps;
+    std::vector<double> times;
+    std::vector<std::vector<double>> energy; // [replica][call]
+    Eigen::MatrixXd packed, grads;
+    void operator()(const replica_system& sys, const std::vector<Eigen::VectorXd>& x, std::int64_t step, double t) {
+        steps.push_back(step);
+        times.push_back(t);
+        pack(x, packed);
+        const Eigen::VectorXd e = sys.model->gradient_batch(packed, grads);
+        for (std::size_t r = 0; r < x.size(); ++r) energy[r].push_back(e[static_cast<Eigen::Index>(r)] / static_cast<double>(sys.model->size()));
+    }
+};
 
 // What one sample measured.
 struct sample_result {
@@ -74,7 +202,7 @@ record assemble(const pspin_quench_parameters& par, const std::vector<sample_res
     rec.system = "pspin";
     rec.method = par.method;
     rec.parameters = to_json(par);
-    rec.parameters["samples_completed"] = results.size();
+    rec.parameters["samples_completed"] = results.size() / static_cast<std::size_t>(par.replicas);
     for (auto w : tw) rec.aging.tw.push_back(static_cast<double>(w) * dt);
     for (auto l : lags) rec.aging.t.push_back(static_cast<double>(l) * dt);
     rec.aging.noise.assign(tw.size(), par.temperature);
@@ -129,6 +257,9 @@ void validate(const pspin_quench_parameters& par) {
     if (!(par.tmax > 0) || !std::isfinite(par.tmax)) throw parameter_error("--tmax must be > 0");
     if (par.tmax < step_dt(par)) throw parameter_error("--tmax must be at least one step (dt)");
     if (par.samples < 1) throw parameter_error("--samples must be >= 1");
+    if (par.replicas < 1) throw parameter_error("--replicas must be >= 1");
+    if (par.couplings != "float64" && par.couplings != "float32")
+        throw parameter_error("unknown --couplings '" + par.couplings + "' (expected float64 or float32)");
     if (par.per_decade < 1) throw parameter_error("--per-decade must be >= 1");
     for (double t : par.tw)
         if (!(t >= 0) || t > par.tmax) throw parameter_error("--tw values must lie in [0, tmax]");
@@ -136,11 +267,14 @@ void validate(const pspin_quench_parameters& par) {
 }
 
 nlohmann::json to_json(const pspin_quench_parameters& par) {
-    return {{"p", par.p}, {"N", par.n}, {"num_parameters", par.n}, {"T", par.temperature},
+    nlohmann::json j = {{"p", par.p}, {"N", par.n}, {"num_parameters", par.n}, {"T", par.temperature},
             {"method", par.method}, {"dt", step_dt(par)}, {"tmax", par.tmax}, {"samples", par.samples},
             {"seed", par.seed}, {"tw", par.tw}, {"per_decade", par.per_decade},
             {"theta_max", par.theta_max}, {"initial_condition", "uniform on the sphere (T = infinity)"},
             {"time_unit", par.method == "metropolis" ? "sweeps" : "Langevin time"}};
+    if (par.replicas != 1) j["replicas"] = par.replicas; // absent for 1: records as before replicas existed
+    if (par.couplings != "float64") j["couplings"] = par.couplings; // likewise
+    return j;
 }
 
 pspin_quench_parameters parameters_from_checkpoint(const checkpoint& c) {
@@ -159,6 +293,8 @@ pspin_quench_parameters parameters_from_checkpoint(const checkpoint& c) {
         par.tw = j.at("tw").get<std::vector<double>>();
         par.per_decade = j.at("per_decade");
         par.theta_max = j.at("theta_max");
+        par.replicas = j.value("replicas", 1);
+        par.couplings = j.value("couplings", std::string("float64"));
         return par;
     } catch (const nlohmann::json::exception& e) {
         throw record_error(std::string("checkpoint: bad configuration (") + e.what() + ")");
@@ -197,62 +333,68 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
             throw record_error("checkpoint is from a different configuration than this run");
         first_sample = static_cast<int>(control.resume->integer("sample"));
         if (first_sample < 0 || first_sample > par.samples) throw record_error("checkpoint: bad sample index");
-        for (int s = 0; s < first_sample; ++s) results.push_back(load_result(*control.resume, "done/" + std::to_string(s) + "/"));
+        for (int k = 0; k < first_sample * par.replicas; ++k)
+            results.push_back(load_result(*control.resume, "done/" + std::to_string(k) + "/"));
     }
 
     std::string stop_reason;
     using clock = std::chrono::steady_clock;
     auto last_checkpoint = clock::now();
 
+    const int nrep = par.replicas;
     for (int s = first_sample; s < par.samples && stop_reason.empty(); ++s) {
         const auto us = static_cast<std::uint64_t>(s);
-        const pspin_model model(par.n, par.p, derive_seed(par.seed, couplings, us));
-        std::mt19937_64 init_rng(derive_seed(par.seed, initial, us));
-        Eigen::VectorXd sigma = model.random_configuration(init_rng);
-        const double n = par.n;
+        const auto nr = static_cast<std::size_t>(nrep);
+        const pspin_model model(par.n, par.p, derive_seed(par.seed, couplings, us),
+                                par.couplings == "float32" ? coupling_precision::float32 : coupling_precision::float64);
+        const replica_system sys{&model};
+        std::vector<Eigen::VectorXd> sigma;
+        std::vector<std::uint64_t> noise_seeds;
+        for (int r = 0; r < nrep; ++r) {
+            std::mt19937_64 init_rng(replica_seed(derive_seed(par.seed, initial, us), r));
+            sigma.push_back(model.random_configuration(init_rng));
+            noise_seeds.push_back(replica_seed(derive_seed(par.seed, noise, us), r));
+        }
+        replica_dynamics dyn(par, dt, noise_seeds);
 
-        scalar_recorder<pspin_model> scalars;
-        scalars.add("energy", [n](const pspin_model& m, const Eigen::VectorXd& x) { return m.energy(x) / n; });
-        two_time_recorder<Eigen::VectorXd> two_time(tw, lags);
-        const schedule sched = energy_sched.merged(two_time.required_steps()).truncated(last);
-        std::vector<double> acceptance;
-        std::optional<langevin_dynamics> langevin;
-        std::optional<metropolis_dynamics> metropolis;
-        if (par.method == "metropolis")
-            metropolis.emplace(par.temperature, par.theta_max, derive_seed(par.seed, noise, us));
-        else
-            langevin.emplace(par.temperature, dt,
-                             par.method == "heun" ? langevin_dynamics::scheme::heun : langevin_dynamics::scheme::euler,
-                             derive_seed(par.seed, noise, us));
+        replica_energies scalars;
+        scalars.energy.resize(nr);
+        std::vector<two_time_recorder<Eigen::VectorXd>> two_time(nr, two_time_recorder<Eigen::VectorXd>(tw, lags));
+        const schedule sched = energy_sched.merged(two_time.front().required_steps()).truncated(last);
+        std::vector<std::vector<double>> acceptance(nr);
         run_state rs;
 
         if (control.resume && s == first_sample && control.resume->integers.count("step")) {
             const checkpoint& c = *control.resume;
             rs.step = c.integer("step");
-            const auto x = c.vector("sigma");
-            if (static_cast<int>(x.size()) != par.n) throw record_error("checkpoint: spin vector has the wrong size");
-            sigma = Eigen::Map<const Eigen::VectorXd>(x.data(), par.n);
-            if (langevin) langevin->restore(c.string("rng"));
-            else metropolis->restore(c.string("rng"));
             const auto steps_d = c.vector("scalars/step");
-            scalars.restore(std::vector<std::int64_t>(steps_d.begin(), steps_d.end()), c.vector("scalars/time"),
-                            {c.vector("scalars/energy")});
-            acceptance = c.vector("acceptance");
-            std::vector<std::optional<Eigen::VectorXd>> snaps(tw.size());
-            for (std::size_t i = 0; i < tw.size(); ++i) {
-                const auto it = c.arrays.find("snapshot/" + std::to_string(i));
-                if (it != c.arrays.end()) snaps[i] = Eigen::Map<const Eigen::VectorXd>(it->second.data.data(), par.n);
+            scalars.steps.assign(steps_d.begin(), steps_d.end());
+            scalars.times = c.vector("scalars/time");
+            for (int r = 0; r < nrep; ++r) {
+                const auto ur = static_cast<std::size_t>(r);
+                const auto x = c.vector(rkey(r, "sigma"));
+                if (static_cast<int>(x.size()) != par.n) throw record_error("checkpoint: spin vector has the wrong size");
+                sigma[ur] = Eigen::Map<const Eigen::VectorXd>(x.data(), par.n);
+                dyn.restore(ur, c.string(rkey(r, "rng")));
+                scalars.energy[ur] = c.vector(rkey(r, "scalars/energy"));
+                if (scalars.energy[ur].size() != scalars.times.size()) throw record_error("checkpoint: energy series has the wrong length");
+                acceptance[ur] = c.vector(rkey(r, "acceptance"));
+                std::vector<std::optional<Eigen::VectorXd>> snaps(tw.size());
+                for (std::size_t i = 0; i < tw.size(); ++i) {
+                    const auto it = c.arrays.find(rkey(r, "snapshot/" + std::to_string(i)));
+                    if (it != c.arrays.end()) snaps[i] = Eigen::Map<const Eigen::VectorXd>(it->second.data.data(), par.n);
+                }
+                two_time[ur].restore(as_matrix(array_of(c, rkey(r, "delta"))), std::move(snaps));
             }
-            two_time.restore(as_matrix(array_of(c, "delta")), std::move(snaps));
         }
 
-        auto current = [&] {
-            sample_result r;
-            r.time = scalars.times();
-            r.energy = scalars.values("energy");
-            r.acceptance = acceptance;
-            r.delta = two_time.delta();
-            return r;
+        auto current = [&](std::size_t r) {
+            sample_result res;
+            res.time = scalars.times;
+            res.energy = scalars.energy[r];
+            res.acceptance = acceptance[r];
+            res.delta = two_time[r].delta();
+            return res;
         };
         auto save = [&] {
             checkpoint c;
@@ -261,16 +403,19 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
             c.integers["sample"] = s;
             for (std::size_t k = 0; k < results.size(); ++k) save_result(c, "done/" + std::to_string(k) + "/", results[k]);
             c.integers["step"] = rs.step;
-            c.put("sigma", std::vector<double>(sigma.data(), sigma.data() + sigma.size()));
-            c.strings["rng"] = langevin ? langevin->state() : metropolis->state();
-            c.put("scalars/step", std::vector<double>(scalars.steps().begin(), scalars.steps().end()));
-            c.put("scalars/time", scalars.times());
-            c.put("scalars/energy", scalars.values("energy"));
-            c.put("acceptance", acceptance);
-            c.arrays["delta"] = as_array(two_time.delta());
-            for (std::size_t i = 0; i < tw.size(); ++i)
-                if (const auto& snap = two_time.snapshots()[i])
-                    c.put("snapshot/" + std::to_string(i), std::vector<double>(snap->data(), snap->data() + snap->size()));
+            c.put("scalars/step", std::vector<double>(scalars.steps.begin(), scalars.steps.end()));
+            c.put("scalars/time", scalars.times);
+            for (int r = 0; r < nrep; ++r) {
+                const auto ur = static_cast<std::size_t>(r);
+                c.put(rkey(r, "sigma"), std::vector<double>(sigma[ur].data(), sigma[ur].data() + sigma[ur].size()));
+                c.strings[rkey(r, "rng")] = dyn.state(ur);
+                c.put(rkey(r, "scalars/energy"), scalars.energy[ur]);
+                c.put(rkey(r, "acceptance"), acceptance[ur]);
+                c.arrays[rkey(r, "delta")] = as_array(two_time[ur].delta());
+                for (std::size_t i = 0; i < tw.size(); ++i)
+                    if (const auto& snap = two_time[ur].snapshots()[i])
+                        c.put(rkey(r, "snapshot/" + std::to_string(i)), std::vector<double>(snap->data(), snap->data() + snap->size()));
+            }
             write_checkpoint(c, control.checkpoint_path);
             last_checkpoint = clock::now();
         };
@@ -293,33 +438,42 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
             return false;
         };
         // Divergence: checked where the energy is measured; everything measured before is kept.
-        auto guard = [&](const pspin_model&, const Eigen::VectorXd&, std::int64_t step, double t) {
-            if (!std::isfinite(scalars.values("energy").back())) {
-                stop_reason = "diverged at t = " + std::to_string(t) + " (step " + std::to_string(step) + ", sample " +
-                              std::to_string(s) + "): the energy is not finite; dt = " + std::to_string(dt) + " is likely too large";
-                throw divergence_error(stop_reason);
-            }
+        auto guard = [&](const replica_system&, const std::vector<Eigen::VectorXd>&, std::int64_t step, double t) {
+            for (int r = 0; r < nrep; ++r)
+                if (!std::isfinite(scalars.energy[static_cast<std::size_t>(r)].back())) {
+                    stop_reason = "diverged at t = " + std::to_string(t) + " (step " + std::to_string(step) + ", sample " +
+                                  std::to_string(s) + (nrep > 1 ? ", replica " + std::to_string(r) : std::string()) +
+                                  "): the energy is not finite; dt = " + std::to_string(dt) + " is likely too large";
+                    throw divergence_error(stop_reason);
+                }
+        };
+        auto aging = [&](const replica_system&, const std::vector<Eigen::VectorXd>& x, std::int64_t step, double t) {
+            for (std::size_t r = 0; r < nr; ++r) two_time[r](model, x[r], step, t);
         };
         bool finished = false;
         try {
-            if (metropolis) {
-                auto acc = [&](const pspin_model&, const Eigen::VectorXd&, std::int64_t, double) { acceptance.push_back(metropolis->acceptance()); };
-                finished = integrate(*metropolis, model, sigma, rs, last, sched, inner, scalars, guard, two_time, acc);
+            if (par.method == "metropolis") {
+                auto acc = [&](const replica_system&, const std::vector<Eigen::VectorXd>&, std::int64_t, double) {
+                    for (std::size_t r = 0; r < nr; ++r) acceptance[r].push_back(dyn.acceptance(r));
+                };
+                finished = integrate(dyn, sys, sigma, rs, last, sched, inner, scalars, guard, aging, acc);
             } else {
-                finished = integrate(*langevin, model, sigma, rs, last, sched, inner, scalars, guard, two_time);
+                finished = integrate(dyn, sys, sigma, rs, last, sched, inner, scalars, guard, aging);
             }
         } catch (const divergence_error&) {
             finished = false;
         }
         if (finished) {
-            results.push_back(current());
+            for (std::size_t r = 0; r < nr; ++r) results.push_back(current(r));
             continue;
         }
         if (!stop_reason.empty() && stop_reason.rfind("interrupted", 0) == 0 && !control.checkpoint_path.empty()) save();
         if (results.empty()) { // keep the measured part of a lone first sample
-            auto r = current();
-            r.time.resize(r.energy.size());
-            results.push_back(std::move(r));
+            for (std::size_t r = 0; r < nr; ++r) {
+                auto res = current(r);
+                res.time.resize(res.energy.size());
+                results.push_back(std::move(res));
+            }
         }
     }
 

@@ -24,6 +24,14 @@ struct pspin_quench_parameters {
     double dt = 0.05;                ///< time step (Langevin); Metropolis always uses 1 sweep
     double tmax = 1000.0;            ///< last time of the run
     int samples = 1;                 ///< independent disorder samples + initial conditions
+    /// Replicas per disorder sample: R copies with the sample's couplings and their own initial
+    /// condition and noise, integrated as one batch (the p = 3 Langevin gradient reads each
+    /// coupling once for all R; Metropolis runs the replicas one after another). In the record
+    /// every replica counts as a sample: n_s = samples x replicas, sample-major.
+    int replicas = 1;
+    /// Coupling storage: "float64" or "float32" (half the memory, couplings rounded to float,
+    /// sums accumulated in double; a different, slightly perturbed disorder sample).
+    std::string couplings = "float64";
     std::uint64_t seed = 1;          ///< master seed: couplings, initial condition and noise
     std::vector<double> tw;          ///< waiting times; empty = 1, 3, 10, 30, ... below tmax/2
     int per_decade = 10;             ///< points per decade of the energy and lag schedules
@@ -53,9 +61,13 @@ struct quench_control {
 [[nodiscard]] pspin_quench_parameters parameters_from_checkpoint(const checkpoint& c);
 
 /// Runs the quench and returns its record: system "pspin", method = par.method, /time,
-/// /energy (energy per spin H/N, sample mean), /energy_samples (K > 1), /observables/mu
+/// /energy (energy per spin H/N, mean over samples and replicas), /energy_samples (when
+/// n_s = samples x replicas > 1; row s R + r is replica r of sample s), /observables/mu
 /// (T - p e, Langevin) and /observables/acceptance (Metropolis), /aging (Delta at the
-/// waiting times and log-spaced lags; delta_samples when K > 1; noise = T).
+/// waiting times and log-spaced lags; delta_samples when n_s > 1, same order; noise = T).
+/// Seeds: couplings of sample s from derive_seed(seed, 1, s); replica 0 draws its initial
+/// condition and noise from derive_seed(seed, 2, s) and derive_seed(seed, 3, s) (so replicas = 1
+/// is the single-replica run), replica r > 0 from derive_seed(that seed, 4, r).
 /// hooks.progress receives (steps done over all samples, total steps). If hooks.stop asks to
 /// stop, or the energy becomes non-finite, the record is partial: complete = false,
 /// parameters["stop_reason"] says why ("interrupted at ..." or "diverged at ..."), and it holds

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -100,4 +101,61 @@ TEST(pspin_quench_app, ck_method_writes_an_n_infinity_record) {
         EXPECT_NE(bad.status, 0) << flags;
         EXPECT_EQ(glassy::test::count_lines(bad.output), 1) << flags << ": " << bad.output;
     }
+}
+
+// --replicas 1 reproduces, bit for bit, the records of pspin_quench before replicas existed:
+// reference values printed (%a) from records of the pre-replica binary (commit 6c75187) with
+// --N 20 --T 0.4 --tmax 12 --seed 7 (and --threads 1 or 2: results do not depend on it).
+TEST(pspin_quench_app, replicas_1_reproduces_the_pre_replica_records_bit_for_bit) {
+    struct reference {
+        std::string method;
+        int samples;
+        double e_last, e_mid, delta;
+    };
+    const std::vector<reference> refs = {
+        {"langevin", 3, -0x1.4df04d56aa7eep-1, -0x1.35c149a80236ep-1, 0x1.9ef33ed6496b3p-2},
+        {"heun", 3, -0x1.5560286b3d3a6p-1, -0x1.3cd524f5a79e1p-1, 0x1.89eb16b0d48a9p-2},
+        {"metropolis", 3, -0x1.47092b8f0dc7cp-2, -0x1.13bae4fcf700cp-2, 0.0},
+        {"langevin", 1, -0x1.36de6c31f27dep-1, -0x1.1e752da7e673ap-1, 0x1.9ede3ff84cc63p-2},
+    };
+    for (const auto& ref : refs)
+        for (const std::string threads : {"1", "2"}) {
+            const auto out = scratch() / ("ref_" + ref.method + ".h5");
+            const auto r = run_command(exe + " --N 20 --T 0.4 --tmax 12 --seed 7 --replicas 1 --samples " +
+                                       std::to_string(ref.samples) + " --method " + ref.method + " --threads " + threads +
+                                       " --quiet --force --out " + out.string());
+            ASSERT_EQ(r.status, 0) << r.output;
+            const auto rec = glassy::read_record(out);
+            const std::string what = ref.method + " K = " + std::to_string(ref.samples) + " threads " + threads;
+            EXPECT_EQ(rec.energy.back(), ref.e_last) << what;
+            EXPECT_EQ(rec.energy[rec.energy.size() / 2], ref.e_mid) << what;
+            EXPECT_EQ(rec.aging.delta(0, 10), ref.delta) << what;
+            EXPECT_FALSE(rec.parameters.contains("replicas")) << what;
+        }
+}
+
+TEST(pspin_quench_app, four_replicas_are_four_samples_in_the_record) {
+    const auto out = scratch() / "replicas.h5";
+    const auto r = run_command(exe + " --N 24 --T 0.5 --tmax 20 --replicas 4 --quiet --force --out " + out.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto rec = glassy::read_record(out);
+    EXPECT_EQ(rec.parameters.at("replicas"), 4);
+    EXPECT_EQ(rec.parameters.at("samples"), 1);
+    ASSERT_EQ(rec.energy_samples.rows(), 4);
+    ASSERT_EQ(rec.aging.delta_samples.size(), 4u);
+    const Eigen::Index last = rec.energy_samples.cols() - 1;
+    // Shared couplings, own initial conditions and noise: the replicas are distinct, all
+    // descend from e = 0 (T = infinity): each below -0.2 (O(N^-1/2) = 0.2 sample spread),
+    // their mean below -0.5 as for independent samples, and /energy is their mean.
+    EXPECT_LT(rec.energy.back(), -0.5);
+    for (Eigen::Index s = 0; s < 4; ++s) {
+        EXPECT_LT(rec.energy_samples(s, last), -0.2) << s;
+        EXPECT_GT(rec.energy_samples(s, last), -1.4) << s;
+        for (Eigen::Index q = 0; q < s; ++q) EXPECT_NE(rec.energy_samples(s, last), rec.energy_samples(q, last));
+    }
+    EXPECT_NEAR(rec.energy.back(), rec.energy_samples.col(last).mean(), 1e-14);
+    const auto bad = run_command(exe + " --replicas 0 --quiet --force --out " + (scratch() / "bad.h5").string());
+    EXPECT_NE(bad.status, 0);
+    EXPECT_EQ(glassy::test::count_lines(bad.output), 1) << bad.output;
+    EXPECT_NE(bad.output.find("--replicas"), std::string::npos) << bad.output;
 }

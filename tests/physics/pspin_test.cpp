@@ -8,6 +8,8 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <filesystem>
+#include <unistd.h>
 
 using glassy::pspin_model;
 using vec = Eigen::VectorXd;
@@ -252,4 +254,218 @@ TEST(quench, delta_is_zero_at_equal_times_and_bounded_by_four) {
     }
     // At T = 2 the system decorrelates: Delta at the longest lag is near 2 (C -> 0).
     EXPECT_NEAR(rec.aging.delta(0, rec.aging.delta.cols() - 2), 2.0, 0.6);
+}
+
+// ---- replicas: batched gradient and replica quench ----
+
+namespace {
+Eigen::MatrixXd random_replicas(int n, int r, std::uint64_t seed) {
+    Eigen::MatrixXd s(n, r);
+    for (int c = 0; c < r; ++c) s.col(c) = random_on_sphere(n, seed + static_cast<std::uint64_t>(c));
+    return s;
+}
+bool same_bits(const glassy::row_matrix& a, const glassy::row_matrix& b) {
+    if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
+    for (Eigen::Index i = 0; i < a.size(); ++i) {
+        const double x = a.data()[i], y = b.data()[i];
+        if (!((std::isnan(x) && std::isnan(y)) || x == y)) return false;
+    }
+    return true;
+}
+} // namespace
+
+TEST(pspin_batch, batched_gradient_equals_single_gradients_to_1e12) {
+    // N = 100: binom(100, 3) = 161700 couplings, several blocks of the partition.
+    const pspin_model m(100, 3, 11);
+    for (int r : {1, 2, 3, 4, 5, 8, 11, 16}) {
+        const Eigen::MatrixXd s = random_replicas(100, r, 50);
+        Eigen::MatrixXd g;
+        const Eigen::VectorXd e = m.gradient_batch(s, g);
+        ASSERT_EQ(g.rows(), 100);
+        ASSERT_EQ(g.cols(), r);
+        ASSERT_EQ(e.size(), r);
+        for (int c = 0; c < r; ++c) {
+            vec gs;
+            const double es = m.gradient(s.col(c), gs);
+            // Same sums in another order: agreement to rounding, |dg| <= 1e-12 |g|.
+            EXPECT_LE((g.col(c) - gs).norm(), 1e-12 * gs.norm()) << "R = " << r << ", replica " << c;
+            EXPECT_NEAR(e[c], es, 1e-12 * std::abs(es)) << "R = " << r << ", replica " << c;
+            if (r == 1) {
+                EXPECT_EQ(e[c], es); // one column is the single kernel, bit for bit
+                EXPECT_TRUE(g.col(c) == gs);
+            }
+        }
+    }
+}
+
+TEST(pspin_batch, batched_gradient_is_identical_for_any_thread_count) {
+    const pspin_model m(130, 3, 12);
+    const Eigen::MatrixXd s = random_replicas(130, 7, 60);
+    Eigen::MatrixXd g1, g3;
+    omp_set_num_threads(1);
+    const Eigen::VectorXd e1 = m.gradient_batch(s, g1);
+    omp_set_num_threads(3);
+    const Eigen::VectorXd e3 = m.gradient_batch(s, g3);
+    omp_set_num_threads(2);
+    EXPECT_TRUE(e1 == e3);
+    EXPECT_TRUE(g1 == g3);
+}
+
+TEST(pspin_batch, generic_p_falls_back_to_single_gradients_and_bad_shapes_throw) {
+    const pspin_model m(20, 4, 13);
+    const Eigen::MatrixXd s = random_replicas(20, 3, 70);
+    Eigen::MatrixXd g;
+    const Eigen::VectorXd e = m.gradient_batch(s, g);
+    for (int c = 0; c < 3; ++c) {
+        vec gs;
+        EXPECT_EQ(e[c], m.gradient(s.col(c), gs));
+        EXPECT_TRUE(g.col(c) == gs);
+    }
+    EXPECT_THROW((void)m.gradient_batch(Eigen::MatrixXd(19, 2), g), glassy::parameter_error);
+    EXPECT_THROW((void)m.gradient_batch(Eigen::MatrixXd(20, 0), g), glassy::parameter_error);
+}
+
+TEST(quench_replicas, replicas_count_as_samples_and_replica_zero_is_the_single_run) {
+    glassy::pspin_quench_parameters par;
+    par.n = 40;
+    par.tmax = 4;
+    par.samples = 2;
+    const auto single = glassy::run_pspin_quench(par);
+    par.replicas = 3;
+    const auto rep = glassy::run_pspin_quench(par);
+    ASSERT_EQ(rep.energy_samples.rows(), 6);
+    ASSERT_EQ(rep.aging.delta_samples.size(), 6u);
+    EXPECT_EQ(rep.parameters.at("replicas"), 3);
+    EXPECT_EQ(rep.parameters.at("samples_completed"), 2);
+    EXPECT_FALSE(single.parameters.contains("replicas"));
+    // Replica 0 of sample s has the single run's seeds; only the summation order of the batched
+    // gradient differs (1e-16 relative), amplified by at most e^{O(1) t} over t = 4.
+    for (int s = 0; s < 2; ++s) {
+        for (Eigen::Index k = 0; k < rep.energy_samples.cols(); ++k)
+            EXPECT_NEAR(rep.energy_samples(3 * s, k), single.energy_samples(s, k), 1e-9) << "sample " << s;
+        // The other replicas have their own initial conditions: at t = 4 the energies differ by
+        // O(N^-1/2) sample-to-sample fluctuations, never by less than 1e-6.
+        for (int r = 1; r < 3; ++r)
+            EXPECT_GT(std::abs(rep.energy_samples(3 * s + r, 0) - rep.energy_samples(3 * s, 0)), 1e-6);
+    }
+    // The mean energy is the mean over all n_s = 6 rows.
+    const Eigen::Index last = rep.energy_samples.cols() - 1;
+    EXPECT_NEAR(rep.energy[static_cast<std::size_t>(last)], rep.energy_samples.col(last).mean(), 1e-14);
+}
+
+TEST(quench_replicas, thread_count_does_not_matter_with_replicas) {
+    glassy::pspin_quench_parameters par;
+    par.n = 100;
+    par.tmax = 2;
+    par.replicas = 5;
+    par.method = "heun";
+    omp_set_num_threads(1);
+    const auto a = glassy::run_pspin_quench(par);
+    omp_set_num_threads(2);
+    const auto b = glassy::run_pspin_quench(par);
+    EXPECT_EQ(a.energy, b.energy);
+    EXPECT_TRUE(same_bits(a.energy_samples, b.energy_samples));
+}
+
+TEST(quench_replicas, interrupted_and_resumed_replica_run_is_bit_identical) {
+    const auto dir = std::filesystem::temp_directory_path() / ("glassy_replica_ckpt_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    for (const std::string method : {"langevin", "heun", "metropolis"}) {
+        glassy::pspin_quench_parameters par;
+        par.n = 24;
+        par.tmax = 20;
+        par.samples = 2;
+        par.replicas = 3;
+        par.method = method;
+        const auto full = glassy::run_pspin_quench(par);
+        // Stop in the middle of sample 1 (hooks.stop is asked per step of the current sample).
+        glassy::quench_control control;
+        control.checkpoint_path = dir / (method + ".ckpt");
+        glassy::run_hooks hooks;
+        int calls = 0;
+        const int stop_after = method == "metropolis" ? 20 + 7 : 400 + 123;
+        hooks.stop = [&](std::int64_t) { return ++calls > stop_after; };
+        const auto partial = glassy::run_pspin_quench(par, hooks, control);
+        ASSERT_FALSE(partial.complete) << method;
+        const glassy::checkpoint saved = glassy::read_checkpoint(control.checkpoint_path);
+        EXPECT_EQ(saved.integer("sample"), 1) << method;
+        glassy::quench_control resume;
+        resume.checkpoint_path = control.checkpoint_path;
+        resume.resume = &saved;
+        const auto resumed = glassy::run_pspin_quench(par, {}, resume);
+        ASSERT_TRUE(resumed.complete) << method;
+        EXPECT_EQ(resumed.energy, full.energy) << method;
+        EXPECT_TRUE(same_bits(resumed.energy_samples, full.energy_samples)) << method;
+        ASSERT_EQ(resumed.aging.delta_samples.size(), 6u);
+        for (std::size_t k = 0; k < 6; ++k) EXPECT_TRUE(same_bits(resumed.aging.delta_samples[k], full.aging.delta_samples[k])) << method;
+        if (method == "metropolis") {
+            EXPECT_EQ(resumed.observables.at("acceptance"), full.observables.at("acceptance"));
+        }
+    }
+    std::filesystem::remove_all(dir);
+}
+
+// ---- float32 couplings ----
+
+TEST(pspin_float32, couplings_are_the_float64_draws_rounded_and_take_half_the_memory) {
+    using glassy::coupling_precision;
+    const pspin_model m64(30, 3, 21), m32(30, 3, 21, coupling_precision::float32);
+    EXPECT_EQ(m32.precision(), coupling_precision::float32);
+    EXPECT_EQ(m32.num_couplings(), m64.num_couplings());
+    EXPECT_EQ(2 * m32.coupling_bytes(), m64.coupling_bytes());
+    for (const std::vector<int>& c : {std::vector<int>{0, 1, 2}, {3, 17, 29}, {10, 11, 28}})
+        EXPECT_EQ(m32.coupling(c), static_cast<double>(static_cast<float>(m64.coupling(c))));
+    // Kernels read float, accumulate in double: energy equals the brute-force sum over the
+    // stored (rounded) couplings to double rounding.
+    const vec s = random_on_sphere(30, 22);
+    EXPECT_NEAR(m32.energy(s), brute_energy(m32, s), 1e-12 * std::abs(brute_energy(m32, s)));
+    const pspin_model g32(8, 4, 23, coupling_precision::float32); // generic-p kernel
+    const vec s8 = random_on_sphere(8, 24);
+    EXPECT_NEAR(g32.energy(s8), brute_energy(g32, s8), 1e-12 * std::abs(brute_energy(g32, s8)) + 1e-14);
+}
+
+TEST(pspin_float32, gradient_differs_from_float64_by_float_rounding_only) {
+    using glassy::coupling_precision;
+    const pspin_model m64(120, 3, 25), m32(120, 3, 25, coupling_precision::float32);
+    const vec s = random_on_sphere(120, 26);
+    vec g64, g32;
+    const double e64 = m64.gradient(s, g64), e32 = m32.gradient(s, g32);
+    // Each coupling carries a relative error <= 2^-24 = 6e-8 with random sign: the sums agree
+    // to about 6e-8 relative; 1e-6 leaves a wide margin, and a kernel reading garbage fails it.
+    EXPECT_LE((g32 - g64).norm(), 1e-6 * g64.norm());
+    EXPECT_NEAR(e32, e64, 1e-6 * std::abs(e64));
+    EXPECT_GT((g32 - g64).norm(), 0.0); // really float storage
+    // Batched float32 = single float32 to double rounding, and independent of the threads.
+    const Eigen::MatrixXd sb = random_replicas(120, 6, 27);
+    Eigen::MatrixXd gb1, gb3;
+    omp_set_num_threads(1);
+    const Eigen::VectorXd eb1 = m32.gradient_batch(sb, gb1);
+    omp_set_num_threads(3);
+    const Eigen::VectorXd eb3 = m32.gradient_batch(sb, gb3);
+    omp_set_num_threads(2);
+    EXPECT_TRUE(gb1 == gb3);
+    EXPECT_TRUE(eb1 == eb3);
+    for (int c = 0; c < 6; ++c) {
+        vec gs;
+        const double es = m32.gradient(sb.col(c), gs);
+        EXPECT_LE((gb1.col(c) - gs).norm(), 1e-12 * gs.norm());
+        EXPECT_NEAR(eb1[c], es, 1e-12 * std::abs(es));
+    }
+}
+
+TEST(quench_float32, float32_run_is_close_to_float64_and_recorded) {
+    glassy::pspin_quench_parameters par;
+    par.n = 40;
+    par.tmax = 2;
+    par.replicas = 2;
+    const auto a = glassy::run_pspin_quench(par);
+    par.couplings = "float32";
+    const auto b = glassy::run_pspin_quench(par);
+    EXPECT_EQ(b.parameters.at("couplings"), "float32");
+    EXPECT_FALSE(a.parameters.contains("couplings"));
+    // Couplings perturbed by 6e-8 relative, same noise: trajectories agree to ~1e-7 e^{O(t)}.
+    EXPECT_NEAR(a.energy.back(), b.energy.back(), 1e-5);
+    EXPECT_NE(a.energy.back(), b.energy.back());
+    par.couplings = "float16";
+    EXPECT_THROW((void)glassy::run_pspin_quench(par), glassy::parameter_error);
 }
