@@ -213,6 +213,12 @@ spread_measure curve_spread(const std::vector<curve>& curves) {
 std::optional<plateau_estimate> find_plateau(const std::vector<double>& lag, const row_matrix& delta,
                                              const std::vector<double>& tw, double min_ratio, double tolerance,
                                              double max_height) {
+    // The initial rise is skipped up to twice Delta at the shortest lag measured in any row:
+    // rows of coarse grids (CK at late t_w) may start on the plateau itself.
+    double first = std::numeric_limits<double>::infinity();
+    for (Eigen::Index j = 0; j < delta.cols() && !std::isfinite(first); ++j)
+        for (Eigen::Index row = 0; row < delta.rows(); ++row)
+            if (lag[static_cast<std::size_t>(j)] > 0 && valid_positive(delta(row, j))) first = std::min(first, delta(row, j));
     for (Eigen::Index row = delta.rows(); row-- > 0;) {
         std::vector<double> t, d;
         for (Eigen::Index j = 0; j < delta.cols(); ++j) {
@@ -223,7 +229,6 @@ std::optional<plateau_estimate> find_plateau(const std::vector<double>& lag, con
             }
         }
         if (t.size() < 3) continue;
-        const double first = d.front();
         for (std::size_t i = 0; i < t.size(); ++i) {
             if (d[i] < 2 * first) continue;
             double lo = d[i], hi = d[i];
