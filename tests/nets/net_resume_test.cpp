@@ -232,7 +232,7 @@ TEST(NetResume, ForeignOrMismatchedCheckpointsAreRefused) {
     ASSERT_TRUE(wait_for_file(ckpt, pid));
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
-    for (const std::string flag : {"--lr 0.1", "--momentum 0", "--T 0", "--synthetic-train 300 --synthetic-test 50"}) {
+    for (const std::string flag : {"--lr 0.1", "--T 0", "--synthetic-train 300 --synthetic-test 50"}) {
         const auto r = run_command(exe + " --resume " + ckpt.string() + " " + flag + " --quiet --force --out " +
                                    (dir / "x.h5").string());
         EXPECT_NE(r.status, 0) << flag;
