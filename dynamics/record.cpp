@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 #include <system_error>
 
@@ -39,17 +41,16 @@ void write_int_attribute(H5::H5Object& obj, const std::string& name, int value) 
     a.write(H5::PredType::NATIVE_INT, &value);
 }
 
+H5::Group ensure_groups_below(const H5::Group& g, const std::string& path, std::size_t start) {
+    const std::size_t slash = path.find('/', start);
+    if (slash == std::string::npos) return g;
+    const std::string name = path.substr(start, slash - start);
+    return ensure_groups_below(g.nameExists(name) ? g.openGroup(name) : g.createGroup(name), path, slash + 1);
+}
+
 H5::Group ensure_groups(H5::H5File& file, const std::string& path) {
     // Creates every group above the last component of `path`; returns the innermost.
-    H5::Group g = file.openGroup("/");
-    std::size_t start = 0;
-    for (;;) {
-        const std::size_t slash = path.find('/', start);
-        if (slash == std::string::npos) return g;
-        const std::string name = path.substr(start, slash - start);
-        g = g.nameExists(name) ? g.openGroup(name) : g.createGroup(name);
-        start = slash + 1;
-    }
+    return ensure_groups_below(file.openGroup("/"), path, 0);
 }
 
 template <class T>
@@ -78,14 +79,50 @@ void fsync_file(const std::filesystem::path& p) {
 }
 
 // ---- reading ----
+// Every value read from a file is checked for shape before HDF5 writes it into memory: the
+// readers must refuse any malformed file with record_error (see tests/fuzz, docs/reliability.md).
+
+// Throws unless `space` holds exactly one element: HDF5 would write every element of a larger
+// one past a single value, and leave the value unset for an empty one.
+void require_single(const H5::DataSpace& space, const std::string& what, const std::string& file) {
+    if (space.getSimpleExtentNpoints() != 1) throw record_error(file + ": " + what + " is not a single value");
+}
+
+int read_int_attribute(const H5::H5Object& obj, const std::string& name, const std::string& file) {
+    H5::Attribute a = obj.openAttribute(name);
+    require_single(a.getSpace(), "attribute '" + name + "'", file);
+    int value = 0;
+    a.read(H5::PredType::NATIVE_INT, &value);
+    return value;
+}
+
+void read_raw(const H5::Attribute& a, const H5::DataType& type, void* buf) { a.read(type, buf); }
+void read_raw(const H5::DataSet& d, const H5::DataType& type, void* buf) { d.read(buf, type); }
+
+// Reads the single string of an attribute or dataset `o`, fixed or variable length. Not through
+// the H5Cpp std::string overloads: they build a std::string from the null pointer HDF5 returns
+// for a null variable-length string (a SEGV on a corrupt file).
+template <class Object>
+std::string read_single_string(const Object& o, const std::string& what, const std::string& file) {
+    if (o.getTypeClass() != H5T_STRING) throw record_error(file + ": " + what + " is not a string");
+    require_single(o.getSpace(), what, file);
+    const H5::DataType type = o.getDataType();
+    if (H5Tis_variable_str(type.getId()) > 0) {
+        char* p = nullptr;
+        read_raw(o, type, &p);
+        std::string value = p != nullptr ? std::string(p) : std::string();
+        H5free_memory(p);
+        return value;
+    }
+    std::string value(type.getSize(), '\0');
+    if (!value.empty()) read_raw(o, type, value.data());
+    value.resize(std::min(value.find('\0'), value.size()));
+    return value;
+}
 
 std::string read_string_attribute(const H5::H5Object& obj, const std::string& name, const std::string& file) {
     if (!obj.attrExists(name)) throw record_error(file + ": not a glassy record (attribute '" + name + "' missing)");
-    H5::Attribute a = obj.openAttribute(name);
-    if (a.getTypeClass() != H5T_STRING) throw record_error(file + ": attribute '" + name + "' is not a string");
-    std::string value;
-    a.read(a.getDataType(), value);
-    return value;
+    return read_single_string(obj.openAttribute(name), "attribute '" + name + "'", file);
 }
 
 template <class T>
@@ -98,7 +135,19 @@ nd_array<T> read_dataset(const H5::H5File& file, const std::string& path, const 
     if (rank > 0) space.getSimpleExtentDims(dims.data());
     nd_array<T> out;
     out.shape.assign(dims.begin(), dims.end());
-    const hsize_t n = std::accumulate(dims.begin(), dims.end(), hsize_t{1}, std::multiplies<>());
+    hsize_t n = 1;
+    for (const hsize_t d : dims) {
+        if (d != 0 && n > std::numeric_limits<hsize_t>::max() / d)
+            throw record_error(fname + ": /" + path + " has an impossible shape");
+        n *= d;
+    }
+    // glassy writes every dataset unfiltered and in full, so its storage holds all n values; a
+    // shape claiming more (corrupt header, unwritten dataset) is refused before allocating.
+    const std::size_t value_size = ds.getDataType().getSize();
+    if (n > 0 && ds.getCreatePlist().getNfilters() == 0 &&
+        (n > std::numeric_limits<hsize_t>::max() / std::max<std::size_t>(value_size, 1) ||
+         ds.getStorageSize() < n * value_size))
+        throw record_error(fname + ": /" + path + " stores fewer values than its shape says");
     out.data.resize(n);
     if (n > 0) ds.read(out.data.data(), mem_type<T>());
     return out;
@@ -118,13 +167,31 @@ row_matrix read_matrix(const H5::H5File& f, const std::string& path, const std::
     return m;
 }
 
-// Visits every dataset below `group_path`, collecting paths relative to the root.
-void collect_datasets(const H5::Group& g, const std::string& prefix, std::vector<std::string>& out) {
+// Number of hard links to the object `obj` (its reference count).
+unsigned hard_links(const H5::H5Object& obj) {
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t info{};
+    if (H5Oget_info3(obj.getId(), &info, H5O_INFO_BASIC) < 0) throw H5::Exception("H5Oget_info3", "failed");
+#else
+    H5O_info_t info{};
+    if (H5Oget_info2(obj.getId(), &info, H5O_INFO_BASIC) < 0) throw H5::Exception("H5Oget_info2", "failed");
+#endif
+    return info.rc;
+}
+
+// Visits every dataset below `group_path`, collecting paths relative to the root. A group
+// linked more than once (never written by glassy) is refused: it may close a cycle.
+void collect_datasets(const H5::Group& g, const std::string& prefix, std::vector<std::string>& out,
+                      const std::string& fname) {
     for (hsize_t k = 0; k < g.getNumObjs(); ++k) {
         const std::string name = g.getObjnameByIdx(k);
         const std::string path = prefix.empty() ? name : prefix + "/" + name;
         const H5G_obj_t type = g.getObjTypeByIdx(k);
-        if (type == H5G_GROUP) collect_datasets(g.openGroup(name), path, out);
+        if (type == H5G_GROUP) {
+            const H5::Group sub = g.openGroup(name);
+            if (hard_links(sub) != 1) throw record_error(fname + ": group /" + path + " is linked more than once");
+            collect_datasets(sub, path, out, fname);
+        }
         else if (type == H5G_DATASET) out.push_back(path);
     }
 }
@@ -230,8 +297,7 @@ record read_record(const std::filesystem::path& path) {
         if (read_string_attribute(root, "format", fname) != "glassy-record")
             throw record_error(fname + ": not a glassy record (format attribute is not 'glassy-record')");
         if (!root.attrExists("format_version")) throw record_error(fname + ": format_version missing");
-        int version = 0;
-        root.openAttribute("format_version").read(H5::PredType::NATIVE_INT, &version);
+        const int version = read_int_attribute(root, "format_version", fname);
         if (version > record_format_version)
             throw record_error(fname + ": format_version " + std::to_string(version) +
                                " is newer than this glassy reads (" + std::to_string(record_format_version) + ")");
@@ -244,16 +310,12 @@ record read_record(const std::filesystem::path& path) {
         } catch (const nlohmann::json::exception&) {
             throw record_error(fname + ": attribute 'parameters' is not valid JSON");
         }
-        if (root.attrExists("complete")) {
-            int c = 1;
-            root.openAttribute("complete").read(H5::PredType::NATIVE_INT, &c);
-            rec.complete = c != 0;
-        }
+        if (root.attrExists("complete")) rec.complete = read_int_attribute(root, "complete", fname) != 0;
         rec.time = read_vector(f, "time", fname);
         rec.energy = read_vector(f, "energy", fname);
         if (rec.time.size() != rec.energy.size()) throw record_error(fname + ": /time and /energy differ in length");
         std::vector<std::string> paths;
-        collect_datasets(root, "", paths);
+        collect_datasets(root, "", paths, fname);
         for (const auto& p : paths) {
             if (p == "time" || p == "energy") continue;
             if (p == "energy_samples") {
@@ -362,22 +424,21 @@ checkpoint read_checkpoint(const std::filesystem::path& path) {
         if (read_string_attribute(root, "format", fname) != "glassy-checkpoint")
             throw record_error(fname + ": not a glassy checkpoint");
         int version = 0;
-        if (root.attrExists("format_version")) root.openAttribute("format_version").read(H5::PredType::NATIVE_INT, &version);
+        if (root.attrExists("format_version")) version = read_int_attribute(root, "format_version", fname);
         if (version != record_format_version)
             throw record_error(fname + ": checkpoint format_version " + std::to_string(version) + " is not supported");
         checkpoint c;
         c.tool = read_string_attribute(root, "tool", fname);
         c.config = read_string_attribute(root, "config", fname);
         std::vector<std::string> paths;
-        collect_datasets(root, "", paths);
+        collect_datasets(root, "", paths, fname);
         for (const auto& p : paths) {
             const auto slash = p.find('/');
             const std::string kind = p.substr(0, slash), key = p.substr(slash + 1);
             H5::DataSet ds = f.openDataSet(p);
+            if (kind == "strings" || kind == "integers") require_single(ds.getSpace(), "/" + p, fname);
             if (kind == "strings") {
-                std::string v;
-                ds.read(v, ds.getDataType());
-                c.strings[key] = v;
+                c.strings[key] = read_single_string(ds, "/" + p, fname);
             } else if (kind == "integers") {
                 std::int64_t v = 0;
                 ds.read(&v, H5::PredType::NATIVE_INT64);

@@ -12,6 +12,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev
   gnuplot-nox dataset-fashion-mnist
   python3-numpy python3-h5py
+  clang libclang-rt-14-dev libomp-dev time
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -9,7 +9,7 @@ bin=${1:-$here/build/release}/apps
 out=$here/out/validation
 mkdir -p "$out" "$here/docs/img"
 T=0.5; tmax=100
-"$bin/pspin_quench" --method ck --T $T --tmax $tmax --quiet --force --out "$out/ck.h5"
+"$bin/pspin_quench" --method ck --T $T --tmax $tmax --threads 1 --quiet --force --out "$out/ck.h5"
 for spec in "64 16" "128 8" "256 4" "512 2"; do
   set -- $spec
   "$bin/pspin_quench" --method heun --dt 0.05 --N $1 --samples $2 --T $T --tmax $tmax --quiet --force --out "$out/heun_N$1.h5"

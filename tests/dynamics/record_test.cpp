@@ -1,3 +1,4 @@
+#include "dynamics/checkpoint.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/record.hpp"
 
@@ -128,4 +129,286 @@ TEST(record, inconsistent_records_are_not_written_and_leave_no_file) {
     EXPECT_THROW(glassy::write_record(r, path), glassy::record_error);
     EXPECT_FALSE(fs::exists(path));
     EXPECT_THROW(glassy::write_record(sample_record(), temp_path("no/such/dir/x.h5")), glassy::record_error);
+}
+
+// ---- regressions found by fuzzing and by the crafted files of tests/fuzz (docs/reliability.md) ----
+// Each malformed file below used to crash the reader (uncaught std::length_error, stack
+// overflow, SEGV or stack-buffer overflow under ASan); each must now give one record_error.
+
+namespace {
+
+// Expects `read` to throw record_error whose one-line message contains `fragment`.
+template <class Read>
+void expect_record_error(Read&& read, const std::string& fragment) {
+    try {
+        read();
+        ADD_FAILURE() << "no error (expected '" << fragment << "')";
+    } catch (const glassy::record_error& e) {
+        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+    }
+}
+
+// Writes a valid record (or checkpoint) to `name`, then lets `corrupt` edit it through HDF5.
+template <class Corrupt>
+fs::path corrupted_record(const std::string& name, Corrupt&& corrupt) {
+    const auto path = temp_path(name);
+    glassy::write_record(sample_record(), path);
+    H5::H5File f(path.string(), H5F_ACC_RDWR);
+    corrupt(f);
+    return path;
+}
+template <class Corrupt>
+fs::path corrupted_checkpoint(const std::string& name, Corrupt&& corrupt) {
+    const auto path = temp_path(name);
+    glassy::checkpoint c;
+    c.tool = "t";
+    c.config = "{}";
+    c.strings["rng"] = "1 2 3";
+    c.integers["step"] = 7;
+    glassy::write_checkpoint(c, path);
+    H5::H5File f(path.string(), H5F_ACC_RDWR);
+    corrupt(f);
+    return path;
+}
+
+// The fuzzer's first crash (record_fuzzer, seed full.h5): the 16 bytes of the current and
+// maximum dimensions of /time's dataspace overwritten by "N2H514FileIExce\0", i.e. a shape of
+// ~7e18 values; read_dataset resized a vector to it (std::length_error, not glassy::error).
+// Below, the same mutation applied to a minimal record (h5py, /time = /energy = 0..6), stored
+// as (offset, length, bytes) runs of the 8464-byte file; the bytes not listed are zero.
+struct byte_run {
+    std::size_t offset;
+    std::size_t length;
+    const char* bytes;
+};
+constexpr std::size_t fuzz_shape_size = 8464;
+constexpr byte_run fuzz_shape_runs[] = {
+    {0, 8, "\x89\x48\x44\x46\x0d\x0a\x1a\x0a"},
+    {13, 6, "\x08\x08\x00\x04\x00\x10"},
+    {32, 10, "\xff\xff\xff\xff\xff\xff\xff\xff\x10\x21"},
+    {48, 8, "\xff\xff\xff\xff\xff\xff\xff\xff"},
+    {64, 1, "\x60"},
+    {72, 1, "\x01"},
+    {80, 1, "\x88"},
+    {88, 2, "\xa8\x02"},
+    {96, 9, "\x01\x00\x07\x00\x01\x00\x00\x00\x18"},
+    {112, 3, "\x10\x00\x10"},
+    {120, 2, "\x20\x03"},
+    {128, 2, "\x80\x01"},
+    {136, 24, "\x54\x52\x45\x45\x00\x00\x01\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"},
+    {168, 2, "\xb0\x05"},
+    {176, 1, "\x08"},
+    {680, 4, "\x48\x45\x41\x50"},
+    {688, 1, "\x58"},
+    {696, 1, "\x18"},
+    {704, 2, "\xc8\x02"},
+    {720, 4, "\x74\x69\x6d\x65"},
+    {728, 9, "\x65\x6e\x65\x72\x67\x79\x00\x00\x01"},
+    {744, 1, "\x40"},
+    {800, 3, "\x11\x00\x10"},
+    {808, 1, "\x88"},
+    {816, 2, "\xa8\x02"},
+    {824, 3, "\x0c\x00\x40"},
+    {832, 29, "\x01\x00\x07\x00\x14\x00\x08\x00\x66\x6f\x72\x6d\x61\x74\x00\x00\x19\x01\x01\x00\x10\x00\x00\x00"
+        "\x10\x00\x00\x00\x01"},
+    {866, 1, "\x08"},
+    {872, 1, "\x01"},
+    {880, 1, "\x0d"},
+    {885, 1, "\x08"},
+    {892, 7, "\x01\x00\x00\x00\x0c\x00\x38"},
+    {904, 29, "\x01\x00\x0f\x00\x0c\x00\x08\x00\x66\x6f\x72\x6d\x61\x74\x5f\x76\x65\x72\x73\x69\x6f\x6e\x00\x00"
+        "\x10\x08\x00\x00\x04"},
+    {938, 1, "\x20"},
+    {944, 1, "\x01"},
+    {952, 1, "\x01"},
+    {960, 3, "\x0c\x00\x40"},
+    {968, 29, "\x01\x00\x07\x00\x14\x00\x08\x00\x73\x79\x73\x74\x65\x6d\x00\x00\x19\x01\x01\x00\x10\x00\x00\x00"
+        "\x10\x00\x00\x00\x01"},
+    {1002, 1, "\x08"},
+    {1008, 1, "\x01"},
+    {1016, 1, "\x03"},
+    {1021, 1, "\x08"},
+    {1028, 7, "\x02\x00\x00\x00\x0c\x00\x40"},
+    {1040, 29, "\x01\x00\x07\x00\x14\x00\x08\x00\x6d\x65\x74\x68\x6f\x64\x00\x00\x19\x01\x01\x00\x10\x00\x00\x00"
+        "\x10\x00\x00\x00\x01"},
+    {1074, 1, "\x08"},
+    {1080, 1, "\x01"},
+    {1088, 1, "\x03"},
+    {1093, 1, "\x08"},
+    {1100, 7, "\x03\x00\x00\x00\x0c\x00\x48"},
+    {1112, 18, "\x01\x00\x0b\x00\x14\x00\x08\x00\x70\x61\x72\x61\x6d\x65\x74\x65\x72\x73"},
+    {1136, 13, "\x19\x01\x01\x00\x10\x00\x00\x00\x10\x00\x00\x00\x01"},
+    {1154, 1, "\x08"},
+    {1160, 1, "\x01"},
+    {1168, 1, "\x02"},
+    {1173, 1, "\x08"},
+    {1180, 9, "\x04\x00\x00\x00\x01\x00\x05\x00\x01"},
+    {1193, 1, "\x01"},
+    {1200, 3, "\x01\x00\x18"},
+    {1208, 3, "\x01\x01\x01"},
+    {1216, 29, "\x4e\x32\x48\x35\x31\x34\x46\x69\x6c\x65\x49\x45\x78\x63\x65\x00\x03\x00\x18\x00\x01\x00\x00\x00"
+        "\x11\x20\x3f\x00\x08"},
+    {1250, 8, "\x40\x00\x34\x0b\x00\x34\xff\x03"},
+    {1264, 12, "\x05\x00\x08\x00\x01\x00\x00\x00\x02\x02\x02\x01"},
+    {1280, 3, "\x08\x00\x18"},
+    {1288, 4, "\x03\x01\x00\x18"},
+    {1298, 1, "\x38"},
+    {1314, 1, "\x88"},
+    {1456, 9, "\x53\x4e\x4f\x44\x01\x00\x02\x00\x10"},
+    {1473, 1, "\x20"},
+    {1504, 1, "\x08"},
+    {1512, 2, "\xa0\x04"},
+    {2048, 5, "\x47\x43\x4f\x4c\x01"},
+    {2057, 1, "\x10"},
+    {2064, 1, "\x01"},
+    {2072, 1, "\x0d"},
+    {2080, 17, "\x67\x6c\x61\x73\x73\x79\x2d\x72\x65\x63\x6f\x72\x64\x00\x00\x00\x02"},
+    {2104, 1, "\x03"},
+    {2112, 3, "\x6e\x65\x74"},
+    {2120, 1, "\x03"},
+    {2128, 1, "\x03"},
+    {2136, 3, "\x73\x67\x64"},
+    {2144, 1, "\x04"},
+    {2152, 1, "\x02"},
+    {2160, 2, "\x7b\x7d"},
+    {2176, 2, "\x88\x0f"},
+    {6158, 2, "\xf0\x3f"},
+    {6167, 1, "\x40"},
+    {6174, 2, "\x08\x40"},
+    {6182, 2, "\x10\x40"},
+    {6190, 2, "\x14\x40"},
+    {6198, 2, "\x18\x40"},
+    {6214, 2, "\xf0\x3f"},
+    {6223, 1, "\x40"},
+    {6230, 2, "\x08\x40"},
+    {6238, 2, "\x10\x40"},
+    {6246, 2, "\x14\x40"},
+    {6254, 2, "\x18\x40"},
+    {8192, 5, "\x01\x00\x05\x00\x01"},
+    {8201, 1, "\x01"},
+    {8208, 3, "\x01\x00\x18"},
+    {8216, 3, "\x01\x01\x01"},
+    {8224, 1, "\x07"},
+    {8232, 1, "\x07"},
+    {8240, 13, "\x03\x00\x18\x00\x01\x00\x00\x00\x11\x20\x3f\x00\x08"},
+    {8258, 8, "\x40\x00\x34\x0b\x00\x34\xff\x03"},
+    {8272, 12, "\x05\x00\x08\x00\x01\x00\x00\x00\x02\x02\x02\x01"},
+    {8288, 3, "\x08\x00\x18"},
+    {8296, 4, "\x03\x01\x38\x18"},
+    {8306, 1, "\x38"},
+    {8322, 1, "\x88"},
+};
+
+} // namespace
+
+TEST(record_fuzz, dataset_shape_larger_than_its_storage_is_refused) {
+    std::string bytes(fuzz_shape_size, '\0');
+    for (const auto& r : fuzz_shape_runs) bytes.replace(r.offset, r.length, r.bytes, r.length);
+    const auto path = temp_path("fuzz_shape.h5");
+    std::ofstream(path, std::ios::binary) << bytes;
+    ASSERT_EQ(fs::file_size(path), fuzz_shape_size);
+    expect_record_error([&] { (void)glassy::read_record(path); }, "stores fewer values than its shape says");
+    // The same bytes with the dimensions restored (7 values) read fine.
+    const std::string seven("\x07\0\0\0\0\0\0\0\x07\0\0\0\0\0\0\0", 16);
+    bytes.replace(bytes.find("N2H514FileIExce"), 16, seven);
+    std::ofstream(path, std::ios::binary) << bytes;
+    const auto rec = glassy::read_record(path);
+    ASSERT_EQ(rec.time.size(), 7u);
+    EXPECT_DOUBLE_EQ(rec.time[6], 6.0);
+}
+
+TEST(record_fuzz, unwritten_chunked_dataset_of_huge_shape_is_refused) {
+    // A legal HDF5 dataset of 2^40 doubles with no chunk written: used to request 8 TiB.
+    const auto path = corrupted_record("huge_chunked.h5", [](H5::H5File& f) {
+        f.unlink("time");
+        const hsize_t dims = hsize_t{1} << 40, chunk = 1024;
+        H5::DSetCreatPropList plist;
+        plist.setChunk(1, &chunk);
+        f.createDataSet("time", H5::PredType::IEEE_F64LE, H5::DataSpace(1, &dims), plist);
+    });
+    expect_record_error([&] { (void)glassy::read_record(path); }, "stores fewer values than its shape says");
+}
+
+TEST(record_fuzz, group_linked_into_a_cycle_is_refused) {
+    // A hard link from a group to itself: collect_datasets recursed until the stack overflowed.
+    const auto path = corrupted_record("cycle.h5", [](H5::H5File& f) {
+        f.createGroup("g");
+        ASSERT_GE(H5Lcreate_hard(f.getId(), "g", f.getId(), "g/loop", H5P_DEFAULT, H5P_DEFAULT), 0);
+    });
+    expect_record_error([&] { (void)glassy::read_record(path); }, "linked more than once");
+}
+
+TEST(record_fuzz, attribute_with_several_values_is_refused) {
+    // format_version as 8 ints was read into one int (stack overflow inside HDF5).
+    const auto versions = corrupted_record("versions.h5", [](H5::H5File& f) {
+        H5::Group root = f.openGroup("/");
+        root.removeAttr("format_version");
+        const hsize_t n = 8;
+        const std::vector<int> ones(n, 1);
+        root.createAttribute("format_version", H5::PredType::STD_I32LE, H5::DataSpace(1, &n))
+            .write(H5::PredType::NATIVE_INT, ones.data());
+    });
+    expect_record_error([&] { (void)glassy::read_record(versions); }, "attribute 'format_version' is not a single value");
+    // format as 4 variable-length strings was read into one char* (overflow, leaked strings).
+    const auto formats = corrupted_record("formats.h5", [](H5::H5File& f) {
+        H5::Group root = f.openGroup("/");
+        root.removeAttr("format");
+        const hsize_t n = 4;
+        const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+        const char* values[n] = {"glassy-record", "glassy-record", "glassy-record", "glassy-record"};
+        root.createAttribute("format", type, H5::DataSpace(1, &n)).write(type, values);
+    });
+    expect_record_error([&] { (void)glassy::read_record(formats); }, "attribute 'format' is not a single value");
+}
+
+TEST(record_fuzz, string_attribute_with_no_value_is_refused) {
+    // format with a null dataspace: HDF5 left the char* unset and the reader read through it (SEGV).
+    const auto path = corrupted_record("null_format.h5", [](H5::H5File& f) {
+        H5::Group root = f.openGroup("/");
+        root.removeAttr("format");
+        root.createAttribute("format", H5::StrType(H5::PredType::C_S1, H5T_VARIABLE), H5::DataSpace(H5S_NULL));
+    });
+    expect_record_error([&] { (void)glassy::read_record(path); }, "attribute 'format' is not a single value");
+}
+
+TEST(record_fuzz, checkpoint_entries_with_several_values_are_refused) {
+    // integers/step holding 1000 int64 was read into one int64 (stack-buffer-overflow).
+    const auto ints = corrupted_checkpoint("ck_ints.h5", [](H5::H5File& f) {
+        f.unlink("integers/step");
+        const hsize_t n = 1000;
+        const std::vector<std::int64_t> v(n, 3);
+        f.createDataSet("integers/step", H5::PredType::STD_I64LE, H5::DataSpace(1, &n))
+            .write(v.data(), H5::PredType::NATIVE_INT64);
+    });
+    expect_record_error([&] { (void)glassy::read_checkpoint(ints); }, "/integers/step is not a single value");
+    // strings/rng holding 3 variable-length strings was read into one char* (stack overflow).
+    const auto strs = corrupted_checkpoint("ck_strs.h5", [](H5::H5File& f) {
+        f.unlink("strings/rng");
+        const hsize_t n = 3;
+        const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+        const char* values[n] = {"a", "b", "c"};
+        f.createDataSet("strings/rng", type, H5::DataSpace(1, &n)).write(values, type);
+    });
+    expect_record_error([&] { (void)glassy::read_checkpoint(strs); }, "/strings/rng is not a single value");
+    // The unmodified checkpoint still reads back.
+    const auto good = corrupted_checkpoint("ck_good.h5", [](H5::H5File&) {});
+    EXPECT_EQ(glassy::read_checkpoint(good).integer("step"), 7);
+}
+
+TEST(record_fuzz, null_variable_length_string_does_not_crash) {
+    // A variable-length string stored as a null pointer (checkpoint_fuzzer): the H5Cpp
+    // std::string overloads built a std::string from it (SEGV in strlen). It now reads as "".
+    const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    const char* null_string = nullptr;
+    const auto record = corrupted_record("null_string.h5", [&](H5::H5File& f) {
+        f.openGroup("/").openAttribute("format").write(type, &null_string);
+    });
+    expect_record_error([&] { (void)glassy::read_record(record); }, "format attribute is not 'glassy-record'");
+    const auto ck = corrupted_checkpoint("null_string_ck.h5", [&](H5::H5File& f) {
+        f.openDataSet("strings/rng").write(&null_string, type);
+    });
+    const auto c = glassy::read_checkpoint(ck);
+    EXPECT_EQ(c.string("rng"), "");
+    EXPECT_EQ(c.integer("step"), 7);
 }
