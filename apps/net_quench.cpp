@@ -2,6 +2,7 @@
 // initialisation and write a glassy record (loss, accuracy, Delta(t_w, t_w + t), D(t_w)).
 // Thin main: parse flags, build the quench, run it with a progress line, write the record.
 #include "apps/common.hpp"
+#include "dynamics/checkpoint.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/record.hpp"
 #include "nets/quench.hpp"
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 
 namespace fs = std::filesystem;
@@ -54,39 +56,46 @@ int main(int argc, char** argv) {
     int threads = 0;
     bool force = false, quiet = false;
     std::int64_t synthetic_size = 28;
+    std::string checkpoint_every, checkpoint_file, resume;
 
     CLI::App app{"Train a network with constant-rate SGD/SGLD from PyTorch's default initialisation and record "
                  "its aging:\nloss, accuracy, Delta(t_w, t_w+t), SGD noise D(t_w); time in SGD iterations.",
                  "net_quench"};
-    app.add_option("--model", model, "toy | fc | smallnet | resnet18")->capture_default_str();
-    app.add_option("--dataset", o.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")->capture_default_str();
+    std::vector<std::pair<CLI::Option*, std::string>> training; // flag, its key in options_json
+    training.push_back({app.add_option("--model", model, "toy | fc | smallnet | resnet18")->capture_default_str(), "/model"});
+    training.push_back({app.add_option("--dataset", o.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")->capture_default_str(), "/dataset"});
     app.add_option("--data-dir", data_dir,
                    "dataset root with mnist/, fashion-mnist/, cifar-10-batches-bin/, cifar-100-binary/ "
                    "(default: $GLASSY_DATA_DIR, else the first data/ above the executable)");
-    app.add_option("--hidden", o.hidden, "toy model width h (10 for the under-parametrised case)")->capture_default_str();
-    app.add_option("--batch", o.batch, "minibatch size")->capture_default_str();
-    app.add_option("--lr", o.lr, "learning rate (constant)")->capture_default_str();
-    app.add_option("--momentum", o.momentum, "heavy-ball momentum")->capture_default_str();
-    app.add_option("--T", o.temperature, "SGLD temperature: adds sqrt(2 lr T) N(0,1) per weight and step (0: SGD)")
-        ->capture_default_str();
-    app.add_option("--steps", o.steps, "SGD iterations")->capture_default_str();
-    app.add_option("--seed", o.seed, "seed of initialisation, minibatches, SGLD noise, synthetic data")->capture_default_str();
-    app.add_option("--device", o.device, "cpu | cuda")->capture_default_str();
-    app.add_option("--dtype", o.dtype, "float32 | float64 (training precision; snapshots are float32)")->capture_default_str();
-    app.add_option("--noise-samples", o.noise_samples, "D(t_w) uses the first N training samples")->capture_default_str();
-    app.add_option("--noise-method", noise_method, "batched | loop (per-sample reference)")->capture_default_str();
-    app.add_option("--eval-samples", o.eval_samples, "loss/accuracy on the first N train and test samples")
-        ->capture_default_str();
-    app.add_option("--points-per-decade", o.points_per_decade, "measurement times and lags per decade")->capture_default_str();
-    app.add_option("--tw-per-decade", o.tw_per_decade, "waiting times per decade (from 10 to steps/2)")->capture_default_str();
-    app.add_option("--synthetic-train", o.synthetic.train_count, "synthetic dataset: training images")->capture_default_str();
-    app.add_option("--synthetic-test", o.synthetic.test_count, "synthetic dataset: test images")->capture_default_str();
-    app.add_option("--synthetic-channels", o.synthetic.channels, "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)")
-        ->capture_default_str();
-    app.add_option("--synthetic-size", synthetic_size, "synthetic dataset: image side in pixels")->capture_default_str();
+    training.push_back({app.add_option("--hidden", o.hidden, "toy model width h (10 for the under-parametrised case)")->capture_default_str(), "/hidden"});
+    training.push_back({app.add_option("--batch", o.batch, "minibatch size")->capture_default_str(), "/batch"});
+    training.push_back({app.add_option("--lr", o.lr, "learning rate (constant)")->capture_default_str(), "/lr"});
+    training.push_back({app.add_option("--momentum", o.momentum, "heavy-ball momentum")->capture_default_str(), "/momentum"});
+    training.push_back({app.add_option("--T", o.temperature, "SGLD temperature: adds sqrt(2 lr T) N(0,1) per weight and step (0: SGD)")
+            ->capture_default_str(), "/T"});
+    training.push_back({app.add_option("--steps", o.steps, "SGD iterations")->capture_default_str(), "/steps"});
+    training.push_back({app.add_option("--seed", o.seed, "seed of initialisation, minibatches, SGLD noise, synthetic data")->capture_default_str(), "/seed"});
+    training.push_back({app.add_option("--device", o.device, "cpu | cuda")->capture_default_str(), "/device"});
+    training.push_back({app.add_option("--dtype", o.dtype, "float32 | float64 (training precision; snapshots are float32)")->capture_default_str(), "/dtype"});
+    training.push_back({app.add_option("--noise-samples", o.noise_samples, "D(t_w) uses the first N training samples")->capture_default_str(), "/noise_samples"});
+    training.push_back({app.add_option("--noise-method", noise_method, "batched | loop (per-sample reference)")->capture_default_str(), "/noise_method"});
+    training.push_back({app.add_option("--eval-samples", o.eval_samples, "loss/accuracy on the first N train and test samples")
+            ->capture_default_str(), "/eval_samples"});
+    training.push_back({app.add_option("--points-per-decade", o.points_per_decade, "measurement times and lags per decade")->capture_default_str(), "/points_per_decade"});
+    training.push_back({app.add_option("--tw-per-decade", o.tw_per_decade, "waiting times per decade (from 10 to steps/2)")->capture_default_str(), "/tw_per_decade"});
+    training.push_back({app.add_option("--synthetic-train", o.synthetic.train_count, "synthetic dataset: training images")->capture_default_str(), "/synthetic/train_count"});
+    training.push_back({app.add_option("--synthetic-test", o.synthetic.test_count, "synthetic dataset: test images")->capture_default_str(), "/synthetic/test_count"});
+    training.push_back({app.add_option("--synthetic-channels", o.synthetic.channels, "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)")
+            ->capture_default_str(), "/synthetic/channels"});
+    training.push_back({app.add_option("--synthetic-size", synthetic_size, "synthetic dataset: image side in pixels")->capture_default_str(), "/synthetic/height"});
     app.add_option("--threads", threads, "intra-op threads (0: LibTorch default)")->capture_default_str();
-    app.add_flag("--save-snapshots", o.save_snapshots, "write the weights at each t_w to /snapshots (float32)");
+    training.push_back({app.add_flag("--save-snapshots", o.save_snapshots, "write the weights at each t_w to /snapshots (float32)"),
+                        "/save_snapshots"});
     app.add_option("--out", out, "output record (HDF5)")->capture_default_str();
+    app.add_option("--checkpoint-every", checkpoint_every,
+                   "checkpoint interval: SGD steps (e.g. 500) or wall time (30s, 10m, 2h)");
+    app.add_option("--checkpoint", checkpoint_file, "checkpoint file (default: OUT.ckpt; with --resume: that file)");
+    app.add_option("--resume", resume, "continue the run saved in this checkpoint (its training options are used)");
     app.add_flag("--force", force, "overwrite an existing output file");
     app.add_flag("--quiet", quiet, "no progress line");
     if (const int rc = glassy::app::parse(app, argc, argv); rc >= 0) return rc;
@@ -97,6 +106,24 @@ int main(int argc, char** argv) {
         else if (noise_method == "loop") o.noise = glassy::nets::noise_method::per_sample_loop;
         else throw glassy::parameter_error("unknown --noise-method '" + noise_method + "' (expected batched or loop)");
         o.synthetic.height = o.synthetic.width = synthetic_size;
+        std::optional<glassy::checkpoint> saved;
+        if (!resume.empty()) {
+            saved = glassy::read_checkpoint(resume);
+            const glassy::nets::quench_options stored = glassy::nets::options_from_checkpoint(*saved);
+            glassy::nets::quench_options flags = o; // the given flags, on the stored dataset unless --dataset is given
+            if (app.count("--dataset") == 0) flags.dataset = stored.dataset;
+            const nlohmann::json given = glassy::nets::options_json(flags), kept = glassy::nets::options_json(stored);
+            for (const auto& [opt, key] : training) {
+                if (opt->count() == 0) continue;
+                const nlohmann::json::json_pointer ptr(key);
+                if (given.contains(ptr) != kept.contains(ptr) || (given.contains(ptr) && given.at(ptr) != kept.at(ptr)))
+                    throw glassy::parameter_error("checkpoint " + resume + " is from a different configuration (" +
+                                                  opt->get_name() + " differs); leave training flags out when resuming");
+            }
+            o = stored;
+            model = glassy::nets::to_string(o.model);
+        }
+        const glassy::app::interval every = glassy::app::parse_interval(checkpoint_every);
         if (threads < 0) throw glassy::parameter_error("--threads must be >= 0");
         if (threads > 0) torch::set_num_threads(threads);
         o.data_dir = data_dir.empty() ? default_data_dir() : fs::path(data_dir);
@@ -110,7 +137,15 @@ int main(int argc, char** argv) {
             std::cerr << "net_quench: " << model << " on " << o.dataset << " (" << run.train_count() << " training samples), M = "
                   << run.num_parameters() << " weights, " << run.num_waiting_times() << " waiting times, snapshot memory "
                   << human_bytes(run.snapshot_bytes()) << " (" << run.snapshot_bytes() << " bytes), " << o.steps
-                  << " steps, threads " << torch::get_num_threads() << "\n";
+                  << " steps, threads " << torch::get_num_threads() << (saved ? " (resumed)" : "") << "\n";
+
+        glassy::nets::quench_control control;
+        control.checkpoint_path = !checkpoint_file.empty() ? fs::path(checkpoint_file)
+                                  : !resume.empty()         ? fs::path(resume)
+                                                            : fs::path(out + ".ckpt");
+        control.checkpoint_every_steps = every.steps;
+        control.checkpoint_every_seconds = every.seconds;
+        control.resume = saved ? &*saved : nullptr;
 
         glassy::app::install_signal_handlers();
         glassy::app::progress_line progress(!quiet);
@@ -122,15 +157,23 @@ int main(int argc, char** argv) {
             progress.update(step, total, loss);
         };
         hooks.stop = [](std::int64_t) { return glassy::app::g_signal.load() != 0; };
-        glassy::record rec = run.run(hooks);
+        glassy::record rec = run.run(hooks, control);
         progress.finish();
         rec.parameters["threads"] = torch::get_num_threads();
         rec.parameters["wall_seconds"] = progress.elapsed();
         glassy::write_record(rec, out);
         if (!rec.complete) {
-            std::fprintf(stderr, "net_quench: interrupted; partial record written to %s\n", out.c_str());
-            return 130;
+            const std::string why = rec.parameters.value("stop_reason", std::string("stopped"));
+            if (why.rfind("interrupted", 0) == 0) {
+                std::fprintf(stderr, "net_quench: %s; partial record %s, resume with --resume %s\n", why.c_str(), out.c_str(),
+                             control.checkpoint_path.c_str());
+                return 130;
+            }
+            std::fprintf(stderr, "net_quench: error: %s; what was measured before is in %s\n", why.c_str(), out.c_str());
+            return 3;
         }
+        std::error_code ec;
+        fs::remove(control.checkpoint_path, ec); // the run is complete: the checkpoint is spent
         const auto last = [&](const char* name) { return rec.observables.at(name).back(); };
         std::printf("wrote %s: train loss %.4g acc %.4f, test loss %.4g acc %.4f at t = %g; %.1f s (%.2f ms/step incl. "
                     "measurements)\n",

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 
 namespace glassy {
 
@@ -54,6 +55,65 @@ void assign_parameters(const parameter_handle& x, const Eigen::VectorXf& flat) {
         auto* data = const_cast<float*>(flat.data() + offset);
         t.copy_(torch::from_blob(data, t.sizes(), torch::kFloat32));
         offset += t.numel();
+    }
+}
+
+void put_tensor(checkpoint& c, const std::string& key, const torch::Tensor& t) {
+    const torch::Tensor cpu = t.detach().to(torch::kCPU).contiguous();
+    const auto n = static_cast<std::uint64_t>(cpu.numel());
+    if (cpu.scalar_type() == torch::kFloat32) {
+        const float* p = cpu.data_ptr<float>();
+        c.arrays_f32[key] = nd_array<float>{{n}, std::vector<float>(p, p + n)};
+    } else {
+        const torch::Tensor d = cpu.to(torch::kFloat64).contiguous();
+        const double* p = d.data_ptr<double>();
+        c.arrays[key] = nd_array<double>{{n}, std::vector<double>(p, p + n)};
+    }
+}
+
+void get_tensor(const checkpoint& c, const std::string& key, const torch::Tensor& target) {
+    torch::NoGradGuard no_grad;
+    const auto bad_size = [&] { return record_error("checkpoint: entry '" + key + "' has the wrong size"); };
+    if (const auto it = c.arrays_f32.find(key); it != c.arrays_f32.end()) {
+        if (static_cast<std::int64_t>(it->second.data.size()) != target.numel()) throw bad_size();
+        target.copy_(torch::from_blob(const_cast<float*>(it->second.data.data()), target.sizes(), torch::kFloat32));
+    } else if (const auto jt = c.arrays.find(key); jt != c.arrays.end()) {
+        if (static_cast<std::int64_t>(jt->second.data.size()) != target.numel()) throw bad_size();
+        target.copy_(torch::from_blob(const_cast<double*>(jt->second.data.data()), target.sizes(), torch::kFloat64));
+    } else {
+        throw record_error("checkpoint: entry '" + key + "' missing");
+    }
+}
+
+std::string generator_state(const torch::Generator& g) {
+    const torch::Tensor state = g.get_state().to(torch::kCPU).contiguous();
+    const auto* p = state.data_ptr<std::uint8_t>();
+    static const char* digits = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(static_cast<std::size_t>(2 * state.numel()));
+    for (std::int64_t i = 0; i < state.numel(); ++i) {
+        hex += digits[p[i] >> 4];
+        hex += digits[p[i] & 15];
+    }
+    return hex;
+}
+
+void set_generator_state(torch::Generator& g, const std::string& hex) {
+    if (hex.empty() || hex.size() % 2 != 0) throw record_error("checkpoint: corrupt torch generator state");
+    const auto nibble = [](char ch) -> int {
+        if (ch >= '0' && ch <= '9') return ch - '0';
+        if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+        throw record_error("checkpoint: corrupt torch generator state");
+    };
+    torch::Tensor state = torch::empty({static_cast<std::int64_t>(hex.size() / 2)}, torch::kUInt8);
+    auto* p = state.data_ptr<std::uint8_t>();
+    for (std::size_t i = 0; i < hex.size() / 2; ++i)
+        p[i] = static_cast<std::uint8_t>(16 * nibble(hex[2 * i]) + nibble(hex[2 * i + 1]));
+    std::lock_guard<std::mutex> lock(g.mutex());
+    try {
+        g.set_state(state);
+    } catch (const c10::Error&) {
+        throw record_error("checkpoint: torch generator state does not fit this LibTorch");
     }
 }
 
@@ -205,6 +265,49 @@ std::vector<std::int64_t> minibatch_sampler::next() {
     std::vector<std::int64_t> out(m_perm.begin() + m_pos, m_perm.begin() + m_pos + m_batch);
     m_pos += m_batch;
     return out;
+}
+
+void minibatch_sampler::save(checkpoint& c, const std::string& prefix) const {
+    c.strings[prefix + "rng"] = to_state_string(m_rng);
+    c.put(prefix + "perm", std::vector<double>(m_perm.begin(), m_perm.end()));
+    c.integers[prefix + "pos"] = m_pos;
+}
+
+void minibatch_sampler::restore(const checkpoint& c, const std::string& prefix) {
+    const std::vector<double> perm = c.vector(prefix + "perm");
+    const std::int64_t pos = c.integer(prefix + "pos");
+    if (static_cast<std::int64_t>(perm.size()) != m_n || pos < 0 || pos > m_n)
+        throw record_error("checkpoint: the minibatch state does not fit the training set");
+    from_state_string(c.string(prefix + "rng"), m_rng);
+    for (std::size_t i = 0; i < perm.size(); ++i) m_perm[i] = static_cast<std::int64_t>(perm[i]);
+    m_pos = pos;
+}
+
+void sgd::save(checkpoint& c, const std::string& prefix) const {
+    m_sampler.save(c, prefix + "sampler/");
+    c.integers[prefix + "velocity_count"] = static_cast<std::int64_t>(m_velocity.size());
+    for (std::size_t i = 0; i < m_velocity.size(); ++i)
+        if (m_velocity[i].defined()) put_tensor(c, prefix + "velocity/" + std::to_string(i), m_velocity[i]);
+    c.strings[prefix + "noise_generator"] = generator_state(m_noise);
+    c.put(prefix + "last_loss", {m_last_loss});
+}
+
+void sgd::restore(const checkpoint& c, const std::string& prefix, const parameter_handle& x) {
+    m_sampler.restore(c, prefix + "sampler/");
+    const std::int64_t count = c.integer(prefix + "velocity_count");
+    if (count != 0 && count != static_cast<std::int64_t>(x.tensors.size()))
+        throw record_error("checkpoint: momentum buffers do not fit the model");
+    m_velocity.assign(static_cast<std::size_t>(count), torch::Tensor());
+    for (std::size_t i = 0; i < m_velocity.size(); ++i) {
+        const std::string key = prefix + "velocity/" + std::to_string(i);
+        if (!c.arrays_f32.count(key) && !c.arrays.count(key)) continue; // not created yet
+        m_velocity[i] = torch::empty_like(x.tensors[i]);
+        get_tensor(c, key, m_velocity[i]);
+    }
+    set_generator_state(m_noise, c.string(prefix + "noise_generator"));
+    const std::vector<double> last = c.vector(prefix + "last_loss");
+    if (last.size() != 1) throw record_error("checkpoint: bad last_loss entry");
+    m_last_loss = last[0];
 }
 
 sgd::sgd(const sgd_options& options, const network_system& sys)

@@ -2,6 +2,7 @@
 /// @file A neural network as a glassy system (design.md section 2): the state is a handle on
 /// the parameters, the training loss is the energy, and SGD / SGLD are dynamics for it, so the
 /// common driver (glassy::integrate), schedules and two_time_recorder run it unchanged.
+#include "dynamics/checkpoint.hpp"
 #include "dynamics/concepts.hpp"
 #include "nets/datasets.hpp"
 #include "nets/models.hpp"
@@ -33,6 +34,18 @@ struct parameter_handle {
 /// /snapshots/weights), converting to their dtype and device. Throws parameter_error when the
 /// length is not M.
 void assign_parameters(const parameter_handle& x, const Eigen::VectorXf& flat);
+
+/// Stores a tensor exactly in a checkpoint under `key`: float32 in checkpoint::arrays_f32,
+/// float64 and integer types (values below 2^53) in checkpoint::arrays, with its shape.
+void put_tensor(checkpoint& c, const std::string& key, const torch::Tensor& t);
+/// Copies the tensor stored under `key` into `target` (its dtype and device are kept; the
+/// stored values are exact for the same dtype). Throws record_error if missing or of another size.
+void get_tensor(const checkpoint& c, const std::string& key, const torch::Tensor& target);
+/// The full state of a torch generator (CPU generator: Mersenne twister and cached normals)
+/// as hexadecimal text.
+[[nodiscard]] std::string generator_state(const torch::Generator& g);
+/// Restores what generator_state wrote; throws record_error if the text is not such a state.
+void set_generator_state(torch::Generator& g, const std::string& hex);
 
 } // namespace glassy::nets
 
@@ -122,6 +135,10 @@ public:
     minibatch_sampler(std::int64_t n, std::int64_t batch, std::uint64_t seed);
     /// Indices of the next minibatch (batch distinct indices in [0, n)).
     [[nodiscard]] std::vector<std::int64_t> next();
+    /// Saves the epoch permutation, the position in it and the generator under `prefix`.
+    void save(checkpoint& c, const std::string& prefix) const;
+    /// Restores what save() wrote; throws record_error when it does not fit n.
+    void restore(const checkpoint& c, const std::string& prefix);
 
 private:
     std::int64_t m_n, m_batch, m_pos;
@@ -153,6 +170,12 @@ public:
     [[nodiscard]] double last_loss() const noexcept { return m_last_loss; }
     /// "sgd" or "sgld".
     [[nodiscard]] std::string method() const { return m_options.temperature > 0.0 ? "sgld" : "sgd"; }
+    /// Saves the complete state of the dynamics under `prefix`: minibatch sampler (epoch
+    /// permutation and position, generator), momentum buffers, SGLD noise generator, last loss.
+    void save(checkpoint& c, const std::string& prefix) const;
+    /// Restores what save() wrote; `x` gives the shapes, dtype and device of the momentum
+    /// buffers. Throws record_error when the checkpoint does not fit.
+    void restore(const checkpoint& c, const std::string& prefix, const parameter_handle& x);
 
 private:
     sgd_options m_options;

@@ -5,10 +5,14 @@
 #include "dynamics/schedule.hpp"
 #include "nets/network.hpp"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <optional>
+#include <sstream>
 
 namespace glassy::nets {
 
@@ -138,17 +142,142 @@ std::uint64_t quench::snapshot_bytes() const {
 std::int64_t quench::train_count() const { return m_impl->sys->count(split::train); }
 double quench::last_loss() const { return m_impl->dyn->last_loss(); }
 
-record quench::run(const run_hooks& hooks) {
+namespace {
+
+nd_array<double> matrix_array(const row_matrix& m) {
+    return {{static_cast<std::uint64_t>(m.rows()), static_cast<std::uint64_t>(m.cols())},
+            std::vector<double>(m.data(), m.data() + m.size())};
+}
+
+row_matrix array_matrix(const checkpoint& c, const std::string& key) {
+    const auto it = c.arrays.find(key);
+    if (it == c.arrays.end()) throw record_error("checkpoint: entry '" + key + "' missing");
+    const auto& a = it->second;
+    if (a.shape.size() != 2) throw record_error("checkpoint: entry '" + key + "' is not a table");
+    row_matrix m(static_cast<Eigen::Index>(a.shape[0]), static_cast<Eigen::Index>(a.shape[1]));
+    std::copy(a.data.begin(), a.data.end(), m.data());
+    return m;
+}
+
+void put_f32(checkpoint& c, const std::string& key, const Eigen::VectorXf& v) {
+    c.arrays_f32[key] = nd_array<float>{{static_cast<std::uint64_t>(v.size())}, std::vector<float>(v.data(), v.data() + v.size())};
+}
+
+std::optional<Eigen::VectorXf> get_f32(const checkpoint& c, const std::string& key, std::int64_t size) {
+    const auto it = c.arrays_f32.find(key);
+    if (it == c.arrays_f32.end()) return std::nullopt;
+    if (static_cast<std::int64_t>(it->second.data.size()) != size) throw record_error("checkpoint: snapshot '" + key + "' has the wrong size");
+    return Eigen::Map<const Eigen::VectorXf>(it->second.data.data(), static_cast<Eigen::Index>(size));
+}
+
+constexpr const char* tool_name = "net_quench";
+
+} // namespace
+
+record quench::run(const run_hooks& hooks, const quench_control& control) {
     auto& q = *m_impl;
     const auto& o = q.options;
     metrics_observer metrics{q.metrics_schedule, o.eval_samples, {}, {}, {}, {}, {}, {}};
     noise_observer noise{schedule(q.tw), o.noise_samples, o.noise, o.save_snapshots, {}, {}, {}};
     two_time_recorder<parameter_handle> aging(q.tw, q.lags);
     const schedule all = q.metrics_schedule.merged(schedule(q.tw)).merged(aging.required_steps()).truncated(o.steps);
+    const std::string config = options_json(o).dump();
+    const std::int64_t num_weights = num_parameters();
 
     parameter_handle x = q.sys->state();
     run_state rs;
-    const bool finished = integrate(*q.dyn, *q.sys, x, rs, o.steps, all, hooks, metrics, noise, aging);
+    net_base& model = q.sys->model();
+
+    if (control.resume) {
+        const checkpoint& c = *control.resume;
+        if (c.tool != tool_name) throw record_error("checkpoint was written by " + c.tool + ", not net_quench");
+        if (c.config != config) throw record_error("checkpoint is from a different configuration than this run");
+        rs.step = c.integer("step");
+        if (rs.step < 0 || rs.step > o.steps) throw record_error("checkpoint: bad step");
+        for (const auto& p : model.named_parameters(true)) get_tensor(c, "model/" + p.key(), p.value());
+        for (const auto& b : model.named_buffers(true)) get_tensor(c, "model/" + b.key(), b.value());
+        q.dyn->restore(c, "sgd/", x);
+        torch::Generator global = at::detail::getDefaultCPUGenerator();
+        set_generator_state(global, c.string("torch_cpu_generator"));
+        metrics.time = c.vector("metrics/time");
+        metrics.train_loss = c.vector("metrics/train_loss");
+        metrics.train_accuracy = c.vector("metrics/train_accuracy");
+        metrics.test_loss = c.vector("metrics/test_loss");
+        metrics.test_accuracy = c.vector("metrics/test_accuracy");
+        metrics.grad_norm = c.vector("metrics/grad_norm");
+        noise.noise = c.vector("noise/D");
+        noise.tw = c.vector("noise/tw");
+        for (std::size_t i = 0; i < noise.tw.size(); ++i)
+            if (auto w = get_f32(c, "noise/weights/" + std::to_string(i), num_weights)) noise.weights.push_back(std::move(*w));
+        std::vector<std::optional<Eigen::VectorXf>> snaps(q.tw.size());
+        for (std::size_t i = 0; i < q.tw.size(); ++i) snaps[i] = get_f32(c, "aging/snapshot/" + std::to_string(i), num_weights);
+        aging.restore(array_matrix(c, "aging/delta"), std::move(snaps));
+    }
+
+    using clock = std::chrono::steady_clock;
+    auto last_checkpoint = clock::now();
+    auto save = [&] {
+        checkpoint c;
+        c.tool = tool_name;
+        c.config = config;
+        c.integers["step"] = rs.step;
+        for (const auto& p : model.named_parameters(true)) put_tensor(c, "model/" + p.key(), p.value());
+        for (const auto& b : model.named_buffers(true)) put_tensor(c, "model/" + b.key(), b.value());
+        q.dyn->save(c, "sgd/");
+        c.strings["torch_cpu_generator"] = generator_state(at::detail::getDefaultCPUGenerator());
+        c.put("metrics/time", metrics.time);
+        c.put("metrics/train_loss", metrics.train_loss);
+        c.put("metrics/train_accuracy", metrics.train_accuracy);
+        c.put("metrics/test_loss", metrics.test_loss);
+        c.put("metrics/test_accuracy", metrics.test_accuracy);
+        c.put("metrics/grad_norm", metrics.grad_norm);
+        c.put("noise/D", noise.noise);
+        c.put("noise/tw", noise.tw);
+        for (std::size_t i = 0; i < noise.weights.size(); ++i) put_f32(c, "noise/weights/" + std::to_string(i), noise.weights[i]);
+        c.arrays["aging/delta"] = matrix_array(aging.delta());
+        for (std::size_t i = 0; i < aging.snapshots().size(); ++i)
+            if (const auto& snap = aging.snapshots()[i]) put_f32(c, "aging/snapshot/" + std::to_string(i), *snap);
+        write_checkpoint(c, control.checkpoint_path);
+        last_checkpoint = clock::now();
+    };
+
+    std::string stop_reason;
+    const auto lr_hint = [&] {
+        std::ostringstream s;
+        s << "the learning rate (lr = " << o.lr << ") is likely too large";
+        return s.str();
+    };
+    run_hooks inner;
+    inner.progress = hooks.progress;
+    inner.progress_every = hooks.progress_every;
+    inner.poll_every = 1;
+    inner.between_steps = [&](std::int64_t step) {
+        if (control.checkpoint_path.empty() || !std::isfinite(q.dyn->last_loss())) return;
+        const bool by_steps = control.checkpoint_every_steps > 0 && step % control.checkpoint_every_steps == 0;
+        const bool by_time = control.checkpoint_every_seconds > 0 &&
+                             std::chrono::duration<double>(clock::now() - last_checkpoint).count() >= control.checkpoint_every_seconds;
+        if (by_steps || by_time) save();
+    };
+    inner.stop = [&](std::int64_t step) {
+        if (!std::isfinite(q.dyn->last_loss())) {
+            stop_reason = "diverged at step " + std::to_string(step) + ": the minibatch loss is not finite; " + lr_hint();
+            return true;
+        }
+        if (hooks.stop && hooks.stop(step)) {
+            stop_reason = "interrupted at step " + std::to_string(step) + " of " + std::to_string(o.steps);
+            return true;
+        }
+        return false;
+    };
+
+    bool finished = false;
+    try {
+        finished = integrate(*q.dyn, *q.sys, x, rs, o.steps, all, inner, metrics, noise, aging);
+    } catch (const divergence_error&) {
+        stop_reason = "diverged at step " + std::to_string(rs.step) + ": the measured training loss is not finite; " + lr_hint();
+        finished = false;
+    }
+    if (!finished && stop_reason.rfind("interrupted", 0) == 0 && !control.checkpoint_path.empty()) save();
 
     record rec;
     rec.system = "net";
@@ -156,6 +285,7 @@ record quench::run(const run_hooks& hooks) {
     rec.complete = finished;
     rec.parameters = quench_parameters(o, num_parameters(), q.stats, q.sys->count(split::train), q.sys->count(split::test));
     rec.parameters["steps_done"] = rs.step;
+    if (!finished) rec.parameters["stop_reason"] = stop_reason;
     rec.time = metrics.time;
     rec.energy = metrics.train_loss;
     rec.observables["train_loss"] = metrics.train_loss;
@@ -180,12 +310,10 @@ record quench::run(const run_hooks& hooks) {
     return rec;
 }
 
-nlohmann::json quench_parameters(const quench_options& o, std::int64_t num_parameters, const channel_stats& stats,
-                                 std::int64_t train_count, std::int64_t test_count) {
+nlohmann::json options_json(const quench_options& o) {
     nlohmann::json p;
     p["model"] = to_string(o.model);
     p["dataset"] = o.dataset;
-    p["data_dir"] = o.dataset == "synthetic" ? "" : o.data_dir.string();
     p["hidden"] = o.hidden;
     p["batch"] = o.batch;
     p["lr"] = o.lr;
@@ -202,12 +330,62 @@ nlohmann::json quench_parameters(const quench_options& o, std::int64_t num_param
     p["tw_per_decade"] = o.tw_per_decade;
     p["tw_first"] = o.tw_first;
     p["save_snapshots"] = o.save_snapshots;
+    if (!o.tw_steps.empty()) p["tw_steps"] = o.tw_steps;
+    if (!o.lag_steps.empty()) p["lag_steps"] = o.lag_steps;
     if (o.dataset == "synthetic") {
         p["synthetic"] = {{"train_count", o.synthetic.train_count}, {"test_count", o.synthetic.test_count},
                           {"channels", o.synthetic.channels},       {"height", o.synthetic.height},
                           {"width", o.synthetic.width},             {"classes", o.synthetic.classes},
                           {"noise", o.synthetic.noise}};
     }
+    return p;
+}
+
+quench_options options_from_checkpoint(const checkpoint& c) {
+    if (c.tool != tool_name) throw record_error("checkpoint was written by " + c.tool + ", not net_quench");
+    try {
+        const auto j = nlohmann::json::parse(c.config);
+        quench_options o;
+        o.model = parse_model_kind(j.at("model").get<std::string>());
+        o.dataset = j.at("dataset").get<std::string>();
+        o.hidden = j.at("hidden");
+        o.batch = j.at("batch");
+        o.lr = j.at("lr");
+        o.momentum = j.at("momentum");
+        o.temperature = j.at("T");
+        o.steps = j.at("steps");
+        o.seed = j.at("seed");
+        o.device = j.at("device").get<std::string>();
+        o.dtype = j.at("dtype").get<std::string>();
+        o.noise_samples = j.at("noise_samples");
+        o.noise = j.at("noise_method").get<std::string>() == "batched" ? noise_method::batched : noise_method::per_sample_loop;
+        o.eval_samples = j.at("eval_samples");
+        o.points_per_decade = j.at("points_per_decade");
+        o.tw_per_decade = j.at("tw_per_decade");
+        o.tw_first = j.at("tw_first");
+        o.save_snapshots = j.at("save_snapshots");
+        if (j.contains("tw_steps")) o.tw_steps = j.at("tw_steps").get<std::vector<std::int64_t>>();
+        if (j.contains("lag_steps")) o.lag_steps = j.at("lag_steps").get<std::vector<std::int64_t>>();
+        if (j.contains("synthetic")) {
+            const auto& s = j.at("synthetic");
+            o.synthetic.train_count = s.at("train_count");
+            o.synthetic.test_count = s.at("test_count");
+            o.synthetic.channels = s.at("channels");
+            o.synthetic.height = s.at("height");
+            o.synthetic.width = s.at("width");
+            o.synthetic.classes = s.at("classes");
+            o.synthetic.noise = s.at("noise");
+        }
+        return o;
+    } catch (const nlohmann::json::exception& e) {
+        throw record_error(std::string("checkpoint: bad configuration (") + e.what() + ")");
+    }
+}
+
+nlohmann::json quench_parameters(const quench_options& o, std::int64_t num_parameters, const channel_stats& stats,
+                                 std::int64_t train_count, std::int64_t test_count) {
+    nlohmann::json p = options_json(o);
+    p["data_dir"] = o.dataset == "synthetic" ? "" : o.data_dir.string();
     p["num_parameters"] = num_parameters;
     p["input_mean"] = stats.mean;
     p["input_std"] = stats.std;

@@ -3,6 +3,7 @@
 /// learning rate and record loss, accuracy, Delta(t_w, t_w + t) and the SGD noise D(t_w)
 /// (design.md section 3). Built from the common pieces: glassy::integrate, schedules,
 /// two_time_recorder, and the record. net_quench maps its flags onto quench_options.
+#include "dynamics/checkpoint.hpp"
 #include "dynamics/driver.hpp"
 #include "dynamics/record.hpp"
 #include "nets/datasets.hpp"
@@ -43,6 +44,27 @@ struct quench_options {
     synthetic_options synthetic;            ///< sizes of the synthetic dataset (its seed is `seed`)
 };
 
+/// Checkpointing of a network run. A checkpoint holds the complete state at a step boundary:
+/// all model parameters and buffers (BatchNorm running statistics), momentum buffers, the
+/// minibatch sampler (epoch permutation, position, generator), the SGLD noise generator, the
+/// global torch CPU generator, the partial measurement tables, D(t_w) and the live weight
+/// snapshots of the two-time recorder, so that a resumed run gives a record identical, bit
+/// for bit on the CPU, to the uninterrupted run with the same options.
+struct quench_control {
+    std::filesystem::path checkpoint_path;   ///< where to write checkpoints; empty = never
+    std::int64_t checkpoint_every_steps = 0; ///< write every this many SGD steps (0 = off)
+    double checkpoint_every_seconds = 0;     ///< or after this much wall time, in seconds (0 = off)
+    const checkpoint* resume = nullptr;      ///< continue from this checkpoint (same options)
+};
+
+/// The options that define a run (every field but data_dir) as JSON: the checkpoint's config
+/// and the basis of the record's parameters. tw_steps / lag_steps appear only when given.
+[[nodiscard]] nlohmann::json options_json(const quench_options& options);
+
+/// The options stored in a net_quench checkpoint (data_dir left empty); throws record_error
+/// with a one-line message if `c` is not a net_quench checkpoint.
+[[nodiscard]] quench_options options_from_checkpoint(const checkpoint& c);
+
 /// A prepared run: data loaded, model built, schedules fixed. Construct, inspect (sizes,
 /// memory), then run() once.
 class quench {
@@ -66,9 +88,15 @@ public:
     /// Minibatch loss of the last SGD step (for progress lines).
     [[nodiscard]] double last_loss() const;
 
-    /// Runs the training and returns the complete record (system "net", method sgd or sgld).
-    /// Throws divergence_error if the training loss becomes non-finite.
-    [[nodiscard]] record run(const run_hooks& hooks = {});
+    /// Runs the training (once) and returns its record (system "net", method sgd or sgld).
+    /// With control.resume, continues the checkpointed run (throws record_error, "checkpoint is
+    /// from a different configuration", when its options differ). Checkpoints are written
+    /// between steps as control says. The record is partial (complete = false,
+    /// parameters["stop_reason"]) when hooks.stop asks to stop ("interrupted at step ..."; a
+    /// final checkpoint is written first when control has a path) or when the minibatch or
+    /// measured training loss becomes NaN/Inf ("diverged at step ..."); it then holds
+    /// everything measured before.
+    [[nodiscard]] record run(const run_hooks& hooks = {}, const quench_control& control = {});
 
 private:
     struct impl;

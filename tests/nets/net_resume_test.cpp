@@ -1,0 +1,334 @@
+// Reliability of net_quench: SIGKILL at a random moment + --resume gives the same record as the
+// uninterrupted run, bit for bit (weights, momentum, every RNG stream, minibatch order, partial
+// tables and live snapshots are checkpointed); SIGINT leaves a partial record and a checkpoint;
+// mismatched checkpoints are refused; a diverging run stops with exit 3 and a partial record.
+#include "dynamics/checkpoint.hpp"
+#include "dynamics/record.hpp"
+#include "nets/quench.hpp"
+#include "support/run_command.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <random>
+#include <thread>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using glassy::test::run_command;
+
+namespace {
+
+const std::string exe = NET_QUENCH_EXE;
+
+fs::path scratch() {
+    const auto d = fs::temp_directory_path() / ("glassy_net_resume_" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    return d;
+}
+
+// Starts exe with args (split on spaces), stderr to /dev/null; returns its pid.
+pid_t spawn(const std::string& args) {
+    std::vector<std::string> parts;
+    std::string cur;
+    for (char c : args + " ") {
+        if (c == ' ') {
+            if (!cur.empty()) parts.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        std::vector<char*> argv{const_cast<char*>(exe.c_str())};
+        for (auto& p : parts) argv.push_back(p.data());
+        argv.push_back(nullptr);
+        ::execv(exe.c_str(), argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+bool same(const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!((std::isnan(a[i]) && std::isnan(b[i])) || a[i] == b[i])) return false;
+    return true;
+}
+bool same(const glassy::row_matrix& a, const glassy::row_matrix& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           same(std::vector<double>(a.data(), a.data() + a.size()), std::vector<double>(b.data(), b.data() + b.size()));
+}
+
+// Dataset-by-dataset comparison, exact; run-environment parameters (wall time, threads) excluded.
+void expect_identical(const glassy::record& a, const glassy::record& b) {
+    auto pa = a.parameters, pb = b.parameters;
+    for (const char* k : {"wall_seconds", "threads"}) {
+        pa.erase(k);
+        pb.erase(k);
+    }
+    EXPECT_EQ(pa, pb);
+    EXPECT_EQ(a.system, b.system);
+    EXPECT_EQ(a.method, b.method);
+    EXPECT_EQ(a.complete, b.complete);
+    EXPECT_TRUE(same(a.time, b.time));
+    EXPECT_TRUE(same(a.energy, b.energy));
+    ASSERT_EQ(a.observables.size(), b.observables.size());
+    for (const auto& [k, v] : a.observables) EXPECT_TRUE(same(v, b.observables.at(k))) << k;
+    EXPECT_TRUE(same(a.aging.tw, b.aging.tw));
+    EXPECT_TRUE(same(a.aging.t, b.aging.t));
+    EXPECT_TRUE(same(a.aging.delta, b.aging.delta));
+    EXPECT_TRUE(same(a.aging.noise, b.aging.noise));
+    ASSERT_EQ(a.extra.size(), b.extra.size());
+    for (const auto& [k, v] : a.extra) {
+        EXPECT_EQ(v.shape, b.extra.at(k).shape) << k;
+        EXPECT_TRUE(same(v.data, b.extra.at(k).data)) << k;
+    }
+    ASSERT_EQ(a.extra_f32.size(), b.extra_f32.size());
+    for (const auto& [k, v] : a.extra_f32) {
+        EXPECT_EQ(v.shape, b.extra_f32.at(k).shape) << k;
+        EXPECT_TRUE(v.data == b.extra_f32.at(k).data) << k; // float32 weights, bit for bit
+    }
+}
+
+// fc on small synthetic images, SGLD (T > 0: the noise generator matters) with momentum (the
+// momentum buffers matter), snapshots saved; epochs of 10 minibatches so the shuffle position
+// matters too.
+const std::string common_args =
+    "--model fc --dataset synthetic --synthetic-train 200 --synthetic-test 50 --synthetic-size 10 --batch 20 "
+    "--lr 0.05 --momentum 0.9 --T 0.0001 --noise-samples 40 --eval-samples 100 --seed 5 --save-snapshots --quiet "
+    "--threads 1";
+
+// Waits until `path` exists while the child `pid` runs; false if the child ended first or 60 s
+// passed.
+bool wait_for_file(const fs::path& path, pid_t pid) {
+    for (int k = 0; k < 30000; ++k) {
+        if (fs::exists(path)) return true;
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+} // namespace
+
+TEST(NetResume, SigkillAtARandomMomentThenResumeGivesTheIdenticalRecord) {
+    const auto dir = scratch();
+    std::mt19937 rng(static_cast<unsigned>(::getpid()));
+    const std::string args = common_args + " --steps 600";
+    const auto full = dir / "full.h5";
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto f = run_command(exe + " " + args + " --force --out " + full.string());
+    ASSERT_EQ(f.status, 0) << f.output;
+    const double duration = seconds_since(t0);
+    const glassy::record reference = glassy::read_record(full);
+    ASSERT_TRUE(reference.complete);
+    EXPECT_FALSE(fs::exists(full.string() + ".ckpt")); // no checkpoint flags, none kept
+
+    int killed = 0;
+    for (int attempt = 0; attempt < 4 && killed < 2; ++attempt) {
+        const auto out = dir / ("killed_" + std::to_string(attempt) + ".h5");
+        const auto ckpt = dir / ("killed_" + std::to_string(attempt) + ".ckpt");
+        fs::remove(out);
+        fs::remove(ckpt);
+        const pid_t pid = spawn(args + " --checkpoint-every 7 --checkpoint " + ckpt.string() + " --out " + out.string());
+        ASSERT_GT(pid, 0);
+        ASSERT_TRUE(wait_for_file(ckpt, pid)) << "no checkpoint appeared";
+        const int max_ms = std::max(1, static_cast<int>(600 * duration));
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, max_ms)(rng)));
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        if (WIFEXITED(status)) continue; // finished before the kill: try again
+        ASSERT_TRUE(WIFSIGNALED(status));
+        ++killed;
+        EXPECT_FALSE(fs::exists(out)); // no half-written record under the final name
+        // Resuming with a different thread count and a repeated (equal) training flag is fine.
+        const auto r = run_command(exe + " --resume " + ckpt.string() + " --lr 0.05 --quiet --threads 2 --out " + out.string());
+        ASSERT_EQ(r.status, 0) << r.output;
+        expect_identical(reference, glassy::read_record(out));
+        EXPECT_FALSE(fs::exists(ckpt)); // spent checkpoints are removed
+    }
+    if (killed == 0) GTEST_SKIP() << "every run finished before it could be killed";
+}
+
+TEST(NetResume, SigintWritesAPartialRecordAndACheckpointThatResumes) {
+    const auto dir = scratch();
+    const auto out = dir / "int.h5";
+    const auto ckpt = dir / "int.h5.ckpt";
+    fs::remove(out);
+    fs::remove(ckpt);
+    const std::string args = common_args + " --steps 100000";
+    // Periodic checkpoints tell when training is under way (signal handlers installed).
+    const pid_t pid = spawn(args + " --checkpoint-every 50 --out " + out.string());
+    ASSERT_TRUE(wait_for_file(ckpt, pid));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ::kill(pid, SIGINT);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 130);
+    const auto partial = glassy::read_record(out);
+    EXPECT_FALSE(partial.complete);
+    const std::string why = partial.parameters.value("stop_reason", std::string());
+    EXPECT_EQ(why.rfind("interrupted at step ", 0), 0u) << why;
+    const auto done = partial.parameters.at("steps_done").get<std::int64_t>();
+    EXPECT_GT(done, 0);
+    EXPECT_LT(done, 100000);
+    EXPECT_FALSE(partial.time.empty());
+    for (double t : partial.time) EXPECT_LE(t, static_cast<double>(done));
+    ASSERT_TRUE(fs::exists(ckpt));
+    const glassy::checkpoint c = glassy::read_checkpoint(ckpt);
+    EXPECT_EQ(c.tool, "net_quench");
+    EXPECT_EQ(c.integer("step"), done);
+
+    // The checkpoint of a 100000-step run cannot be resumed as a different run...
+    const auto refused = run_command(exe + " --resume " + ckpt.string() + " --steps 2000 --quiet --force --out " +
+                                     (dir / "x.h5").string());
+    EXPECT_NE(refused.status, 0);
+    EXPECT_EQ(glassy::test::count_lines(refused.output), 1) << refused.output;
+    EXPECT_NE(refused.output.find("different configuration (--steps differs)"), std::string::npos) << refused.output;
+    // ...and the partial record is not overwritten without --force.
+    const auto exists = run_command(exe + " --resume " + ckpt.string() + " --quiet --out " + out.string());
+    EXPECT_NE(exists.status, 0);
+
+    // Resume it and interrupt it again: the record advances, from the same checkpoint file.
+    const auto before = fs::last_write_time(ckpt);
+    const pid_t again = spawn("--resume " + ckpt.string() + " --checkpoint-every 50 --quiet --force --out " + out.string());
+    for (int k = 0; k < 30000 && fs::last_write_time(ckpt) == before; ++k)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2)); // the resumed run checkpointed
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ::kill(again, SIGTERM);
+    ::waitpid(again, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 130);
+    const auto partial2 = glassy::read_record(out);
+    EXPECT_FALSE(partial2.complete);
+    EXPECT_GT(partial2.parameters.at("steps_done").get<std::int64_t>(), done);
+    // The measurements of the first part are kept unchanged.
+    ASSERT_GE(partial2.time.size(), partial.time.size());
+    for (std::size_t k = 0; k < partial.time.size(); ++k) {
+        EXPECT_EQ(partial2.time[k], partial.time[k]);
+        EXPECT_EQ(partial2.energy[k], partial.energy[k]);
+    }
+    EXPECT_EQ(glassy::read_checkpoint(ckpt).integer("step"), partial2.parameters.at("steps_done").get<std::int64_t>());
+}
+
+TEST(NetResume, ForeignOrMismatchedCheckpointsAreRefused) {
+    const auto dir = scratch();
+    const auto ckpt = dir / "m.ckpt";
+    const pid_t pid = spawn(common_args + " --steps 100000 --checkpoint-every 5 --checkpoint " + ckpt.string() +
+                            " --force --out " + (dir / "m.h5").string());
+    ASSERT_TRUE(wait_for_file(ckpt, pid));
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    for (const std::string flag : {"--lr 0.1", "--T 0", "--synthetic-train 300 --synthetic-test 50"}) {
+        const auto r = run_command(exe + " --resume " + ckpt.string() + " " + flag + " --quiet --force --out " +
+                                   (dir / "x.h5").string());
+        EXPECT_NE(r.status, 0) << flag;
+        EXPECT_EQ(glassy::test::count_lines(r.output), 1) << flag << ": " << r.output;
+        EXPECT_NE(r.output.find("different configuration"), std::string::npos) << flag << ": " << r.output;
+    }
+    EXPECT_FALSE(fs::exists(dir / "x.h5"));
+    // A record is not a checkpoint; a missing file is reported in one line.
+    const auto rec = dir / "rec.h5";
+    ASSERT_EQ(run_command(exe + " " + common_args + " --steps 3 --force --out " + rec.string()).status, 0);
+    for (const std::string& bad : {rec.string(), std::string("/nonexistent/glassy.ckpt")}) {
+        const auto r = run_command(exe + " --resume " + bad + " --quiet --force --out " + (dir / "y.h5").string());
+        EXPECT_NE(r.status, 0) << bad;
+        EXPECT_EQ(glassy::test::count_lines(r.output), 1) << r.output;
+    }
+    // A bad interval is a one-line error.
+    const auto r = run_command(exe + " " + common_args + " --steps 3 --checkpoint-every 5x --force --out " + (dir / "z.h5").string());
+    EXPECT_NE(r.status, 0);
+    EXPECT_EQ(glassy::test::count_lines(r.output), 1) << r.output;
+}
+
+TEST(NetResume, DivergenceStopsWithExit3AndKeepsWhatWasMeasured) {
+    const auto dir = scratch();
+    const auto out = dir / "div.h5";
+    // SGD with lr = 1e6 on cross entropy blows the weights up within a few steps.
+    const auto r = run_command(exe + " --model fc --dataset synthetic --synthetic-train 200 --synthetic-test 50 "
+                                     "--synthetic-size 10 --batch 20 --lr 1e6 --steps 200 --noise-samples 40 "
+                                     "--eval-samples 100 --quiet --threads 1 --force --out " + out.string());
+    EXPECT_EQ(r.status, 3) << r.output;
+    EXPECT_EQ(glassy::test::count_lines(r.output), 1) << r.output;
+    EXPECT_NE(r.output.find("diverged at step "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("learning rate"), std::string::npos) << r.output;
+    const auto rec = glassy::read_record(out);
+    EXPECT_FALSE(rec.complete);
+    const std::string why = rec.parameters.value("stop_reason", std::string());
+    EXPECT_EQ(why.rfind("diverged at step ", 0), 0u) << why;
+    const auto done = rec.parameters.at("steps_done").get<std::int64_t>();
+    EXPECT_GE(done, 1);
+    EXPECT_LT(done, 200);
+    // Step 0 (the initial network) was measured, with a finite loss near log(10) for 10 classes.
+    ASSERT_FALSE(rec.time.empty());
+    EXPECT_EQ(rec.time.front(), 0.0);
+    EXPECT_NEAR(rec.energy.front(), std::log(10.0), 0.5);
+    for (std::size_t k = 0; k < rec.time.size(); ++k) {
+        EXPECT_LT(rec.time[k], static_cast<double>(done));
+        EXPECT_TRUE(std::isfinite(rec.energy[k])) << k;
+    }
+    EXPECT_FALSE(fs::exists(out.string() + ".ckpt"));
+}
+
+// In process, on a ResNet-18 (BatchNorm running statistics are buffers, not parameters): a run
+// stopped by its hook at step 3 and resumed from the final checkpoint equals the straight run.
+TEST(NetResume, ResnetBuffersAreRestoredExactly) {
+    const auto dir = scratch();
+    glassy::nets::quench_options o;
+    o.model = glassy::nets::model_kind::resnet18;
+    o.dataset = "synthetic";
+    o.synthetic.train_count = 16;
+    o.synthetic.test_count = 4;
+    o.synthetic.channels = 3;
+    o.synthetic.height = o.synthetic.width = 8;
+    o.batch = 4;
+    o.lr = 0.01;
+    o.momentum = 0.9;
+    o.steps = 6;
+    o.noise_samples = 2;
+    o.eval_samples = 4;
+    o.tw_steps = {2};
+    o.lag_steps = {1, 2, 4};
+    o.seed = 11;
+    glassy::record reference;
+    {
+        glassy::nets::quench q(o);
+        reference = q.run();
+    }
+    ASSERT_TRUE(reference.complete);
+    const auto ckpt = dir / "resnet.ckpt";
+    fs::remove(ckpt);
+    {
+        glassy::nets::quench q(o);
+        glassy::run_hooks hooks;
+        hooks.stop = [](std::int64_t step) { return step == 3; };
+        glassy::nets::quench_control control;
+        control.checkpoint_path = ckpt;
+        const glassy::record partial = q.run(hooks, control);
+        EXPECT_FALSE(partial.complete);
+    }
+    const glassy::checkpoint c = glassy::read_checkpoint(ckpt);
+    EXPECT_EQ(c.integer("step"), 3);
+    // LibTorch's Module::to(dtype) also converts num_batches_tracked to the training dtype.
+    ASSERT_EQ(c.arrays_f32.count("model/bn1.num_batches_tracked"), 1u);
+    EXPECT_EQ(c.arrays_f32.at("model/bn1.num_batches_tracked").data.at(0), 3.0f); // 3 training steps
+    EXPECT_EQ(c.arrays_f32.count("model/bn1.running_var"), 1u);
+    glassy::nets::quench q(o);
+    glassy::nets::quench_control control;
+    control.resume = &c;
+    const glassy::record resumed = q.run({}, control);
+    expect_identical(reference, resumed);
+}
