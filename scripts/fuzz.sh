@@ -17,6 +17,8 @@ fuzzers=(
   record_fuzzer:16384
   checkpoint_fuzzer:16384
   # --- nets fuzzers ---
+  idx_fuzzer:4096
+  cifar_fuzzer:8192
   # --- end nets fuzzers ---
 )
 targets=(fuzz_make_seeds)
@@ -33,6 +35,15 @@ mkdir -p "$artifacts"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$bin/fuzz_make_seeds" "$tmp/seeds"
+# Seeds of the dataset readers: tiny valid idx files (plain and gzip) and CIFAR records.
+mkdir -p "$tmp/seeds/idx" "$tmp/seeds/cifar"
+printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x02\x01\x02\x03\x04\x05\x06\x07\x08' >"$tmp/seeds/idx/images"
+printf '\x00\x00\x08\x01\x00\x00\x00\x02\x03\x07' >"$tmp/seeds/idx/labels"
+gzip -c "$tmp/seeds/idx/images" >"$tmp/seeds/idx/images.gz"
+head -c 10 "$tmp/seeds/idx/images" >"$tmp/seeds/idx/truncated"
+{ printf '\x03'; head -c 3072 /dev/zero; printf '\x09'; head -c 3072 /dev/zero; } >"$tmp/seeds/cifar/cifar10"
+{ printf '\x01\x05'; head -c 3072 /dev/zero; } >"$tmp/seeds/cifar/cifar100"
+head -c 100 "$tmp/seeds/cifar/cifar10" >"$tmp/seeds/cifar/truncated"
 
 # Fork mode keeps fuzzing past a crash, timeout or out-of-memory; each input that caused one is
 # then rerun alone and classified by tests/fuzz/classify.sh: a defect in glassy's code fails
