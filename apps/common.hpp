@@ -58,6 +58,28 @@ inline void check_output(const std::filesystem::path& out, bool force) {
     }
 }
 
+/// Memory the kernel reports as available (MemAvailable in /proc/meminfo), in bytes; 0 when
+/// unknown (then no check is made).
+inline double available_memory_bytes() {
+    std::FILE* f = std::fopen("/proc/meminfo", "r");
+    if (f == nullptr) return 0;
+    char line[256];
+    double kib = 0;
+    while (std::fgets(line, sizeof line, f) != nullptr)
+        if (std::sscanf(line, "MemAvailable: %lf kB", &kib) == 1) break;
+    std::fclose(f);
+    return kib * 1024.0;
+}
+
+/// Refuses a run whose estimated memory exceeds what the machine has available.
+inline void check_memory(double needed_bytes, const std::string& what) {
+    const double have = available_memory_bytes();
+    if (have > 0 && needed_bytes > have)
+        throw parameter_error(what + " need about " + std::to_string(static_cast<long long>(needed_bytes / (1 << 20))) +
+                              " MiB but only " + std::to_string(static_cast<long long>(have / (1 << 20))) +
+                              " MiB are available");
+}
+
 /// A checkpoint interval: "30s", "10m", "2h" (wall time) or a plain integer (steps).
 struct interval {
     std::int64_t steps = 0;

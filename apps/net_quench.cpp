@@ -133,6 +133,10 @@ int main(int argc, char** argv) {
         if (const std::string w = glassy::nets::blas_warning(); !w.empty()) std::cerr << "net_quench: warning: " << w << "\n";
 
         glassy::nets::quench run(o);
+        // Live snapshots (n_w x M x 4 bytes, doubled when saved) on top of the model and data.
+        glassy::app::check_memory(static_cast<double>(run.snapshot_bytes()), "the weight snapshots (" +
+                                  std::to_string(run.num_waiting_times()) + " waiting times x " +
+                                  std::to_string(run.num_parameters()) + " weights)");
         if (!quiet)
             std::cerr << "net_quench: " << model << " on " << o.dataset << " (" << run.train_count() << " training samples), M = "
                   << run.num_parameters() << " weights, " << run.num_waiting_times() << " waiting times, snapshot memory "

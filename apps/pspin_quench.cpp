@@ -104,6 +104,14 @@ int main(int argc, char** argv) {
         validate(par);
         if (threads < 0) throw parameter_error("--threads must be >= 0");
         const app::interval every = app::parse_interval(checkpoint_every);
+        {
+            // Couplings, plus per replica the spins, snapshots at every waiting time and buffers.
+            const double couplings = static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p))) *
+                                     (par.couplings == "float32" ? 4.0 : 8.0);
+            const double per_replica = 8.0 * par.n * (static_cast<double>(waiting_steps(par).size()) + 8.0);
+            app::check_memory(couplings + per_replica * par.replicas,
+                              "couplings (N = " + std::to_string(par.n) + ", p = " + std::to_string(par.p) + ") and snapshots");
+        }
         app::check_output(out, force);
         if (threads > 0) omp_set_num_threads(threads);
         app::install_signal_handlers();

@@ -5,7 +5,7 @@
 # and python3-numpy (+ python3-torch for the network peers). Usage: benchmarks/run_peers.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin="$here/build/bench/benchmarks"
+bin="${BENCH_DIR:-$here/build/bench/benchmarks}"   # or a release tree configured with -DGLASSY_BUILD_BENCHMARKS=ON
 py=/usr/bin/python3
 threads=${OMP_NUM_THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads
@@ -17,13 +17,16 @@ ours=$("$bin/pspin_benchmark" --benchmark_filter="BM_langevin_step/$n/" --benchm
   $py -c 'import json,sys; b=json.load(sys.stdin)["benchmarks"][0]; print(b["real_time"]/1e3 if b["time_unit"]=="us" else b["real_time"])')
 bw=$("$bin/pspin_benchmark" --benchmark_filter="BM_stream_read" --benchmark_min_time=1 --benchmark_format=json |
   $py -c 'import json,sys; b=json.load(sys.stdin)["benchmarks"][0]; print(b["bytes_per_second"]/2**30)')
-peer=$($py "$here/benchmarks/peers/pspin_numpy.py" $n 20 | awk '{print $3}')
-$py - "$ours" "$peer" "$bw" "$n" <<'PY'
+peers=$($py "$here/benchmarks/peers/pspin_numpy.py" $n 10)
+peer=$(echo "$peers" | awk '$1 == "numpy_langevin_ms" {print $3}')
+peer_opt=$(echo "$peers" | awk '$1 == "numpy_langevin_opt_ms" {print $3}')
+$py - "$ours" "$peer" "$bw" "$n" "$peer_opt" <<'PY'
 import sys
-ours, peer, bw, n = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+ours, peer, bw, n, peer_opt = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 coupling_gib = n*(n-1)*(n-2)/6*8/2**30
 bound_ms = coupling_gib / bw * 1e3
-print(f"pspin Langevin step N={n}: glassy {ours:.3f} ms, numpy {peer:.3f} ms, ratio {peer/ours:.1f}x")
+print(f"pspin Langevin step N={n}: glassy {ours:.3f} ms, numpy einsum {peer:.3f} ms (ratio {peer/ours:.1f}x), "
+      f"numpy einsum optimize=True {peer_opt:.3f} ms (ratio {peer_opt/ours:.1f}x)")
 print(f"  couplings {coupling_gib*1024:.1f} MiB, stream read {bw:.2f} GiB/s -> bound {bound_ms:.3f} ms, "
       f"glassy at {bound_ms/ours*100:.0f}% of the bandwidth bound")
 PY

@@ -55,7 +55,7 @@ TEST(pspin_quench_app, metropolis_and_heun_run) {
 TEST(pspin_quench_app, bad_flags_give_one_line_and_nonzero_exit) {
     const auto out = scratch() / "never.h5";
     for (const std::string flags : {"--N 2 --p 3", "--T -1", "--dt 0", "--dt -0.1", "--method foo", "--samples 0",
-                                    "--N abc", "--bogus 1", "--tmax 0"}) {
+                                    "--N abc", "--bogus 1", "--tmax 0", "--N 6000"}) {
         const auto r = run_command(exe + " " + flags + " --quiet --out " + out.string());
         EXPECT_NE(r.status, 0) << flags;
         EXPECT_EQ(glassy::test::count_lines(r.output), 1) << flags << ": " << r.output;
