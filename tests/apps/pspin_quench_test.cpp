@@ -133,7 +133,10 @@ TEST(pspin_quench_app, replicas_1_reproduces_the_pre_replica_records_bit_for_bit
             const std::string what = ref.method + " K = " + std::to_string(ref.samples) + " threads " + threads;
             EXPECT_EQ(rec.energy.back(), ref.e_last) << what;
             EXPECT_EQ(rec.energy[rec.energy.size() / 2], ref.e_mid) << what;
-            EXPECT_EQ(rec.aging.delta(0, 10), ref.delta) << what;
+            // Element 10 of the row-major table: Delta(t_w[0], lag[10]) where there are 11 lags or
+            // more; for the short Metropolis run (fewer lags) an entry of the second row.
+            ASSERT_GT(rec.aging.delta.size(), 10) << what;
+            EXPECT_EQ(rec.aging.delta.data()[10], ref.delta) << what;
             EXPECT_FALSE(rec.parameters.contains("replicas")) << what;
         }
 }
