@@ -1,6 +1,8 @@
 // Reliability of pspin_quench: SIGKILL at a random moment + --resume gives the same record as
 // an uninterrupted run, bit for bit; SIGINT leaves a partial record and a checkpoint.
 #include "dynamics/record.hpp"
+#include "support/process.hpp"
+#include "support/record_compare.hpp"
 #include "support/run_command.hpp"
 
 #include <gtest/gtest.h>
@@ -15,6 +17,8 @@
 
 namespace fs = std::filesystem;
 using glassy::test::run_command;
+using glassy::test::wait_for_file;
+using glassy::test::expect_identical_records;
 
 namespace {
 const std::string exe = GLASSY_PSPIN_QUENCH;
@@ -25,77 +29,11 @@ fs::path scratch() {
     return d;
 }
 
-// Starts exe with args (split on spaces), returns its pid.
-pid_t spawn(const std::string& args) {
-    std::vector<std::string> parts;
-    std::string cur;
-    for (char c : args) {
-        if (c == ' ') {
-            if (!cur.empty()) parts.push_back(cur);
-            cur.clear();
-        } else {
-            cur += c;
-        }
-    }
-    if (!cur.empty()) parts.push_back(cur);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        std::vector<char*> argv{const_cast<char*>(exe.c_str())};
-        for (auto& p : parts) argv.push_back(p.data());
-        argv.push_back(nullptr);
-        ::execv(exe.c_str(), argv.data());
-        ::_exit(127);
-    }
-    return pid;
-}
 
-bool same(const std::vector<double>& a, const std::vector<double>& b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!((std::isnan(a[i]) && std::isnan(b[i])) || a[i] == b[i])) return false;
-    return true;
-}
-bool same(const glassy::row_matrix& a, const glassy::row_matrix& b) {
-    return a.rows() == b.rows() && a.cols() == b.cols() &&
-           same(std::vector<double>(a.data(), a.data() + a.size()), std::vector<double>(b.data(), b.data() + b.size()));
-}
-
-// Dataset-by-dataset comparison; run-environment parameters (wall time, threads) excluded.
-void expect_identical(const glassy::record& a, const glassy::record& b) {
-    auto pa = a.parameters, pb = b.parameters;
-    for (const char* k : {"wall_seconds", "threads"}) {
-        pa.erase(k);
-        pb.erase(k);
-    }
-    EXPECT_EQ(pa, pb);
-    EXPECT_EQ(a.complete, b.complete);
-    EXPECT_TRUE(same(a.time, b.time));
-    EXPECT_TRUE(same(a.energy, b.energy));
-    EXPECT_TRUE(same(a.energy_samples, b.energy_samples));
-    ASSERT_EQ(a.observables.size(), b.observables.size());
-    for (const auto& [k, v] : a.observables) EXPECT_TRUE(same(v, b.observables.at(k))) << k;
-    EXPECT_TRUE(same(a.aging.tw, b.aging.tw));
-    EXPECT_TRUE(same(a.aging.t, b.aging.t));
-    EXPECT_TRUE(same(a.aging.delta, b.aging.delta));
-    ASSERT_EQ(a.aging.delta_samples.size(), b.aging.delta_samples.size());
-    for (std::size_t s = 0; s < a.aging.delta_samples.size(); ++s) EXPECT_TRUE(same(a.aging.delta_samples[s], b.aging.delta_samples[s]));
-    EXPECT_TRUE(same(a.aging.noise, b.aging.noise));
-}
 
 const std::string common_args = "--N 48 --T 0.5 --samples 3 --quiet --threads 1";
 const std::string run_args = common_args + " --tmax 300";
 
-// Waits until `path` exists while the child `pid` runs; false if the child ended first or
-// 60 s passed.
-bool wait_for_file(const fs::path& path, pid_t pid) {
-    for (int k = 0; k < 30000; ++k) {
-        if (fs::exists(path)) return true;
-        int status = 0;
-        if (::waitpid(pid, &status, WNOHANG) == pid) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return false;
-}
 
 } // namespace
 
@@ -113,7 +51,7 @@ TEST(pspin_resume, sigkill_at_a_random_moment_then_resume_gives_the_identical_re
         const auto full = dir / ("full_" + method + ".h5");
         ASSERT_EQ(run_command(exe + " " + run_args + " --method " + method + " --force --out " + full.string()).status, 0);
         // Kill it at a random moment once a checkpoint exists.
-        const pid_t pid = spawn(args);
+        const pid_t pid = glassy::test::spawn(exe, args);
         ASSERT_GT(pid, 0);
         ASSERT_TRUE(wait_for_file(ckpt, pid)) << "no checkpoint appeared";
         std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 150)(rng)));
@@ -125,7 +63,7 @@ TEST(pspin_resume, sigkill_at_a_random_moment_then_resume_gives_the_identical_re
         EXPECT_FALSE(fs::exists(out)); // no half-written record under the final name
         const auto r = run_command(exe + " --resume " + ckpt.string() + " --quiet --threads 2 --out " + out.string());
         ASSERT_EQ(r.status, 0) << r.output;
-        expect_identical(glassy::read_record(full), glassy::read_record(out));
+        expect_identical_records(glassy::read_record(full), glassy::read_record(out));
         EXPECT_FALSE(fs::exists(ckpt)); // spent checkpoints are removed
     }
 }
@@ -137,7 +75,7 @@ TEST(pspin_resume, sigint_writes_a_partial_record_and_a_checkpoint_that_resumes)
     fs::remove(out);
     fs::remove(ckpt);
     const std::string args = common_args + " --tmax 3000 --out " + out.string();
-    const pid_t pid = spawn(args);
+    const pid_t pid = glassy::test::spawn(exe, args);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     ::kill(pid, SIGINT);
     int status = 0;
@@ -155,14 +93,14 @@ TEST(pspin_resume, sigint_writes_a_partial_record_and_a_checkpoint_that_resumes)
     ASSERT_EQ(r.status, 0) << r.output;
     const auto full = dir / "int_full.h5";
     ASSERT_EQ(run_command(exe + " " + common_args + " --tmax 3000 --force --out " + full.string()).status, 0);
-    expect_identical(glassy::read_record(full), glassy::read_record(out));
+    expect_identical_records(glassy::read_record(full), glassy::read_record(out));
 }
 
 TEST(pspin_resume, foreign_or_mismatched_checkpoints_are_refused) {
     const auto dir = scratch();
     const auto ckpt = dir / "m.ckpt";
     // A checkpoint from a quick interrupted run.
-    const pid_t pid = spawn(common_args + " --tmax 5000 --checkpoint-every 5 --checkpoint " + ckpt.string() + " --force --out " +
+    const pid_t pid = glassy::test::spawn(exe, common_args + " --tmax 5000 --checkpoint-every 5 --checkpoint " + ckpt.string() + " --force --out " +
                             (dir / "m.h5").string());
     ASSERT_TRUE(wait_for_file(ckpt, pid));
     ::kill(pid, SIGKILL);

@@ -5,6 +5,8 @@
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/record.hpp"
 #include "nets/quench.hpp"
+#include "support/process.hpp"
+#include "support/record_compare.hpp"
 #include "support/run_command.hpp"
 
 #include <gtest/gtest.h>
@@ -20,6 +22,8 @@
 
 namespace fs = std::filesystem;
 using glassy::test::run_command;
+using glassy::test::wait_for_file;
+using glassy::test::expect_identical_records;
 
 namespace {
 
@@ -31,70 +35,7 @@ fs::path scratch() {
     return d;
 }
 
-// Starts exe with args (split on spaces), stderr to /dev/null; returns its pid.
-pid_t spawn(const std::string& args) {
-    std::vector<std::string> parts;
-    std::string cur;
-    for (char c : args + " ") {
-        if (c == ' ') {
-            if (!cur.empty()) parts.push_back(cur);
-            cur.clear();
-        } else {
-            cur += c;
-        }
-    }
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        std::vector<char*> argv{const_cast<char*>(exe.c_str())};
-        for (auto& p : parts) argv.push_back(p.data());
-        argv.push_back(nullptr);
-        ::execv(exe.c_str(), argv.data());
-        ::_exit(127);
-    }
-    return pid;
-}
 
-bool same(const std::vector<double>& a, const std::vector<double>& b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!((std::isnan(a[i]) && std::isnan(b[i])) || a[i] == b[i])) return false;
-    return true;
-}
-bool same(const glassy::row_matrix& a, const glassy::row_matrix& b) {
-    return a.rows() == b.rows() && a.cols() == b.cols() &&
-           same(std::vector<double>(a.data(), a.data() + a.size()), std::vector<double>(b.data(), b.data() + b.size()));
-}
-
-// Dataset-by-dataset comparison, exact; run-environment parameters (wall time, threads) excluded.
-void expect_identical(const glassy::record& a, const glassy::record& b) {
-    auto pa = a.parameters, pb = b.parameters;
-    for (const char* k : {"wall_seconds", "threads"}) {
-        pa.erase(k);
-        pb.erase(k);
-    }
-    EXPECT_EQ(pa, pb);
-    EXPECT_EQ(a.system, b.system);
-    EXPECT_EQ(a.method, b.method);
-    EXPECT_EQ(a.complete, b.complete);
-    EXPECT_TRUE(same(a.time, b.time));
-    EXPECT_TRUE(same(a.energy, b.energy));
-    ASSERT_EQ(a.observables.size(), b.observables.size());
-    for (const auto& [k, v] : a.observables) EXPECT_TRUE(same(v, b.observables.at(k))) << k;
-    EXPECT_TRUE(same(a.aging.tw, b.aging.tw));
-    EXPECT_TRUE(same(a.aging.t, b.aging.t));
-    EXPECT_TRUE(same(a.aging.delta, b.aging.delta));
-    EXPECT_TRUE(same(a.aging.noise, b.aging.noise));
-    ASSERT_EQ(a.extra.size(), b.extra.size());
-    for (const auto& [k, v] : a.extra) {
-        EXPECT_EQ(v.shape, b.extra.at(k).shape) << k;
-        EXPECT_TRUE(same(v.data, b.extra.at(k).data)) << k;
-    }
-    ASSERT_EQ(a.extra_f32.size(), b.extra_f32.size());
-    for (const auto& [k, v] : a.extra_f32) {
-        EXPECT_EQ(v.shape, b.extra_f32.at(k).shape) << k;
-        EXPECT_TRUE(v.data == b.extra_f32.at(k).data) << k; // float32 weights, bit for bit
-    }
-}
 
 // fc on small synthetic images, SGLD (T > 0: the noise generator matters) with momentum (the
 // momentum buffers matter), snapshots saved; epochs of 10 minibatches so the shuffle position
@@ -104,17 +45,6 @@ const std::string common_args =
     "--lr 0.05 --momentum 0.9 --T 0.0001 --noise-samples 40 --eval-samples 100 --seed 5 --save-snapshots --quiet "
     "--threads 1";
 
-// Waits until `path` exists while the child `pid` runs; false if the child ended first or 60 s
-// passed.
-bool wait_for_file(const fs::path& path, pid_t pid) {
-    for (int k = 0; k < 30000; ++k) {
-        if (fs::exists(path)) return true;
-        int status = 0;
-        if (::waitpid(pid, &status, WNOHANG) == pid) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return false;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -141,7 +71,7 @@ TEST(NetResume, SigkillAtARandomMomentThenResumeGivesTheIdenticalRecord) {
         const auto ckpt = dir / ("killed_" + std::to_string(attempt) + ".ckpt");
         fs::remove(out);
         fs::remove(ckpt);
-        const pid_t pid = spawn(args + " --checkpoint-every 7 --checkpoint " + ckpt.string() + " --out " + out.string());
+        const pid_t pid = glassy::test::spawn(exe, args + " --checkpoint-every 7 --checkpoint " + ckpt.string() + " --out " + out.string());
         ASSERT_GT(pid, 0);
         ASSERT_TRUE(wait_for_file(ckpt, pid)) << "no checkpoint appeared";
         const int max_ms = std::max(1, static_cast<int>(600 * duration));
@@ -156,7 +86,7 @@ TEST(NetResume, SigkillAtARandomMomentThenResumeGivesTheIdenticalRecord) {
         // Resuming with a different thread count and a repeated (equal) training flag is fine.
         const auto r = run_command(exe + " --resume " + ckpt.string() + " --lr 0.05 --quiet --threads 2 --out " + out.string());
         ASSERT_EQ(r.status, 0) << r.output;
-        expect_identical(reference, glassy::read_record(out));
+        expect_identical_records(reference, glassy::read_record(out));
         EXPECT_FALSE(fs::exists(ckpt)); // spent checkpoints are removed
     }
     if (killed == 0) GTEST_SKIP() << "every run finished before it could be killed";
@@ -170,7 +100,7 @@ TEST(NetResume, SigintWritesAPartialRecordAndACheckpointThatResumes) {
     fs::remove(ckpt);
     const std::string args = common_args + " --steps 100000";
     // Periodic checkpoints tell when training is under way (signal handlers installed).
-    const pid_t pid = spawn(args + " --checkpoint-every 50 --out " + out.string());
+    const pid_t pid = glassy::test::spawn(exe, args + " --checkpoint-every 50 --out " + out.string());
     ASSERT_TRUE(wait_for_file(ckpt, pid));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     ::kill(pid, SIGINT);
@@ -204,7 +134,7 @@ TEST(NetResume, SigintWritesAPartialRecordAndACheckpointThatResumes) {
 
     // Resume it and interrupt it again: the record advances, from the same checkpoint file.
     const auto before = fs::last_write_time(ckpt);
-    const pid_t again = spawn("--resume " + ckpt.string() + " --checkpoint-every 50 --quiet --force --out " + out.string());
+    const pid_t again = glassy::test::spawn(exe, "--resume " + ckpt.string() + " --checkpoint-every 50 --quiet --force --out " + out.string());
     for (int k = 0; k < 30000 && fs::last_write_time(ckpt) == before; ++k)
         std::this_thread::sleep_for(std::chrono::milliseconds(2)); // the resumed run checkpointed
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -227,7 +157,7 @@ TEST(NetResume, SigintWritesAPartialRecordAndACheckpointThatResumes) {
 TEST(NetResume, ForeignOrMismatchedCheckpointsAreRefused) {
     const auto dir = scratch();
     const auto ckpt = dir / "m.ckpt";
-    const pid_t pid = spawn(common_args + " --steps 100000 --checkpoint-every 5 --checkpoint " + ckpt.string() +
+    const pid_t pid = glassy::test::spawn(exe, common_args + " --steps 100000 --checkpoint-every 5 --checkpoint " + ckpt.string() +
                             " --force --out " + (dir / "m.h5").string());
     ASSERT_TRUE(wait_for_file(ckpt, pid));
     ::kill(pid, SIGKILL);
@@ -330,5 +260,5 @@ TEST(NetResume, ResnetBuffersAreRestoredExactly) {
     glassy::nets::quench_control control;
     control.resume = &c;
     const glassy::record resumed = q.run({}, control);
-    expect_identical(reference, resumed);
+    expect_identical_records(reference, resumed);
 }
