@@ -79,6 +79,18 @@ void fsync_file(const std::filesystem::path& p) {
 }
 
 // ---- reading ----
+
+// Throws record_error naming `path` unless it is an existing regular file in HDF5 format.
+void require_hdf5_file(const std::filesystem::path& path, const char* what) {
+    const std::string fname = path.string();
+    if (!std::filesystem::exists(path)) throw record_error(fname + ": no such " + what);
+    if (!std::filesystem::is_regular_file(path)) throw record_error(fname + ": not a regular file");
+    try {
+        if (H5::H5File::isHdf5(fname) <= 0) throw record_error(fname + ": not an HDF5 file");
+    } catch (const H5::Exception&) {
+        throw record_error(fname + ": not an HDF5 file");
+    }
+}
 // Every value read from a file is checked for shape before HDF5 writes it into memory: the
 // readers must refuse any malformed file with record_error (see tests/fuzz, docs/reliability.md).
 
@@ -283,13 +295,7 @@ void write_record(const record& rec, const std::filesystem::path& path) {
 
 record read_record(const std::filesystem::path& path) {
     const std::string fname = path.string();
-    if (!std::filesystem::exists(path)) throw record_error(fname + ": no such file");
-    if (!std::filesystem::is_regular_file(path)) throw record_error(fname + ": not a regular file");
-    try {
-        if (H5::H5File::isHdf5(fname) <= 0) throw record_error(fname + ": not an HDF5 file");
-    } catch (const H5::Exception&) {
-        throw record_error(fname + ": not an HDF5 file");
-    }
+    require_hdf5_file(path, "file");
     try {
         H5::H5File f(fname, H5F_ACC_RDONLY);
         H5::Group root = f.openGroup("/");
@@ -412,12 +418,7 @@ void write_checkpoint(const checkpoint& c, const std::filesystem::path& path) {
 
 checkpoint read_checkpoint(const std::filesystem::path& path) {
     const std::string fname = path.string();
-    if (!std::filesystem::is_regular_file(path)) throw record_error(fname + ": no such checkpoint file");
-    try {
-        if (H5::H5File::isHdf5(fname) <= 0) throw record_error(fname + ": not an HDF5 file");
-    } catch (const H5::Exception&) {
-        throw record_error(fname + ": not an HDF5 file");
-    }
+    require_hdf5_file(path, "checkpoint file");
     try {
         H5::H5File f(fname, H5F_ACC_RDONLY);
         H5::Group root = f.openGroup("/");
