@@ -52,43 +52,59 @@ int main(int argc, char** argv) {
     if (const int rc = app::parse(app, argc, argv); rc >= 0) return rc;
 
     try {
-        if (par.method == "ck") {
-            if (!resume.empty() || !checkpoint_every.empty())
-                throw parameter_error("--method ck does not support checkpoints yet (--checkpoint-every / --resume)");
-            for (const char* flag : {"--N", "--samples", "--replicas", "--couplings", "--theta-max"})
-                if (app.count(flag) > 0) throw parameter_error(std::string(flag) + " does not apply to --method ck (N = infinity)");
-            if (app.count("--p") > 0 && mix_opt->count() == 0) ck.mix = std::to_string(par.p) + ":1";
-            ck.T = par.temperature;
-            if (app.count("--tmax") > 0) ck.tmax = par.tmax;
-            if (app.count("--dt") > 0) ck.dt = par.dt;
-            if (app.count("--per-decade") > 0) ck.lags_per_decade = par.per_decade;
+        std::optional<checkpoint> saved;
+        if (!resume.empty()) saved = read_checkpoint(resume);
+        if (par.method == "ck" || (saved && is_ck_checkpoint(*saved))) {
+            if (saved && !is_ck_checkpoint(*saved))
+                throw parameter_error("checkpoint " + resume + " is from a finite-N run, not --method ck");
+            if (saved) {
+                for (const char* flag : {"--p", "--T", "--tmax", "--dt", "--per-decade", "--mix", "--T0", "--scheme", "--grid"})
+                    if (app.count(flag) > 0)
+                        throw parameter_error(std::string("leave physics flags out when resuming a CK checkpoint (") + flag + " given)");
+                ck = ck_parameters_from_checkpoint(*saved);
+            } else {
+                for (const char* flag : {"--N", "--samples", "--replicas", "--couplings", "--theta-max"})
+                    if (app.count(flag) > 0) throw parameter_error(std::string(flag) + " does not apply to --method ck (N = infinity)");
+                if (app.count("--p") > 0 && mix_opt->count() == 0) ck.mix = std::to_string(par.p) + ":1";
+                ck.T = par.temperature;
+                if (app.count("--tmax") > 0) ck.tmax = par.tmax;
+                if (app.count("--dt") > 0) ck.dt = par.dt;
+                if (app.count("--per-decade") > 0) ck.lags_per_decade = par.per_decade;
+            }
             ck.threads = threads;
             validate(ck);
+            const app::interval every = app::parse_interval(checkpoint_every);
             app::check_output(out, force);
             app::install_signal_handlers();
             if (!quiet)
-                std::fprintf(stderr, "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s\n",
-                             ck.mix.c_str(), ck.T, ck.T0, ck.tmax, ck.scheme.c_str());
+                std::fprintf(stderr, "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s%s\n",
+                             ck.mix.c_str(), ck.T, ck.T0, ck.tmax, ck.scheme.c_str(), saved ? " (resumed)" : "");
+            ck_control control;
+            control.checkpoint_path = !checkpoint_file.empty() ? checkpoint_file : !resume.empty() ? resume : out + ".ckpt";
+            control.checkpoint_every_steps = every.steps;
+            control.checkpoint_every_seconds = every.seconds;
+            control.resume = saved ? &*saved : nullptr;
             app::progress_line progress(!quiet);
             run_hooks hooks;
             hooks.progress_every = 1;
             hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
             hooks.stop = [](std::int64_t) { return app::g_signal.load() != 0; };
-            record rec = run_ck(ck, hooks);
+            record rec = run_ck(ck, hooks, control);
             progress.finish();
             rec.parameters["wall_seconds"] = progress.elapsed();
             write_record(rec, out);
             if (!rec.complete) {
-                std::fprintf(stderr, "pspin_quench: interrupted; partial record %s\n", out.c_str());
+                std::fprintf(stderr, "pspin_quench: interrupted; partial record %s, resume with --resume %s\n", out.c_str(),
+                             control.checkpoint_path.c_str());
                 return 130;
             }
+            std::error_code ec;
+            std::filesystem::remove(control.checkpoint_path, ec); // the run is complete: the checkpoint is spent
             std::printf("wrote %s: e(t = %g) = %.7f, %zu times, %zu waiting times, %.1f s\n", out.c_str(), rec.time.back(),
                         rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
             return 0;
         }
-        std::optional<checkpoint> saved;
-        if (!resume.empty()) {
-            saved = read_checkpoint(resume);
+        if (saved) {
             const auto stored = parameters_from_checkpoint(*saved);
             const auto given = to_json(par), kept = to_json(stored);
             for (auto* opt : physics) {

@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -50,6 +51,13 @@ public:
         m_last = t;
     }
     [[nodiscard]] const row_matrix& delta() const noexcept { return m_delta; }
+    [[nodiscard]] double last_time() const noexcept { return m_last; }
+    /// Restores a checkpointed table and clock.
+    void restore(row_matrix delta, double last) {
+        if (delta.rows() != m_delta.rows() || delta.cols() != m_delta.cols()) throw record_error("checkpoint: CK aging table shape");
+        m_delta = std::move(delta);
+        m_last = last;
+    }
 
 private:
     std::vector<double> m_tw, m_lags;
@@ -58,8 +66,40 @@ private:
     double m_last = 0.0;
 };
 
+// Ragged tables <-> checkpoint arrays (data flattened, row lengths alongside).
+void put_ragged(checkpoint& c, const std::string& key, const std::vector<std::vector<double>>& t) {
+    std::vector<double> data, len;
+    for (const auto& row : t) {
+        len.push_back(static_cast<double>(row.size()));
+        data.insert(data.end(), row.begin(), row.end());
+    }
+    c.put(key + "/data", data);
+    c.put(key + "/len", len);
+}
+std::vector<std::vector<double>> get_ragged(const checkpoint& c, const std::string& key) {
+    const auto data = c.vector(key + "/data");
+    const auto len = c.vector(key + "/len");
+    std::vector<std::vector<double>> t;
+    std::size_t at = 0;
+    for (double l : len) {
+        const auto n = static_cast<std::size_t>(l);
+        if (l < 0 || at + n > data.size()) throw record_error("checkpoint: corrupt CK table " + key);
+        t.emplace_back(data.begin() + static_cast<std::ptrdiff_t>(at), data.begin() + static_cast<std::ptrdiff_t>(at + n));
+        at += n;
+    }
+    return t;
+}
+
+// The configuration a checkpoint must match (the thread count may differ).
+std::string ck_config(const ck_parameters& p) {
+    auto j = to_json(p);
+    j.erase("threads");
+    return j.dump();
+}
+
 template <class Dynamics>
-record run_with(Dynamics& dyn, const ck_system& sys, const ck_parameters& p, const run_hooks& hooks) {
+record run_with(Dynamics& dyn, const ck_system& sys, const ck_parameters& p, const run_hooks& hooks,
+                const ck_control& control = {}) {
     ck_state x = dyn.initial_state(sys);
     const std::int64_t last = dyn.steps_to(p.tmax);
     scalar_recorder<ck_system> scalars;
@@ -71,7 +111,68 @@ record run_with(Dynamics& dyn, const ck_system& sys, const ck_parameters& p, con
     run_hooks h = hooks;
     if (h.progress && h.progress_every == 0) h.progress_every = std::max<std::int64_t>(1, last / 200);
     run_state rs;
+    // The state's tables, by name, for checkpoints.
+    const std::vector<std::pair<const char*, std::vector<std::vector<double>>*>> tables = {
+        {"c", &x.c}, {"r", &x.r}, {"chi", &x.chi}, {"cv", &x.cv}, {"xv", &x.xv}, {"f1v", &x.f1v}, {"f2v", &x.f2v},
+        {"gv", &x.gv}, {"dx", &x.dx}, {"dq", &x.dq}, {"ct", &x.ct}, {"xt", &x.xt}, {"cht", &x.cht}, {"xht", &x.xht}};
+    if (control.resume) {
+        const checkpoint& c = *control.resume;
+        if (!is_ck_checkpoint(c) || c.config != ck_config(p))
+            throw record_error("checkpoint is from a different configuration than this run");
+        rs.step = c.integer("step");
+        if (rs.step < 0 || rs.step > last) throw record_error("checkpoint: bad step");
+        x.h = c.vector("h").at(0);
+        x.n = c.integer("n");
+        x.rows_computed = c.integer("rows_computed");
+        for (const auto& [name, table] : tables) *table = get_ragged(c, std::string("state/") + name);
+        x.time = c.vector("state/time");
+        x.energy = c.vector("state/energy");
+        x.mu = c.vector("state/mu");
+        const auto steps_d = c.vector("scalars/step");
+        scalars.restore(std::vector<std::int64_t>(steps_d.begin(), steps_d.end()), c.vector("scalars/time"),
+                        {c.vector("scalars/energy"), c.vector("scalars/mu")});
+        const auto d = c.arrays.at("aging/delta");
+        row_matrix delta(static_cast<Eigen::Index>(tw.size()), static_cast<Eigen::Index>(lags.size()));
+        if (d.data.size() != static_cast<std::size_t>(delta.size())) throw record_error("checkpoint: CK aging table shape");
+        std::copy(d.data.begin(), d.data.end(), delta.data());
+        aging.restore(std::move(delta), c.vector("aging/last").at(0));
+    }
+    using clock = std::chrono::steady_clock;
+    auto last_checkpoint = clock::now();
+    auto save = [&] {
+        checkpoint c;
+        c.tool = "pspin_quench";
+        c.config = ck_config(p);
+        c.strings["kind"] = "ck";
+        c.integers["step"] = rs.step;
+        c.integers["n"] = x.n;
+        c.integers["rows_computed"] = x.rows_computed;
+        c.put("h", {x.h});
+        for (const auto& [name, table] : tables) put_ragged(c, std::string("state/") + name, *table);
+        c.put("state/time", x.time);
+        c.put("state/energy", x.energy);
+        c.put("state/mu", x.mu);
+        c.put("scalars/step", std::vector<double>(scalars.steps().begin(), scalars.steps().end()));
+        c.put("scalars/time", scalars.times());
+        c.put("scalars/energy", scalars.values("energy"));
+        c.put("scalars/mu", scalars.values("mu"));
+        const auto& d = aging.delta();
+        c.arrays["aging/delta"] = {{static_cast<std::uint64_t>(d.rows()), static_cast<std::uint64_t>(d.cols())},
+                                   std::vector<double>(d.data(), d.data() + d.size())};
+        c.put("aging/last", {aging.last_time()});
+        write_checkpoint(c, control.checkpoint_path);
+        last_checkpoint = clock::now();
+    };
+    if (!control.checkpoint_path.empty()) {
+        h.between_steps = [&](std::int64_t step) {
+            const bool by_steps = control.checkpoint_every_steps > 0 && step % control.checkpoint_every_steps == 0;
+            const bool by_time = control.checkpoint_every_seconds > 0 &&
+                                 std::chrono::duration<double>(clock::now() - last_checkpoint).count() >= control.checkpoint_every_seconds;
+            if (by_steps || by_time) save();
+        };
+    }
     const bool done = integrate(dyn, sys, x, rs, last, schedule::linear(last, 1), h, scalars, aging);
+    if (!done && !control.checkpoint_path.empty()) save();
 
     record rec;
     rec.system = "pspin";
@@ -155,13 +256,44 @@ nlohmann::json to_json(const ck_parameters& p) {
     return j;
 }
 
-record run_ck(const ck_parameters& p, const run_hooks& hooks) {
+bool is_ck_checkpoint(const checkpoint& c) {
+    const auto it = c.strings.find("kind");
+    return c.tool == "pspin_quench" && it != c.strings.end() && it->second == "ck";
+}
+
+ck_parameters ck_parameters_from_checkpoint(const checkpoint& c) {
+    if (!is_ck_checkpoint(c)) throw record_error("not a checkpoint of pspin_quench --method ck");
+    try {
+        const auto j = nlohmann::json::parse(c.config);
+        ck_parameters p;
+        p.mix = j.at("mix").get<std::string>();
+        p.T = j.at("T");
+        p.T0 = j.at("T0").is_string() ? std::numeric_limits<double>::infinity() : j.at("T0").get<double>();
+        p.tmax = j.at("tmax");
+        p.scheme = j.at("scheme").get<std::string>();
+        p.dt = j.at("dt");
+        p.grid = j.at("grid");
+        p.copied = j.at("copied");
+        p.tolerance = j.at("tolerance");
+        p.max_iterations = j.at("max_iterations");
+        p.tw_per_decade = j.at("tw_per_decade");
+        p.lags_per_decade = j.at("lags_per_decade");
+        p.output_points = j.at("output_points");
+        return p;
+    } catch (const nlohmann::json::exception& e) {
+        throw record_error(std::string("checkpoint: bad CK configuration (") + e.what() + ")");
+    }
+}
+
+record run_ck(const ck_parameters& p, const run_hooks& hooks) { return run_ck(p, hooks, ck_control{}); }
+
+record run_ck(const ck_parameters& p, const run_hooks& hooks, const ck_control& control) {
     validate(p);
     if (p.threads > 0) omp_set_num_threads(p.threads);
     const ck_system sys(ck_mixture::parse(p.mix), p.T, p.T0);
     if (p.scheme == "reference") {
         ck_reference dyn(p.dt > 0.0 ? p.dt : 0.02);
-        return run_with(dyn, sys, p, hooks);
+        return run_with(dyn, sys, p, hooks, control);
     }
     ck_decimation_options opt;
     opt.grid = p.grid;
@@ -170,7 +302,7 @@ record run_ck(const ck_parameters& p, const run_hooks& hooks) {
     opt.tolerance = p.tolerance;
     opt.max_iterations = p.max_iterations;
     ck_decimation dyn(opt);
-    return run_with(dyn, sys, p, hooks);
+    return run_with(dyn, sys, p, hooks, control);
 }
 
 } // namespace glassy

@@ -1,11 +1,13 @@
 #pragma once
 /// @file One call for the app: integrate the CK equations of a quench and return the record
 /// (system "pspin", method "ck"; datasets in docs/ck.md).
+#include "dynamics/checkpoint.hpp"
 #include "dynamics/driver.hpp"
 #include "dynamics/record.hpp"
 #include "physics/ck.hpp"
 
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <string>
 
@@ -40,6 +42,25 @@ void validate(const ck_parameters& p);
 /// `hooks.progress` is called with (step, total steps); `hooks.stop` ends the run early and the
 /// record is then marked incomplete. Throws parameter_error, divergence_error.
 [[nodiscard]] record run_ck(const ck_parameters& p, const run_hooks& hooks = {});
+
+/// Checkpointing of a CK run: the whole two-time state (grids, interval moments, histories),
+/// the recorders and the step, so a resumed run gives the record of the uninterrupted one, bit
+/// for bit (same binary and CPU). Checkpoints are written between steps.
+struct ck_control {
+    std::filesystem::path checkpoint_path;  ///< where to write; empty = never
+    std::int64_t checkpoint_every_steps = 0; ///< every this many steps (0 = off)
+    double checkpoint_every_seconds = 0;     ///< or after this much wall time (0 = off)
+    const checkpoint* resume = nullptr;      ///< continue from this checkpoint (same parameters)
+};
+
+/// run_ck with checkpoints; when hooks.stop stops the run and a checkpoint path is set, a final
+/// checkpoint is written. Throws record_error for a checkpoint of another configuration.
+[[nodiscard]] record run_ck(const ck_parameters& p, const run_hooks& hooks, const ck_control& control);
+
+/// True when `c` was written by a CK run (pspin_quench --method ck).
+[[nodiscard]] bool is_ck_checkpoint(const checkpoint& c);
+/// The parameters stored in a CK checkpoint; throws record_error if it is not one.
+[[nodiscard]] ck_parameters ck_parameters_from_checkpoint(const checkpoint& c);
 
 /// JSON of the parameters as written in the record ("num_parameters": "infinity", T0 as
 /// "infinity" when infinite).

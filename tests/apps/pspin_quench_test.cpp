@@ -99,7 +99,7 @@ TEST(pspin_quench_app, ck_method_writes_an_n_infinity_record) {
     ASSERT_LT(std::abs(t - 0.2), 0.05);
     EXPECT_NEAR(rec.energy[k], -1.5 * t + 1.125 * t * t, 0.01); // O(t^3) remainder ~ 4 t^3
     EXPECT_TRUE(rec.extra.count("ck/C"));
-    for (const std::string flags : {"--method ck --N 10", "--method ck --checkpoint-every 10", "--method ck --mix 3:x",
+    for (const std::string flags : {"--method ck --N 10", "--method ck --checkpoint-every 10x", "--method ck --mix 3:x",
                                     "--method ck --T -1"}) {
         const auto bad = run_command(exe + " " + flags + " --quiet --force --out " + (scratch() / "bad.h5").string());
         EXPECT_NE(bad.status, 0) << flags;

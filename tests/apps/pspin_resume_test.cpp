@@ -118,3 +118,31 @@ TEST(pspin_resume, foreign_or_mismatched_checkpoints_are_refused) {
     EXPECT_NE(r3.status, 0);
     EXPECT_EQ(glassy::test::count_lines(r3.output), 1) << r3.output;
 }
+
+TEST(pspin_resume, ck_sigkill_then_resume_gives_the_identical_record) {
+    const auto dir = scratch();
+    const std::string args = "--method ck --grid 128 --tmax 1e5 --threads 1 --quiet";
+    const auto full = dir / "ck_full.h5";
+    ASSERT_EQ(run_command(exe + " " + args + " --force --out " + full.string()).status, 0);
+    const auto out = dir / "ck_killed.h5";
+    const auto ckpt = dir / "ck_killed.ckpt";
+    fs::remove(out);
+    fs::remove(ckpt);
+    std::mt19937 rng(static_cast<unsigned>(::getpid()));
+    const pid_t pid = glassy::test::spawn(exe, args + " --checkpoint-every 20 --checkpoint " + ckpt.string() + " --out " + out.string());
+    ASSERT_TRUE(wait_for_file(ckpt, pid)) << "no checkpoint appeared";
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 100)(rng)));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) GTEST_SKIP() << "the run finished before it could be killed";
+    EXPECT_FALSE(fs::exists(out));
+    // Physics flags are refused with a CK checkpoint; the thread count may change.
+    const auto refused = run_command(exe + " --resume " + ckpt.string() + " --T 0.6 --quiet --out " + out.string());
+    EXPECT_NE(refused.status, 0);
+    EXPECT_EQ(glassy::test::count_lines(refused.output), 1) << refused.output;
+    const auto r = run_command(exe + " --resume " + ckpt.string() + " --threads 2 --quiet --out " + out.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    expect_identical_records(glassy::read_record(full), glassy::read_record(out));
+    EXPECT_FALSE(fs::exists(ckpt));
+}
