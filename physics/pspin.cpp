@@ -193,6 +193,17 @@ double pspin_model::coupling(const std::vector<int>& sorted_indices) const {
     return jat(colex_rank(sorted_indices.data(), m_p));
 }
 
+double pspin_model::reduce_blocks(const std::vector<double>& sums, state_type& g) const {
+    // Fixed order over the (N, p)-only partition: the result does not depend on the threads.
+    g = m_partial[0];
+    double total = sums[0];
+    for (std::size_t b = 1; b < sums.size(); ++b) {
+        g += m_partial[b];
+        total += sums[b];
+    }
+    return total;
+}
+
 double pspin_model::raw_gradient_p3(const state_type& sigma, state_type& g) const {
     // One body for both storages; the double instance is the original float64 kernel.
     const auto run = [&](const auto* couplings) -> double {
@@ -225,13 +236,7 @@ double pspin_model::raw_gradient_p3(const state_type& sigma, state_type& g) cons
             }
             sums[static_cast<std::size_t>(b)] = sb;
         }
-        g = m_partial[0];
-        double total = sums[0];
-        for (int b = 1; b < nb; ++b) {
-            g += m_partial[static_cast<std::size_t>(b)];
-            total += sums[static_cast<std::size_t>(b)];
-        }
-        return total;
+        return reduce_blocks(sums, g);
     };
     return m_jf.empty() ? run(m_j.data()) : run(m_jf.data());
 }
@@ -334,13 +339,7 @@ double pspin_model::raw_gradient_generic(const state_type& sigma, state_type& g)
         }
         sums[static_cast<std::size_t>(b)] = sb;
     }
-    g = m_partial[0];
-    double total = sums[0];
-    for (int b = 1; b < nb; ++b) {
-        g += m_partial[static_cast<std::size_t>(b)];
-        total += sums[static_cast<std::size_t>(b)];
-    }
-    return total;
+    return reduce_blocks(sums, g);
 }
 
 double pspin_model::raw_gradient(const state_type& sigma, state_type& g) const {

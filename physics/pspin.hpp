@@ -84,6 +84,8 @@ public:
 private:
     // Sum over tuples of J prod sigma, and its derivative G (so H = -S, grad H = -G).
     double raw_gradient(const state_type& sigma, state_type& g) const;
+    // Sums the per-block gradients and tuple sums in block order into g; returns the total.
+    double reduce_blocks(const std::vector<double>& sums, state_type& g) const;
     double raw_gradient_p3(const state_type& sigma, state_type& g) const;
     double raw_gradient_generic(const state_type& sigma, state_type& g) const;
     // p = 3, replicas packed [chunk][spin][w] with chunk width W; sums of every padded replica.

@@ -1,6 +1,7 @@
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/record.hpp"
+#include "support/record_compare.hpp"
 
 #include <gtest/gtest.h>
 
@@ -41,14 +42,6 @@ glassy::record sample_record() {
     return r;
 }
 
-bool same_matrix(const glassy::row_matrix& a, const glassy::row_matrix& b) {
-    if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
-    for (Eigen::Index i = 0; i < a.size(); ++i) {
-        const double x = a.data()[i], y = b.data()[i];
-        if (!((std::isnan(x) && std::isnan(y)) || x == y)) return false;
-    }
-    return true;
-}
 
 } // namespace
 
@@ -63,13 +56,13 @@ TEST(record, round_trip_preserves_every_dataset_and_attribute) {
     EXPECT_TRUE(q.complete);
     EXPECT_EQ(q.time, r.time);
     EXPECT_EQ(q.energy, r.energy);
-    EXPECT_TRUE(same_matrix(q.energy_samples, r.energy_samples));
+    EXPECT_TRUE(glassy::test::same(q.energy_samples, r.energy_samples));
     EXPECT_EQ(q.observables, r.observables);
     EXPECT_EQ(q.aging.tw, r.aging.tw);
     EXPECT_EQ(q.aging.t, r.aging.t);
-    EXPECT_TRUE(same_matrix(q.aging.delta, r.aging.delta));
+    EXPECT_TRUE(glassy::test::same(q.aging.delta, r.aging.delta));
     ASSERT_EQ(q.aging.delta_samples.size(), 2u);
-    EXPECT_TRUE(same_matrix(q.aging.delta_samples[1], r.aging.delta_samples[1]));
+    EXPECT_TRUE(glassy::test::same(q.aging.delta_samples[1], r.aging.delta_samples[1]));
     EXPECT_EQ(q.aging.noise, r.aging.noise);
     EXPECT_EQ(q.extra, r.extra);
     EXPECT_EQ(q.extra_f32, r.extra_f32);

@@ -3,6 +3,8 @@
 #include "physics/quench.hpp"
 
 #include <gtest/gtest.h>
+
+#include "support/record_compare.hpp"
 #include <omp.h>
 
 #include <cmath>
@@ -264,14 +266,6 @@ Eigen::MatrixXd random_replicas(int n, int r, std::uint64_t seed) {
     for (int c = 0; c < r; ++c) s.col(c) = random_on_sphere(n, seed + static_cast<std::uint64_t>(c));
     return s;
 }
-bool same_bits(const glassy::row_matrix& a, const glassy::row_matrix& b) {
-    if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
-    for (Eigen::Index i = 0; i < a.size(); ++i) {
-        const double x = a.data()[i], y = b.data()[i];
-        if (!((std::isnan(x) && std::isnan(y)) || x == y)) return false;
-    }
-    return true;
-}
 } // namespace
 
 TEST(pspin_batch, batched_gradient_equals_single_gradients_to_1e12) {
@@ -364,7 +358,7 @@ TEST(quench_replicas, thread_count_does_not_matter_with_replicas) {
     omp_set_num_threads(2);
     const auto b = glassy::run_pspin_quench(par);
     EXPECT_EQ(a.energy, b.energy);
-    EXPECT_TRUE(same_bits(a.energy_samples, b.energy_samples));
+    EXPECT_TRUE(glassy::test::same(a.energy_samples, b.energy_samples));
 }
 
 TEST(quench_replicas, interrupted_and_resumed_replica_run_is_bit_identical) {
@@ -395,9 +389,9 @@ TEST(quench_replicas, interrupted_and_resumed_replica_run_is_bit_identical) {
         const auto resumed = glassy::run_pspin_quench(par, {}, resume);
         ASSERT_TRUE(resumed.complete) << method;
         EXPECT_EQ(resumed.energy, full.energy) << method;
-        EXPECT_TRUE(same_bits(resumed.energy_samples, full.energy_samples)) << method;
+        EXPECT_TRUE(glassy::test::same(resumed.energy_samples, full.energy_samples)) << method;
         ASSERT_EQ(resumed.aging.delta_samples.size(), 6u);
-        for (std::size_t k = 0; k < 6; ++k) EXPECT_TRUE(same_bits(resumed.aging.delta_samples[k], full.aging.delta_samples[k])) << method;
+        for (std::size_t k = 0; k < 6; ++k) EXPECT_TRUE(glassy::test::same(resumed.aging.delta_samples[k], full.aging.delta_samples[k])) << method;
         if (method == "metropolis") {
             EXPECT_EQ(resumed.observables.at("acceptance"), full.observables.at("acceptance"));
         }
