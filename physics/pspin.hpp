@@ -57,8 +57,9 @@ public:
     /// turns the memory-bound contraction into a compute-bound one; the result equals R calls
     /// of gradient() to rounding (about 1e-15 relative) and is bitwise independent of the
     /// thread count. R = 1, and any p != 3, call gradient() per column (R = 1: bit-identical).
-    /// The batched kernel is compiled for AVX-512, AVX2+FMA and SSE2 and picked at load time:
-    /// results are identical for any thread count, equal across machines to rounding only.
+    /// Both kernels (p = 3) are compiled for AVX-512, AVX2 and SSE2, picked at load time, and
+    /// built without FMA contraction: the results are the same bits on any x86-64 CPU and for
+    /// any thread count.
     /// Like gradient(), not to be called concurrently on one model (shared scratch buffers).
     /// Throws parameter_error if sigma does not have N rows or has no column.
     Eigen::VectorXd gradient_batch(const Eigen::MatrixXd& sigma, Eigen::MatrixXd& g) const;
