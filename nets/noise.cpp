@@ -2,6 +2,7 @@
 
 #include "dynamics/error.hpp"
 
+#include <map>
 #include <set>
 
 namespace glassy::nets {
@@ -85,44 +86,96 @@ bool tape_covers(const layer_tape& tape, const std::vector<torch::Tensor>& param
     return true;
 }
 
-/// Per-sample squared norms [B] (float64) of the gradient of one taped layer's parameters,
-/// from its input `a` and the gradient `g` of the summed loss with respect to its output.
-torch::Tensor layer_sample_sq_norms(const tape_entry& e, const torch::Tensor& g_in) {
-    // In the training dtype (float32 norms are good to ~1e-7 relative); summed in float64.
+/// What one taped layer contributes to D: the per-sample squared norms [B] of the gradient of
+/// its parameters, and the gradient of the summed loss for each of its parameters (the sum over
+/// the chunk of the per-sample gradients), both from the layer input `a` and the gradient `g`
+/// of the summed loss with respect to the layer output. Computed in the training dtype (float32
+/// norms are good to ~1e-7 relative) and accumulated in float64 by the caller.
+struct layer_terms {
+    torch::Tensor sample_sq_norms;                        ///< [B]
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> grads; ///< (parameter, its summed gradient)
+};
+
+/// Conv2d per-sample weight gradients, as a grouped convolution: the batch becomes the channel
+/// axis of the input and each sample's output gradient is the kernel of its own group, so
+/// W_s[co, ci, u, v] = sum_{y,x} g_s[co, y, x] a_s,pad[ci, u d + y s, v d + x s] comes out as
+/// [Cin, B Cout, kh, kw] in one call (stride and dilation swap roles). Cost B P K Cout, memory
+/// B K Cout (K = Cin kh kw, P = output positions).
+torch::Tensor conv_sample_grads(const torch::nn::Conv2dImpl& conv, const torch::Tensor& a, const torch::Tensor& g) {
+    const auto& o = conv.options;
+    const auto& pad = c10::get<torch::ExpandingArray<2>>(o.padding());
+    const std::int64_t b = a.size(0), cin = a.size(1), cout = g.size(1);
+    const auto k = *o.kernel_size();
+    const torch::Tensor w = F::conv2d(a.transpose(0, 1), g.reshape({b * cout, 1, g.size(2), g.size(3)}),
+                                      F::Conv2dFuncOptions().stride(*o.dilation()).dilation(*o.stride()).padding(*pad).groups(b));
+    // Rows beyond the kernel extent come from padding/stride remainders: crop them.
+    return w.narrow(2, 0, k[0]).narrow(3, 0, k[1]).reshape({cin, b, cout, k[0], k[1]});
+}
+
+layer_terms layer_contribution(const tape_entry& e, const torch::Tensor& g) {
     const torch::Tensor a = e.input.detach();
-    const torch::Tensor& g = g_in;
     const std::int64_t b = a.size(0);
+    layer_terms t;
     switch (e.kind) {
     case tape_entry::layer::linear: {
         // grad W_s = g_s a_s^T: |grad W_s|^2 = |g_s|^2 |a_s|^2; grad b_s = g_s.
+        const auto* lin = dynamic_cast<const torch::nn::LinearImpl*>(e.module);
         const torch::Tensor g2 = g.pow(2).sum(1);
-        torch::Tensor n = g2 * a.pow(2).sum(1);
-        if (dynamic_cast<const torch::nn::LinearImpl*>(e.module)->options.bias()) n = n + g2;
-        return n;
+        t.sample_sq_norms = g2 * a.pow(2).sum(1);
+        t.grads.emplace_back(lin->weight, g.t().mm(a));
+        if (lin->options.bias()) {
+            t.sample_sq_norms = t.sample_sq_norms + g2;
+            t.grads.emplace_back(lin->bias, g.sum(0));
+        }
+        return t;
     }
     case tape_entry::layer::conv2d: {
-        // grad W_s = G_s U_s^T with U_s = unfold(a_s) [Cin k k, P] and G_s = g_s [Cout, P].
         const auto* conv = dynamic_cast<const torch::nn::Conv2dImpl*>(e.module);
         const auto& o = conv->options;
-        const auto& pad = c10::get<torch::ExpandingArray<2>>(o.padding());
-        const torch::Tensor u = F::unfold(a, F::UnfoldFuncOptions(*o.kernel_size()).dilation(*o.dilation()).padding(*pad).stride(*o.stride()));
-        const torch::Tensor gm = g.reshape({b, g.size(1), -1});
-        torch::Tensor n = torch::bmm(gm, u.transpose(1, 2)).pow(2).sum({1, 2});
-        if (o.bias()) n = n + gm.sum(2).pow(2).sum(1);
-        return n;
+        const std::int64_t cout = g.size(1), p = g.size(2) * g.size(3);
+        const std::int64_t kk = conv->weight.numel() / cout; // Cin kh kw
+        const torch::Tensor gm = g.reshape({b, cout, p});
+        // Per sample, grad W_s = G_s U_s^T with G_s = g_s [Cout, P] and U_s = unfold(a_s) [K, P].
+        // Direct (the per-sample gradients, P K Cout per sample) or through Gram matrices,
+        // |G_s U_s^T|^2 = sum_{l,l'} (U_s^T U_s)_{ll'} (G_s^T G_s)_{ll'} (P^2 (K + Cout)), whichever
+        // is cheaper: small late feature maps of deep networks (P small, K Cout large) take the
+        // Gram route, early layers and small convnets the direct one.
+        if (p * (kk + cout) < kk * cout) {
+            const auto& pad = c10::get<torch::ExpandingArray<2>>(o.padding());
+            const torch::Tensor u = F::unfold(a, F::UnfoldFuncOptions(*o.kernel_size()).dilation(*o.dilation()).padding(*pad).stride(*o.stride()));
+            const torch::Tensor gram_u = torch::bmm(u.transpose(1, 2), u);
+            const torch::Tensor gram_g = torch::bmm(gm.transpose(1, 2), gm);
+            t.sample_sq_norms = (gram_u * gram_g).sum({1, 2});
+            // Summed gradient: [Cout, B P] x [B P, K].
+            const torch::Tensor gw = gm.permute({1, 0, 2}).reshape({cout, b * p}).mm(u.permute({0, 2, 1}).reshape({b * p, kk}));
+            t.grads.emplace_back(conv->weight, gw.reshape(conv->weight.sizes()));
+        } else {
+            const torch::Tensor w = conv_sample_grads(*conv, a, g); // [Cin, B, Cout, kh, kw]
+            t.sample_sq_norms = w.pow(2).sum({0, 2, 3, 4});
+            t.grads.emplace_back(conv->weight, w.sum(1).transpose(0, 1));
+        }
+        if (o.bias()) {
+            const torch::Tensor gb = gm.sum(2); // [B, Cout]
+            t.sample_sq_norms = t.sample_sq_norms + gb.pow(2).sum(1);
+            t.grads.emplace_back(conv->bias, gb.sum(0));
+        }
+        return t;
     }
     case tape_entry::layer::batch_norm2d: {
         // Eval mode: y = gamma * xhat + beta with xhat from running statistics.
         const auto* bn = dynamic_cast<const torch::nn::BatchNorm2dImpl*>(e.module);
-        torch::Tensor n = torch::zeros({b}, a.options());
-        if (!bn->options.affine()) return n;
+        t.sample_sq_norms = torch::zeros({b}, a.options());
+        if (!bn->options.affine()) return t;
         const auto c = a.size(1);
         const torch::Tensor mean = bn->running_mean.detach().to(a.dtype()).reshape({1, c, 1, 1});
         const torch::Tensor var = bn->running_var.detach().to(a.dtype()).reshape({1, c, 1, 1});
         const torch::Tensor xhat = (a - mean) / torch::sqrt(var + bn->options.eps());
-        n = n + (g * xhat).sum({2, 3}).pow(2).sum(1);
-        n = n + g.sum({2, 3}).pow(2).sum(1);
-        return n;
+        const torch::Tensor gw = (g * xhat).sum({2, 3}); // [B, C]
+        const torch::Tensor gb = g.sum({2, 3});
+        t.sample_sq_norms = gw.pow(2).sum(1) + gb.pow(2).sum(1);
+        t.grads.emplace_back(bn->weight, gw.sum(0));
+        t.grads.emplace_back(bn->bias, gb.sum(0));
+        return t;
     }
     }
     throw error("sgd_noise: unknown layer kind");
@@ -141,7 +194,9 @@ noise_estimate sgd_noise(const network_system& sys, std::int64_t samples, noise_
     const auto params = sys.state().tensors;
     layer_tape tape;
     model.set_tape(&tape);
-    std::vector<torch::Tensor> grad_sum;
+    std::vector<torch::Tensor> grad_sum(params.size());
+    std::map<const void*, std::size_t> index; // parameter -> position in params
+    for (std::size_t i = 0; i < params.size(); ++i) index[params[i].unsafeGetTensorImpl()] = i;
     double sum_sq = 0.0;
     for (std::int64_t begin = 0; begin < n; begin += chunk) {
         const std::int64_t end = std::min(n, begin + chunk);
@@ -152,18 +207,24 @@ noise_estimate sgd_noise(const network_system& sys, std::int64_t samples, noise_
             model.set_tape(nullptr);
             return loop_noise(sys, n);
         }
+        // Gradients with respect to the layer outputs only: the parameter gradients follow from
+        // the per-layer terms, so autograd does not compute them a second time.
         std::vector<torch::Tensor> wrt;
         for (const auto& e : tape.entries) wrt.push_back(e.output);
-        wrt.insert(wrt.end(), params.begin(), params.end());
         const auto g = torch::autograd::grad({loss}, wrt);
+        torch::NoGradGuard no_grad;
         torch::Tensor per_sample = torch::zeros({end - begin}, torch::kFloat64).to(out.device());
-        for (std::size_t k = 0; k < tape.entries.size(); ++k) per_sample += layer_sample_sq_norms(tape.entries[k], g[k]).to(torch::kFloat64);
-        sum_sq += per_sample.sum().item<double>();
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            const torch::Tensor gd = g[tape.entries.size() + i].to(torch::kFloat64);
-            if (grad_sum.size() <= i) grad_sum.push_back(gd.clone());
-            else grad_sum[i].add_(gd);
+        for (std::size_t k = 0; k < tape.entries.size(); ++k) {
+            const layer_terms t = layer_contribution(tape.entries[k], g[k].detach());
+            per_sample += t.sample_sq_norms.to(torch::kFloat64);
+            for (const auto& [param, grad] : t.grads) {
+                const std::size_t i = index.at(param.unsafeGetTensorImpl());
+                const torch::Tensor gd = grad.to(torch::kFloat64);
+                if (!grad_sum[i].defined()) grad_sum[i] = gd.clone();
+                else grad_sum[i].add_(gd);
+            }
         }
+        sum_sq += per_sample.sum().item<double>();
     }
     tape.entries.clear();
     return finish(sum_sq, grad_sum, n, sys.num_parameters(), true);

@@ -14,10 +14,11 @@ namespace glassy::nets {
 /// How per-sample gradient norms are obtained.
 enum class noise_method {
     per_sample_loop, ///< reference: one forward + backward per sample
-    batched,         ///< one batched backward per chunk; per-sample norms of Linear, Conv2d and
-                     ///< BatchNorm2d (eval) parameter gradients from layer inputs and output
-                     ///< gradients (Goodfellow's trick; conv via unfold). Falls back to the
-                     ///< loop if some parameter is not covered by a taped layer.
+    batched,         ///< one batched backward per chunk (to layer outputs only); per-sample
+                     ///< norms and the mean gradient of Linear, Conv2d and BatchNorm2d (eval)
+                     ///< parameters from layer inputs and output gradients (Goodfellow's trick;
+                     ///< conv by a grouped convolution or through Gram matrices, whichever is
+                     ///< cheaper). Falls back to the loop if some parameter is not covered.
 };
 
 /// Result of one D measurement.

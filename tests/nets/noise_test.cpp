@@ -119,3 +119,36 @@ TEST(Noise, Float32FastPathCloseToFloat64) {
     const double d32 = sgd_noise(*s32, 64).D, d64 = sgd_noise(*s64, 64).D;
     EXPECT_NEAR(d32, d64, 1e-4 * d64); // float32 rounding of weights and activations
 }
+
+// Both conv routes of the batched path on awkward geometry: stride 2, padding 2, dilation 3
+// (the grouped-convolution route swaps stride and dilation and crops), and a second conv on a
+// 2 x 2 feature map where P^2 (K + Cout) < P K Cout, so it goes through the Gram matrices.
+namespace {
+class AwkwardConvImpl : public net_base {
+public:
+    AwkwardConvImpl() {
+        m_c1 = register_module("c1", torch::nn::Conv2d(torch::nn::Conv2dOptions(2, 3, 3).stride(2).padding(2).dilation(3)));
+        m_c2 = register_module("c2", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 16, 3).padding(1).bias(false)));
+        m_fc = register_module("fc", torch::nn::Linear(16 * 4, 10));
+    }
+    torch::Tensor forward(torch::Tensor x) override {
+        x = torch::tanh(apply(m_c1, x));          // [B, 3, 4, 4] from 9 x 9 inputs: P = 16 -> direct
+        x = torch::max_pool2d(x, 2);              // [B, 3, 2, 2]
+        x = torch::tanh(apply(m_c2, x));          // [B, 16, 2, 2]: P = 4, K = 27 -> Gram
+        return apply(m_fc, x.flatten(1));
+    }
+
+private:
+    torch::nn::Conv2d m_c1{nullptr}, m_c2{nullptr};
+    torch::nn::Linear m_fc{nullptr};
+};
+TORCH_MODULE(AwkwardConv);
+} // namespace
+
+TEST(Noise, FastPathMatchesLoopOnStridedDilatedPaddedConvAndGramRoute) {
+    const auto data = glassy::nets::testing::small_data(40, 4, 2, 9);
+    torch::manual_seed(11);
+    network_system sys(AwkwardConv().ptr(), data.train, data.test, compute_channel_stats(data.train),
+                       network_options{torch::kCPU, torch::kFloat64});
+    expect_paths_agree(sys, 40, 13); // chunks of 13, 13, 13, 1
+}
