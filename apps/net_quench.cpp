@@ -91,6 +91,9 @@ int main(int argc, char** argv) {
     app.add_option("--threads", threads, "intra-op threads (0: LibTorch default)")->capture_default_str();
     training.push_back({app.add_flag("--save-snapshots", o.save_snapshots, "write the weights at each t_w to /snapshots (float32)"),
                         "/save_snapshots"});
+    training.push_back({app.add_flag("--grad-norm", o.grad_norm,
+                                     "also record |grad L| on the train evaluation samples at each metrics point (one backward each)"),
+                        "/grad_norm"});
     app.add_option("--out", out, "output record (HDF5)")->capture_default_str();
     app.add_option("--checkpoint-every", checkpoint_every,
                    "checkpoint interval: SGD steps (e.g. 500) or wall time (30s, 10m, 2h)");
@@ -165,6 +168,10 @@ int main(int argc, char** argv) {
         progress.finish();
         rec.parameters["threads"] = torch::get_num_threads();
         rec.parameters["wall_seconds"] = progress.elapsed();
+        const glassy::nets::run_timing& tm = run.timing();
+        rec.parameters["timing"] = {{"steps_s", tm.steps_s},         {"metrics_s", tm.metrics_s}, {"noise_s", tm.noise_s},
+                                    {"aging_s", tm.aging_s},         {"checkpoints_s", tm.checkpoints_s},
+                                    {"total_s", tm.total_s}};
         glassy::write_record(rec, out);
         if (!rec.complete) {
             const std::string why = rec.parameters.value("stop_reason", std::string("stopped"));
@@ -183,6 +190,11 @@ int main(int argc, char** argv) {
                     "measurements)\n",
                     out.c_str(), last("train_loss"), last("train_accuracy"), last("test_loss"), last("test_accuracy"),
                     rec.time.back(), progress.elapsed(), 1e3 * progress.elapsed() / static_cast<double>(o.steps));
+        if (!quiet)
+            std::printf("time: SGD steps %.1f s; measurements %.1f s = %+.1f %% of the steps (evaluations %.1f s, D %.1f s, "
+                        "Delta %.1f s); checkpoints %.1f s\n",
+                        tm.steps_s, tm.metrics_s + tm.noise_s + tm.aging_s, 100.0 * tm.overhead(), tm.metrics_s, tm.noise_s,
+                        tm.aging_s, tm.checkpoints_s);
     } catch (const c10::Error& e) {
         const std::string msg = e.what_without_backtrace();
         std::cerr << "net_quench: error: LibTorch: " << msg.substr(0, msg.find('\n')) << "\n";

@@ -1,5 +1,5 @@
-// Speed of the network pieces: one SGD step (batch 100) and one D measurement (1024 samples,
-// batched per-sample norms vs the per-sample loop). MNIST from $GLASSY_DATA_DIR or <repo>/data
+// Speed of the network pieces: one SGD step (batch 100), one D measurement (1024 samples,
+// batched per-sample norms vs the per-sample loop) and one metrics evaluation (1024 + 1024). MNIST from $GLASSY_DATA_DIR or <repo>/data
 // when present, else the MNIST-shaped synthetic set (same shapes, same cost).
 // Run: build/bench/benchmarks/nets_benchmark [--benchmark_filter=...]; threads: OMP_NUM_THREADS.
 #include "dynamics/error.hpp"
@@ -54,8 +54,22 @@ void BM_Noise(benchmark::State& state, model_kind kind, noise_method method) {
     state.counters["threads"] = torch::get_num_threads();
 }
 
+/// One metrics evaluation of net_quench: loss, accuracy and gradient norm on the first N train
+/// samples (forward + backward) and loss, accuracy on the first N test samples (forward).
+void BM_Evaluate(benchmark::State& state, model_kind kind) {
+    auto sys = make(kind);
+    const std::int64_t n = state.range(0);
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(sys->evaluate(split::train, n, true).loss);
+        benchmark::DoNotOptimize(sys->evaluate(split::test, n, false).loss);
+    }
+    state.counters["threads"] = torch::get_num_threads();
+}
+
 } // namespace
 
+BENCHMARK_CAPTURE(BM_Evaluate, fc, model_kind::fc)->Arg(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Evaluate, smallnet, model_kind::smallnet)->Arg(1024)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_SgdStep, fc, model_kind::fc)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_SgdStep, smallnet, model_kind::smallnet)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_SgdStep, toy, model_kind::toy)->Unit(benchmark::kMillisecond);

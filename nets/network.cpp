@@ -202,7 +202,7 @@ evaluation network_system::evaluate(split s, std::int64_t n, bool with_gradient)
     }
     const bool was_training = m_model->is_training();
     m_model->eval();
-    constexpr std::int64_t chunk = 1000;
+    constexpr std::int64_t chunk = 1024;
     const parameter_handle params = state();
     std::vector<torch::Tensor> grad_sum;
     double loss_sum = 0.0;

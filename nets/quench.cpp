@@ -20,23 +20,24 @@ namespace {
 
 std::string noise_method_name(noise_method m) { return m == noise_method::batched ? "batched" : "per_sample_loop"; }
 
-/// Loss, accuracy and gradient norm on the first eval_samples of train and test, at the steps
-/// of its own schedule.
+/// Loss and accuracy on the first eval_samples of train and test (and, with_gradient, the norm
+/// of the training-loss gradient on the same train samples), at the steps of its own schedule.
 struct metrics_observer {
     schedule when;
     std::int64_t eval_samples;
+    bool with_gradient;
     std::vector<double> time, train_loss, train_accuracy, test_loss, test_accuracy, grad_norm;
 
     void operator()(const network_system& s, const parameter_handle&, std::int64_t step, double t) {
         if (!when.contains(step)) return;
-        const evaluation tr = s.evaluate(split::train, eval_samples, true);
+        const evaluation tr = s.evaluate(split::train, eval_samples, with_gradient);
         if (!std::isfinite(tr.loss))
             throw divergence_error("training loss became non-finite at step " + std::to_string(step) + " (lower --lr)");
         const evaluation te = s.evaluate(split::test, eval_samples, false);
         time.push_back(t);
         train_loss.push_back(tr.loss);
         train_accuracy.push_back(tr.accuracy);
-        grad_norm.push_back(tr.grad_norm);
+        if (with_gradient) grad_norm.push_back(tr.grad_norm);
         test_loss.push_back(te.loss);
         test_accuracy.push_back(te.accuracy);
     }
@@ -57,6 +58,19 @@ struct noise_observer {
         noise.push_back(sgd_noise(s, samples, method).D);
         tw.push_back(t);
         if (keep_weights) weights.push_back(flatten_parameters(x));
+    }
+};
+
+/// Calls an observer and adds the wall time it took to `seconds`: how much of a run goes into
+/// measurements rather than SGD steps (the observers return at once at unscheduled steps).
+template <class Observer>
+struct timed {
+    Observer& observer;
+    double& seconds;
+    void operator()(const network_system& s, const parameter_handle& x, std::int64_t step, double t) {
+        const auto t0 = std::chrono::steady_clock::now();
+        observer(s, x, step, t);
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
 };
 
@@ -177,7 +191,7 @@ constexpr const char* tool_name = "net_quench";
 record quench::run(const run_hooks& hooks, const quench_control& control) {
     auto& q = *m_impl;
     const auto& o = q.options;
-    metrics_observer metrics{q.metrics_schedule, o.eval_samples, {}, {}, {}, {}, {}, {}};
+    metrics_observer metrics{q.metrics_schedule, o.eval_samples, o.grad_norm, {}, {}, {}, {}, {}, {}};
     noise_observer noise{schedule(q.tw), o.noise_samples, o.noise, o.save_snapshots, {}, {}, {}};
     two_time_recorder<parameter_handle> aging(q.tw, q.lags);
     const schedule all = q.metrics_schedule.merged(schedule(q.tw)).merged(aging.required_steps()).truncated(o.steps);
@@ -217,6 +231,7 @@ record quench::run(const run_hooks& hooks, const quench_control& control) {
     using clock = std::chrono::steady_clock;
     auto last_checkpoint = clock::now();
     auto save = [&] {
+        const auto t_save = clock::now();
         checkpoint c;
         c.tool = tool_name;
         c.config = config;
@@ -238,7 +253,9 @@ record quench::run(const run_hooks& hooks, const quench_control& control) {
         for (std::size_t i = 0; i < aging.snapshots().size(); ++i)
             if (const auto& snap = aging.snapshots()[i]) put_f32(c, "aging/snapshot/" + std::to_string(i), *snap);
         write_checkpoint(c, control.checkpoint_path);
-        last_checkpoint = clock::now();
+        const auto now = clock::now();
+        m_timing.checkpoints_s += std::chrono::duration<double>(now - t_save).count();
+        last_checkpoint = now;
     };
 
     std::string stop_reason;
@@ -271,12 +288,19 @@ record quench::run(const run_hooks& hooks, const quench_control& control) {
     };
 
     bool finished = false;
+    m_timing = {};
+    timed<metrics_observer> timed_metrics{metrics, m_timing.metrics_s};
+    timed<noise_observer> timed_noise{noise, m_timing.noise_s};
+    timed<two_time_recorder<parameter_handle>> timed_aging{aging, m_timing.aging_s};
+    const auto t_run = clock::now();
     try {
-        finished = integrate(*q.dyn, *q.sys, x, rs, o.steps, all, inner, metrics, noise, aging);
+        finished = integrate(*q.dyn, *q.sys, x, rs, o.steps, all, inner, timed_metrics, timed_noise, timed_aging);
     } catch (const divergence_error&) {
         stop_reason = "diverged at step " + std::to_string(rs.step) + ": the measured training loss is not finite; " + lr_hint();
         finished = false;
     }
+    m_timing.total_s = std::chrono::duration<double>(clock::now() - t_run).count();
+    m_timing.steps_s = m_timing.total_s - m_timing.metrics_s - m_timing.noise_s - m_timing.aging_s - m_timing.checkpoints_s;
     if (!finished && stop_reason.rfind("interrupted", 0) == 0 && !control.checkpoint_path.empty()) save();
 
     record rec;
@@ -292,7 +316,7 @@ record quench::run(const run_hooks& hooks, const quench_control& control) {
     rec.observables["train_accuracy"] = metrics.train_accuracy;
     rec.observables["test_loss"] = metrics.test_loss;
     rec.observables["test_accuracy"] = metrics.test_accuracy;
-    rec.observables["grad_norm"] = metrics.grad_norm;
+    if (o.grad_norm) rec.observables["grad_norm"] = metrics.grad_norm;
     for (const auto s : q.tw) rec.aging.tw.push_back(static_cast<double>(s));
     for (const auto s : q.lags) rec.aging.t.push_back(static_cast<double>(s));
     rec.aging.delta = aging.delta();
@@ -330,6 +354,7 @@ nlohmann::json options_json(const quench_options& o) {
     p["tw_per_decade"] = o.tw_per_decade;
     p["tw_first"] = o.tw_first;
     p["save_snapshots"] = o.save_snapshots;
+    p["grad_norm"] = o.grad_norm;
     if (!o.tw_steps.empty()) p["tw_steps"] = o.tw_steps;
     if (!o.lag_steps.empty()) p["lag_steps"] = o.lag_steps;
     if (o.dataset == "synthetic") {
@@ -364,6 +389,7 @@ quench_options options_from_checkpoint(const checkpoint& c) {
         o.tw_per_decade = j.at("tw_per_decade");
         o.tw_first = j.at("tw_first");
         o.save_snapshots = j.at("save_snapshots");
+        o.grad_norm = j.at("grad_norm");
         if (j.contains("tw_steps")) o.tw_steps = j.at("tw_steps").get<std::vector<std::int64_t>>();
         if (j.contains("lag_steps")) o.lag_steps = j.at("lag_steps").get<std::vector<std::int64_t>>();
         if (j.contains("synthetic")) {

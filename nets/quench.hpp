@@ -10,6 +10,7 @@
 #include "nets/models.hpp"
 #include "nets/noise.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -34,13 +35,15 @@ struct quench_options {
     std::string dtype = "float32";          ///< float32 or float64
     std::int64_t noise_samples = 1024;      ///< |S| of eq. 4: the first noise_samples training samples
     noise_method noise = noise_method::batched; ///< how D is computed
-    std::int64_t eval_samples = 2048;       ///< loss/accuracy on the first eval_samples of train and test
+    std::int64_t eval_samples = 1024;       ///< loss/accuracy on the first eval_samples of train and test
     int points_per_decade = 10;             ///< measurement times and lags per decade
     int tw_per_decade = 3;                  ///< waiting times per decade
     std::int64_t tw_first = 10;             ///< smallest waiting time
     std::vector<std::int64_t> tw_steps;     ///< explicit waiting times (overrides the defaults)
     std::vector<std::int64_t> lag_steps;    ///< explicit lags (overrides the defaults)
     bool save_snapshots = false;            ///< write /snapshots/tw and /snapshots/weights
+    bool grad_norm = false;                 ///< also |grad L| on the train evaluation samples at each
+                                            ///< metrics point (observable grad_norm; one backward each)
     synthetic_options synthetic;            ///< sizes of the synthetic dataset (its seed is `seed`)
 };
 
@@ -64,6 +67,20 @@ struct quench_control {
 /// The options stored in a net_quench checkpoint (data_dir left empty); throws record_error
 /// with a one-line message if `c` is not a net_quench checkpoint.
 [[nodiscard]] quench_options options_from_checkpoint(const checkpoint& c);
+
+/// Where the wall time of quench::run() went, in seconds: SGD steps (including progress and
+/// stop hooks) and each kind of measurement. overhead() = measurements / steps is the cost of
+/// measuring relative to bare training (issue 6's target: <= 10 % for a 10^4-step run).
+struct run_timing {
+    double total_s = 0.0;       ///< the whole integration loop
+    double steps_s = 0.0;       ///< total_s minus everything below
+    double metrics_s = 0.0;     ///< loss/accuracy/gradient-norm evaluations
+    double noise_s = 0.0;       ///< D(t_w) (and weight snapshots for the record)
+    double aging_s = 0.0;       ///< Delta(t_w, t_w + t): snapshots and distances
+    double checkpoints_s = 0.0; ///< checkpoint writes
+    /// (metrics + noise + aging) / steps; NaN before a run.
+    [[nodiscard]] double overhead() const { return steps_s > 0 ? (metrics_s + noise_s + aging_s) / steps_s : std::nan(""); }
+};
 
 /// A prepared run: data loaded, model built, schedules fixed. Construct, inspect (sizes,
 /// memory), then run() once.
@@ -97,10 +114,13 @@ public:
     /// measured training loss becomes NaN/Inf ("diverged at step ..."); it then holds
     /// everything measured before.
     [[nodiscard]] record run(const run_hooks& hooks = {}, const quench_control& control = {});
+    /// Wall-time split of the last run() (zero before; of the resumed part for a resumed run).
+    [[nodiscard]] const run_timing& timing() const { return m_timing; }
 
 private:
     struct impl;
     std::unique_ptr<impl> m_impl;
+    run_timing m_timing;
 };
 
 /// The parameters JSON written in the record: every option plus num_parameters, input_mean,

@@ -42,7 +42,7 @@ std::size_t lines(const std::string& s) {
 TEST(NetQuench, TinyRunWritesAValidRecord) {
     const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_" + std::to_string(::getpid()) + ".h5");
     const result r = run("--model smallnet --dataset synthetic --synthetic-train 300 --synthetic-test 60 --steps 40 "
-                         "--batch 30 --noise-samples 50 --eval-samples 100 --threads 1 --seed 3 --save-snapshots --out " +
+                         "--batch 30 --noise-samples 50 --eval-samples 100 --threads 1 --seed 3 --save-snapshots --grad-norm --out " +
                          out.string());
     ASSERT_EQ(r.rc, 0) << r.err;
     const glassy::record rec = glassy::read_record(out);

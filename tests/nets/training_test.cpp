@@ -287,3 +287,31 @@ TEST(Quench, RejectsBadOptions) {
     o.data_dir = "/nonexistent/glassy";
     EXPECT_THROW(quench{o}, glassy::error);
 }
+
+TEST(Quench, TimingSplitsTheRunIntoStepsAndMeasurements) {
+    // run_timing: the parts add up to the whole loop, each is non-negative, and a run that
+    // measures heavily (large evaluation and noise sets, tiny steps) shows it in the split.
+    quench_options o;
+    o.model = model_kind::fc;
+    o.dataset = "synthetic";
+    o.synthetic.train_count = 400;
+    o.synthetic.test_count = 400;
+    o.batch = 4;
+    o.steps = 40;
+    o.noise_samples = 400;
+    o.eval_samples = 400;
+    quench q(o);
+    EXPECT_TRUE(std::isnan(q.timing().overhead())); // before run(): no steps timed
+    const glassy::record rec = q.run();
+    ASSERT_TRUE(rec.complete);
+    EXPECT_FALSE(rec.observables.contains("grad_norm")); // opt-in (--grad-norm)
+    EXPECT_EQ(rec.observables.at("test_loss").size(), rec.time.size());
+    const run_timing& t = q.timing();
+    for (double part : {t.steps_s, t.metrics_s, t.noise_s, t.aging_s, t.checkpoints_s}) EXPECT_GE(part, 0.0);
+    EXPECT_NEAR(t.steps_s + t.metrics_s + t.noise_s + t.aging_s + t.checkpoints_s, t.total_s, 1e-9 * t.total_s);
+    EXPECT_EQ(t.checkpoints_s, 0.0); // no checkpoint path
+    // ~30 evaluations of 800 samples and ~4 D's on 400 against 40 steps of 4 samples: the
+    // measurements cost more than the steps whatever the machine's speed.
+    EXPECT_GT(t.metrics_s + t.noise_s, t.steps_s);
+    EXPECT_GT(t.overhead(), 1.0);
+}

@@ -25,7 +25,7 @@ inline bool same(const row_matrix& a, const row_matrix& b) {
 /// threads) excluded.
 inline void expect_identical_records(const record& a, const record& b) {
     auto pa = a.parameters, pb = b.parameters;
-    for (const char* k : {"wall_seconds", "threads"}) {
+    for (const char* k : {"wall_seconds", "threads", "timing"}) {
         pa.erase(k);
         pb.erase(k);
     }
