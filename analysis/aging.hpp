@@ -54,10 +54,10 @@ struct run_data {
 
 /// Parameter keys that may differ between records that are averaged: the seed, and keys
 /// that do not change the ensemble sampled (output path, threads, device, data directory)
-/// or that report how the run went (wall time, steps or samples done; a shorter run is
+/// or that report how the run went (wall time and its split, steps or samples done; a shorter run is
 /// caught by its different time grid anyway).
 inline const std::vector<std::string> averaging_ignored_parameters = {
-    "seed", "out", "threads", "device", "data_dir", "wall_seconds", "steps_done", "samples_completed"};
+    "seed", "out", "threads", "device", "data_dir", "wall_seconds", "timing", "steps_done", "samples_completed"};
 
 /// Collapse of several curves: the RMS over abscissae of the sample standard deviation of
 /// y across the curves defined there (linear interpolation in x; at least two curves).

@@ -148,6 +148,7 @@ TEST(Averaging, MeanAndStandardError) {
         r.parameters["seed"] = k;
         r.parameters["out"] = "run" + std::to_string(k) + ".h5";
         r.parameters["wall_seconds"] = 1.5 * k; // how the run went, not what it was
+        r.parameters["timing"] = {{"steps_s", 1.0 + k}, {"noise_s", 0.1 * k}};
         r.energy[5] = v[k];
         r.aging.delta(1, 0) = 10 * v[k];
         r.aging.noise = {v[k], v[k]};
