@@ -7,6 +7,7 @@
 #   ROUNDS: p-spin pairs (glassy, numpy) run back to back this many times; the median ratio is
 #           the figure (the VM's memory bandwidth drifts with its neighbours' load).
 #   FULL=1: also the 10^4-step smallnet run with measurements (~2.5 min) and the toy D peer (~2 min).
+#   ONLY=pspin or ONLY=nets: one part only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin="${BENCH_DIR:-$here/build/bench/benchmarks}"   # or a release tree configured with -DGLASSY_BUILD_BENCHMARKS=ON
@@ -22,6 +23,7 @@ ms_of() { # first benchmark's real time in ms, from Google Benchmark JSON on std
 }
 
 # --- pspin ---
+if [ "${ONLY:-pspin}" = pspin ]; then
 n=256
 ratios=()
 for r in $(seq "$rounds"); do
@@ -38,17 +40,21 @@ coupling_gib = n*(n-1)*(n-2)/6*8/2**30
 bound_ms = coupling_gib / bw * 1e3
 print(f"{peer/ours:.2f} pspin round {r}, Langevin step N={n}: glassy {ours:.3f} ms, numpy einsum {peer:.2f} ms "
       f"(ratio {peer/ours:.1f}x), einsum optimize=True {peer_opt:.2f} ms (ratio {peer_opt/ours:.1f}x); "
-      f"couplings {coupling_gib*1024:.1f} MiB / stream read {bw:.2f} GiB/s = bound {bound_ms:.3f} ms, glassy at {bound_ms/ours*100:.0f}% of it")
+      f"couplings {coupling_gib*1024:.1f} MiB / main-memory stream read {bw:.2f} GiB/s = bound {bound_ms:.3f} ms, "
+      f"glassy at {bound_ms/ours*100:.0f}% of it (above 100%: the couplings stay in the L3)")
 PY
 )
   echo "${line#* }"
   ratios+=("${line%% *}")
 done
 $py -c 'import sys, statistics; r = [float(x) for x in sys.argv[1:]]; print(f"pspin: median ratio vs numpy einsum over {len(r)} rounds {statistics.median(r):.1f}x (min {min(r):.1f}x, max {max(r):.1f}x)")' "${ratios[@]}"
+f32=$("$bin/pspin_benchmark" --benchmark_filter="BM_langevin_step_f32/$n/" --benchmark_min_time=1 --benchmark_format=json | ms_of)
+echo "pspin Langevin step N=$n with --couplings float32: $f32 ms"
+fi
 # --- end pspin ---
 
 # --- nets ---
-if [ -x "$bin/nets_benchmark" ] && $py -c 'import torch' 2>/dev/null; then
+if [ "${ONLY:-nets}" = nets ] && [ -x "$bin/nets_benchmark" ] && $py -c 'import torch' 2>/dev/null; then
   for model in fc smallnet toy; do
     ours=$("$bin/nets_benchmark" --benchmark_filter="BM_SgdStep/$model\$" --benchmark_min_time=1 --benchmark_format=json | ms_of)
     steps=200; [ "$model" = toy ] && steps=50

@@ -120,11 +120,14 @@ GLASSY_P3_BATCH_KERNEL(8, float, p3_batch_block_w8f)
 
 // One block of the single-state p = 3 contraction: largest index k in [k0, k1). Adds the block's
 // gradient sums G_i = sum over tuples containing i of J s_j s_k into gb (length N, zeroed by the
-// caller) and returns the block's sum S = sum J s_i s_j s_k. Rows j are taken two at a time so
-// that each gb[i] is loaded and stored once per pair of rows (the loop is bound by those loads
-// and stores when the couplings sit in cache); the i loops are vectorised. The profile of the
-// previous version (perf record, BM_pspin_gradient/256) showed a scalar SSE2 loop at 84 % of the
-// time: no AVX, no FMA, and an in-order reduction.
+// caller) and returns the block's sum S = sum J s_i s_j s_k. Row by row (i < j), four lanes at a
+// time with explicit vectors. The profile of the previous version (perf record,
+// BM_pspin_gradient/256) showed a scalar SSE2 loop at 84 % of the time (GCC kept the scalar
+// version of the `omp simd` loop): it was compute-bound, not bandwidth-bound, since at N = 256
+// the 21 MiB of couplings stay in the 32 MiB L3. Taking two rows per pass (to halve the gb
+// loads and stores) measured 3x slower than one row, and a second accumulator for t (to
+// break the add-latency chain) gave nothing: at 0.8 ms per gradient on one thread the loop reads
+// the couplings at about the L3 bandwidth (27 GB/s), so one row, one accumulator.
 // Four lanes of doubles (GCC vector extension; the clones below lower it to AVX-512/AVX2/SSE2).
 // aligned(8): loads and stores may be unaligned. The helpers are always inlined, so no vector
 // crosses a call boundary (-Wno-psabi in physics/CMakeLists.txt).
@@ -151,40 +154,7 @@ template <class T>
         const double sk = s[k];
         const T* jk = couplings + binomial(static_cast<std::uint64_t>(k), 3);
         double gk = 0.0;
-        int j = 1;
-        for (; j + 1 < k; j += 2) {
-            // Rows j (i < j) and j + 1 (i < j + 1) of this k.
-            const T* j0 = jk + static_cast<std::ptrdiff_t>(j) * (j - 1) / 2;
-            const T* j1 = j0 + j;
-            const double a0 = s[j] * sk;
-            const double a1 = s[j + 1] * sk;
-            v4d t0v = {0.0, 0.0, 0.0, 0.0};
-            v4d t1v = t0v;
-            int i = 0;
-            for (; i + 4 <= j; i += 4) {
-                const v4d c0 = load4(j0 + i);
-                const v4d c1 = load4(j1 + i);
-                const v4d si = load4(s + i);
-                t0v += c0 * si;
-                t1v += c1 * si;
-                store4(gb + i, load4(gb + i) + a0 * c0 + a1 * c1);
-            }
-            double t0 = hsum(t0v);
-            double t1 = hsum(t1v);
-            for (; i < j; ++i) {
-                const double c0 = static_cast<double>(j0[i]);
-                const double c1 = static_cast<double>(j1[i]);
-                t0 += c0 * s[i];
-                t1 += c1 * s[i];
-                gb[i] += a0 * c0 + a1 * c1;
-            }
-            const double cj = static_cast<double>(j1[j]);
-            t1 += cj * s[j];
-            gb[j] += a1 * cj + sk * t0;
-            gb[j + 1] += sk * t1;
-            gk += s[j] * t0 + s[j + 1] * t1;
-        }
-        for (; j < k; ++j) {
+        for (int j = 1; j < k; ++j) {
             const T* jj = jk + static_cast<std::ptrdiff_t>(j) * (j - 1) / 2;
             const double a = s[j] * sk;
             v4d tv = {0.0, 0.0, 0.0, 0.0};

@@ -120,8 +120,8 @@ TEST(pspin_quench_app, replicas_1_reproduces_the_single_kernel_records_bit_for_b
         double e_last, e_mid, delta;
     };
     const std::vector<reference> refs = {
-        {"langevin", 3, -0x1.4df04d56aa7eep-1, -0x1.35c149a80236dp-1, 0x1.9ef33ed6496b3p-2},
-        {"heun", 3, -0x1.5560286b3d3a5p-1, -0x1.3cd524f5a79e3p-1, 0x1.89eb16b0d48a8p-2},
+        {"langevin", 3, -0x1.4df04d56aa7f0p-1, -0x1.35c149a80236ep-1, 0x1.9ef33ed6496b3p-2},
+        {"heun", 3, -0x1.5560286b3d3a4p-1, -0x1.3cd524f5a79e1p-1, 0x1.89eb16b0d48a8p-2},
         {"metropolis", 3, -0x1.47092b8f0dc7cp-2, -0x1.13bae4fcf700cp-2, 0.0},
         {"langevin", 1, -0x1.36de6c31f27e1p-1, -0x1.1e752da7e673bp-1, 0x1.9ede3ff84cc65p-2},
     };
