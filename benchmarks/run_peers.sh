@@ -49,7 +49,7 @@ PY
 done
 $py -c 'import sys, statistics; r = [float(x) for x in sys.argv[1:]]; print(f"pspin: median ratio vs numpy einsum over {len(r)} rounds {statistics.median(r):.1f}x (min {min(r):.1f}x, max {max(r):.1f}x)")' "${ratios[@]}"
 f32=$("$bin/pspin_benchmark" --benchmark_filter="BM_langevin_step_f32/$n/" --benchmark_min_time=1 --benchmark_format=json | ms_of)
-echo "pspin Langevin step N=$n with --couplings float32: $f32 ms"
+printf "pspin Langevin step N=%s with --couplings float32: %.3f ms\n" "$n" "$f32"
 fi
 # --- end pspin ---
 
