@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -88,7 +90,7 @@ int main(int argc, char** argv) {
     training.push_back({app.add_option("--synthetic-channels", o.synthetic.channels, "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)")
             ->capture_default_str(), "/synthetic/channels"});
     training.push_back({app.add_option("--synthetic-size", synthetic_size, "synthetic dataset: image side in pixels")->capture_default_str(), "/synthetic/height"});
-    app.add_option("--threads", threads, "intra-op threads (0: LibTorch default)")->capture_default_str();
+    app.add_option("--threads", threads, "LibTorch intra-op threads (0: all cores, or OMP_NUM_THREADS when set)")->capture_default_str();
     training.push_back({app.add_flag("--save-snapshots", o.save_snapshots, "write the weights at each t_w to /snapshots (float32)"),
                         "/save_snapshots"});
     training.push_back({app.add_flag("--grad-norm", o.grad_norm,
@@ -128,7 +130,13 @@ int main(int argc, char** argv) {
         }
         const glassy::app::interval every = glassy::app::parse_interval(checkpoint_every);
         if (threads < 0) throw glassy::parameter_error("--threads must be >= 0");
-        if (threads > 0) torch::set_num_threads(threads);
+        // 0: every core, like pspin_quench (OMP_NUM_THREADS when set). Debian's LibTorch would
+        // otherwise start with one intra-op thread on this 2-core machine.
+        if (threads == 0) {
+            const char* env = std::getenv("OMP_NUM_THREADS");
+            threads = env && std::atoi(env) > 0 ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
+        }
+        torch::set_num_threads(std::max(1, threads));
         o.data_dir = data_dir.empty() ? default_data_dir() : fs::path(data_dir);
         if (o.dataset != "synthetic" && !data_dir.empty() && !fs::is_directory(o.data_dir))
             throw glassy::error("--data-dir " + data_dir + " does not exist");
