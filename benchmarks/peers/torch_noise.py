@@ -17,27 +17,17 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from torch_train import Fc, SmallNet, Toy, find_mnist, read_idx  # noqa: E402
+from torch_train import add_common_args, setup  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default="smallnet", choices=["fc", "smallnet", "toy"])
-    ap.add_argument("--hidden", type=int, default=10000)
+    add_common_args(ap, threads=1)
     ap.add_argument("--samples", type=int, default=1024)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--data-dir", default=os.environ.get("GLASSY_DATA_DIR",
-                                                         os.path.join(os.path.dirname(__file__), "..", "..", "data")))
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(1)
-    d = find_mnist(a.data_dir)
-    images = torch.from_numpy(read_idx(os.path.join(d, "train-images-idx3-ubyte"))[:a.samples].copy()).unsqueeze(1)
-    labels = torch.from_numpy(read_idx(os.path.join(d, "train-labels-idx1-ubyte"))[:a.samples].astype("int64"))
-    x = images.float() / 255.0
-    x = (x - x.mean()) / x.std()
-    model = {"fc": Fc, "smallnet": SmallNet}.get(a.model, lambda: Toy(a.hidden))()
+    x_all, labels_all, model = setup(a)
+    x, labels = x_all[:a.samples], labels_all[:a.samples]
     model.eval()
     params = list(model.parameters())
     m = sum(p.numel() for p in params)

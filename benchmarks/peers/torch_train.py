@@ -61,17 +61,18 @@ class Toy(nn.Module):
         return torch.sigmoid(self.fc2(F.relu(self.fc1(x.flatten(1)))))
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+def add_common_args(ap, threads):
+    """The options every peer shares: model, toy width, threads, data directory."""
     ap.add_argument("--model", default="smallnet", choices=["fc", "smallnet", "toy"])
     ap.add_argument("--hidden", type=int, default=10000)
-    ap.add_argument("--batch", type=int, default=100)
-    ap.add_argument("--lr", type=float, default=0.1)
-    ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=threads)
     ap.add_argument("--data-dir", default=os.environ.get("GLASSY_DATA_DIR",
                                                          os.path.join(os.path.dirname(__file__), "..", "..", "data")))
-    a = ap.parse_args()
+
+
+def setup(a):
+    """Threads, seed, the MNIST training set normalised with its own mean/std (as glassy does),
+    and the model. Returns (inputs [60000, 1, 28, 28], labels, model)."""
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     d = find_mnist(a.data_dir)
@@ -80,6 +81,17 @@ def main():
     x_all = images.float() / 255.0
     x_all = (x_all - x_all.mean()) / x_all.std()
     model = {"fc": Fc, "smallnet": SmallNet}.get(a.model, lambda: Toy(a.hidden))()
+    return x_all, labels, model
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    add_common_args(ap, threads=2)
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--steps", type=int, default=300)
+    a = ap.parse_args()
+    x_all, labels, model = setup(a)
     opt = torch.optim.SGD(model.parameters(), lr=a.lr)
     g = torch.Generator().manual_seed(1)
     perm = torch.randperm(len(labels), generator=g)
