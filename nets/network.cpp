@@ -148,6 +148,14 @@ network_system::network_system(std::shared_ptr<net_base> model, const image_set&
     if (options.dtype != torch::kFloat32 && options.dtype != torch::kFloat64)
         throw parameter_error("network_system: dtype must be float32 or float64");
     m_model->to(options.device, options.dtype);
+    if (options.channels_last && options.device.is_cpu()) {
+        torch::NoGradGuard no_grad;
+        for (auto& p : m_model->parameters())
+            if (p.dim() == 4) {
+                p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+                m_channels_last = true;
+            }
+    }
     m_train_x = images_tensor(train, options.device);
     m_train_y = labels_tensor(train, options.device);
     m_test_x = images_tensor(test, options.device);
@@ -169,12 +177,16 @@ std::int64_t network_system::count(split s) const { return (s == split::train ? 
 
 torch::Tensor network_system::inputs(split s, const torch::Tensor& index) const {
     const torch::Tensor& x = s == split::train ? m_train_x : m_test_x;
-    return x.index_select(0, index).to(m_options.dtype).div_(255.0).sub_(m_mean).div_(m_std);
+    return in_memory_format(x.index_select(0, index).to(m_options.dtype).div_(255.0).sub_(m_mean).div_(m_std));
 }
 
 torch::Tensor network_system::inputs(split s, std::int64_t begin, std::int64_t end) const {
     const torch::Tensor& x = s == split::train ? m_train_x : m_test_x;
-    return x.slice(0, begin, end).to(m_options.dtype).div_(255.0).sub_(m_mean).div_(m_std);
+    return in_memory_format(x.slice(0, begin, end).to(m_options.dtype).div_(255.0).sub_(m_mean).div_(m_std));
+}
+
+torch::Tensor network_system::in_memory_format(torch::Tensor x) const {
+    return m_channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
 }
 
 torch::Tensor network_system::labels(split s, const torch::Tensor& index) const {
