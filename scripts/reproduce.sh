@@ -2,7 +2,7 @@
 # CPU-sized reproduction of the paper's figures 1-5 and the glass/network comparison, from our
 # own runs (docs/reproducing-the-paper.md lists the commands and the paper-sized versions).
 # Writes records and analyses under out/paper/ and copies the PNGs to docs/img/.
-# Takes ~10-15 minutes on 2 cores. Usage: scripts/reproduce.sh [build dir]
+# Takes 1-2 minutes on 2 cores (1 min 13 s on the development VM). Usage: scripts/reproduce.sh [build dir]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$here/build/release}/apps
