@@ -177,16 +177,19 @@ std::int64_t network_system::count(split s) const { return (s == split::train ? 
 
 torch::Tensor network_system::inputs(split s, const torch::Tensor& index) const {
     const torch::Tensor& x = s == split::train ? m_train_x : m_test_x;
-    return in_memory_format(x.index_select(0, index).to(m_options.dtype).div_(255.0).sub_(m_mean).div_(m_std));
+    return normalised(x.index_select(0, index));
 }
 
 torch::Tensor network_system::inputs(split s, std::int64_t begin, std::int64_t end) const {
     const torch::Tensor& x = s == split::train ? m_train_x : m_test_x;
-    return in_memory_format(x.slice(0, begin, end).to(m_options.dtype).div_(255.0).sub_(m_mean).div_(m_std));
+    return normalised(x.slice(0, begin, end));
 }
 
-torch::Tensor network_system::in_memory_format(torch::Tensor x) const {
-    return m_channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+torch::Tensor network_system::normalised(const torch::Tensor& pixels) const {
+    // One copy: the dtype conversion also lays the batch out in the model's memory format; the
+    // in-place steps keep it.
+    const auto format = m_channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+    return pixels.to(m_options.dtype, false, false, format).div_(255.0).sub_(m_mean).div_(m_std);
 }
 
 torch::Tensor network_system::labels(split s, const torch::Tensor& index) const {

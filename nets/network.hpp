@@ -130,8 +130,9 @@ private:
     channel_stats m_stats;
     network_options m_options;
     bool m_channels_last = false; ///< conv weights and inputs are kept channels-last
-    /// The inputs in the memory format of the model (channels-last for conv models on CPU).
-    [[nodiscard]] torch::Tensor in_memory_format(torch::Tensor x) const;
+    /// uint8 pixels [B, C, H, W] -> (x/255 - mean)/std in dtype, in the model's memory format
+    /// (channels-last for conv models on the CPU).
+    [[nodiscard]] torch::Tensor normalised(const torch::Tensor& pixels) const;
 };
 
 /// Minibatches drawn reproducibly from a seed: each epoch is a fresh uniform permutation of

@@ -1,5 +1,6 @@
 #include "dynamics/record.hpp"
 #include "support/run_command.hpp"
+#include "support/scratch.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,11 +14,7 @@ using glassy::test::run_command;
 namespace {
 const std::string exe = GLASSY_PSPIN_QUENCH;
 
-fs::path scratch() {
-    const auto d = fs::temp_directory_path() / ("glassy_pspin_app_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-}
+fs::path scratch() { return glassy::test::scratch_dir("pspin_app"); }
 } // namespace
 
 TEST(pspin_quench_app, tiny_run_writes_a_valid_record) {

@@ -3,6 +3,7 @@
 #include "dynamics/record.hpp"
 #include "support/process.hpp"
 #include "support/record_compare.hpp"
+#include "support/scratch.hpp"
 #include "support/run_command.hpp"
 
 #include <gtest/gtest.h>
@@ -23,17 +24,10 @@ using glassy::test::expect_identical_records;
 namespace {
 const std::string exe = GLASSY_PSPIN_QUENCH;
 
-fs::path scratch() {
-    const auto d = fs::temp_directory_path() / ("glassy_resume_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-}
-
-
+fs::path scratch() { return glassy::test::scratch_dir("resume"); }
 
 const std::string common_args = "--N 48 --T 0.5 --samples 3 --quiet --threads 1";
 const std::string run_args = common_args + " --tmax 300";
-
 
 } // namespace
 

@@ -7,6 +7,7 @@
 #include "nets/quench.hpp"
 #include "support/process.hpp"
 #include "support/record_compare.hpp"
+#include "support/scratch.hpp"
 #include "support/run_command.hpp"
 
 #include <gtest/gtest.h>
@@ -29,13 +30,7 @@ namespace {
 
 const std::string exe = NET_QUENCH_EXE;
 
-fs::path scratch() {
-    const auto d = fs::temp_directory_path() / ("glassy_net_resume_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-}
-
-
+fs::path scratch() { return glassy::test::scratch_dir("net_resume"); }
 
 // fc on small synthetic images, SGLD (T > 0: the noise generator matters) with momentum (the
 // momentum buffers matter), snapshots saved; epochs of 10 minibatches so the shuffle position
@@ -44,7 +39,6 @@ const std::string common_args =
     "--model fc --dataset synthetic --synthetic-train 200 --synthetic-test 50 --synthetic-size 10 --batch 20 "
     "--lr 0.05 --momentum 0.9 --T 0.0001 --noise-samples 40 --eval-samples 100 --seed 5 --save-snapshots --quiet "
     "--threads 1";
-
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

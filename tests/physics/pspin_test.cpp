@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "support/record_compare.hpp"
+#include "support/scratch.hpp"
 #include <omp.h>
 
 #include <cmath>
@@ -362,8 +363,7 @@ TEST(quench_replicas, thread_count_does_not_matter_with_replicas) {
 }
 
 TEST(quench_replicas, interrupted_and_resumed_replica_run_is_bit_identical) {
-    const auto dir = std::filesystem::temp_directory_path() / ("glassy_replica_ckpt_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const auto dir = glassy::test::scratch_dir("replica_ckpt");
     for (const std::string method : {"langevin", "heun", "metropolis"}) {
         glassy::pspin_quench_parameters par;
         par.n = 24;
