@@ -34,8 +34,10 @@ struct checkpoint {
 
 /// Writes atomically; throws record_error on failure (no file is left under `path` then).
 void write_checkpoint(const checkpoint& c, const std::filesystem::path& path);
-/// Reads and validates the format; throws record_error with a one-line message otherwise.
-[[nodiscard]] checkpoint read_checkpoint(const std::filesystem::path& path);
+/// Reads and validates the format (and every dataset, as read_record does, isolation
+/// included); throws record_error with a one-line message otherwise.
+[[nodiscard]] checkpoint read_checkpoint(const std::filesystem::path& path,
+                                         read_isolation isolation = read_isolation::child_process);
 
 /// Text state of any object with stream operators (std RNG engines and distributions).
 template <class T>

@@ -7,10 +7,14 @@
 #include <H5Cpp.h>
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <system_error>
@@ -94,6 +98,25 @@ void require_hdf5_file(const std::filesystem::path& path, const char* what) {
 // Every value read from a file is checked for shape before HDF5 writes it into memory: the
 // readers must refuse any malformed file with record_error (see tests/fuzz, docs/reliability.md).
 
+// One file being read: its name, for messages, and how many more values without storage
+// (read as the fill value) it may supply.
+struct source {
+    std::string name;
+    std::uint64_t fill_left = max_fill_values;
+};
+
+// A value read from a file, quoted for a one-line message: control bytes escaped, cut at 40.
+std::string printable(const std::string& s) {
+    std::string out = "'";
+    for (std::size_t i = 0; i < std::min<std::size_t>(s.size(), 40); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "\\x%02x", c);
+        out += (c < 0x20 || c == 0x7f) ? std::string(hex) : std::string(1, s[i]);
+    }
+    return out + (s.size() > 40 ? "...'" : "'");
+}
+
 // Throws unless `space` holds exactly one element: HDF5 would write every element of a larger
 // one past a single value, and leave the value unset for an empty one.
 void require_single(const H5::DataSpace& space, const std::string& what, const std::string& file) {
@@ -111,9 +134,18 @@ int read_int_attribute(const H5::H5Object& obj, const std::string& name, const s
 void read_raw(const H5::Attribute& a, const H5::DataType& type, void* buf) { a.read(type, buf); }
 void read_raw(const H5::DataSet& d, const H5::DataType& type, void* buf) { d.read(buf, type); }
 
-// Reads the single string of an attribute or dataset `o`, fixed or variable length. Not through
-// the H5Cpp std::string overloads: they build a std::string from the null pointer HDF5 returns
-// for a null variable-length string (a SEGV on a corrupt file).
+// The text of a fixed-length string as its writer meant it, whatever padding the type
+// declares (writers mislabel it: a Fortran "net     " may be stored null-padded): up to the
+// first NUL, without trailing spaces. The one normalisation of strings read from files.
+std::string unpadded(std::string raw) {
+    raw.resize(std::min(raw.find('\0'), raw.size()));
+    raw.erase(raw.find_last_not_of(' ') + 1); // npos + 1 == 0: all spaces
+    return raw;
+}
+
+// Reads the single string of an attribute or dataset `o`, fixed (unpadded) or variable length.
+// Not through the H5Cpp std::string overloads: they build a std::string from the null pointer
+// HDF5 returns for a null variable-length string (a SEGV on a corrupt file).
 template <class Object>
 std::string read_single_string(const Object& o, const std::string& what, const std::string& file) {
     if (o.getTypeClass() != H5T_STRING) throw record_error(file + ": " + what + " is not a string");
@@ -128,8 +160,7 @@ std::string read_single_string(const Object& o, const std::string& what, const s
     }
     std::string value(type.getSize(), '\0');
     if (!value.empty()) read_raw(o, type, value.data());
-    value.resize(std::min(value.find('\0'), value.size()));
-    return value;
+    return unpadded(std::move(value));
 }
 
 std::string read_string_attribute(const H5::H5Object& obj, const std::string& name, const std::string& file) {
@@ -137,10 +168,77 @@ std::string read_string_attribute(const H5::H5Object& obj, const std::string& na
     return read_single_string(obj.openAttribute(name), "attribute '" + name + "'", file);
 }
 
+// Reads string attribute `name` of the root group; returns it if it is one of `allowed`,
+// exactly, and throws "attribute 'NAME' of FILE is 'VALUE': expected A, B or C" otherwise.
+std::string read_enumerated_attribute(const H5::H5Object& obj, const std::string& name,
+                                      const std::vector<std::string>& allowed, const std::string& file) {
+    std::string value = read_string_attribute(obj, name, file);
+    if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return value;
+    std::string expected;
+    for (std::size_t k = 0; k < allowed.size(); ++k)
+        expected += (k == 0 ? "" : k + 1 == allowed.size() ? " or " : ", ") + allowed[k];
+    throw record_error("attribute '" + name + "' of " + file + " is " + printable(value) + ": expected " + expected);
+}
+
+// The systems a record describes and the methods of each (docs/format.md).
+const std::map<std::string, std::vector<std::string>>& methods_of_systems() {
+    static const std::map<std::string, std::vector<std::string>> m = {
+        {"net", {"sgd", "sgld"}}, {"pspin", {"langevin", "heun", "metropolis", "ck"}}};
+    return m;
+}
+
+// Throws unless this HDF5 library can read `ds` on its own: every filter of its pipeline
+// available (h5py's LZF is not part of HDF5), and no data in other files (external storage,
+// virtual datasets; glassy writes neither, and a record must not make a reader open others).
+void require_readable_storage(const H5::DataSet& ds, const std::string& path, const std::string& file) {
+    const H5::DSetCreatPropList plist = ds.getCreatePlist();
+    if (plist.getLayout() == H5D_VIRTUAL || plist.getExternalCount() > 0)
+        throw record_error(file + ": /" + path + " keeps its data in other files (virtual or external storage)");
+    for (int k = 0; k < plist.getNfilters(); ++k) {
+        unsigned flags = 0, config = 0;
+        std::size_t n_values = 0;
+        std::array<char, 64> name{};
+        const H5Z_filter_t id = H5Pget_filter2(plist.getId(), static_cast<unsigned>(k), &flags, &n_values, nullptr,
+                                               name.size() - 1, name.data(), &config);
+        if (id < 0) throw H5::Exception("H5Pget_filter2", "cannot read the filter pipeline of /" + path);
+        if (H5Zfilter_avail(id) > 0) continue;
+        const std::string label = name[0] != '\0' ? printable(name.data()) + " (HDF5 filter " + std::to_string(id) + ")"
+                                                  : "HDF5 filter " + std::to_string(id);
+        throw record_error(file + ": /" + path + " is compressed with " + label +
+                           ", which this HDF5 library does not have (rewrite the file without it, e.g. h5repack -f NONE)");
+    }
+}
+
+// Number of the `n` values of `ds` that have storage behind them; the others read as the
+// fill value. Throws when written storage is smaller than the shape (a corrupt dataspace).
+std::uint64_t stored_values(const H5::DataSet& ds, std::uint64_t n, const std::string& path, const std::string& file) {
+    H5D_space_status_t status{};
+    if (H5Dget_space_status(ds.getId(), &status) < 0) throw H5::Exception("H5Dget_space_status", "failed");
+    if (status == H5D_SPACE_STATUS_NOT_ALLOCATED) return 0; // created and never written
+    const H5::DSetCreatPropList plist = ds.getCreatePlist();
+    if (plist.getLayout() == H5D_CHUNKED) { // at most (chunks written) x (values per chunk)
+        hsize_t chunks = 0; // (HDF5 1.10 refuses H5S_ALL here)
+        if (H5Dget_num_chunks(ds.getId(), ds.getSpace().getId(), &chunks) < 0)
+            throw H5::Exception("H5Dget_num_chunks", "cannot count the chunks of /" + path);
+        std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(plist.getChunk(0, nullptr), 0)));
+        if (!dims.empty()) plist.getChunk(static_cast<int>(dims.size()), dims.data());
+        std::uint64_t covered = chunks;
+        for (const hsize_t d : dims) covered = d != 0 && covered > n / d ? n : covered * d;
+        return std::min(covered, n);
+    }
+    const std::size_t value_size = std::max<std::size_t>(ds.getDataType().getSize(), 1);
+    if (n > std::numeric_limits<hsize_t>::max() / value_size || ds.getStorageSize() < n * value_size)
+        throw record_error(file + ": /" + path + " stores fewer values than its shape says");
+    return n;
+}
+
+// Reads dataset `path` of `file` as T, as HDF5 and h5py read it (unwritten values are the
+// fill value), after checking its shape against its storage and the fill values `src` has left.
 template <class T>
-nd_array<T> read_dataset(const H5::H5File& file, const std::string& path, const std::string& fname) {
-    if (!file.nameExists(path)) throw record_error(fname + ": dataset /" + path + " missing");
+nd_array<T> read_dataset(const H5::H5File& file, const std::string& path, source& src) {
+    if (!file.nameExists(path)) throw record_error(src.name + ": dataset /" + path + " missing");
     H5::DataSet ds = file.openDataSet(path);
+    require_readable_storage(ds, path, src.name);
     const H5::DataSpace space = ds.getSpace();
     const int rank = space.getSimpleExtentNdims();
     std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
@@ -150,33 +248,61 @@ nd_array<T> read_dataset(const H5::H5File& file, const std::string& path, const 
     hsize_t n = 1;
     for (const hsize_t d : dims) {
         if (d != 0 && n > std::numeric_limits<hsize_t>::max() / d)
-            throw record_error(fname + ": /" + path + " has an impossible shape");
+            throw record_error(src.name + ": /" + path + " has an impossible shape");
         n *= d;
     }
-    // glassy writes every dataset unfiltered and in full, so its storage holds all n values; a
-    // shape claiming more (corrupt header, unwritten dataset) is refused before allocating.
-    const std::size_t value_size = ds.getDataType().getSize();
-    if (n > 0 && ds.getCreatePlist().getNfilters() == 0 &&
-        (n > std::numeric_limits<hsize_t>::max() / std::max<std::size_t>(value_size, 1) ||
-         ds.getStorageSize() < n * value_size))
-        throw record_error(fname + ": /" + path + " stores fewer values than its shape says");
+    const std::uint64_t unwritten = n - stored_values(ds, n, path, src.name);
+    if (unwritten > src.fill_left)
+        throw record_error(src.name + ": /" + path + " stores fewer values than its shape says (" +
+                           std::to_string(n - unwritten) + " of " + std::to_string(n) + "; a file may leave at most " +
+                           std::to_string(max_fill_values) + " values unwritten)");
+    src.fill_left -= unwritten;
     out.data.resize(n);
-    if (n > 0) ds.read(out.data.data(), mem_type<T>());
+    try {
+        if (n > 0) ds.read(out.data.data(), mem_type<T>());
+    } catch (const H5::Exception& e) {
+        throw record_error(src.name + ": /" + path + " is unreadable (" + e.getDetailMsg() + ")");
+    }
     return out;
 }
 
-std::vector<double> read_vector(const H5::H5File& f, const std::string& path, const std::string& fname) {
-    auto a = read_dataset<double>(f, path, fname);
-    if (a.shape.size() != 1) throw record_error(fname + ": /" + path + " is not one-dimensional");
+std::vector<double> read_vector(const H5::H5File& f, const std::string& path, source& src) {
+    auto a = read_dataset<double>(f, path, src);
+    if (a.shape.size() != 1) throw record_error(src.name + ": /" + path + " is not one-dimensional");
     return std::move(a.data);
 }
 
-row_matrix read_matrix(const H5::H5File& f, const std::string& path, const std::string& fname) {
-    auto a = read_dataset<double>(f, path, fname);
-    if (a.shape.size() != 2) throw record_error(fname + ": /" + path + " is not two-dimensional");
+row_matrix read_matrix(const H5::H5File& f, const std::string& path, source& src) {
+    auto a = read_dataset<double>(f, path, src);
+    if (a.shape.size() != 2) throw record_error(src.name + ": /" + path + " is not two-dimensional");
     row_matrix m(static_cast<Eigen::Index>(a.shape[0]), static_cast<Eigen::Index>(a.shape[1]));
     std::copy(a.data.begin(), a.data.end(), m.data());
     return m;
+}
+
+// Runs `read` in a forked child process and waits for it. Returns when the child ended
+// normally, whether the read succeeded or threw (the caller then reads again, in-process, and
+// gets the same result); throws record_error naming `file` when the child died, killed by a
+// signal (or stopped by a sanitizer) inside HDF5 on a corrupt file. The child leaves with
+// _exit: no atexit handler (HDF5's would close the parent's open files) runs in it.
+template <class Read>
+void survive_in_child(const std::string& file, const char* what, Read&& read) {
+    const pid_t pid = ::fork();
+    if (pid < 0) throw record_error(file + ": cannot start a process to read the " + what + " in (fork failed)");
+    if (pid == 0) {
+        try {
+            read();
+        } catch (...) {
+        }
+        ::_exit(0);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) throw record_error(file + ": lost the process reading the " + what + " (waitpid failed)");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+    const std::string how = WIFSIGNALED(status) ? std::string(::strsignal(WTERMSIG(status)))
+                                                : "exit status " + std::to_string(WEXITSTATUS(status));
+    throw record_error(file + ": unreadable " + what + " (the HDF5 library crashed reading it: " + how + ")");
 }
 
 // Number of hard links to the object `obj` (its reference count).
@@ -293,9 +419,11 @@ void write_record(const record& rec, const std::filesystem::path& path) {
     });
 }
 
-record read_record(const std::filesystem::path& path) {
-    const std::string fname = path.string();
-    require_hdf5_file(path, "file");
+namespace {
+
+// read_record in this process, once require_hdf5_file has passed.
+record read_record_here(const std::string& fname) {
+    source src{fname};
     try {
         H5::H5File f(fname, H5F_ACC_RDONLY);
         H5::Group root = f.openGroup("/");
@@ -308,8 +436,11 @@ record read_record(const std::filesystem::path& path) {
             throw record_error(fname + ": format_version " + std::to_string(version) +
                                " is newer than this glassy reads (" + std::to_string(record_format_version) + ")");
         if (version < 1) throw record_error(fname + ": invalid format_version " + std::to_string(version));
-        rec.system = read_string_attribute(root, "system", fname);
-        rec.method = read_string_attribute(root, "method", fname);
+        const auto& methods = methods_of_systems();
+        std::vector<std::string> systems;
+        for (const auto& [system, of_system] : methods) systems.push_back(system);
+        rec.system = read_enumerated_attribute(root, "system", systems, fname);
+        rec.method = read_enumerated_attribute(root, "method", methods.at(rec.system), fname);
         const std::string params = read_string_attribute(root, "parameters", fname);
         try {
             rec.parameters = nlohmann::json::parse(params);
@@ -317,19 +448,19 @@ record read_record(const std::filesystem::path& path) {
             throw record_error(fname + ": attribute 'parameters' is not valid JSON");
         }
         if (root.attrExists("complete")) rec.complete = read_int_attribute(root, "complete", fname) != 0;
-        rec.time = read_vector(f, "time", fname);
-        rec.energy = read_vector(f, "energy", fname);
+        rec.time = read_vector(f, "time", src);
+        rec.energy = read_vector(f, "energy", src);
         if (rec.time.size() != rec.energy.size()) throw record_error(fname + ": /time and /energy differ in length");
         std::vector<std::string> paths;
         collect_datasets(root, "", paths, fname);
         for (const auto& p : paths) {
             if (p == "time" || p == "energy") continue;
             if (p == "energy_samples") {
-                rec.energy_samples = read_matrix(f, p, fname);
+                rec.energy_samples = read_matrix(f, p, src);
                 if (static_cast<std::size_t>(rec.energy_samples.cols()) != rec.time.size())
                     throw record_error(fname + ": /energy_samples differs in length from /time");
             } else if (p.rfind("observables/", 0) == 0) {
-                auto v = read_vector(f, p, fname);
+                auto v = read_vector(f, p, src);
                 if (v.size() != rec.time.size()) throw record_error(fname + ": /" + p + " differs in length from /time");
                 rec.observables[p.substr(12)] = std::move(v);
             } else if (p.rfind("aging/", 0) == 0) {
@@ -337,25 +468,25 @@ record read_record(const std::filesystem::path& path) {
             } else {
                 const H5::DataSet ds = f.openDataSet(p);
                 if (ds.getDataType().getSize() == 4 && ds.getTypeClass() == H5T_FLOAT)
-                    rec.extra_f32[p] = read_dataset<float>(f, p, fname);
+                    rec.extra_f32[p] = read_dataset<float>(f, p, src);
                 else
-                    rec.extra[p] = read_dataset<double>(f, p, fname);
+                    rec.extra[p] = read_dataset<double>(f, p, src);
             }
         }
         if (f.nameExists("aging")) {
             auto& a = rec.aging;
-            a.tw = read_vector(f, "aging/tw", fname);
-            a.t = read_vector(f, "aging/t", fname);
-            a.delta = read_matrix(f, "aging/delta", fname);
+            a.tw = read_vector(f, "aging/tw", src);
+            a.t = read_vector(f, "aging/t", src);
+            a.delta = read_matrix(f, "aging/delta", src);
             if (static_cast<std::size_t>(a.delta.rows()) != a.tw.size() ||
                 static_cast<std::size_t>(a.delta.cols()) != a.t.size())
                 throw record_error(fname + ": /aging/delta shape is not [len(tw), len(t)]");
             if (f.nameExists("aging/noise")) {
-                a.noise = read_vector(f, "aging/noise", fname);
+                a.noise = read_vector(f, "aging/noise", src);
                 if (a.noise.size() != a.tw.size()) throw record_error(fname + ": /aging/noise differs in length from /aging/tw");
             }
             if (f.nameExists("aging/delta_samples")) {
-                auto s = read_dataset<double>(f, "aging/delta_samples", fname);
+                auto s = read_dataset<double>(f, "aging/delta_samples", src);
                 if (s.shape.size() != 3 || s.shape[1] != a.tw.size() || s.shape[2] != a.t.size())
                     throw record_error(fname + ": /aging/delta_samples shape is not [n_s, n_w, n_l]");
                 const auto block = static_cast<std::size_t>(a.delta.size());
@@ -370,6 +501,15 @@ record read_record(const std::filesystem::path& path) {
     } catch (const H5::Exception& e) {
         throw record_error(fname + ": unreadable record (" + e.getDetailMsg() + ")");
     }
+}
+
+} // namespace
+
+record read_record(const std::filesystem::path& path, read_isolation isolation) {
+    require_hdf5_file(path, "file");
+    if (isolation == read_isolation::child_process)
+        survive_in_child(path.string(), "record", [&] { (void)read_record_here(path.string()); });
+    return read_record_here(path.string());
 }
 
 // ---- checkpoints ----
@@ -416,9 +556,11 @@ void write_checkpoint(const checkpoint& c, const std::filesystem::path& path) {
     });
 }
 
-checkpoint read_checkpoint(const std::filesystem::path& path) {
-    const std::string fname = path.string();
-    require_hdf5_file(path, "checkpoint file");
+namespace {
+
+// read_checkpoint in this process, once require_hdf5_file has passed.
+checkpoint read_checkpoint_here(const std::string& fname) {
+    source src{fname};
     try {
         H5::H5File f(fname, H5F_ACC_RDONLY);
         H5::Group root = f.openGroup("/");
@@ -437,7 +579,10 @@ checkpoint read_checkpoint(const std::filesystem::path& path) {
             const auto slash = p.find('/');
             const std::string kind = p.substr(0, slash), key = p.substr(slash + 1);
             H5::DataSet ds = f.openDataSet(p);
-            if (kind == "strings" || kind == "integers") require_single(ds.getSpace(), "/" + p, fname);
+            if (kind == "strings" || kind == "integers") {
+                require_readable_storage(ds, p, fname);
+                require_single(ds.getSpace(), "/" + p, fname);
+            }
             if (kind == "strings") {
                 c.strings[key] = read_single_string(ds, "/" + p, fname);
             } else if (kind == "integers") {
@@ -445,15 +590,24 @@ checkpoint read_checkpoint(const std::filesystem::path& path) {
                 ds.read(&v, H5::PredType::NATIVE_INT64);
                 c.integers[key] = v;
             } else if (kind == "arrays") {
-                c.arrays[key] = read_dataset<double>(f, p, fname);
+                c.arrays[key] = read_dataset<double>(f, p, src);
             } else if (kind == "arrays_f32") {
-                c.arrays_f32[key] = read_dataset<float>(f, p, fname);
+                c.arrays_f32[key] = read_dataset<float>(f, p, src);
             }
         }
         return c;
     } catch (const H5::Exception& e) {
         throw record_error(fname + ": unreadable checkpoint (" + e.getDetailMsg() + ")");
     }
+}
+
+} // namespace
+
+checkpoint read_checkpoint(const std::filesystem::path& path, read_isolation isolation) {
+    require_hdf5_file(path, "checkpoint file");
+    if (isolation == read_isolation::child_process)
+        survive_in_child(path.string(), "checkpoint", [&] { (void)read_checkpoint_here(path.string()); });
+    return read_checkpoint_here(path.string());
 }
 
 } // namespace glassy

@@ -54,10 +54,34 @@ struct record {
 /// directory is not writable), after removing the temporary file. Existing files are replaced.
 void write_record(const record& rec, const std::filesystem::path& path);
 
+/// Most values a reader accepts, per file, that have no stored data behind them (chunks never
+/// written, datasets created and never written) and so read as the dataset's fill value, as
+/// HDF5 and h5py read them. A larger number is refused as a corrupt shape: it would only fill
+/// memory (a damaged dataspace claims up to 2^64 values).
+inline constexpr std::uint64_t max_fill_values = std::uint64_t{1} << 24;
+
+/// How a reader protects its caller from the HDF5 library itself crashing on a corrupt file
+/// (HDF5 does not promise to survive damaged heaps; docs/reliability.md lists what it does).
+enum class read_isolation {
+    /// Read the file first in a forked child process and, if the child survived, again in this
+    /// process. A child killed by a signal (or by a sanitizer) becomes a record_error "FILE:
+    /// unreadable record (the HDF5 library crashed reading it: ...)". Costs a fork and a second
+    /// read. Precondition: no other thread of the process is inside HDF5 meanwhile.
+    child_process,
+    /// Read only in this process: a crash inside HDF5 kills the caller. For the fuzzers (which
+    /// must see every crash) and for files this process wrote itself.
+    in_process,
+};
+
 /// Reads and validates a record: it must be HDF5, have format "glassy-record", a version
-/// <= record_format_version and the required datasets with consistent shapes. Throws
-/// record_error with a one-line message naming the file and the problem otherwise.
-[[nodiscard]] record read_record(const std::filesystem::path& path);
+/// <= record_format_version, `system` "pspin" or "net", a `method` of that system (see
+/// docs/format.md; fixed-length strings are read up to their first NUL and without trailing
+/// spaces), the required datasets with consistent shapes, and its datasets readable by this
+/// HDF5 library (a filter it lacks, e.g. LZF, is named). Unwritten values read as the fill
+/// value (at most max_fill_values per file). Throws record_error with a one-line message
+/// naming the file and the problem (the attribute or dataset) otherwise.
+[[nodiscard]] record read_record(const std::filesystem::path& path,
+                                 read_isolation isolation = read_isolation::child_process);
 
 /// Element-wise mean over samples of equal-shape matrices (NaN propagates).
 [[nodiscard]] row_matrix mean_of(const std::vector<row_matrix>& samples);

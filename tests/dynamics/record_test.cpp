@@ -9,10 +9,12 @@
 
 #include <H5Cpp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -383,4 +385,187 @@ TEST(record_fuzz, null_variable_length_string_does_not_crash) {
     const auto c = glassy::read_checkpoint(ck);
     EXPECT_EQ(c.string("rng"), "");
     EXPECT_EQ(c.integer("step"), 7);
+}
+
+// ---- records from other writers (h5py, Fortran): fill values, padded strings, filters ----
+
+namespace {
+
+// Replaces `path` of `f` by a chunked [rows, cols] float64 dataset with chunks of one row and
+// fill value `fill`, writing only the rows listed in `written` (row r holds 10 r + c).
+void chunked_rows(H5::H5File& f, const std::string& path, hsize_t rows, hsize_t cols, double fill,
+                  const std::vector<hsize_t>& written) {
+    f.unlink(path);
+    const hsize_t dims[2] = {rows, cols}, chunk[2] = {1, cols};
+    H5::DSetCreatPropList plist;
+    plist.setChunk(2, chunk);
+    plist.setFillValue(H5::PredType::NATIVE_DOUBLE, &fill);
+    H5::DataSet ds = f.createDataSet(path, H5::PredType::IEEE_F64LE, H5::DataSpace(2, dims), plist);
+    for (const hsize_t r : written) {
+        std::vector<double> row(cols);
+        for (hsize_t c = 0; c < cols; ++c) row[c] = 10.0 * static_cast<double>(r) + static_cast<double>(c);
+        H5::DataSpace file_space = ds.getSpace();
+        const hsize_t start[2] = {r, 0}, count[2] = {1, cols};
+        file_space.selectHyperslab(H5S_SELECT_SET, count, start);
+        const H5::DataSpace mem_space(2, count);
+        ds.write(row.data(), H5::PredType::NATIVE_DOUBLE, mem_space, file_space);
+    }
+}
+
+// Replaces string attribute `name` of `/` by a fixed-length one of `value.size()` bytes
+// (padding included) with the given pad type.
+void fixed_string_attribute(H5::H5File& f, const std::string& name, const std::string& value, H5T_str_t pad) {
+    H5::Group root = f.openGroup("/");
+    root.removeAttr(name);
+    H5::StrType type(H5::PredType::C_S1, value.size());
+    type.setStrpad(pad);
+    root.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, value.data());
+}
+
+void set_string_attribute(H5::H5File& f, const std::string& name, const std::string& value) {
+    fixed_string_attribute(f, name, value + " ", H5T_STR_SPACEPAD);
+}
+
+} // namespace
+
+TEST(record_other_writers, chunked_row_never_written_reads_as_the_fill_value) {
+    // h5py: delta = f.create_dataset("aging/delta", (2, 2), chunks=(1, 2), fillvalue=nan), row 1
+    // never written. HDF5 reads row 1 as NaN; the reader refused the file.
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const auto path = corrupted_record("unwritten_row.h5", [&](H5::H5File& f) {
+        chunked_rows(f, "aging/delta", 2, 2, nan, {0});
+    });
+    const auto rec = glassy::read_record(path);
+    EXPECT_EQ(rec.aging.delta(0, 0), 0.0);
+    EXPECT_EQ(rec.aging.delta(0, 1), 1.0);
+    EXPECT_TRUE(std::isnan(rec.aging.delta(1, 0)));
+    EXPECT_TRUE(std::isnan(rec.aging.delta(1, 1)));
+}
+
+TEST(record_other_writers, dataset_created_and_never_written_reads_as_the_fill_value) {
+    // h5py: f.create_dataset("aging/noise", (2,)) (contiguous, fill value 0, never written),
+    // and a chunked extra table with fill value 0.25 of which no chunk was written.
+    const auto path = corrupted_record("unwritten.h5", [&](H5::H5File& f) {
+        f.unlink("aging/noise");
+        const hsize_t n = 2;
+        f.createDataSet("aging/noise", H5::PredType::IEEE_F64LE, H5::DataSpace(1, &n));
+        chunked_rows(f, "ck/C", 3, 2, 0.25, {});
+    });
+    const auto rec = glassy::read_record(path);
+    EXPECT_EQ(rec.aging.noise, (std::vector<double>{0.0, 0.0}));
+    const auto& c = rec.extra.at("ck/C");
+    EXPECT_EQ(c.shape, (std::vector<std::uint64_t>{3, 2}));
+    EXPECT_EQ(c.data, std::vector<double>(6, 0.25));
+}
+
+TEST(record_other_writers, unwritten_values_beyond_the_per_file_limit_are_refused) {
+    // Each table alone is within max_fill_values; together they are one value past it.
+    const hsize_t half = glassy::max_fill_values / 2;
+    const auto path = corrupted_record("too_many_unwritten.h5", [&](H5::H5File& f) {
+        chunked_rows(f, "ck/C", half, 1, 0.0, {});
+        chunked_rows(f, "snapshots/weights", half + 1, 1, 0.0, {});
+    });
+    expect_record_error([&] { (void)glassy::read_record(path, glassy::read_isolation::in_process); },
+                        "/snapshots/weights stores fewer values than its shape says (0 of 8388609;");
+}
+
+TEST(record_other_writers, padded_fixed_length_strings_are_read_unpadded) {
+    // A Fortran writer: `system = "net     "`, space-padded; the analysis took it for a glass.
+    // Also a null-padded method and a space-padded format (refused as not a glassy record).
+    auto r = sample_record();
+    r.system = "net";
+    r.method = "sgd";
+    const auto path = temp_path("padded.h5");
+    glassy::write_record(r, path);
+    {
+        H5::H5File f(path.string(), H5F_ACC_RDWR);
+        fixed_string_attribute(f, "system", "net     ", H5T_STR_SPACEPAD);
+        fixed_string_attribute(f, "method", std::string("sgd\0\0\0\0\0", 8), H5T_STR_NULLPAD);
+        fixed_string_attribute(f, "format", "glassy-record   ", H5T_STR_NULLTERM);
+    }
+    const auto rec = glassy::read_record(path);
+    EXPECT_EQ(rec.system, "net");
+    EXPECT_EQ(rec.method, "sgd");
+}
+
+TEST(record_other_writers, unknown_enumerated_values_are_refused_by_name) {
+    const auto system = corrupted_record("system_xyz.h5", [](H5::H5File& f) { set_string_attribute(f, "system", "xyz"); });
+    expect_record_error([&] { (void)glassy::read_record(system); },
+                        "attribute 'system' of " + system.string() + " is 'xyz': expected net or pspin");
+    // The method must be one of its system's: a p-spin record with an SGD method is refused.
+    const auto method = corrupted_record("method_sgd.h5", [](H5::H5File& f) { set_string_attribute(f, "method", "sgd"); });
+    expect_record_error([&] { (void)glassy::read_record(method); },
+                        "attribute 'method' of " + method.string() + " is 'sgd': expected langevin, heun, metropolis or ck");
+    // Control characters are escaped: the message stays on one line.
+    const auto control = corrupted_record("system_nl.h5", [](H5::H5File& f) { set_string_attribute(f, "system", "net\npspin"); });
+    expect_record_error([&] { (void)glassy::read_record(control); }, "is 'net\\x0apspin': expected net or pspin");
+}
+
+namespace {
+
+// A stand-in for h5py's LZF filter (id 32000): registered only while a file is written with
+// it, so that the reader later meets a filter this HDF5 library does not have.
+std::size_t identity_filter(unsigned, std::size_t, const unsigned[], std::size_t nbytes, std::size_t*, void**) {
+    return nbytes;
+}
+
+} // namespace
+
+TEST(record_other_writers, dataset_with_a_filter_this_hdf5_lacks_is_named) {
+    constexpr H5Z_filter_t lzf = 32000;
+    const H5Z_class2_t lzf_class = {H5Z_CLASS_T_VERS, lzf, 1, 1, "lzf", nullptr, nullptr, identity_filter};
+    ASSERT_GE(H5Zregister(&lzf_class), 0);
+    const auto path = corrupted_record("lzf.h5", [&](H5::H5File& f) {
+        f.unlink("ck/C");
+        const hsize_t dims[2] = {2, 2};
+        H5::DSetCreatPropList plist;
+        plist.setChunk(2, dims);
+        plist.setFilter(lzf, H5Z_FLAG_OPTIONAL);
+        const double v[4] = {1, 0.5, 0.5, 1};
+        f.createDataSet("ck/C", H5::PredType::IEEE_F64LE, H5::DataSpace(2, dims), plist).write(v, H5::PredType::NATIVE_DOUBLE);
+    });
+    ASSERT_GE(H5Zunregister(lzf), 0);
+    const herr_t plugins = H5PLset_loading_state(0); // an installed LZF plugin must not be found
+    expect_record_error([&] { (void)glassy::read_record(path); },
+                        "/ck/C is compressed with 'lzf' (HDF5 filter 32000), which this HDF5 library does not have");
+    if (plugins >= 0) H5PLset_loading_state(H5PL_ALL_PLUGIN);
+}
+
+// ---- inputs on which HDF5 1.10.8 itself crashes (kept aside by scripts/fuzz.sh) ----
+
+namespace {
+
+std::vector<fs::path> regression_inputs(const std::string& reader) {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(fs::path(GLASSY_FUZZ_REGRESSIONS) / reader)) out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+} // namespace
+
+TEST(record_hdf5_crashes, every_kept_input_gives_a_one_line_error) {
+    // Found by record_fuzzer and checkpoint_fuzzer; each killed the reading tool (SEGV in
+    // H5HG_read or H5C_protect in a plain build; overflows and absurd allocations under ASan).
+    const auto records = regression_inputs("record"), checkpoints = regression_inputs("checkpoint");
+    ASSERT_GE(records.size(), 5u);
+    ASSERT_GE(checkpoints.size(), 1u);
+    for (const auto& p : records) {
+        SCOPED_TRACE(p.string());
+        expect_record_error([&] { (void)glassy::read_record(p); }, p.string() + ": ");
+    }
+    for (const auto& p : checkpoints) {
+        SCOPED_TRACE(p.string());
+        expect_record_error([&] { (void)glassy::read_checkpoint(p); }, p.string() + ": ");
+    }
+}
+
+TEST(record_hdf5_crashes, a_crash_inside_hdf5_is_reported_not_suffered) {
+    // The global heap of this record is damaged: HDF5 dereferences a wild pointer in H5HG_read
+    // when it reads a string attribute. In-process that kills the caller; through the child
+    // process it is one record_error.
+    const fs::path p = fs::path(GLASSY_FUZZ_REGRESSIONS) / "record" / "h5hg_read_segv.h5";
+    EXPECT_DEATH((void)glassy::read_record(p, glassy::read_isolation::in_process), "");
+    expect_record_error([&] { (void)glassy::read_record(p); },
+                        p.string() + ": unreadable record (the HDF5 library crashed reading it: ");
 }

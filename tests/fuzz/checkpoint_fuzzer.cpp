@@ -16,7 +16,7 @@ volatile std::size_t g_sink; // keeps the reads from being optimised away
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const auto& path = glassy::fuzz::write_scratch("checkpoint", data, size);
     try {
-        const glassy::checkpoint c = glassy::read_checkpoint(path);
+        const glassy::checkpoint c = glassy::read_checkpoint(path, glassy::fuzz::isolation());
         std::size_t n = c.tool.size() + c.config.size();
         for (const auto& [k, v] : c.strings) n += v.size();
         for (const auto& [k, a] : c.arrays) n += a.data.size();

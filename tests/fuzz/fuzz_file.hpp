@@ -1,6 +1,8 @@
 #pragma once
 /// @file Helper shared by the file-reader fuzzers: the readers take a path, so each input is
 /// written to one per-process scratch file (in $TMPDIR, default /tmp) and read back from there.
+#include "dynamics/record.hpp"
+
 #include <unistd.h>
 
 #include <cstddef>
@@ -11,6 +13,18 @@
 #include <string>
 
 namespace glassy::fuzz {
+
+/// How the HDF5 reader fuzzers read: in this process (so that libFuzzer sees every crash,
+/// HDF5's included), or with GLASSY_FUZZ_ISOLATION=child_process as the tools read, which
+/// scripts/fuzz.sh uses to check that the tools survive each input that crashed HDF5.
+inline read_isolation isolation() {
+    static const read_isolation mode = [] {
+        const char* v = std::getenv("GLASSY_FUZZ_ISOLATION");
+        return v != nullptr && std::string(v) == "child_process" ? read_isolation::child_process
+                                                                 : read_isolation::in_process;
+    }();
+    return mode;
+}
 
 /// The scratch file of this process, `<TMPDIR>/glassy_fuzz_<tag>_<pid>.h5`; removed at exit.
 inline const std::filesystem::path& scratch_path(const char* tag) {

@@ -16,7 +16,7 @@ volatile double g_sink; // keeps the reads from being optimised away
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const auto& path = glassy::fuzz::write_scratch("record", data, size);
     try {
-        const glassy::record r = glassy::read_record(path);
+        const glassy::record r = glassy::read_record(path, glassy::fuzz::isolation());
         // Touch what was read so that the sanitizers see every element.
         double sum = 0;
         for (double x : r.time) sum += x;
