@@ -98,10 +98,11 @@ void require_hdf5_file(const std::filesystem::path& path, const char* what) {
 // Every value read from a file is checked for shape before HDF5 writes it into memory: the
 // readers must refuse any malformed file with record_error (see tests/fuzz, docs/reliability.md).
 
-// One file being read: its name, for messages, and how many more values without storage
-// (read as the fill value) it may supply.
+// One file being read: its name, for messages, its size in bytes, and how many more values
+// without storage (read as the fill value) it may supply.
 struct source {
     std::string name;
+    std::uint64_t bytes = 0;
     std::uint64_t fill_left = max_fill_values;
 };
 
@@ -210,8 +211,9 @@ void require_readable_storage(const H5::DataSet& ds, const std::string& path, co
 }
 
 // Number of the `n` values of `ds` that have storage behind them; the others read as the
-// fill value. Throws when written storage is smaller than the shape (a corrupt dataspace).
-std::uint64_t stored_values(const H5::DataSet& ds, std::uint64_t n, const std::string& path, const std::string& file) {
+// fill value. Throws when written storage is smaller than the shape or larger than the file
+// (a corrupt dataspace or layout).
+std::uint64_t stored_values(const H5::DataSet& ds, std::uint64_t n, const std::string& path, const source& src) {
     H5D_space_status_t status{};
     if (H5Dget_space_status(ds.getId(), &status) < 0) throw H5::Exception("H5Dget_space_status", "failed");
     if (status == H5D_SPACE_STATUS_NOT_ALLOCATED) return 0; // created and never written
@@ -227,8 +229,9 @@ std::uint64_t stored_values(const H5::DataSet& ds, std::uint64_t n, const std::s
         return std::min(covered, n);
     }
     const std::size_t value_size = std::max<std::size_t>(ds.getDataType().getSize(), 1);
-    if (n > std::numeric_limits<hsize_t>::max() / value_size || ds.getStorageSize() < n * value_size)
-        throw record_error(file + ": /" + path + " stores fewer values than its shape says");
+    if (n > std::numeric_limits<hsize_t>::max() / value_size || ds.getStorageSize() < n * value_size ||
+        n * value_size > src.bytes)
+        throw record_error(src.name + ": /" + path + " stores fewer values than its shape says");
     return n;
 }
 
@@ -251,7 +254,7 @@ nd_array<T> read_dataset(const H5::H5File& file, const std::string& path, source
             throw record_error(src.name + ": /" + path + " has an impossible shape");
         n *= d;
     }
-    const std::uint64_t unwritten = n - stored_values(ds, n, path, src.name);
+    const std::uint64_t unwritten = n - stored_values(ds, n, path, src);
     if (unwritten > src.fill_left)
         throw record_error(src.name + ": /" + path + " stores fewer values than its shape says (" +
                            std::to_string(n - unwritten) + " of " + std::to_string(n) + "; a file may leave at most " +
@@ -283,13 +286,16 @@ row_matrix read_matrix(const H5::H5File& f, const std::string& path, source& src
 // Runs `read` in a forked child process and waits for it. Returns when the child ended
 // normally, whether the read succeeded or threw (the caller then reads again, in-process, and
 // gets the same result); throws record_error naming `file` when the child died, killed by a
-// signal (or stopped by a sanitizer) inside HDF5 on a corrupt file. The child leaves with
+// signal (or stopped by a sanitizer) inside HDF5 on a corrupt file. The child's stderr goes
+// to /dev/null (its dying words are not the caller's message). The child leaves with
 // _exit: no atexit handler (HDF5's would close the parent's open files) runs in it.
 template <class Read>
 void survive_in_child(const std::string& file, const char* what, Read&& read) {
     const pid_t pid = ::fork();
     if (pid < 0) throw record_error(file + ": cannot start a process to read the " + what + " in (fork failed)");
     if (pid == 0) {
+        const int null = ::open("/dev/null", O_WRONLY); // what glibc or a sanitizer prints as it dies
+        if (null >= 0) ::dup2(null, STDERR_FILENO);       // would break the caller's one-line error
         try {
             read();
         } catch (...) {
@@ -423,9 +429,9 @@ namespace {
 
 // read_record in this process, once require_hdf5_file has passed.
 record read_record_here(const std::string& fname) {
-    source src{fname};
     try {
         H5::H5File f(fname, H5F_ACC_RDONLY);
+        source src{fname, f.getFileSize()};
         H5::Group root = f.openGroup("/");
         record rec;
         if (read_string_attribute(root, "format", fname) != "glassy-record")
@@ -560,9 +566,9 @@ namespace {
 
 // read_checkpoint in this process, once require_hdf5_file has passed.
 checkpoint read_checkpoint_here(const std::string& fname) {
-    source src{fname};
     try {
         H5::H5File f(fname, H5F_ACC_RDONLY);
+        source src{fname, f.getFileSize()};
         H5::Group root = f.openGroup("/");
         if (read_string_attribute(root, "format", fname) != "glassy-checkpoint")
             throw record_error(fname + ": not a glassy checkpoint");
