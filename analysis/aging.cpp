@@ -64,6 +64,44 @@ std::pair<double, double> mean_err(const std::vector<double>& v) {
 
 bool valid_positive(double v) { return std::isfinite(v) && v > 0; }
 
+// Element-wise identical (NaN equal to NaN).
+bool identical(const double* a, const double* b, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+        if (!(a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i])))) return false;
+    return true;
+}
+
+// Refuses partial records: they stop early, and their mean with complete runs is not defined.
+void require_complete(const std::vector<record>& recs, const std::vector<std::string>& sources) {
+    for (std::size_t k = 0; k < recs.size(); ++k) {
+        if (recs[k].complete) continue;
+        const std::string why = recs[k].parameters.is_object() && recs[k].parameters.contains("stop_reason")
+                                    ? recs[k].parameters.at("stop_reason").dump()
+                                    : std::string("no stop_reason");
+        throw record_error("cannot average: " + sources[k] + " is an incomplete run (stop_reason " + why +
+                           "): average complete runs only");
+    }
+}
+
+// Refuses two records of the same run (same seed, or identical data): their mean would have
+// zero error bars although it holds one run. Parameters other than the seed already agree.
+void require_independent(const std::vector<record>& recs, const std::vector<std::string>& sources) {
+    for (std::size_t i = 0; i < recs.size(); ++i)
+        for (std::size_t j = i + 1; j < recs.size(); ++j) {
+            const record &a = recs[i], &b = recs[j];
+            const std::string pre = "records " + sources[i] + " and " + sources[j] + " are the same run";
+            const std::string post = ": averaging needs independent runs (different seeds)";
+            if (a.parameters.is_object() && b.parameters.is_object() && a.parameters.contains("seed") &&
+                b.parameters.contains("seed") && a.parameters.at("seed") == b.parameters.at("seed"))
+                throw record_error(pre + " (seed " + a.parameters.at("seed").dump() + ")" + post);
+            const bool same_data =
+                !a.energy.empty() && a.energy.size() == b.energy.size() &&
+                identical(a.energy.data(), b.energy.data(), a.energy.size()) && a.aging.delta.size() == b.aging.delta.size() &&
+                identical(a.aging.delta.data(), b.aging.delta.data(), static_cast<std::size_t>(a.aging.delta.size()));
+            if (same_data) throw record_error(pre + " (identical /energy and /aging/delta)" + post);
+        }
+}
+
 } // namespace
 
 run_data from_record(const record& rec, const std::string& source) {
@@ -118,6 +156,7 @@ run_data average_records(const std::vector<record>& recs, const std::vector<std:
     if (recs.empty()) throw error("average_records: no records");
     if (sources.size() != recs.size()) throw error("average_records: one source name per record is required");
     if (recs.size() == 1) return from_record(recs.front(), sources.front());
+    require_complete(recs, sources);
     const record& a = recs.front();
     for (std::size_t k = 1; k < recs.size(); ++k) {
         const record& b = recs[k];
@@ -135,6 +174,7 @@ run_data average_records(const std::vector<record>& recs, const std::vector<std:
         if (a.aging.noise.empty() != b.aging.noise.empty())
             throw record_error(pre + "only one of them has /aging/noise");
     }
+    require_independent(recs, sources);
     std::vector<run_data> runs;
     for (std::size_t k = 0; k < recs.size(); ++k) runs.push_back(from_record(recs[k], sources[k]));
     run_data r = runs.front();
@@ -171,10 +211,16 @@ run_data average_records(const std::vector<record>& recs, const std::vector<std:
 
 spread_measure curve_spread(const std::vector<curve>& curves) {
     spread_measure m;
-    std::vector<const curve*> used;
-    std::vector<double> xs;
+    // Repeated abscissae in a curve (e.g. an integer-rounded lag grid) are merged: mean y.
+    std::vector<curve> merged;
     for (const auto& c : curves) {
         if (c.x.size() < 1 || c.x.size() != c.y.size()) continue;
+        merged_points mp = merge_repeated_x(c.x, c.y);
+        merged.push_back({std::move(mp.x), std::move(mp.y)});
+    }
+    std::vector<const curve*> used;
+    std::vector<double> xs;
+    for (const auto& c : merged) {
         used.push_back(&c);
         xs.insert(xs.end(), c.x.begin(), c.x.end());
     }
@@ -220,14 +266,17 @@ std::optional<plateau_estimate> find_plateau(const std::vector<double>& lag, con
         for (Eigen::Index row = 0; row < delta.rows(); ++row)
             if (lag[static_cast<std::size_t>(j)] > 0 && valid_positive(delta(row, j))) first = std::min(first, delta(row, j));
     for (Eigen::Index row = delta.rows(); row-- > 0;) {
-        std::vector<double> t, d;
+        std::vector<double> t0, d0;
         for (Eigen::Index j = 0; j < delta.cols(); ++j) {
             const double v = delta(row, j);
             if (lag[static_cast<std::size_t>(j)] > 0 && valid_positive(v)) {
-                t.push_back(lag[static_cast<std::size_t>(j)]);
-                d.push_back(v);
+                t0.push_back(lag[static_cast<std::size_t>(j)]);
+                d0.push_back(v);
             }
         }
+        // Repeated lags (an integer-rounded grid) are merged: mean Delta at each distinct lag.
+        const merged_points mp = merge_repeated_x(t0, d0);
+        const std::vector<double>&t = mp.x, &d = mp.y;
         if (t.size() < 3) continue;
         for (std::size_t i = 0; i < t.size(); ++i) {
             if (d[i] < 2 * first) continue;
@@ -272,13 +321,60 @@ std::optional<plateau_estimate> find_plateau(const std::vector<double>& lag, con
     return std::nullopt;
 }
 
+namespace {
+
+std::string g_num(double v) {
+    std::ostringstream o;
+    o << v;
+    return o.str();
+}
+
+// Why D of a network run is undefined as a whole (empty when it may be used).
+std::string noise_run_refusal(const run_data& run) {
+    if (run.noise.empty()) return "no /aging/noise";
+    if (run.noise.size() != run.tw.size()) return "/aging/noise and /aging/tw differ in length";
+    const auto& p = run.parameters;
+    if (run.system == "net" && p.is_object() && p.contains("noise_samples") && p.at("noise_samples").is_number() &&
+        p.at("noise_samples").get<double>() == 1)
+        return "noise_samples = 1: D (eq. 4, a spread over samples) is 0 for one sample";
+    return {};
+}
+
+} // namespace
+
+std::vector<std::optional<std::string>> noise_refusals(const run_data& run) {
+    std::vector<std::optional<std::string>> out(run.tw.size());
+    const std::string whole = noise_run_refusal(run);
+    if (!whole.empty()) {
+        for (auto& r : out) r = whole;
+        return out;
+    }
+    double max_d = 0, max_neg = 0;
+    for (double d : run.noise)
+        if (std::isfinite(d)) {
+            max_d = std::max(max_d, d);
+            max_neg = std::max(max_neg, -d);
+        }
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const double d = run.noise[i];
+        if (!std::isfinite(d)) out[i] = "D is not finite (t_w not reached?)";
+        else if (!(d > 0)) out[i] = "D = " + g_num(d) + " <= 0";
+        else if (d < noise_relative_floor * max_d)
+            out[i] = "D = " + g_num(d) + " is below " + g_num(noise_relative_floor) + " x the largest D (" +
+                     g_num(max_d) + "): rounding, not noise";
+        else if (d <= noise_negative_margin * max_neg)
+            out[i] = "D = " + g_num(d) + " is within " + g_num(noise_negative_margin) + " x |" + g_num(-max_neg) +
+                     "|, a negative D of the same run (eq. 4 is >= 0 exactly): rounding, not noise";
+    }
+    return out;
+}
+
 row_matrix delta_over_noise(const run_data& run) {
     row_matrix out = row_matrix::Constant(run.delta.rows(), run.delta.cols(), nan_v);
     if (run.noise.size() != static_cast<std::size_t>(run.delta.rows())) return out;
-    for (Eigen::Index i = 0; i < run.delta.rows(); ++i) {
-        const double d = run.noise[static_cast<std::size_t>(i)];
-        if (valid_positive(d)) out.row(i) = run.delta.row(i) / d;
-    }
+    const auto refused = noise_refusals(run);
+    for (Eigen::Index i = 0; i < run.delta.rows(); ++i)
+        if (!refused[static_cast<std::size_t>(i)]) out.row(i) = run.delta.row(i) / run.noise[static_cast<std::size_t>(i)];
     return out;
 }
 
@@ -306,6 +402,95 @@ std::optional<double> last_finite(const std::vector<double>& v) {
 
 } // namespace
 
+namespace {
+
+std::string source_names(const run_data& run) {
+    std::string out;
+    for (const auto& f : run.sources) out += (out.empty() ? "" : ", ") + f;
+    return out.empty() ? std::string("(in memory)") : out;
+}
+
+// A note naming file and dataset when `values` repeats some value (nullopt otherwise).
+std::optional<std::string> repeat_note(const std::vector<double>& values, const std::string& dataset,
+                                       const run_data& run) {
+    std::vector<double> v = values;
+    std::sort(v.begin(), v.end());
+    std::size_t repeats = 0;
+    double first = 0;
+    for (std::size_t i = 1; i < v.size(); ++i)
+        if (v[i] == v[i - 1]) {
+            if (repeats++ == 0) first = v[i];
+        }
+    if (repeats == 0) return std::nullopt;
+    return source_names(run) + " " + dataset + ": " + std::to_string(repeats) + " repeated value(s) (first " +
+           g_num(first) + "); equal abscissae are replicates in the fits and are averaged in the curves";
+}
+
+// "F = .., p = .." of test k of the loss fit.
+std::string f_test_text(const three_segment_fit& f, int k) {
+    return "F = " + g_num(f.f_stat[k]) + ", p = " + g_num(f.p_value[k]) + " >= " + g_num(breakpoint_significance);
+}
+
+// Sets t (value, error, range) from a breakpoint lo <= x <= hi in log10 t.
+void set_regime(std::optional<double>& t, std::optional<double>& err, double range[2], double x, double lo, double hi) {
+    t = std::pow(10.0, x);
+    range[0] = std::pow(10.0, lo);
+    range[1] = std::pow(10.0, hi);
+    err = (range[1] - range[0]) / 2;
+}
+
+// t1 and t2 from the model comparison of the loss fit: two breakpoints -> t1 = x1, t2 = x2; one
+// -> the breakpoint of the one-breakpoint fit, t1 if the loss is flatter before it than after
+// (the end of the initial plateau), t2 otherwise; none -> both null. Reasons for the nulls.
+void set_regimes(const three_segment_fit& f, aging_summary& s) {
+    if (f.breakpoints == 2) {
+        set_regime(s.t1, s.t1_err, s.t1_range, f.x1, f.x1_lo, f.x1_hi);
+        set_regime(s.t2, s.t2_err, s.t2_range, f.x2, f.x2_lo, f.x2_hi);
+        return;
+    }
+    if (f.breakpoints == 0) {
+        s.t1_reason = s.t2_reason = "not determined: no crossover, a straight line in log10 t fits as well as one "
+                                    "breakpoint (" + f_test_text(f, 0) + ")";
+        return;
+    }
+    const bool is_t1 = std::abs(f.slope_one[0]) < std::abs(f.slope_one[1]);
+    const std::string why = "not determined: only one crossover, at t = " + g_num(std::pow(10.0, f.x_one)) +
+                            "; a second breakpoint does not fit significantly better (" + f_test_text(f, 1) + ")";
+    if (is_t1) {
+        set_regime(s.t1, s.t1_err, s.t1_range, f.x_one, f.x_one_lo, f.x_one_hi);
+        s.t2_reason = why + "; the loss is flatter before it than after, so it is t1";
+    } else {
+        set_regime(s.t2, s.t2_err, s.t2_range, f.x_one, f.x_one_lo, f.x_one_hi);
+        s.t1_reason = why + "; the loss is steeper before it than after, so it is t2";
+    }
+}
+
+// t1, t2 from the three-segment fit of the train loss against log10 t (equal times are replicates).
+void fit_regimes(const run_data& run, const analysis_options& options, aging_summary& s) {
+    std::vector<std::pair<double, double>> pts;
+    for (std::size_t i = 0; i < run.time.size(); ++i)
+        if (run.time[i] > 0 && std::isfinite(run.energy[i])) pts.emplace_back(std::log10(run.time[i]), run.energy[i]);
+    std::stable_sort(pts.begin(), pts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<double> x, y;
+    for (const auto& [a, b] : pts) {
+        x.push_back(a);
+        y.push_back(b);
+    }
+    const std::size_t need = std::max<std::size_t>(3 * options.min_points_per_segment + 1, 7);
+    const std::size_t distinct = count_distinct(x);
+    if (distinct < need) {
+        s.t1_reason = s.t2_reason = "too few distinct loss measurement times at t > 0 for the t1/t2 fit (" +
+                                    std::to_string(distinct) + " < " + std::to_string(need) + ")";
+        s.t2_note = s.t2_reason + "; all waiting times in one panel";
+        return;
+    }
+    s.loss_fit = fit_three_segments(x, y, options.breakpoint_grid, options.min_points_per_segment);
+    set_regimes(*s.loss_fit, s);
+    if (!s.t2) s.t2_note = s.t2_reason + "; all waiting times in one panel";
+}
+
+} // namespace
+
 aging_summary analyse(const run_data& run, const analysis_options& options) {
     if (run.time.size() != run.energy.size()) throw error("analyse: time and energy differ in length");
     if (static_cast<std::size_t>(run.delta.rows()) != run.tw.size() ||
@@ -327,40 +512,17 @@ aging_summary analyse(const run_data& run, const analysis_options& options) {
     }
 
     // Regimes t1, t2 from the train loss (networks).
-    if (s.is_net) {
-        std::vector<double> x, y;
-        for (std::size_t i = 0; i < run.time.size(); ++i)
-            if (run.time[i] > 0 && std::isfinite(run.energy[i])) {
-                const double lx = std::log10(run.time[i]);
-                if (!x.empty() && !(lx > x.back())) continue;
-                x.push_back(lx);
-                y.push_back(run.energy[i]);
-            }
-        const std::size_t need = std::max<std::size_t>(3 * options.min_points_per_segment + 1, 7);
-        if (x.size() >= need) {
-            s.loss_fit = fit_three_segments(x, y, options.breakpoint_grid, options.min_points_per_segment);
-            const auto& f = *s.loss_fit;
-            s.t1 = std::pow(10.0, f.x1);
-            s.t2 = std::pow(10.0, f.x2);
-            s.t1_range[0] = std::pow(10.0, f.x1_lo);
-            s.t1_range[1] = std::pow(10.0, f.x1_hi);
-            s.t2_range[0] = std::pow(10.0, f.x2_lo);
-            s.t2_range[1] = std::pow(10.0, f.x2_hi);
-            s.t1_err = (s.t1_range[1] - s.t1_range[0]) / 2;
-            s.t2_err = (s.t2_range[1] - s.t2_range[0]) / 2;
-        } else {
-            s.t2_note = "too few loss measurements at t > 0 for the t1/t2 fit (" + std::to_string(x.size()) + " < " +
-                        std::to_string(need) + "); all waiting times in one panel";
-        }
-    } else {
-        s.t2_note = "glass: no t2 (the energy does not reach the bottom of the landscape); all waiting times in one panel";
-    }
+    if (s.is_net) fit_regimes(run, options, s);
+    else s.t2_note = "glass: no t2 (the energy does not reach the bottom of the landscape); all waiting times in one panel";
+    if (auto n = repeat_note(run.time, "/time", run)) s.notes.push_back(*n);
+    if (auto n = repeat_note(run.lag, "/aging/t", run)) s.notes.push_back(*n);
 
     // Panels and noise.
     s.panel.assign(run.tw.size(), 0);
     if (s.t2)
         for (std::size_t i = 0; i < run.tw.size(); ++i) s.panel[i] = run.tw[i] > *s.t2 ? 1 : 0;
-    s.has_noise = std::any_of(run.noise.begin(), run.noise.end(), [](double d) { return valid_positive(d); });
+    s.noise_reason = noise_refusals(run);
+    s.has_noise = std::any_of(s.noise_reason.begin(), s.noise_reason.end(), [](const auto& r) { return !r; });
     const row_matrix scaled = s.has_noise ? delta_over_noise(run) : run.delta;
 
     if (!run.tw.empty()) {
@@ -376,7 +538,7 @@ aging_summary analyse(const run_data& run, const analysis_options& options) {
         s.exponent_per_tw.assign(run.tw.size(), std::nullopt);
         for (std::size_t i = 0; i < run.tw.size(); ++i) {
             const curve c = log_row(run.lag, run.delta, static_cast<Eigen::Index>(i));
-            if (c.x.size() < std::max<std::size_t>(options.min_diffusive_points, 2)) continue;
+            if (count_distinct(c.x) < std::max<std::size_t>(options.min_diffusive_points, 2)) continue;
             const line_fit lf = fit_line(c.x, c.y);
             s.exponent_per_tw[i] = lf.slope;
             s.diffusive = lf; // keeps the last usable (largest) t_w
@@ -479,11 +641,12 @@ nlohmann::json to_json(const run_data& run, const aging_summary& s) {
     j["t1_err"] = opt(s.t1_err);
     j["t2"] = opt(s.t2);
     j["t2_err"] = opt(s.t2_err);
-    if (s.t1) {
-        j["t1_range"] = {s.t1_range[0], s.t1_range[1]};
-        j["t2_range"] = {s.t2_range[0], s.t2_range[1]};
-    }
+    if (s.t1) j["t1_range"] = {s.t1_range[0], s.t1_range[1]};
+    if (s.t2) j["t2_range"] = {s.t2_range[0], s.t2_range[1]};
+    j["t1_reason"] = s.t1_reason.empty() ? json() : json(s.t1_reason);
+    j["t2_reason"] = s.t2_reason.empty() ? json() : json(s.t2_reason);
     if (!s.t2_note.empty()) j["t2_note"] = s.t2_note;
+    j["notes"] = s.notes;
     if (s.loss_fit) {
         const auto& f = *s.loss_fit;
         j["loss_fit"] = {{"model", "loss = continuous three-segment piecewise-linear function of log10(t)"},
@@ -492,6 +655,15 @@ nlohmann::json to_json(const run_data& run, const aging_summary& s) {
                          {"slopes_per_decade", {f.slope[0], f.slope[1], f.slope[2]}},
                          {"levels", {f.level[0], f.level[1], f.level[2], f.level[3]}},
                          {"rss", f.rss},
+                         {"breakpoints_determined", f.breakpoints},
+                         {"rss_line", f.rss_line},
+                         {"rss_one_breakpoint", f.rss_one},
+                         {"log10_t_one_breakpoint", f.x_one},
+                         {"f_one_vs_line", f.f_stat[0]},
+                         {"p_one_vs_line", f.p_value[0]},
+                         {"f_two_vs_one", f.f_stat[1]},
+                         {"p_two_vs_one", f.p_value[1]},
+                         {"significance", breakpoint_significance},
                          {"sigma2", f.sigma2},
                          {"grid_step_decades", f.grid_step},
                          {"points", f.n}};
@@ -499,8 +671,17 @@ nlohmann::json to_json(const run_data& run, const aging_summary& s) {
 
     json panels = json::array();
     for (int p : s.panel) panels.push_back(p ? "above_t2" : "below_t2");
-    j["waiting_times"] = {{"tw", run.tw}, {"noise", run.noise}, {"panel", panels}};
+    json reasons = json::array();
+    std::string first_reason;
+    for (const auto& r : s.noise_reason) {
+        reasons.push_back(r ? json(*r) : json());
+        if (r && first_reason.empty()) first_reason = *r;
+    }
+    j["waiting_times"] = {{"tw", run.tw}, {"noise", run.noise}, {"panel", panels}, {"noise_reason", reasons}};
     j["delta_over_D"] = s.has_noise ? "Delta / D(t_w)" : "D(t_w) unknown or zero: Delta not rescaled";
+    j["delta_over_D_reason"] = first_reason.empty() ? json()
+                               : s.has_noise        ? json("some rows not rescaled (waiting_times.noise_reason), first: " + first_reason)
+                                                    : json("Delta not rescaled: " + first_reason);
     j["collapse"] = {{"below_t2", s.collapse_below ? opt(s.collapse_below->spread) : json()},
                      {"above_t2", s.collapse_above ? opt(s.collapse_above->spread) : json()}};
     j["collapse_details"] = {{"measure", s.has_noise ? "rms over lags of the sd across t_w of ln(Delta/D)"

@@ -67,7 +67,7 @@ struct spread_measure {
     std::size_t points = 0;       ///< abscissae where at least two curves were defined
 };
 
-/// A curve (x, y), x strictly increasing.
+/// A curve (x, y), x ascending (curve_spread merges repeated x: mean y).
 struct curve {
     std::vector<double> x, y;
 };
@@ -96,6 +96,20 @@ struct plateau_estimate {
 /// the sphere (q = 0), not an Edwards-Anderson plateau: windows reaching 1.9 (q < 0.05) are skipped.
 inline constexpr double pspin_max_plateau = 1.9;
 
+/// Relative floor on D(t_w): a D below noise_relative_floor times the largest D of the run is
+/// taken for rounding of the estimator, not noise, and Delta is not divided by it.
+inline constexpr double noise_relative_floor = 1e-8;
+
+/// Eq. 4 is >= 0 in exact arithmetic, so a negative D measures the rounding error of its
+/// run: a positive D within noise_negative_margin times the largest |negative D| is refused too.
+inline constexpr double noise_negative_margin = 10.0;
+
+/// Why each D(t_w) of `run` is not used to rescale Delta (nullopt where it is used): no or
+/// mis-sized /aging/noise, a network run with parameters.noise_samples = 1 (a spread over one
+/// sample is 0), D NaN, D <= 0, D below noise_relative_floor * max D, or D within
+/// noise_negative_margin * |D| of a negative D of the same run. One entry per t_w.
+[[nodiscard]] std::vector<std::optional<std::string>> noise_refusals(const run_data& run);
+
 /// Settings of analyse(); the defaults are the documented ones.
 struct analysis_options {
     std::size_t breakpoint_grid = 200;  ///< candidate breakpoints per axis in the t1/t2 search
@@ -107,11 +121,14 @@ struct analysis_options {
 struct aging_summary {
     bool is_net = false;
     std::optional<three_segment_fit> loss_fit; ///< fit of train loss vs log10 t (networks)
-    std::optional<double> t1, t1_err, t2, t2_err; ///< regimes (networks), time units
+    std::optional<double> t1, t1_err, t2, t2_err; ///< regimes (networks), time units; null when not determined
     double t1_range[2] = {0, 0}, t2_range[2] = {0, 0}; ///< profile intervals [lo, hi]
-    std::string t2_note;                       ///< why t2 is absent (glasses, too few points)
+    std::string t1_reason, t2_reason;          ///< why t1 / t2 is null (empty when given)
+    std::string t2_note;                       ///< why t2 is absent (glasses, too few points, not determined)
+    std::vector<std::string> notes;            ///< data oddities handled (repeated times or lags), with file and dataset
     std::vector<int> panel;                    ///< per t_w: 0 = below t2 (or no t2), 1 = above
-    bool has_noise = false;                    ///< D(t_w) known and positive for at least one t_w
+    std::vector<std::optional<std::string>> noise_reason; ///< per t_w: why D is not used (noise_refusals)
+    bool has_noise = false;                    ///< D(t_w) usable for at least one t_w
     std::optional<spread_measure> collapse_below, collapse_above; ///< spread of ln(Delta/D) at equal lag
     std::optional<line_fit> diffusive;         ///< ln Delta vs ln t at the largest usable t_w
     double diffusive_tw = 0;                   ///< that t_w
@@ -130,7 +147,7 @@ struct aging_summary {
 /// throws glassy::error only for inconsistent run_data shapes.
 [[nodiscard]] aging_summary analyse(const run_data& run, const analysis_options& options = {});
 
-/// Delta / D(t_w) (NaN where D is unknown or not positive).
+/// Delta / D(t_w) (NaN in the rows that noise_refusals refuses).
 [[nodiscard]] row_matrix delta_over_noise(const run_data& run);
 
 /// The comparison exponential of Figure 1(a): e_inf + (e_0 - e_inf) exp(-(t - t_0) / tau),

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 namespace glassy {
@@ -26,7 +27,9 @@ line_fit fit_line(const std::vector<double>& x, const std::vector<double>& y) {
         sxx += (x[i] - mx) * (x[i] - mx);
         sxy += (x[i] - mx) * (y[i] - my);
     }
-    if (!(sxx > 0)) throw error("fit_line: all x values are equal");
+    if (!(sxx > 0))
+        throw error("fit_line: need two distinct x values, got " + std::to_string(n) + " points all at x = " +
+                    std::to_string(x.front()));
     line_fit f;
     f.n = n;
     f.slope = sxy / sxx;
@@ -40,6 +43,30 @@ line_fit fit_line(const std::vector<double>& x, const std::vector<double>& y) {
         f.slope_err = std::sqrt(rss / static_cast<double>(n - 2) / sxx);
     }
     return f;
+}
+
+merged_points merge_repeated_x(const std::vector<double>& x, const std::vector<double>& y) {
+    if (x.size() != y.size()) throw error("merge_repeated_x: x and y differ in length");
+    std::vector<std::size_t> order(x.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return x[a] < x[b]; });
+    merged_points m;
+    for (std::size_t i : order) {
+        if (m.x.empty() || x[i] != m.x.back()) {
+            m.x.push_back(x[i]);
+            m.y.push_back(0.0);
+            m.count.push_back(0);
+        }
+        m.y.back() += y[i];
+        ++m.count.back();
+    }
+    for (std::size_t k = 0; k < m.x.size(); ++k) m.y[k] /= static_cast<double>(m.count[k]);
+    return m;
+}
+
+std::size_t count_distinct(std::vector<double> x) {
+    std::sort(x.begin(), x.end());
+    return static_cast<std::size_t>(std::unique(x.begin(), x.end()) - x.begin());
 }
 
 namespace {
@@ -91,6 +118,33 @@ public:
         return std::max(0.0, syy - beta.dot(r));
     }
 
+    /// Residual sum of squares of the best continuous fit with one breakpoint b.
+    [[nodiscard]] double rss_one(double b, Eigen::Vector3d* coef = nullptr) const {
+        const std::size_t k = first_above(b);
+        const double u = b - m_x0;
+        auto s = [&](int i, std::size_t from) { return m_suffix[i][from]; };
+        const double n = s(0, 0), sx = s(1, 0), sxx = s(2, 0), sy = s(3, 0), sxy = s(4, 0), syy = s(5, 0);
+        const double nk = s(0, k), xk = s(1, k), xxk = s(2, k), yk = s(3, k), xyk = s(4, k);
+        Eigen::Matrix3d g;
+        Eigen::Vector3d r;
+        const double h = xk - u * nk, hx = xxk - u * xk, hh = xxk - 2 * u * xk + u * u * nk;
+        g << n, sx, h, sx, sxx, hx, h, hx, hh;
+        r << sy, sxy, xyk - u * yk;
+        const Eigen::Vector3d beta = g.ldlt().solve(r);
+        if (coef) *coef = beta;
+        return std::max(0.0, syy - beta.dot(r));
+    }
+
+    /// Residual sum of squares of the least-squares straight line.
+    [[nodiscard]] double rss_line() const {
+        const double n = m_suffix[0][0], sx = m_suffix[1][0], sxx = m_suffix[2][0], sy = m_suffix[3][0];
+        const double vxx = sxx - sx * sx / n, vxy = m_suffix[4][0] - sx * sy / n;
+        return std::max(0.0, syy() - (vxx > 0 ? vxy * vxy / vxx : 0.0));
+    }
+
+    /// Sum of squares of y about its mean.
+    [[nodiscard]] double syy() const { return m_suffix[5][0]; }
+
     [[nodiscard]] std::size_t size() const { return m_n; }
     [[nodiscard]] double x0() const { return m_x0; }
 
@@ -103,16 +157,90 @@ private:
 
 } // namespace
 
+namespace {
+
+// p-value of F under the F(2, nu) distribution: P(F' > F) = (1 + 2F/nu)^(-nu/2).
+double f2_p_value(double f, double nu) { return std::pow(1 + 2 * std::max(0.0, f) / nu, -nu / 2); }
+
+// Best continuous one-breakpoint fit: coarse grid, two local refinements, profile interval.
+void fit_one_breakpoint(three_segment_fit& f, const hinge_sums& sums, const std::vector<double>& cand,
+                        const std::function<bool(double)>& admissible, double mean_y) {
+    const double inf = std::numeric_limits<double>::infinity();
+    std::vector<double> table(cand.size(), inf);
+    double best = inf, b = f.x_min;
+    for (std::size_t i = 0; i < cand.size(); ++i) {
+        if (!admissible(cand[i])) continue;
+        table[i] = sums.rss_one(cand[i]);
+        if (table[i] < best) {
+            best = table[i];
+            b = cand[i];
+        }
+    }
+    double step = f.grid_step / 20;
+    for (int pass = 0; pass < 2; ++pass, step /= 20) {
+        const double c = b;
+        for (int i = -20; i <= 20; ++i) {
+            const double t = c + step * i;
+            if (t < f.x_min || t > f.x_max || !admissible(t)) continue;
+            const double r = sums.rss_one(t);
+            if (r < best) {
+                best = r;
+                b = t;
+            }
+        }
+    }
+    f.rss_one = best;
+    f.x_one = f.x_one_lo = f.x_one_hi = b;
+    const double threshold = best + best / (static_cast<double>(f.n) - 4);
+    for (std::size_t i = 0; i < cand.size(); ++i)
+        if (table[i] <= threshold) {
+            f.x_one_lo = std::min(f.x_one_lo, cand[i]);
+            f.x_one_hi = std::max(f.x_one_hi, cand[i]);
+        }
+    f.x_one_lo = std::max(f.x_min, std::min(f.x_one_lo, b - f.grid_step));
+    f.x_one_hi = std::min(f.x_max, std::max(f.x_one_hi, b + f.grid_step));
+    Eigen::Vector3d c;
+    sums.rss_one(b, &c);
+    f.slope_one[0] = c[1];
+    f.slope_one[1] = c[1] + c[2];
+    auto model = [&](double xv) { return mean_y + c[0] + c[1] * (xv - sums.x0()) + c[2] * std::max(0.0, xv - b); };
+    f.level_one[0] = model(f.x_min);
+    f.level_one[1] = model(b);
+    f.level_one[2] = model(f.x_max);
+}
+
+// Nested F-tests: line against one breakpoint, one against two (sets f_stat, p_value, breakpoints).
+void compare_models(three_segment_fit& f, const hinge_sums& sums) {
+    const double n = static_cast<double>(f.n);
+    const double floor_sd = breakpoint_relative_floor * std::sqrt(sums.syy() / n);
+    const double floor2 = floor_sd * floor_sd;
+    f.rss_line = sums.rss_line();
+    const double rss_small[2] = {f.rss_line, f.rss_one}, rss_big[2] = {f.rss_one, f.rss};
+    const double nu[2] = {n - 4, n - 6};
+    for (int k = 0; k < 2; ++k) {
+        const double sigma2 = std::max(rss_big[k] / nu[k], floor2);
+        f.f_stat[k] = std::max(0.0, rss_small[k] - rss_big[k]) / 2 / sigma2;
+        f.p_value[k] = f2_p_value(f.f_stat[k], nu[k]);
+    }
+    f.breakpoints = f.p_value[0] < breakpoint_significance ? (f.p_value[1] < breakpoint_significance ? 2 : 1) : 0;
+}
+
+} // namespace
+
 three_segment_fit fit_three_segments(const std::vector<double>& x, const std::vector<double>& y, std::size_t grid,
                                      std::size_t min_points) {
     if (x.size() != y.size()) throw error("fit_three_segments: x and y differ in length");
     const std::size_t n = x.size();
     min_points = std::max<std::size_t>(min_points, 2);
-    if (n < 3 * min_points + 1 || n < 7)
-        throw error("fit_three_segments: need at least " + std::to_string(std::max<std::size_t>(3 * min_points + 1, 7)) +
-                    " points, got " + std::to_string(n));
     for (std::size_t i = 1; i < n; ++i)
-        if (!(x[i] > x[i - 1])) throw error("fit_three_segments: x must be strictly increasing");
+        if (!(x[i] >= x[i - 1])) throw error("fit_three_segments: x must be sorted ascending (and not NaN)");
+    // distinct[i] = number of distinct x among x[0..i-1]; equal x never straddle a breakpoint.
+    std::vector<std::size_t> distinct(n + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) distinct[i + 1] = distinct[i] + (i == 0 || x[i] != x[i - 1] ? 1 : 0);
+    const std::size_t need = std::max<std::size_t>(3 * min_points + 1, 7);
+    if (distinct[n] < need)
+        throw error("fit_three_segments: need at least " + std::to_string(need) + " distinct x values, got " +
+                    std::to_string(distinct[n]));
     grid = std::max<std::size_t>(grid, 10);
 
     const hinge_sums sums(x, y);
@@ -124,7 +252,8 @@ three_segment_fit fit_three_segments(const std::vector<double>& x, const std::ve
     auto admissible = [&](double b1, double b2) {
         if (!(b2 > b1)) return false;
         const std::size_t k1 = sums.first_above(b1), k2 = sums.first_above(b2);
-        return k1 >= min_points && k2 - k1 >= min_points && n - k2 >= min_points;
+        return distinct[k1] >= min_points && distinct[k2] - distinct[k1] >= min_points &&
+               distinct[n] - distinct[k2] >= min_points;
     };
 
     const double inf = std::numeric_limits<double>::infinity();
@@ -204,6 +333,12 @@ three_segment_fit fit_three_segments(const std::vector<double>& x, const std::ve
     f.level[1] = model(b1);
     f.level[2] = model(b2);
     f.level[3] = model(hi);
+    auto admissible_one = [&](double b) {
+        const std::size_t k = sums.first_above(b);
+        return distinct[k] >= min_points && distinct[n] - distinct[k] >= min_points;
+    };
+    fit_one_breakpoint(f, sums, cand, admissible_one, my);
+    compare_models(f, sums);
     return f;
 }
 
@@ -241,7 +376,7 @@ std::optional<power_law_fit> fit_power_law(const std::vector<double>& t, const s
                                            double a_max) {
     if (t.size() != y.size()) throw error("fit_power_law: t and y differ in length");
     const std::size_t n = t.size();
-    if (n < 5) return std::nullopt;
+    if (count_distinct(t) < 5) return std::nullopt;
     for (double v : t)
         if (!(v > 0)) throw error("fit_power_law: times must be positive");
     const double da = 0.005;

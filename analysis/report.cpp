@@ -167,14 +167,18 @@ run_tables make_tables(const run_data& run, const aging_summary& s) {
             t.slope.add("y", {ya / 3 / std::sqrt(10.0), ya / 3 * std::sqrt(10.0)});
         }
     }
-    if (s.loss_fit) {
+    if (s.loss_fit && s.loss_fit->breakpoints > 0) { // the model the comparison chose; none for a line
         const auto& f = *s.loss_fit;
-        const std::vector<double> lx = {f.x_min, f.x1, f.x2, f.x_max};
+        const bool two = f.breakpoints == 2;
+        const std::vector<double> lx = two ? std::vector<double>{f.x_min, f.x1, f.x2, f.x_max}
+                                           : std::vector<double>{f.x_min, f.x_one, f.x_max};
+        const std::vector<double> ly = two ? std::vector<double>{f.level[0], f.level[1], f.level[2], f.level[3]}
+                                           : std::vector<double>{f.level_one[0], f.level_one[1], f.level_one[2]};
         std::vector<double> tt;
         for (double v : lx) tt.push_back(std::pow(10.0, v));
         t.loss_fit.add("log10_t", lx);
         t.loss_fit.add("t", tt);
-        t.loss_fit.add("loss_fit", {f.level[0], f.level[1], f.level[2], f.level[3]});
+        t.loss_fit.add("loss_fit", ly);
     }
     return t;
 }
@@ -264,7 +268,7 @@ std::vector<figure> make_figures(const run_data& run, const aging_summary& s, co
                                     " with lines lw 2 lc rgb '#1b3b8b' title 'train loss'"
                               : "'energy.csv' using 1:2 with lines lw 2 lc rgb '#1b3b8b' title 'train loss'";
         if (vl) loss += ", 'observables.csv' using 1:" + std::to_string(vl) + " with lines lw 2 lc rgb '#c0182a' title 'test loss'";
-        if (s.loss_fit) loss += ", 'loss_fit.csv' using 2:3 with lines dt 2 lw 1.5 lc rgb 'black' title 'three-segment fit'";
+        if (!t.loss_fit.columns.empty()) loss += ", 'loss_fit.csv' using 2:3 with lines dt 2 lw 1.5 lc rgb 'black' title 'piecewise-linear fit'";
         f.body = std::string(preamble) + t_marks(s) + "set logscale x\nset xlabel 't (iterations)'\n";
         if (acc) f.body += "set multiplot layout 2,1\n";
         f.body += title + "set ylabel 'loss'\nset key top right\nplot " + loss + "\n";

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -26,9 +27,13 @@ std::string opt(const std::optional<double>& v) { return v && std::isfinite(*v) 
 void print_summary(const std::string& label, const glassy::run_data& run, const glassy::aging_summary& s) {
     std::cout << label << run.system << " " << run.method << ", " << run.n_records << " record(s)"
               << (run.complete ? "" : " (incomplete run)") << "\n";
-    if (s.t1) std::cout << "  t1 = " << num(*s.t1) << " +- " << num(*s.t1_err) << ", t2 = " << num(*s.t2) << " +- "
-                        << num(*s.t2_err) << "\n";
+    if (s.t1) std::cout << "  t1 = " << num(*s.t1) << " +- " << num(*s.t1_err) << "\n";
+    else if (!s.t1_reason.empty() && s.t1_reason != s.t2_reason) std::cout << "  " << s.t1_reason << "\n";
+    if (s.t2) std::cout << "  t2 = " << num(*s.t2) << " +- " << num(*s.t2_err) << "\n";
     else if (!s.t2_note.empty()) std::cout << "  " << s.t2_note << "\n";
+    for (const auto& n : s.notes) std::cout << "  note: " << n << "\n";
+    if (!run.tw.empty() && !s.has_noise && !s.noise_reason.empty() && s.noise_reason.front())
+        std::cout << "  Delta not rescaled: " << *s.noise_reason.front() << "\n";
     if (!run.tw.empty()) {
         std::cout << "  collapse (" << (s.has_noise ? "ln Delta/D" : "ln Delta") << " spread): below t2 = "
                   << (s.collapse_below ? opt(s.collapse_below->spread) : "n/a")
@@ -47,6 +52,17 @@ void print_summary(const std::string& label, const glassy::run_data& run, const 
                   << ", e_inf = " << num(s.energy_fit->y_inf) << "\n";
     for (auto it = s.final_values.begin(); it != s.final_values.end(); ++it)
         std::cout << "  final " << it.key() << " = " << num(it.value().get<double>()) << "\n";
+}
+
+// Refuses a file named twice (same path, or two names of one file): averaging needs independent runs.
+void require_distinct_files(const std::vector<std::string>& files) {
+    for (std::size_t i = 0; i < files.size(); ++i)
+        for (std::size_t j = i + 1; j < files.size(); ++j) {
+            std::error_code ec;
+            if (files[i] == files[j] || std::filesystem::equivalent(files[i], files[j], ec))
+                throw glassy::error("file " + files[i] + " is given twice (also as " + files[j] +
+                                    "): averaging needs independent runs");
+        }
 }
 
 void print_result(const glassy::report_result& r, const std::string& dir) {
@@ -93,6 +109,7 @@ int main(int argc, char** argv) {
             print_summary("right: ", b, sb);
             print_result(glassy::write_comparison(a, sa, b, sb, out, options), out);
         } else {
+            require_distinct_files(files);
             std::vector<glassy::record> recs;
             for (const auto& f : files) recs.push_back(glassy::read_record(f));
             const glassy::run_data run = glassy::average_records(recs, files);

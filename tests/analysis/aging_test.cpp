@@ -1,11 +1,16 @@
 #include "analysis/aging.hpp"
+#include "analysis/report.hpp"
 #include "dynamics/error.hpp"
 #include "synthetic.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
+#include <random>
+#include <sstream>
 
 namespace {
 
@@ -130,6 +135,170 @@ TEST(Aging, PartialNoiseStillRescales) {
     EXPECT_NEAR(*s.collapse_below->spread, 0.0, 1e-9);
 }
 
+// An integer-rounded log grid of lags without de-duplication (1, 1, 1, 1, 1, 1, 2, ...) and a
+// t_w so close to the end of the run that only the lags equal to 1 are reached: that row has
+// one distinct lag and gets no exponent (it used to end the analysis with "fit_line: all x
+// values are equal"); the others still give exponent 1 and Delta/D collapses exactly; the
+// summary names the file and dataset.
+TEST(Aging, RepeatedLagsAreHandled) {
+    record r = test::net_record(100, 1e4, 0.0, 1);
+    std::vector<double> lags;
+    for (double t : test::log_grid(0, 5, 30)) lags.push_back(std::round(t));
+    const std::vector<double> tw = {10, 100, 1000, 3e4, 1e5 - 1};
+    test::fill_aging(r, tw, lags, 1e5, [](double w, double t) { return 2 * 1e-3 * std::pow(w, -0.3) * t; });
+    r.aging.noise.clear();
+    for (double w : tw) r.aging.noise.push_back(1e-3 * std::pow(w, -0.3));
+    const run_data run = from_record(r, "rounded.h5");
+    const aging_summary s = analyse(run);
+    ASSERT_EQ(s.exponent_per_tw.size(), 5u);
+    EXPECT_FALSE(s.exponent_per_tw[4]);
+    for (int i = 0; i < 4; ++i) {
+        ASSERT_TRUE(s.exponent_per_tw[static_cast<std::size_t>(i)]);
+        EXPECT_NEAR(*s.exponent_per_tw[static_cast<std::size_t>(i)], 1.0, 1e-9);
+    }
+    ASSERT_TRUE(s.diffusive);
+    EXPECT_DOUBLE_EQ(s.diffusive_tw, 3e4);
+    ASSERT_TRUE(s.collapse_below && s.collapse_below->spread);
+    EXPECT_NEAR(*s.collapse_below->spread, 0.0, 1e-9);
+    const auto j = to_json(run, s);
+    ASSERT_TRUE(j.contains("notes"));
+    ASSERT_EQ(j["notes"].size(), 1u) << j["notes"].dump();
+    EXPECT_NE(j["notes"][0].get<std::string>().find("rounded.h5 /aging/t"), std::string::npos) << j["notes"].dump();
+}
+
+// find_plateau on a lag grid given three times over (Delta columns repeated): the same plateau
+// as on the plain grid (the local-slope fits of the window used to see three equal lags).
+TEST(Aging, PlateauWithRepeatedLags) {
+    const double P = 0.722;
+    auto f = [P](double tw, double t) { return P * (1 - std::exp(-t)) + (2 - P) * (1 - std::exp(-t / tw)); };
+    const std::vector<double> lags = test::log_grid(-2, 4, 10);
+    std::vector<double> lags3;
+    for (double t : lags)
+        for (int k = 0; k < 3; ++k) lags3.push_back(t);
+    const record a = test::pspin_record(f, {1e3, 1e5}, lags, 1e5 + 1e4);
+    const record b = test::pspin_record(f, {1e3, 1e5}, lags3, 1e5 + 1e4);
+    const auto pa = find_plateau(a.aging.t, a.aging.delta, a.aging.tw);
+    const auto pb = find_plateau(b.aging.t, b.aging.delta, b.aging.tw);
+    ASSERT_TRUE(pa && pb);
+    EXPECT_DOUBLE_EQ(pb->height, pa->height);
+    EXPECT_DOUBLE_EQ(pb->t_start, pa->t_start);
+    EXPECT_DOUBLE_EQ(pb->t_end, pa->t_end);
+    // Curve spread: a repeated abscissa is one point with the mean y.
+    const spread_measure m = curve_spread({{{0, 1, 1, 2}, {0, 0, 0.4, 0}}, {{0, 1, 2}, {0, 0, 0}}});
+    ASSERT_TRUE(m.spread);
+    EXPECT_NEAR(*m.spread, std::sqrt(0.02 / 3), 1e-12); // sd 0.2/sqrt(2) at x = 1 only
+}
+
+// A network record whose loss falls as one straight line in log10 t (no crossover at all).
+record straight_line_net(double sigma, unsigned seed) {
+    record r = test::net_record(100, 1e4, 0.0, seed);
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> noise(0.0, sigma);
+    for (std::size_t i = 0; i < r.time.size(); ++i) {
+        r.energy[i] = 2.3 - 0.4 * std::log10(r.time[i]) + (sigma > 0 ? noise(rng) : 0.0);
+        r.observables["train_loss"][i] = r.energy[i];
+    }
+    return r;
+}
+
+// No crossover: t1 and t2 are null with a reason (noise-free, and noisy with a fixed seed), all
+// waiting times fall in one panel, and the loss figure draws neither the t marks nor a fit.
+TEST(Aging, StraightLineLossHasNoT1T2) {
+    for (double sigma : {0.0, 0.03}) {
+        const record r = straight_line_net(sigma, 5);
+        const run_data run = from_record(r, "line.h5");
+        const aging_summary s = analyse(run);
+        const auto j = to_json(run, s);
+        EXPECT_TRUE(j["t1"].is_null()) << "sigma " << sigma << ": t1 = " << j["t1"];
+        EXPECT_TRUE(j["t2"].is_null()) << "sigma " << sigma << ": t2 = " << j["t2"];
+        ASSERT_TRUE(j.contains("t1_reason") && j["t1_reason"].is_string()) << j.dump();
+        ASSERT_TRUE(j.contains("t2_reason") && j["t2_reason"].is_string()) << j.dump();
+        EXPECT_NE(j["t1_reason"].get<std::string>().find("not determined"), std::string::npos);
+        EXPECT_NE(j["t2_reason"].get<std::string>().find("not determined"), std::string::npos);
+        EXPECT_TRUE(j.contains("t2_note"));
+        EXPECT_EQ(s.panel, (std::vector<int>(5, 0)));
+
+        const auto dir = std::filesystem::temp_directory_path() /
+                         ("glassy_line_" + std::to_string(::getpid()) + "_" + std::to_string(sigma > 0));
+        report_options o;
+        o.plots = false;
+        (void)write_report(run, s, dir, o);
+        std::ifstream in(dir / "fig2_loss.gp");
+        std::stringstream gp;
+        gp << in.rdbuf();
+        EXPECT_EQ(gp.str().find("set arrow"), std::string::npos) << gp.str();
+        EXPECT_EQ(gp.str().find("loss_fit.csv"), std::string::npos) << gp.str();
+        std::filesystem::remove_all(dir);
+    }
+}
+
+// One crossover only: flat then falling (true t1 = 100, t2 past the run) gives t1 alone;
+// falling then slow (t1 before the first time, t2 = 1000) gives t2 alone, with a reason
+// for the other (noise sd 0.03, fixed seed).
+TEST(Aging, OneCrossoverGivesOneRegime) {
+    const std::pair<double, double> cases[2] = {{100, 1e7}, {0.01, 1e3}};
+    for (int k = 0; k < 2; ++k) {
+        record r = test::net_record(100, 1e4, 0.0, 3);
+        std::mt19937_64 rng(3);
+        std::normal_distribution<double> noise(0.0, 0.03);
+        for (std::size_t i = 0; i < r.time.size(); ++i)
+            r.energy[i] = test::three_regime_loss(r.time[i], cases[k].first, cases[k].second, 2.3, 0.05, -0.01) + noise(rng);
+        const run_data run = from_record(r, "one.h5");
+        const aging_summary s = analyse(run);
+        const auto j = to_json(run, s);
+        const char* given = k == 0 ? "t1" : "t2";
+        const char* absent = k == 0 ? "t2" : "t1";
+        const double truth = k == 0 ? cases[k].first : cases[k].second;
+        ASSERT_TRUE(j[given].is_number()) << j.dump();
+        // Within a tenth of a decade (3 loss points at 30 per decade) of the true crossover.
+        EXPECT_NEAR(std::log10(j[given].get<double>()), std::log10(truth), 0.1) << j.dump();
+        EXPECT_TRUE(j[std::string(given) + "_range"].is_array());
+        EXPECT_TRUE(j[absent].is_null()) << j.dump();
+        ASSERT_TRUE(j[std::string(absent) + "_reason"].is_string());
+        EXPECT_NE(j[std::string(absent) + "_reason"].get<std::string>().find("only one crossover"), std::string::npos);
+        EXPECT_EQ(j["loss_fit"]["breakpoints_determined"], 1);
+    }
+}
+
+// D at the rounding level of the estimator (the batched D of --noise-samples 1 before it
+// returned exact zeros: +-1e-13 .. 1e-11) must not rescale Delta by 1e11.
+TEST(Aging, NoiseAtRoundingLevelIsNotUsed) {
+    record r = test::net_record(100, 1e4, 0.0, 1);
+    // Mixed signs: a negative D shows rounding errors of its size; every D here is within 10x of it.
+    r.aging.noise = {1e-13, -2e-13, 3e-12, 1e-13, -1e-11};
+    run_data run = from_record(r, "n.h5");
+    aging_summary s = analyse(run);
+    EXPECT_FALSE(s.has_noise);
+    row_matrix q = delta_over_noise(run);
+    for (Eigen::Index i = 0; i < q.rows(); ++i) EXPECT_TRUE(std::isnan(q(i, 5))) << "row " << i;
+    auto j = to_json(run, s);
+    ASSERT_TRUE(j.contains("delta_over_D_reason") && j["delta_over_D_reason"].is_string()) << j.dump();
+    EXPECT_NE(j["delta_over_D_reason"].get<std::string>().find("rounding"), std::string::npos);
+
+    // All positive but from one noise sample: D is 0 in exact arithmetic.
+    r.aging.noise.assign(5, 1e-13);
+    r.parameters["noise_samples"] = 1;
+    run = from_record(r, "n.h5");
+    s = analyse(run);
+    EXPECT_FALSE(s.has_noise);
+    j = to_json(run, s);
+    ASSERT_TRUE(j["delta_over_D_reason"].is_string()) << j.dump();
+    EXPECT_NE(j["delta_over_D_reason"].get<std::string>().find("noise_samples = 1"), std::string::npos);
+
+    // One D 10 decades below the others (relative floor 1e-8): that row only is not rescaled.
+    r.parameters["noise_samples"] = 100;
+    r.aging.noise = {1e-3, 1e-3, 1e-3, 1e-3, 1e-13};
+    run = from_record(r, "n.h5");
+    s = analyse(run);
+    EXPECT_TRUE(s.has_noise);
+    q = delta_over_noise(run);
+    EXPECT_NEAR(q(0, 5), r.aging.delta(0, 5) / 1e-3, 1e-9);
+    EXPECT_TRUE(std::isnan(q(4, 0)));
+    j = to_json(run, s);
+    EXPECT_TRUE(j["waiting_times"]["noise_reason"][0].is_null());
+    EXPECT_TRUE(j["waiting_times"]["noise_reason"][4].is_string()) << j["waiting_times"].dump();
+}
+
 TEST(Aging, CurveSpreadByHand) {
     // Two curves differing by a constant 0.2: sample sd 0.2/sqrt(2) on the overlap [1, 2].
     const spread_measure m = curve_spread({{{0, 1, 2}, {0, 0, 0}}, {{1, 2, 3}, {0.2, 0.2, 0.2}}});
@@ -183,6 +352,50 @@ TEST(Averaging, RefusesDifferentParameters) {
     record d = a;
     d.method = "heun";
     EXPECT_THROW((void)average_records({a, d}, {"a.h5", "d.h5"}), record_error);
+}
+
+// Two records of one run (a file given twice, a byte copy, or the same seed) would average to
+// zero error bars: refused, naming both and the seed; identical data without a seed too.
+TEST(Averaging, RefusesRepeatedRuns) {
+    const record a = test::pspin_record([](double, double t) { return t; }, {1, 10}, {1, 2}, 100);
+    record other = a;
+    other.parameters["seed"] = 2;
+    other.energy[3] += 0.1;
+    try {
+        (void)average_records({a, other, a}, {"a.h5", "c.h5", "b.h5"});
+        FAIL() << "no throw";
+    } catch (const record_error& e) {
+        EXPECT_NE(std::string(e.what()).find("records a.h5 and b.h5 are the same run (seed 1)"), std::string::npos)
+            << e.what();
+    }
+    record n1 = a, n2 = a;
+    n1.parameters.erase("seed");
+    n2.parameters.erase("seed");
+    try {
+        (void)average_records({n1, n2}, {"x.h5", "y.h5"});
+        FAIL() << "no throw";
+    } catch (const record_error& e) {
+        EXPECT_NE(std::string(e.what()).find("x.h5 and y.h5 are the same run"), std::string::npos) << e.what();
+    }
+}
+
+// A complete and a partial run: the message says which run is incomplete and why (it used to
+// be "parameter 'stop_reason' is missing in one of them").
+TEST(Averaging, RefusesIncompleteRun) {
+    const record a = test::pspin_record([](double, double t) { return t; }, {1, 10}, {1, 2}, 100);
+    record b = a;
+    b.parameters["seed"] = 2;
+    b.complete = false;
+    b.parameters["stop_reason"] = "interrupted at t = 5 of sample 0";
+    try {
+        (void)average_records({a, b}, {"a.h5", "b.h5"});
+        FAIL() << "no throw";
+    } catch (const record_error& e) {
+        const std::string m = e.what();
+        EXPECT_NE(m.find("b.h5 is an incomplete run"), std::string::npos) << m;
+        EXPECT_NE(m.find("interrupted at t = 5"), std::string::npos) << m;
+        EXPECT_NE(m.find("average complete runs only"), std::string::npos) << m;
+    }
 }
 
 // Per-sample data of a single record give its error bars.

@@ -110,6 +110,26 @@ TEST_F(AgingAnalysisApp, MalformedInputsGiveOneLineErrors) {
     expect_one_line_error(good.string(), "--out");
 }
 
+// `aging_analysis a.h5 a.h5` (or a byte copy) used to average "two" records with zero error
+// bars; a complete with a partial run was refused with "parameter 'stop_reason' is missing".
+TEST_F(AgingAnalysisApp, RefusesRepeatedAndIncompleteRuns) {
+    const fs::path a = file("a.h5");
+    write_record(test::net_record(100, 1e4, 0.02, 3), a);
+    const std::string out = " --no-plots --out " + file("o").string();
+    expect_one_line_error(a.string() + " " + a.string() + out, "is given twice");
+    expect_one_line_error(a.string() + " " + (m_dir / "." / "a.h5").string() + out, "is given twice");
+    fs::copy_file(a, file("copy.h5"));
+    expect_one_line_error(a.string() + " " + file("copy.h5").string() + out, "are the same run (seed 3)");
+    EXPECT_FALSE(fs::exists(file("o") / "summary.json"));
+
+    record partial = test::net_record(100, 1e4, 0.02, 4);
+    partial.complete = false;
+    partial.parameters["stop_reason"] = "interrupted at step 500 of 100000";
+    write_record(partial, file("b.h5"));
+    expect_one_line_error(a.string() + " " + file("b.h5").string() + out,
+                          file("b.h5").string() + " is an incomplete run (stop_reason \"interrupted at step 500");
+}
+
 TEST_F(AgingAnalysisApp, AveragesSeedsAndWritesTables) {
     for (unsigned s = 1; s <= 3; ++s) write_record(test::net_record(100, 1e4, 0.02, s), file("s" + std::to_string(s) + ".h5"));
     const app_run r = run(file("s1.h5").string() + " " + file("s2.h5").string() + " " + file("s3.h5").string() +

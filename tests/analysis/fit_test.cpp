@@ -11,6 +11,25 @@ namespace {
 
 using namespace glassy;
 
+// Repeated x are replicates: the fit through all points (by hand: mean x 1, mean y 3.6,
+// Sxx = 4, Sxy = 8), the same as the fit to the mean y per x weighted by the counts.
+TEST(FitLine, RepeatedXAreReplicates) {
+    const line_fit f = fit_line({0, 0, 1, 2, 2}, {1, 3, 2, 5, 7});
+    EXPECT_NEAR(f.slope, 2.0, 1e-12);
+    EXPECT_NEAR(f.intercept, 1.6, 1e-12);
+    EXPECT_EQ(f.n, 5u);
+    try {
+        (void)fit_line({1, 1, 1}, {0, 1, 2});
+        FAIL() << "no throw";
+    } catch (const glassy::error& e) {
+        EXPECT_NE(std::string(e.what()).find("two distinct x"), std::string::npos) << e.what();
+    }
+    const merged_points m = merge_repeated_x({2, 0, 2, 1, 0}, {5, 1, 7, 2, 3});
+    EXPECT_EQ(m.x, (std::vector<double>{0, 1, 2}));
+    EXPECT_EQ(m.y, (std::vector<double>{2, 2, 6}));
+    EXPECT_EQ(m.count, (std::vector<std::size_t>{2, 1, 2}));
+}
+
 TEST(FitLine, RecoversSlopeAndIntercept) {
     const line_fit f = fit_line({0, 1, 2, 3}, {1, 3, 5, 7});
     EXPECT_NEAR(f.slope, 2.0, 1e-12);
@@ -62,6 +81,90 @@ TEST(ThreeSegments, NoisyBreakpointsWithinStatedUncertainty) {
     EXPECT_GE(covered2, 7);
 }
 
+// Every abscissa given three times (an integer-rounded grid without de-duplication, in the
+// extreme): replicates leave the least-squares breakpoints of exact data unchanged.
+TEST(ThreeSegments, RepeatedXGiveTheSameBreakpoints) {
+    std::vector<double> x, y, x3, y3;
+    for (int i = 0; i <= 150; ++i) {
+        x.push_back(i / 30.0);
+        y.push_back(test::three_regime_loss(std::pow(10.0, x.back()), 100, 1e4, 2.3, 0.05, -0.01));
+        for (int r = 0; r < 3; ++r) {
+            x3.push_back(x.back());
+            y3.push_back(y.back());
+        }
+    }
+    const three_segment_fit f = fit_three_segments(x, y), f3 = fit_three_segments(x3, y3);
+    EXPECT_EQ(f3.n, 453u);
+    EXPECT_NEAR(f3.x1, f.x1, 1e-9);
+    EXPECT_NEAR(f3.x2, f.x2, 1e-9);
+    for (int k = 0; k < 3; ++k) EXPECT_NEAR(f3.slope[k], f.slope[k], 1e-9);
+    EXPECT_EQ(f3.breakpoints, 2);
+    // Seven distinct x, each twice: 14 points but too few distinct abscissae for 3 x 3 per segment.
+    std::vector<double> xs, ys;
+    for (int i = 0; i < 7; ++i)
+        for (int r = 0; r < 2; ++r) {
+            xs.push_back(i);
+            ys.push_back(i * i);
+        }
+    try {
+        (void)fit_three_segments(xs, ys, 200, 3);
+        FAIL() << "no throw";
+    } catch (const glassy::error& e) {
+        EXPECT_NE(std::string(e.what()).find("distinct"), std::string::npos) << e.what();
+    }
+}
+
+// A straight line in x has no breakpoint: one breakpoint does not fit significantly better
+// than the line (noise-free: the RSS differences are rounding, below the relative floor; sd
+// 0.03 with a fixed seed: what the noise explains). The two-crossover curve of the other
+// tests needs both, at p < 1e-10.
+TEST(ThreeSegments, StraightLineHasNoDeterminedBreakpoint) {
+    for (double sigma : {0.0, 0.03}) {
+        std::mt19937_64 rng(5);
+        std::normal_distribution<double> noise(0.0, sigma);
+        std::vector<double> x, y;
+        for (int i = 0; i <= 150; ++i) {
+            x.push_back(i / 30.0);
+            y.push_back(2.3 - 0.4 * x.back() + (sigma > 0 ? noise(rng) : 0.0));
+        }
+        const three_segment_fit f = fit_three_segments(x, y);
+        EXPECT_EQ(f.breakpoints, 0) << "sigma " << sigma << " p " << f.p_value[0] << " " << f.p_value[1];
+        EXPECT_GE(f.p_value[0], breakpoint_significance) << "sigma " << sigma;
+    }
+    std::vector<double> x, y;
+    for (int i = 0; i <= 150; ++i) {
+        x.push_back(i / 30.0);
+        y.push_back(test::three_regime_loss(std::pow(10.0, x.back()), 100, 1e4, 2.3, 0.05, -0.01));
+    }
+    const three_segment_fit f = fit_three_segments(x, y);
+    EXPECT_EQ(f.breakpoints, 2);
+    EXPECT_LT(f.p_value[0], 1e-10);
+    EXPECT_LT(f.p_value[1], 1e-10);
+}
+
+// One crossover (flat, then linear in x from x = 2, noise sd 0.03): one breakpoint, found by
+// the one-breakpoint fit; two do not fit significantly better. Coverage of the stated
+// (Delta chi^2 <= 1, widened by a grid step) interval as in NoisyBreakpointsWithinStatedUncertainty.
+TEST(ThreeSegments, OneCrossoverGivesOneBreakpoint) {
+    int covered = 0;
+    for (unsigned seed = 0; seed < 10; ++seed) {
+        std::mt19937_64 rng(seed);
+        std::normal_distribution<double> noise(0.0, 0.03);
+        std::vector<double> x, y;
+        for (int i = 0; i <= 150; ++i) {
+            x.push_back(i / 30.0);
+            y.push_back((x.back() < 2 ? 2.3 : 2.3 - 0.4 * (x.back() - 2)) + noise(rng));
+        }
+        const three_segment_fit f = fit_three_segments(x, y);
+        EXPECT_EQ(f.breakpoints, 1) << "seed " << seed << ": p " << f.p_value[0] << " " << f.p_value[1];
+        covered += f.x_one_lo <= 2.0 && 2.0 <= f.x_one_hi;
+        EXPECT_LT(f.x_one_hi - f.x_one_lo, 0.5) << "seed " << seed;
+        EXPECT_NEAR(f.slope_one[0], 0.0, 0.05) << "seed " << seed;
+        EXPECT_NEAR(f.slope_one[1], -0.4, 0.05) << "seed " << seed;
+    }
+    EXPECT_GE(covered, 7);
+}
+
 TEST(ThreeSegments, RejectsTooFewPoints) {
     EXPECT_THROW((void)fit_three_segments({0, 1, 2, 3, 4}, {0, 1, 2, 3, 4}), glassy::error);
 }
@@ -74,6 +177,27 @@ TEST(PowerLaw, ExactDataGivesExponent) {
     EXPECT_NEAR(f->exponent, 0.7, 1e-6);
     EXPECT_NEAR(f->y_inf, -1.0, 1e-8);
     EXPECT_NEAR(f->amplitude, 0.5, 1e-6);
+}
+
+// Repeated times are replicates: doubling every point leaves the exact exponent; four distinct
+// times (each three times) are too few for three parameters and a test of the fit.
+TEST(PowerLaw, RepeatedTimesAreReplicates) {
+    std::vector<double> t, y;
+    for (double v : test::log_grid(2.5, 5, 20))
+        for (int r = 0; r < 2; ++r) {
+            t.push_back(v);
+            y.push_back(-1 + 0.5 * std::pow(v, -0.7));
+        }
+    const auto f = fit_power_law(t, y);
+    ASSERT_TRUE(f);
+    EXPECT_NEAR(f->exponent, 0.7, 1e-6);
+    std::vector<double> t4, y4;
+    for (double v : {10.0, 100.0, 1000.0, 1e4})
+        for (int r = 0; r < 3; ++r) {
+            t4.push_back(v);
+            y4.push_back(-1 + 0.5 * std::pow(v, -0.7));
+        }
+    EXPECT_FALSE(fit_power_law(t4, y4));
 }
 
 TEST(PowerLaw, NoisyExponentWithinError) {
