@@ -12,6 +12,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 seconds=${FUZZ_SECONDS:-30}
 jobs=${JOBS:-2}
+build=${FUZZ_BUILD:-build/fuzz}   # another build folder, e.g. for a second checkout's work
+only=${FUZZ_ONLY:-.}              # extended regex of the fuzzers to run (default: all)
 
 # name:max_len (bytes; the largest seed is ~15 kB). The nets fuzzers go in the marked place.
 fuzzers=(
@@ -23,15 +25,18 @@ fuzzers=(
   # --- end nets fuzzers ---
 )
 targets=(fuzz_make_seeds)
+selected=()
+for f in "${fuzzers[@]}"; do [[ ${f%%:*} =~ $only ]] && selected+=("$f"); done
+fuzzers=("${selected[@]}")
 for f in "${fuzzers[@]}"; do targets+=("${f%%:*}"); done
 
 start=$(date +%s)
-cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j"$jobs" --target "${targets[@]}"
+cmake --preset fuzz -B "$build" >/dev/null
+cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 echo "fuzz: build $(( $(date +%s) - start )) s"
 
-bin=build/fuzz/tests/fuzz
-artifacts=build/fuzz/artifacts
+bin=$build/tests/fuzz
+artifacts=$build/artifacts
 mkdir -p "$artifacts"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
