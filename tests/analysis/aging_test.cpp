@@ -166,6 +166,31 @@ TEST(Aging, RepeatedLagsAreHandled) {
     EXPECT_NE(j["notes"][0].get<std::string>().find("rounded.h5 /aging/t"), std::string::npos) << j["notes"].dump();
 }
 
+// Measurement times given twice each (a record concatenated with itself, sorted): the loss fit
+// counts them as replicates (same t1, t2 as once; it used to keep the first of each) and the
+// summary names the file and /time.
+TEST(Aging, RepeatedTimesInTheLossFit) {
+    const record once = test::net_record(100, 1e4, 0.03, 7);
+    record twice = once;
+    twice.time.clear();
+    twice.energy.clear();
+    for (std::size_t i = 0; i < once.time.size(); ++i)
+        for (int k = 0; k < 2; ++k) {
+            twice.time.push_back(once.time[i]);
+            twice.energy.push_back(once.energy[i]);
+        }
+    twice.observables.clear();
+    const aging_summary a = analyse(from_record(once, "once.h5"));
+    const run_data run = from_record(twice, "twice.h5");
+    const aging_summary b = analyse(run);
+    ASSERT_TRUE(a.t1 && a.t2 && b.t1 && b.t2);
+    EXPECT_NEAR(*b.t1, *a.t1, 1e-9 * *a.t1);
+    EXPECT_NEAR(*b.t2, *a.t2, 1e-9 * *a.t2);
+    const auto j = to_json(run, b);
+    ASSERT_TRUE(j.contains("notes") && j["notes"].size() == 1u) << j.dump();
+    EXPECT_NE(j["notes"][0].get<std::string>().find("twice.h5 /time"), std::string::npos) << j["notes"].dump();
+}
+
 // find_plateau on a lag grid given three times over (Delta columns repeated): the same plateau
 // as on the plain grid (the local-slope fits of the window used to see three equal lags).
 TEST(Aging, PlateauWithRepeatedLags) {
