@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <concepts>
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <limits>
 #include <numeric>
 #include <system_error>
+#include <type_traits>
 
 namespace glassy {
 namespace {
@@ -218,6 +220,8 @@ std::uint64_t stored_values(const H5::DataSet& ds, std::uint64_t n, const std::s
     if (H5Dget_space_status(ds.getId(), &status) < 0) throw H5::Exception("H5Dget_space_status", "failed");
     if (status == H5D_SPACE_STATUS_NOT_ALLOCATED) return 0; // created and never written
     const H5::DSetCreatPropList plist = ds.getCreatePlist();
+    const std::size_t value_size = std::max<std::size_t>(ds.getDataType().getSize(), 1);
+    const auto refuse = [&] { return record_error(src.name + ": /" + path + " stores fewer values than its shape says"); };
     if (plist.getLayout() == H5D_CHUNKED) { // at most (chunks written) x (values per chunk)
         hsize_t chunks = 0; // (HDF5 1.10 refuses H5S_ALL here)
         if (H5Dget_num_chunks(ds.getId(), ds.getSpace().getId(), &chunks) < 0)
@@ -226,12 +230,12 @@ std::uint64_t stored_values(const H5::DataSet& ds, std::uint64_t n, const std::s
         if (!dims.empty()) plist.getChunk(static_cast<int>(dims.size()), dims.data());
         std::uint64_t covered = chunks;
         for (const hsize_t d : dims) covered = d != 0 && covered > n / d ? n : covered * d;
-        return std::min(covered, n);
+        covered = std::min(covered, n);
+        // Unfiltered chunks hold their values as they are: they cannot outnumber the file's bytes.
+        if (plist.getNfilters() == 0 && covered > src.bytes / value_size) throw refuse();
+        return covered;
     }
-    const std::size_t value_size = std::max<std::size_t>(ds.getDataType().getSize(), 1);
-    if (n > std::numeric_limits<hsize_t>::max() / value_size || ds.getStorageSize() < n * value_size ||
-        n * value_size > src.bytes)
-        throw record_error(src.name + ": /" + path + " stores fewer values than its shape says");
+    if (n > src.bytes / value_size || ds.getStorageSize() < n * value_size) throw refuse();
     return n;
 }
 
@@ -283,34 +287,6 @@ row_matrix read_matrix(const H5::H5File& f, const std::string& path, source& src
     return m;
 }
 
-// Runs `read` in a forked child process and waits for it. Returns when the child ended
-// normally, whether the read succeeded or threw (the caller then reads again, in-process, and
-// gets the same result); throws record_error naming `file` when the child died, killed by a
-// signal (or stopped by a sanitizer) inside HDF5 on a corrupt file. The child's stderr goes
-// to /dev/null (its dying words are not the caller's message). The child leaves with
-// _exit: no atexit handler (HDF5's would close the parent's open files) runs in it.
-template <class Read>
-void survive_in_child(const std::string& file, const char* what, Read&& read) {
-    const pid_t pid = ::fork();
-    if (pid < 0) throw record_error(file + ": cannot start a process to read the " + what + " in (fork failed)");
-    if (pid == 0) {
-        const int null = ::open("/dev/null", O_WRONLY); // what glibc or a sanitizer prints as it dies
-        if (null >= 0) ::dup2(null, STDERR_FILENO);       // would break the caller's one-line error
-        try {
-            read();
-        } catch (...) {
-        }
-        ::_exit(0);
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) throw record_error(file + ": lost the process reading the " + what + " (waitpid failed)");
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
-    const std::string how = WIFSIGNALED(status) ? std::string(::strsignal(WTERMSIG(status)))
-                                                : "exit status " + std::to_string(WEXITSTATUS(status));
-    throw record_error(file + ": unreadable " + what + " (the HDF5 library crashed reading it: " + how + ")");
-}
-
 // Number of hard links to the object `obj` (its reference count).
 unsigned hard_links(const H5::H5Object& obj) {
 #if H5_VERSION_GE(1, 12, 0)
@@ -338,6 +314,222 @@ void collect_datasets(const H5::Group& g, const std::string& prefix, std::vector
         }
         else if (type == H5G_DATASET) out.push_back(path);
     }
+}
+
+// ---- reading in a child process: the result crosses a pipe as bytes ----
+// Values go in this process's own byte order: only its own forked child writes them. Each
+// count is checked against the bytes left, so damaged bytes give a record_error, not a crash.
+
+struct wire_in {
+    const char* p;
+    const char* end;
+    [[nodiscard]] std::size_t left() const { return static_cast<std::size_t>(end - p); }
+};
+
+[[noreturn]] void wire_damaged() { throw record_error("the reader process sent a damaged result"); }
+
+void put(std::string& o, std::uint64_t v) { o.append(reinterpret_cast<const char*>(&v), sizeof v); }
+void get(wire_in& i, std::uint64_t& v) {
+    if (i.left() < sizeof v) wire_damaged();
+    std::memcpy(&v, i.p, sizeof v);
+    i.p += sizeof v;
+}
+void put(std::string& o, std::int64_t v) { put(o, static_cast<std::uint64_t>(v)); }
+void get(wire_in& i, std::int64_t& v) {
+    std::uint64_t u = 0;
+    get(i, u);
+    v = static_cast<std::int64_t>(u);
+}
+void put(std::string& o, bool v) { put(o, std::uint64_t{v}); }
+void get(wire_in& i, bool& v) {
+    std::uint64_t u = 0;
+    get(i, u);
+    v = u != 0;
+}
+// Reads a count of elements of `size` bytes each, checked against the bytes left.
+std::size_t get_count(wire_in& i, std::size_t size) {
+    std::uint64_t n = 0;
+    get(i, n);
+    if (n > i.left() / std::max<std::size_t>(size, 1)) wire_damaged();
+    return static_cast<std::size_t>(n);
+}
+void put(std::string& o, const std::string& s) {
+    put(o, std::uint64_t{s.size()});
+    o += s;
+}
+void get(wire_in& i, std::string& s) {
+    const std::size_t n = get_count(i, 1);
+    s.assign(i.p, n);
+    i.p += n;
+}
+void put(std::string& o, const nlohmann::json& j) { put(o, j.dump()); }
+void get(wire_in& i, nlohmann::json& j) {
+    std::string s;
+    get(i, s);
+    j = nlohmann::json::parse(s, nullptr, false);
+    if (j.is_discarded()) wire_damaged();
+}
+void put(std::string& o, const row_matrix& m);
+void get(wire_in& i, row_matrix& m);
+template <class T> void put(std::string& o, const std::vector<T>& v);
+template <class T> void get(wire_in& i, std::vector<T>& v);
+template <class T> void put(std::string& o, const nd_array<T>& a);
+template <class T> void get(wire_in& i, nd_array<T>& a);
+template <class V> void put(std::string& o, const std::map<std::string, V>& m);
+template <class V> void get(wire_in& i, std::map<std::string, V>& m);
+
+template <class T>
+void put(std::string& o, const std::vector<T>& v) {
+    put(o, std::uint64_t{v.size()});
+    if constexpr (std::is_arithmetic_v<T>) {
+        if (!v.empty()) o.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+    } else {
+        for (const auto& x : v) put(o, x);
+    }
+}
+template <class T>
+void get(wire_in& i, std::vector<T>& v) {
+    v.resize(get_count(i, std::is_arithmetic_v<T> ? sizeof(T) : sizeof(std::uint64_t)));
+    if constexpr (std::is_arithmetic_v<T>) {
+        if (!v.empty()) std::memcpy(v.data(), i.p, v.size() * sizeof(T));
+        i.p += v.size() * sizeof(T);
+    } else {
+        for (auto& x : v) get(i, x);
+    }
+}
+void put(std::string& o, const row_matrix& m) {
+    put(o, static_cast<std::uint64_t>(m.rows()));
+    put(o, std::vector<double>(m.data(), m.data() + m.size()));
+}
+void get(wire_in& i, row_matrix& m) {
+    std::uint64_t rows = 0;
+    std::vector<double> v;
+    get(i, rows);
+    get(i, v);
+    if (rows == 0 ? !v.empty() : v.size() % rows != 0) wire_damaged();
+    m = rows == 0 ? row_matrix() : Eigen::Map<const row_matrix>(v.data(), static_cast<Eigen::Index>(rows),
+                                                                 static_cast<Eigen::Index>(v.size() / rows));
+}
+template <class T>
+void put(std::string& o, const nd_array<T>& a) {
+    put(o, a.shape);
+    put(o, a.data);
+}
+template <class T>
+void get(wire_in& i, nd_array<T>& a) {
+    get(i, a.shape);
+    get(i, a.data);
+}
+template <class V>
+void put(std::string& o, const std::map<std::string, V>& m) {
+    put(o, std::uint64_t{m.size()});
+    for (const auto& [k, v] : m) {
+        put(o, k);
+        put(o, v);
+    }
+}
+template <class V>
+void get(wire_in& i, std::map<std::string, V>& m) {
+    const std::size_t n = get_count(i, sizeof(std::uint64_t));
+    for (std::size_t k = 0; k < n; ++k) {
+        std::string key;
+        get(i, key);
+        get(i, m[key]);
+    }
+}
+
+// Every field of a record or checkpoint, in one order, for put and get alike.
+template <class R, class F>
+    requires std::same_as<std::remove_const_t<R>, record>
+void for_each_field(R& r, F&& f) {
+    f(r.system), f(r.method), f(r.parameters), f(r.complete), f(r.time), f(r.energy), f(r.energy_samples);
+    f(r.observables), f(r.aging.tw), f(r.aging.t), f(r.aging.delta), f(r.aging.delta_samples), f(r.aging.noise);
+    f(r.extra), f(r.extra_f32);
+}
+template <class C, class F>
+    requires std::same_as<std::remove_const_t<C>, checkpoint>
+void for_each_field(C& c, F&& f) {
+    f(c.tool), f(c.config), f(c.strings), f(c.integers), f(c.arrays), f(c.arrays_f32);
+}
+
+// Writes all of `bytes` to `fd`; false if the pipe broke.
+bool write_all(int fd, const std::string& bytes) {
+    for (std::size_t done = 0; done < bytes.size();) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+// Reads `fd` to its end.
+std::string read_all(int fd) {
+    std::string out;
+    std::array<char, 1 << 16> buf{};
+    for (;;) {
+        const ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return out;
+        out.append(buf.data(), static_cast<std::size_t>(n));
+    }
+}
+
+// What the child sends: 'v' and the value, or 'e' and the one-line error message.
+template <class T, class Read>
+std::string child_result(Read& read, const std::string& file, const char* what) {
+    std::string out;
+    try {
+        const T value = read();
+        out = "v";
+        for_each_field(value, [&](const auto& x) { put(out, x); });
+    } catch (const error& e) {
+        out = std::string("e") + e.what();
+    } catch (const std::exception& e) {
+        out = "e" + file + ": unreadable " + what + " (" + e.what() + ")";
+    }
+    return out;
+}
+
+// Runs `read` (which returns a T: a record or a checkpoint) in a forked child process and
+// returns what it read, or throws the record_error it threw. HDF5 thus never runs in this
+// process on the file: a crash inside HDF5 kills the child only, and becomes one record_error
+// naming `file`. A heap HDF5 corrupted without crashing dies with the child too. The child's
+// stderr goes to /dev/null (its dying words are not the caller's message); it leaves with
+// _exit, so no atexit handler (HDF5's would close the parent's open files) runs in it.
+template <class T, class Read>
+T read_in_child(const std::string& file, const char* what, Read&& read) {
+    int fds[2];
+    if (::pipe(fds) != 0) throw record_error(file + ": cannot read the " + what + " in a child process (pipe failed)");
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::close(fds[0]);
+        const int null = ::open("/dev/null", O_WRONLY);
+        if (null >= 0) ::dup2(null, STDERR_FILENO);
+        ::_exit(write_all(fds[1], child_result<T>(read, file, what)) ? 0 : 1);
+    }
+    ::close(fds[1]);
+    const std::string bytes = pid > 0 ? read_all(fds[0]) : std::string();
+    ::close(fds[0]);
+    if (pid < 0) throw record_error(file + ": cannot read the " + what + " in a child process (fork failed)");
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) throw record_error(file + ": lost the process reading the " + what + " (waitpid failed)");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        const std::string how = WIFSIGNALED(status) ? std::string(::strsignal(WTERMSIG(status)))
+                                                    : "exit status " + std::to_string(WEXITSTATUS(status));
+        throw record_error(file + ": unreadable " + what + " (the HDF5 library crashed reading it: " + how + ")");
+    }
+    if (bytes.empty() || bytes[0] != 'v') throw record_error(bytes.size() > 1 ? bytes.substr(1) : file + ": no result");
+    T value;
+    wire_in in{bytes.data() + 1, bytes.data() + bytes.size()};
+    try {
+        for_each_field(value, [&](auto& x) { get(in, x); });
+    } catch (const record_error& e) {
+        throw record_error(file + ": unreadable " + what + " (" + e.what() + ")");
+    }
+    if (in.left() != 0) throw record_error(file + ": unreadable " + what + " (the reader process sent a damaged result)");
+    return value;
 }
 
 } // namespace
@@ -513,9 +705,8 @@ record read_record_here(const std::string& fname) {
 
 record read_record(const std::filesystem::path& path, read_isolation isolation) {
     require_hdf5_file(path, "file");
-    if (isolation == read_isolation::child_process)
-        survive_in_child(path.string(), "record", [&] { (void)read_record_here(path.string()); });
-    return read_record_here(path.string());
+    const auto read = [&] { return read_record_here(path.string()); };
+    return isolation == read_isolation::child_process ? read_in_child<record>(path.string(), "record", read) : read();
 }
 
 // ---- checkpoints ----
@@ -611,9 +802,9 @@ checkpoint read_checkpoint_here(const std::string& fname) {
 
 checkpoint read_checkpoint(const std::filesystem::path& path, read_isolation isolation) {
     require_hdf5_file(path, "checkpoint file");
-    if (isolation == read_isolation::child_process)
-        survive_in_child(path.string(), "checkpoint", [&] { (void)read_checkpoint_here(path.string()); });
-    return read_checkpoint_here(path.string());
+    const auto read = [&] { return read_checkpoint_here(path.string()); };
+    return isolation == read_isolation::child_process ? read_in_child<checkpoint>(path.string(), "checkpoint", read)
+                                                      : read();
 }
 
 } // namespace glassy

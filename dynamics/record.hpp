@@ -63,10 +63,13 @@ inline constexpr std::uint64_t max_fill_values = std::uint64_t{1} << 24;
 /// How a reader protects its caller from the HDF5 library itself crashing on a corrupt file
 /// (HDF5 does not promise to survive damaged heaps; docs/reliability.md lists what it does).
 enum class read_isolation {
-    /// Read the file first in a forked child process and, if the child survived, again in this
-    /// process. A child killed by a signal (or by a sanitizer) becomes a record_error "FILE:
-    /// unreadable record (the HDF5 library crashed reading it: ...)". Costs a fork and a second
-    /// read. Precondition: no other thread of the process is inside HDF5 meanwhile.
+    /// Read the file in a forked child process, which sends what it read (or its error) back
+    /// through a pipe: HDF5 never runs on the file in this process, so neither its crashes
+    /// nor a heap it corrupts without crashing reach the caller. A child killed by a signal
+    /// (or by a sanitizer) becomes a record_error "FILE: unreadable record (the HDF5 library
+    /// crashed reading it: ...)". Costs a fork and a copy of the values through the pipe (the
+    /// caller holds them twice for a moment). Precondition: no other thread of the process is
+    /// inside HDF5 meanwhile. Hangs inside HDF5 are not caught.
     child_process,
     /// Read only in this process: a crash inside HDF5 kills the caller. For the fuzzers (which
     /// must see every crash) and for files this process wrote itself.

@@ -15,9 +15,9 @@ jobs=${JOBS:-2}
 build=${FUZZ_BUILD:-build/fuzz}   # another build folder, e.g. for a second checkout's work
 only=${FUZZ_ONLY:-.}              # extended regex of the fuzzers to run (default: all)
 
-# name:max_len (bytes; the largest seed is ~15 kB). The nets fuzzers go in the marked place.
+# name:max_len (bytes; the largest seeds: record other_writer.h5 ~20 kB, others ~15 kB). The nets fuzzers go in the marked place.
 fuzzers=(
-  record_fuzzer:16384
+  record_fuzzer:24576
   checkpoint_fuzzer:16384
   # --- nets fuzzers ---
   idx_fuzzer:4096
