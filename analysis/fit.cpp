@@ -200,7 +200,7 @@ void fit_one_breakpoint(three_segment_fit& f, const hinge_sums& sums, const std:
     f.x_one_lo = std::max(f.x_min, std::min(f.x_one_lo, b - f.grid_step));
     f.x_one_hi = std::min(f.x_max, std::max(f.x_one_hi, b + f.grid_step));
     Eigen::Vector3d c;
-    sums.rss_one(b, &c);
+    (void)sums.rss_one(b, &c);
     f.slope_one[0] = c[1];
     f.slope_one[1] = c[1] + c[2];
     auto model = [&](double xv) { return mean_y + c[0] + c[1] * (xv - sums.x0()) + c[2] * std::max(0.0, xv - b); };
