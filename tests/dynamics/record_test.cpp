@@ -569,3 +569,31 @@ TEST(record_hdf5_crashes, a_crash_inside_hdf5_is_reported_not_suffered) {
     expect_record_error([&] { (void)glassy::read_record(p); },
                         p.string() + ": unreadable record (the HDF5 library crashed reading it: ");
 }
+
+TEST(record_hdf5_crashes, the_child_process_hands_back_every_field) {
+    // Through the pipe from the child, a checkpoint and a record arrive exactly as an
+    // in-process read gives them (float32, NaN, empty and nested parts included).
+    glassy::checkpoint c;
+    c.tool = "net_quench";
+    c.config = R"({"steps":5})";
+    c.strings["rng"] = "1 2 3";
+    c.strings["empty"] = "";
+    c.integers["step"] = -42;
+    c.put("x", {0.1, std::numeric_limits<double>::quiet_NaN()});
+    c.arrays["m"] = {{2, 0}, {}};
+    c.arrays_f32["w"] = {{3}, {1.f, 2.5f, -3.f}};
+    const auto ck = temp_path("child.ckpt");
+    glassy::write_checkpoint(c, ck);
+    const auto a = glassy::read_checkpoint(ck), b = glassy::read_checkpoint(ck, glassy::read_isolation::in_process);
+    EXPECT_EQ(a.tool, b.tool);
+    EXPECT_EQ(a.config, b.config);
+    EXPECT_EQ(a.strings, b.strings);
+    EXPECT_EQ(a.integers, b.integers);
+    EXPECT_TRUE(glassy::test::same(a.vector("x"), b.vector("x")));
+    EXPECT_EQ(a.arrays.at("m"), b.arrays.at("m"));
+    EXPECT_EQ(a.arrays_f32, b.arrays_f32);
+    const auto rec = temp_path("child.h5");
+    glassy::write_record(sample_record(), rec);
+    glassy::test::expect_identical_records(glassy::read_record(rec),
+                                           glassy::read_record(rec, glassy::read_isolation::in_process));
+}
