@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -23,6 +24,23 @@ inline void on_signal(int s) { g_signal.store(s); }
 inline void install_signal_handlers() {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+}
+
+/// Makes waiting OpenMP threads sleep instead of spinning (benchmarks/README.md, "Threads on a
+/// shared machine"). libgomp (GCC's OpenMP, also LibTorch's and OpenBLAS's on Debian) lets a thread
+/// that waits at a barrier spin for about 3 ms first, longer than our parallel regions: with a core
+/// busy with another process, the spinning thread holds the core that the thread it waits for needs,
+/// and 2 threads ran 25-70x slower than 1. libgomp reads its settings only when it is loaded, so when
+/// `threads` > 1 and neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set, this sets
+/// OMP_WAIT_POLICY=passive and executes the program again with the same argv (/proc/self/exe). Call
+/// it after parsing and before any output. Returns when there is nothing to do, or when the exec
+/// failed (the run then goes on with libgomp's defaults).
+inline void exec_with_passive_omp_wait(int threads, char** argv) {
+    if (threads <= 1 || std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+    if (::setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    std::fflush(nullptr);
+    ::execv("/proc/self/exe", argv);
+    ::unsetenv("OMP_WAIT_POLICY");
 }
 
 /// Parses argv; returns -1 to go on, or the exit code (0 for --help, 2 for a bad flag, with a

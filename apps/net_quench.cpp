@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
     app.add_flag("--force", force, "overwrite an existing output file");
     app.add_flag("--quiet", quiet, "no progress line");
     if (const int rc = glassy::app::parse(app, argc, argv); rc >= 0) return rc;
+    glassy::app::exec_with_passive_omp_wait(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()), argv); // docs/cli.md, --threads
 
     try {
         o.model = glassy::nets::parse_model_kind(model);

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
     app.add_flag("--force", force, "overwrite an existing output file");
     app.add_flag("--quiet", quiet, "no progress line");
     if (const int rc = app::parse(app, argc, argv); rc >= 0) return rc;
+    app::exec_with_passive_omp_wait(threads > 0 ? threads : omp_get_max_threads(), argv); // docs/cli.md, --threads
 
     try {
         std::optional<checkpoint> saved;
