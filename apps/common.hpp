@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 
 #include <unistd.h>
@@ -57,6 +58,36 @@ inline int parse(CLI::App& app, int argc, char** argv) {
         return 2;
     }
     return -1;
+}
+
+/// Refuses flags that were given on the command line but would have no effect: throws
+/// parameter_error "--flag has no effect <why>" for the first of `flags` that app.count() sees.
+/// Flags not defined in `app` are a programming error (CLI11 throws OptionNotFound).
+inline void refuse_given(const CLI::App& app, std::initializer_list<const char*> flags, const std::string& why) {
+    for (const char* flag : flags)
+        if (app.count(flag) > 0) throw parameter_error(std::string(flag) + " has no effect " + why);
+}
+
+/// A duration in words with two units at most: "42 s", "3 min 20 s", "3 h 20 min", "5 d 4 h",
+/// and past a year "3.2e+04 years".
+inline std::string format_duration(double seconds) {
+    char buf[64];
+    const auto whole = [](double x) { return static_cast<long long>(x); };
+    if (!(seconds >= 0) || !std::isfinite(seconds)) return "unknown";
+    if (seconds < 60) std::snprintf(buf, sizeof buf, "%.0f s", seconds);
+    else if (seconds < 3600) std::snprintf(buf, sizeof buf, "%lld min %lld s", whole(seconds / 60), whole(seconds) % 60);
+    else if (seconds < 86400) std::snprintf(buf, sizeof buf, "%lld h %lld min", whole(seconds / 3600), whole(seconds / 60) % 60);
+    else if (seconds < 365.25 * 86400) std::snprintf(buf, sizeof buf, "%lld d %lld h", whole(seconds / 86400), whole(seconds / 3600) % 24);
+    else std::snprintf(buf, sizeof buf, "%.2g years", seconds / (365.25 * 86400));
+    return buf;
+}
+
+/// The one-time estimate line: `rate` steps per second measured, `left` of `total` steps to go.
+inline std::string estimate_text(double rate, long long left, long long total) {
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "estimated time left %s (%lld of %lld steps to go at %.3g steps/s)",
+                  rate > 0 ? format_duration(static_cast<double>(left) / rate).c_str() : "unknown", left, total, rate);
+    return buf;
 }
 
 /// Refuses an output that exists (unless force) or whose directory is missing or not writable.
@@ -132,16 +163,31 @@ inline interval parse_interval(const std::string& text) {
     return out;
 }
 
-/// A progress line on stderr, rewritten in place at most every half second.
+/// A progress line on stderr, rewritten in place at most every half second; once, after the first
+/// `estimate_after` seconds, also a line "<name>: estimated time left ..." (estimate_text, at the rate
+/// measured since the first call), so that an absurdly long run shows at once, on a terminal or in a log.
 class progress_line {
 public:
-    explicit progress_line(bool enabled)
-        : m_enabled(enabled), m_tty(::isatty(2) != 0), m_start(clock::now()), m_last(m_start) {}
+    explicit progress_line(bool enabled, std::string name = {}, double estimate_after = 3.0)
+        : m_enabled(enabled), m_tty(::isatty(2) != 0), m_name(std::move(name)), m_estimate_after(estimate_after),
+          m_start(clock::now()), m_last(m_start) {}
     void update(long long done, long long total, const std::string& extra = {}) {
         if (!m_enabled) return;
         const auto now = clock::now();
+        if (m_base < 0) { // the first call: the rate is measured from here (a resumed run starts late)
+            m_base = done;
+            m_base_time = now;
+        }
+        const double since = std::chrono::duration<double>(now - m_base_time).count();
+        if (!m_estimated && done > m_base && done < total && since >= m_estimate_after) {
+            m_estimated = true;
+            const double rate = static_cast<double>(done - m_base) / since;
+            std::fprintf(stderr, "%s%s%s%s\n", m_shown ? "\r" : "", m_name.c_str(), m_name.empty() ? "" : ": ",
+                         estimate_text(rate, total - done, total).c_str());
+            m_shown = false;
+        }
         if (!m_tty) { // a log file: one line every 10 %
-            const int decile = total > 0 ? static_cast<int>(10 * done / total) : 0;
+            const int decile = total > 0 ? static_cast<int>(10.0 * static_cast<double>(done) / static_cast<double>(total)) : 0;
             if (decile <= m_decile) return;
             m_decile = decile;
             const double el = std::chrono::duration<double>(now - m_start).count();
@@ -167,9 +213,13 @@ private:
     using clock = std::chrono::steady_clock;
     bool m_enabled;
     bool m_tty;
+    std::string m_name;
+    double m_estimate_after;
+    bool m_estimated = false;
+    long long m_base = -1;
     int m_decile = 0;
     bool m_shown = false;
-    clock::time_point m_start, m_last;
+    clock::time_point m_start, m_last, m_base_time;
 };
 
 } // namespace glassy::app

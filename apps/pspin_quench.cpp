@@ -58,15 +58,19 @@ int main(int argc, char** argv) {
         if (par.method == "ck" || (saved && is_ck_checkpoint(*saved))) {
             if (saved && !is_ck_checkpoint(*saved))
                 throw parameter_error("checkpoint " + resume + " is from a finite-N run, not --method ck");
+            // Flags CK ignores: finite-N ones, the seed (CK is deterministic) and --tw (its waiting
+            // times are 10^(k/4)).
+            app::refuse_given(app, {"--N", "--samples", "--replicas", "--couplings", "--theta-max", "--seed", "--tw"},
+                              "with --method ck (N = infinity, deterministic, waiting times 10^(k/4))");
             if (saved) {
                 for (const char* flag : {"--p", "--T", "--tmax", "--dt", "--per-decade", "--mix", "--T0", "--scheme", "--grid"})
                     if (app.count(flag) > 0)
                         throw parameter_error(std::string("leave physics flags out when resuming a CK checkpoint (") + flag + " given)");
                 ck = ck_parameters_from_checkpoint(*saved);
             } else {
-                for (const char* flag : {"--N", "--samples", "--replicas", "--couplings", "--theta-max"})
-                    if (app.count(flag) > 0) throw parameter_error(std::string(flag) + " does not apply to --method ck (N = infinity)");
-                if (app.count("--p") > 0 && mix_opt->count() == 0) ck.mix = std::to_string(par.p) + ":1";
+                if (mix_opt->count() > 0) app::refuse_given(app, {"--p"}, "with --mix (the mixture gives the model)");
+                if (ck.scheme == "reference") app::refuse_given(app, {"--grid"}, "with --scheme reference (a uniform grid of step --dt)");
+                if (app.count("--p") > 0) ck.mix = std::to_string(par.p) + ":1";
                 ck.T = par.temperature;
                 if (app.count("--tmax") > 0) ck.tmax = par.tmax;
                 if (app.count("--dt") > 0) ck.dt = par.dt;
@@ -78,14 +82,15 @@ int main(int argc, char** argv) {
             app::check_output(out, force);
             app::install_signal_handlers();
             if (!quiet)
-                std::fprintf(stderr, "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s%s\n",
-                             ck.mix.c_str(), ck.T, ck.T0, ck.tmax, ck.scheme.c_str(), saved ? " (resumed)" : "");
+                std::fprintf(stderr, "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s, %lld steps%s\n",
+                             ck.mix.c_str(), ck.T, ck.T0, ck.tmax, ck.scheme.c_str(), static_cast<long long>(ck_steps(ck)),
+                             saved ? " (resumed)" : "");
             ck_control control;
             control.checkpoint_path = !checkpoint_file.empty() ? checkpoint_file : !resume.empty() ? resume : out + ".ckpt";
             control.checkpoint_every_steps = every.steps;
             control.checkpoint_every_seconds = every.seconds;
             control.resume = saved ? &*saved : nullptr;
-            app::progress_line progress(!quiet);
+            app::progress_line progress(!quiet, "pspin_quench");
             run_hooks hooks;
             hooks.progress_every = 1;
             hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
@@ -119,6 +124,9 @@ int main(int argc, char** argv) {
             par = stored;
         }
         validate(par);
+        app::refuse_given(app, {"--mix", "--T0", "--scheme", "--grid"}, "with --method " + par.method + " (a --method ck flag)");
+        if (par.method == "metropolis") app::refuse_given(app, {"--dt"}, "with --method metropolis (a step is one sweep)");
+        else app::refuse_given(app, {"--theta-max"}, "with --method " + par.method + " (the Metropolis rotation amplitude)");
         if (threads < 0) throw parameter_error("--threads must be >= 0");
         const app::interval every = app::parse_interval(checkpoint_every);
         {
@@ -139,13 +147,13 @@ int main(int argc, char** argv) {
         control.resume = saved ? &*saved : nullptr;
 
         if (!quiet)
-            std::fprintf(stderr, "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %d sample(s) x %d replica(s), %d thread(s), couplings %.1f MiB%s\n",
+            std::fprintf(stderr, "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %lld steps, %d sample(s) x %d replica(s), %d thread(s), couplings %.1f MiB%s\n",
                          par.p, par.n, par.temperature, par.method.c_str(), par.method == "metropolis" ? 1.0 : par.dt,
-                         par.tmax, par.samples, par.replicas, omp_get_max_threads(),
+                         par.tmax, static_cast<long long>(steps_per_sample(par)) * par.samples, par.samples, par.replicas, omp_get_max_threads(),
                          static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p))) *
                              (par.couplings == "float32" ? 4.0 : 8.0) / (1 << 20),
                          saved ? " (resumed)" : "");
-        app::progress_line progress(!quiet);
+        app::progress_line progress(!quiet, "pspin_quench");
         run_hooks hooks;
         hooks.progress_every = 50;
         hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };

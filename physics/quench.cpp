@@ -257,6 +257,12 @@ void validate(const pspin_quench_parameters& par) {
     if (!(par.tmax > 0) || !std::isfinite(par.tmax)) throw parameter_error("--tmax must be > 0");
     if (par.tmax < step_dt(par)) throw parameter_error("--tmax must be at least one step (dt)");
     if (par.samples < 1) throw parameter_error("--samples must be >= 1");
+    if (const double steps = std::round(par.tmax / step_dt(par)) * par.samples; !(steps < max_quench_steps)) {
+        std::ostringstream msg;
+        msg << "--tmax / --dt asks for " << steps << " steps" << (par.samples > 1 ? " (over all --samples)" : "")
+            << ", more than the 64-bit step counters hold (below 2^62 = " << max_quench_steps << ")";
+        throw parameter_error(msg.str());
+    }
     if (par.replicas < 1) throw parameter_error("--replicas must be >= 1");
     if (par.couplings != "float64" && par.couplings != "float32")
         throw parameter_error("unknown --couplings '" + par.couplings + "' (expected float64 or float32)");
@@ -301,6 +307,10 @@ pspin_quench_parameters parameters_from_checkpoint(const checkpoint& c) {
     }
 }
 
+std::int64_t steps_per_sample(const pspin_quench_parameters& par) {
+    return std::max<std::int64_t>(1, to_steps(par.tmax, step_dt(par)));
+}
+
 std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par) {
     const double dt = step_dt(par);
     std::vector<std::int64_t> out;
@@ -319,7 +329,7 @@ std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par) {
 record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hooks, const quench_control& control) {
     validate(par);
     const double dt = step_dt(par);
-    const std::int64_t last = std::max<std::int64_t>(1, to_steps(par.tmax, dt));
+    const std::int64_t last = steps_per_sample(par);
     const auto tw = waiting_steps(par);
     const std::vector<std::int64_t> lags = schedule::log_spaced(1, last, par.per_decade, true).steps();
     const schedule energy_sched = schedule::log_spaced(1, last, par.per_decade, true);

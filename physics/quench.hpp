@@ -38,8 +38,17 @@ struct pspin_quench_parameters {
     double theta_max = 0.3;          ///< Metropolis rotation amplitude (radians)
 };
 
-/// Throws parameter_error with a one-line message when a parameter is out of its domain.
+/// Throws parameter_error with a one-line message when a parameter is out of its domain, among
+/// them a step count samples x tmax/dt above max_quench_steps (it would overflow the 64-bit step
+/// counters).
 void validate(const pspin_quench_parameters& par);
+
+/// The bound on the steps (samples x tmax/dt) of a quench: below 2^62 ~ 4.6e18, so every step
+/// counter, and t_w + lag <= 2 tmax, fits in an int64.
+inline constexpr double max_quench_steps = 4611686018427387904.0;
+
+/// Steps of one sample: round(tmax / dt) (at least 1); dt = 1 sweep for Metropolis.
+[[nodiscard]] std::int64_t steps_per_sample(const pspin_quench_parameters& par);
 
 /// All parameters as JSON (stored in the record), with num_parameters = N.
 [[nodiscard]] nlohmann::json to_json(const pspin_quench_parameters& par);

@@ -166,3 +166,80 @@ TEST(pspin_quench_app, four_replicas_are_four_samples_in_the_record) {
     EXPECT_EQ(glassy::test::count_lines(bad.output), 1) << bad.output;
     EXPECT_NE(bad.output.find("--replicas"), std::string::npos) << bad.output;
 }
+
+// Issue 11 §4: step counts that overflow the 64-bit counters are refused before any work (they
+// used to wrap and run one step with a record marked complete), and every run says at start how
+// many steps it will take.
+TEST(pspin_quench_app, step_counts_beyond_the_64_bit_counter_are_refused) {
+    const auto out = scratch() / "overflow.h5";
+    fs::remove(out);
+    for (const std::string flags : {"--dt 1e-10 --tmax 1e9", "--tmax 1e300", "--method metropolis --tmax 1e19",
+                                    "--dt 1e-9 --tmax 1e9 --samples 5"}) {
+        const auto r = run_command(exe + " --N 16 " + flags + " --quiet --out " + out.string());
+        EXPECT_EQ(r.status, 1) << flags << ": " << r.output;
+        EXPECT_EQ(glassy::test::count_lines(r.output), 1) << flags << ": " << r.output;
+        EXPECT_NE(r.output.find("--tmax / --dt asks for"), std::string::npos) << flags << ": " << r.output;
+        EXPECT_FALSE(fs::exists(out)) << flags;
+    }
+}
+
+TEST(pspin_quench_app, the_step_count_is_printed_at_start) {
+    const auto out = scratch() / "steps.h5";
+    // tmax / dt = 5 / 0.05 = 100 steps per sample, 2 samples.
+    const auto r = run_command(exe + " --N 16 --tmax 5 --samples 2 --force --out " + out.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find(", 200 steps, "), std::string::npos) << r.output;
+    const auto ck = run_command(exe + " --method ck --scheme reference --tmax 1 --force --out " + out.string());
+    ASSERT_EQ(ck.status, 0) << ck.output;
+    EXPECT_NE(ck.output.find(", 50 steps"), std::string::npos) << ck.output; // 1 / 0.02
+    const auto quiet = run_command(exe + " --N 16 --tmax 5 --quiet --force --out " + out.string());
+    EXPECT_EQ(glassy::test::count_lines(quiet.output), 1) << quiet.output; // only "wrote ...": --quiet stays quiet
+}
+
+// Issue 11 §4: an equilibrium start at T0 <= T_d does not exist (the run used to go on and
+// report e = -1.56, below the ground state); the message gives T_d.
+TEST(pspin_quench_app, ck_T0_at_or_below_the_dynamical_temperature_is_refused) {
+    const auto out = scratch() / "t0.h5";
+    fs::remove(out);
+    struct refused_case {
+        std::string flags, td;
+    };
+    for (const auto& [flags, td] : {refused_case{"--T0 0.3", "T_d = 0.612372"}, refused_case{"--T0 0.5 --T 0.5", "T_d = 0.612372"},
+                                    refused_case{"--T0 0.61", "T_d = 0.612372"},
+                                    refused_case{"--mix 3:1,4:1 --T0 0.8", "T_d = 0.805166"}}) {
+        const auto r = run_command(exe + " --method ck --tmax 1 " + flags + " --quiet --out " + out.string());
+        EXPECT_EQ(r.status, 1) << flags << ": " << r.output;
+        EXPECT_EQ(glassy::test::count_lines(r.output), 1) << flags << ": " << r.output;
+        EXPECT_NE(r.output.find(td), std::string::npos) << flags << ": " << r.output;
+        EXPECT_FALSE(fs::exists(out)) << flags;
+    }
+    // Just above T_d the start exists: e(0) = -f(1)/T0 = -1/(2 T0).
+    const auto r = run_command(exe + " --method ck --scheme reference --tmax 0.1 --T0 0.62 --quiet --force --out " + out.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NEAR(glassy::read_record(out).energy.front(), -1.0 / (2 * 0.62), 1e-12);
+}
+
+// Issue 11 §4: a flag that the chosen method or model ignores is refused with one line naming
+// it (CK flags used to be silently ignored by the finite-N methods, and so on).
+TEST(pspin_quench_app, flags_without_effect_are_refused) {
+    const auto out = scratch() / "noeffect.h5";
+    fs::remove(out);
+    struct refused_case {
+        std::string flags, flag;
+    };
+    for (const auto& [flags, flag] : {
+             refused_case{"--T0 2", "--T0"}, refused_case{"--mix 3:1", "--mix"}, refused_case{"--scheme reference", "--scheme"},
+             refused_case{"--grid 64", "--grid"}, refused_case{"--method heun --T0 2", "--T0"},
+             refused_case{"--method metropolis --grid 64", "--grid"}, refused_case{"--method metropolis --dt 0.1", "--dt"},
+             refused_case{"--theta-max 0.2", "--theta-max"}, refused_case{"--method heun --theta-max 0.2", "--theta-max"},
+             refused_case{"--method ck --N 64", "--N"}, refused_case{"--method ck --replicas 2", "--replicas"},
+             refused_case{"--method ck --couplings float32", "--couplings"}, refused_case{"--method ck --seed 2", "--seed"},
+             refused_case{"--method ck --tw 1", "--tw"}, refused_case{"--method ck --mix 3:1 --p 4", "--p"},
+             refused_case{"--method ck --scheme reference --grid 64", "--grid"}}) {
+        const auto r = run_command(exe + " --tmax 1 " + flags + " --quiet --out " + out.string());
+        EXPECT_EQ(r.status, 1) << flags << ": " << r.output;
+        EXPECT_EQ(glassy::test::count_lines(r.output), 1) << flags << ": " << r.output;
+        EXPECT_NE(r.output.find(flag + " has no effect"), std::string::npos) << flags << ": " << r.output;
+        EXPECT_FALSE(fs::exists(out)) << flags;
+    }
+}

@@ -1,0 +1,40 @@
+// The helpers shared by the apps (apps/common.hpp): refusing flags that have no effect, and the
+// one-time duration estimate every run prints after its first seconds.
+#include "apps/common.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+TEST(app_common, refuse_given_names_the_first_given_flag) {
+    CLI::App app{"test"};
+    int a = 0, b = 0;
+    app.add_option("--alpha", a);
+    app.add_option("--beta", b);
+    const char* argv[] = {"test", "--beta", "2"};
+    app.parse(3, const_cast<char**>(argv));
+    EXPECT_NO_THROW(glassy::app::refuse_given(app, {"--alpha"}, "with x"));
+    try {
+        glassy::app::refuse_given(app, {"--alpha", "--beta"}, "with --method ck (why)");
+        FAIL() << "not refused";
+    } catch (const glassy::parameter_error& e) {
+        EXPECT_EQ(std::string(e.what()), "--beta has no effect with --method ck (why)");
+    }
+}
+
+TEST(app_common, durations_read_in_two_units_at_most) {
+    using glassy::app::format_duration;
+    EXPECT_EQ(format_duration(42.4), "42 s");
+    EXPECT_EQ(format_duration(200), "3 min 20 s");
+    EXPECT_EQ(format_duration(12000), "3 h 20 min");
+    EXPECT_EQ(format_duration(5 * 86400 + 4 * 3600 + 59), "5 d 4 h");
+    EXPECT_EQ(format_duration(1e12), "3.2e+04 years"); // 1e12 s / (365.25 * 86400 s)
+    EXPECT_EQ(format_duration(-1), "unknown");
+}
+
+// --dt 1e-9 --tmax 1e9 is 1e18 steps: at 1e6 steps/s, 31700 years.
+TEST(app_common, the_estimate_is_the_remaining_steps_at_the_measured_rate) {
+    EXPECT_EQ(glassy::app::estimate_text(1e6, 1'000'000'000'000'000'000LL, 1'000'000'000'000'000'000LL),
+              "estimated time left 3.2e+04 years (1000000000000000000 of 1000000000000000000 steps to go at 1e+06 steps/s)");
+    EXPECT_EQ(glassy::app::estimate_text(50, 9000, 10000), "estimated time left 3 min 0 s (9000 of 10000 steps to go at 50 steps/s)");
+}
