@@ -500,7 +500,7 @@ std::string child_result(Read& read, const std::string& file, const char* what) 
 template <class T, class Read>
 T read_in_child(const std::string& file, const char* what, Read&& read) {
     int fds[2];
-    if (::pipe(fds) != 0) throw record_error(file + ": cannot read the " + what + " in a child process (pipe failed)");
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw record_error(file + ": cannot read the " + what + " in a child process (pipe failed)");
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::close(fds[0]);
