@@ -130,6 +130,14 @@ int main(int argc, char** argv) {
             model = glassy::nets::to_string(o.model);
         }
         const glassy::app::interval every = glassy::app::parse_interval(checkpoint_every);
+        // Flags that the chosen model or dataset ignores (of the run's own options when resuming).
+        if (o.model != glassy::nets::model_kind::toy)
+            glassy::app::refuse_given(app, {"--hidden"}, "with --model " + model + " (the width of the toy model)");
+        if (o.dataset != "synthetic")
+            glassy::app::refuse_given(app, {"--synthetic-train", "--synthetic-test", "--synthetic-channels", "--synthetic-size"},
+                                      "with --dataset " + o.dataset + " (a size of the synthetic dataset)");
+        else
+            glassy::app::refuse_given(app, {"--data-dir"}, "with --dataset synthetic (the data are generated)");
         if (threads < 0) throw glassy::parameter_error("--threads must be >= 0");
         // 0: every core, like pspin_quench (OMP_NUM_THREADS when set). Debian's LibTorch would
         // otherwise start with one intra-op thread on this 2-core machine.
@@ -164,9 +172,9 @@ int main(int argc, char** argv) {
         control.resume = saved ? &*saved : nullptr;
 
         glassy::app::install_signal_handlers();
-        glassy::app::progress_line progress(!quiet);
+        glassy::app::progress_line progress(!quiet, "net_quench");
         glassy::run_hooks hooks;
-        hooks.progress_every = std::max<std::int64_t>(1, o.steps / 1000);
+        hooks.progress_every = std::clamp<std::int64_t>(o.steps / 1000, 1, 10); // often enough for the early estimate
         hooks.progress = [&](std::int64_t step, std::int64_t total) {
             char loss[64];
             std::snprintf(loss, sizeof loss, " batch loss %.4g", run.last_loss());

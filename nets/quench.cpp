@@ -84,6 +84,39 @@ torch::Device parse_device(const std::string& name) {
     throw parameter_error("unknown device '" + name + "' (expected cpu or cuda)");
 }
 
+/// Refuses a minibatch size a BatchNorm layer cannot train on. In training mode BatchNorm needs
+/// more than one value per channel (batch x height x width of its feature map), so with batch 1 a
+/// layer whose map has shrunk to 1 x 1 (ResNet-18 on 8 x 8 images) would fail inside LibTorch at
+/// the first step. Only batch 1 can do so; then one forward pass in training mode on a zero image
+/// is tried, without gradients, and the buffers (running statistics) are put back afterwards.
+void check_batchnorm_batch(net_base& model, const std::string& name, const input_shape& shape, std::int64_t batch) {
+    if (batch != 1) return;
+    bool has_batchnorm = false;
+    for (const auto& m : model.modules(false)) has_batchnorm = has_batchnorm || m->name().find("BatchNorm") != std::string::npos;
+    if (!has_batchnorm) return;
+    std::vector<torch::Tensor> saved;
+    for (const auto& b : model.buffers(true)) saved.push_back(b.clone());
+    const bool was_training = model.is_training();
+    model.train(true);
+    std::string failure;
+    try {
+        torch::NoGradGuard no_grad;
+        const auto opts = model.parameters().front().options();
+        (void)model.forward(torch::zeros({1, shape.channels, shape.height, shape.width}, opts));
+    } catch (const c10::Error&) {
+        failure = "--batch 1: " + name + " has a BatchNorm layer that sees a single value per channel on " +
+                  std::to_string(shape.height) + "x" + std::to_string(shape.width) +
+                  " images, which BatchNorm cannot train on; use --batch 2 or more";
+    }
+    model.train(was_training);
+    std::size_t i = 0;
+    {
+        torch::NoGradGuard no_grad;
+        for (auto& b : model.buffers(true)) b.copy_(saved[i++]);
+    }
+    if (!failure.empty()) throw parameter_error(failure);
+}
+
 torch::Dtype parse_dtype(const std::string& name) {
     if (name == "float32") return torch::kFloat32;
     if (name == "float64") return torch::kFloat64;
@@ -107,6 +140,9 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     auto& q = *m_impl;
     q.options = o;
     if (o.steps < 1) throw parameter_error("--steps must be >= 1");
+    // t_w + lag reaches 1.5 steps: below 2^62 every step sum fits the 64-bit counters.
+    if (o.steps >= (std::int64_t{1} << 62))
+        throw parameter_error("--steps " + std::to_string(o.steps) + " is more than the 64-bit step counters hold (below 2^62 = 4.6e18)");
     if (o.noise_samples < 1) throw parameter_error("--noise-samples must be >= 1");
     if (o.eval_samples < 1) throw parameter_error("--eval-samples must be >= 1");
     if (o.points_per_decade < 1 || o.tw_per_decade < 1) throw parameter_error("points per decade must be >= 1");
@@ -131,6 +167,7 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     const input_shape shape{q.data.train.channels, q.data.train.height, q.data.train.width, q.data.train.classes};
     q.model = make_model(o.model, shape, o.hidden);
     q.sys = std::make_unique<network_system>(q.model, q.data.train, q.data.test, q.stats, network_options{device, dtype});
+    check_batchnorm_batch(*q.model, to_string(o.model), shape, o.batch);
     q.dyn = std::make_unique<sgd>(sgd_options{o.lr, o.momentum, o.batch, o.temperature, o.seed}, *q.sys);
 
     q.metrics_schedule = schedule::log_spaced(1, o.steps, o.points_per_decade, true);
@@ -230,7 +267,8 @@ record quench::run(const run_hooks& hooks, const quench_control& control) {
 
     using clock = std::chrono::steady_clock;
     auto last_checkpoint = clock::now();
-    auto save = [&] {
+    // A checkpoint of the current state (built in memory) and its write.
+    auto snapshot = [&] {
         const auto t_save = clock::now();
         checkpoint c;
         c.tool = tool_name;
@@ -252,11 +290,19 @@ record quench::run(const run_hooks& hooks, const quench_control& control) {
         c.arrays["aging/delta"] = matrix_array(aging.delta());
         for (std::size_t i = 0; i < aging.snapshots().size(); ++i)
             if (const auto& snap = aging.snapshots()[i]) put_f32(c, "aging/snapshot/" + std::to_string(i), *snap);
+        m_timing.checkpoints_s += std::chrono::duration<double>(clock::now() - t_save).count();
+        return c;
+    };
+    auto write = [&](const checkpoint& c) {
+        const auto t_save = clock::now();
         write_checkpoint(c, control.checkpoint_path);
         const auto now = clock::now();
         m_timing.checkpoints_s += std::chrono::duration<double>(now - t_save).count();
         last_checkpoint = now;
     };
+    // A due checkpoint is held here until the next step's minibatch loss, computed on this very
+    // state, is known to be finite; only then is it written (a diverging state never is).
+    std::optional<checkpoint> pending;
 
     std::string stop_reason;
     const auto lr_hint = [&] {
@@ -269,11 +315,15 @@ record quench::run(const run_hooks& hooks, const quench_control& control) {
     inner.progress_every = hooks.progress_every;
     inner.poll_every = 1;
     inner.between_steps = [&](std::int64_t step) {
-        if (control.checkpoint_path.empty() || !std::isfinite(q.dyn->last_loss())) return;
+        if (control.checkpoint_path.empty()) return;
+        const bool good = std::isfinite(q.dyn->last_loss()); // the loss of the state before this step
+        if (pending && good) write(*pending);
+        pending.reset();
+        if (!good) return;
         const bool by_steps = control.checkpoint_every_steps > 0 && step % control.checkpoint_every_steps == 0;
         const bool by_time = control.checkpoint_every_seconds > 0 &&
                              std::chrono::duration<double>(clock::now() - last_checkpoint).count() >= control.checkpoint_every_seconds;
-        if (by_steps || by_time) save();
+        if (by_steps || by_time) pending = snapshot();
     };
     inner.stop = [&](std::int64_t step) {
         if (!std::isfinite(q.dyn->last_loss())) {
@@ -301,7 +351,11 @@ record quench::run(const run_hooks& hooks, const quench_control& control) {
     }
     m_timing.total_s = std::chrono::duration<double>(clock::now() - t_run).count();
     m_timing.steps_s = m_timing.total_s - m_timing.metrics_s - m_timing.noise_s - m_timing.aging_s - m_timing.checkpoints_s;
-    if (!finished && stop_reason.rfind("interrupted", 0) == 0 && !control.checkpoint_path.empty()) save();
+    // Interrupted: the current state is saved once its loss, measured now on the first batch-size
+    // training samples, is finite (else the last good checkpoint stays).
+    if (!finished && stop_reason.rfind("interrupted", 0) == 0 && !control.checkpoint_path.empty() &&
+        std::isfinite(q.sys->evaluate(split::train, o.batch, false).loss))
+        write(snapshot());
 
     record rec;
     rec.system = "net";

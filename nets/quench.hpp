@@ -87,7 +87,8 @@ struct run_timing {
 class quench {
 public:
     /// Loads data and builds everything. Throws parameter_error / glassy::error on bad options
-    /// (unknown model or dataset, missing data, batch larger than the training set, cuda on a
+    /// (unknown model or dataset, missing data, batch larger than the training set, batch 1 on a
+    /// model with a BatchNorm layer whose feature map is 1 x 1 for these images, cuda on a
     /// CPU-only build, ...).
     explicit quench(const quench_options& options);
     ~quench();
@@ -107,10 +108,13 @@ public:
 
     /// Runs the training (once) and returns its record (system "net", method sgd or sgld).
     /// With control.resume, continues the checkpointed run (throws record_error, "checkpoint is
-    /// from a different configuration", when its options differ). Checkpoints are written
-    /// between steps as control says. The record is partial (complete = false,
+    /// from a different configuration", when its options differ). Checkpoints are taken
+    /// between steps as control says, but a due one is written only at the next step, once the
+    /// minibatch loss of its state has been computed and is finite (the file always holds a state
+    /// whose loss was measured finite; a diverged run leaves the last such one, or none). The record is partial (complete = false,
     /// parameters["stop_reason"]) when hooks.stop asks to stop ("interrupted at step ..."; a
-    /// final checkpoint is written first when control has a path) or when the minibatch or
+    /// final checkpoint is written first when control has a path and the loss of the state, on
+    /// the first `batch` training samples, is finite) or when the minibatch or
     /// measured training loss becomes NaN/Inf ("diverged at step ..."); it then holds
     /// everything measured before.
     [[nodiscard]] record run(const run_hooks& hooks = {}, const quench_control& control = {});

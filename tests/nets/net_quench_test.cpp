@@ -108,3 +108,50 @@ TEST(NetQuench, HelpExitsZero) {
     const result r = run("--help");
     EXPECT_EQ(r.rc, 0);
 }
+
+// Issue 11 §4: flags the chosen model or dataset ignores are refused in one line naming them.
+TEST(NetQuench, FlagsWithoutEffectAreRefused) {
+    struct refused_case {
+        std::string args, flag;
+    };
+    for (const auto& [args, flag] : {refused_case{"--model fc --dataset synthetic --hidden 10", "--hidden"},
+                                     refused_case{"--model resnet18 --dataset synthetic --hidden 10", "--hidden"},
+                                     refused_case{"--model fc --dataset mnist --synthetic-train 100", "--synthetic-train"},
+                                     refused_case{"--model fc --dataset cifar10 --synthetic-size 8", "--synthetic-size"},
+                                     refused_case{"--model fc --dataset synthetic --data-dir /tmp", "--data-dir"}}) {
+        const result r = run(args + " --steps 5 --quiet --out /tmp/glassy_never_written.h5");
+        EXPECT_EQ(r.rc, 1) << args << " -> " << r.err;
+        EXPECT_NE(r.err.find("net_quench: error: " + flag + " has no effect with --"), std::string::npos) << args << " -> " << r.err;
+        EXPECT_LE(lines(r.err), 2u) << args << " -> " << r.err; // a BLAS warning may precede it
+    }
+    EXPECT_FALSE(fs::exists("/tmp/glassy_never_written.h5"));
+}
+
+// Issue 11 §4: a ResNet-18 on 8 x 8 images has 1 x 1 feature maps in its last BatchNorm layers,
+// which cannot train on one image per minibatch: refused before the run, naming --batch (it used
+// to fail inside LibTorch at the first step). Two images per batch, or no BatchNorm, are fine.
+TEST(NetQuench, BatchOfOneThatBatchNormCannotTrainOnIsRefused) {
+    const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_bn_" + std::to_string(::getpid()) + ".h5");
+    const std::string common = "--dataset synthetic --synthetic-train 8 --synthetic-test 4 --synthetic-channels 3 --synthetic-size 8 "
+                               "--steps 2 --noise-samples 2 --eval-samples 4 --threads 1 --quiet --force --out " + out.string();
+    const result refused = run("--model resnet18 --batch 1 " + common);
+    EXPECT_EQ(refused.rc, 1) << refused.err;
+    EXPECT_NE(refused.err.find("net_quench: error: --batch 1: resnet18 has a BatchNorm layer"), std::string::npos) << refused.err;
+    EXPECT_LE(lines(refused.err), 2u) << refused.err;
+    EXPECT_FALSE(fs::exists(out));
+    const result two = run("--model resnet18 --batch 2 " + common);
+    EXPECT_EQ(two.rc, 0) << two.err;
+    const result fc = run("--model fc --batch 1 " + common);
+    EXPECT_EQ(fc.rc, 0) << fc.err;
+    fs::remove(out);
+}
+
+// Issue 11 §4: the number of steps is printed at start (the estimate follows after 3 s).
+TEST(NetQuench, TheStepCountIsPrintedAtStart) {
+    const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_steps_" + std::to_string(::getpid()) + ".h5");
+    const result r = run("--model fc --dataset synthetic --synthetic-train 100 --synthetic-test 20 --steps 7 --batch 10 "
+                         "--noise-samples 10 --eval-samples 20 --threads 1 --force --out " + out.string());
+    EXPECT_EQ(r.rc, 0) << r.err;
+    EXPECT_NE(r.err.find(", 7 steps, "), std::string::npos) << r.err;
+    fs::remove(out);
+}

@@ -207,6 +207,48 @@ TEST(NetResume, DivergenceStopsWithExit3AndKeepsWhatWasMeasured) {
     EXPECT_FALSE(fs::exists(out.string() + ".ckpt"));
 }
 
+// Issue 11 §4: with --checkpoint-every 1 a diverging run used to leave a checkpoint of the
+// diverged state (weights 6.6e17) from which --resume diverged again at once. A due checkpoint is
+// now written only once the minibatch loss of its state (computed by the next step) is finite, and
+// dropped when a measurement of that state fails: the file left behind is the last state whose
+// loss was measured finite, and resuming it reaches the same divergence at the same step.
+TEST(NetResume, DivergedRunLeavesOnlyACheckpointWhoseLossWasFinite) {
+    const auto dir = scratch();
+    // Measured every early step, the measured loss sees the divergence first (at step 2 here); with
+    // one point per decade the minibatch loss does (at step 3).
+    for (const std::string extra : {"", " --points-per-decade 1"}) {
+        const auto out = dir / "div_ckpt.h5";
+        const auto ckpt = dir / "div_ckpt.ckpt";
+        fs::remove(ckpt);
+        const std::string args = " --model fc --dataset synthetic --synthetic-train 200 --synthetic-test 50 --synthetic-size 10 "
+                                 "--batch 20 --lr 1e6 --steps 200 --noise-samples 40 --eval-samples 100 --quiet --threads 1 "
+                                 "--checkpoint-every 1 --force --checkpoint " + ckpt.string() + extra;
+        const auto r = run_command(exe + args + " --out " + out.string());
+        ASSERT_EQ(r.status, 3) << r.output;
+        const auto done = glassy::read_record(out).parameters.at("steps_done").get<std::int64_t>();
+        // Stopped at step S. The minibatch loss of step S is that of the state after step S - 1;
+        // the measured training loss at S is that of the state after S. So the last state whose
+        // loss was measured finite is that after S - 2 (minibatch loss not finite) or after S - 1
+        // (measured loss not finite); the old code left the state after S - 1, resp. S.
+        const bool by_minibatch = r.output.find("the minibatch loss is not finite") != std::string::npos;
+        ASSERT_TRUE(by_minibatch || r.output.find("the measured training loss is not finite") != std::string::npos) << r.output;
+        const std::int64_t last_good = done - (by_minibatch ? 2 : 1);
+        ASSERT_GE(last_good, 1) << "diverged too early for a checkpoint to exist: " << r.output;
+        ASSERT_TRUE(fs::exists(ckpt)) << extra;
+        const glassy::checkpoint c = glassy::read_checkpoint(ckpt);
+        EXPECT_EQ(c.integer("step"), last_good) << extra;
+        for (const auto& [key, a] : c.arrays_f32) {
+            if (key.rfind("model/", 0) != 0) continue;
+            for (float w : a.data) ASSERT_TRUE(std::isfinite(w)) << key << extra;
+        }
+        // Resumed, the run is the same deterministic run: it diverges again at step S.
+        const auto again = dir / "div_ckpt_resumed.h5";
+        const auto resumed = run_command(exe + " --resume " + ckpt.string() + " --quiet --force --out " + again.string());
+        EXPECT_EQ(resumed.status, 3) << resumed.output;
+        EXPECT_EQ(glassy::read_record(again).parameters.at("steps_done").get<std::int64_t>(), done) << extra;
+    }
+}
+
 // In process, on a ResNet-18 (BatchNorm running statistics are buffers, not parameters): a run
 // stopped by its hook at step 3 and resumed from the final checkpoint equals the straight run.
 TEST(NetResume, ResnetBuffersAreRestoredExactly) {
