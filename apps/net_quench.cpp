@@ -40,6 +40,23 @@ fs::path default_data_dir() {
     return fs::path("data");
 }
 
+/// The warning line for a measurement subset whose classes are badly unbalanced.
+std::string unbalanced_note(const glassy::nets::measurement_subset& s) {
+    std::int64_t total = 0;
+    std::string counts;
+    for (const auto c : s.class_counts) {
+        total += c;
+        counts += (counts.empty() ? "" : " ") + std::to_string(c);
+    }
+    return "the " + s.what + " subset (" + std::to_string(total) + " samples) is badly unbalanced, class counts " + counts +
+           " (the split has too few samples of some classes, or fewer samples were asked for than there are classes)";
+}
+
+/// ", from DIR" for the folder the data files were read from; empty for synthetic data.
+std::string data_source(const glassy::nets::quench& run) {
+    return run.data_files().empty() ? "" : ", from " + run.data_files().front().parent_path().string();
+}
+
 std::string human_bytes(std::uint64_t b) {
     char buf[64];
     if (b >= (1ULL << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1ULL << 30));
@@ -67,8 +84,8 @@ int main(int argc, char** argv) {
     training.push_back({app.add_option("--model", model, "toy | fc | smallnet | resnet18")->capture_default_str(), "/model"});
     training.push_back({app.add_option("--dataset", o.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")->capture_default_str(), "/dataset"});
     app.add_option("--data-dir", data_dir,
-                   "dataset root with mnist/, fashion-mnist/, cifar-10-batches-bin/, cifar-100-binary/ "
-                   "(default: $GLASSY_DATA_DIR, else the first data/ above the executable)");
+                   "dataset root with mnist/, fashion-mnist/, cifar-10-batches-bin/, cifar-100-binary/, or the folder "
+                   "holding the dataset's files (default: $GLASSY_DATA_DIR, else the first data/ above the executable)");
     training.push_back({app.add_option("--hidden", o.hidden, "toy model width h (10 for the under-parametrised case)")->capture_default_str(), "/hidden"});
     training.push_back({app.add_option("--batch", o.batch, "minibatch size")->capture_default_str(), "/batch"});
     training.push_back({app.add_option("--lr", o.lr, "learning rate (constant)")->capture_default_str(), "/lr"});
@@ -79,9 +96,9 @@ int main(int argc, char** argv) {
     training.push_back({app.add_option("--seed", o.seed, "seed of initialisation, minibatches, SGLD noise, synthetic data")->capture_default_str(), "/seed"});
     training.push_back({app.add_option("--device", o.device, "cpu | cuda")->capture_default_str(), "/device"});
     training.push_back({app.add_option("--dtype", o.dtype, "float32 | float64 (training precision; snapshots are float32)")->capture_default_str(), "/dtype"});
-    training.push_back({app.add_option("--noise-samples", o.noise_samples, "D(t_w) uses the first N training samples")->capture_default_str(), "/noise_samples"});
+    training.push_back({app.add_option("--noise-samples", o.noise_samples, "D(t_w) on N training samples (a class-balanced subset fixed by --seed)")->capture_default_str(), "/noise_samples"});
     training.push_back({app.add_option("--noise-method", noise_method, "batched | loop (per-sample reference)")->capture_default_str(), "/noise_method"});
-    training.push_back({app.add_option("--eval-samples", o.eval_samples, "loss/accuracy on the first N train and test samples")
+    training.push_back({app.add_option("--eval-samples", o.eval_samples, "loss/accuracy on N train and N test samples (class-balanced subsets fixed by --seed)")
             ->capture_default_str(), "/eval_samples"});
     training.push_back({app.add_option("--points-per-decade", o.points_per_decade, "measurement times and lags per decade")->capture_default_str(), "/points_per_decade"});
     training.push_back({app.add_option("--tw-per-decade", o.tw_per_decade, "waiting times per decade (from 10 to steps/2)")->capture_default_str(), "/tw_per_decade"});
@@ -157,8 +174,11 @@ int main(int argc, char** argv) {
         glassy::app::check_memory(static_cast<double>(run.snapshot_bytes()), "the weight snapshots (" +
                                   std::to_string(run.num_waiting_times()) + " waiting times x " +
                                   std::to_string(run.num_parameters()) + " weights)");
+        for (const auto& subset : run.measurement_subsets())
+            if (glassy::nets::badly_unbalanced(subset.class_counts)) std::cerr << "net_quench: warning: " << unbalanced_note(subset) << "\n";
         if (!quiet)
-            std::cerr << "net_quench: " << model << " on " << o.dataset << " (" << run.train_count() << " training samples), M = "
+            std::cerr << "net_quench: " << model << " on " << o.dataset << " (" << run.train_count() << " training samples"
+                  << data_source(run) << "), M = "
                   << run.num_parameters() << " weights, " << run.num_waiting_times() << " waiting times, snapshot memory "
                   << human_bytes(run.snapshot_bytes()) << " (" << run.snapshot_bytes() << " bytes), " << o.steps
                   << " steps, threads " << torch::get_num_threads() << (saved ? " (resumed)" : "") << "\n";
@@ -212,6 +232,9 @@ int main(int argc, char** argv) {
                         "Delta %.1f s); checkpoints %.1f s\n",
                         tm.steps_s, tm.metrics_s + tm.noise_s + tm.aging_s, 100.0 * tm.overhead(), tm.metrics_s, tm.noise_s,
                         tm.aging_s, tm.checkpoints_s);
+    } catch (const glassy::nets::missing_data_error& e) {
+        std::cerr << "net_quench: error: " << e.what() << (data_dir.empty() ? " (set --data-dir DIR or GLASSY_DATA_DIR)" : "") << "\n";
+        return 1;
     } catch (const c10::Error& e) {
         const std::string msg = e.what_without_backtrace();
         std::cerr << "net_quench: error: LibTorch: " << msg.substr(0, msg.find('\n')) << "\n";

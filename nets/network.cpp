@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <numeric>
 
 namespace glassy {
 
@@ -208,8 +209,24 @@ torch::Tensor network_system::per_sample_loss(const torch::Tensor& out, const to
     return F::nll_loss(torch::log_softmax(out, 1), y, F::NLLLossFuncOptions().reduction(torch::kNone));
 }
 
+torch::Tensor network_system::sample_index(split s, const std::vector<std::int64_t>& samples) const {
+    const std::int64_t n = count(s);
+    for (const auto i : samples)
+        if (i < 0 || i >= n)
+            throw parameter_error("sample index " + std::to_string(i) + " outside the " + (s == split::train ? "training" : "test") +
+                                  " split of " + std::to_string(n) + " samples");
+    return torch::tensor(samples, torch::kInt64).to(m_options.device);
+}
+
 evaluation network_system::evaluate(split s, std::int64_t n, bool with_gradient) const {
-    n = std::min(n, count(s));
+    std::vector<std::int64_t> first(static_cast<std::size_t>(std::clamp<std::int64_t>(n, 0, count(s))));
+    std::iota(first.begin(), first.end(), std::int64_t{0});
+    return evaluate(s, first, with_gradient);
+}
+
+evaluation network_system::evaluate(split s, const std::vector<std::int64_t>& samples, bool with_gradient) const {
+    const auto n = static_cast<std::int64_t>(samples.size());
+    const torch::Tensor index = sample_index(s, samples);
     evaluation ev;
     if (n < 1) {
         ev.loss = ev.accuracy = ev.grad_norm = std::numeric_limits<double>::quiet_NaN();
@@ -224,9 +241,10 @@ evaluation network_system::evaluate(split s, std::int64_t n, bool with_gradient)
     std::int64_t hits = 0;
     for (std::int64_t b = 0; b < n; b += chunk) {
         const std::int64_t e = std::min(n, b + chunk);
-        const torch::Tensor y = labels(s, b, e);
+        const torch::Tensor part = index.slice(0, b, e);
+        const torch::Tensor y = labels(s, part);
         if (with_gradient) {
-            const torch::Tensor out = m_model->forward(inputs(s, b, e));
+            const torch::Tensor out = m_model->forward(inputs(s, part));
             const torch::Tensor loss = per_sample_loss(out, y).sum();
             auto g = torch::autograd::grad({loss}, params.tensors);
             if (grad_sum.empty()) grad_sum = std::move(g);
@@ -236,7 +254,7 @@ evaluation network_system::evaluate(split s, std::int64_t n, bool with_gradient)
             hits += out.argmax(1).eq(y).sum().item<std::int64_t>();
         } else {
             torch::NoGradGuard no_grad;
-            const torch::Tensor out = m_model->forward(inputs(s, b, e));
+            const torch::Tensor out = m_model->forward(inputs(s, part));
             loss_sum += per_sample_loss(out, y).sum().item<double>();
             hits += out.argmax(1).eq(y).sum().item<std::int64_t>();
         }

@@ -119,8 +119,17 @@ public:
     /// Per-sample losses L_s [B] of outputs `out` [B, K] against labels `y` (see loss_kind).
     [[nodiscard]] torch::Tensor per_sample_loss(const torch::Tensor& out, const torch::Tensor& y) const;
 
-    /// Evaluates the first `n` samples of a split (n is clipped to the split size) in eval mode
-    /// (BatchNorm on running statistics), in chunks; restores the training flag afterwards.
+    /// The sample indices `samples` of a split as an int64 tensor on the device. Throws
+    /// parameter_error for an index outside [0, count(s)).
+    [[nodiscard]] torch::Tensor sample_index(split s, const std::vector<std::int64_t>& samples) const;
+
+    /// Evaluates the samples `samples` of a split (indices, any order, as from
+    /// class_balanced_order) in eval mode (BatchNorm on running statistics), in chunks of 1024
+    /// in the given order; restores the training flag afterwards. All NaN for no samples.
+    /// Throws parameter_error for an index outside the split.
+    [[nodiscard]] evaluation evaluate(split s, const std::vector<std::int64_t>& samples, bool with_gradient) const;
+    /// Evaluates the first `n` samples of a split (n is clipped to the split size): evaluate on
+    /// the indices 0..n-1.
     [[nodiscard]] evaluation evaluate(split s, std::int64_t n, bool with_gradient) const;
 
 private:

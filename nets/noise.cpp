@@ -3,6 +3,7 @@
 #include "dynamics/error.hpp"
 
 #include <map>
+#include <numeric>
 #include <set>
 
 namespace glassy::nets {
@@ -37,14 +38,16 @@ noise_estimate finish(double sum_sq, const std::vector<torch::Tensor>& grad_sum,
     return e;
 }
 
-noise_estimate loop_noise(const network_system& sys, std::int64_t n) {
+noise_estimate loop_noise(const network_system& sys, const torch::Tensor& picked) {
+    const std::int64_t n = picked.size(0);
     net_base& model = sys.model();
     const auto params = sys.state().tensors;
     std::vector<torch::Tensor> grad_sum;
     double sum_sq = 0.0;
     for (std::int64_t s = 0; s < n; ++s) {
-        const torch::Tensor out = model.forward(sys.inputs(split::train, s, s + 1));
-        const torch::Tensor loss = sys.per_sample_loss(out, sys.labels(split::train, s, s + 1)).sum();
+        const torch::Tensor one = picked.slice(0, s, s + 1);
+        const torch::Tensor out = model.forward(sys.inputs(split::train, one));
+        const torch::Tensor loss = sys.per_sample_loss(out, sys.labels(split::train, one)).sum();
         const auto g = torch::autograd::grad({loss}, params);
         for (std::size_t i = 0; i < g.size(); ++i) {
             const torch::Tensor gd = g[i].to(torch::kFloat64);
@@ -185,11 +188,20 @@ layer_terms layer_contribution(const tape_entry& e, const torch::Tensor& g) {
 
 noise_estimate sgd_noise(const network_system& sys, std::int64_t samples, noise_method method, std::int64_t chunk) {
     if (samples < 1) throw parameter_error("noise samples must be >= 1");
+    std::vector<std::int64_t> first(static_cast<std::size_t>(std::min(samples, sys.count(split::train))));
+    std::iota(first.begin(), first.end(), std::int64_t{0});
+    return sgd_noise(sys, first, method, chunk);
+}
+
+noise_estimate sgd_noise(const network_system& sys, const std::vector<std::int64_t>& samples, noise_method method,
+                         std::int64_t chunk) {
+    if (samples.empty()) throw parameter_error("noise samples must be >= 1");
     if (chunk < 1) throw parameter_error("noise chunk must be >= 1");
-    const std::int64_t n = std::min(samples, sys.count(split::train));
+    const torch::Tensor picked = sys.sample_index(split::train, samples);
+    const std::int64_t n = picked.size(0);
     net_base& model = sys.model();
     mode_guard guard(model);
-    if (method == noise_method::per_sample_loop) return loop_noise(sys, n);
+    if (method == noise_method::per_sample_loop) return loop_noise(sys, picked);
 
     const auto params = sys.state().tensors;
     layer_tape tape;
@@ -201,11 +213,12 @@ noise_estimate sgd_noise(const network_system& sys, std::int64_t samples, noise_
     for (std::int64_t begin = 0; begin < n; begin += chunk) {
         const std::int64_t end = std::min(n, begin + chunk);
         tape.entries.clear();
-        const torch::Tensor out = model.forward(sys.inputs(split::train, begin, end));
-        const torch::Tensor loss = sys.per_sample_loss(out, sys.labels(split::train, begin, end)).sum();
+        const torch::Tensor part = picked.slice(0, begin, end);
+        const torch::Tensor out = model.forward(sys.inputs(split::train, part));
+        const torch::Tensor loss = sys.per_sample_loss(out, sys.labels(split::train, part)).sum();
         if (begin == 0 && !tape_covers(tape, params)) {
             model.set_tape(nullptr);
-            return loop_noise(sys, n);
+            return loop_noise(sys, picked);
         }
         // Gradients with respect to the layer outputs only: the parameter gradients follow from
         // the per-layer terms, so autograd does not compute them a second time.

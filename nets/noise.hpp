@@ -1,6 +1,6 @@
 #pragma once
-/// @file The SGD noise D of the paper's eq. 4 on a set S of training samples (the first
-/// |S| of the training split):
+/// @file The SGD noise D of the paper's eq. 4 on a set S of training samples (net_quench:
+/// the first |S| of a class-balanced order of the training split, see class_balanced_order):
 ///   D = (1/|S|) sum_s (1/M) |grad L_s - grad L|^2 = [(1/|S|) sum_s |grad L_s|^2 - |grad L|^2] / M,
 /// with grad L = (1/|S|) sum_s grad L_s the mean gradient over S and M the number of weights.
 /// Measured with the model in eval mode: for ResNet-18 BatchNorm then uses its running
@@ -31,9 +31,14 @@ struct noise_estimate {
     bool fast_path = false;            ///< true when the batched path was used
 };
 
-/// Measures D on the first `samples` training samples (clipped to the training size), in
-/// chunks of `chunk` samples for the batched path. Restores the training flag of the model.
-/// Throws parameter_error for samples < 1 or chunk < 1.
+/// Measures D on the training samples S = `samples` (indices into the training split, e.g. a
+/// prefix of class_balanced_order; summed in the given order), in chunks of `chunk` samples for
+/// the batched path. Restores the training flag of the model. Throws parameter_error for no
+/// samples, an index outside the training split, or chunk < 1.
+[[nodiscard]] noise_estimate sgd_noise(const network_system& sys, const std::vector<std::int64_t>& samples,
+                                       noise_method method = noise_method::batched, std::int64_t chunk = 256);
+/// D on the first `samples` training samples (clipped to the training size): sgd_noise on the
+/// indices 0..n-1. Throws parameter_error for samples < 1 or chunk < 1.
 [[nodiscard]] noise_estimate sgd_noise(const network_system& sys, std::int64_t samples,
                                        noise_method method = noise_method::batched, std::int64_t chunk = 256);
 

@@ -20,20 +20,21 @@ namespace {
 
 std::string noise_method_name(noise_method m) { return m == noise_method::batched ? "batched" : "per_sample_loop"; }
 
-/// Loss and accuracy on the first eval_samples of train and test (and, with_gradient, the norm
+/// Loss and accuracy on the evaluation subsets of train and test (and, with_gradient, the norm
 /// of the training-loss gradient on the same train samples), at the steps of its own schedule.
 struct metrics_observer {
     schedule when;
-    std::int64_t eval_samples;
+    const std::vector<std::int64_t>& train_samples;
+    const std::vector<std::int64_t>& test_samples;
     bool with_gradient;
     std::vector<double> time, train_loss, train_accuracy, test_loss, test_accuracy, grad_norm;
 
     void operator()(const network_system& s, const parameter_handle&, std::int64_t step, double t) {
         if (!when.contains(step)) return;
-        const evaluation tr = s.evaluate(split::train, eval_samples, with_gradient);
+        const evaluation tr = s.evaluate(split::train, train_samples, with_gradient);
         if (!std::isfinite(tr.loss))
             throw divergence_error("training loss became non-finite at step " + std::to_string(step) + " (lower --lr)");
-        const evaluation te = s.evaluate(split::test, eval_samples, false);
+        const evaluation te = s.evaluate(split::test, test_samples, false);
         time.push_back(t);
         train_loss.push_back(tr.loss);
         train_accuracy.push_back(tr.accuracy);
@@ -46,7 +47,7 @@ struct metrics_observer {
 /// D(t_w) (eq. 4) at each waiting step, and optionally the weights there.
 struct noise_observer {
     schedule when;
-    std::int64_t samples;
+    const std::vector<std::int64_t>& samples;
     noise_method method;
     bool keep_weights;
     std::vector<double> noise;
@@ -134,7 +135,20 @@ struct quench::impl {
     std::unique_ptr<sgd> dyn;
     std::vector<std::int64_t> tw, lags;
     schedule metrics_schedule;
+    std::vector<std::int64_t> train_subset;       ///< first max(noise, eval) samples of the balanced train order
+    std::vector<std::int64_t> noise_set, train_eval, test_eval; ///< prefixes used by D and the evaluations
 };
+
+namespace {
+
+/// Seeds of the measurement subsets: mt19937_64(seed XOR these) (docs/format.md).
+constexpr std::uint64_t train_subset_key = 0x6A09E667F3BCC909ULL, test_subset_key = 0xBB67AE8584CAA73BULL;
+
+std::vector<std::int64_t> prefix(const std::vector<std::int64_t>& v, std::int64_t n) {
+    return {v.begin(), v.begin() + std::min<std::int64_t>(n, static_cast<std::int64_t>(v.size()))};
+}
+
+} // namespace
 
 quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     auto& q = *m_impl;
@@ -157,11 +171,13 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
         q.data = make_synthetic(so);
     } else {
         if (o.data_dir.empty()) throw parameter_error("no data directory (set --data-dir or GLASSY_DATA_DIR)");
-        if (o.dataset != "mnist" && o.dataset != "fashion-mnist" && !std::filesystem::is_directory(o.data_dir))
-            throw error("data directory " + o.data_dir.string() + " does not exist (set --data-dir or GLASSY_DATA_DIR)");
         q.data = load_dataset(o.dataset, o.data_dir);
     }
     q.stats = compute_channel_stats(q.data.train);
+    q.train_subset = prefix(class_balanced_order(q.data.train, o.seed ^ train_subset_key), std::max(o.noise_samples, o.eval_samples));
+    q.noise_set = prefix(q.train_subset, o.noise_samples);
+    q.train_eval = prefix(q.train_subset, o.eval_samples);
+    q.test_eval = prefix(class_balanced_order(q.data.test, o.seed ^ test_subset_key), o.eval_samples);
 
     torch::manual_seed(o.seed);
     const input_shape shape{q.data.train.channels, q.data.train.height, q.data.train.width, q.data.train.classes};
@@ -191,6 +207,14 @@ std::uint64_t quench::snapshot_bytes() const {
     return m_impl->options.save_snapshots ? 2 * one : one;
 }
 std::int64_t quench::train_count() const { return m_impl->sys->count(split::train); }
+const std::vector<std::filesystem::path>& quench::data_files() const { return m_impl->data.files; }
+
+std::vector<measurement_subset> quench::measurement_subsets() const {
+    const auto& q = *m_impl;
+    return {{"D", label_counts(q.data.train, q.noise_set)},
+            {"train evaluation", label_counts(q.data.train, q.train_eval)},
+            {"test evaluation", label_counts(q.data.test, q.test_eval)}};
+}
 double quench::last_loss() const { return m_impl->dyn->last_loss(); }
 
 namespace {
@@ -228,8 +252,8 @@ constexpr const char* tool_name = "net_quench";
 record quench::run(const run_hooks& hooks, const quench_control& control) {
     auto& q = *m_impl;
     const auto& o = q.options;
-    metrics_observer metrics{q.metrics_schedule, o.eval_samples, o.grad_norm, {}, {}, {}, {}, {}, {}};
-    noise_observer noise{schedule(q.tw), o.noise_samples, o.noise, o.save_snapshots, {}, {}, {}};
+    metrics_observer metrics{q.metrics_schedule, q.train_eval, q.test_eval, o.grad_norm, {}, {}, {}, {}, {}, {}};
+    noise_observer noise{schedule(q.tw), q.noise_set, o.noise, o.save_snapshots, {}, {}, {}};
     two_time_recorder<parameter_handle> aging(q.tw, q.lags);
     const schedule all = q.metrics_schedule.merged(schedule(q.tw)).merged(aging.required_steps()).truncated(o.steps);
     const std::string config = options_json(o).dump();
@@ -376,6 +400,13 @@ record quench::run(const run_hooks& hooks, const quench_control& control) {
     rec.aging.delta = aging.delta();
     rec.aging.noise = noise.noise;
     rec.aging.noise.resize(q.tw.size(), std::numeric_limits<double>::quiet_NaN()); // unreached t_w of a stopped run
+    const auto indices = [](const std::vector<std::int64_t>& v) {
+        return nd_array<double>{{static_cast<std::uint64_t>(v.size())}, std::vector<double>(v.begin(), v.end())};
+    };
+    rec.extra["measurement/train_indices"] = indices(q.train_subset);
+    rec.extra["measurement/test_indices"] = indices(q.test_eval);
+    rec.parameters["data_files"] = nlohmann::json::array();
+    for (const auto& f : q.data.files) rec.parameters["data_files"].push_back(f.string());
     if (o.save_snapshots && !noise.weights.empty()) {
         const auto m = static_cast<std::uint64_t>(num_parameters());
         nd_array<float> w;
@@ -409,6 +440,9 @@ nlohmann::json options_json(const quench_options& o) {
     p["tw_first"] = o.tw_first;
     p["save_snapshots"] = o.save_snapshots;
     p["grad_norm"] = o.grad_norm;
+    // The rule of the D / evaluation subsets. In the configuration, so that a checkpoint of the
+    // older first-S rule (no such key) is refused rather than continued with other samples.
+    p["measurement_subset"] = "class_balanced";
     if (!o.tw_steps.empty()) p["tw_steps"] = o.tw_steps;
     if (!o.lag_steps.empty()) p["lag_steps"] = o.lag_steps;
     if (o.dataset == "synthetic") {

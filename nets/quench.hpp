@@ -33,9 +33,10 @@ struct quench_options {
     std::uint64_t seed = 1;                 ///< initialisation, minibatches, SGLD noise, synthetic data
     std::string device = "cpu";             ///< cpu or cuda
     std::string dtype = "float32";          ///< float32 or float64
-    std::int64_t noise_samples = 1024;      ///< |S| of eq. 4: the first noise_samples training samples
+    std::int64_t noise_samples = 1024;      ///< |S| of eq. 4: the first noise_samples of the measurement order
     noise_method noise = noise_method::batched; ///< how D is computed
-    std::int64_t eval_samples = 1024;       ///< loss/accuracy on the first eval_samples of train and test
+    std::int64_t eval_samples = 1024;       ///< loss/accuracy on the first eval_samples of the measurement
+                                            ///< orders of train and test (class_balanced_order)
     int points_per_decade = 10;             ///< measurement times and lags per decade
     int tw_per_decade = 3;                  ///< waiting times per decade
     std::int64_t tw_first = 10;             ///< smallest waiting time
@@ -82,6 +83,13 @@ struct run_timing {
     [[nodiscard]] double overhead() const { return steps_s > 0 ? (metrics_s + noise_s + aging_s) / steps_s : std::nan(""); }
 };
 
+/// A subset of samples the run measures on, with its class counts (label_counts), so that the
+/// app can warn when it is badly unbalanced (badly_unbalanced).
+struct measurement_subset {
+    std::string what;                       ///< "D", "train evaluation" or "test evaluation"
+    std::vector<std::int64_t> class_counts; ///< [classes]
+};
+
 /// A prepared run: data loaded, model built, schedules fixed. Construct, inspect (sizes,
 /// memory), then run() once.
 class quench {
@@ -103,6 +111,14 @@ public:
     [[nodiscard]] std::uint64_t snapshot_bytes() const;
     /// Training-set size.
     [[nodiscard]] std::int64_t train_count() const;
+    /// The data files read (dataset_pair::files; empty for synthetic data).
+    [[nodiscard]] const std::vector<std::filesystem::path>& data_files() const;
+    /// The measurement subsets: D uses the first noise_samples, the train evaluations the first
+    /// eval_samples of class_balanced_order(train, seed XOR 0x6A09E667F3BCC909); the test
+    /// evaluations the first eval_samples of class_balanced_order(test, seed XOR
+    /// 0xBB67AE8584CAA73B). Fixed by the seed (a resumed run uses the same ones); the record
+    /// stores them in /measurement/train_indices and /measurement/test_indices.
+    [[nodiscard]] std::vector<measurement_subset> measurement_subsets() const;
     /// Minibatch loss of the last SGD step (for progress lines).
     [[nodiscard]] double last_loss() const;
 
@@ -128,7 +144,7 @@ private:
 };
 
 /// The parameters JSON written in the record: every option plus num_parameters, input_mean,
-/// input_std, train_count, test_count.
+/// input_std, train_count, test_count (run() adds data_files, steps_done, ...).
 [[nodiscard]] nlohmann::json quench_parameters(const quench_options& options, std::int64_t num_parameters,
                                                const channel_stats& stats, std::int64_t train_count,
                                                std::int64_t test_count);

