@@ -171,7 +171,7 @@ std::string read_string_attribute(const H5::H5Object& obj, const std::string& na
     return read_single_string(obj.openAttribute(name), "attribute '" + name + "'", file);
 }
 
-// Reads string attribute `name` of the root group; returns it if it is one of `allowed`,
+// Reads string attribute `name` of `obj`; returns it if it is one of `allowed`,
 // exactly, and throws "attribute 'NAME' of FILE is 'VALUE': expected A, B or C" otherwise.
 std::string read_enumerated_attribute(const H5::H5Object& obj, const std::string& name,
                                       const std::vector<std::string>& allowed, const std::string& file) {
@@ -524,7 +524,9 @@ T read_in_child(const std::string& file, const char* what, Read&& read) {
                                                     : "exit status " + std::to_string(WEXITSTATUS(status));
         throw record_error(file + ": unreadable " + what + " (the HDF5 library crashed reading it: " + how + ")");
     }
-    if (bytes.empty() || bytes[0] != 'v') throw record_error(bytes.size() > 1 ? bytes.substr(1) : file + ": no result");
+    if (!bytes.empty() && bytes[0] == 'e') throw record_error(bytes.substr(1));
+    if (bytes.empty() || bytes[0] != 'v')
+        throw record_error(file + ": unreadable " + what + " (the reader process sent no result)");
     T value;
     wire_in in{bytes.data() + 1, bytes.data() + bytes.size()};
     try {
