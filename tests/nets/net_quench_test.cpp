@@ -155,3 +155,23 @@ TEST(NetQuench, TheStepCountIsPrintedAtStart) {
     EXPECT_NE(r.err.find(", 7 steps, "), std::string::npos) << r.err;
     fs::remove(out);
 }
+
+// Issue 11 §4: a step count whose t_w + lag would overflow the 64-bit step counters is refused
+// before any work (timeout only guards against the old behaviour, a run of ~forever).
+TEST(NetQuench, StepCountsBeyondTheCountersAreRefused) {
+    const fs::path err = fs::temp_directory_path() / ("glassy_net_quench_steps_err_" + std::to_string(::getpid()));
+    for (const std::string steps : {"4611686018427387904", "9223372036854775807"}) {
+        const std::string cmd = "timeout 120 " + std::string(NET_QUENCH_EXE) + " --model fc --dataset synthetic --synthetic-train 100 " +
+                                "--synthetic-test 20 --batch 10 --noise-samples 10 --eval-samples 20 --threads 1 --quiet --steps " +
+                                steps + " --out /tmp/glassy_never_written.h5 > /dev/null 2> " + err.string();
+        const int status = std::system(cmd.c_str());
+        std::ifstream f(err);
+        std::stringstream ss;
+        ss << f.rdbuf();
+        EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << steps << " -> " << ss.str();
+        EXPECT_NE(ss.str().find("net_quench: error: --steps " + steps + " is more than the 64-bit step counters hold"), std::string::npos)
+            << ss.str();
+    }
+    fs::remove(err);
+    EXPECT_FALSE(fs::exists("/tmp/glassy_never_written.h5"));
+}
