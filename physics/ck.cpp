@@ -105,6 +105,14 @@ ck_system::ck_system(ck_mixture mix, double T, double T0)
     : m_mix(std::move(mix)), m_T(T), m_T0(T0), m_beta0(std::isinf(T0) ? 0.0 : 1.0 / T0) {
     if (!std::isfinite(T) || T < 0.0) throw parameter_error("ck: T must be finite and >= 0");
     if (std::isnan(T0) || T0 <= 0.0) throw parameter_error("ck: T0 must be > 0 (or infinity)");
+    if (const double td = dynamical_temperature(m_mix); std::isfinite(T0) && T0 <= td) {
+        char msg[256];
+        std::snprintf(msg, sizeof msg,
+                      "T0 = %g is not above the dynamical temperature T_d = %.6f of f = %s: the equilibrium start "
+                      "exists only for T0 > T_d (or T0 = infinity)",
+                      T0, td, m_mix.str().c_str());
+        throw parameter_error(msg);
+    }
 }
 
 double ck_energy(const ck_system& sys, const ck_state& x) {
@@ -625,6 +633,37 @@ double ck_response(const ck_state& x, std::int64_t i, std::int64_t j) {
 
 // ---------------------------------------------------------------------------------------------
 // Equilibrium mode-coupling equation
+
+namespace {
+// f'(q) (1 - q) / q for q in [0, 1), as the polynomial (1 - q) sum_p p c_p q^(p-2) / 2.
+double plateau_ratio(const ck_mixture& mix, double q) {
+    double s = 0.0;
+    for (const auto& [p, c] : mix.terms()) s += 0.5 * p * c * std::pow(q, p - 2);
+    return (1.0 - q) * s;
+}
+} // namespace
+
+double dynamical_temperature(const ck_mixture& mix) {
+    constexpr int points = 4096;
+    int best = 0;
+    for (int k = 1; k < points; ++k)
+        if (plateau_ratio(mix, static_cast<double>(k) / points) > plateau_ratio(mix, static_cast<double>(best) / points)) best = k;
+    // Golden section on the bracket around the best grid point (inside [0, 1]).
+    double a = std::max(0.0, (best - 1.0) / points), b = std::min(1.0, (best + 1.0) / points);
+    const double g = 0.5 * (std::sqrt(5.0) - 1.0);
+    double x1 = b - g * (b - a), x2 = a + g * (b - a);
+    double f1 = plateau_ratio(mix, x1), f2 = plateau_ratio(mix, x2);
+    for (int it = 0; it < 200 && b - a > 1e-15; ++it) {
+        if (f1 < f2) {
+            a = x1, x1 = x2, f1 = f2;
+            x2 = a + g * (b - a), f2 = plateau_ratio(mix, x2);
+        } else {
+            b = x2, x2 = x1, f2 = f1;
+            x1 = b - g * (b - a), f1 = plateau_ratio(mix, x1);
+        }
+    }
+    return std::sqrt(std::max({f1, f2, plateau_ratio(mix, static_cast<double>(best) / points)}));
+}
 
 std::vector<double> equilibrium_correlation(const ck_mixture& mix, double T, double tau_max, double h) {
     if (!(T > 0.0) || !std::isfinite(T)) throw parameter_error("mct: T must be > 0");

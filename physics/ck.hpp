@@ -83,7 +83,8 @@ struct ck_state {
 class ck_system {
 public:
     using state_type = ck_state;
-    /// Throws parameter_error for T < 0, T0 <= 0 or non-finite T.
+    /// Throws parameter_error for T < 0, T0 <= 0 or non-finite T, and for a finite T0 <= T_d
+    /// (dynamical_temperature(mix); the message gives T_d): no paramagnetic equilibrium start.
     ck_system(ck_mixture mix, double T, double T0 = std::numeric_limits<double>::infinity());
     [[nodiscard]] const ck_mixture& mixture() const noexcept { return m_mix; }
     [[nodiscard]] double temperature() const noexcept { return m_T; }
@@ -182,6 +183,14 @@ private:
 /// R(t_i, t_j) of the grid: stored (reference) or, for the decimation scheme, the mean of
 /// R(t_i, s) over the two intervals around t_j from chi differences (1 on the diagonal).
 [[nodiscard]] double ck_response(const ck_state& x, std::int64_t i, std::int64_t j);
+
+/// Dynamical (mode-coupling) temperature T_d of the model f: the largest T at which the plateau
+/// equation of the equilibrium dynamics, f'(q) (1 - q) = T^2 q, has a solution q in (0, 1), i.e.
+///   T_d^2 = sup_{0 < q < 1} f'(q) (1 - q) / q   (the q -> 0 limit is f''(0) = c_2).
+/// Pure p-spin: T_d^2 = p (p-2)^(p-2) / (2 (p-1)^(p-1)) (p = 3: sqrt(3/8) = 0.612372...);
+/// p = 2: T_d = 1 (the continuous transition). Computed by a scan of 4096 points in q and a
+/// golden-section refinement of the best one (about 1e-12 relative in T_d^2 for a single maximum).
+[[nodiscard]] double dynamical_temperature(const ck_mixture& mix);
 
 /// Solution of the equilibrium mode-coupling equation (valid above T_d)
 ///   dC/dtau = -T C - (1/T) int_0^tau f'(C(tau - s)) dC/ds(s) ds,  C(0) = 1,

@@ -33,17 +33,10 @@ struct ck_parameters {
 };
 
 /// Checks every field; throws parameter_error with a one-line message naming the bad one
-/// (among them: a finite T0 at or below the dynamical temperature of the mixture, where the
-/// equilibrium initial condition does not exist; the message gives T_d).
+/// (among them, from ck_system: a finite T0 at or below the dynamical temperature of the
+/// mixture, dynamical_temperature(), where the equilibrium start does not exist; the message
+/// gives T_d).
 void validate(const ck_parameters& p);
-
-/// Dynamical (mode-coupling) temperature T_d of the model f: the largest T at which the plateau
-/// equation of the equilibrium dynamics, f'(q) (1 - q) = T^2 q, has a solution q in (0, 1), i.e.
-///   T_d^2 = sup_{0 < q < 1} f'(q) (1 - q) / q   (the q -> 0 limit is f''(0) = c_2).
-/// Pure p-spin: T_d^2 = p (p-2)^(p-2) / (2 (p-1)^(p-1)) (p = 3: sqrt(3/8) = 0.612372...);
-/// p = 2: T_d = 1 (the continuous transition). Computed by a scan of 4096 points in q and a
-/// golden-section refinement of the best one (about 1e-12 relative in T_d^2 for a single maximum).
-[[nodiscard]] double dynamical_temperature(const ck_mixture& mix);
 
 /// Number of integration steps of the run, from t = 0 to tmax (what hooks.progress counts).
 [[nodiscard]] std::int64_t ck_steps(const ck_parameters& p);

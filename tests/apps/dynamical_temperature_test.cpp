@@ -1,6 +1,7 @@
 // T_d, the dynamical temperature below which pspin_quench --method ck refuses an equilibrium
 // start (--T0), against closed forms of the plateau equation f'(q)(1 - q) = T^2 q.
 #include "dynamics/error.hpp"
+#include "physics/ck.hpp"
 #include "physics/ck_run.hpp"
 
 #include <gtest/gtest.h>
@@ -53,4 +54,18 @@ TEST(dynamical_temperature, validate_refuses_T0_at_or_below_it) {
     EXPECT_THROW(glassy::validate(p), glassy::parameter_error);
     p.T0 = 0.81;
     EXPECT_NO_THROW(glassy::validate(p));
+}
+
+// The model itself refuses the start, so every user of the CK integrators is covered.
+TEST(dynamical_temperature, ck_system_refuses_T0_at_or_below_it) {
+    EXPECT_THROW(glassy::ck_system(ck_mixture::pure(3), 0.5, 0.6), glassy::parameter_error);
+    EXPECT_THROW(glassy::ck_system(ck_mixture::pure(3), 0.5, std::sqrt(3.0 / 8.0)), glassy::parameter_error);
+    EXPECT_NO_THROW(glassy::ck_system(ck_mixture::pure(3), 0.5, 0.62));
+    EXPECT_NO_THROW(glassy::ck_system(ck_mixture::pure(3), 0.5)); // T0 = infinity
+    try {
+        glassy::ck_system(ck_mixture::parse("3:1,4:1"), 0.5, 0.8);
+        FAIL() << "not refused";
+    } catch (const glassy::parameter_error& e) {
+        EXPECT_NE(std::string(e.what()).find("T_d = 0.805166"), std::string::npos) << e.what();
+    }
 }
