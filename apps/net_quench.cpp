@@ -40,6 +40,16 @@ fs::path default_data_dir() {
     return fs::path("data");
 }
 
+/// The thread count of a resumed run: the checkpoint's, unless --threads asks for another
+/// (then warned: LibTorch's kernels may round differently, so the record can differ in the last
+/// bits from the uninterrupted run; docs/nets.md).
+int resumed_threads(int kept, std::optional<int> given) {
+    if (!given || *given == kept) return kept;
+    std::cerr << "net_quench: warning: --threads " << *given << " differs from the checkpoint's " << kept
+              << " threads: the resumed record may differ in the last bits from an uninterrupted run\n";
+    return *given;
+}
+
 /// The warning line for a measurement subset whose classes are badly unbalanced.
 std::string unbalanced_note(const glassy::nets::measurement_subset& s) {
     std::int64_t total = 0;
@@ -162,6 +172,8 @@ int main(int argc, char** argv) {
             const char* env = std::getenv("OMP_NUM_THREADS");
             threads = env && std::atoi(env) > 0 ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
         }
+        if (const auto kept = saved ? glassy::nets::checkpoint_threads(*saved) : std::nullopt)
+            threads = resumed_threads(*kept, app.count("--threads") ? std::optional<int>(threads) : std::nullopt);
         torch::set_num_threads(std::max(1, threads));
         o.data_dir = data_dir.empty() ? default_data_dir() : fs::path(data_dir);
         if (o.dataset != "synthetic" && !data_dir.empty() && !fs::is_directory(o.data_dir))

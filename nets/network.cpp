@@ -1,6 +1,7 @@
 #include "nets/network.hpp"
 
 #include "dynamics/error.hpp"
+#include "nets/reduction.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -245,17 +246,17 @@ evaluation network_system::evaluate(split s, const std::vector<std::int64_t>& sa
         const torch::Tensor y = labels(s, part);
         if (with_gradient) {
             const torch::Tensor out = m_model->forward(inputs(s, part));
-            const torch::Tensor loss = per_sample_loss(out, y).sum();
-            auto g = torch::autograd::grad({loss}, params.tensors);
+            const torch::Tensor per_sample = per_sample_loss(out, y);
+            auto g = torch::autograd::grad({per_sample.sum()}, params.tensors);
             if (grad_sum.empty()) grad_sum = std::move(g);
             else
                 for (std::size_t i = 0; i < g.size(); ++i) grad_sum[i].add_(g[i]);
-            loss_sum += loss.item<double>();
+            loss_sum += ordered_sum(per_sample);
             hits += out.argmax(1).eq(y).sum().item<std::int64_t>();
         } else {
             torch::NoGradGuard no_grad;
             const torch::Tensor out = m_model->forward(inputs(s, part));
-            loss_sum += per_sample_loss(out, y).sum().item<double>();
+            loss_sum += ordered_sum(per_sample_loss(out, y));
             hits += out.argmax(1).eq(y).sum().item<std::int64_t>();
         }
     }
@@ -264,7 +265,7 @@ evaluation network_system::evaluate(split s, const std::vector<std::int64_t>& sa
     ev.accuracy = static_cast<double>(hits) / static_cast<double>(n);
     if (with_gradient) {
         double sq = 0.0;
-        for (const auto& g : grad_sum) sq += g.to(torch::kFloat64).pow(2).sum().item<double>();
+        for (const auto& g : grad_sum) sq += ordered_sum_of_squares(g);
         ev.grad_norm = std::sqrt(sq) / static_cast<double>(n);
     } else {
         ev.grad_norm = std::numeric_limits<double>::quiet_NaN();

@@ -1,7 +1,9 @@
 #include "nets/noise.hpp"
 
 #include "dynamics/error.hpp"
+#include "nets/reduction.hpp"
 
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <set>
@@ -25,16 +27,27 @@ struct mode_guard {
     mode_guard& operator=(const mode_guard&) = delete;
 };
 
-noise_estimate finish(double sum_sq, const std::vector<torch::Tensor>& grad_sum, std::int64_t n, std::int64_t m, bool fast) {
+/// Unit roundoff of the dtype the gradients are computed in (float32: 2^-24, float64: 2^-53).
+double unit_roundoff(const std::vector<torch::Tensor>& params) {
+    return !params.empty() && params.front().scalar_type() == torch::kFloat64 ? 0x1p-53 : 0x1p-24;
+}
+
+/// D from the two sums of eq. 4 (see noise.hpp for the rounding floor and the one-sample case).
+noise_estimate finish(double sum_sq, const std::vector<torch::Tensor>& grad_sum, std::int64_t n, std::int64_t m, bool fast,
+                      double roundoff) {
     noise_estimate e;
     e.samples = n;
     e.num_parameters = m;
     e.fast_path = fast;
     e.mean_sample_sq_norm = sum_sq / static_cast<double>(n);
     double g2 = 0.0;
-    for (const auto& g : grad_sum) g2 += g.pow(2).sum().item<double>();
+    for (const auto& g : grad_sum) g2 += ordered_sum_of_squares(g);
     e.mean_gradient_sq_norm = g2 / (static_cast<double>(n) * static_cast<double>(n));
-    e.D = (e.mean_sample_sq_norm - e.mean_gradient_sq_norm) / static_cast<double>(m);
+    const double difference = e.mean_sample_sq_norm - e.mean_gradient_sq_norm;
+    e.resolution = noise_rounding_floor(roundoff, m) * e.mean_sample_sq_norm / static_cast<double>(m);
+    // One sample: the spread of one gradient about itself is zero exactly; otherwise a
+    // difference below the rounding floor (or negative) is no measured spread either.
+    e.D = n == 1 || difference / static_cast<double>(m) <= e.resolution ? 0.0 : difference / static_cast<double>(m);
     return e;
 }
 
@@ -51,12 +64,12 @@ noise_estimate loop_noise(const network_system& sys, const torch::Tensor& picked
         const auto g = torch::autograd::grad({loss}, params);
         for (std::size_t i = 0; i < g.size(); ++i) {
             const torch::Tensor gd = g[i].to(torch::kFloat64);
-            sum_sq += gd.pow(2).sum().item<double>();
+            sum_sq += ordered_sum_of_squares(gd);
             if (grad_sum.size() <= i) grad_sum.push_back(gd.clone());
             else grad_sum[i].add_(gd);
         }
     }
-    return finish(sum_sq, grad_sum, n, sys.num_parameters(), false);
+    return finish(sum_sq, grad_sum, n, sys.num_parameters(), false, unit_roundoff(params));
 }
 
 /// Parameters (weight, bias) of a taped layer.
@@ -237,10 +250,10 @@ noise_estimate sgd_noise(const network_system& sys, const std::vector<std::int64
                 else grad_sum[i].add_(gd);
             }
         }
-        sum_sq += per_sample.sum().item<double>();
+        sum_sq += ordered_sum(per_sample);
     }
     tape.entries.clear();
-    return finish(sum_sq, grad_sum, n, sys.num_parameters(), true);
+    return finish(sum_sq, grad_sum, n, sys.num_parameters(), true, unit_roundoff(params));
 }
 
 } // namespace glassy::nets

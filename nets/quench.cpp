@@ -298,6 +298,7 @@ record quench::run(const run_hooks& hooks, const quench_control& control) {
         c.tool = tool_name;
         c.config = config;
         c.integers["step"] = rs.step;
+        c.integers["threads"] = torch::get_num_threads(); // resumed with the same count (checkpoint_threads)
         for (const auto& p : model.named_parameters(true)) put_tensor(c, "model/" + p.key(), p.value());
         for (const auto& b : model.named_buffers(true)) put_tensor(c, "model/" + b.key(), b.value());
         q.dyn->save(c, "sgd/");
@@ -452,6 +453,13 @@ nlohmann::json options_json(const quench_options& o) {
                           {"noise", o.synthetic.noise}};
     }
     return p;
+}
+
+std::optional<int> checkpoint_threads(const checkpoint& c) {
+    const auto it = c.integers.find("threads");
+    if (it == c.integers.end()) return std::nullopt;
+    if (it->second < 1 || it->second > 1 << 16) throw record_error("checkpoint: bad thread count " + std::to_string(it->second));
+    return static_cast<int>(it->second);
 }
 
 quench_options options_from_checkpoint(const checkpoint& c) {

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +69,13 @@ struct quench_control {
 /// The options stored in a net_quench checkpoint (data_dir left empty); throws record_error
 /// with a one-line message if `c` is not a net_quench checkpoint.
 [[nodiscard]] quench_options options_from_checkpoint(const checkpoint& c);
+
+/// The LibTorch intra-op thread count the checkpoint was written with, or nullopt for a
+/// checkpoint from before it was stored. A resumed run uses it: LibTorch's GEMM and convolution
+/// kernels may round differently with another count (nets/reduction.hpp), and only the same
+/// count makes the resumed record identical to the uninterrupted one on every CPU. Throws
+/// record_error for a count outside 1..65536.
+[[nodiscard]] std::optional<int> checkpoint_threads(const checkpoint& c);
 
 /// Where the wall time of quench::run() went, in seconds: SGD steps (including progress and
 /// stop hooks) and each kind of measurement. overhead() = measurements / steps is the cost of

@@ -2,6 +2,7 @@
 // case computed by hand.
 #include "dynamics/error.hpp"
 #include "nets/noise.hpp"
+#include "nets/reduction.hpp"
 #include "nets_support.hpp"
 
 #include <gtest/gtest.h>
@@ -105,11 +106,80 @@ TEST(Noise, HandComputedCase) {
 
 TEST(Noise, SingleSampleHasNoNoiseAndBadArgumentsThrow) {
     const auto data = small_data(20, 4);
-    auto sys = make_system(model_kind::fc, data, torch::kFloat64);
-    // |S| = 1: grad L = grad L_1, D = 0 up to rounding of |g|^2 - |g|^2.
-    const noise_estimate e = sgd_noise(*sys, 1);
-    EXPECT_NEAR(e.D, 0.0, 1e-12 * e.mean_sample_sq_norm);
-    EXPECT_THROW((void)sgd_noise(*sys, 0), glassy::parameter_error);
+    for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
+        auto sys = make_system(model_kind::fc, data, dtype);
+        // |S| = 1: grad L = grad L_1, so D = 0 exactly (both paths), whatever the rounding of the
+        // two terms; before, the batched float32 path gave +-1e-11.
+        for (auto m : {noise_method::per_sample_loop, noise_method::batched}) {
+            const noise_estimate e = sgd_noise(*sys, 1, m);
+            EXPECT_EQ(e.D, 0.0);
+            EXPECT_GT(e.mean_sample_sq_norm, 0.0);
+        }
+        EXPECT_THROW((void)sgd_noise(*sys, 0), glassy::parameter_error);
+    }
+}
+
+namespace {
+/// `n` copies of the first training image of `data` (same label): every per-sample gradient is
+/// the same, so the spread D is exactly zero in exact arithmetic.
+image_set copies_of_first(const image_set& train, std::int64_t n) {
+    image_set s = train.head(1);
+    const auto one = s.pixels;
+    s.count = n;
+    s.labels.assign(static_cast<std::size_t>(n), train.labels.front());
+    for (std::int64_t i = 1; i < n; ++i) s.pixels.insert(s.pixels.end(), one.begin(), one.end());
+    return s;
+}
+} // namespace
+
+TEST(Noise, IdenticalSamplesGiveExactlyZeroAndDIsNeverNegative) {
+    const auto data = small_data(20, 4);
+    const image_set same = copies_of_first(data.train, 37);
+    for (const auto kind : {model_kind::fc, model_kind::smallnet, model_kind::toy}) {
+        for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
+            torch::manual_seed(3);
+            const input_shape shape{same.channels, same.height, same.width, data.train.classes};
+            auto model = make_model(kind, shape, 300);
+            network_system sys(model, same, data.test, compute_channel_stats(data.train), network_options{torch::kCPU, dtype});
+            for (auto m : {noise_method::per_sample_loop, noise_method::batched}) {
+                const noise_estimate e = sgd_noise(sys, 37, m, 16);
+                const double u = dtype == torch::kFloat32 ? 0x1p-24 : 0x1p-53;
+                // The two terms agree to the rounding floor, and D is reported as exactly 0.
+                const double spread = std::abs(e.mean_sample_sq_norm - e.mean_gradient_sq_norm) / e.mean_sample_sq_norm;
+                EXPECT_LT(spread, noise_rounding_floor(u, e.num_parameters)) << to_string(kind);
+                EXPECT_EQ(e.D, 0.0) << to_string(kind);
+                EXPECT_NEAR(e.resolution, noise_rounding_floor(u, e.num_parameters) * e.mean_sample_sq_norm / double(e.num_parameters),
+                            1e-12 * e.resolution);
+            }
+        }
+    }
+}
+
+TEST(Noise, OrderedSumsAreSequentialInDoubleForAnyThreadCount) {
+    // The scalar sums of D, of the losses and of |grad L| (nets/reduction.hpp): row-major index
+    // order, in double, whatever the thread count. LibTorch's sum() of the same 100 000 numbers
+    // splits them into per-thread partial sums above 32 768 elements.
+    torch::manual_seed(1);
+    const torch::Tensor x = torch::randn({250, 400}, torch::kFloat32) * 1e3;
+    const torch::Tensor xt = x.t(); // not contiguous: row-major order of the transposed view
+    double s = 0.0, s2 = 0.0, st = 0.0;
+    const auto a = x.accessor<float, 2>();
+    for (std::int64_t i = 0; i < 250; ++i)
+        for (std::int64_t j = 0; j < 400; ++j) {
+            s += double(a[i][j]);
+            s2 += double(a[i][j]) * double(a[i][j]);
+        }
+    for (std::int64_t j = 0; j < 400; ++j)
+        for (std::int64_t i = 0; i < 250; ++i) st += double(a[i][j]);
+    const int threads = torch::get_num_threads();
+    for (const int t : {1, 2, 3}) {
+        torch::set_num_threads(t);
+        EXPECT_EQ(ordered_sum(x), s) << t << " threads";
+        EXPECT_EQ(ordered_sum_of_squares(x), s2) << t << " threads";
+        EXPECT_EQ(ordered_sum(xt), st) << t << " threads";
+    }
+    torch::set_num_threads(threads);
+    EXPECT_EQ(ordered_sum(torch::empty({0})), 0.0);
 }
 
 TEST(Noise, Float32FastPathCloseToFloat64) {
