@@ -5,6 +5,7 @@
 #include "dynamics/recorders.hpp"
 #include "nets/quench.hpp"
 #include "nets_support.hpp"
+#include "support/scratch.hpp"
 
 #include <gtest/gtest.h>
 
@@ -220,10 +221,24 @@ std::vector<std::uint8_t> sorted_labels(int per_class) {
 }
 
 std::filesystem::path fresh_dir(const std::string& name) {
-    const auto dir = std::filesystem::temp_directory_path() / ("glassy_training_" + name + "_" + std::to_string(::getpid()));
+    const auto dir = glassy::test::scratch_dir("training_" + name);
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;
+}
+
+/// fc on the idx files written to `dir` (as MNIST), with the given sizes.
+quench_options fc_on_idx(const std::filesystem::path& dir, std::int64_t batch, std::int64_t steps, std::int64_t noise_samples,
+                         std::int64_t eval_samples) {
+    quench_options o;
+    o.model = model_kind::fc;
+    o.dataset = "mnist";
+    o.data_dir = dir;
+    o.batch = batch;
+    o.steps = steps;
+    o.noise_samples = noise_samples;
+    o.eval_samples = eval_samples;
+    return o;
 }
 
 } // namespace
@@ -236,14 +251,7 @@ TEST(Quench, MeasuresOnAClassBalancedSubsetOfASortedFile) {
     const auto pixel = [](std::uint32_t i, std::uint32_t k) { return static_cast<std::uint8_t>((i * 37 + k * 11) % 256); };
     write_idx_split(dir, "train", sorted_labels(20), 10, pixel);
     write_idx_split(dir, "t10k", sorted_labels(6), 10, pixel);
-    quench_options o;
-    o.model = model_kind::fc;
-    o.dataset = "mnist";
-    o.data_dir = dir;
-    o.batch = 20;
-    o.steps = 20;
-    o.noise_samples = 30;
-    o.eval_samples = 50;
+    quench_options o = fc_on_idx(dir, 20, 20, 30, 50);
     o.tw_steps = {5, 20};
     o.save_snapshots = true;
     o.seed = 4;
@@ -290,14 +298,7 @@ TEST(Quench, ConstantTrainingChannelKeepsInputsBounded) {
     write_idx_split(dir, "train", sorted_labels(10), 10, [](std::uint32_t, std::uint32_t) { return std::uint8_t{128}; });
     write_idx_split(dir, "t10k", sorted_labels(2), 10,
                     [](std::uint32_t i, std::uint32_t k) { return static_cast<std::uint8_t>((i * 53 + k * 29) % 256); });
-    quench_options o;
-    o.model = model_kind::fc;
-    o.dataset = "mnist";
-    o.data_dir = dir;
-    o.batch = 10;
-    o.steps = 3;
-    o.noise_samples = 10;
-    o.eval_samples = 20;
+    const quench_options o = fc_on_idx(dir, 10, 3, 10, 20);
     const glassy::record rec = quench(o).run();
     EXPECT_EQ(rec.parameters.at("input_std")[0].get<double>(), 1.0);
     EXPECT_NEAR(rec.parameters.at("input_mean")[0].get<double>(), 128.0 / 255.0, 1e-15);
