@@ -2,10 +2,9 @@
 // writes summary.json, CSV tables and gnuplot figures into --out DIR. See docs/analysis.md.
 #include "analysis/aging.hpp"
 #include "analysis/report.hpp"
+#include "apps/common.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/record.hpp"
-
-#include <CLI/CLI.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -73,55 +72,56 @@ void print_result(const glassy::report_result& r, const std::string& dir) {
     }
     std::cout << "wrote " << dir << "/summary.json, " << tables << " CSV table(s), " << images
               << " image(s) (PNG and SVG)\n";
-    for (const auto& w : r.warnings) std::cerr << "warning: " << w << "\n";
+    for (const auto& w : r.warnings) std::cerr << "aging_analysis: warning: " << w << "\n";
+}
+
+// Analyses two records side by side (--compare).
+void compare(const std::vector<std::string>& files, const std::string& out, const glassy::report_options& options) {
+    if (files.size() != 2) throw glassy::error("--compare needs exactly two records, got " + std::to_string(files.size()));
+    const glassy::run_data a = glassy::from_record(glassy::read_record(files[0]), files[0]);
+    const glassy::run_data b = glassy::from_record(glassy::read_record(files[1]), files[1]);
+    const auto sa = glassy::analyse(a), sb = glassy::analyse(b);
+    print_summary("left:  ", a, sa);
+    print_summary("right: ", b, sb);
+    print_result(glassy::write_comparison(a, sa, b, sb, out, options), out);
+}
+
+// Analyses one record, or the average of several runs of the same parameters.
+void analyse_average(const std::vector<std::string>& files, const std::string& out,
+                     const glassy::report_options& options) {
+    require_distinct_files(files);
+    std::vector<glassy::record> recs;
+    for (const auto& f : files) recs.push_back(glassy::read_record(f));
+    const glassy::run_data run = glassy::average_records(recs, files);
+    const auto s = glassy::analyse(run);
+    print_summary("", run, s);
+    print_result(glassy::write_report(run, s, out, options), out);
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"aging_analysis: aging analysis of glassy records (p-spin, CK or network)"};
+    CLI::App app{"aging_analysis: aging analysis of glassy records (p-spin, CK or network)", "aging_analysis"};
     std::vector<std::string> files;
     std::string out;
-    bool compare = false, no_plots = false;
+    bool compare_two = false, no_plots = false;
     glassy::report_options options;
     app.add_option("files", files, "record files (.h5); several = average of runs differing only in seed")
         ->required();
     app.add_option("--out", out, "output directory")->required();
-    app.add_flag("--compare", compare, "compare exactly two records side by side (glass first, network second)");
+    app.add_flag("--compare", compare_two, "compare exactly two records side by side (glass first, network second)");
     app.add_option("--gnuplot", options.gnuplot, "gnuplot program")->capture_default_str();
     app.add_flag("--no-plots", no_plots, "write tables, scripts and summary only");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        std::cerr << "error: " << e.what() << " (see --help)\n";
-        return 2;
-    }
+    if (const int rc = glassy::app::parse(app, argc, argv); rc >= 0) return rc;
     options.plots = !no_plots;
     try {
-        if (compare) {
-            if (files.size() != 2) throw glassy::error("--compare needs exactly two records, got " + std::to_string(files.size()));
-            const glassy::run_data a = glassy::from_record(glassy::read_record(files[0]), files[0]);
-            const glassy::run_data b = glassy::from_record(glassy::read_record(files[1]), files[1]);
-            const auto sa = glassy::analyse(a), sb = glassy::analyse(b);
-            print_summary("left:  ", a, sa);
-            print_summary("right: ", b, sb);
-            print_result(glassy::write_comparison(a, sa, b, sb, out, options), out);
-        } else {
-            require_distinct_files(files);
-            std::vector<glassy::record> recs;
-            for (const auto& f : files) recs.push_back(glassy::read_record(f));
-            const glassy::run_data run = glassy::average_records(recs, files);
-            const auto s = glassy::analyse(run);
-            print_summary("", run, s);
-            print_result(glassy::write_report(run, s, out, options), out);
-        }
+        if (compare_two) compare(files, out, options);
+        else analyse_average(files, out, options);
     } catch (const std::exception& e) {
         std::string msg = e.what();
         for (auto& c : msg)
             if (c == '\n') c = ' ';
-        std::cerr << "error: " << msg << "\n";
+        std::cerr << "aging_analysis: error: " << msg << "\n";
         return 1;
     }
     return 0;

@@ -54,11 +54,11 @@ protected:
         return r;
     }
     fs::path file(const std::string& name) const { return m_dir / name; }
-    // Expects a failure with exactly one line "error: ..." on stderr.
-    void expect_one_line_error(const std::string& args, const std::string& fragment) const {
+    // Expects exit status `status` with exactly one line "aging_analysis: error: ..." on stderr.
+    void expect_one_line_error(const std::string& args, const std::string& fragment, int status = 1) const {
         const app_run r = run(args);
-        EXPECT_NE(r.status, 0) << args;
-        EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+        EXPECT_EQ(r.status, status) << args;
+        EXPECT_EQ(r.err.rfind("aging_analysis: error: ", 0), 0u) << r.err;
         EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
         EXPECT_NE(r.err.find(fragment), std::string::npos) << r.err;
     }
@@ -107,7 +107,23 @@ TEST_F(AgingAnalysisApp, MalformedInputsGiveOneLineErrors) {
                           "parameter 'lr' differs");
 
     expect_one_line_error("--compare " + good.string() + " --out " + file("o").string(), "exactly two");
-    expect_one_line_error(good.string(), "--out");
+    expect_one_line_error(good.string(), "--out", 2);
+}
+
+// The flags are parsed by app::parse, as in the other tools: a bad flag is one line naming the
+// tool and pointing to --help, exit 2, and nothing is written.
+TEST_F(AgingAnalysisApp, BadFlagNamesTheToolAndExits2) {
+    const fs::path good = file("good.h5");
+    write_record(test::net_record(100, 1e4, 0.0, 1), good);
+    const app_run r = run(good.string() + " --out " + file("o").string() + " --no-such-flag");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_EQ(r.err.rfind("aging_analysis: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("--no-such-flag"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(" (see --help)\n"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_FALSE(fs::exists(file("o")));
+    EXPECT_EQ(run("--help").status, 0);
 }
 
 // `aging_analysis a.h5 a.h5` (or a byte copy) used to average "two" records with zero error
