@@ -40,14 +40,23 @@ fs::path default_data_dir() {
     return fs::path("data");
 }
 
-/// The thread count of a resumed run: the checkpoint's, unless --threads asks for another
-/// (then warned: LibTorch's kernels may round differently, so the record can differ in the last
-/// bits from the uninterrupted run; docs/nets.md).
-int resumed_threads(int kept, std::optional<int> given) {
-    if (!given || *given == kept) return kept;
-    std::cerr << "net_quench: warning: --threads " << *given << " differs from the checkpoint's " << kept
+/// The intra-op thread count of the run: --threads when given (> 0); else, when resuming, the
+/// checkpoint's; else OMP_NUM_THREADS when set; else the model's default (nets::default_threads:
+/// one thread for the small models, every core for resnet18). docs/cli.md, --threads.
+int run_threads(int given, glassy::nets::model_kind model, std::optional<int> kept) {
+    if (given > 0) return given;
+    if (kept) return *kept;
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    if (env && std::atoi(env) > 0) return std::atoi(env);
+    return glassy::nets::default_threads(model, std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+}
+
+/// Warns when --threads differs from a resumed checkpoint's count: LibTorch's kernels may round
+/// differently, so the record can differ in the last bits from the uninterrupted run (docs/nets.md).
+void warn_on_changed_threads(int threads, std::optional<int> kept) {
+    if (!kept || *kept == threads) return;
+    std::cerr << "net_quench: warning: --threads " << threads << " differs from the checkpoint's " << *kept
               << " threads: the resumed record may differ in the last bits from an uninterrupted run\n";
-    return *given;
 }
 
 /// The warning line for a measurement subset whose classes are badly unbalanced.
@@ -117,7 +126,7 @@ int main(int argc, char** argv) {
     training.push_back({app.add_option("--synthetic-channels", o.synthetic.channels, "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)")
             ->capture_default_str(), "/synthetic/channels"});
     training.push_back({app.add_option("--synthetic-size", synthetic_size, "synthetic dataset: image side in pixels")->capture_default_str(), "/synthetic/height"});
-    app.add_option("--threads", threads, "LibTorch intra-op threads (0: all cores, or OMP_NUM_THREADS when set)")->capture_default_str();
+    app.add_option("--threads", threads, "LibTorch intra-op threads (0: the checkpoint's when resuming, else OMP_NUM_THREADS when set, else 1, or all cores for resnet18)")->capture_default_str();
     training.push_back({app.add_flag("--save-snapshots", o.save_snapshots, "write the weights at each t_w to /snapshots (float32)"),
                         "/save_snapshots"});
     training.push_back({app.add_flag("--grad-norm", o.grad_norm,
@@ -131,7 +140,6 @@ int main(int argc, char** argv) {
     app.add_flag("--force", force, "overwrite an existing output file");
     app.add_flag("--quiet", quiet, "no progress line");
     if (const int rc = glassy::app::parse(app, argc, argv); rc >= 0) return rc;
-    glassy::app::exec_with_passive_omp_wait(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()), argv); // docs/cli.md, --threads
 
     try {
         o.model = glassy::nets::parse_model_kind(model);
@@ -166,15 +174,11 @@ int main(int argc, char** argv) {
         else
             glassy::app::refuse_given(app, {"--data-dir"}, "with --dataset synthetic (the data are generated)");
         if (threads < 0) throw glassy::parameter_error("--threads must be >= 0");
-        // 0: every core, like pspin_quench (OMP_NUM_THREADS when set). Debian's LibTorch would
-        // otherwise start with one intra-op thread on this 2-core machine.
-        if (threads == 0) {
-            const char* env = std::getenv("OMP_NUM_THREADS");
-            threads = env && std::atoi(env) > 0 ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
-        }
-        if (const auto kept = saved ? glassy::nets::checkpoint_threads(*saved) : std::nullopt)
-            threads = resumed_threads(*kept, app.count("--threads") ? std::optional<int>(threads) : std::nullopt);
-        torch::set_num_threads(std::max(1, threads));
+        const std::optional<int> kept = saved ? glassy::nets::checkpoint_threads(*saved) : std::nullopt;
+        threads = run_threads(threads, o.model, kept);
+        glassy::app::exec_with_passive_omp_wait(threads, argv); // before any output; docs/cli.md, --threads
+        warn_on_changed_threads(threads, kept);
+        torch::set_num_threads(threads);
         o.data_dir = data_dir.empty() ? default_data_dir() : fs::path(data_dir);
         if (o.dataset != "synthetic" && !data_dir.empty() && !fs::is_directory(o.data_dir))
             throw glassy::error("--data-dir " + data_dir + " does not exist");

@@ -3,7 +3,7 @@
 # it is ("idle") and with one core kept busy by another process (`yes > /dev/null`, pinned nowhere),
 # interleaved over several rounds, and prints the medians and the ratios t(2 threads) / t(1 thread).
 # Goal (issue 11 §5): busy, ratio <= 1.2; idle, ratio < 1.
-# Usage: [ROUNDS=5] [TOOLS="pspin ck net"] (or smallnet: 200 SGD steps of the Small Net) benchmarks/contention.sh [build dir, default build/release]
+# Usage: [ROUNDS=5] [TOOLS="pspin ck net"] (or smallnet: 200 SGD steps of the Small Net; resnet18: 30 steps on CIFAR-shaped synthetic data, ~2.5 min a run) benchmarks/contention.sh [build dir, default build/release]
 #   The apps' own OpenMP wait setting is measured unless the environment sets OMP_WAIT_POLICY or
 #   GOMP_SPINCOUNT (then that one: GOMP_SPINCOUNT=300000 is libgomp's spinning default, as before).
 #   Each run is short (about 1-4 s on an idle 2-core VM); the wall time includes start-up.
@@ -17,7 +17,7 @@ busy=""
 stop_busy() { if [ -n "$busy" ]; then kill "$busy" 2>/dev/null || true; wait "$busy" 2>/dev/null || true; busy=""; fi; }
 trap 'stop_busy; rm -rf "$tmp"' EXIT
 for t in $tools; do
-  case $t in pspin | ck | net | smallnet) ;; *) echo "contention.sh: unknown tool '$t' in TOOLS (pspin, ck, net, smallnet)" >&2; exit 2 ;; esac
+  case $t in pspin | ck | net | smallnet | resnet18) ;; *) echo "contention.sh: unknown tool '$t' in TOOLS (pspin, ck, net, smallnet, resnet18)" >&2; exit 2 ;; esac
 done
 
 command_of() { # the timed command line of a tool
@@ -26,6 +26,7 @@ command_of() { # the timed command line of a tool
     ck) echo "$bin/pspin_quench --method ck --T 0.5 --tmax 30 --quiet --force --out $tmp/ck.h5" ;;
     net) echo "$bin/net_quench --model fc --steps 1000 --quiet --force --out $tmp/net.h5" ;;
     smallnet) echo "$bin/net_quench --model smallnet --steps 200 --quiet --force --out $tmp/smallnet.h5" ;;
+    resnet18) echo "$bin/net_quench --model resnet18 --dataset synthetic --synthetic-channels 3 --synthetic-size 32 --steps 30 --noise-samples 64 --eval-samples 64 --quiet --force --out $tmp/resnet18.h5" ;;
   esac
 }
 seconds() { # wall seconds of one run

@@ -24,6 +24,11 @@ std::string to_string(model_kind kind) {
     return "?";
 }
 
+int default_threads(model_kind kind, int cores) {
+    if (cores < 1) throw parameter_error("default_threads: cores must be >= 1, got " + std::to_string(cores));
+    return kind == model_kind::resnet18 ? cores : 1;
+}
+
 torch::Tensor taped_module::apply(torch::nn::Linear& layer, const torch::Tensor& x) {
     torch::Tensor y = layer->forward(x);
     if (m_tape) m_tape->entries.push_back({tape_entry::layer::linear, layer.ptr().get(), x, y});

@@ -25,6 +25,14 @@ enum class model_kind { toy, fc, smallnet, resnet18 };
 /// The name parse_model_kind accepts.
 [[nodiscard]] std::string to_string(model_kind kind);
 
+/// The LibTorch intra-op thread count to train `kind` with when the user chose none: `cores` for
+/// resnet18, 1 for toy, fc and smallnet. An SGD step of the small models runs about a dozen LibTorch
+/// and OpenBLAS parallel regions of ~60 us each, too short for a second thread to pay for its wake-up:
+/// on 2 cores, 2 threads ran fc 1.28x slower than 1 idle and 1.39x with one core busy (smallnet 0.92x
+/// and 1.36x), while resnet18's convolutions gain (0.64x idle, 0.89x busy); benchmarks/README.md,
+/// "Threads on a shared machine". Throws parameter_error when `cores` < 1.
+[[nodiscard]] int default_threads(model_kind kind, int cores);
+
 /// The training loss of a model. Per-sample losses L_s are averaged over a batch:
 /// nll_log_softmax: L_s = -log softmax(z_s)[y_s]; mse_one_hot: L_s = (1/K) sum_k (out_sk - [k == y_s])^2
 /// (PyTorch's MSELoss with mean reduction over the K outputs).

@@ -1,5 +1,7 @@
 // net_quench end to end (the executable built by CMake) and its handling of bad flags.
+#include "dynamics/error.hpp"
 #include "dynamics/record.hpp"
+#include "nets/models.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -20,9 +23,10 @@ struct result {
     std::string err;
 };
 
-result run(const std::string& args) {
+/// Runs net_quench with `args`, the command line prefixed by `env` (e.g. "env -u OMP_NUM_THREADS").
+result run_env(const std::string& env, const std::string& args) {
     const fs::path err = fs::temp_directory_path() / ("glassy_net_quench_err_" + std::to_string(::getpid()));
-    const std::string cmd = std::string(NET_QUENCH_EXE) + " " + args + " > /dev/null 2> " + err.string();
+    const std::string cmd = env + " " + std::string(NET_QUENCH_EXE) + " " + args + " > /dev/null 2> " + err.string();
     const int status = std::system(cmd.c_str());
     std::ifstream f(err);
     std::stringstream ss;
@@ -30,6 +34,8 @@ result run(const std::string& args) {
     fs::remove(err);
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ss.str()};
 }
+
+result run(const std::string& args) { return run_env("", args); }
 
 std::size_t lines(const std::string& s) {
     std::size_t n = 0;
@@ -174,4 +180,28 @@ TEST(NetQuench, StepCountsBeyondTheCountersAreRefused) {
     }
     fs::remove(err);
     EXPECT_FALSE(fs::exists("/tmp/glassy_never_written.h5"));
+}
+
+// Issue 11 §5: without --threads (and OMP_NUM_THREADS) the small models train on one thread, where
+// two are slower even on idle cores, and resnet18 on every core with passive waiting (libgomp shows
+// the spin count it read: 0 when passive). The record says which count ran.
+TEST(NetQuench, TheDefaultThreadCountFollowsTheModel) {
+    const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_threads_" + std::to_string(::getpid()) + ".h5");
+    const std::string common = " --dataset synthetic --synthetic-train 8 --synthetic-test 4 --synthetic-channels 3 --synthetic-size 16 "
+                               "--steps 2 --batch 2 --noise-samples 2 --eval-samples 4 --quiet --force --out " + out.string();
+    const std::string env = "env -u OMP_NUM_THREADS -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose";
+    for (const std::string model : {"toy", "fc", "smallnet", "resnet18"}) {
+        const result r = run_env(env, "--model " + model + common);
+        ASSERT_EQ(r.rc, 0) << model << ": " << r.err;
+        const auto threads = glassy::read_record(out.string()).parameters.at("threads").get<std::int64_t>();
+        const std::int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+        EXPECT_EQ(threads, model == "resnet18" ? cores : 1) << model;
+        const auto at = r.err.rfind("GOMP_SPINCOUNT = '"); // libgomp's display in the image that ran
+        ASSERT_NE(at, std::string::npos) << model << ": " << r.err;
+        EXPECT_EQ(r.err.substr(at + 18, 2) == "0'", threads > 1) << model << ": " << r.err;
+    }
+    EXPECT_EQ(glassy::nets::default_threads(glassy::nets::model_kind::fc, 16), 1);
+    EXPECT_EQ(glassy::nets::default_threads(glassy::nets::model_kind::resnet18, 16), 16);
+    EXPECT_THROW((void)glassy::nets::default_threads(glassy::nets::model_kind::resnet18, 0), glassy::parameter_error);
+    fs::remove(out);
 }
