@@ -13,6 +13,9 @@ packages=(
   gnuplot-nox dataset-fashion-mnist
   python3-numpy python3-h5py
   clang libclang-rt-14-dev libomp-dev time
+  # scripts/check-format.sh and scripts/function-size.sh: one pinned version, since layout
+  # depends on it; 16 is Debian 12's first that lays out C++20 requires-clauses.
+  clang-format-16 clang-tidy-16
 )
 missing=()
 for p in "${packages[@]}"; do
