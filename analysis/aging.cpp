@@ -104,9 +104,23 @@ void require_independent(const std::vector<record>& recs, const std::vector<std:
 
 } // namespace
 
+system_kind parse_system_kind(const std::string& name) {
+    if (name == "pspin") return system_kind::pspin;
+    if (name == "net") return system_kind::net;
+    throw record_error("unknown system '" + name + "' (expected pspin or net)");
+}
+
+std::string to_string(system_kind kind) {
+    switch (kind) {
+    case system_kind::pspin: return "pspin";
+    case system_kind::net: return "net";
+    }
+    return "?";
+}
+
 run_data from_record(const record& rec, const std::string& source) {
     run_data r;
-    r.system = rec.system;
+    r.system = parse_system_kind(rec.system);
     r.method = rec.method;
     r.parameters = rec.parameters;
     r.sources = {source};
@@ -143,7 +157,7 @@ run_data from_record(const record& rec, const std::string& source) {
         r.n_error_samples = std::max(r.n_error_samples, nd);
     }
     r.noise = rec.aging.noise;
-    if (r.noise.empty() && rec.system == "pspin" && rec.parameters.is_object() && rec.parameters.contains("T") &&
+    if (r.noise.empty() && r.system == system_kind::pspin && rec.parameters.is_object() && rec.parameters.contains("T") &&
         rec.parameters.at("T").is_number())
         r.noise.assign(r.tw.size(), rec.parameters.at("T").get<double>());
     r.noise_err.assign(r.noise.size(), nan_v);
@@ -334,7 +348,7 @@ std::string noise_run_refusal(const run_data& run) {
     if (run.noise.empty()) return "no /aging/noise";
     if (run.noise.size() != run.tw.size()) return "/aging/noise and /aging/tw differ in length";
     const auto& p = run.parameters;
-    if (run.system == "net" && p.is_object() && p.contains("noise_samples") && p.at("noise_samples").is_number() &&
+    if (run.system == system_kind::net && p.is_object() && p.contains("noise_samples") && p.at("noise_samples").is_number() &&
         p.at("noise_samples").get<double>() == 1)
         return "noise_samples = 1: D (eq. 4, a spread over samples) is 0 for one sample";
     return {};
@@ -489,6 +503,123 @@ void fit_regimes(const run_data& run, const analysis_options& options, aging_sum
     if (!s.t2) s.t2_note = s.t2_reason + "; all waiting times in one panel";
 }
 
+// The last finite train/test loss and accuracy (networks) or energy (glasses).
+void put_final_values(const run_data& run, aging_summary& s) {
+    auto put_final = [&](const std::string& key, const std::vector<double>& v) {
+        if (auto x = last_finite(v)) s.final_values[key] = *x;
+    };
+    if (run.system == system_kind::net) {
+        put_final("train_loss", run.observables.count("train_loss") ? run.observables.at("train_loss") : run.energy);
+        for (const char* k : {"train_accuracy", "test_loss", "test_accuracy"})
+            if (run.observables.count(k)) put_final(k, run.observables.at(k));
+    } else {
+        put_final("energy", run.energy);
+    }
+}
+
+// Panels (below / above t2) and which D(t_w) rescale Delta.
+void set_panels_and_noise(const run_data& run, aging_summary& s) {
+    s.panel.assign(run.tw.size(), 0);
+    if (s.t2)
+        for (std::size_t i = 0; i < run.tw.size(); ++i) s.panel[i] = run.tw[i] > *s.t2 ? 1 : 0;
+    s.noise_reason = noise_refusals(run);
+    s.has_noise = std::any_of(s.noise_reason.begin(), s.noise_reason.end(), [](const auto& r) { return !r; });
+}
+
+// Collapse of ln(Delta/D) (ln Delta without usable D) at equal lag, per panel.
+void measure_collapse(const run_data& run, aging_summary& s) {
+    const row_matrix scaled = s.has_noise ? delta_over_noise(run) : run.delta;
+    std::vector<curve> below, above;
+    for (std::size_t i = 0; i < run.tw.size(); ++i) {
+        curve c = log_row(run.lag, scaled, static_cast<Eigen::Index>(i));
+        (s.panel[i] ? above : below).push_back(std::move(c));
+    }
+    s.collapse_below = curve_spread(below);
+    if (s.t2) s.collapse_above = curve_spread(above);
+}
+
+// Exponents of ln Delta vs ln t per t_w; the diffusive exponent is that of the largest usable t_w.
+void fit_exponents(const run_data& run, const analysis_options& options, aging_summary& s) {
+    s.exponent_per_tw.assign(run.tw.size(), std::nullopt);
+    for (std::size_t i = 0; i < run.tw.size(); ++i) {
+        const curve c = log_row(run.lag, run.delta, static_cast<Eigen::Index>(i));
+        if (count_distinct(c.x) < std::max<std::size_t>(options.min_diffusive_points, 2)) continue;
+        const line_fit lf = fit_line(c.x, c.y);
+        s.exponent_per_tw[i] = lf.slope;
+        s.diffusive = lf; // keeps the last usable (largest) t_w
+        s.diffusive_tw = run.tw[i];
+    }
+}
+
+// Plateau of Delta and, for the p-spin, q_EA = 1 - plateau / 2.
+void find_plateau_and_q_ea(const run_data& run, aging_summary& s) {
+    const bool pspin = run.system == system_kind::pspin;
+    s.plateau = find_plateau(run.lag, run.delta, run.tw, 10.0, 0.15,
+                             pspin ? pspin_max_plateau : std::numeric_limits<double>::infinity());
+    if (s.plateau && pspin) s.q_ea = 1 - s.plateau->height / 2;
+}
+
+// Aging scaling: ln Delta against ln(t/t_w) versus against ln t, in the aging regime
+// (Delta above the plateau, when there is one).
+void measure_aging_scaling(const run_data& run, aging_summary& s) {
+    s.scaling_min_delta = s.plateau ? 1.15 * s.plateau->height : 0.0;
+    std::vector<curve> by_ratio, by_lag;
+    for (std::size_t i = 0; i < run.tw.size(); ++i) {
+        if (!(run.tw[i] > 0)) continue;
+        const auto row = static_cast<Eigen::Index>(i);
+        by_ratio.push_back(log_row(run.lag, run.delta, row, run.tw[i], s.scaling_min_delta));
+        by_lag.push_back(log_row(run.lag, run.delta, row, 1.0, s.scaling_min_delta));
+    }
+    if (by_ratio.size() >= 2) {
+        s.scaling_t_over_tw = curve_spread(by_ratio);
+        s.scaling_t = curve_spread(by_lag);
+    }
+}
+
+// Power-law approach of the energy (glasses): fitted on the upper half of the log-time range.
+void fit_energy_approach(const run_data& run, aging_summary& s) {
+    double tmin = 0, tmax = 0;
+    for (std::size_t i = 0; i < run.time.size(); ++i)
+        if (run.time[i] > 0 && std::isfinite(run.energy[i])) {
+            if (tmin == 0) tmin = run.time[i];
+            tmax = std::max(tmax, run.time[i]);
+        }
+    if (!(tmax > tmin)) return;
+    s.energy_fit_tmin = std::sqrt(tmin * tmax);
+    std::vector<double> t, e;
+    for (std::size_t i = 0; i < run.time.size(); ++i)
+        if (run.time[i] >= s.energy_fit_tmin && std::isfinite(run.energy[i])) {
+            t.push_back(run.time[i]);
+            e.push_back(run.energy[i]);
+        }
+    s.energy_fit = fit_power_law(t, e);
+}
+
+// e_inf of the comparison exponential: the power-law asymptote, else the last finite energy.
+double exponential_asymptote(const run_data& run, const aging_summary& s) {
+    return s.energy_fit ? s.energy_fit->y_inf : last_finite(run.energy).value_or(nan_v);
+}
+
+// Time constant of the comparison exponential: the first time (linearly interpolated) at which
+// the excess energy e - e_inf has fallen by 1/e; nullopt when it never does or tau <= 0.
+std::optional<double> exponential_tau(const run_data& run, const aging_summary& s) {
+    if (run.time.empty()) return std::nullopt;
+    const double e_inf = exponential_asymptote(run, s);
+    const double e0 = run.energy.front(), t0 = run.time.front();
+    const double target = (e0 - e_inf) / std::exp(1.0);
+    std::optional<double> tau;
+    if (e0 - e_inf > 0)
+        for (std::size_t i = 1; i < run.time.size(); ++i)
+            if (run.energy[i] - e_inf <= target) {
+                const double a0 = run.energy[i - 1] - e_inf, a1 = run.energy[i] - e_inf;
+                const double w = a0 != a1 ? (a0 - target) / (a0 - a1) : 1.0;
+                tau = run.time[i - 1] + w * (run.time[i] - run.time[i - 1]) - t0;
+                break;
+            }
+    if (tau && !(*tau > 0)) tau.reset();
+    return tau;
+}
+
 } // namespace
 
 aging_summary analyse(const run_data& run, const analysis_options& options) {
@@ -497,108 +628,22 @@ aging_summary analyse(const run_data& run, const analysis_options& options) {
         static_cast<std::size_t>(run.delta.cols()) != run.lag.size())
         throw error("analyse: delta is not [len(tw), len(lag)]");
     aging_summary s;
-    s.is_net = run.system == "net";
-
-    // Final values.
-    auto put_final = [&](const std::string& key, const std::vector<double>& v) {
-        if (auto x = last_finite(v)) s.final_values[key] = *x;
-    };
-    if (s.is_net) {
-        put_final("train_loss", run.observables.count("train_loss") ? run.observables.at("train_loss") : run.energy);
-        for (const char* k : {"train_accuracy", "test_loss", "test_accuracy"})
-            if (run.observables.count(k)) put_final(k, run.observables.at(k));
-    } else {
-        put_final("energy", run.energy);
-    }
-
+    put_final_values(run, s);
     // Regimes t1, t2 from the train loss (networks).
-    if (s.is_net) fit_regimes(run, options, s);
+    if (run.system == system_kind::net) fit_regimes(run, options, s);
     else s.t2_note = "glass: no t2 (the energy does not reach the bottom of the landscape); all waiting times in one panel";
     if (auto n = repeat_note(run.time, "/time", run)) s.notes.push_back(*n);
     if (auto n = repeat_note(run.lag, "/aging/t", run)) s.notes.push_back(*n);
-
-    // Panels and noise.
-    s.panel.assign(run.tw.size(), 0);
-    if (s.t2)
-        for (std::size_t i = 0; i < run.tw.size(); ++i) s.panel[i] = run.tw[i] > *s.t2 ? 1 : 0;
-    s.noise_reason = noise_refusals(run);
-    s.has_noise = std::any_of(s.noise_reason.begin(), s.noise_reason.end(), [](const auto& r) { return !r; });
-    const row_matrix scaled = s.has_noise ? delta_over_noise(run) : run.delta;
-
+    set_panels_and_noise(run, s);
     if (!run.tw.empty()) {
-        std::vector<curve> below, above;
-        for (std::size_t i = 0; i < run.tw.size(); ++i) {
-            curve c = log_row(run.lag, scaled, static_cast<Eigen::Index>(i));
-            (s.panel[i] ? above : below).push_back(std::move(c));
-        }
-        s.collapse_below = curve_spread(below);
-        if (s.t2) s.collapse_above = curve_spread(above);
-
-        // Exponents of ln Delta vs ln t.
-        s.exponent_per_tw.assign(run.tw.size(), std::nullopt);
-        for (std::size_t i = 0; i < run.tw.size(); ++i) {
-            const curve c = log_row(run.lag, run.delta, static_cast<Eigen::Index>(i));
-            if (count_distinct(c.x) < std::max<std::size_t>(options.min_diffusive_points, 2)) continue;
-            const line_fit lf = fit_line(c.x, c.y);
-            s.exponent_per_tw[i] = lf.slope;
-            s.diffusive = lf; // keeps the last usable (largest) t_w
-            s.diffusive_tw = run.tw[i];
-        }
-
-        // Plateau and q_EA.
-        s.plateau = find_plateau(run.lag, run.delta, run.tw, 10.0, 0.15,
-                                 run.system == "pspin" ? pspin_max_plateau : std::numeric_limits<double>::infinity());
-        if (s.plateau && run.system == "pspin") s.q_ea = 1 - s.plateau->height / 2;
-
-        // Aging scaling: ln Delta against ln(t/t_w) versus against ln t, in the aging regime
-        // (Delta above the plateau, when there is one).
-        s.scaling_min_delta = s.plateau ? 1.15 * s.plateau->height : 0.0;
-        std::vector<curve> by_ratio, by_lag;
-        for (std::size_t i = 0; i < run.tw.size(); ++i) {
-            if (!(run.tw[i] > 0)) continue;
-            const auto row = static_cast<Eigen::Index>(i);
-            by_ratio.push_back(log_row(run.lag, run.delta, row, run.tw[i], s.scaling_min_delta));
-            by_lag.push_back(log_row(run.lag, run.delta, row, 1.0, s.scaling_min_delta));
-        }
-        if (by_ratio.size() >= 2) {
-            s.scaling_t_over_tw = curve_spread(by_ratio);
-            s.scaling_t = curve_spread(by_lag);
-        }
+        measure_collapse(run, s);
+        fit_exponents(run, options, s);
+        find_plateau_and_q_ea(run, s);
+        measure_aging_scaling(run, s);
     }
-
-    // Power-law approach of the energy (glasses): upper half of the log-time range.
-    if (!s.is_net) {
-        double tmin = 0, tmax = 0;
-        for (std::size_t i = 0; i < run.time.size(); ++i)
-            if (run.time[i] > 0 && std::isfinite(run.energy[i])) {
-                if (tmin == 0) tmin = run.time[i];
-                tmax = std::max(tmax, run.time[i]);
-            }
-        if (tmax > tmin) {
-            s.energy_fit_tmin = std::sqrt(tmin * tmax);
-            std::vector<double> t, e;
-            for (std::size_t i = 0; i < run.time.size(); ++i)
-                if (run.time[i] >= s.energy_fit_tmin && std::isfinite(run.energy[i])) {
-                    t.push_back(run.time[i]);
-                    e.push_back(run.energy[i]);
-                }
-            s.energy_fit = fit_power_law(t, e);
-        }
-        // Comparison exponential: tau = first time where the excess energy fell by 1/e.
-        if (!run.time.empty()) {
-            const double e_inf = s.energy_fit ? s.energy_fit->y_inf : last_finite(run.energy).value_or(nan_v);
-            const double e0 = run.energy.front(), t0 = run.time.front();
-            const double target = (e0 - e_inf) / std::exp(1.0);
-            if (e0 - e_inf > 0)
-                for (std::size_t i = 1; i < run.time.size(); ++i)
-                    if (run.energy[i] - e_inf <= target) {
-                        const double a0 = run.energy[i - 1] - e_inf, a1 = run.energy[i] - e_inf;
-                        const double w = a0 != a1 ? (a0 - target) / (a0 - a1) : 1.0;
-                        s.exp_tau = run.time[i - 1] + w * (run.time[i] - run.time[i - 1]) - t0;
-                        break;
-                    }
-            if (s.exp_tau && !(*s.exp_tau > 0)) s.exp_tau.reset();
-        }
+    if (run.system != system_kind::net) {
+        fit_energy_approach(run, s);
+        s.exp_tau = exponential_tau(run, s);
     }
     return s;
 }
@@ -606,7 +651,7 @@ aging_summary analyse(const run_data& run, const analysis_options& options) {
 std::vector<double> comparison_exponential(const run_data& run, const aging_summary& s) {
     std::vector<double> out(run.time.size(), nan_v);
     if (!s.exp_tau || run.time.empty()) return out;
-    const double e_inf = s.energy_fit ? s.energy_fit->y_inf : last_finite(run.energy).value_or(nan_v);
+    const double e_inf = exponential_asymptote(run, s);
     const double e0 = run.energy.front(), t0 = run.time.front();
     for (std::size_t i = 0; i < run.time.size(); ++i)
         out[i] = e_inf + (e0 - e_inf) * std::exp(-(run.time[i] - t0) / *s.exp_tau);
@@ -623,12 +668,9 @@ nlohmann::json spread_json(const std::optional<spread_measure>& m) {
     return {{"spread", opt(m->spread)}, {"curves", m->curves}, {"lags", m->points}};
 }
 
-} // namespace
-
-nlohmann::json to_json(const run_data& run, const aging_summary& s) {
-    using nlohmann::json;
-    json j;
-    j["system"] = run.system;
+// What was analysed: system, method, sources, parameters.
+void put_run(const run_data& run, nlohmann::json& j) {
+    j["system"] = to_string(run.system);
     j["method"] = run.method;
     j["sources"] = run.sources;
     j["n_records"] = run.n_records;
@@ -636,7 +678,33 @@ nlohmann::json to_json(const run_data& run, const aging_summary& s) {
     j["complete"] = run.complete;
     j["parameters"] = run.parameters;
     if (!run.extra_datasets.empty()) j["extra_datasets"] = run.extra_datasets;
+}
 
+// The three-segment fit of the loss and its model comparison.
+nlohmann::json loss_fit_json(const three_segment_fit& f) {
+    return {{"model", "loss = continuous three-segment piecewise-linear function of log10(t)"},
+            {"log10_t1", f.x1},
+            {"log10_t2", f.x2},
+            {"slopes_per_decade", {f.slope[0], f.slope[1], f.slope[2]}},
+            {"levels", {f.level[0], f.level[1], f.level[2], f.level[3]}},
+            {"rss", f.rss},
+            {"breakpoints_determined", f.breakpoints},
+            {"rss_line", f.rss_line},
+            {"rss_one_breakpoint", f.rss_one},
+            {"log10_t_one_breakpoint", f.x_one},
+            {"f_one_vs_line", f.f_stat[0]},
+            {"p_one_vs_line", f.p_value[0]},
+            {"f_two_vs_one", f.f_stat[1]},
+            {"p_two_vs_one", f.p_value[1]},
+            {"significance", breakpoint_significance},
+            {"sigma2", f.sigma2},
+            {"grid_step_decades", f.grid_step},
+            {"points", f.n}};
+}
+
+// Regimes t1, t2 (values, errors, ranges, reasons), notes and the loss fit.
+void put_regimes(const aging_summary& s, nlohmann::json& j) {
+    using nlohmann::json;
     j["t1"] = opt(s.t1);
     j["t1_err"] = opt(s.t1_err);
     j["t2"] = opt(s.t2);
@@ -647,28 +715,12 @@ nlohmann::json to_json(const run_data& run, const aging_summary& s) {
     j["t2_reason"] = s.t2_reason.empty() ? json() : json(s.t2_reason);
     if (!s.t2_note.empty()) j["t2_note"] = s.t2_note;
     j["notes"] = s.notes;
-    if (s.loss_fit) {
-        const auto& f = *s.loss_fit;
-        j["loss_fit"] = {{"model", "loss = continuous three-segment piecewise-linear function of log10(t)"},
-                         {"log10_t1", f.x1},
-                         {"log10_t2", f.x2},
-                         {"slopes_per_decade", {f.slope[0], f.slope[1], f.slope[2]}},
-                         {"levels", {f.level[0], f.level[1], f.level[2], f.level[3]}},
-                         {"rss", f.rss},
-                         {"breakpoints_determined", f.breakpoints},
-                         {"rss_line", f.rss_line},
-                         {"rss_one_breakpoint", f.rss_one},
-                         {"log10_t_one_breakpoint", f.x_one},
-                         {"f_one_vs_line", f.f_stat[0]},
-                         {"p_one_vs_line", f.p_value[0]},
-                         {"f_two_vs_one", f.f_stat[1]},
-                         {"p_two_vs_one", f.p_value[1]},
-                         {"significance", breakpoint_significance},
-                         {"sigma2", f.sigma2},
-                         {"grid_step_decades", f.grid_step},
-                         {"points", f.n}};
-    }
+    if (s.loss_fit) j["loss_fit"] = loss_fit_json(*s.loss_fit);
+}
 
+// Waiting times with D, panels and refusals; the Delta/D rescaling and the collapse.
+void put_collapse(const run_data& run, const aging_summary& s, nlohmann::json& j) {
+    using nlohmann::json;
     json panels = json::array();
     for (int p : s.panel) panels.push_back(p ? "above_t2" : "below_t2");
     json reasons = json::array();
@@ -688,7 +740,11 @@ nlohmann::json to_json(const run_data& run, const aging_summary& s) {
                                                      : "rms over lags of the sd across t_w of ln(Delta)"},
                              {"below_t2", spread_json(s.collapse_below)},
                              {"above_t2", spread_json(s.collapse_above)}};
+}
 
+// Diffusive exponent, exponents per t_w, plateau and q_EA, aging scaling.
+void put_exponents(const aging_summary& s, nlohmann::json& j) {
+    using nlohmann::json;
     j["diffusive_exponent"] = s.diffusive ? num(s.diffusive->slope) : json();
     j["diffusive_exponent_err"] = s.diffusive ? num(s.diffusive->slope_err) : json();
     j["diffusive_exponent_tw"] = s.diffusive ? json(s.diffusive_tw) : json();
@@ -713,15 +769,28 @@ nlohmann::json to_json(const run_data& run, const aging_summary& s) {
                               {"measure", "rms of the sd across t_w of ln Delta, against ln(t/t_w) and against ln t, "
                                           "for Delta > min_delta (1.15 x plateau, when there is one)"}};
     }
+}
 
-    if (!s.is_net) {
-        j["energy_exponent"] = s.energy_fit ? json(s.energy_fit->exponent) : json();
-        j["energy_exponent_err"] = s.energy_fit ? json(s.energy_fit->exponent_err) : json();
-        j["energy_asymptote"] = s.energy_fit ? json(s.energy_fit->y_inf) : json();
-        j["energy_amplitude"] = s.energy_fit ? json(s.energy_fit->amplitude) : json();
-        j["energy_fit_tmin"] = s.energy_fit_tmin;
-        j["exponential_tau"] = opt(s.exp_tau);
-    }
+// Power-law approach of the energy and the comparison exponential (glasses).
+void put_energy_fit(const aging_summary& s, nlohmann::json& j) {
+    using nlohmann::json;
+    j["energy_exponent"] = s.energy_fit ? json(s.energy_fit->exponent) : json();
+    j["energy_exponent_err"] = s.energy_fit ? json(s.energy_fit->exponent_err) : json();
+    j["energy_asymptote"] = s.energy_fit ? json(s.energy_fit->y_inf) : json();
+    j["energy_amplitude"] = s.energy_fit ? json(s.energy_fit->amplitude) : json();
+    j["energy_fit_tmin"] = s.energy_fit_tmin;
+    j["exponential_tau"] = opt(s.exp_tau);
+}
+
+} // namespace
+
+nlohmann::json to_json(const run_data& run, const aging_summary& s) {
+    nlohmann::json j;
+    put_run(run, j);
+    put_regimes(s, j);
+    put_collapse(run, s, j);
+    put_exponents(s, j);
+    if (run.system != system_kind::net) put_energy_fit(s, j);
     j["final"] = s.final_values;
     return j;
 }

@@ -16,10 +16,21 @@
 
 namespace glassy {
 
+/// What a record describes, its `system` attribute (docs/format.md): the spherical p-spin glass
+/// (finite N, or N = infinity by the CK equations) or a network trained by SGD/SGLD. Parsed once,
+/// where a record becomes run_data (from_record); the analysis branches on this value only.
+enum class system_kind { pspin, net };
+
+/// Parses a record's `system`: "pspin" or "net". Throws record_error naming the value otherwise.
+[[nodiscard]] system_kind parse_system_kind(const std::string& name);
+/// The record's spelling of `kind` ("pspin", "net"): what parse_system_kind accepts, and what
+/// summary.json and the figure titles print.
+[[nodiscard]] std::string to_string(system_kind kind);
+
 /// One run, or the average of several runs of the same parameters, with standard errors.
 /// Errors are NaN where they cannot be estimated (a single run without per-sample data).
 struct run_data {
-    std::string system;              ///< "pspin" or "net"
+    system_kind system = system_kind::pspin; ///< the record's `system`
     std::string method;              ///< langevin, heun, metropolis, ck, sgd, ...
     nlohmann::json parameters = nlohmann::json::object(); ///< parameters of the first record
     std::vector<std::string> sources; ///< file names the data came from
@@ -119,7 +130,6 @@ struct analysis_options {
 
 /// Everything summary.json reports, computed from run_data (see docs/analysis.md).
 struct aging_summary {
-    bool is_net = false;
     std::optional<three_segment_fit> loss_fit; ///< fit of train loss vs log10 t (networks)
     std::optional<double> t1, t1_err, t2, t2_err; ///< regimes (networks), time units; null when not determined
     double t1_range[2] = {0, 0}, t2_range[2] = {0, 0}; ///< profile intervals [lo, hi]

@@ -225,6 +225,122 @@ void compare_models(three_segment_fit& f, const hinge_sums& sums) {
     f.breakpoints = f.p_value[0] < breakpoint_significance ? (f.p_value[1] < breakpoint_significance ? 2 : 1) : 0;
 }
 
+// distinct[i] = number of distinct x among x[0..i-1] (equal x never straddle a breakpoint).
+// Throws glassy::error unless x ascends.
+std::vector<std::size_t> distinct_prefix(const std::vector<double>& x) {
+    const std::size_t n = x.size();
+    for (std::size_t i = 1; i < n; ++i)
+        if (!(x[i] >= x[i - 1])) throw error("fit_three_segments: x must be sorted ascending (and not NaN)");
+    std::vector<std::size_t> distinct(n + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) distinct[i + 1] = distinct[i] + (i == 0 || x[i] != x[i - 1] ? 1 : 0);
+    return distinct;
+}
+
+// The candidate breakpoints of fit_three_segments (a uniform grid on [lo, hi], step h) and which
+// breakpoints leave at least min_points distinct x in every segment.
+struct breakpoint_grid {
+    const hinge_sums& sums;
+    std::vector<std::size_t> distinct; // distinct_prefix(x)
+    std::size_t min_points = 2;
+    double lo = 0, hi = 0, h = 0;
+    std::vector<double> cand;
+
+    [[nodiscard]] bool admissible(double b1, double b2) const {
+        if (!(b2 > b1)) return false;
+        const std::size_t k1 = sums.first_above(b1), k2 = sums.first_above(b2), n = sums.size();
+        return distinct[k1] >= min_points && distinct[k2] - distinct[k1] >= min_points &&
+               distinct[n] - distinct[k2] >= min_points;
+    }
+    [[nodiscard]] bool admissible_one(double b) const {
+        const std::size_t k = sums.first_above(b);
+        return distinct[k] >= min_points && distinct[sums.size()] - distinct[k] >= min_points;
+    }
+};
+
+// The best pair of breakpoints found so far, and the coarse table of residuals
+// (table[i * grid + j] for cand[i] < cand[j]; infinity where not admissible).
+struct pair_search {
+    double best = std::numeric_limits<double>::infinity(), b1 = 0, b2 = 0;
+    std::vector<double> table;
+};
+
+// Exhaustive search over every admissible pair of grid candidates.
+pair_search coarse_search(const breakpoint_grid& g) {
+    const std::size_t grid = g.cand.size();
+    pair_search p;
+    p.table.assign(grid * grid, std::numeric_limits<double>::infinity());
+    for (std::size_t i = 0; i < grid; ++i)
+        for (std::size_t j = i + 1; j < grid; ++j) {
+            if (!g.admissible(g.cand[i], g.cand[j])) continue;
+            const double r = g.sums.rss(g.cand[i], g.cand[j]);
+            p.table[i * grid + j] = r;
+            if (r < p.best) {
+                p.best = r;
+                p.b1 = g.cand[i];
+                p.b2 = g.cand[j];
+            }
+        }
+    if (!std::isfinite(p.best)) throw error("fit_three_segments: no admissible pair of breakpoints");
+    return p;
+}
+
+// Local refinement: two passes of a 41 x 41 grid, step h/20 then h/400.
+void refine_pair(const breakpoint_grid& g, pair_search& p) {
+    double step = g.h / 20;
+    for (int pass = 0; pass < 2; ++pass) {
+        const double c1 = p.b1, c2 = p.b2;
+        for (int i = -20; i <= 20; ++i)
+            for (int j = -20; j <= 20; ++j) {
+                const double t1 = c1 + step * i, t2 = c2 + step * j;
+                if (t1 < g.lo || t2 > g.hi || !g.admissible(t1, t2)) continue;
+                const double r = g.sums.rss(t1, t2);
+                if (r < p.best) {
+                    p.best = r;
+                    p.b1 = t1;
+                    p.b2 = t2;
+                }
+            }
+        step /= 20;
+    }
+}
+
+// Profile intervals of x1 and x2 from the coarse table (Delta chi^2 <= 1), widened to one grid step.
+void set_profile_intervals(three_segment_fit& f, const breakpoint_grid& g, const pair_search& p) {
+    const std::size_t grid = g.cand.size();
+    const double threshold = p.best + f.sigma2;
+    f.x1_lo = f.x1_hi = p.b1;
+    f.x2_lo = f.x2_hi = p.b2;
+    for (std::size_t i = 0; i < grid; ++i)
+        for (std::size_t j = i + 1; j < grid; ++j) {
+            if (p.table[i * grid + j] > threshold) continue;
+            f.x1_lo = std::min(f.x1_lo, g.cand[i]);
+            f.x1_hi = std::max(f.x1_hi, g.cand[i]);
+            f.x2_lo = std::min(f.x2_lo, g.cand[j]);
+            f.x2_hi = std::max(f.x2_hi, g.cand[j]);
+        }
+    f.x1_lo = std::max(g.lo, std::min(f.x1_lo, p.b1 - g.h));
+    f.x1_hi = std::min(g.hi, std::max(f.x1_hi, p.b1 + g.h));
+    f.x2_lo = std::max(g.lo, std::min(f.x2_lo, p.b2 - g.h));
+    f.x2_hi = std::min(g.hi, std::max(f.x2_hi, p.b2 + g.h));
+}
+
+// Slopes of the three segments and the fitted y at x_min, x1, x2, x_max (mean_y: mean of y).
+void set_slopes_and_levels(three_segment_fit& f, const hinge_sums& sums, double mean_y) {
+    Eigen::Vector4d c;
+    sums.rss(f.x1, f.x2, &c);
+    f.slope[0] = c[1];
+    f.slope[1] = c[1] + c[2];
+    f.slope[2] = c[1] + c[2] + c[3];
+    auto model = [&](double xv) {
+        const double u = xv - sums.x0();
+        return mean_y + c[0] + c[1] * u + c[2] * std::max(0.0, xv - f.x1) + c[3] * std::max(0.0, xv - f.x2);
+    };
+    f.level[0] = model(f.x_min);
+    f.level[1] = model(f.x1);
+    f.level[2] = model(f.x2);
+    f.level[3] = model(f.x_max);
+}
+
 } // namespace
 
 three_segment_fit fit_three_segments(const std::vector<double>& x, const std::vector<double>& y, std::size_t grid,
@@ -232,11 +348,7 @@ three_segment_fit fit_three_segments(const std::vector<double>& x, const std::ve
     if (x.size() != y.size()) throw error("fit_three_segments: x and y differ in length");
     const std::size_t n = x.size();
     min_points = std::max<std::size_t>(min_points, 2);
-    for (std::size_t i = 1; i < n; ++i)
-        if (!(x[i] >= x[i - 1])) throw error("fit_three_segments: x must be sorted ascending (and not NaN)");
-    // distinct[i] = number of distinct x among x[0..i-1]; equal x never straddle a breakpoint.
-    std::vector<std::size_t> distinct(n + 1, 0);
-    for (std::size_t i = 0; i < n; ++i) distinct[i + 1] = distinct[i] + (i == 0 || x[i] != x[i - 1] ? 1 : 0);
+    std::vector<std::size_t> distinct = distinct_prefix(x);
     const std::size_t need = std::max<std::size_t>(3 * min_points + 1, 7);
     if (distinct[n] < need)
         throw error("fit_three_segments: need at least " + std::to_string(need) + " distinct x values, got " +
@@ -244,100 +356,27 @@ three_segment_fit fit_three_segments(const std::vector<double>& x, const std::ve
     grid = std::max<std::size_t>(grid, 10);
 
     const hinge_sums sums(x, y);
-    const double lo = x.front(), hi = x.back();
-    const double h = (hi - lo) / static_cast<double>(grid - 1);
-    std::vector<double> cand(grid);
-    for (std::size_t i = 0; i < grid; ++i) cand[i] = lo + h * static_cast<double>(i);
-
-    auto admissible = [&](double b1, double b2) {
-        if (!(b2 > b1)) return false;
-        const std::size_t k1 = sums.first_above(b1), k2 = sums.first_above(b2);
-        return distinct[k1] >= min_points && distinct[k2] - distinct[k1] >= min_points &&
-               distinct[n] - distinct[k2] >= min_points;
-    };
-
-    const double inf = std::numeric_limits<double>::infinity();
-    std::vector<double> table(grid * grid, inf);
-    double best = inf, b1 = 0, b2 = 0;
-    for (std::size_t i = 0; i < grid; ++i)
-        for (std::size_t j = i + 1; j < grid; ++j) {
-            if (!admissible(cand[i], cand[j])) continue;
-            const double r = sums.rss(cand[i], cand[j]);
-            table[i * grid + j] = r;
-            if (r < best) {
-                best = r;
-                b1 = cand[i];
-                b2 = cand[j];
-            }
-        }
-    if (!std::isfinite(best)) throw error("fit_three_segments: no admissible pair of breakpoints");
-
-    // Local refinement: two passes of a 41 x 41 grid, step h/20 then h/400.
-    double step = h / 20;
-    for (int pass = 0; pass < 2; ++pass) {
-        const double c1 = b1, c2 = b2;
-        for (int i = -20; i <= 20; ++i)
-            for (int j = -20; j <= 20; ++j) {
-                const double t1 = c1 + step * i, t2 = c2 + step * j;
-                if (t1 < lo || t2 > hi || !admissible(t1, t2)) continue;
-                const double r = sums.rss(t1, t2);
-                if (r < best) {
-                    best = r;
-                    b1 = t1;
-                    b2 = t2;
-                }
-            }
-        step /= 20;
-    }
+    breakpoint_grid g{sums, std::move(distinct), min_points, x.front(), x.back(), 0, std::vector<double>(grid)};
+    g.h = (g.hi - g.lo) / static_cast<double>(grid - 1);
+    for (std::size_t i = 0; i < grid; ++i) g.cand[i] = g.lo + g.h * static_cast<double>(i);
+    pair_search p = coarse_search(g);
+    refine_pair(g, p);
 
     three_segment_fit f;
     f.n = n;
-    f.x1 = b1;
-    f.x2 = b2;
-    f.rss = best;
-    f.sigma2 = best / static_cast<double>(n - 6);
-    f.grid_step = h;
-    f.x_min = lo;
-    f.x_max = hi;
-
-    // Profile intervals from the coarse table.
-    const double threshold = best + f.sigma2;
-    f.x1_lo = f.x1_hi = b1;
-    f.x2_lo = f.x2_hi = b2;
-    for (std::size_t i = 0; i < grid; ++i)
-        for (std::size_t j = i + 1; j < grid; ++j) {
-            if (table[i * grid + j] > threshold) continue;
-            f.x1_lo = std::min(f.x1_lo, cand[i]);
-            f.x1_hi = std::max(f.x1_hi, cand[i]);
-            f.x2_lo = std::min(f.x2_lo, cand[j]);
-            f.x2_hi = std::max(f.x2_hi, cand[j]);
-        }
-    f.x1_lo = std::max(lo, std::min(f.x1_lo, b1 - h));
-    f.x1_hi = std::min(hi, std::max(f.x1_hi, b1 + h));
-    f.x2_lo = std::max(lo, std::min(f.x2_lo, b2 - h));
-    f.x2_hi = std::min(hi, std::max(f.x2_hi, b2 + h));
-
-    Eigen::Vector4d c;
-    sums.rss(b1, b2, &c);
-    f.slope[0] = c[1];
-    f.slope[1] = c[1] + c[2];
-    f.slope[2] = c[1] + c[2] + c[3];
+    f.x1 = p.b1;
+    f.x2 = p.b2;
+    f.rss = p.best;
+    f.sigma2 = p.best / static_cast<double>(n - 6);
+    f.grid_step = g.h;
+    f.x_min = g.lo;
+    f.x_max = g.hi;
+    set_profile_intervals(f, g, p);
     double my = 0;
     for (double v : y) my += v;
     my /= static_cast<double>(n);
-    auto model = [&](double xv) {
-        const double u = xv - sums.x0();
-        return my + c[0] + c[1] * u + c[2] * std::max(0.0, xv - b1) + c[3] * std::max(0.0, xv - b2);
-    };
-    f.level[0] = model(lo);
-    f.level[1] = model(b1);
-    f.level[2] = model(b2);
-    f.level[3] = model(hi);
-    auto admissible_one = [&](double b) {
-        const std::size_t k = sums.first_above(b);
-        return distinct[k] >= min_points && distinct[n] - distinct[k] >= min_points;
-    };
-    fit_one_breakpoint(f, sums, cand, admissible_one, my);
+    set_slopes_and_levels(f, sums, my);
+    fit_one_breakpoint(f, sums, g.cand, [&g](double b) { return g.admissible_one(b); }, my);
     compare_models(f, sums);
     return f;
 }

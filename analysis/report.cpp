@@ -67,7 +67,7 @@ std::string quote(std::string s) {
 }
 
 std::string describe(const run_data& run) {
-    std::string s = run.system + " " + run.method;
+    std::string s = to_string(run.system) + " " + run.method;
     if (run.parameters.is_object())
         for (const char* k : {"model", "dataset", "hidden", "p", "N", "T", "batch", "lr", "dt"})
             if (run.parameters.contains(k)) {
@@ -84,102 +84,144 @@ struct run_tables {
     std::vector<std::string> obs_names;
 };
 
+/// 1-based columns of delta.csv that the figures plot (delta_table writes them in this order:
+/// w, tw, D, panel, t, t_over_tw, delta, delta_err, delta_over_D).
+enum delta_column : int { col_lag = 5, col_ratio = 6, col_delta = 7, col_delta_over_noise = 9 };
+
+/// delta.csv column plotted as "Delta/D": Delta/D where D is usable, else Delta itself.
+int scaled_delta_column(const aging_summary& s) { return s.has_noise ? col_delta_over_noise : col_delta; }
+
+// Energy or train loss against t; for glasses also the comparison exponential and the power law.
+table energy_table(const run_data& run, const aging_summary& s) {
+    table t;
+    const bool net = run.system == system_kind::net;
+    t.add("t", run.time);
+    t.add(net ? "train_loss" : "energy", run.energy);
+    t.add(net ? "train_loss_err" : "energy_err", run.energy_err);
+    if (net) return t;
+    t.add("exponential", comparison_exponential(run, s));
+    std::vector<double> pl(run.time.size(), std::nan(""));
+    if (s.energy_fit)
+        for (std::size_t i = 0; i < run.time.size(); ++i)
+            if (run.time[i] >= s.energy_fit_tmin)
+                pl[i] = s.energy_fit->y_inf + s.energy_fit->amplitude * std::pow(run.time[i], -s.energy_fit->exponent);
+    t.add("power_law_fit", pl);
+    return t;
+}
+
+// Every observable and its error against t (empty without observables).
+table observables_table(const run_data& run, std::vector<std::string>& names) {
+    table t;
+    if (run.observables.empty()) return t;
+    t.add("t", run.time);
+    for (const auto& [name, v] : run.observables) {
+        names.push_back(name);
+        t.add(name, v);
+        t.add(name + "_err", run.observables_err.at(name));
+    }
+    return t;
+}
+
+// Delta, its error and Delta/D, one row per (t_w, lag), in the delta_column order.
+table delta_table(const run_data& run, const aging_summary& s, const row_matrix& scaled) {
+    std::vector<double> w, tw, d, panel, lag, ratio, delta, derr, dod;
+    for (std::size_t i = 0; i < run.tw.size(); ++i)
+        for (std::size_t j = 0; j < run.lag.size(); ++j) {
+            const auto ii = static_cast<Eigen::Index>(i), jj = static_cast<Eigen::Index>(j);
+            w.push_back(static_cast<double>(i));
+            tw.push_back(run.tw[i]);
+            d.push_back(run.noise.empty() ? std::nan("") : run.noise[i]);
+            panel.push_back(s.panel.empty() ? 0 : s.panel[i]);
+            lag.push_back(run.lag[j]);
+            ratio.push_back(run.tw[i] > 0 ? run.lag[j] / run.tw[i] : std::nan(""));
+            delta.push_back(run.delta(ii, jj));
+            derr.push_back(run.delta_err(ii, jj));
+            dod.push_back(scaled(ii, jj));
+        }
+    table t;
+    t.add("w", w);
+    t.add("tw", tw);
+    t.add("D", d);
+    t.add("panel", panel);
+    t.add("t", lag);
+    t.add("t_over_tw", ratio);
+    t.add("delta", delta);
+    t.add("delta_err", derr);
+    t.add("delta_over_D", dod);
+    return t;
+}
+
+// Per waiting time: D, its error, the panel and the exponent of ln Delta vs ln t.
+table waiting_table(const run_data& run, const aging_summary& s) {
+    const std::vector<double> unknown(run.tw.size(), std::nan(""));
+    std::vector<double> wi, ex;
+    for (std::size_t i = 0; i < run.tw.size(); ++i) {
+        wi.push_back(static_cast<double>(i));
+        ex.push_back(i < s.exponent_per_tw.size() && s.exponent_per_tw[i] ? *s.exponent_per_tw[i] : std::nan(""));
+    }
+    std::vector<double> pn(s.panel.begin(), s.panel.end());
+    pn.resize(run.tw.size(), 0);
+    table t;
+    t.add("w", wi);
+    t.add("tw", run.tw);
+    t.add("D", run.noise.empty() ? unknown : run.noise);
+    t.add("D_err", run.noise_err.empty() ? unknown : run.noise_err);
+    t.add("panel", pn);
+    t.add("exponent", ex);
+    return t;
+}
+
+// Slope-1 reference segment on ln(Delta/D) against ln t: one decade, a factor 3 below the data
+// of the last panel at its median valid lag (empty when that panel has no valid point).
+table slope_table(const run_data& run, const aging_summary& s, const row_matrix& scaled) {
+    const int last_panel = s.t2 ? 1 : 0;
+    std::vector<std::pair<double, double>> pts;
+    for (std::size_t i = 0; i < run.tw.size(); ++i) {
+        if ((s.panel.empty() ? 0 : s.panel[i]) != last_panel) continue;
+        for (std::size_t j = 0; j < run.lag.size(); ++j) {
+            const auto ii = static_cast<Eigen::Index>(i), jj = static_cast<Eigen::Index>(j);
+            const double v = s.has_noise ? scaled(ii, jj) : run.delta(ii, jj);
+            if (run.lag[j] > 0 && std::isfinite(v) && v > 0) pts.emplace_back(run.lag[j], v);
+        }
+    }
+    table t;
+    if (pts.empty()) return t;
+    std::sort(pts.begin(), pts.end());
+    const auto [ta, ya] = pts[pts.size() / 2];
+    t.add("t", {ta / std::sqrt(10.0), ta * std::sqrt(10.0)});
+    t.add("y", {ya / 3 / std::sqrt(10.0), ya / 3 * std::sqrt(10.0)});
+    return t;
+}
+
+// The loss model the comparison chose (one or two breakpoints; none for a straight line).
+table loss_fit_table(const aging_summary& s) {
+    table t;
+    if (!s.loss_fit || s.loss_fit->breakpoints == 0) return t;
+    const auto& f = *s.loss_fit;
+    const bool two = f.breakpoints == 2;
+    const std::vector<double> lx = two ? std::vector<double>{f.x_min, f.x1, f.x2, f.x_max}
+                                       : std::vector<double>{f.x_min, f.x_one, f.x_max};
+    const std::vector<double> ly = two ? std::vector<double>{f.level[0], f.level[1], f.level[2], f.level[3]}
+                                       : std::vector<double>{f.level_one[0], f.level_one[1], f.level_one[2]};
+    std::vector<double> tt;
+    for (double v : lx) tt.push_back(std::pow(10.0, v));
+    t.add("log10_t", lx);
+    t.add("t", tt);
+    t.add("loss_fit", ly);
+    return t;
+}
+
 run_tables make_tables(const run_data& run, const aging_summary& s) {
     run_tables t;
-    t.energy.add("t", run.time);
-    t.energy.add(run.system == "net" ? "train_loss" : "energy", run.energy);
-    t.energy.add(run.system == "net" ? "train_loss_err" : "energy_err", run.energy_err);
-    if (run.system != "net") {
-        t.energy.add("exponential", comparison_exponential(run, s));
-        std::vector<double> pl(run.time.size(), std::nan(""));
-        if (s.energy_fit)
-            for (std::size_t i = 0; i < run.time.size(); ++i)
-                if (run.time[i] >= s.energy_fit_tmin)
-                    pl[i] = s.energy_fit->y_inf + s.energy_fit->amplitude * std::pow(run.time[i], -s.energy_fit->exponent);
-        t.energy.add("power_law_fit", pl);
-    }
-    if (!run.observables.empty()) {
-        t.observables.add("t", run.time);
-        for (const auto& [name, v] : run.observables) {
-            t.obs_names.push_back(name);
-            t.observables.add(name, v);
-            t.observables.add(name + "_err", run.observables_err.at(name));
-        }
-    }
+    t.energy = energy_table(run, s);
+    t.observables = observables_table(run, t.obs_names);
     if (!run.tw.empty()) {
         const row_matrix scaled = delta_over_noise(run);
-        std::vector<double> w, tw, d, panel, lag, ratio, delta, derr, dod;
-        for (std::size_t i = 0; i < run.tw.size(); ++i)
-            for (std::size_t j = 0; j < run.lag.size(); ++j) {
-                const auto ii = static_cast<Eigen::Index>(i), jj = static_cast<Eigen::Index>(j);
-                w.push_back(static_cast<double>(i));
-                tw.push_back(run.tw[i]);
-                d.push_back(run.noise.empty() ? std::nan("") : run.noise[i]);
-                panel.push_back(s.panel.empty() ? 0 : s.panel[i]);
-                lag.push_back(run.lag[j]);
-                ratio.push_back(run.tw[i] > 0 ? run.lag[j] / run.tw[i] : std::nan(""));
-                delta.push_back(run.delta(ii, jj));
-                derr.push_back(run.delta_err(ii, jj));
-                dod.push_back(scaled(ii, jj));
-            }
-        t.delta.add("w", w);
-        t.delta.add("tw", tw);
-        t.delta.add("D", d);
-        t.delta.add("panel", panel);
-        t.delta.add("t", lag);
-        t.delta.add("t_over_tw", ratio);
-        t.delta.add("delta", delta);
-        t.delta.add("delta_err", derr);
-        t.delta.add("delta_over_D", dod);
-
-        std::vector<double> wi, ex;
-        for (std::size_t i = 0; i < run.tw.size(); ++i) {
-            wi.push_back(static_cast<double>(i));
-            ex.push_back(i < s.exponent_per_tw.size() && s.exponent_per_tw[i] ? *s.exponent_per_tw[i] : std::nan(""));
-        }
-        t.waiting.add("w", wi);
-        t.waiting.add("tw", run.tw);
-        t.waiting.add("D", run.noise.empty() ? std::vector<double>(run.tw.size(), std::nan("")) : run.noise);
-        t.waiting.add("D_err",
-                      run.noise_err.empty() ? std::vector<double>(run.tw.size(), std::nan("")) : run.noise_err);
-        std::vector<double> pn(s.panel.begin(), s.panel.end());
-        pn.resize(run.tw.size(), 0);
-        t.waiting.add("panel", pn);
-        t.waiting.add("exponent", ex);
-
-        // Slope-1 reference segment on ln(Delta/D) against ln t: one decade, a factor 3 below
-        // the data of the last panel at its median valid lag.
-        const bool use_noise = s.has_noise;
-        const int last_panel = s.t2 ? 1 : 0;
-        std::vector<std::pair<double, double>> pts;
-        for (std::size_t i = 0; i < run.tw.size(); ++i) {
-            if ((s.panel.empty() ? 0 : s.panel[i]) != last_panel) continue;
-            for (std::size_t j = 0; j < run.lag.size(); ++j) {
-                const double v = use_noise ? scaled(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j))
-                                           : run.delta(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j));
-                if (run.lag[j] > 0 && std::isfinite(v) && v > 0) pts.emplace_back(run.lag[j], v);
-            }
-        }
-        if (!pts.empty()) {
-            std::sort(pts.begin(), pts.end());
-            const auto [ta, ya] = pts[pts.size() / 2];
-            t.slope.add("t", {ta / std::sqrt(10.0), ta * std::sqrt(10.0)});
-            t.slope.add("y", {ya / 3 / std::sqrt(10.0), ya / 3 * std::sqrt(10.0)});
-        }
+        t.delta = delta_table(run, s, scaled);
+        t.waiting = waiting_table(run, s);
+        t.slope = slope_table(run, s, scaled);
     }
-    if (s.loss_fit && s.loss_fit->breakpoints > 0) { // the model the comparison chose; none for a line
-        const auto& f = *s.loss_fit;
-        const bool two = f.breakpoints == 2;
-        const std::vector<double> lx = two ? std::vector<double>{f.x_min, f.x1, f.x2, f.x_max}
-                                           : std::vector<double>{f.x_min, f.x_one, f.x_max};
-        const std::vector<double> ly = two ? std::vector<double>{f.level[0], f.level[1], f.level[2], f.level[3]}
-                                           : std::vector<double>{f.level_one[0], f.level_one[1], f.level_one[2]};
-        std::vector<double> tt;
-        for (double v : lx) tt.push_back(std::pow(10.0, v));
-        t.loss_fit.add("log10_t", lx);
-        t.loss_fit.add("t", tt);
-        t.loss_fit.add("loss_fit", ly);
-    }
+    t.loss_fit = loss_fit_table(s);
     return t;
 }
 
@@ -221,109 +263,140 @@ std::string delta_curves(const std::string& file, const run_data& run, const agi
     return out;
 }
 
+// A dashed vertical line at t labelled `name` (t_1, t_2).
+std::string t_mark(double t, const char* name) {
+    return "set arrow from " + fmt(t) + ", graph 0 to " + fmt(t) +
+           ", graph 1 nohead dt 2 lw 1.5 lc rgb 'gray30'\nset label '" + name + "' at " + fmt(t) +
+           ", graph 0.93 offset 0.4,0\n";
+}
+
 std::string t_marks(const aging_summary& s) {
     std::string out;
-    if (s.t1)
-        out += "set arrow from " + fmt(*s.t1) + ", graph 0 to " + fmt(*s.t1) +
-               ", graph 1 nohead dt 2 lw 1.5 lc rgb 'gray30'\nset label 't_1' at " + fmt(*s.t1) +
-               ", graph 0.93 offset 0.4,0\n";
-    if (s.t2)
-        out += "set arrow from " + fmt(*s.t2) + ", graph 0 to " + fmt(*s.t2) +
-               ", graph 1 nohead dt 2 lw 1.5 lc rgb 'gray30'\nset label 't_2' at " + fmt(*s.t2) +
-               ", graph 0.93 offset 0.4,0\n";
+    if (s.t1) out += t_mark(*s.t1, "t_1");
+    if (s.t2) out += t_mark(*s.t2, "t_2");
     return out;
+}
+
+/// What every figure of one run shares: its title line and the key placement for many curves.
+struct figure_context {
+    const run_data& run;
+    const aging_summary& s;
+    const report_options& o;
+    std::string title, key_many;
+};
+
+// Figure 1(a): energy per spin against t, with the comparison exponential and the power law.
+figure energy_figure(const figure_context& c) {
+    const run_data& run = c.run;
+    const aging_summary& s = c.s;
+    figure f{"fig1a_energy", "", c.o.width, c.o.height};
+    f.body = std::string(preamble) + c.title +
+             "set logscale x\nset xlabel 't'\nset ylabel 'energy per spin e(t)'\nset key top right\n"
+             "plot 'energy.csv' using 1:2 with lines lw 2 lc rgb '#1b3b8b' title 'e(t)'";
+    if (run.n_error_samples > 1)
+        f.body += ", '' using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.25 noborder lc rgb "
+                  "'#1b3b8b' notitle";
+    if (s.exp_tau)
+        f.body += ", '' using 1:4 with lines dt 2 lw 1.5 lc rgb '#c0182a' title 'exponential, {/Symbol t} = " +
+                  short_num(*s.exp_tau) + "'";
+    if (s.energy_fit)
+        f.body += ", '' using 1:5 with lines dt 3 lw 2 lc rgb '#e08a00' title 'e_{/Symbol \\245} + A t^{-a}, a = " +
+                  short_num(s.energy_fit->exponent) + "'";
+    f.body += "\n";
+    return f;
+}
+
+// Figure 2 (5(a) for an under-parametrised network): train/test loss with t1, t2 and the loss
+// fit; below it train/test accuracy when recorded.
+figure loss_figure(const figure_context& c, const run_tables& t) {
+    const int tl = t.observables.index("train_loss"), vl = t.observables.index("test_loss");
+    const int ta = t.observables.index("train_accuracy"), va = t.observables.index("test_accuracy");
+    const bool acc = ta || va;
+    figure f{is_under_parametrised(c.run) ? "fig5a_loss" : "fig2_loss", "", c.o.width,
+             acc ? c.o.height * 7 / 5 : c.o.height};
+    std::string loss = tl ? "'observables.csv' using 1:" + std::to_string(tl) +
+                                " with lines lw 2 lc rgb '#1b3b8b' title 'train loss'"
+                          : "'energy.csv' using 1:2 with lines lw 2 lc rgb '#1b3b8b' title 'train loss'";
+    if (vl) loss += ", 'observables.csv' using 1:" + std::to_string(vl) + " with lines lw 2 lc rgb '#c0182a' title 'test loss'";
+    if (!t.loss_fit.columns.empty()) loss += ", 'loss_fit.csv' using 2:3 with lines dt 2 lw 1.5 lc rgb 'black' title 'piecewise-linear fit'";
+    f.body = std::string(preamble) + t_marks(c.s) + "set logscale x\nset xlabel 't (iterations)'\n";
+    if (acc) f.body += "set multiplot layout 2,1\n";
+    f.body += c.title + "set ylabel 'loss'\nset key top right\nplot " + loss + "\n";
+    if (acc) {
+        std::string a;
+        if (ta) a += "'observables.csv' using 1:" + std::to_string(ta) + " with lines lw 2 lc rgb '#1b3b8b' title 'train accuracy'";
+        if (va) a += std::string(a.empty() ? "" : ", ") + "'observables.csv' using 1:" + std::to_string(va) +
+                     " with lines lw 2 lc rgb '#c0182a' title 'test accuracy'";
+        f.body += "unset title\nset ylabel 'accuracy'\nset key bottom right\nplot " + a + "\nunset multiplot\n";
+    }
+    return f;
+}
+
+// Figure 1(b) (glasses), 3 or 5(b) (networks, log y): Delta against the lag, one curve per t_w.
+figure delta_figure(const figure_context& c) {
+    const bool net = c.run.system == system_kind::net;
+    figure f{net ? (is_under_parametrised(c.run) ? "fig5b_delta" : "fig3_delta") : "fig1b_delta", "", c.o.width,
+             c.o.height};
+    f.body = std::string(preamble) + c.title + c.key_many + "set logscale x\n" +
+             (net ? "set logscale y\nset format y '10^{%L}'\n" : "") +
+             "set xlabel 't'\nset ylabel '{/Symbol D}(t_w, t_w + t)'\nplot " +
+             delta_curves("delta.csv", c.run, c.s, col_lag, col_delta, -1, net) + "\n";
+    return f;
+}
+
+// Figure 4: Delta/D against the lag, in two panels (t_w below / above t2) when t2 is known.
+figure delta_over_noise_figure(const figure_context& c, const run_tables& t) {
+    const run_data& run = c.run;
+    const aging_summary& s = c.s;
+    const bool two = s.t2.has_value();
+    figure g{"fig4_delta_over_D", "", c.o.width, two ? c.o.height * 8 / 5 : c.o.height};
+    const std::string ylab = s.has_noise ? "{/Symbol D}(t_w, t_w + t) / D(t_w)" : "{/Symbol D}(t_w, t_w + t)  (D unknown)";
+    const int ycol = scaled_delta_column(s);
+    const std::string slope = t.slope.columns.empty()
+                                  ? ""
+                                  : ", 'slope_segment.csv' using 1:2 with lines lw 3 lc rgb 'black' title 'slope 1'";
+    g.body = std::string(preamble) + c.key_many + "set logscale xy\nset format y '10^{%L}'\nset xlabel 't'\nset ylabel " +
+             quote(ylab) + "\n";
+    if (two) {
+        const bool any_below = std::count(s.panel.begin(), s.panel.end(), 0) > 0;
+        const bool any_above = std::count(s.panel.begin(), s.panel.end(), 1) > 0;
+        g.body += "set multiplot layout 2,1\n" + c.title;
+        g.body += "set label 1 't_w < t_2 = " + short_num(*s.t2) + "' at graph 0.02, graph 0.93 front\n";
+        g.body += any_below ? "plot " + delta_curves("delta.csv", run, s, col_lag, ycol, 0, true) + "\n"
+                            : "plot NaN notitle\n";
+        g.body += "unset title\nset label 1 't_w > t_2' at graph 0.02, graph 0.93 front\n";
+        g.body += any_above ? "plot " + delta_curves("delta.csv", run, s, col_lag, ycol, 1, true) + slope + "\n"
+                            : "plot NaN notitle\n";
+        g.body += "unset multiplot\n";
+    } else {
+        g.body += c.title + (s.t2_note.empty() ? "" : "set label 1 " + quote(s.t2_note.substr(0, s.t2_note.find(';'))) +
+                                                         " at graph 0.02, graph 0.04 front font ',8' noenhanced\n") +
+                  "plot " + delta_curves("delta.csv", run, s, col_lag, ycol, 0, true) + slope + "\n";
+    }
+    return g;
+}
+
+// Figure 1(c): Delta against t / t_w (glasses with at least two waiting times).
+figure aging_scaling_figure(const figure_context& c) {
+    figure h{"fig1c_aging_scaling", "", c.o.width, c.o.height};
+    h.body = std::string(preamble) + c.title + c.key_many +
+             "set logscale x\nset xlabel 't / t_w'\nset ylabel '{/Symbol D}(t_w, t_w + t)'\nplot " +
+             delta_curves("delta.csv", c.run, c.s, col_ratio, col_delta, -1, false) + "\n";
+    return h;
 }
 
 std::vector<figure> make_figures(const run_data& run, const aging_summary& s, const run_tables& t,
                                  const report_options& o) {
+    const figure_context c{run, s, o, "set title " + quote(describe(run)) + " noenhanced\n",
+                           run.tw.size() > 8 ? "set key outside right top font ',8'\n"
+                                             : "set key bottom right font ',9'\n"};
+    const bool net = run.system == system_kind::net;
     std::vector<figure> figs;
-    const std::string title = "set title " + quote(describe(run)) + " noenhanced\n";
-    const bool net = run.system == "net";
-    const bool under = is_under_parametrised(run);
-    const std::string key_many =
-        run.tw.size() > 8 ? "set key outside right top font ',8'\n" : "set key bottom right font ',9'\n";
-
-    if (!net) {
-        figure f{"fig1a_energy", "", o.width, o.height};
-        f.body = std::string(preamble) + title +
-                 "set logscale x\nset xlabel 't'\nset ylabel 'energy per spin e(t)'\nset key top right\n"
-                 "plot 'energy.csv' using 1:2 with lines lw 2 lc rgb '#1b3b8b' title 'e(t)'";
-        if (run.n_error_samples > 1)
-            f.body += ", '' using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.25 noborder lc rgb "
-                      "'#1b3b8b' notitle";
-        if (s.exp_tau)
-            f.body += ", '' using 1:4 with lines dt 2 lw 1.5 lc rgb '#c0182a' title 'exponential, {/Symbol t} = " +
-                      short_num(*s.exp_tau) + "'";
-        if (s.energy_fit)
-            f.body += ", '' using 1:5 with lines dt 3 lw 2 lc rgb '#e08a00' title 'e_{/Symbol \\245} + A t^{-a}, a = " +
-                      short_num(s.energy_fit->exponent) + "'";
-        f.body += "\n";
-        figs.push_back(f);
-    } else {
-        const int tl = t.observables.index("train_loss"), vl = t.observables.index("test_loss");
-        const int ta = t.observables.index("train_accuracy"), va = t.observables.index("test_accuracy");
-        const bool acc = ta || va;
-        figure f{under ? "fig5a_loss" : "fig2_loss", "", o.width, acc ? o.height * 7 / 5 : o.height};
-        std::string loss = tl ? "'observables.csv' using 1:" + std::to_string(tl) +
-                                    " with lines lw 2 lc rgb '#1b3b8b' title 'train loss'"
-                              : "'energy.csv' using 1:2 with lines lw 2 lc rgb '#1b3b8b' title 'train loss'";
-        if (vl) loss += ", 'observables.csv' using 1:" + std::to_string(vl) + " with lines lw 2 lc rgb '#c0182a' title 'test loss'";
-        if (!t.loss_fit.columns.empty()) loss += ", 'loss_fit.csv' using 2:3 with lines dt 2 lw 1.5 lc rgb 'black' title 'piecewise-linear fit'";
-        f.body = std::string(preamble) + t_marks(s) + "set logscale x\nset xlabel 't (iterations)'\n";
-        if (acc) f.body += "set multiplot layout 2,1\n";
-        f.body += title + "set ylabel 'loss'\nset key top right\nplot " + loss + "\n";
-        if (acc) {
-            std::string a;
-            if (ta) a += "'observables.csv' using 1:" + std::to_string(ta) + " with lines lw 2 lc rgb '#1b3b8b' title 'train accuracy'";
-            if (va) a += std::string(a.empty() ? "" : ", ") + "'observables.csv' using 1:" + std::to_string(va) +
-                         " with lines lw 2 lc rgb '#c0182a' title 'test accuracy'";
-            f.body += "unset title\nset ylabel 'accuracy'\nset key bottom right\nplot " + a + "\nunset multiplot\n";
-        }
-        figs.push_back(f);
-    }
-
-    if (!run.tw.empty()) {
-        figure f{net ? (under ? "fig5b_delta" : "fig3_delta") : "fig1b_delta", "", o.width, o.height};
-        f.body = std::string(preamble) + title + key_many + "set logscale x\n" + (net ? "set logscale y\nset format y '10^{%L}'\n" : "") +
-                 "set xlabel 't'\nset ylabel '{/Symbol D}(t_w, t_w + t)'\nplot " +
-                 delta_curves("delta.csv", run, s, 5, 7, -1, net) + "\n";
-        figs.push_back(f);
-
-        const bool two = s.t2.has_value();
-        figure g{"fig4_delta_over_D", "", o.width, two ? o.height * 8 / 5 : o.height};
-        const std::string ylab = s.has_noise ? "{/Symbol D}(t_w, t_w + t) / D(t_w)" : "{/Symbol D}(t_w, t_w + t)  (D unknown)";
-        const int ycol = s.has_noise ? 9 : 7;
-        const std::string slope = t.slope.columns.empty()
-                                      ? ""
-                                      : ", 'slope_segment.csv' using 1:2 with lines lw 3 lc rgb 'black' title 'slope 1'";
-        g.body = std::string(preamble) + key_many + "set logscale xy\nset format y '10^{%L}'\nset xlabel 't'\nset ylabel " +
-                 quote(ylab) + "\n";
-        if (two) {
-            const bool any_below = std::count(s.panel.begin(), s.panel.end(), 0) > 0;
-            const bool any_above = std::count(s.panel.begin(), s.panel.end(), 1) > 0;
-            g.body += "set multiplot layout 2,1\n" + title;
-            g.body += "set label 1 't_w < t_2 = " + short_num(*s.t2) + "' at graph 0.02, graph 0.93 front\n";
-            g.body += any_below ? "plot " + delta_curves("delta.csv", run, s, 5, ycol, 0, true) + "\n"
-                                : "plot NaN notitle\n";
-            g.body += "unset title\nset label 1 't_w > t_2' at graph 0.02, graph 0.93 front\n";
-            g.body += any_above ? "plot " + delta_curves("delta.csv", run, s, 5, ycol, 1, true) + slope + "\n"
-                                : "plot NaN notitle\n";
-            g.body += "unset multiplot\n";
-        } else {
-            g.body += title + (s.t2_note.empty() ? "" : "set label 1 " + quote(s.t2_note.substr(0, s.t2_note.find(';'))) +
-                                                           " at graph 0.02, graph 0.04 front font ',8' noenhanced\n") +
-                      "plot " + delta_curves("delta.csv", run, s, 5, ycol, 0, true) + slope + "\n";
-        }
-        figs.push_back(g);
-
-        if (!net && run.tw.size() >= 2) {
-            figure h{"fig1c_aging_scaling", "", o.width, o.height};
-            h.body = std::string(preamble) + title + key_many +
-                     "set logscale x\nset xlabel 't / t_w'\nset ylabel '{/Symbol D}(t_w, t_w + t)'\nplot " +
-                     delta_curves("delta.csv", run, s, 6, 7, -1, false) + "\n";
-            figs.push_back(h);
-        }
-    }
+    figs.push_back(net ? loss_figure(c, t) : energy_figure(c));
+    if (run.tw.empty()) return figs;
+    figs.push_back(delta_figure(c));
+    figs.push_back(delta_over_noise_figure(c, t));
+    if (!net && run.tw.size() >= 2) figs.push_back(aging_scaling_figure(c));
     return figs;
 }
 
@@ -397,7 +470,7 @@ report_result write_tables_and_summary(const run_data& run, const aging_summary&
 } // namespace
 
 bool is_under_parametrised(const run_data& run) {
-    if (run.system != "net" || !run.parameters.is_object()) return false;
+    if (run.system != system_kind::net || !run.parameters.is_object()) return false;
     const auto& p = run.parameters;
     return p.contains("model") && p.at("model") == "toy" && p.contains("hidden") && p.at("hidden").is_number() &&
            p.at("hidden").get<double>() < 1000;
@@ -441,7 +514,7 @@ report_result write_comparison(const run_data& left, const aging_summary& ls, co
         const run_data& run = *sides[k].first;
         const aging_summary& s = *sides[k].second;
         const std::string d = std::string(names[k]) + "/";
-        const bool net = run.system == "net";
+        const bool net = run.system == system_kind::net;
         f.body += "unset logscale\nunset arrow\nunset label\nset format y '%g'\n" + (net ? t_marks(s) : std::string()) +
                   "set title " + quote(describe(run)) + " noenhanced font ',9'\nset logscale x\nset xlabel 't'\nset ylabel '" +
                   (net ? "train loss" : "energy per spin") + "'\nset key top right\nplot " + quote(d + "energy.csv") +
@@ -451,9 +524,9 @@ report_result write_comparison(const run_data& left, const aging_summary& ls, co
             continue;
         }
         f.body += "set logscale xy\nset format y '10^{%L}'\nset key bottom right\nset ylabel '{/Symbol D}(t_w, t_w + t)'\nplot " +
-                  delta_curves(d + "delta.csv", run, s, 5, 7, -1, true) + "\n";
+                  delta_curves(d + "delta.csv", run, s, col_lag, col_delta, -1, true) + "\n";
         f.body += std::string("set ylabel '") + (s.has_noise ? "{/Symbol D} / D(t_w)" : "{/Symbol D}  (D unknown)") +
-                  "'\nplot " + delta_curves(d + "delta.csv", run, s, 5, s.has_noise ? 9 : 7, -1, true) +
+                  "'\nplot " + delta_curves(d + "delta.csv", run, s, col_lag, scaled_delta_column(s), -1, true) +
                   (fs::exists(dir / names[k] / "slope_segment.csv")
                        ? ", " + quote(d + "slope_segment.csv") + " using 1:2 with lines lw 3 lc rgb 'black' title 'slope 1'"
                        : std::string()) +

@@ -24,7 +24,7 @@ std::string num(double v) {
 std::string opt(const std::optional<double>& v) { return v && std::isfinite(*v) ? num(*v) : "n/a"; }
 
 void print_summary(const std::string& label, const glassy::run_data& run, const glassy::aging_summary& s) {
-    std::cout << label << run.system << " " << run.method << ", " << run.n_records << " record(s)"
+    std::cout << label << glassy::to_string(run.system) << " " << run.method << ", " << run.n_records << " record(s)"
               << (run.complete ? "" : " (incomplete run)") << "\n";
     if (s.t1) std::cout << "  t1 = " << num(*s.t1) << " +- " << num(*s.t1_err) << "\n";
     else if (!s.t1_reason.empty() && s.t1_reason != s.t2_reason) std::cout << "  " << s.t1_reason << "\n";

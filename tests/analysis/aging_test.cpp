@@ -423,6 +423,26 @@ TEST(Averaging, RefusesIncompleteRun) {
     }
 }
 
+// The record's `system` is parsed once (from_record) into system_kind; its spelling comes back
+// unchanged in summary.json, and anything else is refused with the value named.
+TEST(SystemKind, ParsedOnceAndSpelledAsInTheRecord) {
+    for (const char* name : {"pspin", "net"}) EXPECT_EQ(to_string(parse_system_kind(name)), name);
+    EXPECT_EQ(parse_system_kind("net"), system_kind::net);
+    EXPECT_EQ(parse_system_kind("pspin"), system_kind::pspin);
+    try {
+        (void)parse_system_kind("Net");
+        ADD_FAILURE() << "no throw";
+    } catch (const record_error& e) {
+        EXPECT_NE(std::string(e.what()).find("unknown system 'Net'"), std::string::npos) << e.what();
+    }
+    const run_data net = from_record(test::net_record(100, 1e4, 0.0, 1), "n.h5");
+    EXPECT_EQ(net.system, system_kind::net);
+    EXPECT_EQ(to_json(net, analyse(net)).at("system"), "net");
+    const run_data glass = from_record(test::pspin_record([](double, double t) { return t; }, {1}, {1, 2}, 100), "g.h5");
+    EXPECT_EQ(glass.system, system_kind::pspin);
+    EXPECT_EQ(to_json(glass, analyse(glass)).at("system"), "pspin");
+}
+
 // Per-sample data of a single record give its error bars.
 TEST(Averaging, SingleRecordUsesSamples) {
     record r = test::pspin_record([](double, double t) { return t; }, {1}, {1, 2}, 100);
