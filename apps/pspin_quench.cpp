@@ -12,19 +12,26 @@
 #include <cstdio>
 #include <optional>
 
-int main(int argc, char** argv) {
-    using namespace glassy;
+namespace {
+
+using namespace glassy;
+
+/// What the command line gives: the parameters of both kinds of run and the app's own flags.
+struct cli_values {
     pspin_quench_parameters par;
+    ck_parameters ck; // --method ck
     std::string out = "pspin_quench.h5", checkpoint_every, checkpoint_file, resume;
     int threads = 0;
     bool force = false, quiet = false;
-    ck_parameters ck; // --method ck
+    std::vector<CLI::Option*> physics; // the finite-N physics flags (checked against a checkpoint)
+    CLI::Option* mix = nullptr;
+};
 
-    CLI::App app{"Quench the spherical p-spin glass from T = infinity to T and record e(t) and "
-                 "Delta(t_w, t_w + t).\nFinite N: --method langevin|heun|metropolis; N = infinity: --method ck "
-                 "(Cugliandolo-Kurchan equations).",
-                 "pspin_quench"};
-    std::vector<CLI::Option*> physics;
+/// The flag table: every flag onto its field.
+void add_flags(CLI::App& app, cli_values& v) {
+    auto& par = v.par;
+    auto& ck = v.ck;
+    auto& physics = v.physics;
     physics.push_back(app.add_option("--p", par.p, "interaction order p (>= 2)")->capture_default_str());
     physics.push_back(app.add_option("--N", par.n, "number of spins N (>= p)")->capture_default_str());
     physics.push_back(app.add_option("--T", par.temperature, "temperature after the quench (>= 0)")->capture_default_str());
@@ -38,146 +45,177 @@ int main(int argc, char** argv) {
     physics.push_back(app.add_option("--tw", par.tw, "waiting times t_w (default 1, 3.2, 10, ... up to tmax/2)"));
     physics.push_back(app.add_option("--per-decade", par.per_decade, "measurement points per decade of time")->capture_default_str());
     physics.push_back(app.add_option("--theta-max", par.theta_max, "Metropolis rotation amplitude (radians)")->capture_default_str());
-    auto* mix_opt = app.add_option("--mix", ck.mix, "ck: mixed model f(q) = sum c_p q^p / 2 as p:c,... (default: pure p)");
+    v.mix = app.add_option("--mix", ck.mix, "ck: mixed model f(q) = sum c_p q^p / 2 as p:c,... (default: pure p)");
     app.add_option("--T0", ck.T0, "ck: initial temperature (default infinity)");
     app.add_option("--scheme", ck.scheme, "ck: decimation (long times) or reference (uniform grid, short times)")->capture_default_str();
     app.add_option("--grid", ck.grid, "ck decimation: grid points per time (accuracy; see docs/physics.md)")->capture_default_str();
-    app.add_option("--threads", threads, "OpenMP threads (0 = all cores); results do not depend on it")->capture_default_str();
-    app.add_option("--out", out, "output record (HDF5)")->capture_default_str();
-    app.add_option("--checkpoint-every", checkpoint_every, "checkpoint interval: steps (e.g. 5000) or wall time (30s, 10m, 2h)");
-    app.add_option("--checkpoint", checkpoint_file, "checkpoint file (default: OUT.ckpt)");
-    app.add_option("--resume", resume, "continue the run saved in this checkpoint (its parameters are used)");
-    app.add_flag("--force", force, "overwrite an existing output file");
-    app.add_flag("--quiet", quiet, "no progress line");
+    app.add_option("--threads", v.threads, "OpenMP threads (0 = all cores); results do not depend on it")->capture_default_str();
+    app.add_option("--out", v.out, "output record (HDF5)")->capture_default_str();
+    app.add_option("--checkpoint-every", v.checkpoint_every, "checkpoint interval: steps (e.g. 5000) or wall time (30s, 10m, 2h)");
+    app.add_option("--checkpoint", v.checkpoint_file, "checkpoint file (default: OUT.ckpt)");
+    app.add_option("--resume", v.resume, "continue the run saved in this checkpoint (its parameters are used)");
+    app.add_flag("--force", v.force, "overwrite an existing output file");
+    app.add_flag("--quiet", v.quiet, "no progress line");
+}
+
+/// The checkpoint file: --checkpoint, else the resumed one, else OUT.ckpt.
+std::filesystem::path checkpoint_path(const cli_values& v) {
+    return !v.checkpoint_file.empty() ? v.checkpoint_file : !v.resume.empty() ? v.resume : v.out + ".ckpt";
+}
+
+/// The CK parameters from the flags (or the checkpoint's), validated; refuses flags without effect.
+ck_parameters ck_from_flags(const CLI::App& app, const cli_values& v, const std::optional<checkpoint>& saved) {
+    if (saved && !is_ck_checkpoint(*saved))
+        throw parameter_error("checkpoint " + v.resume + " is from a finite-N run, not --method ck");
+    // Flags CK ignores: finite-N ones, the seed (CK is deterministic) and --tw (its waiting
+    // times are 10^(k/4)).
+    app::refuse_given(app, {"--N", "--samples", "--replicas", "--couplings", "--theta-max", "--seed", "--tw"},
+                      "with --method ck (N = infinity, deterministic, waiting times 10^(k/4))");
+    ck_parameters ck = v.ck;
+    if (saved) {
+        for (const char* flag : {"--p", "--T", "--tmax", "--dt", "--per-decade", "--mix", "--T0", "--scheme", "--grid"})
+            if (app.count(flag) > 0)
+                throw parameter_error(std::string("leave physics flags out when resuming a CK checkpoint (") + flag + " given)");
+        ck = ck_parameters_from_checkpoint(*saved);
+    } else {
+        if (v.mix->count() > 0) app::refuse_given(app, {"--p"}, "with --mix (the mixture gives the model)");
+        if (ck.scheme == "reference") app::refuse_given(app, {"--grid"}, "with --scheme reference (a uniform grid of step --dt)");
+        if (app.count("--p") > 0) ck.mix = std::to_string(v.par.p) + ":1";
+        ck.T = v.par.temperature;
+        if (app.count("--tmax") > 0) ck.tmax = v.par.tmax;
+        if (app.count("--dt") > 0) ck.dt = v.par.dt;
+        if (app.count("--per-decade") > 0) ck.lags_per_decade = v.par.per_decade;
+    }
+    ck.threads = v.threads;
+    validate(ck);
+    return ck;
+}
+
+/// --method ck: integrates the CK equations and writes the record; returns the exit code.
+int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<checkpoint>& saved) {
+    const ck_parameters ck = ck_from_flags(app, v, saved);
+    const app::interval every = app::parse_interval(v.checkpoint_every);
+    app::check_output(v.out, v.force);
+    app::install_signal_handlers();
+    if (!v.quiet)
+        std::fprintf(stderr, "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s, %lld steps%s\n",
+                     ck.mix.c_str(), ck.T, ck.T0, ck.tmax, ck.scheme.c_str(), static_cast<long long>(ck_steps(ck)),
+                     saved ? " (resumed)" : "");
+    ck_control control;
+    control.checkpoint_path = checkpoint_path(v);
+    control.checkpoint_every_steps = every.steps;
+    control.checkpoint_every_seconds = every.seconds;
+    control.resume = saved ? &*saved : nullptr;
+    app::progress_line progress(!v.quiet, "pspin_quench");
+    run_hooks hooks;
+    hooks.progress_every = 1;
+    hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
+    hooks.stop = [](std::int64_t) { return app::g_signal.load() != 0; };
+    record rec = run_ck(ck, hooks, control);
+    progress.finish();
+    rec.parameters["wall_seconds"] = progress.elapsed();
+    write_record(rec, v.out);
+    if (!rec.complete) {
+        std::fprintf(stderr, "pspin_quench: interrupted; partial record %s, resume with --resume %s\n", v.out.c_str(),
+                     control.checkpoint_path.c_str());
+        return 130;
+    }
+    std::error_code ec;
+    std::filesystem::remove(control.checkpoint_path, ec); // the run is complete: the checkpoint is spent
+    std::printf("wrote %s: e(t = %g) = %.7f, %zu times, %zu waiting times, %.1f s\n", v.out.c_str(), rec.time.back(),
+                rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
+    return 0;
+}
+
+/// The finite-N parameters from the flags, or the checkpoint's (refusing physics flags that
+/// differ from them), validated; refuses flags without effect.
+pspin_quench_parameters finite_n_from_flags(const CLI::App& app, const cli_values& v, const std::optional<checkpoint>& saved) {
+    pspin_quench_parameters par = v.par;
+    if (saved) {
+        const auto stored = parameters_from_checkpoint(*saved);
+        const auto given = to_json(par), kept = to_json(stored);
+        for (auto* opt : v.physics) {
+            if (opt->count() == 0) continue;
+            std::string key = opt->get_name().substr(2);
+            for (auto& c : key) c = c == '-' ? '_' : c;
+            if (given.contains(key) && (!kept.contains(key) || given.at(key) != kept.at(key)))
+                throw parameter_error("checkpoint " + v.resume + " is from a different configuration (" + opt->get_name() +
+                                      " differs); leave physics flags out when resuming");
+        }
+        par = stored;
+    }
+    validate(par);
+    app::refuse_given(app, {"--mix", "--T0", "--scheme", "--grid"}, "with --method " + par.method + " (a --method ck flag)");
+    if (par.method == "metropolis") app::refuse_given(app, {"--dt"}, "with --method metropolis (a step is one sweep)");
+    else app::refuse_given(app, {"--theta-max"}, "with --method " + par.method + " (the Metropolis rotation amplitude)");
+    if (v.threads < 0) throw parameter_error("--threads must be >= 0");
+    return par;
+}
+
+/// --method langevin|heun|metropolis: runs the quench and writes the record; returns the exit code.
+int run_finite_n_quench(const CLI::App& app, const cli_values& v, const std::optional<checkpoint>& saved) {
+    const pspin_quench_parameters par = finite_n_from_flags(app, v, saved);
+    const app::interval every = app::parse_interval(v.checkpoint_every);
+    const quench_memory memory = memory_estimate(par);
+    app::check_memory(memory.total(), "couplings (N = " + std::to_string(par.n) + ", p = " + std::to_string(par.p) + ") and snapshots");
+    app::check_output(v.out, v.force);
+    if (v.threads > 0) omp_set_num_threads(v.threads);
+    app::install_signal_handlers();
+    quench_control control;
+    control.checkpoint_path = checkpoint_path(v);
+    control.checkpoint_every_steps = every.steps;
+    control.checkpoint_every_seconds = every.seconds;
+    control.resume = saved ? &*saved : nullptr;
+
+    if (!v.quiet)
+        std::fprintf(stderr, "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %lld steps, %d sample(s) x %d replica(s), %d thread(s), couplings %.1f MiB%s\n",
+                     par.p, par.n, par.temperature, par.method.c_str(), par.method == "metropolis" ? 1.0 : par.dt,
+                     par.tmax, static_cast<long long>(steps_per_sample(par)) * par.samples, par.samples, par.replicas, omp_get_max_threads(),
+                     memory.couplings / (1 << 20), saved ? " (resumed)" : "");
+    app::progress_line progress(!v.quiet, "pspin_quench");
+    run_hooks hooks;
+    hooks.progress_every = 50;
+    hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
+    hooks.stop = [](std::int64_t) { return app::g_signal.load() != 0; };
+    record rec = run_pspin_quench(par, hooks, control);
+    progress.finish();
+    rec.parameters["threads"] = omp_get_max_threads();
+    rec.parameters["wall_seconds"] = progress.elapsed();
+    write_record(rec, v.out);
+    if (!rec.complete) {
+        const std::string why = rec.parameters.value("stop_reason", std::string("stopped"));
+        if (why.rfind("interrupted", 0) == 0) {
+            std::fprintf(stderr, "pspin_quench: %s; partial record %s, resume with --resume %s\n", why.c_str(), v.out.c_str(),
+                         control.checkpoint_path.c_str());
+            return 130;
+        }
+        std::fprintf(stderr, "pspin_quench: error: %s; what was measured before is in %s\n", why.c_str(), v.out.c_str());
+        return 3;
+    }
+    std::error_code ec;
+    std::filesystem::remove(control.checkpoint_path, ec); // the run is complete: the checkpoint is spent
+    std::printf("wrote %s: e(t = %g) = %.6f, %zu times, %zu waiting times, %.1f s\n", v.out.c_str(), rec.time.back(),
+                rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    cli_values v;
+    CLI::App app{"Quench the spherical p-spin glass from T = infinity to T and record e(t) and "
+                 "Delta(t_w, t_w + t).\nFinite N: --method langevin|heun|metropolis; N = infinity: --method ck "
+                 "(Cugliandolo-Kurchan equations).",
+                 "pspin_quench"};
+    add_flags(app, v);
     if (const int rc = app::parse(app, argc, argv); rc >= 0) return rc;
-    app::exec_with_passive_omp_wait(threads > 0 ? threads : omp_get_max_threads(), argv); // docs/cli.md, --threads
+    app::exec_with_passive_omp_wait(v.threads > 0 ? v.threads : omp_get_max_threads(), argv); // docs/cli.md, --threads
 
     try {
         std::optional<checkpoint> saved;
-        if (!resume.empty()) saved = read_checkpoint(resume);
-        if (par.method == "ck" || (saved && is_ck_checkpoint(*saved))) {
-            if (saved && !is_ck_checkpoint(*saved))
-                throw parameter_error("checkpoint " + resume + " is from a finite-N run, not --method ck");
-            // Flags CK ignores: finite-N ones, the seed (CK is deterministic) and --tw (its waiting
-            // times are 10^(k/4)).
-            app::refuse_given(app, {"--N", "--samples", "--replicas", "--couplings", "--theta-max", "--seed", "--tw"},
-                              "with --method ck (N = infinity, deterministic, waiting times 10^(k/4))");
-            if (saved) {
-                for (const char* flag : {"--p", "--T", "--tmax", "--dt", "--per-decade", "--mix", "--T0", "--scheme", "--grid"})
-                    if (app.count(flag) > 0)
-                        throw parameter_error(std::string("leave physics flags out when resuming a CK checkpoint (") + flag + " given)");
-                ck = ck_parameters_from_checkpoint(*saved);
-            } else {
-                if (mix_opt->count() > 0) app::refuse_given(app, {"--p"}, "with --mix (the mixture gives the model)");
-                if (ck.scheme == "reference") app::refuse_given(app, {"--grid"}, "with --scheme reference (a uniform grid of step --dt)");
-                if (app.count("--p") > 0) ck.mix = std::to_string(par.p) + ":1";
-                ck.T = par.temperature;
-                if (app.count("--tmax") > 0) ck.tmax = par.tmax;
-                if (app.count("--dt") > 0) ck.dt = par.dt;
-                if (app.count("--per-decade") > 0) ck.lags_per_decade = par.per_decade;
-            }
-            ck.threads = threads;
-            validate(ck);
-            const app::interval every = app::parse_interval(checkpoint_every);
-            app::check_output(out, force);
-            app::install_signal_handlers();
-            if (!quiet)
-                std::fprintf(stderr, "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s, %lld steps%s\n",
-                             ck.mix.c_str(), ck.T, ck.T0, ck.tmax, ck.scheme.c_str(), static_cast<long long>(ck_steps(ck)),
-                             saved ? " (resumed)" : "");
-            ck_control control;
-            control.checkpoint_path = !checkpoint_file.empty() ? checkpoint_file : !resume.empty() ? resume : out + ".ckpt";
-            control.checkpoint_every_steps = every.steps;
-            control.checkpoint_every_seconds = every.seconds;
-            control.resume = saved ? &*saved : nullptr;
-            app::progress_line progress(!quiet, "pspin_quench");
-            run_hooks hooks;
-            hooks.progress_every = 1;
-            hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
-            hooks.stop = [](std::int64_t) { return app::g_signal.load() != 0; };
-            record rec = run_ck(ck, hooks, control);
-            progress.finish();
-            rec.parameters["wall_seconds"] = progress.elapsed();
-            write_record(rec, out);
-            if (!rec.complete) {
-                std::fprintf(stderr, "pspin_quench: interrupted; partial record %s, resume with --resume %s\n", out.c_str(),
-                             control.checkpoint_path.c_str());
-                return 130;
-            }
-            std::error_code ec;
-            std::filesystem::remove(control.checkpoint_path, ec); // the run is complete: the checkpoint is spent
-            std::printf("wrote %s: e(t = %g) = %.7f, %zu times, %zu waiting times, %.1f s\n", out.c_str(), rec.time.back(),
-                        rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
-            return 0;
-        }
-        if (saved) {
-            const auto stored = parameters_from_checkpoint(*saved);
-            const auto given = to_json(par), kept = to_json(stored);
-            for (auto* opt : physics) {
-                if (opt->count() == 0) continue;
-                std::string key = opt->get_name().substr(2);
-                for (auto& c : key) c = c == '-' ? '_' : c;
-                if (given.contains(key) && (!kept.contains(key) || given.at(key) != kept.at(key)))
-                    throw parameter_error("checkpoint " + resume + " is from a different configuration (" + opt->get_name() +
-                                          " differs); leave physics flags out when resuming");
-            }
-            par = stored;
-        }
-        validate(par);
-        app::refuse_given(app, {"--mix", "--T0", "--scheme", "--grid"}, "with --method " + par.method + " (a --method ck flag)");
-        if (par.method == "metropolis") app::refuse_given(app, {"--dt"}, "with --method metropolis (a step is one sweep)");
-        else app::refuse_given(app, {"--theta-max"}, "with --method " + par.method + " (the Metropolis rotation amplitude)");
-        if (threads < 0) throw parameter_error("--threads must be >= 0");
-        const app::interval every = app::parse_interval(checkpoint_every);
-        {
-            // Couplings, plus per replica the spins, snapshots at every waiting time and buffers.
-            const double couplings = static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p))) *
-                                     (par.couplings == "float32" ? 4.0 : 8.0);
-            const double per_replica = 8.0 * par.n * (static_cast<double>(waiting_steps(par).size()) + 8.0);
-            app::check_memory(couplings + per_replica * par.replicas,
-                              "couplings (N = " + std::to_string(par.n) + ", p = " + std::to_string(par.p) + ") and snapshots");
-        }
-        app::check_output(out, force);
-        if (threads > 0) omp_set_num_threads(threads);
-        app::install_signal_handlers();
-        quench_control control;
-        control.checkpoint_path = !checkpoint_file.empty() ? checkpoint_file : !resume.empty() ? resume : out + ".ckpt";
-        control.checkpoint_every_steps = every.steps;
-        control.checkpoint_every_seconds = every.seconds;
-        control.resume = saved ? &*saved : nullptr;
-
-        if (!quiet)
-            std::fprintf(stderr, "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %lld steps, %d sample(s) x %d replica(s), %d thread(s), couplings %.1f MiB%s\n",
-                         par.p, par.n, par.temperature, par.method.c_str(), par.method == "metropolis" ? 1.0 : par.dt,
-                         par.tmax, static_cast<long long>(steps_per_sample(par)) * par.samples, par.samples, par.replicas, omp_get_max_threads(),
-                         static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p))) *
-                             (par.couplings == "float32" ? 4.0 : 8.0) / (1 << 20),
-                         saved ? " (resumed)" : "");
-        app::progress_line progress(!quiet, "pspin_quench");
-        run_hooks hooks;
-        hooks.progress_every = 50;
-        hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
-        hooks.stop = [](std::int64_t) { return app::g_signal.load() != 0; };
-        record rec = run_pspin_quench(par, hooks, control);
-        progress.finish();
-        rec.parameters["threads"] = omp_get_max_threads();
-        rec.parameters["wall_seconds"] = progress.elapsed();
-        write_record(rec, out);
-        if (!rec.complete) {
-            const std::string why = rec.parameters.value("stop_reason", std::string("stopped"));
-            if (why.rfind("interrupted", 0) == 0) {
-                std::fprintf(stderr, "pspin_quench: %s; partial record %s, resume with --resume %s\n", why.c_str(), out.c_str(),
-                             control.checkpoint_path.c_str());
-                return 130;
-            }
-            std::fprintf(stderr, "pspin_quench: error: %s; what was measured before is in %s\n", why.c_str(), out.c_str());
-            return 3;
-        }
-        std::error_code ec;
-        std::filesystem::remove(control.checkpoint_path, ec); // the run is complete: the checkpoint is spent
-        std::printf("wrote %s: e(t = %g) = %.6f, %zu times, %zu waiting times, %.1f s\n", out.c_str(), rec.time.back(),
-                    rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
-        return 0;
+        if (!v.resume.empty()) saved = read_checkpoint(v.resume);
+        if (v.par.method == "ck" || (saved && is_ck_checkpoint(*saved))) return run_ck_quench(app, v, saved);
+        return run_finite_n_quench(app, v, saved);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "pspin_quench: error: %s\n", e.what());
         return 1;

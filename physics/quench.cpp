@@ -311,6 +311,14 @@ std::int64_t steps_per_sample(const pspin_quench_parameters& par) {
     return std::max<std::int64_t>(1, to_steps(par.tmax, step_dt(par)));
 }
 
+quench_memory memory_estimate(const pspin_quench_parameters& par) {
+    quench_memory m;
+    const double count = static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p)));
+    m.couplings = count * (par.couplings == "float32" ? 4.0 : 8.0);
+    m.replicas = 8.0 * par.n * (static_cast<double>(waiting_steps(par).size()) + 8.0) * par.replicas;
+    return m;
+}
+
 std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par) {
     const double dt = step_dt(par);
     std::vector<std::int64_t> out;

@@ -56,6 +56,22 @@ inline constexpr double max_quench_steps = 4611686018427387904.0;
 /// The waiting times actually used (par.tw, or the default list), rounded to steps.
 [[nodiscard]] std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par);
 
+/// Memory a quench holds at once, in bytes: an estimate that lets the app refuse a run the
+/// machine cannot hold before it allocates anything.
+struct quench_memory {
+    /// The C(N, p) couplings of the disorder sample being run (binomial(N, p)): 8 bytes each
+    /// for couplings "float64", 4 for "float32".
+    double couplings = 0;
+    /// replicas x 8 N (n_w + 8) bytes: per replica the spins, a snapshot at each of the n_w
+    /// waiting times (waiting_steps) and about 8 work vectors of N doubles.
+    double replicas = 0;
+    /// couplings + replicas.
+    [[nodiscard]] double total() const noexcept { return couplings + replicas; }
+};
+
+/// The memory estimate of a quench with these parameters (validated or not; N, p >= 0).
+[[nodiscard]] quench_memory memory_estimate(const pspin_quench_parameters& par);
+
 /// Checkpointing of a quench. A checkpoint holds the samples already finished and the full
 /// state of the current one (spins, noise generator, recorders, step), so a resumed run gives
 /// a record identical, bit for bit, to the uninterrupted run with the same parameters.

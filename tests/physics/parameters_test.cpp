@@ -1,0 +1,108 @@
+// The `parameters` JSON of the p-spin and CK records, byte for byte: the literals below were
+// written by the code before the field tables (issue 12, point 5) and must never change
+// (docs/format.md: the record's parameters are a contract). Also: what a checkpoint stores
+// reads back into the same parameters.
+#include "physics/ck_run.hpp"
+#include "physics/quench.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+namespace glassy {
+namespace {
+
+pspin_quench_parameters metropolis_parameters() {
+    pspin_quench_parameters par;
+    par.p = 4;
+    par.n = 40;
+    par.temperature = 0.25;
+    par.method = "metropolis";
+    par.dt = 0.01;
+    par.tmax = 123.5;
+    par.samples = 2;
+    par.replicas = 3;
+    par.couplings = "float32";
+    par.seed = 99;
+    par.tw = {1.0, 10.0};
+    par.per_decade = 5;
+    par.theta_max = 0.2;
+    return par;
+}
+
+ck_parameters mixed_reference_parameters() {
+    ck_parameters p;
+    p.mix = "4:0.5,3:1";
+    p.T = 0.7;
+    p.T0 = 2.0;
+    p.tmax = 50;
+    p.scheme = "reference";
+    p.dt = 0.05;
+    p.grid = 64;
+    p.copied = 3;
+    p.tolerance = 1e-8;
+    p.max_iterations = 50;
+    p.tw_per_decade = 2;
+    p.lags_per_decade = 5;
+    p.output_points = 100;
+    p.threads = 2;
+    return p;
+}
+
+TEST(pspin_parameters, default_json_is_pinned) {
+    EXPECT_EQ(to_json(pspin_quench_parameters{}).dump(), R"json({"N":256,"T":0.5,"dt":0.05,"initial_condition":"uniform on the sphere (T = infinity)","method":"langevin","num_parameters":256,"p":3,"per_decade":10,"samples":1,"seed":1,"theta_max":0.3,"time_unit":"Langevin time","tmax":1000.0,"tw":[]})json");
+}
+
+TEST(pspin_parameters, non_default_json_is_pinned) {
+    EXPECT_EQ(to_json(metropolis_parameters()).dump(), R"json({"N":40,"T":0.25,"couplings":"float32","dt":1.0,"initial_condition":"uniform on the sphere (T = infinity)","method":"metropolis","num_parameters":40,"p":4,"per_decade":5,"replicas":3,"samples":2,"seed":99,"theta_max":0.2,"time_unit":"sweeps","tmax":123.5,"tw":[1.0,10.0]})json");
+    pspin_quench_parameters heun;
+    heun.method = "heun";
+    heun.dt = 0.02;
+    EXPECT_EQ(to_json(heun).dump(), R"json({"N":256,"T":0.5,"dt":0.02,"initial_condition":"uniform on the sphere (T = infinity)","method":"heun","num_parameters":256,"p":3,"per_decade":10,"samples":1,"seed":1,"theta_max":0.3,"time_unit":"Langevin time","tmax":1000.0,"tw":[]})json");
+}
+
+TEST(pspin_parameters, checkpoint_config_reads_back) {
+    for (const auto& par : {pspin_quench_parameters{}, metropolis_parameters()}) {
+        checkpoint c;
+        c.tool = "pspin_quench";
+        c.config = to_json(par).dump();
+        EXPECT_EQ(to_json(parameters_from_checkpoint(c)).dump(), c.config);
+    }
+}
+
+TEST(ck_parameters, default_json_is_pinned) {
+    EXPECT_EQ(to_json(ck_parameters{}).dump(), R"json({"N":"infinity","T":0.5,"T0":"infinity","copied":2,"dt":0.0001,"grid":512,"lags_per_decade":10,"max_iterations":200,"mix":"3:1","num_parameters":"infinity","output_points":512,"p":3,"scheme":"decimation","threads":0,"tmax":100000.0,"tolerance":1e-10,"tw_per_decade":4})json");
+}
+
+TEST(ck_parameters, non_default_json_is_pinned) {
+    EXPECT_EQ(to_json(mixed_reference_parameters()).dump(), R"json({"N":"infinity","T":0.7,"T0":2.0,"copied":3,"dt":0.05,"grid":64,"lags_per_decade":5,"max_iterations":50,"mix":"3:1,4:0.5","num_parameters":"infinity","output_points":100,"p":null,"scheme":"reference","threads":2,"tmax":50.0,"tolerance":1e-08,"tw_per_decade":2})json");
+}
+
+TEST(ck_parameters, checkpoint_config_reads_back) {
+    for (auto p : {ck_parameters{}, mixed_reference_parameters()}) {
+        p.threads = 0; // not part of the configuration a checkpoint stores
+        checkpoint c;
+        c.tool = "pspin_quench";
+        c.strings["kind"] = "ck";
+        c.config = to_json(p).dump();
+        EXPECT_EQ(to_json(ck_parameters_from_checkpoint(c)).dump(), c.config);
+    }
+}
+
+// C(40, 3) = 9880 couplings; two waiting times; 3 replicas of 8 x 40 x (2 + 8) bytes.
+TEST(quench_memory, counts_couplings_and_replica_vectors) {
+    pspin_quench_parameters par = metropolis_parameters();
+    par.p = 3;
+    const quench_memory m = memory_estimate(par);
+    EXPECT_EQ(m.couplings, 9880.0 * 4);
+    EXPECT_EQ(m.replicas, 3 * 8.0 * 40 * (2 + 8));
+    EXPECT_EQ(m.total(), m.couplings + m.replicas);
+    par.couplings = "float64";
+    par.replicas = 1;
+    EXPECT_EQ(memory_estimate(par).couplings, 9880.0 * 8);
+    EXPECT_EQ(memory_estimate(par).replicas, 8.0 * 40 * (2 + 8));
+}
+
+} // namespace
+} // namespace glassy
