@@ -53,13 +53,9 @@ std::optional<std::string> parameter_difference(const nlohmann::json& a, const n
 // Mean and standard error (sd / sqrt(n), sample sd) of values; NaN if any value is NaN.
 std::pair<double, double> mean_err(const std::vector<double>& v) {
     const std::size_t n = v.size();
-    double m = 0;
-    for (double x : v) m += x;
-    m /= static_cast<double>(n);
+    const double m = mean_value(v);
     if (n < 2 || !std::isfinite(m)) return {m, nan_v};
-    double ss = 0;
-    for (double x : v) ss += (x - m) * (x - m);
-    return {m, std::sqrt(ss / static_cast<double>(n - 1) / static_cast<double>(n))};
+    return {m, std::sqrt(sample_variance(v, m) / static_cast<double>(n))};
 }
 
 bool valid_positive(double v) { return std::isfinite(v) && v > 0; }
@@ -258,12 +254,7 @@ spread_measure curve_spread(const std::vector<curve>& curves) {
             }
         }
         if (vals.size() < 2) continue;
-        double mean = 0;
-        for (double v : vals) mean += v;
-        mean /= static_cast<double>(vals.size());
-        double ss = 0;
-        for (double v : vals) ss += (v - mean) * (v - mean);
-        sum_var += ss / static_cast<double>(vals.size() - 1);
+        sum_var += sample_variance(vals, mean_value(vals));
         ++m.points;
     }
     if (m.points > 0) m.spread = std::sqrt(sum_var / static_cast<double>(m.points));

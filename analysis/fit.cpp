@@ -11,17 +11,23 @@
 
 namespace glassy {
 
+double mean_value(const std::vector<double>& v) {
+    double m = 0;
+    for (double x : v) m += x;
+    return m / static_cast<double>(v.size());
+}
+
+double sample_variance(const std::vector<double>& v, double m) {
+    double ss = 0;
+    for (double x : v) ss += (x - m) * (x - m);
+    return ss / static_cast<double>(v.size() - 1);
+}
+
 line_fit fit_line(const std::vector<double>& x, const std::vector<double>& y) {
     if (x.size() != y.size()) throw error("fit_line: x and y differ in length");
     const std::size_t n = x.size();
     if (n < 2) throw error("fit_line: need at least two points");
-    double mx = 0, my = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        mx += x[i];
-        my += y[i];
-    }
-    mx /= static_cast<double>(n);
-    my /= static_cast<double>(n);
+    const double mx = mean_value(x), my = mean_value(y);
     double sxx = 0, sxy = 0;
     for (std::size_t i = 0; i < n; ++i) {
         sxx += (x[i] - mx) * (x[i] - mx);
@@ -76,9 +82,7 @@ namespace {
 class hinge_sums {
 public:
     hinge_sums(const std::vector<double>& x, const std::vector<double>& y) : m_x(x), m_n(x.size()) {
-        double my = 0;
-        for (double v : y) my += v;
-        my /= static_cast<double>(m_n);
+        const double my = mean_value(y);
         m_x0 = x.front();
         for (auto& s : m_suffix) s.assign(m_n + 1, 0.0);
         for (std::size_t i = m_n; i-- > 0;) {
@@ -372,9 +376,7 @@ three_segment_fit fit_three_segments(const std::vector<double>& x, const std::ve
     f.x_min = g.lo;
     f.x_max = g.hi;
     set_profile_intervals(f, g, p);
-    double my = 0;
-    for (double v : y) my += v;
-    my /= static_cast<double>(n);
+    const double my = mean_value(y);
     set_slopes_and_levels(f, sums, my);
     fit_one_breakpoint(f, sums, g.cand, [&g](double b) { return g.admissible_one(b); }, my);
     compare_models(f, sums);
@@ -390,14 +392,8 @@ struct pl_eval {
 pl_eval eval_power_law(const std::vector<double>& t, const std::vector<double>& y, double a) {
     const std::size_t n = t.size();
     std::vector<double> u(n);
-    double mu = 0, my = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        u[i] = std::pow(t[i], -a);
-        mu += u[i];
-        my += y[i];
-    }
-    mu /= static_cast<double>(n);
-    my /= static_cast<double>(n);
+    for (std::size_t i = 0; i < n; ++i) u[i] = std::pow(t[i], -a);
+    const double mu = mean_value(u), my = mean_value(y);
     double suu = 0, suy = 0, syy = 0;
     for (std::size_t i = 0; i < n; ++i) {
         suu += (u[i] - mu) * (u[i] - mu);

@@ -8,6 +8,14 @@
 
 namespace glassy {
 
+/// Arithmetic mean of v: the values summed in order, divided by their count (NaN when v is
+/// empty or holds a NaN). The one mean of the analysis, so that every fit and average rounds alike.
+[[nodiscard]] double mean_value(const std::vector<double>& v);
+
+/// Sample variance of v about its mean m: sum_i (v_i - m)^2 / (n - 1), summed in order.
+/// Precondition: n >= 2 and m = mean_value(v).
+[[nodiscard]] double sample_variance(const std::vector<double>& v, double m);
+
 /// Ordinary least-squares line y = intercept + slope * x.
 struct line_fit {
     double intercept = 0;  ///< value at x = 0

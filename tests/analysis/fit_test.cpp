@@ -11,6 +11,17 @@ namespace {
 
 using namespace glassy;
 
+// The one mean and sample variance of the analysis: by hand, {1, 2, 6} has mean 3 and
+// variance ((-2)^2 + (-1)^2 + 3^2) / 2 = 7; an empty vector has no mean.
+TEST(Moments, MeanAndSampleVarianceByHand) {
+    const std::vector<double> v = {1, 2, 6};
+    EXPECT_DOUBLE_EQ(mean_value(v), 3.0);
+    EXPECT_DOUBLE_EQ(sample_variance(v, mean_value(v)), 7.0);
+    EXPECT_DOUBLE_EQ(sample_variance({4, 4}, 4.0), 0.0);
+    EXPECT_TRUE(std::isnan(mean_value({})));
+    EXPECT_TRUE(std::isnan(mean_value({1, std::nan(""), 3})));
+}
+
 // Repeated x are replicates: the fit through all points (by hand: mean x 1, mean y 3.6,
 // Sxx = 4, Sxy = 8), the same as the fit to the mean y per x weighted by the counts.
 TEST(FitLine, RepeatedXAreReplicates) {
