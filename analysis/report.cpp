@@ -88,6 +88,9 @@ struct run_tables {
 /// w, tw, D, panel, t, t_over_tw, delta, delta_err, delta_over_D).
 enum delta_column : int { col_lag = 5, col_ratio = 6, col_delta = 7, col_delta_over_noise = 9 };
 
+/// Panel of waiting time i: 0 below t2 (or no t2), 1 above; 0 for a summary without panels.
+int panel_of(const aging_summary& s, std::size_t i) { return s.panel.empty() ? 0 : s.panel[i]; }
+
 /// delta.csv column plotted as "Delta/D": Delta/D where D is usable, else Delta itself.
 int scaled_delta_column(const aging_summary& s) { return s.has_noise ? col_delta_over_noise : col_delta; }
 
@@ -131,7 +134,7 @@ table delta_table(const run_data& run, const aging_summary& s, const row_matrix&
             w.push_back(static_cast<double>(i));
             tw.push_back(run.tw[i]);
             d.push_back(run.noise.empty() ? std::nan("") : run.noise[i]);
-            panel.push_back(s.panel.empty() ? 0 : s.panel[i]);
+            panel.push_back(panel_of(s, i));
             lag.push_back(run.lag[j]);
             ratio.push_back(run.tw[i] > 0 ? run.lag[j] / run.tw[i] : std::nan(""));
             delta.push_back(run.delta(ii, jj));
@@ -177,7 +180,7 @@ table slope_table(const run_data& run, const aging_summary& s, const row_matrix&
     const int last_panel = s.t2 ? 1 : 0;
     std::vector<std::pair<double, double>> pts;
     for (std::size_t i = 0; i < run.tw.size(); ++i) {
-        if ((s.panel.empty() ? 0 : s.panel[i]) != last_panel) continue;
+        if (panel_of(s, i) != last_panel) continue;
         for (std::size_t j = 0; j < run.lag.size(); ++j) {
             const auto ii = static_cast<Eigen::Index>(i), jj = static_cast<Eigen::Index>(j);
             const double v = s.has_noise ? scaled(ii, jj) : run.delta(ii, jj);
@@ -250,7 +253,7 @@ std::string delta_curves(const std::string& file, const run_data& run, const agi
                          int panel, bool logy) {
     std::vector<std::size_t> rows;
     for (std::size_t i = 0; i < run.tw.size(); ++i)
-        if (panel < 0 || (s.panel.empty() ? 0 : s.panel[i]) == panel) rows.push_back(i);
+        if (panel < 0 || panel_of(s, i) == panel) rows.push_back(i);
     std::string out;
     for (std::size_t k = 0; k < rows.size(); ++k) {
         const std::size_t i = rows[k];

@@ -257,6 +257,27 @@ TEST(Aging, StraightLineLossHasNoT1T2) {
     }
 }
 
+// The figures name delta.csv columns by number (t = 5, t/t_w = 6, Delta = 7, Delta/D = 9):
+// the table's header (docs/analysis.md) and the script of Figure 4 must agree with them.
+TEST(Report, DeltaTableColumnsAreThoseTheFiguresPlot) {
+    const run_data run = from_record(test::net_record(100, 1e4, 0.0, 1), "net.h5");
+    const aging_summary s = analyse(run);
+    ASSERT_TRUE(s.has_noise);
+    const auto dir = std::filesystem::temp_directory_path() / ("glassy_columns_" + std::to_string(::getpid()));
+    report_options o;
+    o.plots = false;
+    (void)write_report(run, s, dir, o);
+    std::ifstream csv(dir / "delta.csv");
+    std::string header;
+    std::getline(csv, header);
+    EXPECT_EQ(header, "w,tw,D,panel,t,t_over_tw,delta,delta_err,delta_over_D");
+    std::ifstream in(dir / "fig4_delta_over_D.gp");
+    std::stringstream gp;
+    gp << in.rdbuf();
+    EXPECT_NE(gp.str().find("? $5 : NaN):($9 > 0 ? $9 : NaN)"), std::string::npos) << gp.str();
+    std::filesystem::remove_all(dir);
+}
+
 // One crossover only: flat then falling (true t1 = 100, t2 past the run) gives t1 alone;
 // falling then slow (t1 before the first time, t2 = 1000) gives t2 alone, with a reason
 // for the other (noise sd 0.03, fixed seed).
