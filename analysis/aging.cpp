@@ -261,66 +261,86 @@ spread_measure curve_spread(const std::vector<curve>& curves) {
     return m;
 }
 
-std::optional<plateau_estimate> find_plateau(const std::vector<double>& lag, const row_matrix& delta,
-                                             const std::vector<double>& tw, double min_ratio, double tolerance,
-                                             double max_height) {
-    // The initial rise is skipped up to twice Delta at the shortest lag measured in any row:
-    // rows of coarse grids (CK at late t_w) may start on the plateau itself.
+namespace {
+
+// Where the initial rise of Delta ends: twice Delta at the shortest lag > 0 measured in any row
+// (rows of coarse grids, CK at late t_w, may start on the plateau itself).
+double rise_threshold(const std::vector<double>& lag, const row_matrix& delta) {
     double first = std::numeric_limits<double>::infinity();
     for (Eigen::Index j = 0; j < delta.cols() && !std::isfinite(first); ++j)
         for (Eigen::Index row = 0; row < delta.rows(); ++row)
             if (lag[static_cast<std::size_t>(j)] > 0 && valid_positive(delta(row, j))) first = std::min(first, delta(row, j));
-    for (Eigen::Index row = delta.rows(); row-- > 0;) {
-        std::vector<double> t0, d0;
-        for (Eigen::Index j = 0; j < delta.cols(); ++j) {
-            const double v = delta(row, j);
-            if (lag[static_cast<std::size_t>(j)] > 0 && valid_positive(v)) {
-                t0.push_back(lag[static_cast<std::size_t>(j)]);
-                d0.push_back(v);
-            }
+    return 2 * first;
+}
+
+// The valid points (lag > 0, Delta finite and > 0) of one row; repeated lags (an
+// integer-rounded grid) merged into the mean Delta at each distinct lag.
+merged_points positive_row(const std::vector<double>& lag, const row_matrix& delta, Eigen::Index row) {
+    std::vector<double> t0, d0;
+    for (Eigen::Index j = 0; j < delta.cols(); ++j) {
+        const double v = delta(row, j);
+        if (lag[static_cast<std::size_t>(j)] > 0 && valid_positive(v)) {
+            t0.push_back(lag[static_cast<std::size_t>(j)]);
+            d0.push_back(v);
         }
-        // Repeated lags (an integer-rounded grid) are merged: mean Delta at each distinct lag.
-        const merged_points mp = merge_repeated_x(t0, d0);
+    }
+    return merge_repeated_x(t0, d0);
+}
+
+// Last index j >= i such that max d / min d over [i, j] stays <= 1 + tolerance; hi = that max.
+std::size_t flat_window_end(const std::vector<double>& d, std::size_t i, double tolerance, double& hi) {
+    double lo = d[i];
+    hi = d[i];
+    std::size_t j = i;
+    while (j + 1 < d.size()) {
+        const double nlo = std::min(lo, d[j + 1]), nhi = std::max(hi, d[j + 1]);
+        if (nhi > (1 + tolerance) * nlo) break;
+        lo = nlo;
+        hi = nhi;
+        ++j;
+    }
+    return j;
+}
+
+// The point of the window [i, j] where the local slope d ln Delta / d ln t (least squares over
+// the point and two neighbours each side, inside the window) is smallest in size.
+std::size_t flattest_point(const std::vector<double>& t, const std::vector<double>& d, std::size_t i, std::size_t j) {
+    std::size_t kbest = i;
+    double sbest = std::numeric_limits<double>::infinity();
+    for (std::size_t k = i; k <= j; ++k) {
+        const std::size_t a = k >= i + 2 ? k - 2 : i, b = std::min(j, k + 2);
+        if (b - a < 2) continue;
+        std::vector<double> lx, ly;
+        for (std::size_t q = a; q <= b; ++q) {
+            lx.push_back(std::log(t[q]));
+            ly.push_back(std::log(d[q]));
+        }
+        const double sl = std::abs(fit_line(lx, ly).slope);
+        if (sl < sbest) {
+            sbest = sl;
+            kbest = k;
+        }
+    }
+    return kbest;
+}
+
+} // namespace
+
+std::optional<plateau_estimate> find_plateau(const std::vector<double>& lag, const row_matrix& delta,
+                                             const std::vector<double>& tw, double min_ratio, double tolerance,
+                                             double max_height) {
+    const double rise = rise_threshold(lag, delta);
+    for (Eigen::Index row = delta.rows(); row-- > 0;) {
+        const merged_points mp = positive_row(lag, delta, row);
         const std::vector<double>&t = mp.x, &d = mp.y;
         if (t.size() < 3) continue;
         for (std::size_t i = 0; i < t.size(); ++i) {
-            if (d[i] < 2 * first) continue;
-            double lo = d[i], hi = d[i];
-            std::size_t j = i;
-            while (j + 1 < t.size()) {
-                const double nlo = std::min(lo, d[j + 1]), nhi = std::max(hi, d[j + 1]);
-                if (nhi > (1 + tolerance) * nlo) break;
-                lo = nlo;
-                hi = nhi;
-                ++j;
-            }
-            if (t[j] >= min_ratio * t[i] && hi < max_height) {
-                // Height: Delta where the local slope d ln Delta / d ln t (least squares over
-                // the point and two neighbours each side, inside the window) is smallest in size.
-                std::size_t kbest = i;
-                double sbest = std::numeric_limits<double>::infinity();
-                for (std::size_t k = i; k <= j; ++k) {
-                    const std::size_t a = k >= i + 2 ? k - 2 : i, b = std::min(j, k + 2);
-                    if (b - a < 2) continue;
-                    std::vector<double> lx, ly;
-                    for (std::size_t q = a; q <= b; ++q) {
-                        lx.push_back(std::log(t[q]));
-                        ly.push_back(std::log(d[q]));
-                    }
-                    const double sl = std::abs(fit_line(lx, ly).slope);
-                    if (sl < sbest) {
-                        sbest = sl;
-                        kbest = k;
-                    }
-                }
-                plateau_estimate p;
-                p.height = d[kbest];
-                p.t_flat = t[kbest];
-                p.t_start = t[i];
-                p.t_end = t[j];
-                p.tw = tw[static_cast<std::size_t>(row)];
-                return p;
-            }
+            if (d[i] < rise) continue;
+            double hi = 0;
+            const std::size_t j = flat_window_end(d, i, tolerance, hi);
+            if (!(t[j] >= min_ratio * t[i] && hi < max_height)) continue;
+            const std::size_t k = flattest_point(t, d, i, j);
+            return plateau_estimate{d[k], t[k], t[i], t[j], tw[static_cast<std::size_t>(row)]};
         }
     }
     return std::nullopt;
