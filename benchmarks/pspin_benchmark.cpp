@@ -1,7 +1,7 @@
 // Finite-N p-spin kernels: gradient, Langevin step, Metropolis sweep, and the machine's
 // streaming bandwidth (the bound for the memory-bound gradient). bytes_per_second of the
 // gradient is the coupling bytes streamed per call.
-#include "physics/dynamics.hpp"
+#include "physics/steppers.hpp"
 #include "physics/pspin.hpp"
 
 #include <benchmark/benchmark.h>

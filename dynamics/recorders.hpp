@@ -36,21 +36,36 @@ struct snapshot_traits<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>> {
 
 /// Records named scalar observables f(system, state) at every step it is called on.
 /// Each function is evaluated once per call; values and times are kept in call order.
+/// Observables that come out of one computation (the energies of R replicas from one batched
+/// gradient) are added together as a group, evaluated once per call for all their names.
 template <class System>
 class scalar_recorder {
 public:
     using function_type = std::function<double(const System&, const typename System::state_type&)>;
+    /// Computes a group of observables at once: one value per name, in the order of the names.
+    using group_function = std::function<std::vector<double>(const System&, const typename System::state_type&)>;
 
     /// Adds an observable `name` (e.g. "energy", "mu") computed by `f`.
     void add(std::string name, function_type f) {
-        m_names.push_back(std::move(name));
-        m_functions.push_back(std::move(f));
-        m_values.emplace_back();
+        add({std::move(name)}, [f = std::move(f)](const System& s, const typename System::state_type& x) {
+            return std::vector<double>{f(s, x)};
+        });
+    }
+    /// Adds the observables `names`, all computed by one call of `f` (which must return
+    /// names.size() values; a call that does not throws glassy::error).
+    void add(std::vector<std::string> names, group_function f) {
+        m_groups.push_back({m_names.size(), names.size(), std::move(f)});
+        for (auto& name : names) m_names.push_back(std::move(name));
+        m_values.resize(m_names.size());
     }
     void operator()(const System& s, const typename System::state_type& x, std::int64_t step, double t) {
         m_steps.push_back(step);
         m_times.push_back(t);
-        for (std::size_t k = 0; k < m_functions.size(); ++k) m_values[k].push_back(m_functions[k](s, x));
+        for (const auto& g : m_groups) {
+            const std::vector<double> v = g.f(s, x);
+            if (v.size() != g.count) throw error("scalar_recorder: a group function returned the wrong number of values");
+            for (std::size_t k = 0; k < g.count; ++k) m_values[g.first + k].push_back(v[k]);
+        }
     }
     [[nodiscard]] const std::vector<double>& times() const noexcept { return m_times; }
     [[nodiscard]] const std::vector<std::int64_t>& steps() const noexcept { return m_steps; }
@@ -65,7 +80,7 @@ public:
     /// Restores recorded values (checkpoints): steps, times and one series per observable in
     /// the order they were added. Throws error on a shape mismatch.
     void restore(std::vector<std::int64_t> steps, std::vector<double> times, std::vector<std::vector<double>> values) {
-        if (values.size() != m_functions.size() || steps.size() != times.size())
+        if (values.size() != m_names.size() || steps.size() != times.size())
             throw error("scalar_recorder::restore: shape mismatch");
         for (const auto& v : values)
             if (v.size() != times.size()) throw error("scalar_recorder::restore: shape mismatch");
@@ -75,8 +90,12 @@ public:
     }
 
 private:
+    struct group {
+        std::size_t first, count; // names [first, first + count)
+        group_function f;
+    };
     std::vector<std::string> m_names;
-    std::vector<function_type> m_functions;
+    std::vector<group> m_groups;
     std::vector<std::vector<double>> m_values;
     std::vector<std::int64_t> m_steps;
     std::vector<double> m_times;

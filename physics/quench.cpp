@@ -2,14 +2,15 @@
 
 #include "dynamics/error.hpp"
 #include "dynamics/recorders.hpp"
-#include "physics/dynamics.hpp"
 #include "physics/pspin.hpp"
+#include "physics/steppers.hpp"
 
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <variant>
 
 namespace glassy {
 namespace {
@@ -33,122 +34,54 @@ std::string rkey(int r, const std::string& name) {
     return r == 0 ? name : "replica/" + std::to_string(r) + "/" + name;
 }
 
-// R replicas of one disorder sample: the system the batch dynamics and observers see.
-struct replica_system {
-    using state_type = std::vector<Eigen::VectorXd>;
-    const pspin_model* model;
-};
+// R replicas of one disorder sample: the system the steppers and observers see.
+using replica_system = replicas<pspin_model>;
+using replica_state = replica_system::state_type;
 
-// Packs the replicas as the columns of an N x R matrix.
-void pack(const std::vector<Eigen::VectorXd>& x, Eigen::MatrixXd& m) {
-    m.resize(x.front().size(), static_cast<Eigen::Index>(x.size()));
-    for (std::size_t r = 0; r < x.size(); ++r) m.col(static_cast<Eigen::Index>(r)) = x[r];
-}
-
-// Langevin (Euler or Heun) of R replicas with one batched gradient per stage, or Metropolis
-// with the replicas swept one after another. Per replica the arithmetic and the noise stream
-// are exactly those of langevin_dynamics / metropolis_dynamics, so R = 1 reproduces them bit
-// for bit (the batched gradient with one column is gradient()).
-class replica_dynamics {
+// The stepper --method names, over the R replicas of one sample (one noise stream per seed).
+class quench_stepper {
 public:
-    replica_dynamics(const pspin_quench_parameters& par, double dt, const std::vector<std::uint64_t>& seeds)
-        : m_t(par.temperature), m_dt(dt), m_metropolis(par.method == "metropolis"), m_heun(par.method == "heun") {
-        if (!(m_t >= 0) || !std::isfinite(m_t)) throw parameter_error("langevin: T must be >= 0");
-        for (auto seed : seeds) {
-            if (m_metropolis) m_metro.emplace_back(par.temperature, par.theta_max, seed);
-            else m_rng.emplace_back(seed);
-        }
-        m_normal.resize(m_rng.size());
+    quench_stepper(const pspin_quench_parameters& par, double dt, const std::vector<std::uint64_t>& seeds)
+        : m_stepper(make(par, dt, seeds)) {}
+    [[nodiscard]] double dt() const {
+        return std::visit([](const auto& d) { return d.dt(); }, m_stepper);
     }
-    [[nodiscard]] double dt() const noexcept { return m_dt; }
-    [[nodiscard]] double acceptance(std::size_t r) const { return m_metro.at(r).acceptance(); }
+    // Acceptance of replica r (Metropolis only).
+    [[nodiscard]] double acceptance(std::size_t r) const { return std::get<metropolis_dynamics>(m_stepper).acceptance(r); }
     [[nodiscard]] std::string state(std::size_t r) const {
-        return m_metropolis ? m_metro[r].state() : to_state_string(m_rng[r]) + " " + to_state_string(m_normal[r]);
+        return std::visit([r](const auto& d) { return d.state(r); }, m_stepper);
     }
     void restore(std::size_t r, const std::string& text) {
-        if (m_metropolis) {
-            m_metro.at(r).restore(text);
-            return;
-        }
-        std::istringstream in(text);
-        in >> m_rng.at(r) >> m_normal.at(r);
-        if (in.fail()) throw error("langevin: corrupt generator state in checkpoint");
+        std::visit([&](auto& d) { d.restore(r, text); }, m_stepper);
     }
-
-    void step(const replica_system& sys, std::vector<Eigen::VectorXd>& x) {
-        const std::size_t nr = x.size();
-        if (m_metropolis) {
-            for (std::size_t r = 0; r < nr; ++r) m_metro[r].step(*sys.model, x[r]);
-            return;
-        }
-        const auto n = x.front().size();
-        const double amp = std::sqrt(2.0 * m_t * m_dt);
-        m_noise.resize(nr);
-        for (std::size_t r = 0; r < nr; ++r) {
-            m_noise[r].resize(n);
-            if (amp > 0)
-                for (Eigen::Index i = 0; i < n; ++i) m_noise[r][i] = amp * m_normal[r](m_rng[r]);
-            else
-                m_noise[r].setZero();
-        }
-        tangent_forces(sys, x, m_f1);
-        if (!m_heun) {
-            for (std::size_t r = 0; r < nr; ++r) {
-                x[r] += m_dt * m_f1[r] + m_noise[r];
-                normalize_to_sphere(x[r]);
-            }
-            return;
-        }
-        m_pred.resize(nr);
-        for (std::size_t r = 0; r < nr; ++r) {
-            m_pred[r] = x[r] + m_dt * m_f1[r] + m_noise[r];
-            normalize_to_sphere(m_pred[r]);
-        }
-        tangent_forces(sys, m_pred, m_f2);
-        for (std::size_t r = 0; r < nr; ++r) {
-            x[r] += 0.5 * m_dt * (m_f1[r] + m_f2[r]) + m_noise[r];
-            normalize_to_sphere(x[r]);
-        }
+    void step(const replica_system& sys, replica_state& x) {
+        std::visit([&](auto& d) { d.step(sys, x); }, m_stepper);
     }
 
 private:
-    void tangent_forces(const replica_system& sys, const std::vector<Eigen::VectorXd>& x, std::vector<Eigen::VectorXd>& f) {
-        pack(x, m_packed);
-        sys.model->gradient_batch(m_packed, m_grads);
-        f.resize(x.size());
-        for (std::size_t r = 0; r < x.size(); ++r) {
-            m_grad = m_grads.col(static_cast<Eigen::Index>(r));
-            const double radial = x[r].dot(m_grad) / static_cast<double>(x[r].size());
-            f[r] = -(m_grad - radial * x[r]);
-        }
+    using variant = std::variant<langevin_dynamics, metropolis_dynamics>;
+    static variant make(const pspin_quench_parameters& par, double dt, const std::vector<std::uint64_t>& seeds) {
+        if (par.method == "metropolis") return metropolis_dynamics(par.temperature, par.theta_max, seeds);
+        const auto s = par.method == "heun" ? langevin_dynamics::scheme::heun : langevin_dynamics::scheme::euler;
+        return langevin_dynamics(par.temperature, dt, s, seeds);
     }
-
-    double m_t;
-    double m_dt;
-    bool m_metropolis;
-    bool m_heun;
-    std::vector<metropolis_dynamics> m_metro;
-    std::vector<std::mt19937_64> m_rng;
-    std::vector<std::normal_distribution<double>> m_normal;
-    std::vector<Eigen::VectorXd> m_noise, m_f1, m_f2, m_pred;
-    Eigen::MatrixXd m_packed, m_grads;
-    Eigen::VectorXd m_grad;
+    variant m_stepper;
 };
 
-// Energy per spin of every replica at each call (one batched gradient per call).
-struct replica_energies {
-    std::vector<std::int64_t> steps;
-    std::vector<double> times;
-    std::vector<std::vector<double>> energy; // [replica][call]
-    Eigen::MatrixXd packed, grads;
-    void operator()(const replica_system& sys, const std::vector<Eigen::VectorXd>& x, std::int64_t step, double t) {
-        steps.push_back(step);
-        times.push_back(t);
-        pack(x, packed);
-        const Eigen::VectorXd e = sys.model->gradient_batch(packed, grads);
-        for (std::size_t r = 0; r < x.size(); ++r) energy[r].push_back(e[static_cast<Eigen::Index>(r)] / static_cast<double>(sys.model->size()));
-    }
-};
+// Name of the energy series of replica r in the scalar recorder.
+std::string energy_name(std::size_t r) { return "energy/" + std::to_string(r); }
+
+// The recorder of the energy per spin of every replica (one batched gradient per call).
+scalar_recorder<replica_system> energy_recorder(std::size_t replicas) {
+    std::vector<std::string> names;
+    for (std::size_t r = 0; r < replicas; ++r) names.push_back(energy_name(r));
+    scalar_recorder<replica_system> rec;
+    rec.add(std::move(names), [](const replica_system& sys, const replica_state& x) {
+        const Eigen::VectorXd e = replica_energies(sys, x) / static_cast<double>(sys.model->size());
+        return std::vector<double>(e.data(), e.data() + e.size());
+    });
+    return rec;
+}
 
 // What one sample measured.
 struct sample_result {
@@ -373,10 +306,9 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
             sigma.push_back(model.random_configuration(init_rng));
             noise_seeds.push_back(replica_seed(derive_seed(par.seed, noise, us), r));
         }
-        replica_dynamics dyn(par, dt, noise_seeds);
+        quench_stepper dyn(par, dt, noise_seeds);
 
-        replica_energies scalars;
-        scalars.energy.resize(nr);
+        scalar_recorder<replica_system> scalars = energy_recorder(nr);
         std::vector<two_time_recorder<Eigen::VectorXd>> two_time(nr, two_time_recorder<Eigen::VectorXd>(tw, lags));
         const schedule sched = energy_sched.merged(two_time.front().required_steps()).truncated(last);
         std::vector<std::vector<double>> acceptance(nr);
@@ -386,16 +318,16 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
             const checkpoint& c = *control.resume;
             rs.step = c.integer("step");
             const auto steps_d = c.vector("scalars/step");
-            scalars.steps.assign(steps_d.begin(), steps_d.end());
-            scalars.times = c.vector("scalars/time");
+            const auto times = c.vector("scalars/time");
+            std::vector<std::vector<double>> energies(nr);
             for (int r = 0; r < nrep; ++r) {
                 const auto ur = static_cast<std::size_t>(r);
                 const auto x = c.vector(rkey(r, "sigma"));
                 if (static_cast<int>(x.size()) != par.n) throw record_error("checkpoint: spin vector has the wrong size");
                 sigma[ur] = Eigen::Map<const Eigen::VectorXd>(x.data(), par.n);
                 dyn.restore(ur, c.string(rkey(r, "rng")));
-                scalars.energy[ur] = c.vector(rkey(r, "scalars/energy"));
-                if (scalars.energy[ur].size() != scalars.times.size()) throw record_error("checkpoint: energy series has the wrong length");
+                energies[ur] = c.vector(rkey(r, "scalars/energy"));
+                if (energies[ur].size() != times.size()) throw record_error("checkpoint: energy series has the wrong length");
                 acceptance[ur] = c.vector(rkey(r, "acceptance"));
                 std::vector<std::optional<Eigen::VectorXd>> snaps(tw.size());
                 for (std::size_t i = 0; i < tw.size(); ++i) {
@@ -404,12 +336,13 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
                 }
                 two_time[ur].restore(as_matrix(array_of(c, rkey(r, "delta"))), std::move(snaps));
             }
+            scalars.restore(std::vector<std::int64_t>(steps_d.begin(), steps_d.end()), times, std::move(energies));
         }
 
         auto current = [&](std::size_t r) {
             sample_result res;
-            res.time = scalars.times;
-            res.energy = scalars.energy[r];
+            res.time = scalars.times();
+            res.energy = scalars.values(energy_name(r));
             res.acceptance = acceptance[r];
             res.delta = two_time[r].delta();
             return res;
@@ -421,13 +354,13 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
             c.integers["sample"] = s;
             for (std::size_t k = 0; k < results.size(); ++k) save_result(c, "done/" + std::to_string(k) + "/", results[k]);
             c.integers["step"] = rs.step;
-            c.put("scalars/step", std::vector<double>(scalars.steps.begin(), scalars.steps.end()));
-            c.put("scalars/time", scalars.times);
+            c.put("scalars/step", std::vector<double>(scalars.steps().begin(), scalars.steps().end()));
+            c.put("scalars/time", scalars.times());
             for (int r = 0; r < nrep; ++r) {
                 const auto ur = static_cast<std::size_t>(r);
                 c.put(rkey(r, "sigma"), std::vector<double>(sigma[ur].data(), sigma[ur].data() + sigma[ur].size()));
                 c.strings[rkey(r, "rng")] = dyn.state(ur);
-                c.put(rkey(r, "scalars/energy"), scalars.energy[ur]);
+                c.put(rkey(r, "scalars/energy"), scalars.values(energy_name(ur)));
                 c.put(rkey(r, "acceptance"), acceptance[ur]);
                 c.arrays[rkey(r, "delta")] = as_array(two_time[ur].delta());
                 for (std::size_t i = 0; i < tw.size(); ++i)
@@ -456,22 +389,22 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
             return false;
         };
         // Divergence: checked where the energy is measured; everything measured before is kept.
-        auto guard = [&](const replica_system&, const std::vector<Eigen::VectorXd>&, std::int64_t step, double t) {
+        auto guard = [&](const replica_system&, const replica_state&, std::int64_t step, double t) {
             for (int r = 0; r < nrep; ++r)
-                if (!std::isfinite(scalars.energy[static_cast<std::size_t>(r)].back())) {
+                if (!std::isfinite(scalars.values(energy_name(static_cast<std::size_t>(r))).back())) {
                     stop_reason = "diverged at t = " + std::to_string(t) + " (step " + std::to_string(step) + ", sample " +
                                   std::to_string(s) + (nrep > 1 ? ", replica " + std::to_string(r) : std::string()) +
                                   "): the energy is not finite; dt = " + std::to_string(dt) + " is likely too large";
                     throw divergence_error(stop_reason);
                 }
         };
-        auto aging = [&](const replica_system&, const std::vector<Eigen::VectorXd>& x, std::int64_t step, double t) {
+        auto aging = [&](const replica_system&, const replica_state& x, std::int64_t step, double t) {
             for (std::size_t r = 0; r < nr; ++r) two_time[r](model, x[r], step, t);
         };
         bool finished = false;
         try {
             if (par.method == "metropolis") {
-                auto acc = [&](const replica_system&, const std::vector<Eigen::VectorXd>&, std::int64_t, double) {
+                auto acc = [&](const replica_system&, const replica_state&, std::int64_t, double) {
                     for (std::size_t r = 0; r < nr; ++r) acceptance[r].push_back(dyn.acceptance(r));
                 };
                 finished = integrate(dyn, sys, sigma, rs, last, sched, inner, scalars, guard, aging, acc);

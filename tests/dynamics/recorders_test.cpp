@@ -58,6 +58,38 @@ TEST(two_time_recorder, matches_a_hand_computed_trajectory) {
     EXPECT_THROW(static_cast<void>(scal.values("nope")), glassy::error);
 }
 
+// A group (e.g. the energies of R replicas from one batched gradient) is computed once per call
+// and gives one series per name; restore() takes the series in the order the names were added.
+TEST(scalar_recorder, a_group_is_computed_once_per_call_for_all_its_names) {
+    line_system sys;
+    line_dynamics dyn;
+    Eigen::VectorXd x = Eigen::VectorXd::Zero(2);
+    glassy::scalar_recorder<line_system> scal;
+    int calls = 0;
+    scal.add({"x0", "x1"}, [&](const line_system&, const Eigen::VectorXd& s) {
+        ++calls;
+        return std::vector<double>{s[0], s[1]};
+    });
+    scal.add("sum", [](const line_system&, const Eigen::VectorXd& s) { return s.sum(); });
+    glassy::run_state rs;
+    EXPECT_TRUE(glassy::integrate(dyn, sys, x, rs, 10, glassy::schedule::linear(10, 5), scal));
+    ASSERT_EQ(scal.times().size(), 3u); // steps 0, 5, 10
+    EXPECT_EQ(calls, 3);
+    EXPECT_EQ(scal.names(), (std::vector<std::string>{"x0", "x1", "sum"}));
+    EXPECT_NEAR(scal.values("x0").back(), 10 * 0.1, 1e-12);
+    EXPECT_NEAR(scal.values("x1").back(), 10 * 0.2, 1e-12);
+    EXPECT_NEAR(scal.values("sum").back(), 10 * 0.3, 1e-12);
+    glassy::scalar_recorder<line_system> copy;
+    copy.add({"x0", "x1"}, [](const line_system&, const Eigen::VectorXd&) { return std::vector<double>{0, 0}; });
+    copy.add("sum", [](const line_system&, const Eigen::VectorXd&) { return 0.0; });
+    copy.restore(scal.steps(), scal.times(), {scal.values("x0"), scal.values("x1"), scal.values("sum")});
+    EXPECT_EQ(copy.values("x1"), scal.values("x1"));
+    EXPECT_THROW(copy.restore(scal.steps(), scal.times(), {scal.values("x0")}), glassy::error);
+    glassy::scalar_recorder<line_system> wrong;
+    wrong.add({"a", "b"}, [](const line_system&, const Eigen::VectorXd&) { return std::vector<double>{1.0}; });
+    EXPECT_THROW(wrong(sys, x, 0, 0.0), glassy::error);
+}
+
 TEST(driver, stops_when_asked_and_resumes_to_the_same_state) {
     line_system sys;
     line_dynamics dyn;

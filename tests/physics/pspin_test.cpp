@@ -1,4 +1,3 @@
-#include "physics/dynamics.hpp"
 #include "physics/pspin.hpp"
 #include "physics/quench.hpp"
 
@@ -144,39 +143,6 @@ TEST(pspin, gradient_is_identical_for_one_and_two_threads) {
     const double h2 = m.gradient(s, g2);
     EXPECT_EQ(h1, h2);
     EXPECT_TRUE(g1 == g2);
-}
-
-TEST(dynamics, every_dynamics_keeps_the_sphere_to_1e10_after_1e4_steps) {
-    const int n = 16;
-    const pspin_model m(n, 3, 21);
-    std::mt19937_64 rng(1);
-    for (int which = 0; which < 3; ++which) {
-        vec s = m.random_configuration(rng);
-        if (which < 2) {
-            glassy::langevin_dynamics d(0.5, 0.01, which == 0 ? glassy::langevin_dynamics::scheme::euler
-                                                              : glassy::langevin_dynamics::scheme::heun, 5);
-            for (int k = 0; k < 10000; ++k) d.step(m, s);
-        } else {
-            glassy::metropolis_dynamics d(0.5, 0.3, 5);
-            for (int k = 0; k < 10000; ++k) d.step(m, s);
-            EXPECT_GT(d.acceptance(), 0.05);
-        }
-        EXPECT_NEAR(s.squaredNorm(), double(n), 1e-10) << "dynamics " << which;
-    }
-}
-
-TEST(dynamics, zero_temperature_langevin_descends) {
-    const pspin_model m(32, 3, 2);
-    std::mt19937_64 rng(3);
-    vec s = m.random_configuration(rng);
-    glassy::langevin_dynamics d(0.0, 0.01, glassy::langevin_dynamics::scheme::heun, 1);
-    double e = m.energy(s);
-    for (int k = 0; k < 200; ++k) {
-        d.step(m, s);
-        const double e2 = m.energy(s);
-        EXPECT_LE(e2, e + 1e-12);
-        e = e2;
-    }
 }
 
 // Equilibrium above T_d. In the paramagnet the equilibrium energy per spin is -beta v(N),
