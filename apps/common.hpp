@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the apps only (argv parsing, output checks, progress, signals).
 #include "dynamics/error.hpp"
+#include "dynamics/fields.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -11,9 +12,11 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -67,6 +70,77 @@ inline void refuse_given(const CLI::App& app, std::initializer_list<const char*>
     for (const char* flag : flags)
         if (app.count(flag) > 0) throw parameter_error(std::string(flag) + " has no effect " + why);
 }
+
+/// The flags of a field table (dynamics/fields.hpp) bound to a parameter struct: each field that
+/// has a flag becomes an option on its member, with its help and (unless show_default is false)
+/// its default; a bool is a flag without value; a choice (enum) is read as text and parsed into
+/// the member by apply(). The struct and the table must outlive the flag_set.
+template <class S>
+class flag_set {
+public:
+    flag_set(CLI::App& app, const field_table<S>& table, S& s) : m_s(s) {
+        for (const auto& f : table) {
+            if (f.flag.empty()) continue;
+            std::string* text = nullptr;
+            CLI::Option* opt = std::visit(
+                [&](const auto& m) -> CLI::Option* {
+                    using M = std::decay_t<decltype(m)>;
+                    if constexpr (std::is_same_v<M, choice_member<S>>) {
+                        text = &m_texts.emplace_back(m.get(s));
+                        return app.add_option(f.flag, *text, f.help);
+                    } else if constexpr (std::is_same_v<M, bool S::*>) {
+                        return app.add_flag(f.flag, s.*m, f.help);
+                    } else {
+                        return app.add_option(f.flag, s.*m, f.help);
+                    }
+                },
+                f.member);
+            if (f.show_default && !std::holds_alternative<bool S::*>(f.member)) opt->capture_default_str();
+            m_bound.push_back({&f, opt, text});
+        }
+    }
+    flag_set(const flag_set&) = delete;
+    flag_set& operator=(const flag_set&) = delete;
+
+    /// Parses the text of every choice flag into its member (throws field_error).
+    void apply() const {
+        for (const auto& b : m_bound)
+            if (b.text != nullptr) std::get<choice_member<S>>(b.f->member).set(m_s, *b.text);
+    }
+    /// The text of a choice flag as given (else its default); throws std::out_of_range for another flag.
+    [[nodiscard]] const std::string& text(const std::string& flag) const {
+        for (const auto& b : m_bound)
+            if (b.f->flag == flag && b.text != nullptr) return *b.text;
+        throw std::out_of_range("flag_set::text: " + flag + " is not a choice flag");
+    }
+    /// The first flag given on the command line whose value in `given` (the parameters JSON with
+    /// the flags) differs from `kept` (a checkpoint's), compared at its field's key; "" if none.
+    [[nodiscard]] std::string first_differing(const nlohmann::json& given, const nlohmann::json& kept) const {
+        for (const auto& b : m_bound) {
+            if (b.opt->count() == 0) continue;
+            const nlohmann::json::json_pointer at(b.f->key);
+            if (given.contains(at) != kept.contains(at) || (given.contains(at) && given.at(at) != kept.at(at))) return b.f->flag;
+        }
+        return {};
+    }
+    /// The message of `e` with its field's flag in place of its key ("--per-decade must be >= 1"),
+    /// or "" when the key is not a field with a flag here.
+    [[nodiscard]] std::string message(const field_error& e) const {
+        for (const auto& b : m_bound)
+            if (b.f->key == "/" + e.key()) return b.f->flag + " " + e.rest();
+        return {};
+    }
+
+private:
+    struct bound {
+        const field<S>* f;
+        CLI::Option* opt;
+        std::string* text; // a choice's text, else nullptr
+    };
+    S& m_s;
+    std::deque<std::string> m_texts;
+    std::vector<bound> m_bound;
+};
 
 /// A duration in words with two units at most: "42 s", "3 min 20 s", "3 h 20 min", "5 d 4 h",
 /// and past a year "3.2e+04 years".

@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <memory>
 #include <optional>
 
 namespace {
@@ -23,28 +24,14 @@ struct cli_values {
     std::string out = "pspin_quench.h5", checkpoint_every, checkpoint_file, resume;
     int threads = 0;
     bool force = false, quiet = false;
-    std::vector<CLI::Option*> physics; // the finite-N physics flags (checked against a checkpoint)
+    std::unique_ptr<app::flag_set<pspin_quench_parameters>> physics; // the finite-N flags
     CLI::Option* mix = nullptr;
 };
 
 /// The flag table: every flag onto its field.
 void add_flags(CLI::App& app, cli_values& v) {
-    auto& par = v.par;
+    v.physics = std::make_unique<app::flag_set<pspin_quench_parameters>>(app, pspin_quench_fields(), v.par);
     auto& ck = v.ck;
-    auto& physics = v.physics;
-    physics.push_back(app.add_option("--p", par.p, "interaction order p (>= 2)")->capture_default_str());
-    physics.push_back(app.add_option("--N", par.n, "number of spins N (>= p)")->capture_default_str());
-    physics.push_back(app.add_option("--T", par.temperature, "temperature after the quench (>= 0)")->capture_default_str());
-    physics.push_back(app.add_option("--method", par.method, "langevin (Euler–Maruyama), heun (stochastic RK2), metropolis, ck (N = infinity)")->capture_default_str());
-    physics.push_back(app.add_option("--dt", par.dt, "Langevin time step (> 0); Metropolis counts sweeps")->capture_default_str());
-    physics.push_back(app.add_option("--tmax", par.tmax, "duration of the run (Langevin time or sweeps)")->capture_default_str());
-    physics.push_back(app.add_option("--samples", par.samples, "independent disorder samples and initial conditions")->capture_default_str());
-    physics.push_back(app.add_option("--replicas", par.replicas, "replicas per disorder sample, run as one batch (each counts as a sample in the record)")->capture_default_str());
-    physics.push_back(app.add_option("--couplings", par.couplings, "coupling storage: float64, or float32 (half the memory; sums in double)")->capture_default_str());
-    physics.push_back(app.add_option("--seed", par.seed, "master random seed")->capture_default_str());
-    physics.push_back(app.add_option("--tw", par.tw, "waiting times t_w (default 1, 3.2, 10, ... up to tmax/2)"));
-    physics.push_back(app.add_option("--per-decade", par.per_decade, "measurement points per decade of time")->capture_default_str());
-    physics.push_back(app.add_option("--theta-max", par.theta_max, "Metropolis rotation amplitude (radians)")->capture_default_str());
     v.mix = app.add_option("--mix", ck.mix, "ck: mixed model f(q) = sum c_p q^p / 2 as p:c,... (default: pure p)");
     app.add_option("--T0", ck.T0, "ck: initial temperature (default infinity)");
     app.add_option("--scheme", ck.scheme, "ck: decimation (long times) or reference (uniform grid, short times)")->capture_default_str();
@@ -129,31 +116,27 @@ int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<
 
 /// The finite-N parameters from the flags, or the checkpoint's (refusing physics flags that
 /// differ from them), validated; refuses flags without effect.
-pspin_quench_parameters finite_n_from_flags(const CLI::App& app, const cli_values& v, const std::optional<checkpoint>& saved) {
+pspin_quench_parameters finite_n_from_flags(const CLI::App& app, cli_values& v, const std::optional<checkpoint>& saved) {
+    v.physics->apply();
     pspin_quench_parameters par = v.par;
     if (saved) {
         const auto stored = parameters_from_checkpoint(*saved);
-        const auto given = to_json(par), kept = to_json(stored);
-        for (auto* opt : v.physics) {
-            if (opt->count() == 0) continue;
-            std::string key = opt->get_name().substr(2);
-            for (auto& c : key) c = c == '-' ? '_' : c;
-            if (given.contains(key) && (!kept.contains(key) || given.at(key) != kept.at(key)))
-                throw parameter_error("checkpoint " + v.resume + " is from a different configuration (" + opt->get_name() +
-                                      " differs); leave physics flags out when resuming");
-        }
+        if (const std::string flag = v.physics->first_differing(to_json(par), to_json(stored)); !flag.empty())
+            throw parameter_error("checkpoint " + v.resume + " is from a different configuration (" + flag +
+                                  " differs); leave physics flags out when resuming");
         par = stored;
     }
     validate(par);
-    app::refuse_given(app, {"--mix", "--T0", "--scheme", "--grid"}, "with --method " + par.method + " (a --method ck flag)");
-    if (par.method == "metropolis") app::refuse_given(app, {"--dt"}, "with --method metropolis (a step is one sweep)");
-    else app::refuse_given(app, {"--theta-max"}, "with --method " + par.method + " (the Metropolis rotation amplitude)");
+    const std::string method = to_string(par.method);
+    app::refuse_given(app, {"--mix", "--T0", "--scheme", "--grid"}, "with --method " + method + " (a --method ck flag)");
+    if (par.method == quench_method::metropolis) app::refuse_given(app, {"--dt"}, "with --method metropolis (a step is one sweep)");
+    else app::refuse_given(app, {"--theta-max"}, "with --method " + method + " (the Metropolis rotation amplitude)");
     if (v.threads < 0) throw parameter_error("--threads must be >= 0");
     return par;
 }
 
 /// --method langevin|heun|metropolis: runs the quench and writes the record; returns the exit code.
-int run_finite_n_quench(const CLI::App& app, const cli_values& v, const std::optional<checkpoint>& saved) {
+int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<checkpoint>& saved) {
     const pspin_quench_parameters par = finite_n_from_flags(app, v, saved);
     const app::interval every = app::parse_interval(v.checkpoint_every);
     const quench_memory memory = memory_estimate(par);
@@ -169,7 +152,7 @@ int run_finite_n_quench(const CLI::App& app, const cli_values& v, const std::opt
 
     if (!v.quiet)
         std::fprintf(stderr, "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %lld steps, %d sample(s) x %d replica(s), %d thread(s), couplings %.1f MiB%s\n",
-                     par.p, par.n, par.temperature, par.method.c_str(), par.method == "metropolis" ? 1.0 : par.dt,
+                     par.p, par.n, par.temperature, to_string(par.method).c_str(), par.method == quench_method::metropolis ? 1.0 : par.dt,
                      par.tmax, static_cast<long long>(steps_per_sample(par)) * par.samples, par.samples, par.replicas, omp_get_max_threads(),
                      memory.couplings / (1 << 20), saved ? " (resumed)" : "");
     app::progress_line progress(!v.quiet, "pspin_quench");
@@ -214,8 +197,12 @@ int main(int argc, char** argv) {
     try {
         std::optional<checkpoint> saved;
         if (!v.resume.empty()) saved = read_checkpoint(v.resume);
-        if (v.par.method == "ck" || (saved && is_ck_checkpoint(*saved))) return run_ck_quench(app, v, saved);
+        if (v.physics->text("--method") == "ck" || (saved && is_ck_checkpoint(*saved))) return run_ck_quench(app, v, saved);
         return run_finite_n_quench(app, v, saved);
+    } catch (const field_error& e) {
+        const std::string flagged = v.physics->message(e);
+        std::fprintf(stderr, "pspin_quench: error: %s\n", flagged.empty() ? e.what() : flagged.c_str());
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "pspin_quench: error: %s\n", e.what());
         return 1;

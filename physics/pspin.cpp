@@ -1,6 +1,7 @@
 #include "physics/pspin.hpp"
 
 #include "dynamics/error.hpp"
+#include "dynamics/fields.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -210,6 +211,14 @@ std::uint64_t binomial(std::uint64_t n, std::uint64_t k) noexcept {
     for (std::uint64_t m = 1; m <= k; ++m) r = r * (n - k + m) / m;
     return r;
 }
+
+coupling_precision parse_coupling_precision(const std::string& name) {
+    if (name == "float64") return coupling_precision::float64;
+    if (name == "float32") return coupling_precision::float32;
+    throw field_error("couplings", "must be float64 or float32 (got '" + name + "')");
+}
+
+std::string to_string(coupling_precision precision) { return precision == coupling_precision::float32 ? "float32" : "float64"; }
 
 pspin_model::pspin_model(int n, int p, std::uint64_t seed, coupling_precision precision) : m_n(n), m_p(p) {
     if (p < 2) throw parameter_error("p-spin: p must be >= 2 (got " + std::to_string(p) + ")");

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace glassy {
@@ -18,6 +19,10 @@ namespace glassy {
 /// coupling is the float64 draw rounded to float, relative error <= 2^-24; every sum is still
 /// accumulated in double).
 enum class coupling_precision { float64, float32 };
+/// Parses "float64" or "float32"; throws field_error (key "couplings") otherwise.
+[[nodiscard]] coupling_precision parse_coupling_precision(const std::string& name);
+/// The name parse_coupling_precision accepts.
+[[nodiscard]] std::string to_string(coupling_precision precision);
 
 /// A disorder sample of the spherical p-spin model: N spins, interaction order p >= 2.
 /// Each coupling is stored once per unique index tuple i_1 < ... < i_p, in colexicographic

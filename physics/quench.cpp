@@ -61,8 +61,8 @@ public:
 private:
     using variant = std::variant<langevin_dynamics, metropolis_dynamics>;
     static variant make(const pspin_quench_parameters& par, double dt, const std::vector<std::uint64_t>& seeds) {
-        if (par.method == "metropolis") return metropolis_dynamics(par.temperature, par.theta_max, seeds);
-        const auto s = par.method == "heun" ? langevin_dynamics::scheme::heun : langevin_dynamics::scheme::euler;
+        if (par.method == quench_method::metropolis) return metropolis_dynamics(par.temperature, par.theta_max, seeds);
+        const auto s = par.method == quench_method::heun ? langevin_dynamics::scheme::heun : langevin_dynamics::scheme::euler;
         return langevin_dynamics(par.temperature, dt, s, seeds);
     }
     variant m_stepper;
@@ -89,7 +89,7 @@ struct sample_result {
     row_matrix delta;
 };
 
-double step_dt(const pspin_quench_parameters& par) { return par.method == "metropolis" ? 1.0 : par.dt; }
+double step_dt(const pspin_quench_parameters& par) { return par.method == quench_method::metropolis ? 1.0 : par.dt; }
 
 std::int64_t to_steps(double t, double dt) { return static_cast<std::int64_t>(std::llround(t / dt)); }
 
@@ -133,7 +133,7 @@ record assemble(const pspin_quench_parameters& par, const std::vector<sample_res
     const double dt = step_dt(par);
     record rec;
     rec.system = "pspin";
-    rec.method = par.method;
+    rec.method = to_string(par.method);
     rec.parameters = to_json(par);
     rec.parameters["samples_completed"] = results.size() / static_cast<std::size_t>(par.replicas);
     for (auto w : tw) rec.aging.tw.push_back(static_cast<double>(w) * dt);
@@ -154,7 +154,7 @@ record assemble(const pspin_quench_parameters& par, const std::vector<sample_res
             rec.energy[k] += r.energy[k] / ns;
             if (!r.acceptance.empty()) acc[k] += r.acceptance[k] / ns;
         }
-    if (par.method == "metropolis") {
+    if (par.method == quench_method::metropolis) {
         rec.observables["acceptance"] = acc;
     } else {
         std::vector<double> mu(nt);
@@ -180,62 +180,87 @@ std::uint64_t derive_seed(std::uint64_t master, std::uint64_t s, std::uint64_t i
     return splitmix64(splitmix64(master ^ splitmix64(s)) + index);
 }
 
+quench_method parse_quench_method(const std::string& name) {
+    if (name == "langevin") return quench_method::langevin;
+    if (name == "heun") return quench_method::heun;
+    if (name == "metropolis") return quench_method::metropolis;
+    throw field_error("method", "must be langevin, heun or metropolis, or ck for N = infinity (got '" + name + "')");
+}
+
+std::string to_string(quench_method method) {
+    switch (method) {
+    case quench_method::heun: return "heun";
+    case quench_method::metropolis: return "metropolis";
+    case quench_method::langevin: break;
+    }
+    return "langevin";
+}
+
+const field_table<pspin_quench_parameters>& pspin_quench_fields() {
+    using P = pspin_quench_parameters;
+    static const field_table<P> table = {
+        {"/p", "--p", "interaction order p (>= 2)", &P::p},
+        {"/N", "--N", "number of spins N (>= p)", &P::n},
+        {"/T", "--T", "temperature after the quench (>= 0)", &P::temperature},
+        {"/method", "--method", "langevin (Euler–Maruyama), heun (stochastic RK2), metropolis, ck (N = infinity)",
+         choice_member<P>{[](const P& p) { return to_string(p.method); }, [](P& p, const std::string& s) { p.method = parse_quench_method(s); }}},
+        {"/dt", "--dt", "Langevin time step (> 0); Metropolis counts sweeps", &P::dt, true, {},
+         [](const P& p) { return nlohmann::json(step_dt(p)); }, [](P& p, const nlohmann::json& j) { j.get_to(p.dt); }},
+        {"/tmax", "--tmax", "duration of the run (Langevin time or sweeps)", &P::tmax},
+        {"/samples", "--samples", "independent disorder samples and initial conditions", &P::samples},
+        // Absent for 1: records as before replicas existed.
+        {"/replicas", "--replicas", "replicas per disorder sample, run as one batch (each counts as a sample in the record)",
+         &P::replicas, true, [](const P& p) { return p.replicas != 1; }},
+        // Likewise, absent for float64.
+        {"/couplings", "--couplings", "coupling storage: float64, or float32 (half the memory; sums in double)",
+         choice_member<P>{[](const P& p) { return to_string(p.couplings); },
+                          [](P& p, const std::string& s) { p.couplings = parse_coupling_precision(s); }},
+         true, [](const P& p) { return p.couplings != coupling_precision::float64; }},
+        {"/seed", "--seed", "master random seed", &P::seed},
+        {"/tw", "--tw", "waiting times t_w (default 1, 3.2, 10, ... up to tmax/2)", &P::tw, false},
+        {"/per_decade", "--per-decade", "measurement points per decade of time", &P::per_decade},
+        {"/theta_max", "--theta-max", "Metropolis rotation amplitude (radians)", &P::theta_max},
+    };
+    return table;
+}
+
 void validate(const pspin_quench_parameters& par) {
-    if (par.p < 2) throw parameter_error("--p must be >= 2 (got " + std::to_string(par.p) + ")");
-    if (par.n < par.p) throw parameter_error("--N must be >= p (got N = " + std::to_string(par.n) + ", p = " + std::to_string(par.p) + ")");
-    if (!(par.temperature >= 0) || !std::isfinite(par.temperature)) throw parameter_error("--T must be a finite number >= 0");
-    if (par.method != "langevin" && par.method != "heun" && par.method != "metropolis")
-        throw parameter_error("unknown --method '" + par.method + "' (expected langevin, heun, metropolis or ck)");
-    if (!(par.dt > 0) || !std::isfinite(par.dt)) throw parameter_error("--dt must be > 0");
-    if (!(par.tmax > 0) || !std::isfinite(par.tmax)) throw parameter_error("--tmax must be > 0");
-    if (par.tmax < step_dt(par)) throw parameter_error("--tmax must be at least one step (dt)");
-    if (par.samples < 1) throw parameter_error("--samples must be >= 1");
+    if (par.p < 2) throw field_error("p", "must be >= 2 (got " + std::to_string(par.p) + ")");
+    if (par.n < par.p) throw field_error("N", "must be >= p (got N = " + std::to_string(par.n) + ", p = " + std::to_string(par.p) + ")");
+    if (!(par.temperature >= 0) || !std::isfinite(par.temperature)) throw field_error("T", "must be a finite number >= 0");
+    if (!(par.dt > 0) || !std::isfinite(par.dt)) throw field_error("dt", "must be > 0");
+    if (!(par.tmax > 0) || !std::isfinite(par.tmax)) throw field_error("tmax", "must be > 0");
+    if (par.tmax < step_dt(par)) throw field_error("tmax", "must be at least one step (dt)");
+    if (par.samples < 1) throw field_error("samples", "must be >= 1");
     if (const double steps = std::round(par.tmax / step_dt(par)) * par.samples; !(steps < max_quench_steps)) {
         std::ostringstream msg;
         msg << "--tmax / --dt asks for " << steps << " steps" << (par.samples > 1 ? " (over all --samples)" : "")
             << ", more than the 64-bit step counters hold (below 2^62 = " << max_quench_steps << ")";
         throw parameter_error(msg.str());
     }
-    if (par.replicas < 1) throw parameter_error("--replicas must be >= 1");
-    if (par.couplings != "float64" && par.couplings != "float32")
-        throw parameter_error("unknown --couplings '" + par.couplings + "' (expected float64 or float32)");
-    if (par.per_decade < 1) throw parameter_error("--per-decade must be >= 1");
+    if (par.replicas < 1) throw field_error("replicas", "must be >= 1");
+    if (par.per_decade < 1) throw field_error("per_decade", "must be >= 1");
     for (double t : par.tw)
-        if (!(t >= 0) || t > par.tmax) throw parameter_error("--tw values must lie in [0, tmax]");
-    if (!(par.theta_max > 0) || par.theta_max > 3.14159265358979) throw parameter_error("--theta-max must be in (0, pi]");
+        if (!(t >= 0) || t > par.tmax) throw field_error("tw", "values must lie in [0, tmax]");
+    if (!(par.theta_max > 0) || par.theta_max > 3.14159265358979) throw field_error("theta_max", "must be in (0, pi]");
 }
 
 nlohmann::json to_json(const pspin_quench_parameters& par) {
-    nlohmann::json j = {{"p", par.p}, {"N", par.n}, {"num_parameters", par.n}, {"T", par.temperature},
-            {"method", par.method}, {"dt", step_dt(par)}, {"tmax", par.tmax}, {"samples", par.samples},
-            {"seed", par.seed}, {"tw", par.tw}, {"per_decade", par.per_decade},
-            {"theta_max", par.theta_max}, {"initial_condition", "uniform on the sphere (T = infinity)"},
-            {"time_unit", par.method == "metropolis" ? "sweeps" : "Langevin time"}};
-    if (par.replicas != 1) j["replicas"] = par.replicas; // absent for 1: records as before replicas existed
-    if (par.couplings != "float64") j["couplings"] = par.couplings; // likewise
+    nlohmann::json j = {{"num_parameters", par.n}, {"initial_condition", "uniform on the sphere (T = infinity)"},
+                        {"time_unit", par.method == quench_method::metropolis ? "sweeps" : "Langevin time"}};
+    write_fields(pspin_quench_fields(), par, j);
     return j;
 }
 
 pspin_quench_parameters parameters_from_checkpoint(const checkpoint& c) {
     if (c.tool != "pspin_quench") throw record_error("checkpoint was written by " + c.tool + ", not pspin_quench");
     try {
-        const auto j = nlohmann::json::parse(c.config);
         pspin_quench_parameters par;
-        par.p = j.at("p");
-        par.n = j.at("N");
-        par.temperature = j.at("T");
-        par.method = j.at("method");
-        par.dt = j.at("dt");
-        par.tmax = j.at("tmax");
-        par.samples = j.at("samples");
-        par.seed = j.at("seed");
-        par.tw = j.at("tw").get<std::vector<double>>();
-        par.per_decade = j.at("per_decade");
-        par.theta_max = j.at("theta_max");
-        par.replicas = j.value("replicas", 1);
-        par.couplings = j.value("couplings", std::string("float64"));
+        read_fields(pspin_quench_fields(), nlohmann::json::parse(c.config), par);
         return par;
     } catch (const nlohmann::json::exception& e) {
+        throw record_error(std::string("checkpoint: bad configuration (") + e.what() + ")");
+    } catch (const parameter_error& e) {
         throw record_error(std::string("checkpoint: bad configuration (") + e.what() + ")");
     }
 }
@@ -247,7 +272,7 @@ std::int64_t steps_per_sample(const pspin_quench_parameters& par) {
 quench_memory memory_estimate(const pspin_quench_parameters& par) {
     quench_memory m;
     const double count = static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p)));
-    m.couplings = count * (par.couplings == "float32" ? 4.0 : 8.0);
+    m.couplings = count * (par.couplings == coupling_precision::float32 ? 4.0 : 8.0);
     m.replicas = 8.0 * par.n * (static_cast<double>(waiting_steps(par).size()) + 8.0) * par.replicas;
     return m;
 }
@@ -296,8 +321,7 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
     for (int s = first_sample; s < par.samples && stop_reason.empty(); ++s) {
         const auto us = static_cast<std::uint64_t>(s);
         const auto nr = static_cast<std::size_t>(nrep);
-        const pspin_model model(par.n, par.p, derive_seed(par.seed, couplings, us),
-                                par.couplings == "float32" ? coupling_precision::float32 : coupling_precision::float64);
+        const pspin_model model(par.n, par.p, derive_seed(par.seed, couplings, us), par.couplings);
         const replica_system sys{&model};
         std::vector<Eigen::VectorXd> sigma;
         std::vector<std::uint64_t> noise_seeds;
@@ -403,7 +427,7 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
         };
         bool finished = false;
         try {
-            if (par.method == "metropolis") {
+            if (par.method == quench_method::metropolis) {
                 auto acc = [&](const replica_system&, const replica_state&, std::int64_t, double) {
                     for (std::size_t r = 0; r < nr; ++r) acceptance[r].push_back(dyn.acceptance(r));
                 };

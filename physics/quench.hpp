@@ -3,7 +3,9 @@
 /// initial conditions run through glassy::integrate, recorded into one glassy::record.
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/driver.hpp"
+#include "dynamics/fields.hpp"
 #include "dynamics/record.hpp"
+#include "physics/pspin.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -14,13 +16,24 @@
 
 namespace glassy {
 
+/// How a finite-N quench moves the spins (pspin_quench --method; its "ck" is run_ck, N = infinity).
+enum class quench_method {
+    langevin,  ///< Euler–Maruyama Langevin dynamics on the sphere, step dt
+    heun,      ///< stochastic Heun (RK2) Langevin dynamics, step dt
+    metropolis ///< Metropolis sweeps of random rotations; a step is one sweep
+};
+/// Parses "langevin", "heun" or "metropolis"; throws field_error (key "method") otherwise.
+[[nodiscard]] quench_method parse_quench_method(const std::string& name);
+/// The name parse_quench_method accepts (the record's method attribute).
+[[nodiscard]] std::string to_string(quench_method method);
+
 /// Parameters of a finite-N quench. Times are physical (units of the Langevin time; sweeps for
 /// Metropolis) and are rounded to whole steps of dt.
 struct pspin_quench_parameters {
     int p = 3;                       ///< interaction order, >= 2
     int n = 256;                     ///< number of spins N, >= p
     double temperature = 0.5;        ///< bath temperature T >= 0 after the quench
-    std::string method = "langevin"; ///< langevin (Euler–Maruyama), heun, metropolis
+    quench_method method = quench_method::langevin; ///< how the spins move
     double dt = 0.05;                ///< time step (Langevin); Metropolis always uses 1 sweep
     double tmax = 1000.0;            ///< last time of the run
     int samples = 1;                 ///< independent disorder samples + initial conditions
@@ -29,18 +42,24 @@ struct pspin_quench_parameters {
     /// coupling once for all R; Metropolis runs the replicas one after another). In the record
     /// every replica counts as a sample: n_s = samples x replicas, sample-major.
     int replicas = 1;
-    /// Coupling storage: "float64" or "float32" (half the memory, couplings rounded to float,
+    /// Coupling storage: float64, or float32 (half the memory, couplings rounded to float,
     /// sums accumulated in double; a different, slightly perturbed disorder sample).
-    std::string couplings = "float64";
+    coupling_precision couplings = coupling_precision::float64;
     std::uint64_t seed = 1;          ///< master seed: couplings, initial condition and noise
     std::vector<double> tw;          ///< waiting times; empty = 1, 3, 10, 30, ... below tmax/2
     int per_decade = 10;             ///< points per decade of the energy and lag schedules
     double theta_max = 0.3;          ///< Metropolis rotation amplitude (radians)
 };
 
-/// Throws parameter_error with a one-line message when a parameter is out of its domain, among
-/// them a step count samples x tmax/dt above max_quench_steps (it would overflow the 64-bit step
-/// counters).
+/// The field table of pspin_quench_parameters (dynamics/fields.hpp): every parameter once, with
+/// its key in the record's `parameters` JSON ("N", "T", "per_decade", ...), its pspin_quench flag
+/// and help. "dt" is written as the step actually used (1 sweep for metropolis), "replicas" only
+/// when not 1 and "couplings" only when not float64 (so records read as before these existed).
+[[nodiscard]] const field_table<pspin_quench_parameters>& pspin_quench_fields();
+
+/// Throws field_error (parameter_error) with a one-line message naming the parameter out of its
+/// domain, among them a step count samples x tmax/dt above max_quench_steps (it would overflow
+/// the 64-bit step counters; that message names --tmax / --dt).
 void validate(const pspin_quench_parameters& par);
 
 /// The bound on the steps (samples x tmax/dt) of a quench: below 2^62 ~ 4.6e18, so every step
@@ -50,7 +69,8 @@ inline constexpr double max_quench_steps = 4611686018427387904.0;
 /// Steps of one sample: round(tmax / dt) (at least 1); dt = 1 sweep for Metropolis.
 [[nodiscard]] std::int64_t steps_per_sample(const pspin_quench_parameters& par);
 
-/// All parameters as JSON (stored in the record), with num_parameters = N.
+/// All parameters as JSON (stored in the record): the field table's, plus num_parameters = N,
+/// initial_condition and time_unit ("Langevin time" or "sweeps").
 [[nodiscard]] nlohmann::json to_json(const pspin_quench_parameters& par);
 
 /// The waiting times actually used (par.tw, or the default list), rounded to steps.
@@ -82,7 +102,8 @@ struct quench_control {
     const checkpoint* resume = nullptr;      ///< continue from this checkpoint (same parameters)
 };
 
-/// The parameters stored in a pspin_quench checkpoint; throws record_error if it is not one.
+/// The parameters stored in a pspin_quench checkpoint (read through the field table); throws
+/// record_error if it is not one or its configuration does not parse.
 [[nodiscard]] pspin_quench_parameters parameters_from_checkpoint(const checkpoint& c);
 
 /// Runs the quench and returns its record: system "pspin", method = par.method, /time,

@@ -18,12 +18,12 @@ pspin_quench_parameters metropolis_parameters() {
     par.p = 4;
     par.n = 40;
     par.temperature = 0.25;
-    par.method = "metropolis";
+    par.method = quench_method::metropolis;
     par.dt = 0.01;
     par.tmax = 123.5;
     par.samples = 2;
     par.replicas = 3;
-    par.couplings = "float32";
+    par.couplings = coupling_precision::float32;
     par.seed = 99;
     par.tw = {1.0, 10.0};
     par.per_decade = 5;
@@ -51,15 +51,21 @@ ck_parameters mixed_reference_parameters() {
 }
 
 TEST(pspin_parameters, default_json_is_pinned) {
-    EXPECT_EQ(to_json(pspin_quench_parameters{}).dump(), R"json({"N":256,"T":0.5,"dt":0.05,"initial_condition":"uniform on the sphere (T = infinity)","method":"langevin","num_parameters":256,"p":3,"per_decade":10,"samples":1,"seed":1,"theta_max":0.3,"time_unit":"Langevin time","tmax":1000.0,"tw":[]})json");
+    EXPECT_EQ(
+        to_json(pspin_quench_parameters{}).dump(),
+        R"json({"N":256,"T":0.5,"dt":0.05,"initial_condition":"uniform on the sphere (T = infinity)","method":"langevin","num_parameters":256,"p":3,"per_decade":10,"samples":1,"seed":1,"theta_max":0.3,"time_unit":"Langevin time","tmax":1000.0,"tw":[]})json");
 }
 
 TEST(pspin_parameters, non_default_json_is_pinned) {
-    EXPECT_EQ(to_json(metropolis_parameters()).dump(), R"json({"N":40,"T":0.25,"couplings":"float32","dt":1.0,"initial_condition":"uniform on the sphere (T = infinity)","method":"metropolis","num_parameters":40,"p":4,"per_decade":5,"replicas":3,"samples":2,"seed":99,"theta_max":0.2,"time_unit":"sweeps","tmax":123.5,"tw":[1.0,10.0]})json");
+    EXPECT_EQ(
+        to_json(metropolis_parameters()).dump(),
+        R"json({"N":40,"T":0.25,"couplings":"float32","dt":1.0,"initial_condition":"uniform on the sphere (T = infinity)","method":"metropolis","num_parameters":40,"p":4,"per_decade":5,"replicas":3,"samples":2,"seed":99,"theta_max":0.2,"time_unit":"sweeps","tmax":123.5,"tw":[1.0,10.0]})json");
     pspin_quench_parameters heun;
-    heun.method = "heun";
+    heun.method = quench_method::heun;
     heun.dt = 0.02;
-    EXPECT_EQ(to_json(heun).dump(), R"json({"N":256,"T":0.5,"dt":0.02,"initial_condition":"uniform on the sphere (T = infinity)","method":"heun","num_parameters":256,"p":3,"per_decade":10,"samples":1,"seed":1,"theta_max":0.3,"time_unit":"Langevin time","tmax":1000.0,"tw":[]})json");
+    EXPECT_EQ(
+        to_json(heun).dump(),
+        R"json({"N":256,"T":0.5,"dt":0.02,"initial_condition":"uniform on the sphere (T = infinity)","method":"heun","num_parameters":256,"p":3,"per_decade":10,"samples":1,"seed":1,"theta_max":0.3,"time_unit":"Langevin time","tmax":1000.0,"tw":[]})json");
 }
 
 TEST(pspin_parameters, checkpoint_config_reads_back) {
@@ -72,11 +78,15 @@ TEST(pspin_parameters, checkpoint_config_reads_back) {
 }
 
 TEST(ck_parameters, default_json_is_pinned) {
-    EXPECT_EQ(to_json(ck_parameters{}).dump(), R"json({"N":"infinity","T":0.5,"T0":"infinity","copied":2,"dt":0.0001,"grid":512,"lags_per_decade":10,"max_iterations":200,"mix":"3:1","num_parameters":"infinity","output_points":512,"p":3,"scheme":"decimation","threads":0,"tmax":100000.0,"tolerance":1e-10,"tw_per_decade":4})json");
+    EXPECT_EQ(
+        to_json(ck_parameters{}).dump(),
+        R"json({"N":"infinity","T":0.5,"T0":"infinity","copied":2,"dt":0.0001,"grid":512,"lags_per_decade":10,"max_iterations":200,"mix":"3:1","num_parameters":"infinity","output_points":512,"p":3,"scheme":"decimation","threads":0,"tmax":100000.0,"tolerance":1e-10,"tw_per_decade":4})json");
 }
 
 TEST(ck_parameters, non_default_json_is_pinned) {
-    EXPECT_EQ(to_json(mixed_reference_parameters()).dump(), R"json({"N":"infinity","T":0.7,"T0":2.0,"copied":3,"dt":0.05,"grid":64,"lags_per_decade":5,"max_iterations":50,"mix":"3:1,4:0.5","num_parameters":"infinity","output_points":100,"p":null,"scheme":"reference","threads":2,"tmax":50.0,"tolerance":1e-08,"tw_per_decade":2})json");
+    EXPECT_EQ(
+        to_json(mixed_reference_parameters()).dump(),
+        R"json({"N":"infinity","T":0.7,"T0":2.0,"copied":3,"dt":0.05,"grid":64,"lags_per_decade":5,"max_iterations":50,"mix":"3:1,4:0.5","num_parameters":"infinity","output_points":100,"p":null,"scheme":"reference","threads":2,"tmax":50.0,"tolerance":1e-08,"tw_per_decade":2})json");
 }
 
 TEST(ck_parameters, checkpoint_config_reads_back) {
@@ -98,10 +108,38 @@ TEST(quench_memory, counts_couplings_and_replica_vectors) {
     EXPECT_EQ(m.couplings, 9880.0 * 4);
     EXPECT_EQ(m.replicas, 3 * 8.0 * 40 * (2 + 8));
     EXPECT_EQ(m.total(), m.couplings + m.replicas);
-    par.couplings = "float64";
+    par.couplings = coupling_precision::float64;
     par.replicas = 1;
     EXPECT_EQ(memory_estimate(par).couplings, 9880.0 * 8);
     EXPECT_EQ(memory_estimate(par).replicas, 8.0 * 40 * (2 + 8));
+}
+
+// Choices are parsed once, by name; an unknown name is refused naming its field.
+TEST(pspin_parameters, choices_parse_their_names) {
+    for (const auto m : {quench_method::langevin, quench_method::heun, quench_method::metropolis})
+        EXPECT_EQ(parse_quench_method(to_string(m)), m);
+    for (const auto c : {coupling_precision::float64, coupling_precision::float32})
+        EXPECT_EQ(parse_coupling_precision(to_string(c)), c);
+    try {
+        (void)parse_quench_method("ck");
+        ADD_FAILURE() << "ck is run_ck's";
+    } catch (const field_error& e) {
+        EXPECT_EQ(e.key(), "method");
+    }
+    EXPECT_THROW((void)parse_coupling_precision("float16"), field_error);
+}
+
+// validate names the field; an app prints its flag in place of the key.
+TEST(pspin_parameters, validate_names_the_field) {
+    pspin_quench_parameters par;
+    par.per_decade = 0;
+    try {
+        validate(par);
+        ADD_FAILURE() << "per_decade 0 accepted";
+    } catch (const field_error& e) {
+        EXPECT_EQ(e.key(), "per_decade");
+        EXPECT_EQ(std::string(e.what()), "per_decade must be >= 1");
+    }
 }
 
 } // namespace

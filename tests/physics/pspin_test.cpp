@@ -158,7 +158,7 @@ TEST(equilibrium, energy_at_t1_is_minus_one_half_up_to_finite_n) {
         glassy::pspin_quench_parameters par;
         par.n = n;
         par.temperature = temperature;
-        par.method = method;
+        par.method = glassy::parse_quench_method(method);
         par.dt = 0.02;
         par.tmax = method == "heun" ? 60 : 400;
         par.samples = samples;
@@ -319,7 +319,7 @@ TEST(quench_replicas, thread_count_does_not_matter_with_replicas) {
     par.n = 100;
     par.tmax = 2;
     par.replicas = 5;
-    par.method = "heun";
+    par.method = glassy::quench_method::heun;
     omp_set_num_threads(1);
     const auto a = glassy::run_pspin_quench(par);
     omp_set_num_threads(2);
@@ -336,7 +336,7 @@ TEST(quench_replicas, interrupted_and_resumed_replica_run_is_bit_identical) {
         par.tmax = 20;
         par.samples = 2;
         par.replicas = 3;
-        par.method = method;
+        par.method = glassy::parse_quench_method(method);
         const auto full = glassy::run_pspin_quench(par);
         // Stop in the middle of sample 1 (hooks.stop is asked per step of the current sample).
         glassy::quench_control control;
@@ -419,13 +419,12 @@ TEST(quench_float32, float32_run_is_close_to_float64_and_recorded) {
     par.tmax = 2;
     par.replicas = 2;
     const auto a = glassy::run_pspin_quench(par);
-    par.couplings = "float32";
+    par.couplings = glassy::coupling_precision::float32;
     const auto b = glassy::run_pspin_quench(par);
     EXPECT_EQ(b.parameters.at("couplings"), "float32");
     EXPECT_FALSE(a.parameters.contains("couplings"));
     // Couplings perturbed by 6e-8 relative, same noise: trajectories agree to ~1e-7 e^{O(t)}.
     EXPECT_NEAR(a.energy.back(), b.energy.back(), 1e-5);
     EXPECT_NE(a.energy.back(), b.energy.back());
-    par.couplings = "float16";
-    EXPECT_THROW((void)glassy::run_pspin_quench(par), glassy::parameter_error);
+    EXPECT_THROW((void)glassy::parse_coupling_precision("float16"), glassy::field_error);
 }
