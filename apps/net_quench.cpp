@@ -84,9 +84,8 @@ std::string human_bytes(std::uint64_t b) {
     return buf;
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
+/// What the command line gives: the training options and the app's own flags.
+struct cli_values {
     glassy::nets::quench_options o;
     std::string model = "smallnet", noise_method = "batched";
     std::string data_dir;
@@ -95,14 +94,16 @@ int main(int argc, char** argv) {
     bool force = false, quiet = false;
     std::int64_t synthetic_size = 28;
     std::string checkpoint_every, checkpoint_file, resume;
-
-    CLI::App app{"Train a network with constant-rate SGD/SGLD from PyTorch's default initialisation and record "
-                 "its aging:\nloss, accuracy, Delta(t_w, t_w+t), SGD noise D(t_w); time in SGD iterations.",
-                 "net_quench"};
     std::vector<std::pair<CLI::Option*, std::string>> training; // flag, its key in options_json
-    training.push_back({app.add_option("--model", model, "toy | fc | smallnet | resnet18")->capture_default_str(), "/model"});
+};
+
+/// The flag table: every flag onto its field.
+void add_flags(CLI::App& app, cli_values& v) {
+    auto& o = v.o;
+    auto& training = v.training;
+    training.push_back({app.add_option("--model", v.model, "toy | fc | smallnet | resnet18")->capture_default_str(), "/model"});
     training.push_back({app.add_option("--dataset", o.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")->capture_default_str(), "/dataset"});
-    app.add_option("--data-dir", data_dir,
+    app.add_option("--data-dir", v.data_dir,
                    "dataset root with mnist/, fashion-mnist/, cifar-10-batches-bin/, cifar-100-binary/, or the folder "
                    "holding the dataset's files (default: $GLASSY_DATA_DIR, else the first data/ above the executable)");
     training.push_back({app.add_option("--hidden", o.hidden, "toy model width h (10 for the under-parametrised case)")->capture_default_str(), "/hidden"});
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
     training.push_back({app.add_option("--device", o.device, "cpu | cuda")->capture_default_str(), "/device"});
     training.push_back({app.add_option("--dtype", o.dtype, "float32 | float64 (training precision; snapshots are float32)")->capture_default_str(), "/dtype"});
     training.push_back({app.add_option("--noise-samples", o.noise_samples, "D(t_w) on N training samples (a class-balanced subset fixed by --seed)")->capture_default_str(), "/noise_samples"});
-    training.push_back({app.add_option("--noise-method", noise_method, "batched | loop (per-sample reference)")->capture_default_str(), "/noise_method"});
+    training.push_back({app.add_option("--noise-method", v.noise_method, "batched | loop (per-sample reference)")->capture_default_str(), "/noise_method"});
     training.push_back({app.add_option("--eval-samples", o.eval_samples, "loss/accuracy on N train and N test samples (class-balanced subsets fixed by --seed)")
             ->capture_default_str(), "/eval_samples"});
     training.push_back({app.add_option("--points-per-decade", o.points_per_decade, "measurement times and lags per decade")->capture_default_str(), "/points_per_decade"});
@@ -125,131 +126,172 @@ int main(int argc, char** argv) {
     training.push_back({app.add_option("--synthetic-test", o.synthetic.test_count, "synthetic dataset: test images")->capture_default_str(), "/synthetic/test_count"});
     training.push_back({app.add_option("--synthetic-channels", o.synthetic.channels, "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)")
             ->capture_default_str(), "/synthetic/channels"});
-    training.push_back({app.add_option("--synthetic-size", synthetic_size, "synthetic dataset: image side in pixels")->capture_default_str(), "/synthetic/height"});
-    app.add_option("--threads", threads, "LibTorch intra-op threads (0: the checkpoint's when resuming, else OMP_NUM_THREADS when set, else 1, or all cores for resnet18)")->capture_default_str();
+    training.push_back({app.add_option("--synthetic-size", v.synthetic_size, "synthetic dataset: image side in pixels")->capture_default_str(), "/synthetic/height"});
+    app.add_option("--threads", v.threads, "LibTorch intra-op threads (0: the checkpoint's when resuming, else OMP_NUM_THREADS when set, else 1, or all cores for resnet18)")->capture_default_str();
     training.push_back({app.add_flag("--save-snapshots", o.save_snapshots, "write the weights at each t_w to /snapshots (float32)"),
                         "/save_snapshots"});
     training.push_back({app.add_flag("--grad-norm", o.grad_norm,
                                      "also record |grad L| on the train evaluation samples at each metrics point (one backward each)"),
                         "/grad_norm"});
-    app.add_option("--out", out, "output record (HDF5)")->capture_default_str();
-    app.add_option("--checkpoint-every", checkpoint_every,
+    app.add_option("--out", v.out, "output record (HDF5)")->capture_default_str();
+    app.add_option("--checkpoint-every", v.checkpoint_every,
                    "checkpoint interval: SGD steps (e.g. 500) or wall time (30s, 10m, 2h)");
-    app.add_option("--checkpoint", checkpoint_file, "checkpoint file (default: OUT.ckpt; with --resume: that file)");
-    app.add_option("--resume", resume, "continue the run saved in this checkpoint (its training options are used)");
-    app.add_flag("--force", force, "overwrite an existing output file");
-    app.add_flag("--quiet", quiet, "no progress line");
+    app.add_option("--checkpoint", v.checkpoint_file, "checkpoint file (default: OUT.ckpt; with --resume: that file)");
+    app.add_option("--resume", v.resume, "continue the run saved in this checkpoint (its training options are used)");
+    app.add_flag("--force", v.force, "overwrite an existing output file");
+    app.add_flag("--quiet", v.quiet, "no progress line");
+}
+
+/// The options from the flags, or with --resume the checkpoint's (refusing training flags that
+/// differ from them); returns the checkpoint read.
+std::optional<glassy::checkpoint> options_from_flags(const CLI::App& app, cli_values& v) {
+    auto& o = v.o;
+    o.model = glassy::nets::parse_model_kind(v.model);
+    if (v.noise_method == "batched") o.noise = glassy::nets::noise_method::batched;
+    else if (v.noise_method == "loop") o.noise = glassy::nets::noise_method::per_sample_loop;
+    else throw glassy::parameter_error("unknown --noise-method '" + v.noise_method + "' (expected batched or loop)");
+    o.synthetic.height = o.synthetic.width = v.synthetic_size;
+    std::optional<glassy::checkpoint> saved;
+    if (!v.resume.empty()) {
+        saved = glassy::read_checkpoint(v.resume);
+        const glassy::nets::quench_options stored = glassy::nets::options_from_checkpoint(*saved);
+        glassy::nets::quench_options flags = o; // the given flags, on the stored dataset unless --dataset is given
+        if (app.count("--dataset") == 0) flags.dataset = stored.dataset;
+        const nlohmann::json given = glassy::nets::options_json(flags), kept = glassy::nets::options_json(stored);
+        for (const auto& [opt, key] : v.training) {
+            if (opt->count() == 0) continue;
+            const nlohmann::json::json_pointer ptr(key);
+            if (given.contains(ptr) != kept.contains(ptr) || (given.contains(ptr) && given.at(ptr) != kept.at(ptr)))
+                throw glassy::parameter_error("checkpoint " + v.resume + " is from a different configuration (" +
+                                              opt->get_name() + " differs); leave training flags out when resuming");
+        }
+        o = stored;
+        v.model = glassy::nets::to_string(o.model);
+    }
+    return saved;
+}
+
+/// Refuses flags that the chosen model or dataset ignores (of the run's own options when resuming).
+void refuse_ignored_flags(const CLI::App& app, const cli_values& v) {
+    const auto& o = v.o;
+    if (o.model != glassy::nets::model_kind::toy)
+        glassy::app::refuse_given(app, {"--hidden"}, "with --model " + v.model + " (the width of the toy model)");
+    if (o.dataset != "synthetic")
+        glassy::app::refuse_given(app, {"--synthetic-train", "--synthetic-test", "--synthetic-channels", "--synthetic-size"},
+                                  "with --dataset " + o.dataset + " (a size of the synthetic dataset)");
+    else
+        glassy::app::refuse_given(app, {"--data-dir"}, "with --dataset synthetic (the data are generated)");
+}
+
+/// Sets the run's intra-op thread count (run_threads), re-executing first with passive OpenMP
+/// waiting when it is above one (exec_with_passive_omp_wait, before any output).
+void set_threads(int threads, glassy::nets::model_kind model, const std::optional<glassy::checkpoint>& saved, char** argv) {
+    if (threads < 0) throw glassy::parameter_error("--threads must be >= 0");
+    const std::optional<int> kept = saved ? glassy::nets::checkpoint_threads(*saved) : std::nullopt;
+    threads = run_threads(threads, model, kept);
+    glassy::app::exec_with_passive_omp_wait(threads, argv); // before any output; docs/cli.md, --threads
+    warn_on_changed_threads(threads, kept);
+    torch::set_num_threads(threads);
+}
+
+/// Refuses a run whose snapshots do not fit in memory; prints the warnings and the start line.
+void report_start(const glassy::nets::quench& run, const cli_values& v, bool resumed) {
+    // Live snapshots (n_w x M x 4 bytes, doubled when saved) on top of the model and data.
+    glassy::app::check_memory(static_cast<double>(run.snapshot_bytes()), "the weight snapshots (" +
+                              std::to_string(run.num_waiting_times()) + " waiting times x " +
+                              std::to_string(run.num_parameters()) + " weights)");
+    for (const auto& subset : run.measurement_subsets())
+        if (glassy::nets::badly_unbalanced(subset.class_counts)) std::cerr << "net_quench: warning: " << unbalanced_note(subset) << "\n";
+    if (!v.quiet)
+        std::cerr << "net_quench: " << v.model << " on " << v.o.dataset << " (" << run.train_count() << " training samples"
+              << data_source(run) << "), M = "
+              << run.num_parameters() << " weights, " << run.num_waiting_times() << " waiting times, snapshot memory "
+              << human_bytes(run.snapshot_bytes()) << " (" << run.snapshot_bytes() << " bytes), " << v.o.steps
+              << " steps, threads " << torch::get_num_threads() << (resumed ? " (resumed)" : "") << "\n";
+}
+
+/// Runs the training with a progress line and writes the record; returns the exit code.
+int run_and_write(glassy::nets::quench& run, const cli_values& v, const std::optional<glassy::checkpoint>& saved) {
+    const auto& o = v.o;
+    const auto& out = v.out;
+    const glassy::app::interval every = glassy::app::parse_interval(v.checkpoint_every);
+    glassy::nets::quench_control control;
+    control.checkpoint_path = !v.checkpoint_file.empty() ? fs::path(v.checkpoint_file)
+                              : !v.resume.empty()         ? fs::path(v.resume)
+                                                          : fs::path(out + ".ckpt");
+    control.checkpoint_every_steps = every.steps;
+    control.checkpoint_every_seconds = every.seconds;
+    control.resume = saved ? &*saved : nullptr;
+
+    glassy::app::install_signal_handlers();
+    glassy::app::progress_line progress(!v.quiet, "net_quench");
+    glassy::run_hooks hooks;
+    hooks.progress_every = std::clamp<std::int64_t>(o.steps / 1000, 1, 10); // often enough for the early estimate
+    hooks.progress = [&](std::int64_t step, std::int64_t total) {
+        char loss[64];
+        std::snprintf(loss, sizeof loss, " batch loss %.4g", run.last_loss());
+        progress.update(step, total, loss);
+    };
+    hooks.stop = [](std::int64_t) { return glassy::app::g_signal.load() != 0; };
+    glassy::record rec = run.run(hooks, control);
+    progress.finish();
+    rec.parameters["threads"] = torch::get_num_threads();
+    rec.parameters["wall_seconds"] = progress.elapsed();
+    const glassy::nets::run_timing& tm = run.timing();
+    rec.parameters["timing"] = {{"steps_s", tm.steps_s},         {"metrics_s", tm.metrics_s}, {"noise_s", tm.noise_s},
+                                {"aging_s", tm.aging_s},         {"checkpoints_s", tm.checkpoints_s},
+                                {"total_s", tm.total_s}};
+    glassy::write_record(rec, out);
+    if (!rec.complete) {
+        const std::string why = rec.parameters.value("stop_reason", std::string("stopped"));
+        if (why.rfind("interrupted", 0) == 0) {
+            std::fprintf(stderr, "net_quench: %s; partial record %s, resume with --resume %s\n", why.c_str(), out.c_str(),
+                         control.checkpoint_path.c_str());
+            return 130;
+        }
+        std::fprintf(stderr, "net_quench: error: %s; what was measured before is in %s\n", why.c_str(), out.c_str());
+        return 3;
+    }
+    std::error_code ec;
+    fs::remove(control.checkpoint_path, ec); // the run is complete: the checkpoint is spent
+    const auto last = [&](const char* name) { return rec.observables.at(name).back(); };
+    std::printf("wrote %s: train loss %.4g acc %.4f, test loss %.4g acc %.4f at t = %g; %.1f s (%.2f ms/step incl. "
+                "measurements)\n",
+                out.c_str(), last("train_loss"), last("train_accuracy"), last("test_loss"), last("test_accuracy"),
+                rec.time.back(), progress.elapsed(), 1e3 * progress.elapsed() / static_cast<double>(o.steps));
+    if (!v.quiet)
+        std::printf("time: SGD steps %.1f s; measurements %.1f s = %+.1f %% of the steps (evaluations %.1f s, D %.1f s, "
+                    "Delta %.1f s); checkpoints %.1f s\n",
+                    tm.steps_s, tm.metrics_s + tm.noise_s + tm.aging_s, 100.0 * tm.overhead(), tm.metrics_s, tm.noise_s,
+                    tm.aging_s, tm.checkpoints_s);
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    cli_values v;
+    CLI::App app{"Train a network with constant-rate SGD/SGLD from PyTorch's default initialisation and record "
+                 "its aging:\nloss, accuracy, Delta(t_w, t_w+t), SGD noise D(t_w); time in SGD iterations.",
+                 "net_quench"};
+    add_flags(app, v);
     if (const int rc = glassy::app::parse(app, argc, argv); rc >= 0) return rc;
 
     try {
-        o.model = glassy::nets::parse_model_kind(model);
-        if (noise_method == "batched") o.noise = glassy::nets::noise_method::batched;
-        else if (noise_method == "loop") o.noise = glassy::nets::noise_method::per_sample_loop;
-        else throw glassy::parameter_error("unknown --noise-method '" + noise_method + "' (expected batched or loop)");
-        o.synthetic.height = o.synthetic.width = synthetic_size;
-        std::optional<glassy::checkpoint> saved;
-        if (!resume.empty()) {
-            saved = glassy::read_checkpoint(resume);
-            const glassy::nets::quench_options stored = glassy::nets::options_from_checkpoint(*saved);
-            glassy::nets::quench_options flags = o; // the given flags, on the stored dataset unless --dataset is given
-            if (app.count("--dataset") == 0) flags.dataset = stored.dataset;
-            const nlohmann::json given = glassy::nets::options_json(flags), kept = glassy::nets::options_json(stored);
-            for (const auto& [opt, key] : training) {
-                if (opt->count() == 0) continue;
-                const nlohmann::json::json_pointer ptr(key);
-                if (given.contains(ptr) != kept.contains(ptr) || (given.contains(ptr) && given.at(ptr) != kept.at(ptr)))
-                    throw glassy::parameter_error("checkpoint " + resume + " is from a different configuration (" +
-                                                  opt->get_name() + " differs); leave training flags out when resuming");
-            }
-            o = stored;
-            model = glassy::nets::to_string(o.model);
-        }
-        const glassy::app::interval every = glassy::app::parse_interval(checkpoint_every);
-        // Flags that the chosen model or dataset ignores (of the run's own options when resuming).
-        if (o.model != glassy::nets::model_kind::toy)
-            glassy::app::refuse_given(app, {"--hidden"}, "with --model " + model + " (the width of the toy model)");
-        if (o.dataset != "synthetic")
-            glassy::app::refuse_given(app, {"--synthetic-train", "--synthetic-test", "--synthetic-channels", "--synthetic-size"},
-                                      "with --dataset " + o.dataset + " (a size of the synthetic dataset)");
-        else
-            glassy::app::refuse_given(app, {"--data-dir"}, "with --dataset synthetic (the data are generated)");
-        if (threads < 0) throw glassy::parameter_error("--threads must be >= 0");
-        const std::optional<int> kept = saved ? glassy::nets::checkpoint_threads(*saved) : std::nullopt;
-        threads = run_threads(threads, o.model, kept);
-        glassy::app::exec_with_passive_omp_wait(threads, argv); // before any output; docs/cli.md, --threads
-        warn_on_changed_threads(threads, kept);
-        torch::set_num_threads(threads);
-        o.data_dir = data_dir.empty() ? default_data_dir() : fs::path(data_dir);
-        if (o.dataset != "synthetic" && !data_dir.empty() && !fs::is_directory(o.data_dir))
-            throw glassy::error("--data-dir " + data_dir + " does not exist");
-        glassy::app::check_output(out, force);
+        const std::optional<glassy::checkpoint> saved = options_from_flags(app, v);
+        (void)glassy::app::parse_interval(v.checkpoint_every); // refused before any work
+        refuse_ignored_flags(app, v);
+        set_threads(v.threads, v.o.model, saved, argv);
+        v.o.data_dir = v.data_dir.empty() ? default_data_dir() : fs::path(v.data_dir);
+        if (v.o.dataset != "synthetic" && !v.data_dir.empty() && !fs::is_directory(v.o.data_dir))
+            throw glassy::error("--data-dir " + v.data_dir + " does not exist");
+        glassy::app::check_output(v.out, v.force);
         if (const std::string w = glassy::nets::blas_warning(); !w.empty()) std::cerr << "net_quench: warning: " << w << "\n";
-
-        glassy::nets::quench run(o);
-        // Live snapshots (n_w x M x 4 bytes, doubled when saved) on top of the model and data.
-        glassy::app::check_memory(static_cast<double>(run.snapshot_bytes()), "the weight snapshots (" +
-                                  std::to_string(run.num_waiting_times()) + " waiting times x " +
-                                  std::to_string(run.num_parameters()) + " weights)");
-        for (const auto& subset : run.measurement_subsets())
-            if (glassy::nets::badly_unbalanced(subset.class_counts)) std::cerr << "net_quench: warning: " << unbalanced_note(subset) << "\n";
-        if (!quiet)
-            std::cerr << "net_quench: " << model << " on " << o.dataset << " (" << run.train_count() << " training samples"
-                  << data_source(run) << "), M = "
-                  << run.num_parameters() << " weights, " << run.num_waiting_times() << " waiting times, snapshot memory "
-                  << human_bytes(run.snapshot_bytes()) << " (" << run.snapshot_bytes() << " bytes), " << o.steps
-                  << " steps, threads " << torch::get_num_threads() << (saved ? " (resumed)" : "") << "\n";
-
-        glassy::nets::quench_control control;
-        control.checkpoint_path = !checkpoint_file.empty() ? fs::path(checkpoint_file)
-                                  : !resume.empty()         ? fs::path(resume)
-                                                            : fs::path(out + ".ckpt");
-        control.checkpoint_every_steps = every.steps;
-        control.checkpoint_every_seconds = every.seconds;
-        control.resume = saved ? &*saved : nullptr;
-
-        glassy::app::install_signal_handlers();
-        glassy::app::progress_line progress(!quiet, "net_quench");
-        glassy::run_hooks hooks;
-        hooks.progress_every = std::clamp<std::int64_t>(o.steps / 1000, 1, 10); // often enough for the early estimate
-        hooks.progress = [&](std::int64_t step, std::int64_t total) {
-            char loss[64];
-            std::snprintf(loss, sizeof loss, " batch loss %.4g", run.last_loss());
-            progress.update(step, total, loss);
-        };
-        hooks.stop = [](std::int64_t) { return glassy::app::g_signal.load() != 0; };
-        glassy::record rec = run.run(hooks, control);
-        progress.finish();
-        rec.parameters["threads"] = torch::get_num_threads();
-        rec.parameters["wall_seconds"] = progress.elapsed();
-        const glassy::nets::run_timing& tm = run.timing();
-        rec.parameters["timing"] = {{"steps_s", tm.steps_s},         {"metrics_s", tm.metrics_s}, {"noise_s", tm.noise_s},
-                                    {"aging_s", tm.aging_s},         {"checkpoints_s", tm.checkpoints_s},
-                                    {"total_s", tm.total_s}};
-        glassy::write_record(rec, out);
-        if (!rec.complete) {
-            const std::string why = rec.parameters.value("stop_reason", std::string("stopped"));
-            if (why.rfind("interrupted", 0) == 0) {
-                std::fprintf(stderr, "net_quench: %s; partial record %s, resume with --resume %s\n", why.c_str(), out.c_str(),
-                             control.checkpoint_path.c_str());
-                return 130;
-            }
-            std::fprintf(stderr, "net_quench: error: %s; what was measured before is in %s\n", why.c_str(), out.c_str());
-            return 3;
-        }
-        std::error_code ec;
-        fs::remove(control.checkpoint_path, ec); // the run is complete: the checkpoint is spent
-        const auto last = [&](const char* name) { return rec.observables.at(name).back(); };
-        std::printf("wrote %s: train loss %.4g acc %.4f, test loss %.4g acc %.4f at t = %g; %.1f s (%.2f ms/step incl. "
-                    "measurements)\n",
-                    out.c_str(), last("train_loss"), last("train_accuracy"), last("test_loss"), last("test_accuracy"),
-                    rec.time.back(), progress.elapsed(), 1e3 * progress.elapsed() / static_cast<double>(o.steps));
-        if (!quiet)
-            std::printf("time: SGD steps %.1f s; measurements %.1f s = %+.1f %% of the steps (evaluations %.1f s, D %.1f s, "
-                        "Delta %.1f s); checkpoints %.1f s\n",
-                        tm.steps_s, tm.metrics_s + tm.noise_s + tm.aging_s, 100.0 * tm.overhead(), tm.metrics_s, tm.noise_s,
-                        tm.aging_s, tm.checkpoints_s);
+        glassy::nets::quench run(v.o);
+        report_start(run, v, saved.has_value());
+        return run_and_write(run, v, saved);
     } catch (const glassy::nets::missing_data_error& e) {
-        std::cerr << "net_quench: error: " << e.what() << (data_dir.empty() ? " (set --data-dir DIR or GLASSY_DATA_DIR)" : "") << "\n";
+        std::cerr << "net_quench: error: " << e.what() << (v.data_dir.empty() ? " (set --data-dir DIR or GLASSY_DATA_DIR)" : "") << "\n";
         return 1;
     } catch (const c10::Error& e) {
         const std::string msg = e.what_without_backtrace();
@@ -259,5 +301,4 @@ int main(int argc, char** argv) {
         std::cerr << "net_quench: error: " << e.what() << "\n";
         return 1;
     }
-    return 0;
 }
