@@ -22,13 +22,6 @@ concept gradient_system = system<S> && requires(const S& s, const typename S::st
     s.gradient(x, g);
 };
 
-/// A drift system in Odeint's form: dxdt = f(x, t).
-template <class S>
-concept drift_system = system<S> && requires(const S& s, const typename S::state_type& x,
-                                             typename S::state_type& dxdt, double t) {
-    s(x, dxdt, t);
-};
-
 /// A dynamics advances a state of System by one step of length dt() (physical time per
 /// step: dt for Langevin, one sweep for Metropolis, one iteration for SGD).
 template <class D, class S>
@@ -48,7 +41,7 @@ concept observer_for = system<S> && requires(O& o, const S& s, const typename S:
 /// `snapshot_type`, `take(x)` and `mean_squared_distance(a, b)` = (1/n) sum_i (a_i - b_i)^2,
 /// n being the number of degrees of freedom (N spins, M weights).
 template <class State>
-struct snapshot_traits; // specialised per state type (see two_time_recorder.hpp for Eigen)
+struct snapshot_traits; // specialised per state type (dynamics/recorders.hpp: Eigen vectors)
 
 template <class State>
 concept snapshottable = requires(const State& x) {

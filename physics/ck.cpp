@@ -396,21 +396,64 @@ void ck_decimation::decimate(ck_state& x, double a) const {
     x.n = static_cast<std::int64_t>(half);
 }
 
+// Row i being added by step(): its indices and the constants every stage uses.
+struct ck_decimation::row {
+    std::size_t i;  // the new row
+    std::size_t nc; // rows near the diagonal that are copied
+    std::size_t jm; // columns 0..jm are solved for, the rest copied
+    double h;       // grid step
+    double T;       // temperature
+    double a;       // weight of the FDT part of R ds = a dC + dQ (1/T, 0 at T = 0)
+    double beta0;   // 1/T0
+    double f1_one;  // f'(1)
+};
+
+// Anderson history of the fixed-point iteration of one row: residuals F and images G.
+struct ck_decimation::anderson_history {
+    std::vector<Eigen::VectorXd> f, g;
+};
+
 void ck_decimation::step(const ck_system& sys, ck_state& x) {
     if (x.n == m_opt.grid) decimate(x, sys.temperature() > 0.0 ? 1.0 / sys.temperature() : 0.0);
-    const auto i = static_cast<std::size_t>(x.n + 1);
-    const auto nc = static_cast<std::size_t>(m_opt.copied);
-    const std::size_t jm = i - nc - 1; // columns 0..jm are solved for, the rest copied
-    const double h = x.h;
-    const auto& mix = sys.mixture();
-    const double T = sys.temperature();
-    const double a = T > 0.0 ? 1.0 / T : 0.0; // weight of the FDT part of R ds = a dC + dQ
-    const double beta0 = sys.beta0();
-    const double f1_one = mix.f1(1.0);
+    const row r = begin_row(sys, x);
+    copy_near_diagonal(r, x);
+    predict(r, x);
+    anderson_history history;
+    int it = 0;
+    for (;; ++it) {
+        const double change = iterate_row(r, x, refresh_row(sys, r, x));
+        anderson_mix(r, x, history);
+        if (converged(r, change, it)) break;
+    }
+    m_last_iterations = it + 1;
+    finish_row(sys, r, x);
+}
+
+ck_decimation::row ck_decimation::begin_row(const ck_system& sys, const ck_state& x) {
+    row r{};
+    r.i = static_cast<std::size_t>(x.n + 1);
+    r.nc = static_cast<std::size_t>(m_opt.copied);
+    r.jm = r.i - r.nc - 1;
+    r.h = x.h;
+    r.T = sys.temperature();
+    r.a = r.T > 0.0 ? 1.0 / r.T : 0.0;
+    r.beta0 = sys.beta0();
+    r.f1_one = sys.mixture().f1(1.0);
+    m_w.assign(r.i + 1, 0.0);  // f''-moment times dQ on row i
+    m_f1.assign(r.i + 1, 0.0); // Phi_l = f'(C(t_i, t_l))
+    m_f2.assign(r.i + 1, 0.0);
+    m_g.assign(r.i + 1, 0.0);
+    m_dphi.assign(r.i + 1, 0.0);
+    m_cnew.resize(r.jm + 1);
+    m_xnew.resize(r.jm + 1);
+    return r;
+}
+
+// (1) Near the diagonal (t - t' <= copied h): carried over from the previous row.
+void ck_decimation::copy_near_diagonal(const row& r, ck_state& x) {
+    const std::size_t i = r.i, nc = r.nc;
     auto& c = x.c;
     auto& chi = x.chi;
-
-    // (1) Near the diagonal (t - t' <= copied h): carried over from the previous row.
     for (std::size_t j = i - nc; j <= i; ++j) {
         c[i][j] = j == i ? 1.0 : c[i - 1][j - 1];
         chi[i][j] = j == i ? 0.0 : chi[i - 1][j - 1];
@@ -421,148 +464,168 @@ void ck_decimation::step(const ck_system& sys, ck_state& x) {
         x.cht[j][i] = x.cht[j - 1][i - 1];
         x.xht[j][i] = x.xht[j - 1][i - 1];
     }
-    // (2) Predictor: linear extrapolation in t.
-    for (std::size_t j = 0; j <= jm; ++j) {
-        c[i][j] = 2.0 * c[i - 1][j] - c[i - 2][j];
-        chi[i][j] = 2.0 * chi[i - 1][j] - chi[i - 2][j];
+}
+
+// (2) Predictor: linear extrapolation in t.
+void ck_decimation::predict(const row& r, ck_state& x) {
+    const std::size_t i = r.i;
+    for (std::size_t j = 0; j <= r.jm; ++j) {
+        x.c[i][j] = 2.0 * x.c[i - 1][j] - x.c[i - 2][j];
+        x.chi[i][j] = 2.0 * x.chi[i - 1][j] - x.chi[i - 2][j];
     }
-    m_w.assign(i + 1, 0.0);  // f''-moment times dQ on row i
-    m_f1.assign(i + 1, 0.0); // Phi_l = f'(C(t_i, t_l))
-    m_f2.assign(i + 1, 0.0);
-    m_g.assign(i + 1, 0.0);
-    std::vector<double> dphi(i + 1, 0.0), cnew(jm + 1), xnew(jm + 1);
+}
 
-    // Quantities of row i that depend on its (iterated) values; returns mu(t_i).
-    const auto refresh_row = [&]() -> double {
-        for (std::size_t j = 0; j <= i; ++j) {
-            const double q = c[i][j];
-            m_f1[j] = mix.f1(q);
-            m_f2[j] = mix.f2(q);
-            m_g[j] = m_f2[j] * q + m_f1[j];
-        }
-        for (std::size_t l = 1; l <= i - nc; ++l) {
-            x.cv[i][l] = moment3(c[i][l - 1], c[i][l], c[i][l + 1]);
-            x.xv[i][l] = moment3(chi[i][l - 1], chi[i][l], chi[i][l + 1]);
-            x.f1v[i][l] = moment3(m_f1[l - 1], m_f1[l], m_f1[l + 1]);
-            x.f2v[i][l] = moment3(m_f2[l - 1], m_f2[l], m_f2[l + 1]);
-            x.gv[i][l] = moment3(m_g[l - 1], m_g[l], m_g[l + 1]);
-        }
-        double s = 0.0;
-        for (std::size_t l = 1; l <= i; ++l) {
-            x.dx[i][l] = chi[i][l - 1] - chi[i][l];
-            x.dq[i][l] = x.dx[i][l] - a * (c[i][l] - c[i][l - 1]);
-            s += x.gv[i][l] * x.dq[i][l];
-            m_w[l] = x.f2v[i][l] * x.dq[i][l];
-            dphi[l] = m_f1[l] - m_f1[l - 1];
-        }
-        const double c0 = c[i][0];
-        return T + a * (f1_one - c0 * m_f1[0]) + s + beta0 * m_f1[0] * c0;
-    };
+// Quantities of row i that depend on its (iterated) values; returns mu(t_i).
+double ck_decimation::refresh_row(const ck_system& sys, const row& r, ck_state& x) {
+    const auto& mix = sys.mixture();
+    const std::size_t i = r.i;
+    const auto& c = x.c;
+    const auto& chi = x.chi;
+    for (std::size_t j = 0; j <= i; ++j) {
+        const double q = c[i][j];
+        m_f1[j] = mix.f1(q);
+        m_f2[j] = mix.f2(q);
+        m_g[j] = m_f2[j] * q + m_f1[j];
+    }
+    for (std::size_t l = 1; l <= i - r.nc; ++l) {
+        x.cv[i][l] = moment3(c[i][l - 1], c[i][l], c[i][l + 1]);
+        x.xv[i][l] = moment3(chi[i][l - 1], chi[i][l], chi[i][l + 1]);
+        x.f1v[i][l] = moment3(m_f1[l - 1], m_f1[l], m_f1[l + 1]);
+        x.f2v[i][l] = moment3(m_f2[l - 1], m_f2[l], m_f2[l + 1]);
+        x.gv[i][l] = moment3(m_g[l - 1], m_g[l], m_g[l + 1]);
+    }
+    double s = 0.0;
+    for (std::size_t l = 1; l <= i; ++l) {
+        x.dx[i][l] = chi[i][l - 1] - chi[i][l];
+        x.dq[i][l] = x.dx[i][l] - r.a * (c[i][l] - c[i][l - 1]);
+        s += x.gv[i][l] * x.dq[i][l];
+        m_w[l] = x.f2v[i][l] * x.dq[i][l];
+        m_dphi[l] = m_f1[l] - m_f1[l - 1];
+    }
+    const double c0 = c[i][0];
+    return r.T + r.a * (r.f1_one - c0 * m_f1[0]) + s + r.beta0 * m_f1[0] * c0;
+}
 
-    const double inv2h = 1.0 / (2.0 * h);
+// (3) One sweep of the implicit equations of row i at multiplier mu: the new C and chi of the
+// solved columns into m_cnew, m_xnew; returns the largest change. Throws divergence_error
+// when it is not finite.
+double ck_decimation::iterate_row(const row& r, const ck_state& x, double mu) {
+    const std::size_t i = r.i;
+    const double a = r.a;
+    const double inv2h = 1.0 / (2.0 * r.h);
+    const double wi = m_w[i];
+    const double f1vi = x.f1v[i][i];
+    const double denom = 3.0 * inv2h + mu - a * (r.f1_one - f1vi) - 5.0 * wi / 12.0;
+    double change = 0.0;
+#pragma omp parallel for schedule(dynamic, 8) reduction(max : change) if (r.jm >= 192)
+    for (std::size_t j = 0; j <= r.jm; ++j) {
+        const std::size_t m = (i + j) / 2;
+        const double* w = m_w.data();
+        const double* dp = m_dphi.data();
+        const double* f1v = x.f1v[i].data();
+        const double* cvj = x.cv[j].data();
+        const double* dqj = x.dq[j].data();
+        const double* chtj = x.cht[j].data();
+        const double* xhtj = x.xht[j].data();
+        const double* ctj = x.ct[j].data();
+        const double* xtj = x.xt[j].data();
+        double s_cv_w = 0.0, s_b = 0.0;
+        for (std::size_t l = 1; l <= j; ++l) {
+            s_cv_w += w[l] * cvj[l];
+            s_b += f1v[l] * dqj[l];
+        }
+        double s_cht_dphi = 0.0, s_xht_dphi = 0.0;
+        for (std::size_t l = j + 1; l <= m; ++l) {
+            s_cht_dphi += chtj[l] * dp[l];
+            s_xht_dphi += xhtj[l] * dp[l];
+        }
+        double s_tail_c = 0.0, s_tail_x = 0.0;
+        for (std::size_t l = m + 1; l < i; ++l) {
+            s_tail_c += (ctj[l] - ctj[l - 1]) * f1v[l];
+            s_tail_x += (xtj[l] - xtj[l - 1]) * f1v[l];
+        }
+        double s_cht_w = 0.0, s_xht_w = 0.0;
+        for (std::size_t l = j + 1; l < i; ++l) {
+            s_cht_w += w[l] * chtj[l];
+            s_xht_w += w[l] * xhtj[l];
+        }
+        const double c1 = ctj[i - 1], c2 = ctj[i - 2];
+        const double x1 = xtj[i - 1], x2 = xtj[i - 2];
+        const double phi0 = m_f1[0], phim = m_f1[m];
+        const double cj0 = x.c[j][0];
+        const double fdt_c = m_f1[j] - phi0 * cj0 + s_cht_dphi - ctj[m] * phim - s_tail_c + c1 * f1vi;
+        const double fdt_x = s_xht_dphi - xtj[m] * phim - s_tail_x + x1 * f1vi;
+        const double cn = ((4.0 * c1 - c2) * inv2h + a * fdt_c + s_cv_w + s_cht_w + wi * (8.0 * c1 - c2) / 12.0 +
+                           s_b + r.beta0 * phi0 * cj0) / denom;
+        const double xn = ((4.0 * x1 - x2) * inv2h + 1.0 + a * fdt_x + s_xht_w + wi * (8.0 * x1 - x2) / 12.0) / denom;
+        change = std::max(change, std::max(std::abs(cn - x.c[i][j]), std::abs(xn - x.chi[i][j])));
+        m_cnew[j] = cn;
+        m_xnew[j] = xn;
+    }
+    if (!std::isfinite(change))
+        throw divergence_error("ck: non-finite C at t = " + std::to_string(static_cast<double>(i) * r.h));
+    return change;
+}
+
+// (4) Anderson acceleration of the fixed-point map x -> G(x) (x = the solved part of row i,
+// G(x) = m_cnew, m_xnew): plain iteration contracts slowly once h is large (the row equation
+// then tends to a nonlinear integral equation); mixing over a short history keeps it fast.
+// Writes the mixed values into row i.
+void ck_decimation::anderson_mix(const row& r, ck_state& x, anderson_history& history) const {
     constexpr int anderson_depth = 6;
-    std::vector<Eigen::VectorXd> hist_f, hist_g;
-    int it = 0;
-    for (;; ++it) {
-        const double mu = refresh_row();
-        const double wi = m_w[i];
-        const double f1vi = x.f1v[i][i];
-        const double denom = 3.0 * inv2h + mu - a * (f1_one - f1vi) - 5.0 * wi / 12.0;
-        double change = 0.0;
-#pragma omp parallel for schedule(dynamic, 8) reduction(max : change) if (jm >= 192)
-        for (std::size_t j = 0; j <= jm; ++j) {
-            const std::size_t m = (i + j) / 2;
-            const double* w = m_w.data();
-            const double* dp = dphi.data();
-            const double* f1v = x.f1v[i].data();
-            const double* cvj = x.cv[j].data();
-            const double* dqj = x.dq[j].data();
-            const double* chtj = x.cht[j].data();
-            const double* xhtj = x.xht[j].data();
-            const double* ctj = x.ct[j].data();
-            const double* xtj = x.xt[j].data();
-            double s_cv_w = 0.0, s_b = 0.0;
-            for (std::size_t l = 1; l <= j; ++l) {
-                s_cv_w += w[l] * cvj[l];
-                s_b += f1v[l] * dqj[l];
-            }
-            double s_cht_dphi = 0.0, s_xht_dphi = 0.0;
-            for (std::size_t l = j + 1; l <= m; ++l) {
-                s_cht_dphi += chtj[l] * dp[l];
-                s_xht_dphi += xhtj[l] * dp[l];
-            }
-            double s_tail_c = 0.0, s_tail_x = 0.0;
-            for (std::size_t l = m + 1; l < i; ++l) {
-                s_tail_c += (ctj[l] - ctj[l - 1]) * f1v[l];
-                s_tail_x += (xtj[l] - xtj[l - 1]) * f1v[l];
-            }
-            double s_cht_w = 0.0, s_xht_w = 0.0;
-            for (std::size_t l = j + 1; l < i; ++l) {
-                s_cht_w += w[l] * chtj[l];
-                s_xht_w += w[l] * xhtj[l];
-            }
-            const double c1 = ctj[i - 1], c2 = ctj[i - 2];
-            const double x1 = xtj[i - 1], x2 = xtj[i - 2];
-            const double phi0 = m_f1[0], phim = m_f1[m];
-            const double cj0 = c[j][0];
-            const double fdt_c = m_f1[j] - phi0 * cj0 + s_cht_dphi - ctj[m] * phim - s_tail_c + c1 * f1vi;
-            const double fdt_x = s_xht_dphi - xtj[m] * phim - s_tail_x + x1 * f1vi;
-            const double cn = ((4.0 * c1 - c2) * inv2h + a * fdt_c + s_cv_w + s_cht_w + wi * (8.0 * c1 - c2) / 12.0 +
-                               s_b + beta0 * phi0 * cj0) / denom;
-            const double xn = ((4.0 * x1 - x2) * inv2h + 1.0 + a * fdt_x + s_xht_w + wi * (8.0 * x1 - x2) / 12.0) / denom;
-            change = std::max(change, std::max(std::abs(cn - c[i][j]), std::abs(xn - chi[i][j])));
-            cnew[j] = cn;
-            xnew[j] = xn;
-        }
-        if (!std::isfinite(change))
-            throw divergence_error("ck: non-finite C at t = " + std::to_string(static_cast<double>(i) * h));
-        // Anderson acceleration of the fixed-point map x -> G(x) (x = the solved part of row i):
-        // plain iteration contracts slowly once h is large (the row equation then tends to a
-        // nonlinear integral equation); mixing over a short history keeps it fast.
-        const auto m2 = static_cast<Eigen::Index>(2 * (jm + 1));
-        Eigen::VectorXd xk(m2), gk(m2);
-        for (std::size_t j = 0; j <= jm; ++j) {
-            xk(static_cast<Eigen::Index>(2 * j)) = c[i][j];
-            xk(static_cast<Eigen::Index>(2 * j + 1)) = chi[i][j];
-            gk(static_cast<Eigen::Index>(2 * j)) = cnew[j];
-            gk(static_cast<Eigen::Index>(2 * j + 1)) = xnew[j];
-        }
-        const Eigen::VectorXd fk = gk - xk;
-        Eigen::VectorXd next = gk;
-        if (!hist_f.empty()) {
-            const auto cols = static_cast<Eigen::Index>(hist_f.size());
-            Eigen::MatrixXd dF(m2, cols), dG(m2, cols);
-            for (Eigen::Index k = 0; k < cols; ++k) {
-                dF.col(k) = fk - hist_f[static_cast<std::size_t>(k)];
-                dG.col(k) = gk - hist_g[static_cast<std::size_t>(k)];
-            }
-            const Eigen::VectorXd gamma = dF.colPivHouseholderQr().solve(fk);
-            if (gamma.allFinite()) next = gk - dG * gamma;
-        }
-        hist_f.push_back(fk);
-        hist_g.push_back(gk);
-        if (static_cast<int>(hist_f.size()) > anderson_depth) {
-            hist_f.erase(hist_f.begin());
-            hist_g.erase(hist_g.begin());
-        }
-        for (std::size_t j = 0; j <= jm; ++j) {
-            c[i][j] = next(static_cast<Eigen::Index>(2 * j));
-            chi[i][j] = next(static_cast<Eigen::Index>(2 * j + 1));
-        }
-        if (change < m_opt.tolerance) break;
-        if (it + 1 >= m_opt.max_iterations) {
-            // Long runs can stall a little above the tolerance at the rounding floor of the
-            // memory sums; accept a stall below 1e3 tolerance, throw otherwise.
-            if (change < 1e3 * m_opt.tolerance) break;
-            char msg[160];
-            std::snprintf(msg, sizeof msg, "ck: implicit step did not converge at t = %.6g (last change %.3g); raise grid",
-                          static_cast<double>(i) * h, change);
-            throw divergence_error(msg);
-        }
-    }
-    m_last_iterations = it + 1;
-    refresh_row();
+    const std::size_t i = r.i, jm = r.jm;
+    const auto m2 = static_cast<Eigen::Index>(2 * (jm + 1));
+    Eigen::VectorXd xk(m2), gk(m2);
     for (std::size_t j = 0; j <= jm; ++j) {
+        xk(static_cast<Eigen::Index>(2 * j)) = x.c[i][j];
+        xk(static_cast<Eigen::Index>(2 * j + 1)) = x.chi[i][j];
+        gk(static_cast<Eigen::Index>(2 * j)) = m_cnew[j];
+        gk(static_cast<Eigen::Index>(2 * j + 1)) = m_xnew[j];
+    }
+    const Eigen::VectorXd fk = gk - xk;
+    Eigen::VectorXd next = gk;
+    if (!history.f.empty()) {
+        const auto cols = static_cast<Eigen::Index>(history.f.size());
+        Eigen::MatrixXd dF(m2, cols), dG(m2, cols);
+        for (Eigen::Index k = 0; k < cols; ++k) {
+            dF.col(k) = fk - history.f[static_cast<std::size_t>(k)];
+            dG.col(k) = gk - history.g[static_cast<std::size_t>(k)];
+        }
+        const Eigen::VectorXd gamma = dF.colPivHouseholderQr().solve(fk);
+        if (gamma.allFinite()) next = gk - dG * gamma;
+    }
+    history.f.push_back(fk);
+    history.g.push_back(gk);
+    if (static_cast<int>(history.f.size()) > anderson_depth) {
+        history.f.erase(history.f.begin());
+        history.g.erase(history.g.begin());
+    }
+    for (std::size_t j = 0; j <= jm; ++j) {
+        x.c[i][j] = next(static_cast<Eigen::Index>(2 * j));
+        x.chi[i][j] = next(static_cast<Eigen::Index>(2 * j + 1));
+    }
+}
+
+// (5) Whether iteration `it` (from 0) with this change ends the row. Long runs can stall a
+// little above the tolerance at the rounding floor of the memory sums; a stall below 1e3
+// tolerance is accepted at max_iterations, anything else throws divergence_error.
+bool ck_decimation::converged(const row& r, double change, int it) const {
+    if (change < m_opt.tolerance) return true;
+    if (it + 1 < m_opt.max_iterations) return false;
+    if (change < 1e3 * m_opt.tolerance) return true;
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "ck: implicit step did not converge at t = %.6g (last change %.3g); raise grid",
+                  static_cast<double>(r.i) * r.h, change);
+    throw divergence_error(msg);
+}
+
+// (6) The converged row: its moments, the transposed tables, the row count and the history.
+void ck_decimation::finish_row(const ck_system& sys, const row& r, ck_state& x) {
+    const std::size_t i = r.i;
+    refresh_row(sys, r, x);
+    const auto& c = x.c;
+    const auto& chi = x.chi;
+    for (std::size_t j = 0; j <= r.jm; ++j) {
         x.cht[j][i] = (5.0 * c[i][j] + 8.0 * c[i - 1][j] - c[i - 2][j]) / 12.0;
         x.xht[j][i] = (5.0 * chi[i][j] + 8.0 * chi[i - 1][j] - chi[i - 2][j]) / 12.0;
     }

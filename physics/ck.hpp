@@ -162,10 +162,23 @@ public:
     [[nodiscard]] int last_iterations() const noexcept { return m_last_iterations; }
 
 private:
+    struct row;
+    struct anderson_history;
     void decimate(ck_state& x, double a) const;
+    // The stages of step(), in order (ck.cpp).
+    row begin_row(const ck_system& sys, const ck_state& x);
+    static void copy_near_diagonal(const row& r, ck_state& x);
+    static void predict(const row& r, ck_state& x);
+    double refresh_row(const ck_system& sys, const row& r, ck_state& x);
+    double iterate_row(const row& r, const ck_state& x, double mu);
+    void anderson_mix(const row& r, ck_state& x, anderson_history& history) const;
+    [[nodiscard]] bool converged(const row& r, double change, int it) const;
+    void finish_row(const ck_system& sys, const row& r, ck_state& x);
+
     ck_decimation_options m_opt;
     int m_last_iterations = 0;
-    std::vector<double> m_w, m_f1, m_f2, m_g; // scratch, row-sized
+    std::vector<double> m_w, m_f1, m_f2, m_g, m_dphi; // scratch, row-sized
+    std::vector<double> m_cnew, m_xnew;              // scratch: the iterated solved columns
 };
 
 /// Energy per spin of the newest row: e(t) = -int_0^t f'(C(t,s)) R(t,s) ds - f(C(t,0))/T0.

@@ -453,40 +453,44 @@ Eigen::MatrixXd pspin_model::tangent_hessian(const state_type& sigma) const {
 }
 
 double pspin_model::local_sum(const state_type& sigma, int i, int j) const {
-    if (m_p == 3) {
-        const std::uint64_t* b2 = m_binom.data() + 2 * static_cast<std::size_t>(m_n);
-        const std::uint64_t* b3 = m_binom.data() + 3 * static_cast<std::size_t>(m_n);
-        auto j3 = [&](int x, int y, int z) { return jat(static_cast<std::size_t>(x) + b2[y] + b3[z]); };
-        double total = 0.0;
-        for (int pass = 0; pass < 2; ++pass) {
-            const int f = pass == 0 ? i : j;
-            double part = 0.0;
-            for (int a = 0; a < m_n; ++a) {
-                if (a == i || a == j) continue;
-                const double sa = sigma[a];
-                double row = 0.0;
-                for (int b = a + 1; b < m_n; ++b) {
-                    if (b == i || b == j) continue;
-                    const double jv = f < a ? j3(f, a, b) : (f < b ? j3(a, f, b) : j3(a, b, f));
-                    row += jv * sigma[b];
-                }
-                part += sa * row;
+    return m_p == 3 ? local_sum_p3(sigma, i, j) : local_sum_generic(sigma, i, j);
+}
+
+double pspin_model::local_sum_p3(const state_type& sigma, int i, int j) const {
+    const std::uint64_t* b2 = m_binom.data() + 2 * static_cast<std::size_t>(m_n);
+    const std::uint64_t* b3 = m_binom.data() + 3 * static_cast<std::size_t>(m_n);
+    auto j3 = [&](int x, int y, int z) { return jat(static_cast<std::size_t>(x) + b2[y] + b3[z]); };
+    double total = 0.0;
+    for (int pass = 0; pass < 2; ++pass) {
+        const int f = pass == 0 ? i : j;
+        double part = 0.0;
+        for (int a = 0; a < m_n; ++a) {
+            if (a == i || a == j) continue;
+            const double sa = sigma[a];
+            double row = 0.0;
+            for (int b = a + 1; b < m_n; ++b) {
+                if (b == i || b == j) continue;
+                const double jv = f < a ? j3(f, a, b) : (f < b ? j3(a, f, b) : j3(a, b, f));
+                row += jv * sigma[b];
             }
-            total += sigma[f] * part;
+            part += sa * row;
         }
-        // Tuples holding both i and j.
-        const int lo = std::min(i, j), hi = std::max(i, j);
-        double both = 0.0;
-        for (int k = 0; k < m_n; ++k) {
-            if (k == i || k == j) continue;
-            const double jv = k < lo ? j3(k, lo, hi) : (k < hi ? j3(lo, k, hi) : j3(lo, hi, k));
-            both += jv * sigma[k];
-        }
-        return total + sigma[i] * sigma[j] * both;
+        total += sigma[f] * part;
     }
+    // Tuples holding both i and j.
+    const int lo = std::min(i, j), hi = std::max(i, j);
+    double both = 0.0;
+    for (int k = 0; k < m_n; ++k) {
+        if (k == i || k == j) continue;
+        const double jv = k < lo ? j3(k, lo, hi) : (k < hi ? j3(lo, k, hi) : j3(lo, hi, k));
+        both += jv * sigma[k];
+    }
+    return total + sigma[i] * sigma[j] * both;
+}
+
+double pspin_model::local_sum_generic(const state_type& sigma, int i, int j) const {
     // Tuples containing i (any others), then tuples containing j but not i.
     double total = 0.0;
-    std::vector<int> others(static_cast<std::size_t>(m_p - 1));
     std::vector<int> tuple(static_cast<std::size_t>(m_p));
     for (int pass = 0; pass < 2; ++pass) {
         const int fixed = pass == 0 ? i : j;

@@ -102,6 +102,8 @@ private:
     [[nodiscard]] double jat(std::size_t idx) const noexcept { return m_jf.empty() ? m_j[idx] : static_cast<double>(m_jf[idx]); }
     // Sum over tuples containing i or j of J prod sigma.
     double local_sum(const state_type& sigma, int i, int j) const;
+    double local_sum_p3(const state_type& sigma, int i, int j) const;      // p = 3, direct indexing
+    double local_sum_generic(const state_type& sigma, int i, int j) const; // any p, via rank()
 
     int m_n;
     int m_p;

@@ -1,51 +1,22 @@
+// The spherical p-spin model (physics/pspin.hpp): energy, gradient and Hessian against brute
+// force and finite differences, the normalisation of the couplings, the batched gradient of R
+// replicas and the float32 coupling storage, and their independence of the thread count.
+#include "dynamics/error.hpp"
 #include "physics/pspin.hpp"
-#include "physics/quench.hpp"
 
 #include <gtest/gtest.h>
 
-#include "support/record_compare.hpp"
-#include "support/scratch.hpp"
+#include "tests/physics/pspin_support.hpp"
 #include <omp.h>
 
 #include <cmath>
-#include <numeric>
 #include <random>
-#include <filesystem>
-#include <unistd.h>
 
 using glassy::pspin_model;
+using glassy::test::brute_energy;
+using glassy::test::random_on_sphere;
+using glassy::test::random_replicas;
 using vec = Eigen::VectorXd;
-
-namespace {
-
-vec random_on_sphere(int n, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<double> g;
-    vec x(n);
-    for (int i = 0; i < n; ++i) x[i] = g(rng);
-    return x * (std::sqrt(double(n)) / x.norm());
-}
-
-// Brute-force energy from the coupling accessor (independent of the fast kernels).
-double brute_energy(const pspin_model& m, const vec& s) {
-    const int n = m.size(), p = m.order();
-    std::vector<int> c(p);
-    std::iota(c.begin(), c.end(), 0);
-    double h = 0;
-    for (;;) {
-        double prod = m.coupling(c);
-        for (int v : c) prod *= s[v];
-        h -= prod;
-        int k = p - 1;
-        while (k >= 0 && c[k] == n - p + k) --k;
-        if (k < 0) break;
-        ++c[k];
-        for (int r = k + 1; r < p; ++r) c[r] = c[r - 1] + 1;
-    }
-    return h;
-}
-
-} // namespace
 
 class pspin_orders : public ::testing::TestWithParam<int> {};
 
@@ -145,96 +116,6 @@ TEST(pspin, gradient_is_identical_for_one_and_two_threads) {
     EXPECT_TRUE(g1 == g2);
 }
 
-// Equilibrium above T_d. In the paramagnet the equilibrium energy per spin is -beta v(N),
-// v(N) = E[H^2]/N for sigma uniform on the sphere = (N-1)(N-2)/(2(N+2)(N+4)) (this is
-// -1/(2T) up to the finite-N factor; the reweighting of sigma by exp(-beta H) changes it only at
-// O(1/N^2)). Tolerance: 4 standard errors of the sample mean of the time averages + 1/N^2 +
-// the time-step bias (Heun, dt = 0.02: O(dt^2)).
-TEST(equilibrium, energy_at_t1_is_minus_one_half_up_to_finite_n) {
-    const int n = 64, samples = 8;
-    const double temperature = 1.0;
-    const double v = double(n - 1) * (n - 2) / (2.0 * (n + 2) * (n + 4));
-    for (const std::string method : {"heun", "metropolis"}) {
-        glassy::pspin_quench_parameters par;
-        par.n = n;
-        par.temperature = temperature;
-        par.method = glassy::parse_quench_method(method);
-        par.dt = 0.02;
-        par.tmax = method == "heun" ? 60 : 400;
-        par.samples = samples;
-        par.seed = 17;
-        par.per_decade = 40;
-        par.tw = {1};
-        par.theta_max = 1.0;
-        const auto rec = glassy::run_pspin_quench(par);
-        ASSERT_EQ(rec.energy_samples.rows(), samples);
-        std::vector<double> avg(samples, 0.0);
-        int count = 0;
-        for (std::size_t k = 0; k < rec.time.size(); ++k)
-            if (rec.time[k] >= par.tmax / 3) {
-                ++count;
-                for (int s = 0; s < samples; ++s) avg[s] += rec.energy_samples(s, k);
-            }
-        ASSERT_GT(count, 5);
-        double mean = 0, var = 0;
-        for (double& a : avg) mean += (a /= count) / samples;
-        for (double a : avg) var += (a - mean) * (a - mean) / (samples - 1);
-        const double se = std::sqrt(var / samples);
-        const double expected = -v / temperature;
-        EXPECT_NEAR(mean, expected, 4 * se + 1.0 / (n * n) + 0.005) << method << " se " << se;
-        EXPECT_NEAR(expected, -1 / (2 * temperature), 5.0 / n);
-    }
-}
-
-TEST(quench, same_seed_same_record_and_thread_count_does_not_matter) {
-    glassy::pspin_quench_parameters par;
-    par.n = 40;
-    par.tmax = 5;
-    par.samples = 2;
-    omp_set_num_threads(1);
-    const auto a = glassy::run_pspin_quench(par);
-    omp_set_num_threads(2);
-    const auto b = glassy::run_pspin_quench(par);
-    EXPECT_EQ(a.energy, b.energy);
-    for (Eigen::Index i = 0; i < a.aging.delta.size(); ++i) {
-        const double x = a.aging.delta.data()[i], y = b.aging.delta.data()[i];
-        EXPECT_TRUE((std::isnan(x) && std::isnan(y)) || x == y);
-    }
-    par.seed = 2;
-    const auto c = glassy::run_pspin_quench(par);
-    EXPECT_NE(a.energy.back(), c.energy.back());
-}
-
-TEST(quench, delta_is_zero_at_equal_times_and_bounded_by_four) {
-    glassy::pspin_quench_parameters par;
-    par.n = 32;
-    par.tmax = 50;
-    par.temperature = 2.0;
-    const auto rec = glassy::run_pspin_quench(par);
-    ASSERT_EQ(rec.aging.t.front(), 0.0);
-    for (Eigen::Index i = 0; i < rec.aging.delta.rows(); ++i) {
-        EXPECT_EQ(rec.aging.delta(i, 0), 0.0);
-        for (Eigen::Index j = 0; j < rec.aging.delta.cols(); ++j) {
-            const double d = rec.aging.delta(i, j);
-            if (std::isnan(d)) continue;
-            EXPECT_GE(d, 0.0);
-            EXPECT_LE(d, 4.0);
-        }
-    }
-    // At T = 2 the system decorrelates: Delta at the longest lag is near 2 (C -> 0).
-    EXPECT_NEAR(rec.aging.delta(0, rec.aging.delta.cols() - 2), 2.0, 0.6);
-}
-
-// ---- replicas: batched gradient and replica quench ----
-
-namespace {
-Eigen::MatrixXd random_replicas(int n, int r, std::uint64_t seed) {
-    Eigen::MatrixXd s(n, r);
-    for (int c = 0; c < r; ++c) s.col(c) = random_on_sphere(n, seed + static_cast<std::uint64_t>(c));
-    return s;
-}
-} // namespace
-
 TEST(pspin_batch, batched_gradient_equals_single_gradients_to_1e12) {
     // N = 100: binom(100, 3) = 161700 couplings, several blocks of the partition.
     const pspin_model m(100, 3, 11);
@@ -286,87 +167,6 @@ TEST(pspin_batch, generic_p_falls_back_to_single_gradients_and_bad_shapes_throw)
     EXPECT_THROW((void)m.gradient_batch(Eigen::MatrixXd(20, 0), g), glassy::parameter_error);
 }
 
-TEST(quench_replicas, replicas_count_as_samples_and_replica_zero_is_the_single_run) {
-    glassy::pspin_quench_parameters par;
-    par.n = 40;
-    par.tmax = 4;
-    par.samples = 2;
-    const auto single = glassy::run_pspin_quench(par);
-    par.replicas = 3;
-    const auto rep = glassy::run_pspin_quench(par);
-    ASSERT_EQ(rep.energy_samples.rows(), 6);
-    ASSERT_EQ(rep.aging.delta_samples.size(), 6u);
-    EXPECT_EQ(rep.parameters.at("replicas"), 3);
-    EXPECT_EQ(rep.parameters.at("samples_completed"), 2);
-    EXPECT_FALSE(single.parameters.contains("replicas"));
-    // Replica 0 of sample s has the single run's seeds; only the summation order of the batched
-    // gradient differs (1e-16 relative), amplified by at most e^{O(1) t} over t = 4.
-    for (int s = 0; s < 2; ++s) {
-        for (Eigen::Index k = 0; k < rep.energy_samples.cols(); ++k)
-            EXPECT_NEAR(rep.energy_samples(3 * s, k), single.energy_samples(s, k), 1e-9) << "sample " << s;
-        // The other replicas have their own initial conditions: at t = 4 the energies differ by
-        // O(N^-1/2) sample-to-sample fluctuations, never by less than 1e-6.
-        for (int r = 1; r < 3; ++r)
-            EXPECT_GT(std::abs(rep.energy_samples(3 * s + r, 0) - rep.energy_samples(3 * s, 0)), 1e-6);
-    }
-    // The mean energy is the mean over all n_s = 6 rows.
-    const Eigen::Index last = rep.energy_samples.cols() - 1;
-    EXPECT_NEAR(rep.energy[static_cast<std::size_t>(last)], rep.energy_samples.col(last).mean(), 1e-14);
-}
-
-TEST(quench_replicas, thread_count_does_not_matter_with_replicas) {
-    glassy::pspin_quench_parameters par;
-    par.n = 100;
-    par.tmax = 2;
-    par.replicas = 5;
-    par.method = glassy::quench_method::heun;
-    omp_set_num_threads(1);
-    const auto a = glassy::run_pspin_quench(par);
-    omp_set_num_threads(2);
-    const auto b = glassy::run_pspin_quench(par);
-    EXPECT_EQ(a.energy, b.energy);
-    EXPECT_TRUE(glassy::test::same(a.energy_samples, b.energy_samples));
-}
-
-TEST(quench_replicas, interrupted_and_resumed_replica_run_is_bit_identical) {
-    const auto dir = glassy::test::scratch_dir("replica_ckpt");
-    for (const std::string method : {"langevin", "heun", "metropolis"}) {
-        glassy::pspin_quench_parameters par;
-        par.n = 24;
-        par.tmax = 20;
-        par.samples = 2;
-        par.replicas = 3;
-        par.method = glassy::parse_quench_method(method);
-        const auto full = glassy::run_pspin_quench(par);
-        // Stop in the middle of sample 1 (hooks.stop is asked per step of the current sample).
-        glassy::quench_control control;
-        control.checkpoint_path = dir / (method + ".ckpt");
-        glassy::run_hooks hooks;
-        int calls = 0;
-        const int stop_after = method == "metropolis" ? 20 + 7 : 400 + 123;
-        hooks.stop = [&](std::int64_t) { return ++calls > stop_after; };
-        const auto partial = glassy::run_pspin_quench(par, hooks, control);
-        ASSERT_FALSE(partial.complete) << method;
-        const glassy::checkpoint saved = glassy::read_checkpoint(control.checkpoint_path);
-        EXPECT_EQ(saved.integer("sample"), 1) << method;
-        glassy::quench_control resume;
-        resume.checkpoint_path = control.checkpoint_path;
-        resume.resume = &saved;
-        const auto resumed = glassy::run_pspin_quench(par, {}, resume);
-        ASSERT_TRUE(resumed.complete) << method;
-        EXPECT_EQ(resumed.energy, full.energy) << method;
-        EXPECT_TRUE(glassy::test::same(resumed.energy_samples, full.energy_samples)) << method;
-        ASSERT_EQ(resumed.aging.delta_samples.size(), 6u);
-        for (std::size_t k = 0; k < 6; ++k) EXPECT_TRUE(glassy::test::same(resumed.aging.delta_samples[k], full.aging.delta_samples[k])) << method;
-        if (method == "metropolis") {
-            EXPECT_EQ(resumed.observables.at("acceptance"), full.observables.at("acceptance"));
-        }
-    }
-    std::filesystem::remove_all(dir);
-}
-
-// ---- float32 couplings ----
-
 TEST(pspin_float32, couplings_are_the_float64_draws_rounded_and_take_half_the_memory) {
     using glassy::coupling_precision;
     const pspin_model m64(30, 3, 21), m32(30, 3, 21, coupling_precision::float32);
@@ -411,20 +211,4 @@ TEST(pspin_float32, gradient_differs_from_float64_by_float_rounding_only) {
         EXPECT_LE((gb1.col(c) - gs).norm(), 1e-12 * gs.norm());
         EXPECT_NEAR(eb1[c], es, 1e-12 * std::abs(es));
     }
-}
-
-TEST(quench_float32, float32_run_is_close_to_float64_and_recorded) {
-    glassy::pspin_quench_parameters par;
-    par.n = 40;
-    par.tmax = 2;
-    par.replicas = 2;
-    const auto a = glassy::run_pspin_quench(par);
-    par.couplings = glassy::coupling_precision::float32;
-    const auto b = glassy::run_pspin_quench(par);
-    EXPECT_EQ(b.parameters.at("couplings"), "float32");
-    EXPECT_FALSE(a.parameters.contains("couplings"));
-    // Couplings perturbed by 6e-8 relative, same noise: trajectories agree to ~1e-7 e^{O(t)}.
-    EXPECT_NEAR(a.energy.back(), b.energy.back(), 1e-5);
-    EXPECT_NE(a.energy.back(), b.energy.back());
-    EXPECT_THROW((void)glassy::parse_coupling_precision("float16"), glassy::field_error);
 }
