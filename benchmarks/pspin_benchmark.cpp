@@ -1,4 +1,4 @@
-// Finite-N p-spin kernels: gradient, Langevin step, Metropolis sweep, and the machine's
+// Finite-N p-spin kernels: gradient, Langevin step (one state and R replicas), Metropolis sweep, and the machine's
 // streaming bandwidth (the bound for the memory-bound gradient). bytes_per_second of the
 // gradient is the coupling bytes streamed per call.
 #include "physics/steppers.hpp"
@@ -11,6 +11,7 @@
 #include <numeric>
 #include <random>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -79,6 +80,30 @@ BENCHMARK(BM_langevin_step)->Arg(256)->Arg(512)->Unit(benchmark::kMicrosecond)->
 // --couplings float32: half the bytes, sums in double.
 void BM_langevin_step_f32(benchmark::State& state) { langevin_step(state, glassy::coupling_precision::float32); }
 BENCHMARK(BM_langevin_step_f32)->Arg(256)->Arg(512)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// One Euler step of R replicas sharing the couplings (what `pspin_quench --replicas R` runs): one
+// batched gradient per step for R > 1. items_per_second counts replica-steps (R per step).
+void BM_langevin_step_replicas(benchmark::State& state) {
+    const int n = static_cast<int>(state.range(0));
+    const auto r = static_cast<std::size_t>(state.range(1));
+    const glassy::pspin_model m(n, 3, 1);
+    std::mt19937_64 rng(2);
+    std::vector<Eigen::VectorXd> x;
+    std::vector<std::uint64_t> seeds;
+    for (std::size_t k = 0; k < r; ++k) {
+        x.push_back(m.random_configuration(rng));
+        seeds.push_back(3 + k);
+    }
+    const glassy::replicas<glassy::pspin_model> sys{&m};
+    glassy::langevin_dynamics d(0.5, 0.05, glassy::langevin_dynamics::scheme::euler, seeds);
+    for (auto _ : state) d.step(sys, x);
+    state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(r));
+}
+BENCHMARK(BM_langevin_step_replicas)
+    ->ArgsProduct({{256}, {1, 4, 8}})
+    ->ArgNames({"N", "R"})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 void BM_metropolis_sweep(benchmark::State& state) {
     const int n = static_cast<int>(state.range(0));
