@@ -129,7 +129,9 @@ std::string describe_bytes(const std::vector<std::uint8_t>& bytes) {
     static const char* digits = "0123456789abcdef";
     std::string hex, text;
     for (std::size_t i = 0; i < std::min<std::size_t>(bytes.size(), 8); ++i) {
-        hex += (i ? " " : "") + std::string{digits[bytes[i] >> 4], digits[bytes[i] & 15]};
+        if (i) hex += ' '; // char by char: GCC 12's -Wrestrict misfires on "const char*" + string&&
+        hex += digits[bytes[i] >> 4];
+        hex += digits[bytes[i] & 15];
         text += bytes[i] >= 0x20 && bytes[i] < 0x7f && bytes[i] != '"' ? static_cast<char>(bytes[i]) : '.';
     }
     const std::string format = format_of(bytes);
