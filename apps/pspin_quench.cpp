@@ -83,6 +83,7 @@ int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<
     const ck_parameters ck = ck_from_flags(app, v, saved);
     const app::interval every = app::parse_interval(v.checkpoint_every);
     app::check_output(v.out, v.force);
+    if (v.threads > 0) omp_set_num_threads(v.threads); // the app's choice, not the library's
     app::install_signal_handlers();
     if (!v.quiet)
         std::fprintf(stderr, "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s, %lld steps%s\n",

@@ -4,8 +4,6 @@
 #include "dynamics/recorders.hpp"
 #include "dynamics/schedule.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -300,7 +298,6 @@ record run_ck(const ck_parameters& p, const run_hooks& hooks) { return run_ck(p,
 
 record run_ck(const ck_parameters& p, const run_hooks& hooks, const ck_control& control) {
     validate(p);
-    if (p.threads > 0) omp_set_num_threads(p.threads);
     const ck_system sys(ck_mixture::parse(p.mix), p.T, p.T0);
     if (p.scheme == "reference") {
         ck_reference dyn(p.dt > 0.0 ? p.dt : 0.02);

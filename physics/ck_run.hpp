@@ -29,7 +29,8 @@ struct ck_parameters {
     int tw_per_decade = 4;    ///< aging table: waiting times 10^(k/tw_per_decade) in [1, tmax/2]
     int lags_per_decade = 10; ///< aging table: lags 10^(k/lags_per_decade) in [0.1, tmax]
     int output_points = 512;  ///< at most this many grid times in /ck/* (the reference grid is thinned)
-    int threads = 0;          ///< OpenMP threads (0 = OpenMP default); > 0 calls omp_set_num_threads
+    int threads = 0;          ///< OpenMP threads the caller runs with (0 = OpenMP default): recorded in
+                              ///< the parameters only; run_ck never changes the thread count (the app does)
 };
 
 /// Checks every field; throws parameter_error with a one-line message naming the bad one
