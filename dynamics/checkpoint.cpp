@@ -1,0 +1,105 @@
+#include "dynamics/checkpoint.hpp"
+
+#include "dynamics/hdf5_io.hpp"
+
+namespace glassy {
+
+using namespace detail;
+
+std::vector<double> checkpoint::vector(const std::string& key) const {
+    const auto it = arrays.find(key);
+    if (it == arrays.end()) throw record_error("checkpoint: entry '" + key + "' missing");
+    return it->second.data;
+}
+std::int64_t checkpoint::integer(const std::string& key) const {
+    const auto it = integers.find(key);
+    if (it == integers.end()) throw record_error("checkpoint: entry '" + key + "' missing");
+    return it->second;
+}
+const std::string& checkpoint::string(const std::string& key) const {
+    const auto it = strings.find(key);
+    if (it == strings.end()) throw record_error("checkpoint: entry '" + key + "' missing");
+    return it->second;
+}
+
+void write_checkpoint(const checkpoint& c, const std::filesystem::path& path) {
+    write_atomically(path, "checkpoint", [&](H5::H5File& f) {
+        H5::Group root = f.openGroup("/");
+        write_string_attribute(root, "format", "glassy-checkpoint");
+        write_int_attribute(root, "format_version", record_format_version);
+        write_string_attribute(root, "tool", c.tool);
+        write_string_attribute(root, "config", c.config);
+        const H5::StrType st(H5::PredType::C_S1, H5T_VARIABLE);
+        for (const auto& [k, v] : c.strings) {
+            const std::string p = "strings/" + k;
+            H5::Group g = ensure_groups(f, p);
+            g.createDataSet(p.substr(p.rfind('/') + 1), st, H5::DataSpace(H5S_SCALAR)).write(v, st);
+        }
+        for (const auto& [k, v] : c.integers) {
+            const std::string p = "integers/" + k;
+            H5::Group g = ensure_groups(f, p);
+            g.createDataSet(p.substr(p.rfind('/') + 1), H5::PredType::STD_I64LE, H5::DataSpace(H5S_SCALAR))
+                .write(&v, H5::PredType::NATIVE_INT64);
+        }
+        for (const auto& [k, a] : c.arrays)
+            write_dataset(f, "arrays/" + k, std::vector<hsize_t>(a.shape.begin(), a.shape.end()), a.data.data());
+        for (const auto& [k, a] : c.arrays_f32)
+            write_dataset(f, "arrays_f32/" + k, std::vector<hsize_t>(a.shape.begin(), a.shape.end()), a.data.data());
+    });
+}
+
+namespace {
+
+// read_checkpoint in this process, once require_hdf5_file has passed.
+checkpoint read_checkpoint_here(const std::string& fname) {
+    try {
+        H5::H5File f(fname, H5F_ACC_RDONLY);
+        source src{fname, f.getFileSize()};
+        H5::Group root = f.openGroup("/");
+        if (read_string_attribute(root, "format", fname) != "glassy-checkpoint")
+            throw record_error(fname + ": not a glassy checkpoint");
+        int version = 0;
+        if (root.attrExists("format_version")) version = read_int_attribute(root, "format_version", fname);
+        if (version != record_format_version)
+            throw record_error(fname + ": checkpoint format_version " + std::to_string(version) + " is not supported");
+        checkpoint c;
+        c.tool = read_string_attribute(root, "tool", fname);
+        c.config = read_string_attribute(root, "config", fname);
+        std::vector<std::string> paths;
+        collect_datasets(root, "", paths, fname);
+        for (const auto& p : paths) {
+            const auto slash = p.find('/');
+            const std::string kind = p.substr(0, slash), key = p.substr(slash + 1);
+            H5::DataSet ds = f.openDataSet(p);
+            if (kind == "strings" || kind == "integers") {
+                require_readable_storage(ds, p, fname);
+                require_single(ds.getSpace(), "/" + p, fname);
+            }
+            if (kind == "strings") {
+                c.strings[key] = read_single_string(ds, "/" + p, fname);
+            } else if (kind == "integers") {
+                std::int64_t v = 0;
+                ds.read(&v, H5::PredType::NATIVE_INT64);
+                c.integers[key] = v;
+            } else if (kind == "arrays") {
+                c.arrays[key] = read_dataset<double>(f, p, src);
+            } else if (kind == "arrays_f32") {
+                c.arrays_f32[key] = read_dataset<float>(f, p, src);
+            }
+        }
+        return c;
+    } catch (const H5::Exception& e) {
+        throw record_error(fname + ": unreadable checkpoint (" + e.getDetailMsg() + ")");
+    }
+}
+
+} // namespace
+
+checkpoint read_checkpoint(const std::filesystem::path& path, read_isolation isolation) {
+    require_hdf5_file(path, "checkpoint file");
+    const auto read = [&] { return read_checkpoint_here(path.string()); };
+    return isolation == read_isolation::child_process ? read_in_child<checkpoint>(path.string(), "checkpoint", read)
+                                                      : read();
+}
+
+} // namespace glassy
