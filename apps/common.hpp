@@ -2,6 +2,7 @@
 // Helpers shared by the apps only (argv parsing, output checks, progress, signals).
 #include "dynamics/error.hpp"
 #include "dynamics/fields.hpp"
+#include "dynamics/record.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -28,6 +30,39 @@ inline void on_signal(int s) { g_signal.store(s); }
 inline void install_signal_handlers() {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+}
+
+/// hooks.stop for the apps: true once SIGINT or SIGTERM has arrived, and then `asked` is set.
+/// A run stops as interrupted exactly when hooks.stop returns true (dynamics/run_control.hpp),
+/// so `asked` tells the app an interrupted partial record from a diverged one.
+inline std::function<bool(std::int64_t)> stop_on_signal(bool& asked) {
+    return [&asked](std::int64_t) { return asked = asked || g_signal.load() != 0; };
+}
+
+/// The end of every run (exit codes in docs/cli.md): writes `rec` to `out`, then
+/// - complete: removes the spent checkpoint `checkpoint` (if any) and returns -1 (go on: the app
+///   prints its summary and exits 0);
+/// - interrupted: "TOOL: WHY; partial record OUT, resume with --resume CHECKPOINT" on stderr, 130;
+/// - otherwise (diverged): "TOOL: error: WHY; what was measured before is in OUT", 3;
+/// WHY is the record's parameters["stop_reason"] ("interrupted" when it has none, as CK records).
+/// Throws record_error when the record cannot be written.
+inline int finish_run(const std::string& tool, const record& rec, const std::filesystem::path& out,
+                      const std::filesystem::path& checkpoint, bool interrupted) {
+    write_record(rec, out);
+    if (rec.complete) {
+        std::error_code ec;
+        std::filesystem::remove(checkpoint, ec); // the run is complete: the checkpoint is spent
+        return -1;
+    }
+    if (interrupted) {
+        const std::string why = rec.parameters.value("stop_reason", std::string("interrupted"));
+        std::fprintf(stderr, "%s: %s; partial record %s, resume with --resume %s\n", tool.c_str(), why.c_str(), out.c_str(),
+                     checkpoint.c_str());
+        return 130;
+    }
+    const std::string why = rec.parameters.value("stop_reason", std::string("stopped"));
+    std::fprintf(stderr, "%s: error: %s; what was measured before is in %s\n", tool.c_str(), why.c_str(), out.c_str());
+    return 3;
 }
 
 /// Makes waiting OpenMP threads sleep instead of spinning (benchmarks/README.md, "Threads on a

@@ -215,12 +215,11 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const std::opt
     const auto& o = v.o;
     const auto& out = v.out;
     const glassy::app::interval every = glassy::app::parse_interval(v.checkpoint_every);
-    glassy::nets::quench_control control;
+    glassy::run_control control;
     control.checkpoint_path = !v.checkpoint_file.empty() ? fs::path(v.checkpoint_file)
                               : !v.resume.empty()         ? fs::path(v.resume)
                                                           : fs::path(out + ".ckpt");
-    control.checkpoint_every_steps = every.steps;
-    control.checkpoint_every_seconds = every.seconds;
+    control.checkpoint_every = glassy::trigger(every.steps, every.seconds);
     control.resume = saved ? &*saved : nullptr;
 
     glassy::app::install_signal_handlers();
@@ -232,7 +231,8 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const std::opt
         std::snprintf(loss, sizeof loss, " batch loss %.4g", run.last_loss());
         progress.update(step, total, loss);
     };
-    hooks.stop = [](std::int64_t) { return glassy::app::g_signal.load() != 0; };
+    bool interrupted = false;
+    hooks.stop = glassy::app::stop_on_signal(interrupted);
     glassy::record rec = run.run(hooks, control);
     progress.finish();
     rec.parameters["threads"] = torch::get_num_threads();
@@ -241,19 +241,7 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const std::opt
     rec.parameters["timing"] = {{"steps_s", tm.steps_s},         {"metrics_s", tm.metrics_s}, {"noise_s", tm.noise_s},
                                 {"aging_s", tm.aging_s},         {"checkpoints_s", tm.checkpoints_s},
                                 {"total_s", tm.total_s}};
-    glassy::write_record(rec, out);
-    if (!rec.complete) {
-        const std::string why = rec.parameters.value("stop_reason", std::string("stopped"));
-        if (why.rfind("interrupted", 0) == 0) {
-            std::fprintf(stderr, "net_quench: %s; partial record %s, resume with --resume %s\n", why.c_str(), out.c_str(),
-                         control.checkpoint_path.c_str());
-            return 130;
-        }
-        std::fprintf(stderr, "net_quench: error: %s; what was measured before is in %s\n", why.c_str(), out.c_str());
-        return 3;
-    }
-    std::error_code ec;
-    fs::remove(control.checkpoint_path, ec); // the run is complete: the checkpoint is spent
+    if (const int rc = glassy::app::finish_run("net_quench", rec, out, control.checkpoint_path, interrupted); rc >= 0) return rc;
     const auto last = [&](const char* name) { return rec.observables.at(name).back(); };
     std::printf("wrote %s: train loss %.4g acc %.4f, test loss %.4g acc %.4f at t = %g; %.1f s (%.2f ms/step incl. "
                 "measurements)\n",

@@ -3,6 +3,7 @@
 #include "apps/common.hpp"
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/record.hpp"
+#include "dynamics/run_control.hpp"
 #include "physics/ck_run.hpp"
 #include "physics/pspin.hpp"
 #include "physics/quench.hpp"
@@ -89,27 +90,20 @@ int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<
         std::fprintf(stderr, "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s, %lld steps%s\n",
                      ck.mix.c_str(), ck.T, ck.T0, ck.tmax, ck.scheme.c_str(), static_cast<long long>(ck_steps(ck)),
                      saved ? " (resumed)" : "");
-    ck_control control;
+    run_control control;
     control.checkpoint_path = checkpoint_path(v);
-    control.checkpoint_every_steps = every.steps;
-    control.checkpoint_every_seconds = every.seconds;
+    control.checkpoint_every = trigger(every.steps, every.seconds);
     control.resume = saved ? &*saved : nullptr;
     app::progress_line progress(!v.quiet, "pspin_quench");
     run_hooks hooks;
     hooks.progress_every = 1;
     hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
-    hooks.stop = [](std::int64_t) { return app::g_signal.load() != 0; };
+    bool interrupted = false;
+    hooks.stop = app::stop_on_signal(interrupted);
     record rec = run_ck(ck, hooks, control);
     progress.finish();
     rec.parameters["wall_seconds"] = progress.elapsed();
-    write_record(rec, v.out);
-    if (!rec.complete) {
-        std::fprintf(stderr, "pspin_quench: interrupted; partial record %s, resume with --resume %s\n", v.out.c_str(),
-                     control.checkpoint_path.c_str());
-        return 130;
-    }
-    std::error_code ec;
-    std::filesystem::remove(control.checkpoint_path, ec); // the run is complete: the checkpoint is spent
+    if (const int rc = app::finish_run("pspin_quench", rec, v.out, control.checkpoint_path, interrupted); rc >= 0) return rc;
     std::printf("wrote %s: e(t = %g) = %.7f, %zu times, %zu waiting times, %.1f s\n", v.out.c_str(), rec.time.back(),
                 rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
     return 0;
@@ -145,10 +139,9 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
     app::check_output(v.out, v.force);
     if (v.threads > 0) omp_set_num_threads(v.threads);
     app::install_signal_handlers();
-    quench_control control;
+    run_control control;
     control.checkpoint_path = checkpoint_path(v);
-    control.checkpoint_every_steps = every.steps;
-    control.checkpoint_every_seconds = every.seconds;
+    control.checkpoint_every = trigger(every.steps, every.seconds);
     control.resume = saved ? &*saved : nullptr;
 
     if (!v.quiet)
@@ -160,24 +153,13 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
     run_hooks hooks;
     hooks.progress_every = 50;
     hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
-    hooks.stop = [](std::int64_t) { return app::g_signal.load() != 0; };
+    bool interrupted = false;
+    hooks.stop = app::stop_on_signal(interrupted);
     record rec = run_pspin_quench(par, hooks, control);
     progress.finish();
     rec.parameters["threads"] = omp_get_max_threads();
     rec.parameters["wall_seconds"] = progress.elapsed();
-    write_record(rec, v.out);
-    if (!rec.complete) {
-        const std::string why = rec.parameters.value("stop_reason", std::string("stopped"));
-        if (why.rfind("interrupted", 0) == 0) {
-            std::fprintf(stderr, "pspin_quench: %s; partial record %s, resume with --resume %s\n", why.c_str(), v.out.c_str(),
-                         control.checkpoint_path.c_str());
-            return 130;
-        }
-        std::fprintf(stderr, "pspin_quench: error: %s; what was measured before is in %s\n", why.c_str(), v.out.c_str());
-        return 3;
-    }
-    std::error_code ec;
-    std::filesystem::remove(control.checkpoint_path, ec); // the run is complete: the checkpoint is spent
+    if (const int rc = app::finish_run("pspin_quench", rec, v.out, control.checkpoint_path, interrupted); rc >= 0) return rc;
     std::printf("wrote %s: e(t = %g) = %.6f, %zu times, %zu waiting times, %.1f s\n", v.out.c_str(), rec.time.back(),
                 rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
     return 0;

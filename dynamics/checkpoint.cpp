@@ -11,6 +11,16 @@ std::vector<double> checkpoint::vector(const std::string& key) const {
     if (it == arrays.end()) throw record_error("checkpoint: entry '" + key + "' missing");
     return it->second.data;
 }
+row_matrix checkpoint::matrix(const std::string& key) const {
+    const auto it = arrays.find(key);
+    if (it == arrays.end()) throw record_error("checkpoint: entry '" + key + "' missing");
+    const nd_array<double>& a = it->second;
+    if (a.shape.size() != 2 || a.shape[0] * a.shape[1] != a.data.size())
+        throw record_error("checkpoint: entry '" + key + "' is not a two-dimensional table");
+    row_matrix m(static_cast<Eigen::Index>(a.shape[0]), static_cast<Eigen::Index>(a.shape[1]));
+    std::copy(a.data.begin(), a.data.end(), m.data());
+    return m;
+}
 std::int64_t checkpoint::integer(const std::string& key) const {
     const auto it = integers.find(key);
     if (it == integers.end()) throw record_error("checkpoint: entry '" + key + "' missing");

@@ -1,8 +1,6 @@
 #pragma once
 /// @file The record: one HDF5 file per run (design.md section 3, docs/format.md), written by
 /// both quench tools and read by aging_analysis. This is the only reader and writer of it.
-#include "dynamics/recorders.hpp"
-
 #include <Eigen/Core>
 #include <nlohmann/json.hpp>
 
@@ -13,6 +11,9 @@
 #include <vector>
 
 namespace glassy {
+
+/// Row-major dense matrix of doubles, the layout of HDF5 datasets.
+using row_matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// Version of the record format written by this library; readers refuse newer versions.
 inline constexpr int record_format_version = 1;

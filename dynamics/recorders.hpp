@@ -1,6 +1,7 @@
 #pragma once
 /// @file Observers used by every system: a scalar recorder (energy, loss, any observable) and
 /// the two-time recorder of Delta(t_w, t_w + t).
+#include "dynamics/checkpoint.hpp"
 #include "dynamics/concepts.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/schedule.hpp"
@@ -19,9 +20,6 @@
 #include <vector>
 
 namespace glassy {
-
-/// Row-major dense matrix of doubles, the layout of HDF5 datasets.
-using row_matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// Snapshots of Eigen vectors: a copy; distance (1/n)|a - b|^2 in double precision.
 template <class Scalar>
@@ -88,6 +86,21 @@ public:
         m_times = std::move(times);
         m_values = std::move(values);
     }
+    /// Saves everything recorded under `prefix`: PREFIXstep, PREFIXtime and PREFIXname for each
+    /// observable (as double arrays).
+    void save(checkpoint& c, const std::string& prefix) const {
+        c.put(prefix + "step", std::vector<double>(m_steps.begin(), m_steps.end()));
+        c.put(prefix + "time", m_times);
+        for (std::size_t k = 0; k < m_names.size(); ++k) c.put(prefix + m_names[k], m_values[k]);
+    }
+    /// Restores what save() wrote under `prefix`. Throws record_error when an entry is missing,
+    /// error on a shape mismatch.
+    void restore(const checkpoint& c, const std::string& prefix) {
+        const auto steps = c.vector(prefix + "step");
+        std::vector<std::vector<double>> values;
+        for (const auto& name : m_names) values.push_back(c.vector(prefix + name));
+        restore(std::vector<std::int64_t>(steps.begin(), steps.end()), c.vector(prefix + "time"), std::move(values));
+    }
 
 private:
     struct group {
@@ -99,6 +112,19 @@ private:
     std::vector<std::vector<double>> m_values;
     std::vector<std::int64_t> m_steps;
     std::vector<double> m_times;
+};
+
+/// Calls `observer` only at the steps of its own schedule `when`. integrate fires every observer
+/// at each step of the run's schedule (the union of theirs); this keeps *when* an observer
+/// measures apart from *what* it measures (HOOMD's Trigger and Analyzer).
+template <class Observer>
+struct on_schedule {
+    schedule when;
+    Observer& observer;
+    template <class System, class State>
+    void operator()(const System& s, const State& x, std::int64_t step, double t) {
+        if (when.contains(step)) observer(s, x, step, t);
+    }
 };
 
 /// Two-time recorder: stores a snapshot at each waiting step t_w and measures
@@ -169,6 +195,21 @@ public:
             throw error("two_time_recorder::restore: shape mismatch");
         m_delta = std::move(delta);
         m_snapshots = std::move(snapshots);
+    }
+    /// Saves the state under `prefix`: PREFIXdelta (the table) and PREFIXsnapshot/i for each live
+    /// snapshot i (a vector: double or float, as the snapshot).
+    void save(checkpoint& c, const std::string& prefix) const {
+        c.put_matrix(prefix + "delta", m_delta);
+        for (std::size_t i = 0; i < m_snapshots.size(); ++i)
+            if (m_snapshots[i]) c.put_vector(prefix + "snapshot/" + std::to_string(i), *m_snapshots[i]);
+    }
+    /// Restores what save() wrote under `prefix`; snapshots must hold `size` values. Throws
+    /// record_error (missing table, wrong size) or error (shape mismatch).
+    void restore(const checkpoint& c, const std::string& prefix, Eigen::Index size) {
+        std::vector<std::optional<snapshot_type>> snaps(m_tw.size());
+        for (std::size_t i = 0; i < m_tw.size(); ++i)
+            snaps[i] = c.template find_vector<typename snapshot_type::Scalar>(prefix + "snapshot/" + std::to_string(i), size);
+        restore(c.matrix(prefix + "delta"), std::move(snaps));
     }
 
 private:

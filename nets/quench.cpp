@@ -21,16 +21,15 @@ namespace {
 std::string noise_method_name(noise_method m) { return m == noise_method::batched ? "batched" : "per_sample_loop"; }
 
 /// Loss and accuracy on the evaluation subsets of train and test (and, with_gradient, the norm
-/// of the training-loss gradient on the same train samples), at the steps of its own schedule.
+/// of the training-loss gradient on the same train samples), at every step it is called on (it
+/// runs on its own schedule: on_schedule).
 struct metrics_observer {
-    schedule when;
     const std::vector<std::int64_t>& train_samples;
     const std::vector<std::int64_t>& test_samples;
     bool with_gradient;
     std::vector<double> time, train_loss, train_accuracy, test_loss, test_accuracy, grad_norm;
 
     void operator()(const network_system& s, const parameter_handle&, std::int64_t step, double t) {
-        if (!when.contains(step)) return;
         const evaluation tr = s.evaluate(split::train, train_samples, with_gradient);
         if (!std::isfinite(tr.loss))
             throw divergence_error("training loss became non-finite at step " + std::to_string(step) + " (lower --lr)");
@@ -42,11 +41,23 @@ struct metrics_observer {
         test_loss.push_back(te.loss);
         test_accuracy.push_back(te.accuracy);
     }
+    /// Every series, as PREFIXtime, PREFIXtrain_loss, ... (the one list for save and restore).
+    template <class Self, class F>
+    static void for_each_series(Self& self, F&& f) {
+        f("time", self.time), f("train_loss", self.train_loss), f("train_accuracy", self.train_accuracy);
+        f("test_loss", self.test_loss), f("test_accuracy", self.test_accuracy), f("grad_norm", self.grad_norm);
+    }
+    void save(checkpoint& c, const std::string& prefix) const {
+        for_each_series(*this, [&](const char* name, const std::vector<double>& v) { c.put(prefix + name, v); });
+    }
+    void restore(const checkpoint& c, const std::string& prefix) {
+        for_each_series(*this, [&](const char* name, std::vector<double>& v) { v = c.vector(prefix + name); });
+    }
 };
 
-/// D(t_w) (eq. 4) at each waiting step, and optionally the weights there.
+/// D(t_w) (eq. 4) at every step it is called on (its own schedule: the waiting steps), and
+/// optionally the weights there.
 struct noise_observer {
-    schedule when;
     const std::vector<std::int64_t>& samples;
     noise_method method;
     bool keep_weights;
@@ -54,16 +65,29 @@ struct noise_observer {
     std::vector<double> tw;
     std::vector<Eigen::VectorXf> weights;
 
-    void operator()(const network_system& s, const parameter_handle& x, std::int64_t step, double t) {
-        if (!when.contains(step)) return;
+    void operator()(const network_system& s, const parameter_handle& x, std::int64_t, double t) {
         noise.push_back(sgd_noise(s, samples, method).D);
         tw.push_back(t);
         if (keep_weights) weights.push_back(flatten_parameters(x));
     }
+    /// PREFIXD, PREFIXtw and PREFIXweights/i (float32).
+    void save(checkpoint& c, const std::string& prefix) const {
+        c.put(prefix + "D", noise);
+        c.put(prefix + "tw", tw);
+        for (std::size_t i = 0; i < weights.size(); ++i) c.put_vector(prefix + "weights/" + std::to_string(i), weights[i]);
+    }
+    /// Restores what save() wrote; weight vectors must hold `size` values.
+    void restore(const checkpoint& c, const std::string& prefix, Eigen::Index size) {
+        noise = c.vector(prefix + "D");
+        tw = c.vector(prefix + "tw");
+        weights.clear();
+        for (std::size_t i = 0; i < tw.size(); ++i)
+            if (auto w = c.find_vector<float>(prefix + "weights/" + std::to_string(i), size)) weights.push_back(std::move(*w));
+    }
 };
 
 /// Calls an observer and adds the wall time it took to `seconds`: how much of a run goes into
-/// measurements rather than SGD steps (the observers return at once at unscheduled steps).
+/// measurements rather than SGD steps.
 template <class Observer>
 struct timed {
     Observer& observer;
@@ -126,6 +150,27 @@ torch::Dtype parse_dtype(const std::string& name) {
 
 } // namespace
 
+/// The measurements of a run and its step counter: what a checkpoint holds besides the model,
+/// the optimiser and the generators.
+struct net_measurements {
+    metrics_observer metrics;
+    noise_observer noise;
+    two_time_recorder<parameter_handle> aging;
+    run_state rs;
+
+    void save(checkpoint& c) const {
+        c.integers["step"] = rs.step;
+        metrics.save(c, "metrics/");
+        noise.save(c, "noise/");
+        aging.save(c, "aging/");
+    }
+    void restore(const checkpoint& c, Eigen::Index num_weights) {
+        metrics.restore(c, "metrics/");
+        noise.restore(c, "noise/", num_weights);
+        aging.restore(c, "aging/", num_weights);
+    }
+};
+
 struct quench::impl {
     quench_options options;
     dataset_pair data;
@@ -137,6 +182,16 @@ struct quench::impl {
     schedule metrics_schedule;
     std::vector<std::int64_t> train_subset;       ///< first max(noise, eval) samples of the balanced train order
     std::vector<std::int64_t> noise_set, train_eval, test_eval; ///< prefixes used by D and the evaluations
+
+    [[nodiscard]] net_measurements measurements() const {
+        return {{train_eval, test_eval, options.grad_norm, {}, {}, {}, {}, {}, {}},
+                {noise_set, options.noise, options.save_snapshots, {}, {}, {}},
+                {tw, lags},
+                {}};
+    }
+    [[nodiscard]] checkpoint save(const net_measurements& m) const;
+    void restore(const checkpoint& c, parameter_handle& x, net_measurements& m) const;
+    [[nodiscard]] record to_record(const net_measurements& m, const run_end& end) const;
 };
 
 namespace {
@@ -219,205 +274,167 @@ double quench::last_loss() const { return m_impl->dyn->last_loss(); }
 
 namespace {
 
-nd_array<double> matrix_array(const row_matrix& m) {
-    return {{static_cast<std::uint64_t>(m.rows()), static_cast<std::uint64_t>(m.cols())},
-            std::vector<double>(m.data(), m.data() + m.size())};
-}
-
-row_matrix array_matrix(const checkpoint& c, const std::string& key) {
-    const auto it = c.arrays.find(key);
-    if (it == c.arrays.end()) throw record_error("checkpoint: entry '" + key + "' missing");
-    const auto& a = it->second;
-    if (a.shape.size() != 2) throw record_error("checkpoint: entry '" + key + "' is not a table");
-    row_matrix m(static_cast<Eigen::Index>(a.shape[0]), static_cast<Eigen::Index>(a.shape[1]));
-    std::copy(a.data.begin(), a.data.end(), m.data());
-    return m;
-}
-
-void put_f32(checkpoint& c, const std::string& key, const Eigen::VectorXf& v) {
-    c.arrays_f32[key] = nd_array<float>{{static_cast<std::uint64_t>(v.size())}, std::vector<float>(v.data(), v.data() + v.size())};
-}
-
-std::optional<Eigen::VectorXf> get_f32(const checkpoint& c, const std::string& key, std::int64_t size) {
-    const auto it = c.arrays_f32.find(key);
-    if (it == c.arrays_f32.end()) return std::nullopt;
-    if (static_cast<std::int64_t>(it->second.data.size()) != size) throw record_error("checkpoint: snapshot '" + key + "' has the wrong size");
-    return Eigen::Map<const Eigen::VectorXf>(it->second.data.data(), static_cast<Eigen::Index>(size));
-}
-
 constexpr const char* tool_name = "net_quench";
+
+/// Checkpoints of a network run as run_control says. A due one is held until the next step's
+/// minibatch loss, computed on that very state, is known to be finite; only then is it written
+/// (a diverging state never is). Wall time spent goes to `seconds`.
+class held_checkpoints {
+public:
+    held_checkpoints(const run_control& control, double& seconds) : m_path(control.checkpoint_path), m_when(control.checkpoint_every), m_seconds(seconds) {
+        m_when.reset();
+    }
+    // Between steps: `good` = the loss of the state before this step is finite; `take` builds the
+    // checkpoint of the current state.
+    template <class Take>
+    void between_steps(std::int64_t step, bool good, Take&& take) {
+        if (m_pending && good) write(*m_pending);
+        m_pending.reset();
+        if (good && m_when.due(step)) m_pending = timed_take(take);
+    }
+    template <class Take>
+    void write_now(Take&& take) { write(timed_take(take)); }
+
+private:
+    template <class Take>
+    checkpoint timed_take(Take& take) {
+        const auto t0 = std::chrono::steady_clock::now();
+        checkpoint c = take();
+        m_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        return c;
+    }
+    void write(const checkpoint& c) {
+        const auto t0 = std::chrono::steady_clock::now();
+        write_checkpoint(c, m_path);
+        m_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        m_when.reset();
+    }
+    std::filesystem::path m_path;
+    trigger m_when;
+    double& m_seconds;
+    std::optional<checkpoint> m_pending;
+};
+
+std::string lr_hint(double lr) {
+    std::ostringstream s;
+    s << "the learning rate (lr = " << lr << ") is likely too large";
+    return s.str();
+}
+
+nd_array<double> index_array(const std::vector<std::int64_t>& v) {
+    return {{static_cast<std::uint64_t>(v.size())}, std::vector<double>(v.begin(), v.end())};
+}
 
 } // namespace
 
-record quench::run(const run_hooks& hooks, const quench_control& control) {
+checkpoint quench::impl::save(const net_measurements& m) const {
+    checkpoint c;
+    c.tool = tool_name;
+    c.config = options_json(options).dump();
+    c.integers["threads"] = torch::get_num_threads(); // resumed with the same count (checkpoint_threads)
+    for (const auto& p : sys->model().named_parameters(true)) put_tensor(c, "model/" + p.key(), p.value());
+    for (const auto& b : sys->model().named_buffers(true)) put_tensor(c, "model/" + b.key(), b.value());
+    dyn->save(c, "sgd/");
+    c.strings["torch_cpu_generator"] = generator_state(at::detail::getDefaultCPUGenerator());
+    m.save(c);
+    return c;
+}
+
+void quench::impl::restore(const checkpoint& c, parameter_handle& x, net_measurements& m) const {
+    if (c.tool != tool_name) throw record_error("checkpoint was written by " + c.tool + ", not net_quench");
+    if (c.config != options_json(options).dump()) throw record_error("checkpoint is from a different configuration than this run");
+    m.rs.step = c.integer("step");
+    if (m.rs.step < 0 || m.rs.step > options.steps) throw record_error("checkpoint: bad step");
+    for (const auto& p : sys->model().named_parameters(true)) get_tensor(c, "model/" + p.key(), p.value());
+    for (const auto& b : sys->model().named_buffers(true)) get_tensor(c, "model/" + b.key(), b.value());
+    dyn->restore(c, "sgd/", x);
+    torch::Generator global = at::detail::getDefaultCPUGenerator();
+    set_generator_state(global, c.string("torch_cpu_generator"));
+    m.restore(c, sys->num_parameters());
+}
+
+record quench::impl::to_record(const net_measurements& m, const run_end& end) const {
+    const auto& o = options;
+    record rec;
+    rec.system = "net";
+    rec.method = dyn->method();
+    rec.parameters = quench_parameters(o, sys->num_parameters(), stats, sys->count(split::train), sys->count(split::test));
+    rec.parameters["steps_done"] = m.rs.step;
+    end.mark(rec);
+    rec.time = m.metrics.time;
+    rec.energy = m.metrics.train_loss;
+    rec.observables["train_loss"] = m.metrics.train_loss;
+    rec.observables["train_accuracy"] = m.metrics.train_accuracy;
+    rec.observables["test_loss"] = m.metrics.test_loss;
+    rec.observables["test_accuracy"] = m.metrics.test_accuracy;
+    if (o.grad_norm) rec.observables["grad_norm"] = m.metrics.grad_norm;
+    for (const auto s : tw) rec.aging.tw.push_back(static_cast<double>(s));
+    for (const auto s : lags) rec.aging.t.push_back(static_cast<double>(s));
+    rec.aging.delta = m.aging.delta();
+    rec.aging.noise = m.noise.noise;
+    rec.aging.noise.resize(tw.size(), std::numeric_limits<double>::quiet_NaN()); // unreached t_w of a stopped run
+    rec.extra["measurement/train_indices"] = index_array(train_subset);
+    rec.extra["measurement/test_indices"] = index_array(test_eval);
+    rec.parameters["data_files"] = nlohmann::json::array();
+    for (const auto& f : data.files) rec.parameters["data_files"].push_back(f.string());
+    if (o.save_snapshots && !m.noise.weights.empty()) {
+        const auto n = static_cast<std::uint64_t>(sys->num_parameters());
+        nd_array<float> w;
+        w.shape = {static_cast<std::uint64_t>(m.noise.weights.size()), n};
+        w.data.reserve(m.noise.weights.size() * n);
+        for (const auto& v : m.noise.weights) w.data.insert(w.data.end(), v.data(), v.data() + v.size());
+        rec.extra_f32["snapshots/weights"] = std::move(w);
+        rec.extra["snapshots/tw"] = nd_array<double>{{static_cast<std::uint64_t>(m.noise.tw.size())}, m.noise.tw};
+    }
+    return rec;
+}
+
+record quench::run(const run_hooks& hooks, const run_control& control) {
     auto& q = *m_impl;
     const auto& o = q.options;
-    metrics_observer metrics{q.metrics_schedule, q.train_eval, q.test_eval, o.grad_norm, {}, {}, {}, {}, {}, {}};
-    noise_observer noise{schedule(q.tw), q.noise_set, o.noise, o.save_snapshots, {}, {}, {}};
-    two_time_recorder<parameter_handle> aging(q.tw, q.lags);
-    const schedule all = q.metrics_schedule.merged(schedule(q.tw)).merged(aging.required_steps()).truncated(o.steps);
-    const std::string config = options_json(o).dump();
-    const std::int64_t num_weights = num_parameters();
-
+    net_measurements m = q.measurements();
+    const schedule all = q.metrics_schedule.merged(schedule(q.tw)).merged(m.aging.required_steps()).truncated(o.steps);
     parameter_handle x = q.sys->state();
-    run_state rs;
-    net_base& model = q.sys->model();
+    if (control.resume) q.restore(*control.resume, x, m);
+    m_timing = {};
+    held_checkpoints checkpoints(control, m_timing.checkpoints_s);
+    const auto take = [&] { return q.save(m); };
 
-    if (control.resume) {
-        const checkpoint& c = *control.resume;
-        if (c.tool != tool_name) throw record_error("checkpoint was written by " + c.tool + ", not net_quench");
-        if (c.config != config) throw record_error("checkpoint is from a different configuration than this run");
-        rs.step = c.integer("step");
-        if (rs.step < 0 || rs.step > o.steps) throw record_error("checkpoint: bad step");
-        for (const auto& p : model.named_parameters(true)) get_tensor(c, "model/" + p.key(), p.value());
-        for (const auto& b : model.named_buffers(true)) get_tensor(c, "model/" + b.key(), b.value());
-        q.dyn->restore(c, "sgd/", x);
-        torch::Generator global = at::detail::getDefaultCPUGenerator();
-        set_generator_state(global, c.string("torch_cpu_generator"));
-        metrics.time = c.vector("metrics/time");
-        metrics.train_loss = c.vector("metrics/train_loss");
-        metrics.train_accuracy = c.vector("metrics/train_accuracy");
-        metrics.test_loss = c.vector("metrics/test_loss");
-        metrics.test_accuracy = c.vector("metrics/test_accuracy");
-        metrics.grad_norm = c.vector("metrics/grad_norm");
-        noise.noise = c.vector("noise/D");
-        noise.tw = c.vector("noise/tw");
-        for (std::size_t i = 0; i < noise.tw.size(); ++i)
-            if (auto w = get_f32(c, "noise/weights/" + std::to_string(i), num_weights)) noise.weights.push_back(std::move(*w));
-        std::vector<std::optional<Eigen::VectorXf>> snaps(q.tw.size());
-        for (std::size_t i = 0; i < q.tw.size(); ++i) snaps[i] = get_f32(c, "aging/snapshot/" + std::to_string(i), num_weights);
-        aging.restore(array_matrix(c, "aging/delta"), std::move(snaps));
-    }
-
-    using clock = std::chrono::steady_clock;
-    auto last_checkpoint = clock::now();
-    // A checkpoint of the current state (built in memory) and its write.
-    auto snapshot = [&] {
-        const auto t_save = clock::now();
-        checkpoint c;
-        c.tool = tool_name;
-        c.config = config;
-        c.integers["step"] = rs.step;
-        c.integers["threads"] = torch::get_num_threads(); // resumed with the same count (checkpoint_threads)
-        for (const auto& p : model.named_parameters(true)) put_tensor(c, "model/" + p.key(), p.value());
-        for (const auto& b : model.named_buffers(true)) put_tensor(c, "model/" + b.key(), b.value());
-        q.dyn->save(c, "sgd/");
-        c.strings["torch_cpu_generator"] = generator_state(at::detail::getDefaultCPUGenerator());
-        c.put("metrics/time", metrics.time);
-        c.put("metrics/train_loss", metrics.train_loss);
-        c.put("metrics/train_accuracy", metrics.train_accuracy);
-        c.put("metrics/test_loss", metrics.test_loss);
-        c.put("metrics/test_accuracy", metrics.test_accuracy);
-        c.put("metrics/grad_norm", metrics.grad_norm);
-        c.put("noise/D", noise.noise);
-        c.put("noise/tw", noise.tw);
-        for (std::size_t i = 0; i < noise.weights.size(); ++i) put_f32(c, "noise/weights/" + std::to_string(i), noise.weights[i]);
-        c.arrays["aging/delta"] = matrix_array(aging.delta());
-        for (std::size_t i = 0; i < aging.snapshots().size(); ++i)
-            if (const auto& snap = aging.snapshots()[i]) put_f32(c, "aging/snapshot/" + std::to_string(i), *snap);
-        m_timing.checkpoints_s += std::chrono::duration<double>(clock::now() - t_save).count();
-        return c;
-    };
-    auto write = [&](const checkpoint& c) {
-        const auto t_save = clock::now();
-        write_checkpoint(c, control.checkpoint_path);
-        const auto now = clock::now();
-        m_timing.checkpoints_s += std::chrono::duration<double>(now - t_save).count();
-        last_checkpoint = now;
-    };
-    // A due checkpoint is held here until the next step's minibatch loss, computed on this very
-    // state, is known to be finite; only then is it written (a diverging state never is).
-    std::optional<checkpoint> pending;
-
-    std::string stop_reason;
-    const auto lr_hint = [&] {
-        std::ostringstream s;
-        s << "the learning rate (lr = " << o.lr << ") is likely too large";
-        return s.str();
-    };
+    run_end end;
     run_hooks inner;
     inner.progress = hooks.progress;
     inner.progress_every = hooks.progress_every;
     inner.poll_every = 1;
-    inner.between_steps = [&](std::int64_t step) {
-        if (control.checkpoint_path.empty()) return;
-        const bool good = std::isfinite(q.dyn->last_loss()); // the loss of the state before this step
-        if (pending && good) write(*pending);
-        pending.reset();
-        if (!good) return;
-        const bool by_steps = control.checkpoint_every_steps > 0 && step % control.checkpoint_every_steps == 0;
-        const bool by_time = control.checkpoint_every_seconds > 0 &&
-                             std::chrono::duration<double>(clock::now() - last_checkpoint).count() >= control.checkpoint_every_seconds;
-        if (by_steps || by_time) pending = snapshot();
-    };
+    if (!control.checkpoint_path.empty())
+        inner.between_steps = [&](std::int64_t step) { checkpoints.between_steps(step, std::isfinite(q.dyn->last_loss()), take); };
     inner.stop = [&](std::int64_t step) {
-        if (!std::isfinite(q.dyn->last_loss())) {
-            stop_reason = "diverged at step " + std::to_string(step) + ": the minibatch loss is not finite; " + lr_hint();
-            return true;
-        }
-        if (hooks.stop && hooks.stop(step)) {
-            stop_reason = "interrupted at step " + std::to_string(step) + " of " + std::to_string(o.steps);
-            return true;
-        }
-        return false;
+        if (!std::isfinite(q.dyn->last_loss()))
+            end = {stop_reason::diverged, "diverged at step " + std::to_string(step) + ": the minibatch loss is not finite; " + lr_hint(o.lr)};
+        else if (hooks.stop && hooks.stop(step))
+            end = {stop_reason::interrupted, "interrupted at step " + std::to_string(step) + " of " + std::to_string(o.steps)};
+        return end.stopped();
     };
 
-    bool finished = false;
-    m_timing = {};
-    timed<metrics_observer> timed_metrics{metrics, m_timing.metrics_s};
-    timed<noise_observer> timed_noise{noise, m_timing.noise_s};
-    timed<two_time_recorder<parameter_handle>> timed_aging{aging, m_timing.aging_s};
-    const auto t_run = clock::now();
+    timed<metrics_observer> timed_metrics{m.metrics, m_timing.metrics_s};
+    timed<noise_observer> timed_noise{m.noise, m_timing.noise_s};
+    timed<two_time_recorder<parameter_handle>> timed_aging{m.aging, m_timing.aging_s};
+    on_schedule<timed<metrics_observer>> metrics{q.metrics_schedule, timed_metrics};
+    on_schedule<timed<noise_observer>> noise{schedule(q.tw), timed_noise};
+    const auto t_run = std::chrono::steady_clock::now();
     try {
-        finished = integrate(*q.dyn, *q.sys, x, rs, o.steps, all, inner, timed_metrics, timed_noise, timed_aging);
+        integrate(*q.dyn, *q.sys, x, m.rs, o.steps, all, inner, metrics, noise, timed_aging);
     } catch (const divergence_error&) {
-        stop_reason = "diverged at step " + std::to_string(rs.step) + ": the measured training loss is not finite; " + lr_hint();
-        finished = false;
+        end = {stop_reason::diverged,
+               "diverged at step " + std::to_string(m.rs.step) + ": the measured training loss is not finite; " + lr_hint(o.lr)};
     }
-    m_timing.total_s = std::chrono::duration<double>(clock::now() - t_run).count();
+    m_timing.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
     m_timing.steps_s = m_timing.total_s - m_timing.metrics_s - m_timing.noise_s - m_timing.aging_s - m_timing.checkpoints_s;
     // Interrupted: the current state is saved once its loss, measured now on the first batch-size
     // training samples, is finite (else the last good checkpoint stays).
-    if (!finished && stop_reason.rfind("interrupted", 0) == 0 && !control.checkpoint_path.empty() &&
+    if (end.reason == stop_reason::interrupted && !control.checkpoint_path.empty() &&
         std::isfinite(q.sys->evaluate(split::train, o.batch, false).loss))
-        write(snapshot());
-
-    record rec;
-    rec.system = "net";
-    rec.method = q.dyn->method();
-    rec.complete = finished;
-    rec.parameters = quench_parameters(o, num_parameters(), q.stats, q.sys->count(split::train), q.sys->count(split::test));
-    rec.parameters["steps_done"] = rs.step;
-    if (!finished) rec.parameters["stop_reason"] = stop_reason;
-    rec.time = metrics.time;
-    rec.energy = metrics.train_loss;
-    rec.observables["train_loss"] = metrics.train_loss;
-    rec.observables["train_accuracy"] = metrics.train_accuracy;
-    rec.observables["test_loss"] = metrics.test_loss;
-    rec.observables["test_accuracy"] = metrics.test_accuracy;
-    if (o.grad_norm) rec.observables["grad_norm"] = metrics.grad_norm;
-    for (const auto s : q.tw) rec.aging.tw.push_back(static_cast<double>(s));
-    for (const auto s : q.lags) rec.aging.t.push_back(static_cast<double>(s));
-    rec.aging.delta = aging.delta();
-    rec.aging.noise = noise.noise;
-    rec.aging.noise.resize(q.tw.size(), std::numeric_limits<double>::quiet_NaN()); // unreached t_w of a stopped run
-    const auto indices = [](const std::vector<std::int64_t>& v) {
-        return nd_array<double>{{static_cast<std::uint64_t>(v.size())}, std::vector<double>(v.begin(), v.end())};
-    };
-    rec.extra["measurement/train_indices"] = indices(q.train_subset);
-    rec.extra["measurement/test_indices"] = indices(q.test_eval);
-    rec.parameters["data_files"] = nlohmann::json::array();
-    for (const auto& f : q.data.files) rec.parameters["data_files"].push_back(f.string());
-    if (o.save_snapshots && !noise.weights.empty()) {
-        const auto m = static_cast<std::uint64_t>(num_parameters());
-        nd_array<float> w;
-        w.shape = {static_cast<std::uint64_t>(noise.weights.size()), m};
-        w.data.reserve(noise.weights.size() * m);
-        for (const auto& v : noise.weights) w.data.insert(w.data.end(), v.data(), v.data() + v.size());
-        rec.extra_f32["snapshots/weights"] = std::move(w);
-        rec.extra["snapshots/tw"] = nd_array<double>{{static_cast<std::uint64_t>(noise.tw.size())}, noise.tw};
-    }
-    return rec;
+        checkpoints.write_now(take);
+    return q.to_record(m, end);
 }
 
 nlohmann::json options_json(const quench_options& o) {

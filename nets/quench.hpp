@@ -6,6 +6,7 @@
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/driver.hpp"
 #include "dynamics/record.hpp"
+#include "dynamics/run_control.hpp"
 #include "nets/datasets.hpp"
 #include "nets/models.hpp"
 #include "nets/noise.hpp"
@@ -47,19 +48,6 @@ struct quench_options {
     bool grad_norm = false;                 ///< also |grad L| on the train evaluation samples at each
                                             ///< metrics point (observable grad_norm; one backward each)
     synthetic_options synthetic;            ///< sizes of the synthetic dataset (its seed is `seed`)
-};
-
-/// Checkpointing of a network run. A checkpoint holds the complete state at a step boundary:
-/// all model parameters and buffers (BatchNorm running statistics), momentum buffers, the
-/// minibatch sampler (epoch permutation, position, generator), the SGLD noise generator, the
-/// global torch CPU generator, the partial measurement tables, D(t_w) and the live weight
-/// snapshots of the two-time recorder, so that a resumed run gives a record identical, bit
-/// for bit on the CPU, to the uninterrupted run with the same options.
-struct quench_control {
-    std::filesystem::path checkpoint_path;   ///< where to write checkpoints; empty = never
-    std::int64_t checkpoint_every_steps = 0; ///< write every this many SGD steps (0 = off)
-    double checkpoint_every_seconds = 0;     ///< or after this much wall time, in seconds (0 = off)
-    const checkpoint* resume = nullptr;      ///< continue from this checkpoint (same options)
 };
 
 /// The options that define a run (every field but data_dir) as JSON: the checkpoint's config
@@ -131,6 +119,12 @@ public:
     [[nodiscard]] double last_loss() const;
 
     /// Runs the training (once) and returns its record (system "net", method sgd or sgld).
+    /// A checkpoint (control) holds the complete state at a step boundary: all model parameters
+    /// and buffers (BatchNorm running statistics), momentum buffers, the minibatch sampler (epoch
+    /// permutation, position, generator), the SGLD noise generator, the global torch CPU
+    /// generator, the partial measurement tables, D(t_w) and the live weight snapshots of the
+    /// two-time recorder, so that a resumed run gives a record identical, bit for bit on the CPU,
+    /// to the uninterrupted run with the same options.
     /// With control.resume, continues the checkpointed run (throws record_error, "checkpoint is
     /// from a different configuration", when its options differ). Checkpoints are taken
     /// between steps as control says, but a due one is written only at the next step, once the
@@ -141,7 +135,7 @@ public:
     /// the first `batch` training samples, is finite) or when the minibatch or
     /// measured training loss becomes NaN/Inf ("diverged at step ..."); it then holds
     /// everything measured before.
-    [[nodiscard]] record run(const run_hooks& hooks = {}, const quench_control& control = {});
+    [[nodiscard]] record run(const run_hooks& hooks = {}, const run_control& control = {});
     /// Wall-time split of the last run() (zero before; of the resumed part for a resumed run).
     [[nodiscard]] const run_timing& timing() const { return m_timing; }
 

@@ -15,9 +15,11 @@
 /// - equilibrium_correlation: the one-time mode-coupling equation above T_d.
 #include "dynamics/concepts.hpp"
 
+#include <concepts>
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -76,6 +78,17 @@ struct ck_state {
     /// Time of the newest row.
     [[nodiscard]] double now() const noexcept { return static_cast<double>(n) * h; }
 };
+
+/// Calls f(name, member) for every data member of a ck_state, in declaration order: the one list
+/// the checkpoints use (ck_run.cpp), so a field added to ck_state must be added here or
+/// tests/physics/ck_run_test.cpp fails (it checks that the members visited fill sizeof(ck_state)).
+template <class State, class F>
+    requires std::same_as<std::remove_const_t<State>, ck_state>
+void for_each_field(State& x, F&& f) {
+    f("h", x.h), f("n", x.n), f("rows_computed", x.rows_computed), f("c", x.c), f("r", x.r), f("chi", x.chi);
+    f("cv", x.cv), f("xv", x.xv), f("f1v", x.f1v), f("f2v", x.f2v), f("gv", x.gv), f("dx", x.dx), f("dq", x.dq);
+    f("ct", x.ct), f("xt", x.xt), f("cht", x.cht), f("xht", x.xht), f("time", x.time), f("energy", x.energy), f("mu", x.mu);
+}
 
 /// The CK model: f, the bath temperature T > 0 (T = 0 allowed) and the initial temperature T0
 /// (infinity: start uniformly on the sphere; finite: start in equilibrium at T0, which must be

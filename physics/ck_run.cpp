@@ -5,9 +5,9 @@
 #include "dynamics/schedule.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace glassy {
 
@@ -49,12 +49,17 @@ public:
         m_last = t;
     }
     [[nodiscard]] const row_matrix& delta() const noexcept { return m_delta; }
-    [[nodiscard]] double last_time() const noexcept { return m_last; }
-    /// Restores a checkpointed table and clock.
-    void restore(row_matrix delta, double last) {
+    /// Saves the table and clock as PREFIXdelta and PREFIXlast.
+    void save(checkpoint& c, const std::string& prefix) const {
+        c.put_matrix(prefix + "delta", m_delta);
+        c.put(prefix + "last", {m_last});
+    }
+    /// Restores what save() wrote; throws record_error when missing or of another shape.
+    void restore(const checkpoint& c, const std::string& prefix) {
+        row_matrix delta = c.matrix(prefix + "delta");
         if (delta.rows() != m_delta.rows() || delta.cols() != m_delta.cols()) throw record_error("checkpoint: CK aging table shape");
         m_delta = std::move(delta);
-        m_last = last;
+        m_last = c.vector(prefix + "last").at(0);
     }
 
 private:
@@ -88,6 +93,32 @@ std::vector<std::vector<double>> get_ragged(const checkpoint& c, const std::stri
     return t;
 }
 
+} // namespace
+
+// Every field of the state (for_each_field), by type: h as a one-element array "h", the counters
+// as integers "n", "rows_computed", the tables as ragged "state/NAME", the series as "state/NAME".
+void save(checkpoint& c, const ck_state& x) {
+    for_each_field(x, [&](const char* name, const auto& v) {
+        using T = std::remove_cvref_t<decltype(v)>;
+        if constexpr (std::same_as<T, double>) c.put(name, {v});
+        else if constexpr (std::same_as<T, std::int64_t>) c.integers[name] = v;
+        else if constexpr (std::same_as<T, std::vector<std::vector<double>>>) put_ragged(c, std::string("state/") + name, v);
+        else c.put(std::string("state/") + name, v);
+    });
+}
+
+void restore(const checkpoint& c, ck_state& x) {
+    for_each_field(x, [&](const char* name, auto& v) {
+        using T = std::remove_cvref_t<decltype(v)>;
+        if constexpr (std::same_as<T, double>) v = c.vector(name).at(0);
+        else if constexpr (std::same_as<T, std::int64_t>) v = c.integer(name);
+        else if constexpr (std::same_as<T, std::vector<std::vector<double>>>) v = get_ragged(c, std::string("state/") + name);
+        else v = c.vector(std::string("state/") + name);
+    });
+}
+
+namespace {
+
 // The configuration a checkpoint must match (the thread count may differ).
 std::string ck_config(const ck_parameters& p) {
     auto j = to_json(p);
@@ -95,99 +126,49 @@ std::string ck_config(const ck_parameters& p) {
     return j.dump();
 }
 
-template <class Dynamics>
-record run_with(Dynamics& dyn, const ck_system& sys, const ck_parameters& p, const run_hooks& hooks,
-                const ck_control& control = {}) {
-    ck_state x = dyn.initial_state(sys);
-    const std::int64_t last = dyn.steps_to(p.tmax);
+// What a CK run carries from step to step: the state, its recorders and the step counter; all
+// of it is checkpointed.
+struct ck_progress {
+    ck_state x;
     scalar_recorder<ck_system> scalars;
-    scalars.add("energy", [](const ck_system&, const ck_state& s) { return s.energy.back(); });
-    scalars.add("mu", [](const ck_system&, const ck_state& s) { return s.mu.back(); });
-    const auto tw = log_points(1.0, p.tmax / 2.0, p.tw_per_decade);
-    const auto lags = log_points(0.1, p.tmax, p.lags_per_decade);
-    ck_aging_observer aging(tw, lags, p.tmax);
-    run_hooks h = hooks;
-    if (h.progress && h.progress_every == 0) h.progress_every = std::max<std::int64_t>(1, last / 200);
+    std::vector<double> tw, lags;
+    ck_aging_observer aging;
     run_state rs;
-    // The state's tables, by name, for checkpoints.
-    const std::vector<std::pair<const char*, std::vector<std::vector<double>>*>> tables = {
-        {"c", &x.c}, {"r", &x.r}, {"chi", &x.chi}, {"cv", &x.cv}, {"xv", &x.xv}, {"f1v", &x.f1v}, {"f2v", &x.f2v},
-        {"gv", &x.gv}, {"dx", &x.dx}, {"dq", &x.dq}, {"ct", &x.ct}, {"xt", &x.xt}, {"cht", &x.cht}, {"xht", &x.xht}};
-    if (control.resume) {
-        const checkpoint& c = *control.resume;
-        if (!is_ck_checkpoint(c) || c.config != ck_config(p))
-            throw record_error("checkpoint is from a different configuration than this run");
-        rs.step = c.integer("step");
-        if (rs.step < 0 || rs.step > last) throw record_error("checkpoint: bad step");
-        x.h = c.vector("h").at(0);
-        x.n = c.integer("n");
-        x.rows_computed = c.integer("rows_computed");
-        for (const auto& [name, table] : tables) *table = get_ragged(c, std::string("state/") + name);
-        x.time = c.vector("state/time");
-        x.energy = c.vector("state/energy");
-        x.mu = c.vector("state/mu");
-        const auto steps_d = c.vector("scalars/step");
-        scalars.restore(std::vector<std::int64_t>(steps_d.begin(), steps_d.end()), c.vector("scalars/time"),
-                        {c.vector("scalars/energy"), c.vector("scalars/mu")});
-        const auto d = c.arrays.at("aging/delta");
-        row_matrix delta(static_cast<Eigen::Index>(tw.size()), static_cast<Eigen::Index>(lags.size()));
-        if (d.data.size() != static_cast<std::size_t>(delta.size())) throw record_error("checkpoint: CK aging table shape");
-        std::copy(d.data.begin(), d.data.end(), delta.data());
-        aging.restore(std::move(delta), c.vector("aging/last").at(0));
+
+    ck_progress(ck_state initial, const ck_parameters& p)
+        : x(std::move(initial)), tw(log_points(1.0, p.tmax / 2.0, p.tw_per_decade)), lags(log_points(0.1, p.tmax, p.lags_per_decade)),
+          aging(tw, lags, p.tmax) {
+        scalars.add("energy", [](const ck_system&, const ck_state& s) { return s.energy.back(); });
+        scalars.add("mu", [](const ck_system&, const ck_state& s) { return s.mu.back(); });
     }
-    using clock = std::chrono::steady_clock;
-    auto last_checkpoint = clock::now();
-    auto save = [&] {
+    // The whole checkpoint of this run (tool pspin_quench, kind "ck").
+    [[nodiscard]] checkpoint save(const ck_parameters& p) const {
         checkpoint c;
         c.tool = "pspin_quench";
         c.config = ck_config(p);
         c.strings["kind"] = "ck";
         c.integers["step"] = rs.step;
-        c.integers["n"] = x.n;
-        c.integers["rows_computed"] = x.rows_computed;
-        c.put("h", {x.h});
-        for (const auto& [name, table] : tables) put_ragged(c, std::string("state/") + name, *table);
-        c.put("state/time", x.time);
-        c.put("state/energy", x.energy);
-        c.put("state/mu", x.mu);
-        c.put("scalars/step", std::vector<double>(scalars.steps().begin(), scalars.steps().end()));
-        c.put("scalars/time", scalars.times());
-        c.put("scalars/energy", scalars.values("energy"));
-        c.put("scalars/mu", scalars.values("mu"));
-        const auto& d = aging.delta();
-        c.arrays["aging/delta"] = {{static_cast<std::uint64_t>(d.rows()), static_cast<std::uint64_t>(d.cols())},
-                                   std::vector<double>(d.data(), d.data() + d.size())};
-        c.put("aging/last", {aging.last_time()});
-        write_checkpoint(c, control.checkpoint_path);
-        last_checkpoint = clock::now();
-    };
-    if (!control.checkpoint_path.empty()) {
-        h.between_steps = [&](std::int64_t step) {
-            const bool by_steps = control.checkpoint_every_steps > 0 && step % control.checkpoint_every_steps == 0;
-            const bool by_time = control.checkpoint_every_seconds > 0 &&
-                                 std::chrono::duration<double>(clock::now() - last_checkpoint).count() >= control.checkpoint_every_seconds;
-            if (by_steps || by_time) save();
-        };
+        glassy::save(c, x);
+        scalars.save(c, "scalars/");
+        aging.save(c, "aging/");
+        return c;
     }
-    const bool done = integrate(dyn, sys, x, rs, last, schedule::linear(last, 1), h, scalars, aging);
-    if (!done && !control.checkpoint_path.empty()) save();
+    // Restores what save() wrote; throws record_error for another configuration or a bad step.
+    void restore(const checkpoint& c, const ck_parameters& p, std::int64_t last) {
+        if (!is_ck_checkpoint(c) || c.config != ck_config(p))
+            throw record_error("checkpoint is from a different configuration than this run");
+        rs.step = c.integer("step");
+        if (rs.step < 0 || rs.step > last) throw record_error("checkpoint: bad step");
+        glassy::restore(c, x);
+        scalars.restore(c, "scalars/");
+        aging.restore(c, "aging/");
+    }
+};
 
-    record rec;
-    rec.system = "pspin";
-    rec.method = "ck";
-    rec.parameters = to_json(p);
-    rec.complete = done;
-    rec.time = scalars.times();
-    rec.energy = scalars.values("energy");
-    rec.observables["mu"] = scalars.values("mu");
-    rec.aging.tw = tw;
-    rec.aging.t = lags;
-    rec.aging.delta = aging.delta();
-    rec.aging.noise.assign(tw.size(), p.T);
-
-    // The final grid, thinned to at most output_points + 1 times.
+// The final grid, thinned to at most output_points + 1 times: "ck/times", "ck/C", "ck/R", "ck/chi".
+void add_final_grid(record& rec, const ck_state& x, int output_points) {
     const std::int64_t n = x.n;
-    const std::int64_t stride = std::max<std::int64_t>(1, (n + p.output_points - 1) / p.output_points);
+    const std::int64_t stride = std::max<std::int64_t>(1, (n + output_points - 1) / output_points);
     std::vector<std::int64_t> idx;
     for (std::int64_t k = 0; k <= n; k += stride) idx.push_back(k);
     const auto m = static_cast<std::uint64_t>(idx.size());
@@ -204,7 +185,52 @@ record run_with(Dynamics& dyn, const ck_system& sys, const ck_parameters& p, con
     rec.extra["ck/C"] = std::move(C);
     rec.extra["ck/R"] = std::move(R);
     rec.extra["ck/chi"] = std::move(chi);
+}
+
+// The record of a run that ended with `end` (docs/ck.md).
+record ck_record(const ck_parameters& p, const ck_progress& run, const run_end& end) {
+    record rec;
+    rec.system = "pspin";
+    rec.method = "ck";
+    rec.parameters = to_json(p);
+    end.mark(rec);
+    rec.time = run.scalars.times();
+    rec.energy = run.scalars.values("energy");
+    rec.observables["mu"] = run.scalars.values("mu");
+    rec.aging.tw = run.tw;
+    rec.aging.t = run.lags;
+    rec.aging.delta = run.aging.delta();
+    rec.aging.noise.assign(run.tw.size(), p.T);
+    add_final_grid(rec, run.x, p.output_points);
     return rec;
+}
+
+template <class Dynamics>
+record run_with(Dynamics& dyn, const ck_system& sys, const ck_parameters& p, const run_hooks& hooks, const run_control& control) {
+    ck_progress run(dyn.initial_state(sys), p);
+    const std::int64_t last = dyn.steps_to(p.tmax);
+    if (control.resume) run.restore(*control.resume, p, last);
+    run_hooks h = hooks;
+    if (h.progress && h.progress_every == 0) h.progress_every = std::max<std::int64_t>(1, last / 200);
+    trigger when = control.checkpoint_every;
+    when.reset();
+    const auto save = [&] {
+        write_checkpoint(run.save(p), control.checkpoint_path);
+        when.reset();
+    };
+    if (!control.checkpoint_path.empty())
+        h.between_steps = [&](std::int64_t step) {
+            if (when.due(step)) save();
+        };
+    run_end end;
+    h.stop = [&](std::int64_t step) {
+        if (!hooks.stop || !hooks.stop(step)) return false;
+        end.reason = stop_reason::interrupted; // CK records store no stop_reason message
+        return true;
+    };
+    integrate(dyn, sys, run.x, run.rs, last, schedule::linear(last, 1), h, run.scalars, run.aging);
+    if (end.stopped() && !control.checkpoint_path.empty()) save();
+    return ck_record(p, run, end);
 }
 
 } // namespace
@@ -294,9 +320,9 @@ ck_parameters ck_parameters_from_checkpoint(const checkpoint& c) {
     }
 }
 
-record run_ck(const ck_parameters& p, const run_hooks& hooks) { return run_ck(p, hooks, ck_control{}); }
+record run_ck(const ck_parameters& p, const run_hooks& hooks) { return run_ck(p, hooks, run_control{}); }
 
-record run_ck(const ck_parameters& p, const run_hooks& hooks, const ck_control& control) {
+record run_ck(const ck_parameters& p, const run_hooks& hooks, const run_control& control) {
     validate(p);
     const ck_system sys(ck_mixture::parse(p.mix), p.T, p.T0);
     if (p.scheme == "reference") {

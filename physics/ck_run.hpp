@@ -4,6 +4,7 @@
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/driver.hpp"
 #include "dynamics/record.hpp"
+#include "dynamics/run_control.hpp"
 #include "physics/ck.hpp"
 
 #include <cstdint>
@@ -50,19 +51,18 @@ void validate(const ck_parameters& p);
 /// record is then marked incomplete. Throws parameter_error, divergence_error.
 [[nodiscard]] record run_ck(const ck_parameters& p, const run_hooks& hooks = {});
 
-/// Checkpointing of a CK run: the whole two-time state (grids, interval moments, histories),
-/// the recorders and the step, so a resumed run gives the record of the uninterrupted one, bit
-/// for bit (same binary and CPU). Checkpoints are written between steps.
-struct ck_control {
-    std::filesystem::path checkpoint_path;  ///< where to write; empty = never
-    std::int64_t checkpoint_every_steps = 0; ///< every this many steps (0 = off)
-    double checkpoint_every_seconds = 0;     ///< or after this much wall time (0 = off)
-    const checkpoint* resume = nullptr;      ///< continue from this checkpoint (same parameters)
-};
+/// The whole state of a CK run as checkpoint entries (every field of for_each_field: the grid,
+/// interval moments and histories), and back; the layout is that of every CK checkpoint so far.
+/// restore throws record_error when an entry is missing or corrupt.
+void save(checkpoint& c, const ck_state& x);
+void restore(const checkpoint& c, ck_state& x);
 
-/// run_ck with checkpoints; when hooks.stop stops the run and a checkpoint path is set, a final
-/// checkpoint is written. Throws record_error for a checkpoint of another configuration.
-[[nodiscard]] record run_ck(const ck_parameters& p, const run_hooks& hooks, const ck_control& control);
+/// run_ck with checkpoints (dynamics/run_control.hpp): the whole two-time state (save above),
+/// the recorders and the step, so a resumed run gives the record of the uninterrupted one, bit
+/// for bit (same binary and CPU); written between steps. When hooks.stop stops the run and a
+/// checkpoint path is set, a final checkpoint is written. Throws record_error for a checkpoint of
+/// another configuration.
+[[nodiscard]] record run_ck(const ck_parameters& p, const run_hooks& hooks, const run_control& control);
 
 /// True when `c` was written by a CK run (pspin_quench --method ck).
 [[nodiscard]] bool is_ck_checkpoint(const checkpoint& c);

@@ -5,7 +5,6 @@
 #include "physics/pspin.hpp"
 #include "physics/steppers.hpp"
 
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -83,49 +82,29 @@ scalar_recorder<replica_system> energy_recorder(std::size_t replicas) {
     return rec;
 }
 
-// What one sample measured.
+// What one sample (one replica of it) measured.
 struct sample_result {
     std::vector<double> time, energy, acceptance;
     row_matrix delta;
+
+    // Saved as PREFIXtime, PREFIXenergy, PREFIXacceptance and PREFIXdelta.
+    void save(checkpoint& c, const std::string& prefix) const {
+        c.put(prefix + "time", time);
+        c.put(prefix + "energy", energy);
+        c.put(prefix + "acceptance", acceptance);
+        c.put_matrix(prefix + "delta", delta);
+    }
+    void restore(const checkpoint& c, const std::string& prefix) {
+        time = c.vector(prefix + "time");
+        energy = c.vector(prefix + "energy");
+        acceptance = c.vector(prefix + "acceptance");
+        delta = c.matrix(prefix + "delta");
+    }
 };
 
 double step_dt(const pspin_quench_parameters& par) { return par.method == quench_method::metropolis ? 1.0 : par.dt; }
 
 std::int64_t to_steps(double t, double dt) { return static_cast<std::int64_t>(std::llround(t / dt)); }
-
-nd_array<double> as_array(const row_matrix& m) {
-    return {{static_cast<std::uint64_t>(m.rows()), static_cast<std::uint64_t>(m.cols())},
-            std::vector<double>(m.data(), m.data() + m.size())};
-}
-
-row_matrix as_matrix(const nd_array<double>& a) {
-    if (a.shape.size() != 2) throw record_error("checkpoint: a table is not two-dimensional");
-    row_matrix m(static_cast<Eigen::Index>(a.shape[0]), static_cast<Eigen::Index>(a.shape[1]));
-    std::copy(a.data.begin(), a.data.end(), m.data());
-    return m;
-}
-
-const nd_array<double>& array_of(const checkpoint& c, const std::string& key) {
-    const auto it = c.arrays.find(key);
-    if (it == c.arrays.end()) throw record_error("checkpoint: entry '" + key + "' missing");
-    return it->second;
-}
-
-void save_result(checkpoint& c, const std::string& prefix, const sample_result& r) {
-    c.put(prefix + "time", r.time);
-    c.put(prefix + "energy", r.energy);
-    c.put(prefix + "acceptance", r.acceptance);
-    c.arrays[prefix + "delta"] = as_array(r.delta);
-}
-
-sample_result load_result(const checkpoint& c, const std::string& prefix) {
-    sample_result r;
-    r.time = c.vector(prefix + "time");
-    r.energy = c.vector(prefix + "energy");
-    r.acceptance = c.vector(prefix + "acceptance");
-    r.delta = as_matrix(array_of(c, prefix + "delta"));
-    return r;
-}
 
 // The record of the samples measured so far.
 record assemble(const pspin_quench_parameters& par, const std::vector<sample_result>& results,
@@ -292,169 +271,210 @@ std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par) {
     return schedule(out).steps();
 }
 
-record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hooks, const quench_control& control) {
-    validate(par);
-    const double dt = step_dt(par);
-    const std::int64_t last = steps_per_sample(par);
-    const auto tw = waiting_steps(par);
-    const std::vector<std::int64_t> lags = schedule::log_spaced(1, last, par.per_decade, true).steps();
-    const schedule energy_sched = schedule::log_spaced(1, last, par.per_decade, true);
-    const std::int64_t total = last * par.samples;
-    const std::string config = to_json(par).dump();
+namespace {
 
-    std::vector<sample_result> results;
-    int first_sample = 0;
-    if (control.resume) {
-        if (control.resume->tool != "pspin_quench" || control.resume->config != config)
-            throw record_error("checkpoint is from a different configuration than this run");
-        first_sample = static_cast<int>(control.resume->integer("sample"));
-        if (first_sample < 0 || first_sample > par.samples) throw record_error("checkpoint: bad sample index");
-        for (int k = 0; k < first_sample * par.replicas; ++k)
-            results.push_back(load_result(*control.resume, "done/" + std::to_string(k) + "/"));
+// The fixed quantities of a quench: steps, schedules and the configuration a checkpoint must match.
+struct quench_plan {
+    const pspin_quench_parameters& par;
+    double dt;
+    std::int64_t last; // steps per sample
+    std::vector<std::int64_t> tw, lags;
+    schedule energy_sched;
+    std::int64_t total; // steps over all samples
+    std::string config;
+};
+
+quench_plan make_plan(const pspin_quench_parameters& par) {
+    const std::int64_t last = steps_per_sample(par);
+    return {par,
+            step_dt(par),
+            last,
+            waiting_steps(par),
+            schedule::log_spaced(1, last, par.per_decade, true).steps(),
+            schedule::log_spaced(1, last, par.per_decade, true),
+            last * par.samples,
+            to_json(par).dump()};
+}
+
+// The noise seeds of the replicas of sample s (see run_pspin_quench).
+std::vector<std::uint64_t> noise_seeds(const pspin_quench_parameters& par, int s) {
+    std::vector<std::uint64_t> seeds;
+    for (int r = 0; r < par.replicas; ++r) seeds.push_back(replica_seed(derive_seed(par.seed, noise, static_cast<std::uint64_t>(s)), r));
+    return seeds;
+}
+
+// One disorder sample: its couplings, the R replicas, their dynamics and recorders, and the step;
+// with the finished samples, what a checkpoint holds.
+class sample_run {
+public:
+    sample_run(const quench_plan& plan, int s)
+        : m_plan(plan), m_s(s), m_nr(static_cast<std::size_t>(plan.par.replicas)),
+          m_model(plan.par.n, plan.par.p, derive_seed(plan.par.seed, couplings, static_cast<std::uint64_t>(s)), plan.par.couplings),
+          m_sys{&m_model}, m_dyn(plan.par, plan.dt, noise_seeds(plan.par, s)), m_scalars(energy_recorder(m_nr)),
+          m_two_time(m_nr, two_time_recorder<Eigen::VectorXd>(plan.tw, plan.lags)),
+          m_sched(plan.energy_sched.merged(m_two_time.front().required_steps()).truncated(plan.last)), m_acceptance(m_nr) {
+        for (int r = 0; r < plan.par.replicas; ++r) {
+            std::mt19937_64 init_rng(replica_seed(derive_seed(plan.par.seed, initial, static_cast<std::uint64_t>(s)), r));
+            m_sigma.push_back(m_model.random_configuration(init_rng));
+        }
+    }
+    sample_run(const sample_run&) = delete;
+    sample_run& operator=(const sample_run&) = delete;
+
+    // The sample's state; per replica r under rkey(r, ...), replica 0 under the plain names.
+    void save(checkpoint& c) const {
+        c.integers["step"] = m_rs.step;
+        c.put("scalars/step", std::vector<double>(m_scalars.steps().begin(), m_scalars.steps().end()));
+        c.put("scalars/time", m_scalars.times());
+        for (std::size_t r = 0; r < m_nr; ++r) {
+            const int ri = static_cast<int>(r);
+            c.put_vector(rkey(ri, "sigma"), m_sigma[r]);
+            c.strings[rkey(ri, "rng")] = m_dyn.state(r);
+            c.put(rkey(ri, "scalars/energy"), m_scalars.values(energy_name(r)));
+            c.put(rkey(ri, "acceptance"), m_acceptance[r]);
+            m_two_time[r].save(c, rkey(ri, ""));
+        }
+    }
+    // Restores what save() wrote; throws record_error when an entry is missing or of the wrong size.
+    void restore(const checkpoint& c) {
+        m_rs.step = c.integer("step");
+        const auto steps_d = c.vector("scalars/step");
+        const auto times = c.vector("scalars/time");
+        std::vector<std::vector<double>> energies(m_nr);
+        for (std::size_t r = 0; r < m_nr; ++r) {
+            const int ri = static_cast<int>(r);
+            const auto x = c.vector(rkey(ri, "sigma"));
+            if (static_cast<int>(x.size()) != m_plan.par.n) throw record_error("checkpoint: spin vector has the wrong size");
+            m_sigma[r] = Eigen::Map<const Eigen::VectorXd>(x.data(), m_plan.par.n);
+            m_dyn.restore(r, c.string(rkey(ri, "rng")));
+            energies[r] = c.vector(rkey(ri, "scalars/energy"));
+            if (energies[r].size() != times.size()) throw record_error("checkpoint: energy series has the wrong length");
+            m_acceptance[r] = c.vector(rkey(ri, "acceptance"));
+            m_two_time[r].restore(c, rkey(ri, ""), m_plan.par.n);
+        }
+        m_scalars.restore(std::vector<std::int64_t>(steps_d.begin(), steps_d.end()), times, std::move(energies));
     }
 
-    std::string stop_reason;
-    using clock = std::chrono::steady_clock;
-    auto last_checkpoint = clock::now();
-
-    const int nrep = par.replicas;
-    for (int s = first_sample; s < par.samples && stop_reason.empty(); ++s) {
-        const auto us = static_cast<std::uint64_t>(s);
-        const auto nr = static_cast<std::size_t>(nrep);
-        const pspin_model model(par.n, par.p, derive_seed(par.seed, couplings, us), par.couplings);
-        const replica_system sys{&model};
-        std::vector<Eigen::VectorXd> sigma;
-        std::vector<std::uint64_t> noise_seeds;
-        for (int r = 0; r < nrep; ++r) {
-            std::mt19937_64 init_rng(replica_seed(derive_seed(par.seed, initial, us), r));
-            sigma.push_back(model.random_configuration(init_rng));
-            noise_seeds.push_back(replica_seed(derive_seed(par.seed, noise, us), r));
-        }
-        quench_stepper dyn(par, dt, noise_seeds);
-
-        scalar_recorder<replica_system> scalars = energy_recorder(nr);
-        std::vector<two_time_recorder<Eigen::VectorXd>> two_time(nr, two_time_recorder<Eigen::VectorXd>(tw, lags));
-        const schedule sched = energy_sched.merged(two_time.front().required_steps()).truncated(last);
-        std::vector<std::vector<double>> acceptance(nr);
-        run_state rs;
-
-        if (control.resume && s == first_sample && control.resume->integers.count("step")) {
-            const checkpoint& c = *control.resume;
-            rs.step = c.integer("step");
-            const auto steps_d = c.vector("scalars/step");
-            const auto times = c.vector("scalars/time");
-            std::vector<std::vector<double>> energies(nr);
-            for (int r = 0; r < nrep; ++r) {
-                const auto ur = static_cast<std::size_t>(r);
-                const auto x = c.vector(rkey(r, "sigma"));
-                if (static_cast<int>(x.size()) != par.n) throw record_error("checkpoint: spin vector has the wrong size");
-                sigma[ur] = Eigen::Map<const Eigen::VectorXd>(x.data(), par.n);
-                dyn.restore(ur, c.string(rkey(r, "rng")));
-                energies[ur] = c.vector(rkey(r, "scalars/energy"));
-                if (energies[ur].size() != times.size()) throw record_error("checkpoint: energy series has the wrong length");
-                acceptance[ur] = c.vector(rkey(r, "acceptance"));
-                std::vector<std::optional<Eigen::VectorXd>> snaps(tw.size());
-                for (std::size_t i = 0; i < tw.size(); ++i) {
-                    const auto it = c.arrays.find(rkey(r, "snapshot/" + std::to_string(i)));
-                    if (it != c.arrays.end()) snaps[i] = Eigen::Map<const Eigen::VectorXd>(it->second.data.data(), par.n);
-                }
-                two_time[ur].restore(as_matrix(array_of(c, rkey(r, "delta"))), std::move(snaps));
-            }
-            scalars.restore(std::vector<std::int64_t>(steps_d.begin(), steps_d.end()), times, std::move(energies));
-        }
-
-        auto current = [&](std::size_t r) {
-            sample_result res;
-            res.time = scalars.times();
-            res.energy = scalars.values(energy_name(r));
-            res.acceptance = acceptance[r];
-            res.delta = two_time[r].delta();
-            return res;
-        };
-        auto save = [&] {
-            checkpoint c;
-            c.tool = "pspin_quench";
-            c.config = config;
-            c.integers["sample"] = s;
-            for (std::size_t k = 0; k < results.size(); ++k) save_result(c, "done/" + std::to_string(k) + "/", results[k]);
-            c.integers["step"] = rs.step;
-            c.put("scalars/step", std::vector<double>(scalars.steps().begin(), scalars.steps().end()));
-            c.put("scalars/time", scalars.times());
-            for (int r = 0; r < nrep; ++r) {
-                const auto ur = static_cast<std::size_t>(r);
-                c.put(rkey(r, "sigma"), std::vector<double>(sigma[ur].data(), sigma[ur].data() + sigma[ur].size()));
-                c.strings[rkey(r, "rng")] = dyn.state(ur);
-                c.put(rkey(r, "scalars/energy"), scalars.values(energy_name(ur)));
-                c.put(rkey(r, "acceptance"), acceptance[ur]);
-                c.arrays[rkey(r, "delta")] = as_array(two_time[ur].delta());
-                for (std::size_t i = 0; i < tw.size(); ++i)
-                    if (const auto& snap = two_time[ur].snapshots()[i])
-                        c.put(rkey(r, "snapshot/" + std::to_string(i)), std::vector<double>(snap->data(), snap->data() + snap->size()));
-            }
-            write_checkpoint(c, control.checkpoint_path);
-            last_checkpoint = clock::now();
-        };
-
-        run_hooks inner;
-        inner.progress_every = hooks.progress_every;
-        if (hooks.progress) inner.progress = [&](std::int64_t step, std::int64_t) { hooks.progress(s * last + step, total); };
-        inner.between_steps = [&](std::int64_t step) {
-            if (control.checkpoint_path.empty()) return;
-            const bool by_steps = control.checkpoint_every_steps > 0 && step % control.checkpoint_every_steps == 0;
-            const bool by_time = control.checkpoint_every_seconds > 0 &&
-                                 std::chrono::duration<double>(clock::now() - last_checkpoint).count() >= control.checkpoint_every_seconds;
-            if (by_steps || by_time) save();
-        };
-        inner.stop = [&](std::int64_t step) {
-            if (hooks.stop && hooks.stop(step)) {
-                stop_reason = "interrupted at t = " + std::to_string(static_cast<double>(step) * dt) + " of sample " + std::to_string(s);
-                return true;
-            }
-            return false;
+    // Integrates from the current step to the last; true when it got there. Otherwise `end` says
+    // why: hooks.stop returned true (interrupted) or an energy was not finite (diverged).
+    bool run(run_hooks hooks, run_end& end) {
+        const auto ask = std::move(hooks.stop);
+        hooks.stop = [&](std::int64_t step) {
+            if (!ask || !ask(step)) return false;
+            end = {stop_reason::interrupted,
+                   "interrupted at t = " + std::to_string(static_cast<double>(step) * m_plan.dt) + " of sample " + std::to_string(m_s)};
+            return true;
         };
         // Divergence: checked where the energy is measured; everything measured before is kept.
         auto guard = [&](const replica_system&, const replica_state&, std::int64_t step, double t) {
-            for (int r = 0; r < nrep; ++r)
-                if (!std::isfinite(scalars.values(energy_name(static_cast<std::size_t>(r))).back())) {
-                    stop_reason = "diverged at t = " + std::to_string(t) + " (step " + std::to_string(step) + ", sample " +
-                                  std::to_string(s) + (nrep > 1 ? ", replica " + std::to_string(r) : std::string()) +
-                                  "): the energy is not finite; dt = " + std::to_string(dt) + " is likely too large";
-                    throw divergence_error(stop_reason);
-                }
+            if (const auto r = diverged_replica()) {
+                end = {stop_reason::diverged, divergence_message(*r, step, t)};
+                throw divergence_error(end.message);
+            }
         };
         auto aging = [&](const replica_system&, const replica_state& x, std::int64_t step, double t) {
-            for (std::size_t r = 0; r < nr; ++r) two_time[r](model, x[r], step, t);
+            for (std::size_t r = 0; r < m_nr; ++r) m_two_time[r](m_model, x[r], step, t);
         };
-        bool finished = false;
+        auto acc = [&](const replica_system&, const replica_state&, std::int64_t, double) {
+            for (std::size_t r = 0; r < m_nr; ++r) m_acceptance[r].push_back(m_dyn.acceptance(r));
+        };
         try {
-            if (par.method == quench_method::metropolis) {
-                auto acc = [&](const replica_system&, const replica_state&, std::int64_t, double) {
-                    for (std::size_t r = 0; r < nr; ++r) acceptance[r].push_back(dyn.acceptance(r));
-                };
-                finished = integrate(dyn, sys, sigma, rs, last, sched, inner, scalars, guard, aging, acc);
-            } else {
-                finished = integrate(dyn, sys, sigma, rs, last, sched, inner, scalars, guard, aging);
-            }
+            if (m_plan.par.method == quench_method::metropolis)
+                return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, m_scalars, guard, aging, acc);
+            return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, m_scalars, guard, aging);
         } catch (const divergence_error&) {
-            finished = false;
-        }
-        if (finished) {
-            for (std::size_t r = 0; r < nr; ++r) results.push_back(current(r));
-            continue;
-        }
-        if (!stop_reason.empty() && stop_reason.rfind("interrupted", 0) == 0 && !control.checkpoint_path.empty()) save();
-        if (results.empty()) { // keep the measured part of a lone first sample
-            for (std::size_t r = 0; r < nr; ++r) {
-                auto res = current(r);
-                res.time.resize(res.energy.size());
-                results.push_back(std::move(res));
-            }
+            return false;
         }
     }
 
-    record rec = assemble(par, results, tw, lags);
-    rec.complete = stop_reason.empty();
-    if (!rec.complete) rec.parameters["stop_reason"] = stop_reason;
+    // What replica r measured so far.
+    [[nodiscard]] sample_result result(std::size_t r) const {
+        return {m_scalars.times(), m_scalars.values(energy_name(r)), m_acceptance[r], m_two_time[r].delta()};
+    }
+
+private:
+    [[nodiscard]] std::optional<int> diverged_replica() const {
+        for (std::size_t r = 0; r < m_nr; ++r)
+            if (!std::isfinite(m_scalars.values(energy_name(r)).back())) return static_cast<int>(r);
+        return std::nullopt;
+    }
+    [[nodiscard]] std::string divergence_message(int r, std::int64_t step, double t) const {
+        return "diverged at t = " + std::to_string(t) + " (step " + std::to_string(step) + ", sample " + std::to_string(m_s) +
+               (m_nr > 1 ? ", replica " + std::to_string(r) : std::string()) + "): the energy is not finite; dt = " +
+               std::to_string(m_plan.dt) + " is likely too large";
+    }
+
+    const quench_plan& m_plan;
+    int m_s;
+    std::size_t m_nr;
+    pspin_model m_model;
+    replica_system m_sys;
+    replica_state m_sigma;
+    quench_stepper m_dyn;
+    scalar_recorder<replica_system> m_scalars;
+    std::vector<two_time_recorder<Eigen::VectorXd>> m_two_time;
+    schedule m_sched;
+    std::vector<std::vector<double>> m_acceptance;
+    run_state m_rs;
+};
+
+// Checks that `c` continues this quench, loads its finished samples into `results` and returns
+// the sample to go on with. Throws record_error otherwise.
+int resume_results(const quench_plan& plan, const checkpoint& c, std::vector<sample_result>& results) {
+    if (c.tool != "pspin_quench" || c.config != plan.config)
+        throw record_error("checkpoint is from a different configuration than this run");
+    const auto first = static_cast<int>(c.integer("sample"));
+    if (first < 0 || first > plan.par.samples) throw record_error("checkpoint: bad sample index");
+    for (int k = 0; k < first * plan.par.replicas; ++k) results.emplace_back().restore(c, "done/" + std::to_string(k) + "/");
+    return first;
+}
+
+// The checkpoint of a quench inside sample s: the finished samples ("done/k/") and sample s.
+checkpoint quench_checkpoint(const quench_plan& plan, int s, const std::vector<sample_result>& results, const sample_run& sample) {
+    checkpoint c;
+    c.tool = "pspin_quench";
+    c.config = plan.config;
+    c.integers["sample"] = s;
+    for (std::size_t k = 0; k < results.size(); ++k) results[k].save(c, "done/" + std::to_string(k) + "/");
+    sample.save(c);
+    return c;
+}
+
+} // namespace
+
+record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hooks, const run_control& control) {
+    validate(par);
+    const quench_plan plan = make_plan(par);
+    std::vector<sample_result> results;
+    const int first = control.resume ? resume_results(plan, *control.resume, results) : 0;
+    trigger when = control.checkpoint_every;
+    when.reset();
+    run_end end;
+    for (int s = first; s < par.samples && !end.stopped(); ++s) {
+        sample_run sample(plan, s);
+        if (control.resume && s == first && control.resume->integers.count("step")) sample.restore(*control.resume);
+        const auto save = [&] {
+            write_checkpoint(quench_checkpoint(plan, s, results, sample), control.checkpoint_path);
+            when.reset();
+        };
+        run_hooks inner;
+        inner.progress_every = hooks.progress_every;
+        if (hooks.progress) inner.progress = [&](std::int64_t step, std::int64_t) { hooks.progress(s * plan.last + step, plan.total); };
+        inner.between_steps = [&](std::int64_t step) {
+            if (!control.checkpoint_path.empty() && when.due(step)) save();
+        };
+        inner.stop = hooks.stop;
+        const bool finished = sample.run(inner, end);
+        if (!finished && end.reason == stop_reason::interrupted && !control.checkpoint_path.empty()) save();
+        if (finished || results.empty()) { // all replicas, or the measured part of a lone first sample
+            for (std::size_t r = 0; r < static_cast<std::size_t>(par.replicas); ++r) {
+                results.push_back(sample.result(r));
+                results.back().time.resize(results.back().energy.size());
+            }
+        }
+    }
+    record rec = assemble(par, results, plan.tw, plan.lags);
+    end.mark(rec);
     return rec;
 }
 

@@ -6,6 +6,7 @@
 #include "dynamics/fields.hpp"
 #include "dynamics/record.hpp"
 #include "physics/pspin.hpp"
+#include "dynamics/run_control.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -92,16 +93,6 @@ struct quench_memory {
 /// The memory estimate of a quench with these parameters (validated or not; N, p >= 0).
 [[nodiscard]] quench_memory memory_estimate(const pspin_quench_parameters& par);
 
-/// Checkpointing of a quench. A checkpoint holds the samples already finished and the full
-/// state of the current one (spins, noise generator, recorders, step), so a resumed run gives
-/// a record identical, bit for bit, to the uninterrupted run with the same parameters.
-struct quench_control {
-    std::filesystem::path checkpoint_path;  ///< where to write checkpoints; empty = never
-    std::int64_t checkpoint_every_steps = 0; ///< write every this many steps (0 = off)
-    double checkpoint_every_seconds = 0;     ///< or after this much wall time (0 = off)
-    const checkpoint* resume = nullptr;      ///< continue from this checkpoint (same parameters)
-};
-
 /// The parameters stored in a pspin_quench checkpoint (read through the field table); throws
 /// record_error if it is not one or its configuration does not parse.
 [[nodiscard]] pspin_quench_parameters parameters_from_checkpoint(const checkpoint& c);
@@ -114,13 +105,16 @@ struct quench_control {
 /// Seeds: couplings of sample s from derive_seed(seed, 1, s); replica 0 draws its initial
 /// condition and noise from derive_seed(seed, 2, s) and derive_seed(seed, 3, s) (so replicas = 1
 /// is the single-replica run), replica r > 0 from derive_seed(that seed, 4, r).
+/// Checkpoints (control): the samples already finished and the full state of the current one
+/// (spins, noise generators, recorders, step), so that a resumed run gives the record of the
+/// uninterrupted one bit for bit; throws record_error for a checkpoint of another configuration.
 /// hooks.progress receives (steps done over all samples, total steps). If hooks.stop asks to
 /// stop, or the energy becomes non-finite, the record is partial: complete = false,
 /// parameters["stop_reason"] says why ("interrupted at ..." or "diverged at ..."), and it holds
 /// the samples finished so far (or the measured part of the first sample). When stopped by
 /// hooks.stop with a checkpoint path, a final checkpoint is written first.
 [[nodiscard]] record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hooks = {},
-                                      const quench_control& control = {});
+                                      const run_control& control = {});
 
 /// A 64-bit seed derived from (master, stream, index) by SplitMix64; streams are independent.
 [[nodiscard]] std::uint64_t derive_seed(std::uint64_t master, std::uint64_t stream, std::uint64_t index) noexcept;

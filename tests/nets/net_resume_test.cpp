@@ -289,7 +289,7 @@ TEST(NetResume, ResnetBuffersAreRestoredExactly) {
         glassy::nets::quench q(o);
         glassy::run_hooks hooks;
         hooks.stop = [](std::int64_t step) { return step == 3; };
-        glassy::nets::quench_control control;
+        glassy::run_control control;
         control.checkpoint_path = ckpt;
         const glassy::record partial = q.run(hooks, control);
         EXPECT_FALSE(partial.complete);
@@ -301,7 +301,7 @@ TEST(NetResume, ResnetBuffersAreRestoredExactly) {
     EXPECT_EQ(c.arrays_f32.at("model/bn1.num_batches_tracked").data.at(0), 3.0f); // 3 training steps
     EXPECT_EQ(c.arrays_f32.count("model/bn1.running_var"), 1u);
     glassy::nets::quench q(o);
-    glassy::nets::quench_control control;
+    glassy::run_control control;
     control.resume = &c;
     const glassy::record resumed = q.run({}, control);
     expect_identical_records(reference, resumed);

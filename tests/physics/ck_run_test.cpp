@@ -1,8 +1,17 @@
 // Tests of the CK run layer (physics/ck_run.hpp): what run_ck leaves alone.
 #include "physics/ck_run.hpp"
 
+#include "dynamics/checkpoint.hpp"
+#include "dynamics/error.hpp"
+
 #include <gtest/gtest.h>
 #include <omp.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <type_traits>
+#include <vector>
 
 namespace glassy {
 namespace {
@@ -21,6 +30,91 @@ TEST(ck_run, leaves_the_openmp_thread_count_alone) {
     EXPECT_EQ(omp_get_max_threads(), 3);
     EXPECT_EQ(rec.parameters.at("threads"), 2);
     omp_set_num_threads(before);
+}
+
+// Every member of ck_state, flattened to numbers in declaration order (through for_each_field).
+std::vector<std::vector<double>> flatten(const ck_state& x) {
+    std::vector<std::vector<double>> out;
+    for_each_field(x, [&](const char*, const auto& v) {
+        using T = std::remove_cvref_t<decltype(v)>;
+        if constexpr (std::is_arithmetic_v<T>) {
+            out.push_back({static_cast<double>(v)});
+        } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+            out.push_back(v);
+        } else {
+            out.emplace_back();
+            for (const auto& row : v) {
+                out.back().push_back(static_cast<double>(row.size()));
+                out.back().insert(out.back().end(), row.begin(), row.end());
+            }
+        }
+    });
+    return out;
+}
+
+// A state whose every field holds values of its own (field k: k + 0.5, k, {k, k + 1} or a
+// ragged table with rows of lengths 1 and 2).
+ck_state distinct_state() {
+    ck_state x;
+    int k = 0;
+    for_each_field(x, [&](const char*, auto& v) {
+        ++k;
+        using T = std::remove_cvref_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, double>) v = k + 0.5;
+        else if constexpr (std::is_same_v<T, std::int64_t>) v = k;
+        else if constexpr (std::is_same_v<T, std::vector<double>>) v = {1.0 * k, k + 1.0};
+        else v = {{1.0 * k}, {k + 0.25, k + 0.75}};
+    });
+    return x;
+}
+
+// A field added to ck_state but not to for_each_field would be dropped from checkpoints: the
+// members visited must fill the struct exactly (each is an 8-byte number or a 24-byte vector,
+// so there is no padding to hide one).
+TEST(ck_state_checkpoint, for_each_field_visits_every_member) {
+    const ck_state x;
+    std::size_t bytes = 0, fields = 0;
+    for_each_field(x, [&](const char*, const auto& v) {
+        bytes += sizeof(v);
+        ++fields;
+    });
+    EXPECT_EQ(bytes, sizeof(ck_state));
+    EXPECT_EQ(fields, 20u);
+}
+
+// save / restore through a checkpoint file give back every field exactly, under the dataset
+// names of every CK checkpoint written so far (so old checkpoints still resume).
+TEST(ck_state_checkpoint, round_trip_keeps_every_field_and_the_layout) {
+    const ck_state x = distinct_state();
+    checkpoint c;
+    c.tool = "pspin_quench";
+    c.config = "{}";
+    save(c, x);
+    for (const char* key : {"h", "state/c/data", "state/c/len", "state/xht/len", "state/time", "state/energy", "state/mu"})
+        EXPECT_EQ(c.arrays.count(key), 1u) << key;
+    EXPECT_EQ(c.integers.count("n"), 1u);
+    EXPECT_EQ(c.integers.count("rows_computed"), 1u);
+    const auto path = std::filesystem::temp_directory_path() / ("ck_state_round_trip." + std::to_string(::getpid()) + ".ckpt");
+    write_checkpoint(c, path);
+    const checkpoint back = read_checkpoint(path, read_isolation::in_process);
+    std::filesystem::remove(path);
+    ck_state y;
+    restore(back, y);
+    EXPECT_EQ(flatten(y), flatten(x));
+}
+
+// A checkpoint without one of the state's entries is refused with record_error naming it.
+TEST(ck_state_checkpoint, missing_entry_is_refused) {
+    checkpoint c;
+    save(c, distinct_state());
+    c.arrays.erase("state/gv/len");
+    ck_state y;
+    try {
+        restore(c, y);
+        FAIL() << "no error";
+    } catch (const record_error& e) {
+        EXPECT_NE(std::string(e.what()).find("state/gv/len"), std::string::npos) << e.what();
+    }
 }
 
 } // namespace

@@ -104,7 +104,7 @@ TEST(quench_replicas, interrupted_and_resumed_replica_run_is_bit_identical) {
         par.method = glassy::parse_quench_method(method);
         const auto full = glassy::run_pspin_quench(par);
         // Stop in the middle of sample 1 (hooks.stop is asked per step of the current sample).
-        glassy::quench_control control;
+        glassy::run_control control;
         control.checkpoint_path = dir / (method + ".ckpt");
         glassy::run_hooks hooks;
         int calls = 0;
@@ -114,7 +114,7 @@ TEST(quench_replicas, interrupted_and_resumed_replica_run_is_bit_identical) {
         ASSERT_FALSE(partial.complete) << method;
         const glassy::checkpoint saved = glassy::read_checkpoint(control.checkpoint_path);
         EXPECT_EQ(saved.integer("sample"), 1) << method;
-        glassy::quench_control resume;
+        glassy::run_control resume;
         resume.checkpoint_path = control.checkpoint_path;
         resume.resume = &saved;
         const auto resumed = glassy::run_pspin_quench(par, {}, resume);
