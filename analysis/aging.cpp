@@ -92,7 +92,8 @@ void require_independent(const std::vector<record>& recs, const std::vector<std:
                 throw record_error(pre + " (seed " + a.parameters.at("seed").dump() + ")" + post);
             const bool same_data =
                 !a.energy.empty() && a.energy.size() == b.energy.size() &&
-                identical(a.energy.data(), b.energy.data(), a.energy.size()) && a.aging.delta.size() == b.aging.delta.size() &&
+                identical(a.energy.data(), b.energy.data(), a.energy.size()) &&
+                a.aging.delta.size() == b.aging.delta.size() &&
                 identical(a.aging.delta.data(), b.aging.delta.data(), static_cast<std::size_t>(a.aging.delta.size()));
             if (same_data) throw record_error(pre + " (identical /energy and /aging/delta)" + post);
         }
@@ -108,8 +109,10 @@ system_kind parse_system_kind(const std::string& name) {
 
 std::string to_string(system_kind kind) {
     switch (kind) {
-    case system_kind::pspin: return "pspin";
-    case system_kind::net: return "net";
+    case system_kind::pspin:
+        return "pspin";
+    case system_kind::net:
+        return "net";
     }
     return "?";
 }
@@ -153,8 +156,8 @@ run_data from_record(const record& rec, const std::string& source) {
         r.n_error_samples = std::max(r.n_error_samples, nd);
     }
     r.noise = rec.aging.noise;
-    if (r.noise.empty() && r.system == system_kind::pspin && rec.parameters.is_object() && rec.parameters.contains("T") &&
-        rec.parameters.at("T").is_number())
+    if (r.noise.empty() && r.system == system_kind::pspin && rec.parameters.is_object() &&
+        rec.parameters.contains("T") && rec.parameters.at("T").is_number())
         r.noise.assign(r.tw.size(), rec.parameters.at("T").get<double>());
     r.noise_err.assign(r.noise.size(), nan_v);
     for (const auto& [name, arr] : rec.extra) r.extra_datasets.push_back(name);
@@ -175,8 +178,7 @@ run_data average_records(const std::vector<record>& recs, const std::vector<std:
         if (a.method != b.method) throw record_error(pre + "method differs (" + a.method + " vs " + b.method + ")");
         if (auto d = parameter_difference(a.parameters, b.parameters)) throw record_error(pre + *d);
         if (!same_grid(a.time, b.time)) throw record_error(pre + "measurement times (/time) differ");
-        if (a.observables.size() != b.observables.size())
-            throw record_error(pre + "they hold different observables");
+        if (a.observables.size() != b.observables.size()) throw record_error(pre + "they hold different observables");
         for (const auto& [name, v] : a.observables)
             if (!b.observables.count(name)) throw record_error(pre + "observable '" + name + "' is missing in one");
         if (!same_grid(a.aging.tw, b.aging.tw)) throw record_error(pre + "waiting times (/aging/tw) differ");
@@ -269,7 +271,8 @@ double rise_threshold(const std::vector<double>& lag, const row_matrix& delta) {
     double first = std::numeric_limits<double>::infinity();
     for (Eigen::Index j = 0; j < delta.cols() && !std::isfinite(first); ++j)
         for (Eigen::Index row = 0; row < delta.rows(); ++row)
-            if (lag[static_cast<std::size_t>(j)] > 0 && valid_positive(delta(row, j))) first = std::min(first, delta(row, j));
+            if (lag[static_cast<std::size_t>(j)] > 0 && valid_positive(delta(row, j)))
+                first = std::min(first, delta(row, j));
     return 2 * first;
 }
 
@@ -359,8 +362,8 @@ std::string noise_run_refusal(const run_data& run) {
     if (run.noise.empty()) return "no /aging/noise";
     if (run.noise.size() != run.tw.size()) return "/aging/noise and /aging/tw differ in length";
     const auto& p = run.parameters;
-    if (run.system == system_kind::net && p.is_object() && p.contains("noise_samples") && p.at("noise_samples").is_number() &&
-        p.at("noise_samples").get<double>() == 1)
+    if (run.system == system_kind::net && p.is_object() && p.contains("noise_samples") &&
+        p.at("noise_samples").is_number() && p.at("noise_samples").get<double>() == 1)
         return "noise_samples = 1: D (eq. 4, a spread over samples) is 0 for one sample";
     return {};
 }
@@ -399,7 +402,8 @@ row_matrix delta_over_noise(const run_data& run) {
     if (run.noise.size() != static_cast<std::size_t>(run.delta.rows())) return out;
     const auto refused = noise_refusals(run);
     for (Eigen::Index i = 0; i < run.delta.rows(); ++i)
-        if (!refused[static_cast<std::size_t>(i)]) out.row(i) = run.delta.row(i) / run.noise[static_cast<std::size_t>(i)];
+        if (!refused[static_cast<std::size_t>(i)])
+            out.row(i) = run.delta.row(i) / run.noise[static_cast<std::size_t>(i)];
     return out;
 }
 
@@ -475,7 +479,8 @@ void set_regimes(const three_segment_fit& f, aging_summary& s) {
     }
     if (f.breakpoints == 0) {
         s.t1_reason = s.t2_reason = "not determined: no crossover, a straight line in log10 t fits as well as one "
-                                    "breakpoint (" + f_test_text(f, 0) + ")";
+                                    "breakpoint (" +
+                                    f_test_text(f, 0) + ")";
         return;
     }
     const bool is_t1 = std::abs(f.slope_one[0]) < std::abs(f.slope_one[1]);
@@ -642,7 +647,9 @@ aging_summary analyse(const run_data& run, const analysis_options& options) {
     put_final_values(run, s);
     // Regimes t1, t2 from the train loss (networks).
     if (run.system == system_kind::net) fit_regimes(run, options, s);
-    else s.t2_note = "glass: no t2 (the energy does not reach the bottom of the landscape); all waiting times in one panel";
+    else
+        s.t2_note =
+            "glass: no t2 (the energy does not reach the bottom of the landscape); all waiting times in one panel";
     if (auto n = repeat_note(run.time, "/time", run)) s.notes.push_back(*n);
     if (auto n = repeat_note(run.lag, "/aging/t", run)) s.notes.push_back(*n);
     set_panels_and_noise(run, s);
@@ -671,7 +678,9 @@ std::vector<double> comparison_exponential(const run_data& run, const aging_summ
 
 namespace {
 
-nlohmann::json opt(const std::optional<double>& v) { return v && std::isfinite(*v) ? nlohmann::json(*v) : nlohmann::json(); }
+nlohmann::json opt(const std::optional<double>& v) {
+    return v && std::isfinite(*v) ? nlohmann::json(*v) : nlohmann::json();
+}
 nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
 nlohmann::json spread_json(const std::optional<spread_measure>& m) {
@@ -743,8 +752,9 @@ void put_collapse(const run_data& run, const aging_summary& s, nlohmann::json& j
     j["waiting_times"] = {{"tw", run.tw}, {"noise", run.noise}, {"panel", panels}, {"noise_reason", reasons}};
     j["delta_over_D"] = s.has_noise ? "Delta / D(t_w)" : "D(t_w) unknown or zero: Delta not rescaled";
     j["delta_over_D_reason"] = first_reason.empty() ? json()
-                               : s.has_noise        ? json("some rows not rescaled (waiting_times.noise_reason), first: " + first_reason)
-                                                    : json("Delta not rescaled: " + first_reason);
+                               : s.has_noise
+                                   ? json("some rows not rescaled (waiting_times.noise_reason), first: " + first_reason)
+                                   : json("Delta not rescaled: " + first_reason);
     j["collapse"] = {{"below_t2", s.collapse_below ? opt(s.collapse_below->spread) : json()},
                      {"above_t2", s.collapse_above ? opt(s.collapse_above->spread) : json()}};
     j["collapse_details"] = {{"measure", s.has_noise ? "rms over lags of the sd across t_w of ln(Delta/D)"

@@ -30,11 +30,11 @@ enum class system_kind { pspin, net };
 /// One run, or the average of several runs of the same parameters, with standard errors.
 /// Errors are NaN where they cannot be estimated (a single run without per-sample data).
 struct run_data {
-    system_kind system = system_kind::pspin; ///< the record's `system`
-    std::string method;              ///< langevin, heun, metropolis, ck, sgd, ...
+    system_kind system = system_kind::pspin;              ///< the record's `system`
+    std::string method;                                   ///< langevin, heun, metropolis, ck, sgd, ...
     nlohmann::json parameters = nlohmann::json::object(); ///< parameters of the first record
-    std::vector<std::string> sources; ///< file names the data came from
-    std::size_t n_records = 0;       ///< records averaged
+    std::vector<std::string> sources;                     ///< file names the data came from
+    std::size_t n_records = 0;                            ///< records averaged
     std::size_t n_error_samples = 0; ///< samples behind the error bars (records, or per-record samples)
     bool complete = true;            ///< false if any record is a partial (interrupted) run
     std::vector<double> time;        ///< measurement times [n_t]
@@ -42,12 +42,12 @@ struct run_data {
     std::vector<double> energy_err;  ///< its standard error [n_t]
     std::map<std::string, std::vector<double>> observables;     ///< mean /observables/<name>
     std::map<std::string, std::vector<double>> observables_err; ///< their standard errors
-    std::vector<double> tw;          ///< waiting times [n_w]
-    std::vector<double> lag;         ///< lags t [n_l]
-    row_matrix delta;                ///< mean Delta(t_w, t_w + t) [n_w, n_l]; NaN where not reached
-    row_matrix delta_err;            ///< its standard error [n_w, n_l]
-    std::vector<double> noise;       ///< mean D(t_w) [n_w] (empty when unknown)
-    std::vector<double> noise_err;   ///< its standard error [n_w]
+    std::vector<double> tw;                                     ///< waiting times [n_w]
+    std::vector<double> lag;                                    ///< lags t [n_l]
+    row_matrix delta;                        ///< mean Delta(t_w, t_w + t) [n_w, n_l]; NaN where not reached
+    row_matrix delta_err;                    ///< its standard error [n_w, n_l]
+    std::vector<double> noise;               ///< mean D(t_w) [n_w] (empty when unknown)
+    std::vector<double> noise_err;           ///< its standard error [n_w]
     std::vector<std::string> extra_datasets; ///< names of other datasets (e.g. "ck/C"), listed only
 };
 
@@ -88,10 +88,10 @@ struct curve {
 
 /// Where Delta(t_w, t_w + t) stays flat: height and the lag window.
 struct plateau_estimate {
-    double height = 0;          ///< Delta at t_flat, the flattest point of the window
-    double t_flat = 0;          ///< lag where |d ln Delta / d ln t| (5-point fit) is smallest
+    double height = 0;             ///< Delta at t_flat, the flattest point of the window
+    double t_flat = 0;             ///< lag where |d ln Delta / d ln t| (5-point fit) is smallest
     double t_start = 0, t_end = 0; ///< lags bounding the window
-    double tw = 0;              ///< waiting time of the row it was found in
+    double tw = 0;                 ///< waiting time of the row it was found in
 };
 
 /// The first window of consecutive lags spanning at least a factor `min_ratio` in t over
@@ -123,34 +123,34 @@ inline constexpr double noise_negative_margin = 10.0;
 
 /// Settings of analyse(); the defaults are the documented ones.
 struct analysis_options {
-    std::size_t breakpoint_grid = 200;  ///< candidate breakpoints per axis in the t1/t2 search
+    std::size_t breakpoint_grid = 200;      ///< candidate breakpoints per axis in the t1/t2 search
     std::size_t min_points_per_segment = 3; ///< points required in each of the three segments
     std::size_t min_diffusive_points = 4;   ///< valid lags required for the diffusive exponent
 };
 
 /// Everything summary.json reports, computed from run_data (see docs/analysis.md).
 struct aging_summary {
-    std::optional<three_segment_fit> loss_fit; ///< fit of train loss vs log10 t (networks)
-    std::optional<double> t1, t1_err, t2, t2_err; ///< regimes (networks), time units; null when not determined
+    std::optional<three_segment_fit> loss_fit;         ///< fit of train loss vs log10 t (networks)
+    std::optional<double> t1, t1_err, t2, t2_err;      ///< regimes (networks), time units; null when not determined
     double t1_range[2] = {0, 0}, t2_range[2] = {0, 0}; ///< profile intervals [lo, hi]
-    std::string t1_reason, t2_reason;          ///< why t1 / t2 is null (empty when given)
-    std::string t2_note;                       ///< why t2 is absent (glasses, too few points, not determined)
-    std::vector<std::string> notes;            ///< data oddities handled (repeated times or lags), with file and dataset
-    std::vector<int> panel;                    ///< per t_w: 0 = below t2 (or no t2), 1 = above
-    std::vector<std::optional<std::string>> noise_reason; ///< per t_w: why D is not used (noise_refusals)
-    bool has_noise = false;                    ///< D(t_w) usable for at least one t_w
+    std::string t1_reason, t2_reason;                  ///< why t1 / t2 is null (empty when given)
+    std::string t2_note;                               ///< why t2 is absent (glasses, too few points, not determined)
+    std::vector<std::string> notes; ///< data oddities handled (repeated times or lags), with file and dataset
+    std::vector<int> panel;         ///< per t_w: 0 = below t2 (or no t2), 1 = above
+    std::vector<std::optional<std::string>> noise_reason;         ///< per t_w: why D is not used (noise_refusals)
+    bool has_noise = false;                                       ///< D(t_w) usable for at least one t_w
     std::optional<spread_measure> collapse_below, collapse_above; ///< spread of ln(Delta/D) at equal lag
-    std::optional<line_fit> diffusive;         ///< ln Delta vs ln t at the largest usable t_w
-    double diffusive_tw = 0;                   ///< that t_w
-    std::vector<std::optional<double>> exponent_per_tw; ///< slope of ln Delta vs ln t per t_w
-    std::optional<plateau_estimate> plateau;   ///< Delta plateau, if any
-    std::optional<double> q_ea;                ///< 1 - plateau/2 (p-spin only)
-    std::optional<spread_measure> scaling_t_over_tw, scaling_t; ///< spread of ln Delta vs ln(t/t_w) and vs ln t
-    double scaling_min_delta = 0;              ///< only Delta above this entered the scaling spreads
-    std::optional<power_law_fit> energy_fit;   ///< e(t) = e_inf + A t^-a (glasses)
-    double energy_fit_tmin = 0;                ///< smallest time used in that fit
-    std::optional<double> exp_tau;             ///< time constant of the comparison exponential
-    nlohmann::json final_values = nlohmann::json::object(); ///< last train/test loss, accuracy
+    std::optional<line_fit> diffusive;                            ///< ln Delta vs ln t at the largest usable t_w
+    double diffusive_tw = 0;                                      ///< that t_w
+    std::vector<std::optional<double>> exponent_per_tw;           ///< slope of ln Delta vs ln t per t_w
+    std::optional<plateau_estimate> plateau;                      ///< Delta plateau, if any
+    std::optional<double> q_ea;                                   ///< 1 - plateau/2 (p-spin only)
+    std::optional<spread_measure> scaling_t_over_tw, scaling_t;   ///< spread of ln Delta vs ln(t/t_w) and vs ln t
+    double scaling_min_delta = 0;                                 ///< only Delta above this entered the scaling spreads
+    std::optional<power_law_fit> energy_fit;                      ///< e(t) = e_inf + A t^-a (glasses)
+    double energy_fit_tmin = 0;                                   ///< smallest time used in that fit
+    std::optional<double> exp_tau;                                ///< time constant of the comparison exponential
+    nlohmann::json final_values = nlohmann::json::object();       ///< last train/test loss, accuracy
 };
 
 /// Runs the analysis. Never throws for missing optional parts (they are left empty);

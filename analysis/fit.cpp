@@ -34,8 +34,8 @@ line_fit fit_line(const std::vector<double>& x, const std::vector<double>& y) {
         sxy += (x[i] - mx) * (y[i] - my);
     }
     if (!(sxx > 0))
-        throw error("fit_line: need two distinct x values, got " + std::to_string(n) + " points all at x = " +
-                    std::to_string(x.front()));
+        throw error("fit_line: need two distinct x values, got " + std::to_string(n) +
+                    " points all at x = " + std::to_string(x.front()));
     line_fit f;
     f.n = n;
     f.slope = sxy / sxx;
@@ -112,10 +112,7 @@ public:
         const double h1 = x1s - u1 * n1, h1x = xx1 - u1 * x1s, h1h1 = xx1 - 2 * u1 * x1s + u1 * u1 * n1;
         const double h2 = x2s - u2 * n2, h2x = xx2 - u2 * x2s, h2h2 = xx2 - 2 * u2 * x2s + u2 * u2 * n2;
         const double h1h2 = xx2 - (u1 + u2) * x2s + u1 * u2 * n2;
-        g << n, sx, h1, h2,
-             sx, sxx, h1x, h2x,
-             h1, h1x, h1h1, h1h2,
-             h2, h2x, h1h2, h2h2;
+        g << n, sx, h1, h2, sx, sxx, h1x, h2x, h1, h1x, h1h1, h1h2, h2, h2x, h1h2, h2h2;
         r << sy, sxy, xy1 - u1 * y1, xy2 - u2 * y2;
         const Eigen::Vector4d beta = g.ldlt().solve(r);
         if (coef) *coef = beta;
@@ -378,7 +375,8 @@ three_segment_fit fit_three_segments(const std::vector<double>& x, const std::ve
     set_profile_intervals(f, g, p);
     const double my = mean_value(y);
     set_slopes_and_levels(f, sums, my);
-    fit_one_breakpoint(f, sums, g.cand, [&g](double b) { return g.admissible_one(b); }, my);
+    fit_one_breakpoint(
+        f, sums, g.cand, [&g](double b) { return g.admissible_one(b); }, my);
     compare_models(f, sums);
     return f;
 }

@@ -18,10 +18,10 @@ namespace glassy {
 
 /// Ordinary least-squares line y = intercept + slope * x.
 struct line_fit {
-    double intercept = 0;  ///< value at x = 0
-    double slope = 0;      ///< dy/dx
-    double slope_err = 0;  ///< standard error of the slope (0 when n = 2)
-    std::size_t n = 0;     ///< points used
+    double intercept = 0; ///< value at x = 0
+    double slope = 0;     ///< dy/dx
+    double slope_err = 0; ///< standard error of the slope (0 when n = 2)
+    std::size_t n = 0;    ///< points used
 };
 
 /// Fits a line through (x[i], y[i]); needs at least two distinct x. Repeated x values are
@@ -47,16 +47,16 @@ struct merged_points {
 /// Result of the continuous three-segment fit y = a + b x + c (x - x1)_+ + d (x - x2)_+.
 /// All break coordinates are in the units of x (the analysis uses x = log10 t).
 struct three_segment_fit {
-    double x1 = 0, x2 = 0;         ///< best breakpoints, x1 < x2
-    double x1_lo = 0, x1_hi = 0;   ///< profile interval of x1 (Delta chi^2 <= 1), widened to the grid step
-    double x2_lo = 0, x2_hi = 0;   ///< same for x2
-    double slope[3] = {0, 0, 0};   ///< slopes of the three segments (b, b + c, b + c + d)
-    double x_min = 0, x_max = 0;   ///< range of the data
+    double x1 = 0, x2 = 0;          ///< best breakpoints, x1 < x2
+    double x1_lo = 0, x1_hi = 0;    ///< profile interval of x1 (Delta chi^2 <= 1), widened to the grid step
+    double x2_lo = 0, x2_hi = 0;    ///< same for x2
+    double slope[3] = {0, 0, 0};    ///< slopes of the three segments (b, b + c, b + c + d)
+    double x_min = 0, x_max = 0;    ///< range of the data
     double level[4] = {0, 0, 0, 0}; ///< fitted y at x_min, x1, x2, x_max
-    double rss = 0;                ///< residual sum of squares at the optimum
-    double sigma2 = 0;             ///< residual variance rss / (n - 6)
-    double grid_step = 0;          ///< spacing of the coarse breakpoint grid
-    std::size_t n = 0;             ///< points used
+    double rss = 0;                 ///< residual sum of squares at the optimum
+    double sigma2 = 0;              ///< residual variance rss / (n - 6)
+    double grid_step = 0;           ///< spacing of the coarse breakpoint grid
+    std::size_t n = 0;              ///< points used
     /// Model comparison (docs/analysis.md, "t1 and t2"): RSS of the least-squares straight line
     /// and of the best continuous one-breakpoint fit, found like x1, x2 (grid, refinement,
     /// profile interval x_one_lo..x_one_hi), with its slopes either side and its fitted y at
@@ -98,12 +98,12 @@ inline constexpr double breakpoint_relative_floor = 1e-9;
 
 /// Power-law approach y(t) = y_inf + A t^-a, fitted by least squares on (t, y), t > 0.
 struct power_law_fit {
-    double y_inf = 0;     ///< asymptote
-    double amplitude = 0; ///< A (positive when y approaches y_inf from above)
-    double exponent = 0;  ///< a > 0
+    double y_inf = 0;        ///< asymptote
+    double amplitude = 0;    ///< A (positive when y approaches y_inf from above)
+    double exponent = 0;     ///< a > 0
     double exponent_err = 0; ///< half-width of the profile interval of a (Delta chi^2 <= 1)
-    double rss = 0;       ///< residual sum of squares
-    std::size_t n = 0;    ///< points used
+    double rss = 0;          ///< residual sum of squares
+    std::size_t n = 0;       ///< points used
 };
 
 /// Fits y = y_inf + A t^-a with a in [a_min, a_max]: the linear parameters are solved

@@ -14,9 +14,9 @@ namespace glassy {
 namespace {
 
 struct run_output {
-    int status = -1;      // exit status, or -1 when it did not exit normally
+    int status = -1; // exit status, or -1 when it did not exit normally
     bool exec_failed = false;
-    std::string err;      // captured stderr
+    std::string err; // captured stderr
 };
 
 // Runs argv with stdin/stdout on /dev/null, stderr captured, in `workdir`.
@@ -79,8 +79,7 @@ run_output run_process(const std::vector<std::string>& args, const std::filesyst
     out.exec_failed = ::read(exec_pipe[0], &c, 1) == 1;
     ::close(exec_pipe[0]);
     int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     out.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return out;
 }
@@ -137,8 +136,7 @@ gnuplot_result run_gnuplot(const std::string& program, const std::filesystem::pa
 std::string png_terminal(const std::string& program) {
     if (!gnuplot_available(program)) return "png";
     const run_output o = run_process({program}, {}, "set terminal pngcairo\n");
-    return o.status == 0 && o.err.find("unknown") == std::string::npos &&
-                   o.err.find("rror") == std::string::npos
+    return o.status == 0 && o.err.find("unknown") == std::string::npos && o.err.find("rror") == std::string::npos
                ? "pngcairo"
                : "png";
 }

@@ -7,9 +7,9 @@ namespace glassy {
 
 /// Outcome of one gnuplot run.
 struct gnuplot_result {
-    bool ok = false;       ///< gnuplot ran and exited with status 0
-    bool missing = false;  ///< the program could not be executed at all
-    std::string message;   ///< first line of gnuplot's error output, or why it could not run
+    bool ok = false;      ///< gnuplot ran and exited with status 0
+    bool missing = false; ///< the program could not be executed at all
+    std::string message;  ///< first line of gnuplot's error output, or why it could not run
 };
 
 /// Whether `program` (a path, or a name looked up in PATH) is an executable file.

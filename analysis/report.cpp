@@ -202,8 +202,8 @@ table loss_fit_table(const aging_summary& s) {
     if (!s.loss_fit || s.loss_fit->breakpoints == 0) return t;
     const auto& f = *s.loss_fit;
     const bool two = f.breakpoints == 2;
-    const std::vector<double> lx = two ? std::vector<double>{f.x_min, f.x1, f.x2, f.x_max}
-                                       : std::vector<double>{f.x_min, f.x_one, f.x_max};
+    const std::vector<double> lx =
+        two ? std::vector<double>{f.x_min, f.x1, f.x2, f.x_max} : std::vector<double>{f.x_min, f.x_one, f.x_max};
     const std::vector<double> ly = two ? std::vector<double>{f.level[0], f.level[1], f.level[2], f.level[3]}
                                        : std::vector<double>{f.level_one[0], f.level_one[1], f.level_one[2]};
     std::vector<double> tt;
@@ -235,13 +235,12 @@ struct figure {
     int width = 800, height = 500;
 };
 
-const char* preamble =
-    "set datafile separator \",\"\n"
-    "set datafile columnheaders\n"
-    "set palette defined (0 '#1b3b8b', 0.35 '#1f9e89', 0.7 '#e08a00', 1 '#c0182a')\n"
-    "unset colorbox\n"
-    "set grid lc rgb '#dddddd'\n"
-    "set format x '10^{%L}'\n";
+const char* preamble = "set datafile separator \",\"\n"
+                       "set datafile columnheaders\n"
+                       "set palette defined (0 '#1b3b8b', 0.35 '#1f9e89', 0.7 '#e08a00', 1 '#c0182a')\n"
+                       "unset colorbox\n"
+                       "set grid lc rgb '#dddddd'\n"
+                       "set format x '10^{%L}'\n";
 
 std::string curve_color(std::size_t k, std::size_t n) {
     const double f = n > 1 ? static_cast<double>(k) / static_cast<double>(n - 1) : 0.0;
@@ -317,19 +316,25 @@ figure loss_figure(const figure_context& c, const run_tables& t) {
     const bool acc = ta || va;
     figure f{is_under_parametrised(c.run) ? "fig5a_loss" : "fig2_loss", "", c.o.width,
              acc ? c.o.height * 7 / 5 : c.o.height};
-    std::string loss = tl ? "'observables.csv' using 1:" + std::to_string(tl) +
-                                " with lines lw 2 lc rgb '#1b3b8b' title 'train loss'"
-                          : "'energy.csv' using 1:2 with lines lw 2 lc rgb '#1b3b8b' title 'train loss'";
-    if (vl) loss += ", 'observables.csv' using 1:" + std::to_string(vl) + " with lines lw 2 lc rgb '#c0182a' title 'test loss'";
-    if (!t.loss_fit.columns.empty()) loss += ", 'loss_fit.csv' using 2:3 with lines dt 2 lw 1.5 lc rgb 'black' title 'piecewise-linear fit'";
+    std::string loss =
+        tl ? "'observables.csv' using 1:" + std::to_string(tl) + " with lines lw 2 lc rgb '#1b3b8b' title 'train loss'"
+           : "'energy.csv' using 1:2 with lines lw 2 lc rgb '#1b3b8b' title 'train loss'";
+    if (vl)
+        loss +=
+            ", 'observables.csv' using 1:" + std::to_string(vl) + " with lines lw 2 lc rgb '#c0182a' title 'test loss'";
+    if (!t.loss_fit.columns.empty())
+        loss += ", 'loss_fit.csv' using 2:3 with lines dt 2 lw 1.5 lc rgb 'black' title 'piecewise-linear fit'";
     f.body = std::string(preamble) + t_marks(c.s) + "set logscale x\nset xlabel 't (iterations)'\n";
     if (acc) f.body += "set multiplot layout 2,1\n";
     f.body += c.title + "set ylabel 'loss'\nset key top right\nplot " + loss + "\n";
     if (acc) {
         std::string a;
-        if (ta) a += "'observables.csv' using 1:" + std::to_string(ta) + " with lines lw 2 lc rgb '#1b3b8b' title 'train accuracy'";
-        if (va) a += std::string(a.empty() ? "" : ", ") + "'observables.csv' using 1:" + std::to_string(va) +
-                     " with lines lw 2 lc rgb '#c0182a' title 'test accuracy'";
+        if (ta)
+            a += "'observables.csv' using 1:" + std::to_string(ta) +
+                 " with lines lw 2 lc rgb '#1b3b8b' title 'train accuracy'";
+        if (va)
+            a += std::string(a.empty() ? "" : ", ") + "'observables.csv' using 1:" + std::to_string(va) +
+                 " with lines lw 2 lc rgb '#c0182a' title 'test accuracy'";
         f.body += "unset title\nset ylabel 'accuracy'\nset key bottom right\nplot " + a + "\nunset multiplot\n";
     }
     return f;
@@ -353,13 +358,13 @@ figure delta_over_noise_figure(const figure_context& c, const run_tables& t) {
     const aging_summary& s = c.s;
     const bool two = s.t2.has_value();
     figure g{"fig4_delta_over_D", "", c.o.width, two ? c.o.height * 8 / 5 : c.o.height};
-    const std::string ylab = s.has_noise ? "{/Symbol D}(t_w, t_w + t) / D(t_w)" : "{/Symbol D}(t_w, t_w + t)  (D unknown)";
+    const std::string ylab =
+        s.has_noise ? "{/Symbol D}(t_w, t_w + t) / D(t_w)" : "{/Symbol D}(t_w, t_w + t)  (D unknown)";
     const int ycol = scaled_delta_column(s);
-    const std::string slope = t.slope.columns.empty()
-                                  ? ""
-                                  : ", 'slope_segment.csv' using 1:2 with lines lw 3 lc rgb 'black' title 'slope 1'";
-    g.body = std::string(preamble) + c.key_many + "set logscale xy\nset format y '10^{%L}'\nset xlabel 't'\nset ylabel " +
-             quote(ylab) + "\n";
+    const std::string slope =
+        t.slope.columns.empty() ? "" : ", 'slope_segment.csv' using 1:2 with lines lw 3 lc rgb 'black' title 'slope 1'";
+    g.body = std::string(preamble) + c.key_many +
+             "set logscale xy\nset format y '10^{%L}'\nset xlabel 't'\nset ylabel " + quote(ylab) + "\n";
     if (two) {
         const bool any_below = std::count(s.panel.begin(), s.panel.end(), 0) > 0;
         const bool any_above = std::count(s.panel.begin(), s.panel.end(), 1) > 0;
@@ -372,8 +377,10 @@ figure delta_over_noise_figure(const figure_context& c, const run_tables& t) {
                             : "plot NaN notitle\n";
         g.body += "unset multiplot\n";
     } else {
-        g.body += c.title + (s.t2_note.empty() ? "" : "set label 1 " + quote(s.t2_note.substr(0, s.t2_note.find(';'))) +
-                                                         " at graph 0.02, graph 0.04 front font ',8' noenhanced\n") +
+        g.body += c.title +
+                  (s.t2_note.empty() ? ""
+                                     : "set label 1 " + quote(s.t2_note.substr(0, s.t2_note.find(';'))) +
+                                           " at graph 0.02, graph 0.04 front font ',8' noenhanced\n") +
                   "plot " + delta_curves("delta.csv", run, s, col_lag, ycol, 0, true) + slope + "\n";
     }
     return g;
@@ -449,8 +456,8 @@ void run_figures(const std::vector<figure>& figs, const fs::path& dir, const rep
     }
 }
 
-report_result write_tables_and_summary(const run_data& run, const aging_summary& s, const fs::path& dir,
-                                       run_tables& t, nlohmann::json& summary) {
+report_result write_tables_and_summary(const run_data& run, const aging_summary& s, const fs::path& dir, run_tables& t,
+                                       nlohmann::json& summary) {
     report_result out;
     make_dir(dir);
     std::vector<std::string> names;
@@ -519,21 +526,24 @@ report_result write_comparison(const run_data& left, const aging_summary& ls, co
         const std::string d = std::string(names[k]) + "/";
         const bool net = run.system == system_kind::net;
         f.body += "unset logscale\nunset arrow\nunset label\nset format y '%g'\n" + (net ? t_marks(s) : std::string()) +
-                  "set title " + quote(describe(run)) + " noenhanced font ',9'\nset logscale x\nset xlabel 't'\nset ylabel '" +
+                  "set title " + quote(describe(run)) +
+                  " noenhanced font ',9'\nset logscale x\nset xlabel 't'\nset ylabel '" +
                   (net ? "train loss" : "energy per spin") + "'\nset key top right\nplot " + quote(d + "energy.csv") +
                   " using 1:2 with lines lw 2 lc rgb '#1b3b8b' notitle\nunset title\nunset arrow\nunset label\n";
         if (run.tw.empty()) {
             f.body += "plot NaN notitle\nplot NaN notitle\n";
             continue;
         }
-        f.body += "set logscale xy\nset format y '10^{%L}'\nset key bottom right\nset ylabel '{/Symbol D}(t_w, t_w + t)'\nplot " +
+        f.body += "set logscale xy\nset format y '10^{%L}'\nset key bottom right\nset ylabel '{/Symbol D}(t_w, t_w + "
+                  "t)'\nplot " +
                   delta_curves(d + "delta.csv", run, s, col_lag, col_delta, -1, true) + "\n";
-        f.body += std::string("set ylabel '") + (s.has_noise ? "{/Symbol D} / D(t_w)" : "{/Symbol D}  (D unknown)") +
-                  "'\nplot " + delta_curves(d + "delta.csv", run, s, col_lag, scaled_delta_column(s), -1, true) +
-                  (fs::exists(dir / names[k] / "slope_segment.csv")
-                       ? ", " + quote(d + "slope_segment.csv") + " using 1:2 with lines lw 3 lc rgb 'black' title 'slope 1'"
-                       : std::string()) +
-                  "\n";
+        f.body +=
+            std::string("set ylabel '") + (s.has_noise ? "{/Symbol D} / D(t_w)" : "{/Symbol D}  (D unknown)") +
+            "'\nplot " + delta_curves(d + "delta.csv", run, s, col_lag, scaled_delta_column(s), -1, true) +
+            (fs::exists(dir / names[k] / "slope_segment.csv")
+                 ? ", " + quote(d + "slope_segment.csv") + " using 1:2 with lines lw 3 lc rgb 'black' title 'slope 1'"
+                 : std::string()) +
+            "\n";
     }
     f.body += "unset multiplot\n";
     run_figures({f}, dir, options, out);

@@ -34,8 +34,8 @@ void print_summary(const std::string& label, const glassy::run_data& run, const 
     if (!run.tw.empty() && !s.has_noise && !s.noise_reason.empty() && s.noise_reason.front())
         std::cout << "  Delta not rescaled: " << *s.noise_reason.front() << "\n";
     if (!run.tw.empty()) {
-        std::cout << "  collapse (" << (s.has_noise ? "ln Delta/D" : "ln Delta") << " spread): below t2 = "
-                  << (s.collapse_below ? opt(s.collapse_below->spread) : "n/a")
+        std::cout << "  collapse (" << (s.has_noise ? "ln Delta/D" : "ln Delta")
+                  << " spread): below t2 = " << (s.collapse_below ? opt(s.collapse_below->spread) : "n/a")
                   << ", above t2 = " << (s.collapse_above ? opt(s.collapse_above->spread) : "n/a") << "\n";
         if (s.diffusive)
             std::cout << "  diffusive exponent = " << num(s.diffusive->slope) << " (t_w = " << num(s.diffusive_tw)
@@ -77,7 +77,8 @@ void print_result(const glassy::report_result& r, const std::string& dir) {
 
 // Analyses two records side by side (--compare).
 void compare(const std::vector<std::string>& files, const std::string& out, const glassy::report_options& options) {
-    if (files.size() != 2) throw glassy::error("--compare needs exactly two records, got " + std::to_string(files.size()));
+    if (files.size() != 2)
+        throw glassy::error("--compare needs exactly two records, got " + std::to_string(files.size()));
     const glassy::run_data a = glassy::from_record(glassy::read_record(files[0]), files[0]);
     const glassy::run_data b = glassy::from_record(glassy::read_record(files[1]), files[1]);
     const auto sa = glassy::analyse(a), sb = glassy::analyse(b);
@@ -106,8 +107,7 @@ int main(int argc, char** argv) {
     std::string out;
     bool compare_two = false, no_plots = false;
     glassy::report_options options;
-    app.add_option("files", files, "record files (.h5); several = average of runs differing only in seed")
-        ->required();
+    app.add_option("files", files, "record files (.h5); several = average of runs differing only in seed")->required();
     app.add_option("--out", out, "output directory")->required();
     app.add_flag("--compare", compare_two, "compare exactly two records side by side (glass first, network second)");
     app.add_option("--gnuplot", options.gnuplot, "gnuplot program")->capture_default_str();

@@ -9,8 +9,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <cstdint>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -56,8 +56,8 @@ inline int finish_run(const std::string& tool, const record& rec, const std::fil
     }
     if (interrupted) {
         const std::string why = rec.parameters.value("stop_reason", std::string("interrupted"));
-        std::fprintf(stderr, "%s: %s; partial record %s, resume with --resume %s\n", tool.c_str(), why.c_str(), out.c_str(),
-                     checkpoint.c_str());
+        std::fprintf(stderr, "%s: %s; partial record %s, resume with --resume %s\n", tool.c_str(), why.c_str(),
+                     out.c_str(), checkpoint.c_str());
         return 130;
     }
     const std::string why = rec.parameters.value("stop_reason", std::string("stopped"));
@@ -154,7 +154,8 @@ public:
         for (const auto& b : m_bound) {
             if (b.opt->count() == 0) continue;
             const nlohmann::json::json_pointer at(b.f->key);
-            if (given.contains(at) != kept.contains(at) || (given.contains(at) && given.at(at) != kept.at(at))) return b.f->flag;
+            if (given.contains(at) != kept.contains(at) || (given.contains(at) && given.at(at) != kept.at(at)))
+                return b.f->flag;
         }
         return {};
     }
@@ -184,9 +185,12 @@ inline std::string format_duration(double seconds) {
     const auto whole = [](double x) { return static_cast<long long>(x); };
     if (!(seconds >= 0) || !std::isfinite(seconds)) return "unknown";
     if (seconds < 60) std::snprintf(buf, sizeof buf, "%.0f s", seconds);
-    else if (seconds < 3600) std::snprintf(buf, sizeof buf, "%lld min %lld s", whole(seconds / 60), whole(seconds) % 60);
-    else if (seconds < 86400) std::snprintf(buf, sizeof buf, "%lld h %lld min", whole(seconds / 3600), whole(seconds / 60) % 60);
-    else if (seconds < 365.25 * 86400) std::snprintf(buf, sizeof buf, "%lld d %lld h", whole(seconds / 86400), whole(seconds / 3600) % 24);
+    else if (seconds < 3600)
+        std::snprintf(buf, sizeof buf, "%lld min %lld s", whole(seconds / 60), whole(seconds) % 60);
+    else if (seconds < 86400)
+        std::snprintf(buf, sizeof buf, "%lld h %lld min", whole(seconds / 3600), whole(seconds / 60) % 60);
+    else if (seconds < 365.25 * 86400)
+        std::snprintf(buf, sizeof buf, "%lld d %lld h", whole(seconds / 86400), whole(seconds / 3600) % 24);
     else std::snprintf(buf, sizeof buf, "%.2g years", seconds / (365.25 * 86400));
     return buf;
 }
@@ -203,7 +207,8 @@ inline std::string estimate_text(double rate, long long left, long long total) {
 inline void check_output(const std::filesystem::path& out, bool force) {
     namespace fs = std::filesystem;
     if (out.empty()) throw parameter_error("--out must name a file");
-    if (fs::exists(out) && !force) throw parameter_error("output " + out.string() + " exists (use --force to overwrite)");
+    if (fs::exists(out) && !force)
+        throw parameter_error("output " + out.string() + " exists (use --force to overwrite)");
     if (fs::exists(out) && fs::is_directory(out)) throw parameter_error("output " + out.string() + " is a directory");
     const fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
     if (!fs::is_directory(dir)) throw parameter_error("output directory " + dir.string() + " does not exist");
@@ -253,7 +258,8 @@ inline interval parse_interval(const std::string& text) {
     try {
         value = std::stod(text, &pos);
     } catch (const std::exception&) {
-        throw parameter_error("--checkpoint-every '" + text + "': expected a step count or a duration like 30s, 10m, 2h");
+        throw parameter_error("--checkpoint-every '" + text +
+                              "': expected a step count or a duration like 30s, 10m, 2h");
     }
     const std::string unit = text.substr(pos);
     if (!(value > 0)) throw parameter_error("--checkpoint-every must be positive");
@@ -278,8 +284,12 @@ inline interval parse_interval(const std::string& text) {
 class progress_line {
 public:
     explicit progress_line(bool enabled, std::string name = {}, double estimate_after = 3.0)
-        : m_enabled(enabled), m_tty(::isatty(2) != 0), m_name(std::move(name)), m_estimate_after(estimate_after),
-          m_start(clock::now()), m_last(m_start) {}
+        : m_enabled(enabled),
+          m_tty(::isatty(2) != 0),
+          m_name(std::move(name)),
+          m_estimate_after(estimate_after),
+          m_start(clock::now()),
+          m_last(m_start) {}
     void update(long long done, long long total, const std::string& extra = {}) {
         if (!m_enabled) return;
         const auto now = clock::now();
@@ -296,7 +306,8 @@ public:
             m_shown = false;
         }
         if (!m_tty) { // a log file: one line every 10 %
-            const int decile = total > 0 ? static_cast<int>(10.0 * static_cast<double>(done) / static_cast<double>(total)) : 0;
+            const int decile =
+                total > 0 ? static_cast<int>(10.0 * static_cast<double>(done) / static_cast<double>(total)) : 0;
             if (decile <= m_decile) return;
             m_decile = decile;
             const double el = std::chrono::duration<double>(now - m_start).count();
@@ -308,7 +319,8 @@ public:
         const double el = std::chrono::duration<double>(now - m_start).count();
         const double frac = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 0.0;
         const double eta = frac > 0 ? el * (1 - frac) / frac : 0.0;
-        std::fprintf(stderr, "\r%5.1f%%  %lld/%lld  elapsed %.0fs  eta %.0fs %s   ", 100 * frac, done, total, el, eta, extra.c_str());
+        std::fprintf(stderr, "\r%5.1f%%  %lld/%lld  elapsed %.0fs  eta %.0fs %s   ", 100 * frac, done, total, el, eta,
+                     extra.c_str());
         std::fflush(stderr);
         m_shown = true;
     }

@@ -67,7 +67,8 @@ std::string unbalanced_note(const glassy::nets::measurement_subset& s) {
         total += c;
         counts += (counts.empty() ? "" : " ") + std::to_string(c);
     }
-    return "the " + s.what + " subset (" + std::to_string(total) + " samples) is badly unbalanced, class counts " + counts +
+    return "the " + s.what + " subset (" + std::to_string(total) + " samples) is badly unbalanced, class counts " +
+           counts +
            " (the split has too few samples of some classes, or fewer samples were asked for than there are classes)";
 }
 
@@ -101,38 +102,81 @@ struct cli_values {
 void add_flags(CLI::App& app, cli_values& v) {
     auto& o = v.o;
     auto& training = v.training;
-    training.push_back({app.add_option("--model", v.model, "toy | fc | smallnet | resnet18")->capture_default_str(), "/model"});
-    training.push_back({app.add_option("--dataset", o.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")->capture_default_str(), "/dataset"});
-    app.add_option("--data-dir", v.data_dir,
-                   "dataset root with mnist/, fashion-mnist/, cifar-10-batches-bin/, cifar-100-binary/, or the folder "
-                   "holding the dataset's files (default: $GLASSY_DATA_DIR, else the first data/ above the executable)");
-    training.push_back({app.add_option("--hidden", o.hidden, "toy model width h (10 for the under-parametrised case)")->capture_default_str(), "/hidden"});
+    training.push_back(
+        {app.add_option("--model", v.model, "toy | fc | smallnet | resnet18")->capture_default_str(), "/model"});
+    training.push_back({app.add_option("--dataset", o.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")
+                            ->capture_default_str(),
+                        "/dataset"});
+    app.add_option(
+        "--data-dir", v.data_dir,
+        "dataset root with mnist/, fashion-mnist/, cifar-10-batches-bin/, cifar-100-binary/, or the folder "
+        "holding the dataset's files (default: $GLASSY_DATA_DIR, else the first data/ above the executable)");
+    training.push_back({app.add_option("--hidden", o.hidden, "toy model width h (10 for the under-parametrised case)")
+                            ->capture_default_str(),
+                        "/hidden"});
     training.push_back({app.add_option("--batch", o.batch, "minibatch size")->capture_default_str(), "/batch"});
     training.push_back({app.add_option("--lr", o.lr, "learning rate (constant)")->capture_default_str(), "/lr"});
-    training.push_back({app.add_option("--momentum", o.momentum, "heavy-ball momentum")->capture_default_str(), "/momentum"});
-    training.push_back({app.add_option("--T", o.temperature, "SGLD temperature: adds sqrt(2 lr T) N(0,1) per weight and step (0: SGD)")
-            ->capture_default_str(), "/T"});
+    training.push_back(
+        {app.add_option("--momentum", o.momentum, "heavy-ball momentum")->capture_default_str(), "/momentum"});
+    training.push_back(
+        {app.add_option("--T", o.temperature, "SGLD temperature: adds sqrt(2 lr T) N(0,1) per weight and step (0: SGD)")
+             ->capture_default_str(),
+         "/T"});
     training.push_back({app.add_option("--steps", o.steps, "SGD iterations")->capture_default_str(), "/steps"});
-    training.push_back({app.add_option("--seed", o.seed, "seed of initialisation, minibatches, SGLD noise, synthetic data")->capture_default_str(), "/seed"});
+    training.push_back(
+        {app.add_option("--seed", o.seed, "seed of initialisation, minibatches, SGLD noise, synthetic data")
+             ->capture_default_str(),
+         "/seed"});
     training.push_back({app.add_option("--device", o.device, "cpu | cuda")->capture_default_str(), "/device"});
-    training.push_back({app.add_option("--dtype", o.dtype, "float32 | float64 (training precision; snapshots are float32)")->capture_default_str(), "/dtype"});
-    training.push_back({app.add_option("--noise-samples", o.noise_samples, "D(t_w) on N training samples (a class-balanced subset fixed by --seed)")->capture_default_str(), "/noise_samples"});
-    training.push_back({app.add_option("--noise-method", v.noise_method, "batched | loop (per-sample reference)")->capture_default_str(), "/noise_method"});
-    training.push_back({app.add_option("--eval-samples", o.eval_samples, "loss/accuracy on N train and N test samples (class-balanced subsets fixed by --seed)")
-            ->capture_default_str(), "/eval_samples"});
-    training.push_back({app.add_option("--points-per-decade", o.points_per_decade, "measurement times and lags per decade")->capture_default_str(), "/points_per_decade"});
-    training.push_back({app.add_option("--tw-per-decade", o.tw_per_decade, "waiting times per decade (from 10 to steps/2)")->capture_default_str(), "/tw_per_decade"});
-    training.push_back({app.add_option("--synthetic-train", o.synthetic.train_count, "synthetic dataset: training images")->capture_default_str(), "/synthetic/train_count"});
-    training.push_back({app.add_option("--synthetic-test", o.synthetic.test_count, "synthetic dataset: test images")->capture_default_str(), "/synthetic/test_count"});
-    training.push_back({app.add_option("--synthetic-channels", o.synthetic.channels, "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)")
-            ->capture_default_str(), "/synthetic/channels"});
-    training.push_back({app.add_option("--synthetic-size", v.synthetic_size, "synthetic dataset: image side in pixels")->capture_default_str(), "/synthetic/height"});
-    app.add_option("--threads", v.threads, "LibTorch intra-op threads (0: the checkpoint's when resuming, else OMP_NUM_THREADS when set, else 1, or all cores for resnet18)")->capture_default_str();
-    training.push_back({app.add_flag("--save-snapshots", o.save_snapshots, "write the weights at each t_w to /snapshots (float32)"),
-                        "/save_snapshots"});
-    training.push_back({app.add_flag("--grad-norm", o.grad_norm,
-                                     "also record |grad L| on the train evaluation samples at each metrics point (one backward each)"),
-                        "/grad_norm"});
+    training.push_back(
+        {app.add_option("--dtype", o.dtype, "float32 | float64 (training precision; snapshots are float32)")
+             ->capture_default_str(),
+         "/dtype"});
+    training.push_back({app.add_option("--noise-samples", o.noise_samples,
+                                       "D(t_w) on N training samples (a class-balanced subset fixed by --seed)")
+                            ->capture_default_str(),
+                        "/noise_samples"});
+    training.push_back({app.add_option("--noise-method", v.noise_method, "batched | loop (per-sample reference)")
+                            ->capture_default_str(),
+                        "/noise_method"});
+    training.push_back(
+        {app.add_option("--eval-samples", o.eval_samples,
+                        "loss/accuracy on N train and N test samples (class-balanced subsets fixed by --seed)")
+             ->capture_default_str(),
+         "/eval_samples"});
+    training.push_back(
+        {app.add_option("--points-per-decade", o.points_per_decade, "measurement times and lags per decade")
+             ->capture_default_str(),
+         "/points_per_decade"});
+    training.push_back(
+        {app.add_option("--tw-per-decade", o.tw_per_decade, "waiting times per decade (from 10 to steps/2)")
+             ->capture_default_str(),
+         "/tw_per_decade"});
+    training.push_back(
+        {app.add_option("--synthetic-train", o.synthetic.train_count, "synthetic dataset: training images")
+             ->capture_default_str(),
+         "/synthetic/train_count"});
+    training.push_back({app.add_option("--synthetic-test", o.synthetic.test_count, "synthetic dataset: test images")
+                            ->capture_default_str(),
+                        "/synthetic/test_count"});
+    training.push_back({app.add_option("--synthetic-channels", o.synthetic.channels,
+                                       "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)")
+                            ->capture_default_str(),
+                        "/synthetic/channels"});
+    training.push_back({app.add_option("--synthetic-size", v.synthetic_size, "synthetic dataset: image side in pixels")
+                            ->capture_default_str(),
+                        "/synthetic/height"});
+    app.add_option("--threads", v.threads,
+                   "LibTorch intra-op threads (0: the checkpoint's when resuming, else OMP_NUM_THREADS when set, else "
+                   "1, or all cores for resnet18)")
+        ->capture_default_str();
+    training.push_back(
+        {app.add_flag("--save-snapshots", o.save_snapshots, "write the weights at each t_w to /snapshots (float32)"),
+         "/save_snapshots"});
+    training.push_back(
+        {app.add_flag("--grad-norm", o.grad_norm,
+                      "also record |grad L| on the train evaluation samples at each metrics point (one backward each)"),
+         "/grad_norm"});
     app.add_option("--out", v.out, "output record (HDF5)")->capture_default_str();
     app.add_option("--checkpoint-every", v.checkpoint_every,
                    "checkpoint interval: SGD steps (e.g. 500) or wall time (30s, 10m, 2h)");
@@ -177,15 +221,16 @@ void refuse_ignored_flags(const CLI::App& app, const cli_values& v) {
     if (o.model != glassy::nets::model_kind::toy)
         glassy::app::refuse_given(app, {"--hidden"}, "with --model " + v.model + " (the width of the toy model)");
     if (o.dataset != "synthetic")
-        glassy::app::refuse_given(app, {"--synthetic-train", "--synthetic-test", "--synthetic-channels", "--synthetic-size"},
+        glassy::app::refuse_given(app,
+                                  {"--synthetic-train", "--synthetic-test", "--synthetic-channels", "--synthetic-size"},
                                   "with --dataset " + o.dataset + " (a size of the synthetic dataset)");
-    else
-        glassy::app::refuse_given(app, {"--data-dir"}, "with --dataset synthetic (the data are generated)");
+    else glassy::app::refuse_given(app, {"--data-dir"}, "with --dataset synthetic (the data are generated)");
 }
 
 /// Sets the run's intra-op thread count (run_threads), re-executing first with passive OpenMP
 /// waiting when it is above one (exec_with_passive_omp_wait, before any output).
-void set_threads(int threads, glassy::nets::model_kind model, const std::optional<glassy::checkpoint>& saved, char** argv) {
+void set_threads(int threads, glassy::nets::model_kind model, const std::optional<glassy::checkpoint>& saved,
+                 char** argv) {
     if (threads < 0) throw glassy::parameter_error("--threads must be >= 0");
     const std::optional<int> kept = saved ? glassy::nets::checkpoint_threads(*saved) : std::nullopt;
     threads = run_threads(threads, model, kept);
@@ -197,17 +242,18 @@ void set_threads(int threads, glassy::nets::model_kind model, const std::optiona
 /// Refuses a run whose snapshots do not fit in memory; prints the warnings and the start line.
 void report_start(const glassy::nets::quench& run, const cli_values& v, bool resumed) {
     // Live snapshots (n_w x M x 4 bytes, doubled when saved) on top of the model and data.
-    glassy::app::check_memory(static_cast<double>(run.snapshot_bytes()), "the weight snapshots (" +
-                              std::to_string(run.num_waiting_times()) + " waiting times x " +
-                              std::to_string(run.num_parameters()) + " weights)");
+    glassy::app::check_memory(static_cast<double>(run.snapshot_bytes()),
+                              "the weight snapshots (" + std::to_string(run.num_waiting_times()) + " waiting times x " +
+                                  std::to_string(run.num_parameters()) + " weights)");
     for (const auto& subset : run.measurement_subsets())
-        if (glassy::nets::badly_unbalanced(subset.class_counts)) std::cerr << "net_quench: warning: " << unbalanced_note(subset) << "\n";
+        if (glassy::nets::badly_unbalanced(subset.class_counts))
+            std::cerr << "net_quench: warning: " << unbalanced_note(subset) << "\n";
     if (!v.quiet)
-        std::cerr << "net_quench: " << v.model << " on " << v.o.dataset << " (" << run.train_count() << " training samples"
-              << data_source(run) << "), M = "
-              << run.num_parameters() << " weights, " << run.num_waiting_times() << " waiting times, snapshot memory "
-              << human_bytes(run.snapshot_bytes()) << " (" << run.snapshot_bytes() << " bytes), " << v.o.steps
-              << " steps, threads " << torch::get_num_threads() << (resumed ? " (resumed)" : "") << "\n";
+        std::cerr << "net_quench: " << v.model << " on " << v.o.dataset << " (" << run.train_count()
+                  << " training samples" << data_source(run) << "), M = " << run.num_parameters() << " weights, "
+                  << run.num_waiting_times() << " waiting times, snapshot memory " << human_bytes(run.snapshot_bytes())
+                  << " (" << run.snapshot_bytes() << " bytes), " << v.o.steps << " steps, threads "
+                  << torch::get_num_threads() << (resumed ? " (resumed)" : "") << "\n";
 }
 
 /// Runs the training with a progress line and writes the record; returns the exit code.
@@ -217,8 +263,8 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const std::opt
     const glassy::app::interval every = glassy::app::parse_interval(v.checkpoint_every);
     glassy::run_control control;
     control.checkpoint_path = !v.checkpoint_file.empty() ? fs::path(v.checkpoint_file)
-                              : !v.resume.empty()         ? fs::path(v.resume)
-                                                          : fs::path(out + ".ckpt");
+                              : !v.resume.empty()        ? fs::path(v.resume)
+                                                         : fs::path(out + ".ckpt");
     control.checkpoint_every = glassy::trigger(every.steps, every.seconds);
     control.resume = saved ? &*saved : nullptr;
 
@@ -238,20 +284,21 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const std::opt
     rec.parameters["threads"] = torch::get_num_threads();
     rec.parameters["wall_seconds"] = progress.elapsed();
     const glassy::nets::run_timing& tm = run.timing();
-    rec.parameters["timing"] = {{"steps_s", tm.steps_s},         {"metrics_s", tm.metrics_s}, {"noise_s", tm.noise_s},
-                                {"aging_s", tm.aging_s},         {"checkpoints_s", tm.checkpoints_s},
-                                {"total_s", tm.total_s}};
-    if (const int rc = glassy::app::finish_run("net_quench", rec, out, control.checkpoint_path, interrupted); rc >= 0) return rc;
+    rec.parameters["timing"] = {{"steps_s", tm.steps_s}, {"metrics_s", tm.metrics_s},         {"noise_s", tm.noise_s},
+                                {"aging_s", tm.aging_s}, {"checkpoints_s", tm.checkpoints_s}, {"total_s", tm.total_s}};
+    if (const int rc = glassy::app::finish_run("net_quench", rec, out, control.checkpoint_path, interrupted); rc >= 0)
+        return rc;
     const auto last = [&](const char* name) { return rec.observables.at(name).back(); };
     std::printf("wrote %s: train loss %.4g acc %.4f, test loss %.4g acc %.4f at t = %g; %.1f s (%.2f ms/step incl. "
                 "measurements)\n",
                 out.c_str(), last("train_loss"), last("train_accuracy"), last("test_loss"), last("test_accuracy"),
                 rec.time.back(), progress.elapsed(), 1e3 * progress.elapsed() / static_cast<double>(o.steps));
     if (!v.quiet)
-        std::printf("time: SGD steps %.1f s; measurements %.1f s = %+.1f %% of the steps (evaluations %.1f s, D %.1f s, "
-                    "Delta %.1f s); checkpoints %.1f s\n",
-                    tm.steps_s, tm.metrics_s + tm.noise_s + tm.aging_s, 100.0 * tm.overhead(), tm.metrics_s, tm.noise_s,
-                    tm.aging_s, tm.checkpoints_s);
+        std::printf(
+            "time: SGD steps %.1f s; measurements %.1f s = %+.1f %% of the steps (evaluations %.1f s, D %.1f s, "
+            "Delta %.1f s); checkpoints %.1f s\n",
+            tm.steps_s, tm.metrics_s + tm.noise_s + tm.aging_s, 100.0 * tm.overhead(), tm.metrics_s, tm.noise_s,
+            tm.aging_s, tm.checkpoints_s);
     return 0;
 }
 
@@ -274,12 +321,14 @@ int main(int argc, char** argv) {
         if (v.o.dataset != "synthetic" && !v.data_dir.empty() && !fs::is_directory(v.o.data_dir))
             throw glassy::error("--data-dir " + v.data_dir + " does not exist");
         glassy::app::check_output(v.out, v.force);
-        if (const std::string w = glassy::nets::blas_warning(); !w.empty()) std::cerr << "net_quench: warning: " << w << "\n";
+        if (const std::string w = glassy::nets::blas_warning(); !w.empty())
+            std::cerr << "net_quench: warning: " << w << "\n";
         glassy::nets::quench run(v.o);
         report_start(run, v, saved.has_value());
         return run_and_write(run, v, saved);
     } catch (const glassy::nets::missing_data_error& e) {
-        std::cerr << "net_quench: error: " << e.what() << (v.data_dir.empty() ? " (set --data-dir DIR or GLASSY_DATA_DIR)" : "") << "\n";
+        std::cerr << "net_quench: error: " << e.what()
+                  << (v.data_dir.empty() ? " (set --data-dir DIR or GLASSY_DATA_DIR)" : "") << "\n";
         return 1;
     } catch (const c10::Error& e) {
         const std::string msg = e.what_without_backtrace();

@@ -35,11 +35,15 @@ void add_flags(CLI::App& app, cli_values& v) {
     auto& ck = v.ck;
     v.mix = app.add_option("--mix", ck.mix, "ck: mixed model f(q) = sum c_p q^p / 2 as p:c,... (default: pure p)");
     app.add_option("--T0", ck.T0, "ck: initial temperature (default infinity)");
-    app.add_option("--scheme", ck.scheme, "ck: decimation (long times) or reference (uniform grid, short times)")->capture_default_str();
-    app.add_option("--grid", ck.grid, "ck decimation: grid points per time (accuracy; see docs/physics.md)")->capture_default_str();
-    app.add_option("--threads", v.threads, "OpenMP threads (0 = all cores); results do not depend on it")->capture_default_str();
+    app.add_option("--scheme", ck.scheme, "ck: decimation (long times) or reference (uniform grid, short times)")
+        ->capture_default_str();
+    app.add_option("--grid", ck.grid, "ck decimation: grid points per time (accuracy; see docs/physics.md)")
+        ->capture_default_str();
+    app.add_option("--threads", v.threads, "OpenMP threads (0 = all cores); results do not depend on it")
+        ->capture_default_str();
     app.add_option("--out", v.out, "output record (HDF5)")->capture_default_str();
-    app.add_option("--checkpoint-every", v.checkpoint_every, "checkpoint interval: steps (e.g. 5000) or wall time (30s, 10m, 2h)");
+    app.add_option("--checkpoint-every", v.checkpoint_every,
+                   "checkpoint interval: steps (e.g. 5000) or wall time (30s, 10m, 2h)");
     app.add_option("--checkpoint", v.checkpoint_file, "checkpoint file (default: OUT.ckpt)");
     app.add_option("--resume", v.resume, "continue the run saved in this checkpoint (its parameters are used)");
     app.add_flag("--force", v.force, "overwrite an existing output file");
@@ -63,11 +67,13 @@ ck_parameters ck_from_flags(const CLI::App& app, const cli_values& v, const std:
     if (saved) {
         for (const char* flag : {"--p", "--T", "--tmax", "--dt", "--per-decade", "--mix", "--T0", "--scheme", "--grid"})
             if (app.count(flag) > 0)
-                throw parameter_error(std::string("leave physics flags out when resuming a CK checkpoint (") + flag + " given)");
+                throw parameter_error(std::string("leave physics flags out when resuming a CK checkpoint (") + flag +
+                                      " given)");
         ck = ck_parameters_from_checkpoint(*saved);
     } else {
         if (v.mix->count() > 0) app::refuse_given(app, {"--p"}, "with --mix (the mixture gives the model)");
-        if (ck.scheme == "reference") app::refuse_given(app, {"--grid"}, "with --scheme reference (a uniform grid of step --dt)");
+        if (ck.scheme == "reference")
+            app::refuse_given(app, {"--grid"}, "with --scheme reference (a uniform grid of step --dt)");
         if (app.count("--p") > 0) ck.mix = std::to_string(v.par.p) + ":1";
         ck.T = v.par.temperature;
         if (app.count("--tmax") > 0) ck.tmax = v.par.tmax;
@@ -87,7 +93,8 @@ int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<
     if (v.threads > 0) omp_set_num_threads(v.threads); // the app's choice, not the library's
     app::install_signal_handlers();
     if (!v.quiet)
-        std::fprintf(stderr, "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s, %lld steps%s\n",
+        std::fprintf(stderr,
+                     "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s, %lld steps%s\n",
                      ck.mix.c_str(), ck.T, ck.T0, ck.tmax, ck.scheme.c_str(), static_cast<long long>(ck_steps(ck)),
                      saved ? " (resumed)" : "");
     run_control control;
@@ -103,7 +110,8 @@ int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<
     record rec = run_ck(ck, hooks, control);
     progress.finish();
     rec.parameters["wall_seconds"] = progress.elapsed();
-    if (const int rc = app::finish_run("pspin_quench", rec, v.out, control.checkpoint_path, interrupted); rc >= 0) return rc;
+    if (const int rc = app::finish_run("pspin_quench", rec, v.out, control.checkpoint_path, interrupted); rc >= 0)
+        return rc;
     std::printf("wrote %s: e(t = %g) = %.7f, %zu times, %zu waiting times, %.1f s\n", v.out.c_str(), rec.time.back(),
                 rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
     return 0;
@@ -111,7 +119,8 @@ int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<
 
 /// The finite-N parameters from the flags, or the checkpoint's (refusing physics flags that
 /// differ from them), validated; refuses flags without effect.
-pspin_quench_parameters finite_n_from_flags(const CLI::App& app, cli_values& v, const std::optional<checkpoint>& saved) {
+pspin_quench_parameters finite_n_from_flags(const CLI::App& app, cli_values& v,
+                                            const std::optional<checkpoint>& saved) {
     v.physics->apply();
     pspin_quench_parameters par = v.par;
     if (saved) {
@@ -123,8 +132,10 @@ pspin_quench_parameters finite_n_from_flags(const CLI::App& app, cli_values& v, 
     }
     validate(par);
     const std::string method = to_string(par.method);
-    app::refuse_given(app, {"--mix", "--T0", "--scheme", "--grid"}, "with --method " + method + " (a --method ck flag)");
-    if (par.method == quench_method::metropolis) app::refuse_given(app, {"--dt"}, "with --method metropolis (a step is one sweep)");
+    app::refuse_given(app, {"--mix", "--T0", "--scheme", "--grid"},
+                      "with --method " + method + " (a --method ck flag)");
+    if (par.method == quench_method::metropolis)
+        app::refuse_given(app, {"--dt"}, "with --method metropolis (a step is one sweep)");
     else app::refuse_given(app, {"--theta-max"}, "with --method " + method + " (the Metropolis rotation amplitude)");
     if (v.threads < 0) throw parameter_error("--threads must be >= 0");
     return par;
@@ -135,7 +146,8 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
     const pspin_quench_parameters par = finite_n_from_flags(app, v, saved);
     const app::interval every = app::parse_interval(v.checkpoint_every);
     const quench_memory memory = memory_estimate(par);
-    app::check_memory(memory.total(), "couplings (N = " + std::to_string(par.n) + ", p = " + std::to_string(par.p) + ") and snapshots");
+    app::check_memory(memory.total(),
+                      "couplings (N = " + std::to_string(par.n) + ", p = " + std::to_string(par.p) + ") and snapshots");
     app::check_output(v.out, v.force);
     if (v.threads > 0) omp_set_num_threads(v.threads);
     app::install_signal_handlers();
@@ -145,10 +157,13 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
     control.resume = saved ? &*saved : nullptr;
 
     if (!v.quiet)
-        std::fprintf(stderr, "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %lld steps, %d sample(s) x %d replica(s), %d thread(s), couplings %.1f MiB%s\n",
-                     par.p, par.n, par.temperature, to_string(par.method).c_str(), par.method == quench_method::metropolis ? 1.0 : par.dt,
-                     par.tmax, static_cast<long long>(steps_per_sample(par)) * par.samples, par.samples, par.replicas, omp_get_max_threads(),
-                     memory.couplings / (1 << 20), saved ? " (resumed)" : "");
+        std::fprintf(stderr,
+                     "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %lld steps, %d sample(s) x %d "
+                     "replica(s), %d thread(s), couplings %.1f MiB%s\n",
+                     par.p, par.n, par.temperature, to_string(par.method).c_str(),
+                     par.method == quench_method::metropolis ? 1.0 : par.dt, par.tmax,
+                     static_cast<long long>(steps_per_sample(par)) * par.samples, par.samples, par.replicas,
+                     omp_get_max_threads(), memory.couplings / (1 << 20), saved ? " (resumed)" : "");
     app::progress_line progress(!v.quiet, "pspin_quench");
     run_hooks hooks;
     hooks.progress_every = 50;
@@ -159,7 +174,8 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
     progress.finish();
     rec.parameters["threads"] = omp_get_max_threads();
     rec.parameters["wall_seconds"] = progress.elapsed();
-    if (const int rc = app::finish_run("pspin_quench", rec, v.out, control.checkpoint_path, interrupted); rc >= 0) return rc;
+    if (const int rc = app::finish_run("pspin_quench", rec, v.out, control.checkpoint_path, interrupted); rc >= 0)
+        return rc;
     std::printf("wrote %s: e(t = %g) = %.6f, %zu times, %zu waiting times, %.1f s\n", v.out.c_str(), rec.time.back(),
                 rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
     return 0;
@@ -180,7 +196,8 @@ int main(int argc, char** argv) {
     try {
         std::optional<checkpoint> saved;
         if (!v.resume.empty()) saved = read_checkpoint(v.resume);
-        if (v.physics->text("--method") == "ck" || (saved && is_ck_checkpoint(*saved))) return run_ck_quench(app, v, saved);
+        if (v.physics->text("--method") == "ck" || (saved && is_ck_checkpoint(*saved)))
+            return run_ck_quench(app, v, saved);
         return run_finite_n_quench(app, v, saved);
     } catch (const field_error& e) {
         const std::string flagged = v.physics->message(e);

@@ -1,7 +1,7 @@
 // Speed of the network pieces: one SGD step (batch 100), one D measurement (1024 samples,
-// batched per-sample norms vs the per-sample loop) and one metrics evaluation (1024 + 1024). MNIST from $GLASSY_DATA_DIR or <repo>/data
-// when present, else the MNIST-shaped synthetic set (same shapes, same cost).
-// Run: build/bench/benchmarks/nets_benchmark [--benchmark_filter=...]; threads: OMP_NUM_THREADS.
+// batched per-sample norms vs the per-sample loop) and one metrics evaluation (1024 + 1024). MNIST from
+// $GLASSY_DATA_DIR or <repo>/data when present, else the MNIST-shaped synthetic set (same shapes, same cost). Run:
+// build/bench/benchmarks/nets_benchmark [--benchmark_filter=...]; threads: OMP_NUM_THREADS.
 #include "dynamics/error.hpp"
 #include "nets/network.hpp"
 #include "nets/noise.hpp"
@@ -73,10 +73,20 @@ BENCHMARK_CAPTURE(BM_Evaluate, smallnet, model_kind::smallnet)->Arg(1024)->Unit(
 BENCHMARK_CAPTURE(BM_SgdStep, fc, model_kind::fc)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_SgdStep, smallnet, model_kind::smallnet)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_SgdStep, toy, model_kind::toy)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Noise, fc_batched, model_kind::fc, noise_method::batched)->Arg(1024)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Noise, fc_loop, model_kind::fc, noise_method::per_sample_loop)->Arg(1024)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Noise, smallnet_batched, model_kind::smallnet, noise_method::batched)->Arg(1024)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Noise, smallnet_loop, model_kind::smallnet, noise_method::per_sample_loop)->Arg(1024)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Noise, toy_batched, model_kind::toy, noise_method::batched)->Arg(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Noise, fc_batched, model_kind::fc, noise_method::batched)
+    ->Arg(1024)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Noise, fc_loop, model_kind::fc, noise_method::per_sample_loop)
+    ->Arg(1024)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Noise, smallnet_batched, model_kind::smallnet, noise_method::batched)
+    ->Arg(1024)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Noise, smallnet_loop, model_kind::smallnet, noise_method::per_sample_loop)
+    ->Arg(1024)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Noise, toy_batched, model_kind::toy, noise_method::batched)
+    ->Arg(1024)
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

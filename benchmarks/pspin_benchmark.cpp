@@ -1,8 +1,8 @@
 // Finite-N p-spin kernels: gradient, Langevin step (one state and R replicas), Metropolis sweep, and the machine's
 // streaming bandwidth (the bound for the memory-bound gradient). bytes_per_second of the
 // gradient is the coupling bytes streamed per call.
-#include "physics/steppers.hpp"
 #include "physics/pspin.hpp"
+#include "physics/steppers.hpp"
 
 #include <benchmark/benchmark.h>
 #include <omp.h>
@@ -58,7 +58,9 @@ BENCHMARK(BM_pspin_gradient_batch)
     ->UseRealTime();
 
 // The same with float32 couplings (half the bytes; sums in double).
-void BM_pspin_gradient_batch_f32(benchmark::State& state) { batch_gradient(state, glassy::coupling_precision::float32); }
+void BM_pspin_gradient_batch_f32(benchmark::State& state) {
+    batch_gradient(state, glassy::coupling_precision::float32);
+}
 BENCHMARK(BM_pspin_gradient_batch_f32)
     ->ArgsProduct({{256, 512}, {1, 4, 8}})
     ->ArgNames({"N", "R"})

@@ -1,8 +1,8 @@
 #pragma once
-/// @file Checkpoints (implemented in checkpoint.cpp): the full state of an interrupted run (RNG streams, schedule position,
-/// snapshots, partial tables), stored as an HDF5 file of format "glassy-checkpoint", written
-/// atomically (temporary file, fsync, rename) like records. Each tool decides what it stores;
-/// `config` must hold the run's parameters so that a resume can refuse a different one.
+/// @file Checkpoints (implemented in checkpoint.cpp): the full state of an interrupted run (RNG streams, schedule
+/// position, snapshots, partial tables), stored as an HDF5 file of format "glassy-checkpoint", written atomically
+/// (temporary file, fsync, rename) like records. Each tool decides what it stores; `config` must hold the run's
+/// parameters so that a resume can refuse a different one.
 #include "dynamics/error.hpp"
 #include "dynamics/record.hpp"
 
@@ -18,11 +18,11 @@ namespace glassy {
 
 /// A bag of named values making up one checkpoint.
 struct checkpoint {
-    std::string tool;                                ///< writer, e.g. "pspin_quench"
-    std::string config;                              ///< JSON of the run's parameters
-    std::map<std::string, std::string> strings;      ///< e.g. RNG states (text)
-    std::map<std::string, std::int64_t> integers;    ///< e.g. step counters
-    std::map<std::string, nd_array<double>> arrays;  ///< numeric state (float64)
+    std::string tool;                                  ///< writer, e.g. "pspin_quench"
+    std::string config;                                ///< JSON of the run's parameters
+    std::map<std::string, std::string> strings;        ///< e.g. RNG states (text)
+    std::map<std::string, std::int64_t> integers;      ///< e.g. step counters
+    std::map<std::string, nd_array<double>> arrays;    ///< numeric state (float64)
     std::map<std::string, nd_array<float>> arrays_f32; ///< float32 state (e.g. weights)
 
     /// Stores a one-dimensional array.
@@ -48,14 +48,16 @@ struct checkpoint {
     /// when it does not hold exactly `size` values.
     template <class Scalar>
         requires std::same_as<Scalar, double> || std::same_as<Scalar, float>
-    [[nodiscard]] std::optional<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>> find_vector(const std::string& key, Eigen::Index size) const {
+    [[nodiscard]] std::optional<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>> find_vector(const std::string& key,
+                                                                                      Eigen::Index size) const {
         const auto& from = [this]() -> const auto& {
             if constexpr (std::same_as<Scalar, double>) return arrays;
             else return arrays_f32;
         }();
         const auto it = from.find(key);
         if (it == from.end()) return std::nullopt;
-        if (it->second.data.size() != static_cast<std::size_t>(size)) throw record_error("checkpoint: '" + key + "' has the wrong size");
+        if (it->second.data.size() != static_cast<std::size_t>(size))
+            throw record_error("checkpoint: '" + key + "' has the wrong size");
         return Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>(it->second.data.data(), size);
     }
     /// Reads an integer; throws error if missing.

@@ -39,9 +39,8 @@ struct run_hooks {
 /// reports that time to observers instead of step * dt().
 template <class Dynamics, class System, class... Observers>
     requires dynamics_for<Dynamics, System> && (observer_for<Observers, System> && ...)
-bool integrate(Dynamics& dyn, System& sys, typename System::state_type& x, run_state& rs,
-               std::int64_t last_step, const schedule& sched, const run_hooks& hooks,
-               Observers&... obs) {
+bool integrate(Dynamics& dyn, System& sys, typename System::state_type& x, run_state& rs, std::int64_t last_step,
+               const schedule& sched, const run_hooks& hooks, Observers&... obs) {
     const double dt = dyn.dt();
     const auto& steps = sched.steps();
     std::size_t next = sched.lower_index(rs.step);
@@ -49,7 +48,9 @@ bool integrate(Dynamics& dyn, System& sys, typename System::state_type& x, run_s
     for (;;) {
         if (next < steps.size() && steps[next] == rs.step) {
             double t = static_cast<double>(rs.step) * dt;
-            if constexpr (requires { { dyn.time(x) } -> std::convertible_to<double>; })
+            if constexpr (requires {
+                              { dyn.time(x) } -> std::convertible_to<double>;
+                          })
                 t = dyn.time(x); // dynamics with variable steps report their own clock
             (obs(sys, x, rs.step, t), ...);
             ++next;
@@ -69,8 +70,8 @@ bool integrate(Dynamics& dyn, System& sys, typename System::state_type& x, run_s
 /// Convenience overload without hooks.
 template <class Dynamics, class System, class... Observers>
     requires dynamics_for<Dynamics, System> && (observer_for<Observers, System> && ...)
-bool integrate(Dynamics& dyn, System& sys, typename System::state_type& x, run_state& rs,
-               std::int64_t last_step, const schedule& sched, Observers&... obs) {
+bool integrate(Dynamics& dyn, System& sys, typename System::state_type& x, run_state& rs, std::int64_t last_step,
+               const schedule& sched, Observers&... obs) {
     return integrate(dyn, sys, x, rs, last_step, sched, run_hooks{}, obs...);
 }
 

@@ -28,18 +28,31 @@
 
 namespace glassy::detail {
 
-
 struct silence_hdf5 {
     silence_hdf5() { H5::Exception::dontPrint(); }
 };
 inline const silence_hdf5 g_silence;
 
-template <class T> H5::PredType mem_type();
-template <> inline H5::PredType mem_type<double>() { return H5::PredType::NATIVE_DOUBLE; }
-template <> inline H5::PredType mem_type<float>() { return H5::PredType::NATIVE_FLOAT; }
-template <class T> H5::PredType file_type();
-template <> inline H5::PredType file_type<double>() { return H5::PredType::IEEE_F64LE; }
-template <> inline H5::PredType file_type<float>() { return H5::PredType::IEEE_F32LE; }
+template <class T>
+H5::PredType mem_type();
+template <>
+inline H5::PredType mem_type<double>() {
+    return H5::PredType::NATIVE_DOUBLE;
+}
+template <>
+inline H5::PredType mem_type<float>() {
+    return H5::PredType::NATIVE_FLOAT;
+}
+template <class T>
+H5::PredType file_type();
+template <>
+inline H5::PredType file_type<double>() {
+    return H5::PredType::IEEE_F64LE;
+}
+template <>
+inline H5::PredType file_type<float>() {
+    return H5::PredType::IEEE_F32LE;
+}
 
 inline void write_string_attribute(H5::H5Object& obj, const std::string& name, const std::string& value) {
     const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
@@ -179,7 +192,7 @@ inline std::string read_string_attribute(const H5::H5Object& obj, const std::str
 // Reads string attribute `name` of `obj`; returns it if it is one of `allowed`,
 // exactly, and throws "attribute 'NAME' of FILE is 'VALUE': expected A, B or C" otherwise.
 inline std::string read_enumerated_attribute(const H5::H5Object& obj, const std::string& name,
-                                      const std::vector<std::string>& allowed, const std::string& file) {
+                                             const std::vector<std::string>& allowed, const std::string& file) {
     std::string value = read_string_attribute(obj, name, file);
     if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return value;
     std::string expected;
@@ -212,8 +225,9 @@ inline void require_readable_storage(const H5::DataSet& ds, const std::string& p
         if (H5Zfilter_avail(id) > 0) continue;
         const std::string label = name[0] != '\0' ? printable(name.data()) + " (HDF5 filter " + std::to_string(id) + ")"
                                                   : "HDF5 filter " + std::to_string(id);
-        throw record_error(file + ": /" + path + " is compressed with " + label +
-                           ", which this HDF5 library does not have (rewrite the file without it, e.g. h5repack -f NONE)");
+        throw record_error(
+            file + ": /" + path + " is compressed with " + label +
+            ", which this HDF5 library does not have (rewrite the file without it, e.g. h5repack -f NONE)");
     }
 }
 
@@ -226,9 +240,11 @@ inline std::uint64_t stored_values(const H5::DataSet& ds, std::uint64_t n, const
     if (status == H5D_SPACE_STATUS_NOT_ALLOCATED) return 0; // created and never written
     const H5::DSetCreatPropList plist = ds.getCreatePlist();
     const std::size_t value_size = std::max<std::size_t>(ds.getDataType().getSize(), 1);
-    const auto refuse = [&] { return record_error(src.name + ": /" + path + " stores fewer values than its shape says"); };
+    const auto refuse = [&] {
+        return record_error(src.name + ": /" + path + " stores fewer values than its shape says");
+    };
     if (plist.getLayout() == H5D_CHUNKED) { // at most (chunks written) x (values per chunk)
-        hsize_t chunks = 0; // (HDF5 1.10 refuses H5S_ALL here)
+        hsize_t chunks = 0;                 // (HDF5 1.10 refuses H5S_ALL here)
         if (H5Dget_num_chunks(ds.getId(), ds.getSpace().getId(), &chunks) < 0)
             throw H5::Exception("H5Dget_num_chunks", "cannot count the chunks of /" + path);
         std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(plist.getChunk(0, nullptr), 0)));
@@ -307,7 +323,7 @@ inline unsigned hard_links(const H5::H5Object& obj) {
 // Visits every dataset below `group_path`, collecting paths relative to the root. A group
 // linked more than once (never written by glassy) is refused: it may close a cycle.
 inline void collect_datasets(const H5::Group& g, const std::string& prefix, std::vector<std::string>& out,
-                      const std::string& fname) {
+                             const std::string& fname) {
     for (hsize_t k = 0; k < g.getNumObjs(); ++k) {
         const std::string name = g.getObjnameByIdx(k);
         const std::string path = prefix.empty() ? name : prefix + "/" + name;
@@ -316,8 +332,7 @@ inline void collect_datasets(const H5::Group& g, const std::string& prefix, std:
             const H5::Group sub = g.openGroup(name);
             if (hard_links(sub) != 1) throw record_error(fname + ": group /" + path + " is linked more than once");
             collect_datasets(sub, path, out, fname);
-        }
-        else if (type == H5G_DATASET) out.push_back(path);
+        } else if (type == H5G_DATASET) out.push_back(path);
     }
 }
 
@@ -376,12 +391,18 @@ inline void get(wire_in& i, nlohmann::json& j) {
 }
 inline void put(std::string& o, const row_matrix& m);
 inline void get(wire_in& i, row_matrix& m);
-template <class T> void put(std::string& o, const std::vector<T>& v);
-template <class T> void get(wire_in& i, std::vector<T>& v);
-template <class T> void put(std::string& o, const nd_array<T>& a);
-template <class T> void get(wire_in& i, nd_array<T>& a);
-template <class V> void put(std::string& o, const std::map<std::string, V>& m);
-template <class V> void get(wire_in& i, std::map<std::string, V>& m);
+template <class T>
+void put(std::string& o, const std::vector<T>& v);
+template <class T>
+void get(wire_in& i, std::vector<T>& v);
+template <class T>
+void put(std::string& o, const nd_array<T>& a);
+template <class T>
+void get(wire_in& i, nd_array<T>& a);
+template <class V>
+void put(std::string& o, const std::map<std::string, V>& m);
+template <class V>
+void get(wire_in& i, std::map<std::string, V>& m);
 
 template <class T>
 void put(std::string& o, const std::vector<T>& v) {
@@ -412,8 +433,9 @@ inline void get(wire_in& i, row_matrix& m) {
     get(i, rows);
     get(i, v);
     if (rows == 0 ? !v.empty() : v.size() % rows != 0) wire_damaged();
-    m = rows == 0 ? row_matrix() : Eigen::Map<const row_matrix>(v.data(), static_cast<Eigen::Index>(rows),
-                                                                 static_cast<Eigen::Index>(v.size() / rows));
+    m = rows == 0 ? row_matrix()
+                  : Eigen::Map<const row_matrix>(v.data(), static_cast<Eigen::Index>(rows),
+                                                 static_cast<Eigen::Index>(v.size() / rows));
 }
 template <class T>
 void put(std::string& o, const nd_array<T>& a) {
@@ -508,7 +530,8 @@ std::string child_result(Read& read, const std::string& file, const char* what) 
 template <class T, class Read>
 T read_in_child(const std::string& file, const char* what, Read&& read) {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw record_error(file + ": cannot read the " + what + " in a child process (pipe failed)");
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+        throw record_error(file + ": cannot read the " + what + " in a child process (pipe failed)");
     ::fcntl(fds[0], F_SETPIPE_SZ, 1 << 20); // fewer switches between the two for big records
     const pid_t pid = ::fork();
     if (pid == 0) {
@@ -539,10 +562,10 @@ T read_in_child(const std::string& file, const char* what, Read&& read) {
     } catch (const record_error& e) {
         throw record_error(file + ": unreadable " + what + " (" + e.what() + ")");
     }
-    if (in.left() != 0) throw record_error(file + ": unreadable " + what + " (the reader process sent a damaged result)");
+    if (in.left() != 0)
+        throw record_error(file + ": unreadable " + what + " (the reader process sent a damaged result)");
     return value;
 }
-
 
 // Runs `fill(file)` on a temporary HDF5 file, then flushes, fsyncs and renames it to `path`.
 template <class Fill>

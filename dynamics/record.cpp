@@ -19,47 +19,48 @@ row_matrix mean_of(const std::vector<row_matrix>& samples) {
 void write_record(const record& rec, const std::filesystem::path& path) {
     if (rec.time.size() != rec.energy.size()) throw record_error("record: /time and /energy differ in length");
     write_atomically(path, "record", [&](H5::H5File& f) {
-            H5::Group root = f.openGroup("/");
-            write_string_attribute(root, "format", "glassy-record");
-            write_int_attribute(root, "format_version", record_format_version);
-            write_string_attribute(root, "system", rec.system);
-            write_string_attribute(root, "method", rec.method);
-            write_string_attribute(root, "parameters", rec.parameters.dump());
-            write_int_attribute(root, "complete", rec.complete ? 1 : 0);
-            write_vector(f, "time", rec.time);
-            write_vector(f, "energy", rec.energy);
-            if (rec.energy_samples.size() > 0) write_matrix(f, "energy_samples", rec.energy_samples);
-            for (const auto& [name, v] : rec.observables) {
-                if (v.size() != rec.time.size())
-                    throw record_error("record: observable " + name + " differs in length from /time");
-                write_vector(f, "observables/" + name, v);
-            }
-            if (!rec.aging.tw.empty()) {
-                const auto& a = rec.aging;
-                if (static_cast<std::size_t>(a.delta.rows()) != a.tw.size() ||
-                    static_cast<std::size_t>(a.delta.cols()) != a.t.size())
-                    throw record_error("record: /aging/delta shape differs from [n_w, n_l]");
-                write_vector(f, "aging/tw", a.tw);
-                write_vector(f, "aging/t", a.t);
-                write_matrix(f, "aging/delta", a.delta);
-                if (!a.noise.empty()) write_vector(f, "aging/noise", a.noise);
-                if (!a.delta_samples.empty()) {
-                    std::vector<double> buf;
-                    buf.reserve(a.delta_samples.size() * static_cast<std::size_t>(a.delta.size()));
-                    for (const auto& s : a.delta_samples) {
-                        if (s.rows() != a.delta.rows() || s.cols() != a.delta.cols())
-                            throw record_error("record: a delta sample differs in shape");
-                        buf.insert(buf.end(), s.data(), s.data() + s.size());
-                    }
-                    write_dataset(f, "aging/delta_samples",
-                                  {a.delta_samples.size(), static_cast<hsize_t>(a.delta.rows()),
-                                   static_cast<hsize_t>(a.delta.cols())}, buf.data());
+        H5::Group root = f.openGroup("/");
+        write_string_attribute(root, "format", "glassy-record");
+        write_int_attribute(root, "format_version", record_format_version);
+        write_string_attribute(root, "system", rec.system);
+        write_string_attribute(root, "method", rec.method);
+        write_string_attribute(root, "parameters", rec.parameters.dump());
+        write_int_attribute(root, "complete", rec.complete ? 1 : 0);
+        write_vector(f, "time", rec.time);
+        write_vector(f, "energy", rec.energy);
+        if (rec.energy_samples.size() > 0) write_matrix(f, "energy_samples", rec.energy_samples);
+        for (const auto& [name, v] : rec.observables) {
+            if (v.size() != rec.time.size())
+                throw record_error("record: observable " + name + " differs in length from /time");
+            write_vector(f, "observables/" + name, v);
+        }
+        if (!rec.aging.tw.empty()) {
+            const auto& a = rec.aging;
+            if (static_cast<std::size_t>(a.delta.rows()) != a.tw.size() ||
+                static_cast<std::size_t>(a.delta.cols()) != a.t.size())
+                throw record_error("record: /aging/delta shape differs from [n_w, n_l]");
+            write_vector(f, "aging/tw", a.tw);
+            write_vector(f, "aging/t", a.t);
+            write_matrix(f, "aging/delta", a.delta);
+            if (!a.noise.empty()) write_vector(f, "aging/noise", a.noise);
+            if (!a.delta_samples.empty()) {
+                std::vector<double> buf;
+                buf.reserve(a.delta_samples.size() * static_cast<std::size_t>(a.delta.size()));
+                for (const auto& s : a.delta_samples) {
+                    if (s.rows() != a.delta.rows() || s.cols() != a.delta.cols())
+                        throw record_error("record: a delta sample differs in shape");
+                    buf.insert(buf.end(), s.data(), s.data() + s.size());
                 }
+                write_dataset(f, "aging/delta_samples",
+                              {a.delta_samples.size(), static_cast<hsize_t>(a.delta.rows()),
+                               static_cast<hsize_t>(a.delta.cols())},
+                              buf.data());
             }
-            for (const auto& [p, arr] : rec.extra)
-                write_dataset(f, p, std::vector<hsize_t>(arr.shape.begin(), arr.shape.end()), arr.data.data());
-            for (const auto& [p, arr] : rec.extra_f32)
-                write_dataset(f, p, std::vector<hsize_t>(arr.shape.begin(), arr.shape.end()), arr.data.data());
+        }
+        for (const auto& [p, arr] : rec.extra)
+            write_dataset(f, p, std::vector<hsize_t>(arr.shape.begin(), arr.shape.end()), arr.data.data());
+        for (const auto& [p, arr] : rec.extra_f32)
+            write_dataset(f, p, std::vector<hsize_t>(arr.shape.begin(), arr.shape.end()), arr.data.data());
     });
 }
 
@@ -105,7 +106,8 @@ record read_record_here(const std::string& fname) {
                     throw record_error(fname + ": /energy_samples differs in length from /time");
             } else if (p.rfind("observables/", 0) == 0) {
                 auto v = read_vector(f, p, src);
-                if (v.size() != rec.time.size()) throw record_error(fname + ": /" + p + " differs in length from /time");
+                if (v.size() != rec.time.size())
+                    throw record_error(fname + ": /" + p + " differs in length from /time");
                 rec.observables[p.substr(12)] = std::move(v);
             } else if (p.rfind("aging/", 0) == 0) {
                 continue; // read below, as a whole
@@ -113,8 +115,7 @@ record read_record_here(const std::string& fname) {
                 const H5::DataSet ds = f.openDataSet(p);
                 if (ds.getDataType().getSize() == 4 && ds.getTypeClass() == H5T_FLOAT)
                     rec.extra_f32[p] = read_dataset<float>(f, p, src);
-                else
-                    rec.extra[p] = read_dataset<double>(f, p, src);
+                else rec.extra[p] = read_dataset<double>(f, p, src);
             }
         }
         if (f.nameExists("aging")) {
@@ -127,7 +128,8 @@ record read_record_here(const std::string& fname) {
                 throw record_error(fname + ": /aging/delta shape is not [len(tw), len(t)]");
             if (f.nameExists("aging/noise")) {
                 a.noise = read_vector(f, "aging/noise", src);
-                if (a.noise.size() != a.tw.size()) throw record_error(fname + ": /aging/noise differs in length from /aging/tw");
+                if (a.noise.size() != a.tw.size())
+                    throw record_error(fname + ": /aging/noise differs in length from /aging/tw");
             }
             if (f.nameExists("aging/delta_samples")) {
                 auto s = read_dataset<double>(f, "aging/delta_samples", src);

@@ -28,26 +28,26 @@ struct nd_array {
 
 /// Two-time quantities: Delta(t_w, t_w + t) and the noise D(t_w).
 struct aging_table {
-    std::vector<double> tw;   ///< waiting times [n_w], units of record::time
-    std::vector<double> t;    ///< lags [n_l], units of record::time
-    row_matrix delta;         ///< Delta(t_w, t_w + t), [n_w, n_l], sample mean; NaN where not reached
+    std::vector<double> tw;                ///< waiting times [n_w], units of record::time
+    std::vector<double> t;                 ///< lags [n_l], units of record::time
+    row_matrix delta;                      ///< Delta(t_w, t_w + t), [n_w, n_l], sample mean; NaN where not reached
     std::vector<row_matrix> delta_samples; ///< per sample [n_w, n_l]; empty when n_s <= 1
-    std::vector<double> noise; ///< D(t_w) [n_w]: eq. 4 for nets, T for Langevin; may be empty
+    std::vector<double> noise;             ///< D(t_w) [n_w]: eq. 4 for nets, T for Langevin; may be empty
 };
 
 /// Everything one run writes. Optional parts are omitted from the file when empty.
 struct record {
-    std::string system;              ///< "pspin" or "net"
-    std::string method;              ///< langevin, heun, metropolis, ck, sgd, sgld, ...
+    std::string system;                                   ///< "pspin" or "net"
+    std::string method;                                   ///< langevin, heun, metropolis, ck, sgd, sgld, ...
     nlohmann::json parameters = nlohmann::json::object(); ///< every parameter of the run
-    bool complete = true;            ///< false for a partial record of an interrupted run
-    std::vector<double> time;        ///< measurement times [n_t]
-    std::vector<double> energy;      ///< energy per spin (p-spin, sample mean) or train loss (net)
-    row_matrix energy_samples;       ///< [n_s, n_t]; empty when n_s <= 1
+    bool complete = true;                                 ///< false for a partial record of an interrupted run
+    std::vector<double> time;                             ///< measurement times [n_t]
+    std::vector<double> energy;                           ///< energy per spin (p-spin, sample mean) or train loss (net)
+    row_matrix energy_samples;                            ///< [n_s, n_t]; empty when n_s <= 1
     std::map<std::string, std::vector<double>> observables; ///< /observables/<name>, [n_t] each
-    aging_table aging;               ///< /aging/...; omitted when tw is empty
-    std::map<std::string, nd_array<double>> extra;     ///< other datasets, key = path ("ck/C")
-    std::map<std::string, nd_array<float>> extra_f32;  ///< float32 datasets ("snapshots/weights")
+    aging_table aging;                                      ///< /aging/...; omitted when tw is empty
+    std::map<std::string, nd_array<double>> extra;          ///< other datasets, key = path ("ck/C")
+    std::map<std::string, nd_array<float>> extra_f32;       ///< float32 datasets ("snapshots/weights")
 };
 
 /// Writes `rec` to `path` atomically: to `path.tmp.<pid>` first, flushed, then renamed.

@@ -27,8 +27,7 @@ struct snapshot_traits<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>> {
     using snapshot_type = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
     static snapshot_type take(const snapshot_type& x) { return x; }
     static double mean_squared_distance(const snapshot_type& a, const snapshot_type& b) {
-        return (a.template cast<double>() - b.template cast<double>()).squaredNorm() /
-               static_cast<double>(a.size());
+        return (a.template cast<double>() - b.template cast<double>()).squaredNorm() / static_cast<double>(a.size());
     }
 };
 
@@ -61,7 +60,8 @@ public:
         m_times.push_back(t);
         for (const auto& g : m_groups) {
             const std::vector<double> v = g.f(s, x);
-            if (v.size() != g.count) throw error("scalar_recorder: a group function returned the wrong number of values");
+            if (v.size() != g.count)
+                throw error("scalar_recorder: a group function returned the wrong number of values");
             for (std::size_t k = 0; k < g.count; ++k) m_values[g.first + k].push_back(v[k]);
         }
     }
@@ -141,9 +141,9 @@ public:
 
     /// tw_steps: waiting steps; lag_steps: lags in steps (lag 0 allowed, gives Delta = 0).
     two_time_recorder(std::vector<std::int64_t> tw_steps, std::vector<std::int64_t> lag_steps)
-        : m_tw(schedule(std::move(tw_steps)).steps()), m_lag(schedule(std::move(lag_steps)).steps()),
-          m_delta(row_matrix::Constant(static_cast<Eigen::Index>(m_tw.size()),
-                                       static_cast<Eigen::Index>(m_lag.size()),
+        : m_tw(schedule(std::move(tw_steps)).steps()),
+          m_lag(schedule(std::move(lag_steps)).steps()),
+          m_delta(row_matrix::Constant(static_cast<Eigen::Index>(m_tw.size()), static_cast<Eigen::Index>(m_lag.size()),
                                        std::numeric_limits<double>::quiet_NaN())),
           m_snapshots(m_tw.size()) {
         for (std::size_t i = 0; i < m_tw.size(); ++i)
@@ -184,8 +184,8 @@ public:
     [[nodiscard]] const row_matrix& delta() const noexcept { return m_delta; }
     /// Number of snapshots currently held (for memory accounting).
     [[nodiscard]] std::size_t live_snapshots() const noexcept {
-        return static_cast<std::size_t>(std::count_if(m_snapshots.begin(), m_snapshots.end(),
-                                                      [](const auto& s) { return s.has_value(); }));
+        return static_cast<std::size_t>(
+            std::count_if(m_snapshots.begin(), m_snapshots.end(), [](const auto& s) { return s.has_value(); }));
     }
     /// Held snapshots, by waiting-time index (for checkpoints and saving weights).
     [[nodiscard]] const std::vector<std::optional<snapshot_type>>& snapshots() const noexcept { return m_snapshots; }
@@ -208,7 +208,8 @@ public:
     void restore(const checkpoint& c, const std::string& prefix, Eigen::Index size) {
         std::vector<std::optional<snapshot_type>> snaps(m_tw.size());
         for (std::size_t i = 0; i < m_tw.size(); ++i)
-            snaps[i] = c.template find_vector<typename snapshot_type::Scalar>(prefix + "snapshot/" + std::to_string(i), size);
+            snaps[i] =
+                c.template find_vector<typename snapshot_type::Scalar>(prefix + "snapshot/" + std::to_string(i), size);
         restore(c.matrix(prefix + "delta"), std::move(snaps));
     }
 

@@ -24,11 +24,13 @@ public:
     using clock = std::chrono::steady_clock;
     trigger() = default;
     /// every_steps >= 0 steps (0 = off), every_seconds >= 0 seconds of wall time (0 = off).
-    trigger(std::int64_t every_steps, double every_seconds) : m_every_steps(every_steps), m_every_seconds(every_seconds) {}
+    trigger(std::int64_t every_steps, double every_seconds)
+        : m_every_steps(every_steps), m_every_seconds(every_seconds) {}
     /// True when `step` is due (see the class comment).
     [[nodiscard]] bool due(std::int64_t step) const {
         const bool by_steps = m_every_steps > 0 && step % m_every_steps == 0;
-        const bool by_time = m_every_seconds > 0 && std::chrono::duration<double>(clock::now() - m_last).count() >= m_every_seconds;
+        const bool by_time =
+            m_every_seconds > 0 && std::chrono::duration<double>(clock::now() - m_last).count() >= m_every_seconds;
         return by_steps || by_time;
     }
     /// Restarts the wall-time interval: call when the action was done.

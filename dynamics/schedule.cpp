@@ -14,8 +14,7 @@ schedule::schedule(std::vector<std::int64_t> steps) : m_steps(std::move(steps)) 
     if (!m_steps.empty() && m_steps.front() < 0) throw parameter_error("schedule: negative step");
 }
 
-schedule schedule::log_spaced(std::int64_t first, std::int64_t last, int per_decade,
-                              bool include_zero) {
+schedule schedule::log_spaced(std::int64_t first, std::int64_t last, int per_decade, bool include_zero) {
     if (first < 1 || last < first || per_decade < 1)
         throw parameter_error("schedule::log_spaced: need 1 <= first <= last and per_decade >= 1");
     std::vector<std::int64_t> s;
@@ -42,8 +41,7 @@ schedule schedule::linear(std::int64_t last, std::int64_t stride) {
 schedule schedule::merged(const schedule& other) const {
     std::vector<std::int64_t> s;
     s.reserve(size() + other.size());
-    std::set_union(m_steps.begin(), m_steps.end(), other.m_steps.begin(), other.m_steps.end(),
-                   std::back_inserter(s));
+    std::set_union(m_steps.begin(), m_steps.end(), other.m_steps.begin(), other.m_steps.end(), std::back_inserter(s));
     return schedule(std::move(s));
 }
 

@@ -17,8 +17,7 @@ public:
     /// Steps log-spaced between `first` and `last` inclusive with about `per_decade` points per
     /// decade (rounded to integers, duplicates removed); step 0 is added when include_zero.
     /// Preconditions: 1 <= first <= last, per_decade >= 1.
-    static schedule log_spaced(std::int64_t first, std::int64_t last, int per_decade,
-                               bool include_zero = true);
+    static schedule log_spaced(std::int64_t first, std::int64_t last, int per_decade, bool include_zero = true);
     /// Every `stride`-th step from 0 to last inclusive (last is always included).
     static schedule linear(std::int64_t last, std::int64_t stride);
 

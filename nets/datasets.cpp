@@ -19,7 +19,8 @@ namespace glassy::nets {
 namespace fs = std::filesystem;
 
 image_set image_set::head(std::int64_t n) const {
-    if (n < 0 || n > count) throw parameter_error("image_set::head: " + std::to_string(n) + " > " + std::to_string(count) + " images");
+    if (n < 0 || n > count)
+        throw parameter_error("image_set::head: " + std::to_string(n) + " > " + std::to_string(count) + " images");
     image_set out = *this;
     out.count = n;
     out.pixels.resize(static_cast<std::size_t>(n * image_size()));
@@ -40,8 +41,9 @@ bool gzip_at(const std::vector<std::uint8_t>& b, std::size_t pos) {
 }
 
 bool starts_with(const std::vector<std::uint8_t>& b, std::size_t pos, std::string_view magic) {
-    return b.size() >= pos + magic.size() && std::equal(magic.begin(), magic.end(), b.begin() + static_cast<std::ptrdiff_t>(pos),
-                                                        [](char m, std::uint8_t c) { return static_cast<std::uint8_t>(m) == c; });
+    return b.size() >= pos + magic.size() &&
+           std::equal(magic.begin(), magic.end(), b.begin() + static_cast<std::ptrdiff_t>(pos),
+                      [](char m, std::uint8_t c) { return static_cast<std::uint8_t>(m) == c; });
 }
 
 /// The leading text of `b` (up to 256 bytes, leading white space and a UTF-8 BOM skipped), lower case.
@@ -58,7 +60,10 @@ std::string format_of(const std::vector<std::uint8_t>& b) {
     if (gzip_at(b, 0)) return "gzip-compressed data";
     if (starts_with(b, 0, "PK\x03\x04")) return "a zip archive";
     if (starts_with(b, 0, "BZh")) return "bzip2-compressed data";
-    if (starts_with(b, 0, "\xFD" "7zXZ")) return "xz-compressed data";
+    if (starts_with(b, 0,
+                    "\xFD"
+                    "7zXZ"))
+        return "xz-compressed data";
     if (starts_with(b, 0, "\x28\xB5\x2F\xFD")) return "zstd-compressed data";
     if (starts_with(b, 257, "ustar")) return "a tar archive";
     if (starts_with(b, 0, "\x89PNG")) return "a PNG image";
@@ -82,7 +87,8 @@ std::size_t inflate_member(const std::vector<std::uint8_t>& raw, std::size_t pos
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) throw error("zlib init failed for " + name);
     const auto fail = [&](const std::string& why) {
         inflateEnd(&zs);
-        return error(name + ": " + why + " gzip member " + std::to_string(member) + " (at byte " + std::to_string(pos) + ")");
+        return error(name + ": " + why + " gzip member " + std::to_string(member) + " (at byte " + std::to_string(pos) +
+                     ")");
     };
     std::vector<std::uint8_t> chunk(1 << 20);
     std::size_t fed = pos;
@@ -112,10 +118,12 @@ std::vector<std::uint8_t> gunzip(const std::vector<std::uint8_t>& raw, const std
     std::size_t pos = 0;
     for (int member = 1; pos < raw.size(); ++member) {
         if (!gzip_at(raw, pos)) {
-            if (std::all_of(raw.begin() + static_cast<std::ptrdiff_t>(pos), raw.end(), [](std::uint8_t c) { return c == 0; })) break;
+            if (std::all_of(raw.begin() + static_cast<std::ptrdiff_t>(pos), raw.end(),
+                            [](std::uint8_t c) { return c == 0; }))
+                break;
             const std::vector<std::uint8_t> rest(raw.begin() + static_cast<std::ptrdiff_t>(pos), raw.end());
-            throw error(name + ": " + std::to_string(rest.size()) + " bytes after gzip member " + std::to_string(member - 1) +
-                        " are not gzip data (" + describe_bytes(rest) + ")");
+            throw error(name + ": " + std::to_string(rest.size()) + " bytes after gzip member " +
+                        std::to_string(member - 1) + " are not gzip data (" + describe_bytes(rest) + ")");
         }
         pos += inflate_member(raw, pos, out, name, member);
     }
@@ -135,7 +143,8 @@ std::string describe_bytes(const std::vector<std::uint8_t>& bytes) {
         text += bytes[i] >= 0x20 && bytes[i] < 0x7f && bytes[i] != '"' ? static_cast<char>(bytes[i]) : '.';
     }
     const std::string format = format_of(bytes);
-    return "starts with " + hex + " \"" + text + "\"" + (format.empty() ? ", an unknown format" : ", which looks like " + format);
+    return "starts with " + hex + " \"" + text + "\"" +
+           (format.empty() ? ", an unknown format" : ", which looks like " + format);
 }
 
 std::vector<std::uint8_t> read_maybe_gzip(const fs::path& path) {
@@ -152,9 +161,12 @@ std::uint32_t big_endian_u32(const std::uint8_t* p) {
 } // namespace
 
 idx_array parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& what) {
-    if (bytes.size() < 4) throw error(what + ": not an idx file (shorter than its 4-byte magic; " + describe_bytes(bytes) + ")");
-    if (bytes[0] != 0 || bytes[1] != 0) throw error(what + ": not an idx file (bad magic number; " + describe_bytes(bytes) + ")");
-    if (bytes[2] != 0x08) throw error(what + ": idx data type " + std::to_string(bytes[2]) + " is not unsigned byte (0x08)");
+    if (bytes.size() < 4)
+        throw error(what + ": not an idx file (shorter than its 4-byte magic; " + describe_bytes(bytes) + ")");
+    if (bytes[0] != 0 || bytes[1] != 0)
+        throw error(what + ": not an idx file (bad magic number; " + describe_bytes(bytes) + ")");
+    if (bytes[2] != 0x08)
+        throw error(what + ": idx data type " + std::to_string(bytes[2]) + " is not unsigned byte (0x08)");
     const std::size_t ndim = bytes[3];
     if (ndim == 0 || ndim > 4) throw error(what + ": idx file with " + std::to_string(ndim) + " dimensions");
     const std::size_t header = 4 + 4 * ndim;
@@ -168,7 +180,8 @@ idx_array parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& w
     }
     if (bytes.size() - header != total)
         throw error(what + ": idx header announces " + std::to_string(total) + " bytes of data but the file holds " +
-                    std::to_string(bytes.size() - header) + (bytes.size() - header < total ? " (truncated)" : " (trailing data)"));
+                    std::to_string(bytes.size() - header) +
+                    (bytes.size() - header < total ? " (truncated)" : " (trailing data)"));
     out.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
     return out;
 }
@@ -189,11 +202,13 @@ idx_array read_idx_file(const fs::path& path) {
 image_set read_idx_pair(const fs::path& images, const fs::path& labels) {
     const idx_array im = read_idx_file(images);
     const idx_array lb = read_idx_file(labels);
-    if (im.dims.size() != 3) throw error(images.string() + ": idx images must have 3 dimensions, found " + std::to_string(im.dims.size()));
-    if (lb.dims.size() != 1) throw error(labels.string() + ": idx labels must have 1 dimension, found " + std::to_string(lb.dims.size()));
+    if (im.dims.size() != 3)
+        throw error(images.string() + ": idx images must have 3 dimensions, found " + std::to_string(im.dims.size()));
+    if (lb.dims.size() != 1)
+        throw error(labels.string() + ": idx labels must have 1 dimension, found " + std::to_string(lb.dims.size()));
     if (im.dims[0] != lb.dims[0])
-        throw error(images.string() + " holds " + std::to_string(im.dims[0]) + " images but " + labels.string() + " holds " +
-                    std::to_string(lb.dims[0]) + " labels");
+        throw error(images.string() + " holds " + std::to_string(im.dims[0]) + " images but " + labels.string() +
+                    " holds " + std::to_string(lb.dims[0]) + " labels");
     image_set s;
     s.count = im.dims[0];
     s.channels = 1;
@@ -223,7 +238,8 @@ image_set read_cifar(const std::vector<fs::path>& files, cifar_kind kind) {
         const std::vector<std::uint8_t> raw = read_file(f);
         if (raw.empty() || raw.size() % record != 0)
             throw error(f.string() + ": size " + std::to_string(raw.size()) + " is not a whole number of " +
-                        std::to_string(record) + "-byte CIFAR records (truncated or wrong format; " + describe_bytes(raw) + ")");
+                        std::to_string(record) + "-byte CIFAR records (truncated or wrong format; " +
+                        describe_bytes(raw) + ")");
         const std::size_t n = raw.size() / record;
         for (std::size_t i = 0; i < n; ++i) {
             const std::uint8_t* r = raw.data() + i * record;
@@ -243,7 +259,8 @@ namespace {
 
 /// Uniform integer in [0, n) from raw 64-bit draws (rejection sampling: portable, unbiased).
 std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
-    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
+    const std::uint64_t limit =
+        std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
     std::uint64_t r = rng();
     while (r >= limit) r = rng();
     return r % n;
@@ -261,7 +278,8 @@ image_set synthetic_split(const synthetic_options& o, const std::vector<std::uin
     s.labels.resize(static_cast<std::size_t>(count));
     for (std::int64_t i = 0; i < count; ++i) s.labels[static_cast<std::size_t>(i)] = i % o.classes;
     for (std::int64_t i = count - 1; i > 0; --i)
-        std::swap(s.labels[static_cast<std::size_t>(i)], s.labels[uniform_below(rng, static_cast<std::uint64_t>(i + 1))]);
+        std::swap(s.labels[static_cast<std::size_t>(i)],
+                  s.labels[uniform_below(rng, static_cast<std::uint64_t>(i + 1))]);
     s.pixels.resize(static_cast<std::size_t>(count * size));
     const auto width = static_cast<std::uint64_t>(2 * o.noise + 1);
     for (std::int64_t i = 0; i < count; ++i) {
@@ -277,7 +295,8 @@ image_set synthetic_split(const synthetic_options& o, const std::vector<std::uin
 } // namespace
 
 dataset_pair make_synthetic(const synthetic_options& o) {
-    if (o.train_count < 1 || o.test_count < 1 || o.channels < 1 || o.height < 1 || o.width < 1 || o.classes < 2 || o.noise < 0)
+    if (o.train_count < 1 || o.test_count < 1 || o.channels < 1 || o.height < 1 || o.width < 1 || o.classes < 2 ||
+        o.noise < 0)
         throw parameter_error("synthetic dataset: counts and sizes must be positive, classes >= 2, noise >= 0");
     std::mt19937_64 rng(o.seed);
     const std::int64_t size = o.channels * o.height * o.width;
@@ -300,16 +319,19 @@ struct dataset_layout {
 };
 
 dataset_layout layout_of(const std::string& name, const fs::path& root) {
-    const std::vector<std::string> idx = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                                          "t10k-labels-idx1-ubyte"};
+    const std::vector<std::string> idx = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
     if (name == "mnist") return {idx, true, {root / "mnist", root / "mnist" / "data", root}};
-    if (name == "fashion-mnist") return {idx, true, {root / "fashion-mnist", root, "/usr/share/datasets/fashion-mnist"}};
+    if (name == "fashion-mnist")
+        return {idx, true, {root / "fashion-mnist", root, "/usr/share/datasets/fashion-mnist"}};
     if (name == "cifar10")
-        return {{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"},
+        return {{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin",
+                 "test_batch.bin"},
                 false,
                 {root / "cifar-10-batches-bin", root}};
     if (name == "cifar100") return {{"train.bin", "test.bin"}, false, {root / "cifar-100-binary", root}};
-    throw parameter_error("unknown dataset '" + name + "' (expected mnist, fashion-mnist, cifar10, cifar100 or synthetic)");
+    throw parameter_error("unknown dataset '" + name +
+                          "' (expected mnist, fashion-mnist, cifar10, cifar100 or synthetic)");
 }
 
 /// dir/name, else dir/name.gz when allowed; empty if neither is a regular file.
@@ -332,12 +354,14 @@ std::vector<fs::path> find_files(const std::string& dataset, const dataset_layou
         if (missing.empty()) return found;
         const bool none = std::all_of(found.begin(), found.end(), [](const fs::path& f) { return f.empty(); });
         searched += (searched.empty() ? "" : "; ") + dir.string() +
-                    (!fs::is_directory(dir) ? " (no such folder)" : none ? " (none of them)" : " (lacks " + missing + ")");
+                    (!fs::is_directory(dir) ? " (no such folder)"
+                     : none                 ? " (none of them)"
+                                            : " (lacks " + missing + ")");
     }
     std::string names;
     for (const auto& n : l.names) names += (names.empty() ? "" : ", ") + n;
-    throw missing_data_error(dataset + ": no folder holds all of " + names + (l.gzip_allowed ? " (each plain or .gz)" : "") +
-                             "; looked in " + searched);
+    throw missing_data_error(dataset + ": no folder holds all of " + names +
+                             (l.gzip_allowed ? " (each plain or .gz)" : "") + "; looked in " + searched);
 }
 
 } // namespace
@@ -395,7 +419,8 @@ std::vector<std::int64_t> class_balanced_order(const image_set& set, std::uint64
     std::vector<std::vector<std::int64_t>> by_class(static_cast<std::size_t>(std::max<std::int64_t>(set.classes, 0)));
     for (std::int64_t i = 0; i < set.count; ++i) {
         const std::int64_t l = set.labels[static_cast<std::size_t>(i)];
-        if (l < 0 || l >= set.classes) throw parameter_error("class_balanced_order: label " + std::to_string(l) + " out of range");
+        if (l < 0 || l >= set.classes)
+            throw parameter_error("class_balanced_order: label " + std::to_string(l) + " out of range");
         by_class[static_cast<std::size_t>(l)].push_back(i);
     }
     std::mt19937_64 rng(seed);
@@ -412,7 +437,8 @@ std::vector<std::int64_t> class_balanced_order(const image_set& set, std::uint64
 std::vector<std::int64_t> label_counts(const image_set& set, const std::vector<std::int64_t>& indices) {
     std::vector<std::int64_t> counts(static_cast<std::size_t>(std::max<std::int64_t>(set.classes, 0)), 0);
     for (const auto i : indices) {
-        if (i < 0 || i >= set.count) throw parameter_error("label_counts: index " + std::to_string(i) + " out of range");
+        if (i < 0 || i >= set.count)
+            throw parameter_error("label_counts: index " + std::to_string(i) + " out of range");
         ++counts[static_cast<std::size_t>(set.labels[static_cast<std::size_t>(i)])];
     }
     return counts;

@@ -15,11 +15,11 @@ namespace glassy::nets {
 /// A labelled set of 8-bit images, stored sample-major as [count, channels, height, width]
 /// (the CIFAR layout; idx images have one channel). Pixel values are raw bytes 0..255.
 struct image_set {
-    std::int64_t count = 0;    ///< number of images
-    std::int64_t channels = 0; ///< colour channels (1 for MNIST, 3 for CIFAR)
-    std::int64_t height = 0;   ///< rows
-    std::int64_t width = 0;    ///< columns
-    std::int64_t classes = 0;  ///< number of label values; labels lie in [0, classes)
+    std::int64_t count = 0;           ///< number of images
+    std::int64_t channels = 0;        ///< colour channels (1 for MNIST, 3 for CIFAR)
+    std::int64_t height = 0;          ///< rows
+    std::int64_t width = 0;           ///< columns
+    std::int64_t classes = 0;         ///< number of label values; labels lie in [0, classes)
     std::vector<std::uint8_t> pixels; ///< count * channels * height * width bytes
     std::vector<std::int64_t> labels; ///< count labels
 
@@ -60,8 +60,8 @@ struct missing_data_error : error {
 
 /// An idx array of unsigned bytes (type code 0x08): dimensions and data, row-major.
 struct idx_array {
-    std::vector<std::int64_t> dims;  ///< sizes, slowest first
-    std::vector<std::uint8_t> data;  ///< product(dims) bytes
+    std::vector<std::int64_t> dims; ///< sizes, slowest first
+    std::vector<std::uint8_t> data; ///< product(dims) bytes
 };
 
 /// Parses idx bytes (magic 00 00 08 <ndim>, big-endian int32 sizes, then data). Throws

@@ -16,10 +16,14 @@ model_kind parse_model_kind(const std::string& name) {
 
 std::string to_string(model_kind kind) {
     switch (kind) {
-    case model_kind::toy: return "toy";
-    case model_kind::fc: return "fc";
-    case model_kind::smallnet: return "smallnet";
-    case model_kind::resnet18: return "resnet18";
+    case model_kind::toy:
+        return "toy";
+    case model_kind::fc:
+        return "fc";
+    case model_kind::smallnet:
+        return "smallnet";
+    case model_kind::resnet18:
+        return "resnet18";
     }
     return "?";
 }
@@ -149,10 +153,14 @@ torch::Tensor ResNet18Impl::forward(torch::Tensor x) {
 
 std::shared_ptr<net_base> make_model(model_kind kind, const input_shape& shape, std::int64_t hidden) {
     switch (kind) {
-    case model_kind::toy: return Toy(shape, hidden).ptr();
-    case model_kind::fc: return Fc(shape).ptr();
-    case model_kind::smallnet: return SmallNet(shape).ptr();
-    case model_kind::resnet18: return ResNet18(shape).ptr();
+    case model_kind::toy:
+        return Toy(shape, hidden).ptr();
+    case model_kind::fc:
+        return Fc(shape).ptr();
+    case model_kind::smallnet:
+        return SmallNet(shape).ptr();
+    case model_kind::resnet18:
+        return ResNet18(shape).ptr();
     }
     throw parameter_error("make_model: unknown model kind");
 }

@@ -40,19 +40,19 @@ enum class loss_kind { nll_log_softmax, mse_one_hot };
 
 /// Shape of the network input and number of classes.
 struct input_shape {
-    std::int64_t channels = 1;  ///< image channels
-    std::int64_t height = 28;   ///< rows
-    std::int64_t width = 28;    ///< columns
-    std::int64_t classes = 10;  ///< outputs
+    std::int64_t channels = 1; ///< image channels
+    std::int64_t height = 28;  ///< rows
+    std::int64_t width = 28;   ///< columns
+    std::int64_t classes = 10; ///< outputs
 };
 
 /// One trainable layer as seen during a taped forward pass.
 struct tape_entry {
     enum class layer { linear, conv2d, batch_norm2d };
-    layer kind;                    ///< layer type
-    torch::nn::Module* module;     ///< the layer (owns `weight` and, if any, `bias`)
-    torch::Tensor input;           ///< layer input, [B, ...]
-    torch::Tensor output;          ///< layer output, [B, ...] (part of the autograd graph)
+    layer kind;                ///< layer type
+    torch::nn::Module* module; ///< the layer (owns `weight` and, if any, `bias`)
+    torch::Tensor input;       ///< layer input, [B, ...]
+    torch::Tensor output;      ///< layer output, [B, ...] (part of the autograd graph)
 };
 
 /// Records every trainable layer applied in a forward pass, in order.
@@ -149,7 +149,8 @@ TORCH_MODULE(ResNet18);
 /// Builds a network with PyTorch's default initialisation drawn from torch's global generator
 /// (seed it with torch::manual_seed first). `hidden` is the toy width (ignored otherwise).
 /// Throws parameter_error for hidden < 1 or an input too small for smallnet.
-[[nodiscard]] std::shared_ptr<net_base> make_model(model_kind kind, const input_shape& shape, std::int64_t hidden = 10000);
+[[nodiscard]] std::shared_ptr<net_base> make_model(model_kind kind, const input_shape& shape,
+                                                   std::int64_t hidden = 10000);
 
 /// Total number of trainable scalars M of a module.
 [[nodiscard]] std::int64_t count_parameters(const torch::nn::Module& module);

@@ -15,7 +15,8 @@
 namespace glassy {
 
 double snapshot_traits<nets::parameter_handle>::mean_squared_distance(const snapshot_type& a, const snapshot_type& b) {
-    if (a.size() != b.size() || a.size() == 0) throw error("mean_squared_distance: snapshots of different or zero size");
+    if (a.size() != b.size() || a.size() == 0)
+        throw error("mean_squared_distance: snapshots of different or zero size");
     double s = 0.0;
     for (Eigen::Index i = 0; i < a.size(); ++i) {
         const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
@@ -49,8 +50,8 @@ Eigen::VectorXf flatten_parameters(const parameter_handle& x) {
 
 void assign_parameters(const parameter_handle& x, const Eigen::VectorXf& flat) {
     if (flat.size() != x.size())
-        throw parameter_error("assign_parameters: " + std::to_string(flat.size()) + " values for " + std::to_string(x.size()) +
-                              " parameters");
+        throw parameter_error("assign_parameters: " + std::to_string(flat.size()) + " values for " +
+                              std::to_string(x.size()) + " parameters");
     torch::NoGradGuard no_grad;
     Eigen::Index offset = 0;
     for (const auto& t : x.tensors) {
@@ -214,8 +215,9 @@ torch::Tensor network_system::sample_index(split s, const std::vector<std::int64
     const std::int64_t n = count(s);
     for (const auto i : samples)
         if (i < 0 || i >= n)
-            throw parameter_error("sample index " + std::to_string(i) + " outside the " + (s == split::train ? "training" : "test") +
-                                  " split of " + std::to_string(n) + " samples");
+            throw parameter_error("sample index " + std::to_string(i) + " outside the " +
+                                  (s == split::train ? "training" : "test") + " split of " + std::to_string(n) +
+                                  " samples");
     return torch::tensor(samples, torch::kInt64).to(m_options.device);
 }
 
@@ -286,7 +288,8 @@ void minibatch_sampler::shuffle() {
     for (std::int64_t i = 0; i < m_n; ++i) m_perm[static_cast<std::size_t>(i)] = i;
     for (std::int64_t i = m_n - 1; i > 0; --i) {
         const auto range = static_cast<std::uint64_t>(i + 1);
-        const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % range;
+        const std::uint64_t limit =
+            std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % range;
         std::uint64_t r = m_rng();
         while (r >= limit) r = m_rng();
         std::swap(m_perm[static_cast<std::size_t>(i)], m_perm[static_cast<std::size_t>(r % range)]);
@@ -345,7 +348,8 @@ void sgd::restore(const checkpoint& c, const std::string& prefix, const paramete
 }
 
 sgd::sgd(const sgd_options& options, const network_system& sys)
-    : m_options(options), m_sampler(sys.count(split::train), options.batch, options.seed),
+    : m_options(options),
+      m_sampler(sys.count(split::train), options.batch, options.seed),
       m_noise(at::detail::createCPUGenerator(options.seed ^ 0x9E3779B97F4A7C15ULL)),
       m_last_loss(std::numeric_limits<double>::quiet_NaN()) {
     if (!(options.lr > 0.0)) throw parameter_error("learning rate must be > 0");
@@ -376,7 +380,8 @@ void sgd::step(network_system& sys, parameter_handle& x) {
         }
         x.tensors[i].add_(direction, -m_options.lr);
         if (m_options.temperature > 0.0) {
-            const torch::Tensor xi = torch::randn(x.tensors[i].sizes(), m_noise, torch::TensorOptions().dtype(x.tensors[i].scalar_type()));
+            const torch::Tensor xi =
+                torch::randn(x.tensors[i].sizes(), m_noise, torch::TensorOptions().dtype(x.tensors[i].scalar_type()));
             x.tensors[i].add_(xi.to(x.tensors[i].device()), noise_scale);
         }
     }

@@ -95,8 +95,8 @@ public:
     /// Moves `model` to the device and dtype of `options`. The test split may be empty
     /// (count 0). Throws parameter_error when shapes of train and test differ or the stats do
     /// not have one entry per channel.
-    network_system(std::shared_ptr<net_base> model, const image_set& train, const image_set& test,
-                   channel_stats stats, network_options options = {});
+    network_system(std::shared_ptr<net_base> model, const image_set& train, const image_set& test, channel_stats stats,
+                   network_options options = {});
 
     /// A handle on the model parameters (the state driven by SGD).
     [[nodiscard]] parameter_handle state() const;
@@ -135,7 +135,7 @@ public:
 private:
     std::shared_ptr<net_base> m_model;
     torch::Tensor m_train_x, m_train_y, m_test_x, m_test_y; // uint8 [N,C,H,W], int64 [N]
-    torch::Tensor m_mean, m_std;                             // [1, C, 1, 1] in dtype
+    torch::Tensor m_mean, m_std;                            // [1, C, 1, 1] in dtype
     channel_stats m_stats;
     network_options m_options;
     bool m_channels_last = false; ///< conv weights and inputs are kept channels-last
@@ -169,11 +169,11 @@ private:
 /// loss: v <- momentum * v + g (v = g on the first step, PyTorch's convention);
 /// w <- w - lr * v + sqrt(2 lr T) * xi, xi ~ N(0, 1) i.i.d. per weight (SGLD when T > 0).
 struct sgd_options {
-    double lr = 0.1;           ///< learning rate (> 0)
-    double momentum = 0.0;     ///< heavy-ball momentum in [0, 1)
-    std::int64_t batch = 100;  ///< minibatch size, 1..train size
-    double temperature = 0.0;  ///< SGLD temperature T >= 0 (0: plain SGD)
-    std::uint64_t seed = 1;    ///< seeds minibatches and the SGLD noise
+    double lr = 0.1;          ///< learning rate (> 0)
+    double momentum = 0.0;    ///< heavy-ball momentum in [0, 1)
+    std::int64_t batch = 100; ///< minibatch size, 1..train size
+    double temperature = 0.0; ///< SGLD temperature T >= 0 (0: plain SGD)
+    std::uint64_t seed = 1;   ///< seeds minibatches and the SGLD noise
 };
 
 /// SGD (T = 0) or SGLD (T > 0) as a dynamics: step(sys, x) performs one iteration; dt() = 1

@@ -33,8 +33,8 @@ double unit_roundoff(const std::vector<torch::Tensor>& params) {
 }
 
 /// D from the two sums of eq. 4 (see noise.hpp for the rounding floor and the one-sample case).
-noise_estimate finish(double sum_sq, const std::vector<torch::Tensor>& grad_sum, std::int64_t n, std::int64_t m, bool fast,
-                      double roundoff) {
+noise_estimate finish(double sum_sq, const std::vector<torch::Tensor>& grad_sum, std::int64_t n, std::int64_t m,
+                      bool fast, double roundoff) {
     noise_estimate e;
     e.samples = n;
     e.num_parameters = m;
@@ -108,7 +108,7 @@ bool tape_covers(const layer_tape& tape, const std::vector<torch::Tensor>& param
 /// of the summed loss with respect to the layer output. Computed in the training dtype (float32
 /// norms are good to ~1e-7 relative) and accumulated in float64 by the caller.
 struct layer_terms {
-    torch::Tensor sample_sq_norms;                        ///< [B]
+    torch::Tensor sample_sq_norms;                              ///< [B]
     std::vector<std::pair<torch::Tensor, torch::Tensor>> grads; ///< (parameter, its summed gradient)
 };
 
@@ -122,8 +122,9 @@ torch::Tensor conv_sample_grads(const torch::nn::Conv2dImpl& conv, const torch::
     const auto& pad = c10::get<torch::ExpandingArray<2>>(o.padding());
     const std::int64_t b = a.size(0), cin = a.size(1), cout = g.size(1);
     const auto k = *o.kernel_size();
-    const torch::Tensor w = F::conv2d(a.transpose(0, 1), g.reshape({b * cout, 1, g.size(2), g.size(3)}),
-                                      F::Conv2dFuncOptions().stride(*o.dilation()).dilation(*o.stride()).padding(*pad).groups(b));
+    const torch::Tensor w =
+        F::conv2d(a.transpose(0, 1), g.reshape({b * cout, 1, g.size(2), g.size(3)}),
+                  F::Conv2dFuncOptions().stride(*o.dilation()).dilation(*o.stride()).padding(*pad).groups(b));
     // Rows beyond the kernel extent come from padding/stride remainders: crop them.
     return w.narrow(2, 0, k[0]).narrow(3, 0, k[1]).reshape({cin, b, cout, k[0], k[1]});
 }
@@ -158,12 +159,14 @@ layer_terms layer_contribution(const tape_entry& e, const torch::Tensor& g) {
         // Gram route, early layers and small convnets the direct one.
         if (p * (kk + cout) < kk * cout) {
             const auto& pad = c10::get<torch::ExpandingArray<2>>(o.padding());
-            const torch::Tensor u = F::unfold(a, F::UnfoldFuncOptions(*o.kernel_size()).dilation(*o.dilation()).padding(*pad).stride(*o.stride()));
+            const torch::Tensor u = F::unfold(
+                a, F::UnfoldFuncOptions(*o.kernel_size()).dilation(*o.dilation()).padding(*pad).stride(*o.stride()));
             const torch::Tensor gram_u = torch::bmm(u.transpose(1, 2), u);
             const torch::Tensor gram_g = torch::bmm(gm.transpose(1, 2), gm);
             t.sample_sq_norms = (gram_u * gram_g).sum({1, 2});
             // Summed gradient: [Cout, B P] x [B P, K].
-            const torch::Tensor gw = gm.permute({1, 0, 2}).reshape({cout, b * p}).mm(u.permute({0, 2, 1}).reshape({b * p, kk}));
+            const torch::Tensor gw =
+                gm.permute({1, 0, 2}).reshape({cout, b * p}).mm(u.permute({0, 2, 1}).reshape({b * p, kk}));
             t.grads.emplace_back(conv->weight, gw.reshape(conv->weight.sizes()));
         } else {
             const torch::Tensor w = conv_sample_grads(*conv, a, g); // [Cin, B, Cout, kh, kw]

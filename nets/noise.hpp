@@ -45,13 +45,13 @@ inline constexpr double noise_rounding_factor = 16.0;
 
 /// Result of one D measurement.
 struct noise_estimate {
-    double D = 0.0;                    ///< eq. 4; >= 0, exactly 0 for |S| = 1 or below `resolution`
-    double resolution = 0.0;           ///< the rounding floor (see the file comment)
-    double mean_sample_sq_norm = 0.0;  ///< (1/|S|) sum_s |grad L_s|^2
+    double D = 0.0;                     ///< eq. 4; >= 0, exactly 0 for |S| = 1 or below `resolution`
+    double resolution = 0.0;            ///< the rounding floor (see the file comment)
+    double mean_sample_sq_norm = 0.0;   ///< (1/|S|) sum_s |grad L_s|^2
     double mean_gradient_sq_norm = 0.0; ///< |grad L|^2
-    std::int64_t samples = 0;          ///< |S|
-    std::int64_t num_parameters = 0;   ///< M
-    bool fast_path = false;            ///< true when the batched path was used
+    std::int64_t samples = 0;           ///< |S|
+    std::int64_t num_parameters = 0;    ///< M
+    bool fast_path = false;             ///< true when the batched path was used
 };
 
 /// Measures D on the training samples S = `samples` (indices into the training split, e.g. a

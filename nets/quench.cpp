@@ -74,7 +74,8 @@ struct noise_observer {
     void save(checkpoint& c, const std::string& prefix) const {
         c.put(prefix + "D", noise);
         c.put(prefix + "tw", tw);
-        for (std::size_t i = 0; i < weights.size(); ++i) c.put_vector(prefix + "weights/" + std::to_string(i), weights[i]);
+        for (std::size_t i = 0; i < weights.size(); ++i)
+            c.put_vector(prefix + "weights/" + std::to_string(i), weights[i]);
     }
     /// Restores what save() wrote; weight vectors must hold `size` values.
     void restore(const checkpoint& c, const std::string& prefix, Eigen::Index size) {
@@ -82,7 +83,8 @@ struct noise_observer {
         tw = c.vector(prefix + "tw");
         weights.clear();
         for (std::size_t i = 0; i < tw.size(); ++i)
-            if (auto w = c.find_vector<float>(prefix + "weights/" + std::to_string(i), size)) weights.push_back(std::move(*w));
+            if (auto w = c.find_vector<float>(prefix + "weights/" + std::to_string(i), size))
+                weights.push_back(std::move(*w));
     }
 };
 
@@ -103,7 +105,8 @@ torch::Device parse_device(const std::string& name) {
     if (name == "cpu") return torch::kCPU;
     if (name == "cuda") {
         if (!torch::cuda::is_available())
-            throw parameter_error("--device cuda: this LibTorch build has no CUDA support or sees no GPU (use --device cpu)");
+            throw parameter_error(
+                "--device cuda: this LibTorch build has no CUDA support or sees no GPU (use --device cpu)");
         return torch::kCUDA;
     }
     throw parameter_error("unknown device '" + name + "' (expected cpu or cuda)");
@@ -117,7 +120,8 @@ torch::Device parse_device(const std::string& name) {
 void check_batchnorm_batch(net_base& model, const std::string& name, const input_shape& shape, std::int64_t batch) {
     if (batch != 1) return;
     bool has_batchnorm = false;
-    for (const auto& m : model.modules(false)) has_batchnorm = has_batchnorm || m->name().find("BatchNorm") != std::string::npos;
+    for (const auto& m : model.modules(false))
+        has_batchnorm = has_batchnorm || m->name().find("BatchNorm") != std::string::npos;
     if (!has_batchnorm) return;
     std::vector<torch::Tensor> saved;
     for (const auto& b : model.buffers(true)) saved.push_back(b.clone());
@@ -180,7 +184,7 @@ struct quench::impl {
     std::unique_ptr<sgd> dyn;
     std::vector<std::int64_t> tw, lags;
     schedule metrics_schedule;
-    std::vector<std::int64_t> train_subset;       ///< first max(noise, eval) samples of the balanced train order
+    std::vector<std::int64_t> train_subset; ///< first max(noise, eval) samples of the balanced train order
     std::vector<std::int64_t> noise_set, train_eval, test_eval; ///< prefixes used by D and the evaluations
 
     [[nodiscard]] net_measurements measurements() const {
@@ -211,7 +215,8 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     if (o.steps < 1) throw parameter_error("--steps must be >= 1");
     // t_w + lag reaches 1.5 steps: below 2^62 every step sum fits the 64-bit counters.
     if (o.steps >= (std::int64_t{1} << 62))
-        throw parameter_error("--steps " + std::to_string(o.steps) + " is more than the 64-bit step counters hold (below 2^62 = 4.6e18)");
+        throw parameter_error("--steps " + std::to_string(o.steps) +
+                              " is more than the 64-bit step counters hold (below 2^62 = 4.6e18)");
     if (o.noise_samples < 1) throw parameter_error("--noise-samples must be >= 1");
     if (o.eval_samples < 1) throw parameter_error("--eval-samples must be >= 1");
     if (o.points_per_decade < 1 || o.tw_per_decade < 1) throw parameter_error("points per decade must be >= 1");
@@ -229,7 +234,8 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
         q.data = load_dataset(o.dataset, o.data_dir);
     }
     q.stats = compute_channel_stats(q.data.train);
-    q.train_subset = prefix(class_balanced_order(q.data.train, o.seed ^ train_subset_key), std::max(o.noise_samples, o.eval_samples));
+    q.train_subset = prefix(class_balanced_order(q.data.train, o.seed ^ train_subset_key),
+                            std::max(o.noise_samples, o.eval_samples));
     q.noise_set = prefix(q.train_subset, o.noise_samples);
     q.train_eval = prefix(q.train_subset, o.eval_samples);
     q.test_eval = prefix(class_balanced_order(q.data.test, o.seed ^ test_subset_key), o.eval_samples);
@@ -237,7 +243,8 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     torch::manual_seed(o.seed);
     const input_shape shape{q.data.train.channels, q.data.train.height, q.data.train.width, q.data.train.classes};
     q.model = make_model(o.model, shape, o.hidden);
-    q.sys = std::make_unique<network_system>(q.model, q.data.train, q.data.test, q.stats, network_options{device, dtype});
+    q.sys =
+        std::make_unique<network_system>(q.model, q.data.train, q.data.test, q.stats, network_options{device, dtype});
     check_batchnorm_batch(*q.model, to_string(o.model), shape, o.batch);
     q.dyn = std::make_unique<sgd>(sgd_options{o.lr, o.momentum, o.batch, o.temperature, o.seed}, *q.sys);
 
@@ -258,7 +265,8 @@ quench::~quench() = default;
 std::int64_t quench::num_parameters() const { return m_impl->sys->num_parameters(); }
 std::size_t quench::num_waiting_times() const { return m_impl->tw.size(); }
 std::uint64_t quench::snapshot_bytes() const {
-    const std::uint64_t one = static_cast<std::uint64_t>(num_waiting_times()) * static_cast<std::uint64_t>(num_parameters()) * 4u;
+    const std::uint64_t one =
+        static_cast<std::uint64_t>(num_waiting_times()) * static_cast<std::uint64_t>(num_parameters()) * 4u;
     return m_impl->options.save_snapshots ? 2 * one : one;
 }
 std::int64_t quench::train_count() const { return m_impl->sys->count(split::train); }
@@ -281,7 +289,8 @@ constexpr const char* tool_name = "net_quench";
 /// (a diverging state never is). Wall time spent goes to `seconds`.
 class held_checkpoints {
 public:
-    held_checkpoints(const run_control& control, double& seconds) : m_path(control.checkpoint_path), m_when(control.checkpoint_every), m_seconds(seconds) {
+    held_checkpoints(const run_control& control, double& seconds)
+        : m_path(control.checkpoint_path), m_when(control.checkpoint_every), m_seconds(seconds) {
         m_when.reset();
     }
     // Between steps: `good` = the loss of the state before this step is finite; `take` builds the
@@ -293,7 +302,9 @@ public:
         if (good && m_when.due(step)) m_pending = timed_take(take);
     }
     template <class Take>
-    void write_now(Take&& take) { write(timed_take(take)); }
+    void write_now(Take&& take) {
+        write(timed_take(take));
+    }
 
 private:
     template <class Take>
@@ -342,7 +353,8 @@ checkpoint quench::impl::save(const net_measurements& m) const {
 
 void quench::impl::restore(const checkpoint& c, parameter_handle& x, net_measurements& m) const {
     if (c.tool != tool_name) throw record_error("checkpoint was written by " + c.tool + ", not net_quench");
-    if (c.config != options_json(options).dump()) throw record_error("checkpoint is from a different configuration than this run");
+    if (c.config != options_json(options).dump())
+        throw record_error("checkpoint is from a different configuration than this run");
     m.rs.step = c.integer("step");
     if (m.rs.step < 0 || m.rs.step > options.steps) throw record_error("checkpoint: bad step");
     for (const auto& p : sys->model().named_parameters(true)) get_tensor(c, "model/" + p.key(), p.value());
@@ -358,7 +370,8 @@ record quench::impl::to_record(const net_measurements& m, const run_end& end) co
     record rec;
     rec.system = "net";
     rec.method = dyn->method();
-    rec.parameters = quench_parameters(o, sys->num_parameters(), stats, sys->count(split::train), sys->count(split::test));
+    rec.parameters =
+        quench_parameters(o, sys->num_parameters(), stats, sys->count(split::train), sys->count(split::test));
     rec.parameters["steps_done"] = m.rs.step;
     end.mark(rec);
     rec.time = m.metrics.time;
@@ -406,12 +419,16 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
     inner.progress_every = hooks.progress_every;
     inner.poll_every = 1;
     if (!control.checkpoint_path.empty())
-        inner.between_steps = [&](std::int64_t step) { checkpoints.between_steps(step, std::isfinite(q.dyn->last_loss()), take); };
+        inner.between_steps = [&](std::int64_t step) {
+            checkpoints.between_steps(step, std::isfinite(q.dyn->last_loss()), take);
+        };
     inner.stop = [&](std::int64_t step) {
         if (!std::isfinite(q.dyn->last_loss()))
-            end = {stop_reason::diverged, "diverged at step " + std::to_string(step) + ": the minibatch loss is not finite; " + lr_hint(o.lr)};
+            end = {stop_reason::diverged,
+                   "diverged at step " + std::to_string(step) + ": the minibatch loss is not finite; " + lr_hint(o.lr)};
         else if (hooks.stop && hooks.stop(step))
-            end = {stop_reason::interrupted, "interrupted at step " + std::to_string(step) + " of " + std::to_string(o.steps)};
+            end = {stop_reason::interrupted,
+                   "interrupted at step " + std::to_string(step) + " of " + std::to_string(o.steps)};
         return end.stopped();
     };
 
@@ -424,11 +441,12 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
     try {
         integrate(*q.dyn, *q.sys, x, m.rs, o.steps, all, inner, metrics, noise, timed_aging);
     } catch (const divergence_error&) {
-        end = {stop_reason::diverged,
-               "diverged at step " + std::to_string(m.rs.step) + ": the measured training loss is not finite; " + lr_hint(o.lr)};
+        end = {stop_reason::diverged, "diverged at step " + std::to_string(m.rs.step) +
+                                          ": the measured training loss is not finite; " + lr_hint(o.lr)};
     }
     m_timing.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
-    m_timing.steps_s = m_timing.total_s - m_timing.metrics_s - m_timing.noise_s - m_timing.aging_s - m_timing.checkpoints_s;
+    m_timing.steps_s =
+        m_timing.total_s - m_timing.metrics_s - m_timing.noise_s - m_timing.aging_s - m_timing.checkpoints_s;
     // Interrupted: the current state is saved once its loss, measured now on the first batch-size
     // training samples, is finite (else the last good checkpoint stays).
     if (end.reason == stop_reason::interrupted && !control.checkpoint_path.empty() &&
@@ -464,9 +482,12 @@ nlohmann::json options_json(const quench_options& o) {
     if (!o.tw_steps.empty()) p["tw_steps"] = o.tw_steps;
     if (!o.lag_steps.empty()) p["lag_steps"] = o.lag_steps;
     if (o.dataset == "synthetic") {
-        p["synthetic"] = {{"train_count", o.synthetic.train_count}, {"test_count", o.synthetic.test_count},
-                          {"channels", o.synthetic.channels},       {"height", o.synthetic.height},
-                          {"width", o.synthetic.width},             {"classes", o.synthetic.classes},
+        p["synthetic"] = {{"train_count", o.synthetic.train_count},
+                          {"test_count", o.synthetic.test_count},
+                          {"channels", o.synthetic.channels},
+                          {"height", o.synthetic.height},
+                          {"width", o.synthetic.width},
+                          {"classes", o.synthetic.classes},
                           {"noise", o.synthetic.noise}};
     }
     return p;
@@ -475,7 +496,8 @@ nlohmann::json options_json(const quench_options& o) {
 std::optional<int> checkpoint_threads(const checkpoint& c) {
     const auto it = c.integers.find("threads");
     if (it == c.integers.end()) return std::nullopt;
-    if (it->second < 1 || it->second > 1 << 16) throw record_error("checkpoint: bad thread count " + std::to_string(it->second));
+    if (it->second < 1 || it->second > 1 << 16)
+        throw record_error("checkpoint: bad thread count " + std::to_string(it->second));
     return static_cast<int>(it->second);
 }
 
@@ -496,7 +518,8 @@ quench_options options_from_checkpoint(const checkpoint& c) {
         o.device = j.at("device").get<std::string>();
         o.dtype = j.at("dtype").get<std::string>();
         o.noise_samples = j.at("noise_samples");
-        o.noise = j.at("noise_method").get<std::string>() == "batched" ? noise_method::batched : noise_method::per_sample_loop;
+        o.noise = j.at("noise_method").get<std::string>() == "batched" ? noise_method::batched
+                                                                       : noise_method::per_sample_loop;
         o.eval_samples = j.at("eval_samples");
         o.points_per_decade = j.at("points_per_decade");
         o.tw_per_decade = j.at("tw_per_decade");
@@ -537,13 +560,15 @@ nlohmann::json quench_parameters(const quench_options& o, std::int64_t num_param
 
 std::string blas_warning() {
     const std::string config = torch::show_config();
-    if (config.find("BLAS_INFO=mkl") != std::string::npos || config.find("BLAS_INFO=open") != std::string::npos) return {};
+    if (config.find("BLAS_INFO=mkl") != std::string::npos || config.find("BLAS_INFO=open") != std::string::npos)
+        return {};
     std::ifstream maps("/proc/self/maps");
     std::string line, reference;
     bool optimised = false;
     while (std::getline(maps, line)) {
-        const bool blas = line.find("libblas.so") != std::string::npos || line.find("libopenblas") != std::string::npos ||
-                          line.find("libmkl") != std::string::npos || line.find("libblis") != std::string::npos;
+        const bool blas = line.find("libblas.so") != std::string::npos ||
+                          line.find("libopenblas") != std::string::npos || line.find("libmkl") != std::string::npos ||
+                          line.find("libblis") != std::string::npos;
         if (!blas) continue;
         if (line.find("openblas") != std::string::npos || line.find("mkl") != std::string::npos ||
             line.find("blis") != std::string::npos || line.find("atlas") != std::string::npos) {
@@ -556,7 +581,8 @@ std::string blas_warning() {
     if (!reference.empty())
         return "LibTorch runs on the reference BLAS (" + reference +
                "); install libopenblas0-openmp (update-alternatives libblas.so.3) for much faster training";
-    if (!optimised) return "could not find an optimised BLAS (OpenBLAS, MKL, BLIS) in this process; training may be slow";
+    if (!optimised)
+        return "could not find an optimised BLAS (OpenBLAS, MKL, BLIS) in this process; training may be slow";
     return {};
 }
 

@@ -14,8 +14,8 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,31 +23,31 @@ namespace glassy::nets {
 
 /// Every parameter of a network run. Times are SGD iterations.
 struct quench_options {
-    model_kind model = model_kind::smallnet; ///< architecture
-    std::string dataset = "mnist";          ///< mnist, fashion-mnist, cifar10, cifar100, synthetic
-    std::filesystem::path data_dir;         ///< root of the dataset folders (see load_dataset)
-    std::int64_t hidden = 10000;            ///< toy width h
-    std::int64_t batch = 100;               ///< minibatch size
-    double lr = 0.1;                        ///< learning rate
-    double momentum = 0.0;                  ///< heavy-ball momentum
-    double temperature = 0.0;               ///< SGLD temperature T (0: SGD)
-    std::int64_t steps = 5000;              ///< iterations
-    std::uint64_t seed = 1;                 ///< initialisation, minibatches, SGLD noise, synthetic data
-    std::string device = "cpu";             ///< cpu or cuda
-    std::string dtype = "float32";          ///< float32 or float64
-    std::int64_t noise_samples = 1024;      ///< |S| of eq. 4: the first noise_samples of the measurement order
+    model_kind model = model_kind::smallnet;    ///< architecture
+    std::string dataset = "mnist";              ///< mnist, fashion-mnist, cifar10, cifar100, synthetic
+    std::filesystem::path data_dir;             ///< root of the dataset folders (see load_dataset)
+    std::int64_t hidden = 10000;                ///< toy width h
+    std::int64_t batch = 100;                   ///< minibatch size
+    double lr = 0.1;                            ///< learning rate
+    double momentum = 0.0;                      ///< heavy-ball momentum
+    double temperature = 0.0;                   ///< SGLD temperature T (0: SGD)
+    std::int64_t steps = 5000;                  ///< iterations
+    std::uint64_t seed = 1;                     ///< initialisation, minibatches, SGLD noise, synthetic data
+    std::string device = "cpu";                 ///< cpu or cuda
+    std::string dtype = "float32";              ///< float32 or float64
+    std::int64_t noise_samples = 1024;          ///< |S| of eq. 4: the first noise_samples of the measurement order
     noise_method noise = noise_method::batched; ///< how D is computed
-    std::int64_t eval_samples = 1024;       ///< loss/accuracy on the first eval_samples of the measurement
-                                            ///< orders of train and test (class_balanced_order)
-    int points_per_decade = 10;             ///< measurement times and lags per decade
-    int tw_per_decade = 3;                  ///< waiting times per decade
-    std::int64_t tw_first = 10;             ///< smallest waiting time
-    std::vector<std::int64_t> tw_steps;     ///< explicit waiting times (overrides the defaults)
-    std::vector<std::int64_t> lag_steps;    ///< explicit lags (overrides the defaults)
-    bool save_snapshots = false;            ///< write /snapshots/tw and /snapshots/weights
-    bool grad_norm = false;                 ///< also |grad L| on the train evaluation samples at each
-                                            ///< metrics point (observable grad_norm; one backward each)
-    synthetic_options synthetic;            ///< sizes of the synthetic dataset (its seed is `seed`)
+    std::int64_t eval_samples = 1024;           ///< loss/accuracy on the first eval_samples of the measurement
+                                                ///< orders of train and test (class_balanced_order)
+    int points_per_decade = 10;                 ///< measurement times and lags per decade
+    int tw_per_decade = 3;                      ///< waiting times per decade
+    std::int64_t tw_first = 10;                 ///< smallest waiting time
+    std::vector<std::int64_t> tw_steps;         ///< explicit waiting times (overrides the defaults)
+    std::vector<std::int64_t> lag_steps;        ///< explicit lags (overrides the defaults)
+    bool save_snapshots = false;                ///< write /snapshots/tw and /snapshots/weights
+    bool grad_norm = false;                     ///< also |grad L| on the train evaluation samples at each
+                                                ///< metrics point (observable grad_norm; one backward each)
+    synthetic_options synthetic;                ///< sizes of the synthetic dataset (its seed is `seed`)
 };
 
 /// The options that define a run (every field but data_dir) as JSON: the checkpoint's config
@@ -76,7 +76,9 @@ struct run_timing {
     double aging_s = 0.0;       ///< Delta(t_w, t_w + t): snapshots and distances
     double checkpoints_s = 0.0; ///< checkpoint writes
     /// (metrics + noise + aging) / steps; NaN before a run.
-    [[nodiscard]] double overhead() const { return steps_s > 0 ? (metrics_s + noise_s + aging_s) / steps_s : std::nan(""); }
+    [[nodiscard]] double overhead() const {
+        return steps_s > 0 ? (metrics_s + noise_s + aging_s) / steps_s : std::nan("");
+    }
 };
 
 /// A subset of samples the run measures on, with its class counts (label_counts), so that the
@@ -129,12 +131,11 @@ public:
     /// from a different configuration", when its options differ). Checkpoints are taken
     /// between steps as control says, but a due one is written only at the next step, once the
     /// minibatch loss of its state has been computed and is finite (the file always holds a state
-    /// whose loss was measured finite; a diverged run leaves the last such one, or none). The record is partial (complete = false,
-    /// parameters["stop_reason"]) when hooks.stop asks to stop ("interrupted at step ..."; a
-    /// final checkpoint is written first when control has a path and the loss of the state, on
-    /// the first `batch` training samples, is finite) or when the minibatch or
-    /// measured training loss becomes NaN/Inf ("diverged at step ..."); it then holds
-    /// everything measured before.
+    /// whose loss was measured finite; a diverged run leaves the last such one, or none). The record is partial
+    /// (complete = false, parameters["stop_reason"]) when hooks.stop asks to stop ("interrupted at step ..."; a final
+    /// checkpoint is written first when control has a path and the loss of the state, on the first `batch` training
+    /// samples, is finite) or when the minibatch or measured training loss becomes NaN/Inf ("diverged at step ..."); it
+    /// then holds everything measured before.
     [[nodiscard]] record run(const run_hooks& hooks = {}, const run_control& control = {});
     /// Wall-time split of the last run() (zero before; of the resumed part for a resumed run).
     [[nodiscard]] const run_timing& timing() const { return m_timing; }

@@ -7,9 +7,7 @@ namespace glassy::nets {
 namespace {
 
 /// The elements of `t` as a contiguous float64 host tensor (no copy when it already is one).
-torch::Tensor host_double(const torch::Tensor& t) {
-    return t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-}
+torch::Tensor host_double(const torch::Tensor& t) { return t.detach().to(torch::kCPU, torch::kFloat64).contiguous(); }
 
 } // namespace
 

@@ -12,8 +12,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <cstdio>
+#include <sstream>
 
 namespace glassy {
 
@@ -31,9 +31,7 @@ double lagrange3(double y0, double y1, double y2, double u) noexcept {
 }
 
 /// Mean over [x_{l-1}, x_l] of a function known at x_{l-1}, x_l, x_{l+1} (quadratic fit).
-double moment3(double before, double at, double after) noexcept {
-    return (5.0 * before + 8.0 * at - after) / 12.0;
-}
+double moment3(double before, double at, double after) noexcept { return (5.0 * before + 8.0 * at - after) / 12.0; }
 
 } // namespace
 
@@ -163,8 +161,7 @@ void push_history(const ck_system& sys, ck_state& x) {
     x.mu.push_back(ck_mu(sys, x));
     ++x.rows_computed;
     if (!std::isfinite(x.energy.back()) || !std::isfinite(x.mu.back()))
-        throw divergence_error("ck: non-finite energy at t = " + std::to_string(x.now()) +
-                               " (reduce the step)");
+        throw divergence_error("ck: non-finite energy at t = " + std::to_string(x.now()) + " (reduce the step)");
 }
 } // namespace
 
@@ -343,7 +340,12 @@ ck_state ck_decimation::initial_state(const ck_system& sys) const {
             x.xv[i][l] = mean(xst, lo, hi);
             x.f1v[i][l] = mean([&](double u) { return mix.f1(cst(u)); }, lo, hi);
             x.f2v[i][l] = mean([&](double u) { return mix.f2(cst(u)); }, lo, hi);
-            x.gv[i][l] = mean([&](double u) { const double q = cst(u); return mix.f2(q) * q + mix.f1(q); }, lo, hi);
+            x.gv[i][l] = mean(
+                [&](double u) {
+                    const double q = cst(u);
+                    return mix.f2(q) * q + mix.f1(q);
+                },
+                lo, hi);
             x.dx[i][l] = x.chi[i][l - 1] - x.chi[i][l];
             x.dq[i][l] = x.dx[i][l] - afdt * (x.c[i][l] - x.c[i][l - 1]);
         }
@@ -555,8 +557,9 @@ double ck_decimation::iterate_row(const row& r, const ck_state& x, double mu) {
         const double cj0 = x.c[j][0];
         const double fdt_c = m_f1[j] - phi0 * cj0 + s_cht_dphi - ctj[m] * phim - s_tail_c + c1 * f1vi;
         const double fdt_x = s_xht_dphi - xtj[m] * phim - s_tail_x + x1 * f1vi;
-        const double cn = ((4.0 * c1 - c2) * inv2h + a * fdt_c + s_cv_w + s_cht_w + wi * (8.0 * c1 - c2) / 12.0 +
-                           s_b + r.beta0 * phi0 * cj0) / denom;
+        const double cn = ((4.0 * c1 - c2) * inv2h + a * fdt_c + s_cv_w + s_cht_w + wi * (8.0 * c1 - c2) / 12.0 + s_b +
+                           r.beta0 * phi0 * cj0) /
+                          denom;
         const double xn = ((4.0 * x1 - x2) * inv2h + 1.0 + a * fdt_x + s_xht_w + wi * (8.0 * x1 - x2) / 12.0) / denom;
         change = std::max(change, std::max(std::abs(cn - x.c[i][j]), std::abs(xn - x.chi[i][j])));
         m_cnew[j] = cn;
@@ -657,8 +660,7 @@ std::int64_t ck_decimation::steps_to(double tmax) const {
 double ck_interpolate_c(const ck_state& x, double ta, double tb) {
     const double h = x.h;
     const double eps = 1e-9 * h;
-    if (tb < -eps || tb > ta + eps || ta > x.now() + eps)
-        throw error("ck_interpolate_c: times outside the grid");
+    if (tb < -eps || tb > ta + eps || ta > x.now() + eps) throw error("ck_interpolate_c: times outside the grid");
     const auto n = x.n;
     if (n < 2) throw error("ck_interpolate_c: grid too small");
     const double ua = ta / h, ub = tb / h;
@@ -666,7 +668,8 @@ double ck_interpolate_c(const ck_state& x, double ta, double tb) {
     double vals[3];
     for (int k = 0; k < 3; ++k) {
         const auto r = r0 + k;
-        const auto s0 = std::clamp<std::int64_t>(static_cast<std::int64_t>(std::floor(ub)) - 1, 0, std::max<std::int64_t>(r - 2, 0));
+        const auto s0 = std::clamp<std::int64_t>(static_cast<std::int64_t>(std::floor(ub)) - 1, 0,
+                                                 std::max<std::int64_t>(r - 2, 0));
         const auto& row = x.c[static_cast<std::size_t>(r)];
         if (r < 2) {
             vals[k] = row[static_cast<std::size_t>(std::min<std::int64_t>(r, std::llround(ub)))];
@@ -710,7 +713,9 @@ double dynamical_temperature(const ck_mixture& mix) {
     constexpr int points = 4096;
     int best = 0;
     for (int k = 1; k < points; ++k)
-        if (plateau_ratio(mix, static_cast<double>(k) / points) > plateau_ratio(mix, static_cast<double>(best) / points)) best = k;
+        if (plateau_ratio(mix, static_cast<double>(k) / points) >
+            plateau_ratio(mix, static_cast<double>(best) / points))
+            best = k;
     // Golden section on the bracket around the best grid point (inside [0, 1]).
     double a = std::max(0.0, (best - 1.0) / points), b = std::min(1.0, (best + 1.0) / points);
     const double g = 0.5 * (std::sqrt(5.0) - 1.0);

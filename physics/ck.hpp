@@ -57,9 +57,9 @@ private:
 /// chi (chi(t_i, t_j) = integral_{t_j}^{t_i} R(t_i, s) ds) and the interval moments below.
 /// The history vectors hold one entry per row ever computed (the observable time series).
 struct ck_state {
-    double h = 0.0;        ///< current grid step
-    std::int64_t n = 0;    ///< index of the newest row
-    std::int64_t rows_computed = 0; ///< rows computed so far (steps taken + 1)
+    double h = 0.0;                       ///< current grid step
+    std::int64_t n = 0;                   ///< index of the newest row
+    std::int64_t rows_computed = 0;       ///< rows computed so far (steps taken + 1)
     std::vector<std::vector<double>> c;   ///< C(t_i, t_j), j <= i
     std::vector<std::vector<double>> r;   ///< R(t_i, t_j), j <= i (reference only)
     std::vector<std::vector<double>> chi; ///< chi(t_i, t_j), j <= i (decimation only)
@@ -67,13 +67,13 @@ struct ck_state {
     // functions of row i ("vertical": s -> F(C(t_i, s))) or of column j ("horizontal":
     // u -> C(u, t_j), stored transposed so that a column is contiguous).
     std::vector<std::vector<double>> cv, xv, f1v, f2v, gv; ///< [i][l]: C, chi, f'(C), f''(C), f''(C)C+f'(C)
-    std::vector<std::vector<double>> dx;       ///< [i][l] = chi(t_i,t_{l-1}) - chi(t_i,t_l) = int_l R(t_i,s)ds
-    std::vector<std::vector<double>> dq;       ///< [i][l] = dx - (C(t_i,t_l) - C(t_i,t_{l-1}))/T: the FDT-violating part
-    std::vector<std::vector<double>> ct, xt;   ///< [j][l] = C(t_l, t_j), chi(t_l, t_j), l >= j (columns, contiguous)
+    std::vector<std::vector<double>> dx;     ///< [i][l] = chi(t_i,t_{l-1}) - chi(t_i,t_l) = int_l R(t_i,s)ds
+    std::vector<std::vector<double>> dq;     ///< [i][l] = dx - (C(t_i,t_l) - C(t_i,t_{l-1}))/T: the FDT-violating part
+    std::vector<std::vector<double>> ct, xt; ///< [j][l] = C(t_l, t_j), chi(t_l, t_j), l >= j (columns, contiguous)
     std::vector<std::vector<double>> cht, xht; ///< [j][l], l > j: mean over u in l of C(u,t_j), chi(u,t_j)
-    std::vector<double> time;   ///< time of every row computed, increasing
-    std::vector<double> energy; ///< e(t) per spin at those times
-    std::vector<double> mu;     ///< Lagrange multiplier mu(t) at those times
+    std::vector<double> time;                  ///< time of every row computed, increasing
+    std::vector<double> energy;                ///< e(t) per spin at those times
+    std::vector<double> mu;                    ///< Lagrange multiplier mu(t) at those times
 
     /// Time of the newest row.
     [[nodiscard]] double now() const noexcept { return static_cast<double>(n) * h; }
@@ -87,7 +87,8 @@ template <class State, class F>
 void for_each_field(State& x, F&& f) {
     f("h", x.h), f("n", x.n), f("rows_computed", x.rows_computed), f("c", x.c), f("r", x.r), f("chi", x.chi);
     f("cv", x.cv), f("xv", x.xv), f("f1v", x.f1v), f("f2v", x.f2v), f("gv", x.gv), f("dx", x.dx), f("dq", x.dq);
-    f("ct", x.ct), f("xt", x.xt), f("cht", x.cht), f("xht", x.xht), f("time", x.time), f("energy", x.energy), f("mu", x.mu);
+    f("ct", x.ct), f("xt", x.xt), f("cht", x.cht), f("xht", x.xht), f("time", x.time), f("energy", x.energy),
+        f("mu", x.mu);
 }
 
 /// The CK model: f, the bath temperature T > 0 (T = 0 allowed) and the initial temperature T0
@@ -139,11 +140,11 @@ private:
 
 /// Accuracy and size parameters of the decimation scheme.
 struct ck_decimation_options {
-    int grid = 512;        ///< N: the grid holds rows 0..N; when full, every second row and
-                           ///< column is dropped and the step doubles (even, >= 16)
-    int copied = 2;        ///< entries with t - t' <= copied * h are carried over from the previous
-                           ///< row (time-translation invariance at short lags), >= 2
-    double h0 = 1e-4;      ///< initial step (the first rows are a Taylor expansion)
+    int grid = 512;           ///< N: the grid holds rows 0..N; when full, every second row and
+                              ///< column is dropped and the step doubles (even, >= 16)
+    int copied = 2;           ///< entries with t - t' <= copied * h are carried over from the previous
+                              ///< row (time-translation invariance at short lags), >= 2
+    double h0 = 1e-4;         ///< initial step (the first rows are a Taylor expansion)
     double tolerance = 1e-10; ///< fixed-point tolerance of the implicit step (max abs change)
     int max_iterations = 200; ///< per row; divergence_error when exceeded
 };
@@ -191,7 +192,7 @@ private:
     ck_decimation_options m_opt;
     int m_last_iterations = 0;
     std::vector<double> m_w, m_f1, m_f2, m_g, m_dphi; // scratch, row-sized
-    std::vector<double> m_cnew, m_xnew;              // scratch: the iterated solved columns
+    std::vector<double> m_cnew, m_xnew;               // scratch: the iterated solved columns
 };
 
 /// Energy per spin of the newest row: e(t) = -int_0^t f'(C(t,s)) R(t,s) ds - f(C(t,0))/T0.
@@ -223,7 +224,6 @@ private:
 /// on the uniform grid tau_k = k h, k = 0..round(tau_max / h), by the trapezoidal rule with
 /// a trapezoidal Stieltjes memory sum (second order in h). Throws parameter_error for T <= 0,
 /// h <= 0 or tau_max < h.
-[[nodiscard]] std::vector<double> equilibrium_correlation(const ck_mixture& mix, double T, double tau_max,
-                                                          double h);
+[[nodiscard]] std::vector<double> equilibrium_correlation(const ck_mixture& mix, double T, double tau_max, double h);
 
 } // namespace glassy

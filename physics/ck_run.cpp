@@ -30,9 +30,11 @@ std::vector<double> log_points(double lo, double hi, int per_decade) {
 class ck_aging_observer {
 public:
     ck_aging_observer(std::vector<double> tw, std::vector<double> lags, double tmax)
-        : m_tw(std::move(tw)), m_lags(std::move(lags)), m_tmax(tmax),
-          m_delta(row_matrix::Constant(static_cast<Eigen::Index>(m_tw.size()),
-                                       static_cast<Eigen::Index>(m_lags.size()), nan_v)) {}
+        : m_tw(std::move(tw)),
+          m_lags(std::move(lags)),
+          m_tmax(tmax),
+          m_delta(row_matrix::Constant(static_cast<Eigen::Index>(m_tw.size()), static_cast<Eigen::Index>(m_lags.size()),
+                                       nan_v)) {}
 
     void operator()(const ck_system&, const ck_state& x, std::int64_t, double t) {
         if (x.n < 2) {
@@ -57,7 +59,8 @@ public:
     /// Restores what save() wrote; throws record_error when missing or of another shape.
     void restore(const checkpoint& c, const std::string& prefix) {
         row_matrix delta = c.matrix(prefix + "delta");
-        if (delta.rows() != m_delta.rows() || delta.cols() != m_delta.cols()) throw record_error("checkpoint: CK aging table shape");
+        if (delta.rows() != m_delta.rows() || delta.cols() != m_delta.cols())
+            throw record_error("checkpoint: CK aging table shape");
         m_delta = std::move(delta);
         m_last = c.vector(prefix + "last").at(0);
     }
@@ -87,7 +90,8 @@ std::vector<std::vector<double>> get_ragged(const checkpoint& c, const std::stri
     for (double l : len) {
         const auto n = static_cast<std::size_t>(l);
         if (l < 0 || at + n > data.size()) throw record_error("checkpoint: corrupt CK table " + key);
-        t.emplace_back(data.begin() + static_cast<std::ptrdiff_t>(at), data.begin() + static_cast<std::ptrdiff_t>(at + n));
+        t.emplace_back(data.begin() + static_cast<std::ptrdiff_t>(at),
+                       data.begin() + static_cast<std::ptrdiff_t>(at + n));
         at += n;
     }
     return t;
@@ -102,7 +106,8 @@ void save(checkpoint& c, const ck_state& x) {
         using T = std::remove_cvref_t<decltype(v)>;
         if constexpr (std::same_as<T, double>) c.put(name, {v});
         else if constexpr (std::same_as<T, std::int64_t>) c.integers[name] = v;
-        else if constexpr (std::same_as<T, std::vector<std::vector<double>>>) put_ragged(c, std::string("state/") + name, v);
+        else if constexpr (std::same_as<T, std::vector<std::vector<double>>>)
+            put_ragged(c, std::string("state/") + name, v);
         else c.put(std::string("state/") + name, v);
     });
 }
@@ -112,7 +117,8 @@ void restore(const checkpoint& c, ck_state& x) {
         using T = std::remove_cvref_t<decltype(v)>;
         if constexpr (std::same_as<T, double>) v = c.vector(name).at(0);
         else if constexpr (std::same_as<T, std::int64_t>) v = c.integer(name);
-        else if constexpr (std::same_as<T, std::vector<std::vector<double>>>) v = get_ragged(c, std::string("state/") + name);
+        else if constexpr (std::same_as<T, std::vector<std::vector<double>>>)
+            v = get_ragged(c, std::string("state/") + name);
         else v = c.vector(std::string("state/") + name);
     });
 }
@@ -136,7 +142,9 @@ struct ck_progress {
     run_state rs;
 
     ck_progress(ck_state initial, const ck_parameters& p)
-        : x(std::move(initial)), tw(log_points(1.0, p.tmax / 2.0, p.tw_per_decade)), lags(log_points(0.1, p.tmax, p.lags_per_decade)),
+        : x(std::move(initial)),
+          tw(log_points(1.0, p.tmax / 2.0, p.tw_per_decade)),
+          lags(log_points(0.1, p.tmax, p.lags_per_decade)),
           aging(tw, lags, p.tmax) {
         scalars.add("energy", [](const ck_system&, const ck_state& s) { return s.energy.back(); });
         scalars.add("mu", [](const ck_system&, const ck_state& s) { return s.mu.back(); });
@@ -206,7 +214,8 @@ record ck_record(const ck_parameters& p, const ck_progress& run, const run_end& 
 }
 
 template <class Dynamics>
-record run_with(Dynamics& dyn, const ck_system& sys, const ck_parameters& p, const run_hooks& hooks, const run_control& control) {
+record run_with(Dynamics& dyn, const ck_system& sys, const ck_parameters& p, const run_hooks& hooks,
+                const run_control& control) {
     ck_progress run(dyn.initial_state(sys), p);
     const std::int64_t last = dyn.steps_to(p.tmax);
     if (control.resume) run.restore(*control.resume, p, last);
@@ -264,7 +273,8 @@ void validate(const ck_parameters& p) {
     if (p.scheme == "reference") {
         const double h = p.dt > 0.0 ? p.dt : 0.02;
         if (p.tmax / h > 5000.0)
-            throw parameter_error("reference scheme: tmax/dt > 5000 (memory and time grow like (tmax/dt)^2 and ^3); use the decimation scheme");
+            throw parameter_error("reference scheme: tmax/dt > 5000 (memory and time grow like (tmax/dt)^2 and ^3); "
+                                  "use the decimation scheme");
     }
 }
 
@@ -274,9 +284,11 @@ nlohmann::json to_json(const ck_parameters& p) {
     j["num_parameters"] = "infinity";
     j["N"] = "infinity";
     j["mix"] = mix.str();
-    if (mix.pure_p() > 0) j["p"] = mix.pure_p(); else j["p"] = nullptr;
+    if (mix.pure_p() > 0) j["p"] = mix.pure_p();
+    else j["p"] = nullptr;
     j["T"] = p.T;
-    if (std::isinf(p.T0)) j["T0"] = "infinity"; else j["T0"] = p.T0;
+    if (std::isinf(p.T0)) j["T0"] = "infinity";
+    else j["T0"] = p.T0;
     j["tmax"] = p.tmax;
     j["scheme"] = p.scheme;
     j["dt"] = p.dt > 0.0 ? p.dt : (p.scheme == "reference" ? 0.02 : 1e-4);

@@ -16,22 +16,22 @@ namespace glassy {
 
 /// Every parameter of a CK run (the app maps --T --T0 --tmax --dt --mix --threads onto them).
 struct ck_parameters {
-    std::string mix = "3:1";  ///< f(q) = sum_p c_p q^p / 2 as "p:c,..." (pure p = 3 by default)
-    double T = 0.5;           ///< bath temperature after the quench (>= 0)
+    std::string mix = "3:1"; ///< f(q) = sum_p c_p q^p / 2 as "p:c,..." (pure p = 3 by default)
+    double T = 0.5;          ///< bath temperature after the quench (>= 0)
     double T0 = std::numeric_limits<double>::infinity(); ///< initial temperature (> T_d, or infinity)
-    double tmax = 1e5;        ///< final time (Langevin time units); the default run takes ~30 s
+    double tmax = 1e5;                 ///< final time (Langevin time units); the default run takes ~30 s
     std::string scheme = "decimation"; ///< "decimation" (long times) or "reference" (uniform grid)
-    double dt = 0.0;          ///< step: reference h (default 0.02) or the decimation's initial step
-                              ///< h0 (default 1e-4); 0 = default
-    int grid = 512;           ///< decimation: grid points N per time (even, >= 16)
-    int copied = 2;           ///< decimation: diagonal band carried over (>= 2)
-    double tolerance = 1e-10; ///< decimation: fixed-point tolerance per row
-    int max_iterations = 200; ///< decimation: iteration cap per row
-    int tw_per_decade = 4;    ///< aging table: waiting times 10^(k/tw_per_decade) in [1, tmax/2]
-    int lags_per_decade = 10; ///< aging table: lags 10^(k/lags_per_decade) in [0.1, tmax]
-    int output_points = 512;  ///< at most this many grid times in /ck/* (the reference grid is thinned)
-    int threads = 0;          ///< OpenMP threads the caller runs with (0 = OpenMP default): recorded in
-                              ///< the parameters only; run_ck never changes the thread count (the app does)
+    double dt = 0.0;                   ///< step: reference h (default 0.02) or the decimation's initial step
+                                       ///< h0 (default 1e-4); 0 = default
+    int grid = 512;                    ///< decimation: grid points N per time (even, >= 16)
+    int copied = 2;                    ///< decimation: diagonal band carried over (>= 2)
+    double tolerance = 1e-10;          ///< decimation: fixed-point tolerance per row
+    int max_iterations = 200;          ///< decimation: iteration cap per row
+    int tw_per_decade = 4;             ///< aging table: waiting times 10^(k/tw_per_decade) in [1, tmax/2]
+    int lags_per_decade = 10;          ///< aging table: lags 10^(k/lags_per_decade) in [0.1, tmax]
+    int output_points = 512;           ///< at most this many grid times in /ck/* (the reference grid is thinned)
+    int threads = 0;                   ///< OpenMP threads the caller runs with (0 = OpenMP default): recorded in
+                                       ///< the parameters only; run_ck never changes the thread count (the app does)
 };
 
 /// Checks every field; throws parameter_error with a one-line message naming the bad one

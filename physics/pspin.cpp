@@ -105,10 +105,10 @@ template <int W, class T>
 // with -ffp-contract=off (physics/CMakeLists.txt): no clone fuses a multiply-add, so all clones
 // give the same bits and results do not depend on the machine or the thread count.
 #define GLASSY_P3_BATCH_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#define GLASSY_P3_BATCH_KERNEL(W, T, NAME)                                                                          \
-    GLASSY_P3_BATCH_CLONES void NAME(const T* j, int k0, int k1, const double* s, int c, std::size_t n, double* g, \
-                                     double* sb) {                                                                 \
-        p3_batch_block_impl<W, T>(j, k0, k1, s, c, n, g, sb);                                                      \
+#define GLASSY_P3_BATCH_KERNEL(W, T, NAME)                                                                             \
+    GLASSY_P3_BATCH_CLONES void NAME(const T* j, int k0, int k1, const double* s, int c, std::size_t n, double* g,     \
+                                     double* sb) {                                                                     \
+        p3_batch_block_impl<W, T>(j, k0, k1, s, c, n, g, sb);                                                          \
     }
 GLASSY_P3_BATCH_KERNEL(2, double, p3_batch_block_w2)
 GLASSY_P3_BATCH_KERNEL(4, double, p3_batch_block_w4)
@@ -218,11 +218,15 @@ coupling_precision parse_coupling_precision(const std::string& name) {
     throw field_error("couplings", "must be float64 or float32 (got '" + name + "')");
 }
 
-std::string to_string(coupling_precision precision) { return precision == coupling_precision::float32 ? "float32" : "float64"; }
+std::string to_string(coupling_precision precision) {
+    return precision == coupling_precision::float32 ? "float32" : "float64";
+}
 
 pspin_model::pspin_model(int n, int p, std::uint64_t seed, coupling_precision precision) : m_n(n), m_p(p) {
     if (p < 2) throw parameter_error("p-spin: p must be >= 2 (got " + std::to_string(p) + ")");
-    if (n < p) throw parameter_error("p-spin: N must be >= p (got N = " + std::to_string(n) + ", p = " + std::to_string(p) + ")");
+    if (n < p)
+        throw parameter_error("p-spin: N must be >= p (got N = " + std::to_string(n) + ", p = " + std::to_string(p) +
+                              ")");
     const std::uint64_t count = binomial(static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(p));
     double factorial = 1;
     for (int m = 2; m <= p; ++m) factorial *= m;
@@ -241,12 +245,15 @@ pspin_model::pspin_model(int n, int p, std::uint64_t seed, coupling_precision pr
     // Partition the largest index k into at most max_blocks blocks of about equal tuple count.
     // Blocks depend on (N, p) only, never on the thread count; small models use few blocks so
     // that the per-block buffers do not dominate.
-    const int blocks = static_cast<int>(std::clamp<std::uint64_t>(count / 32768, 1, static_cast<std::uint64_t>(std::min(n, max_blocks))));
+    const int blocks = static_cast<int>(
+        std::clamp<std::uint64_t>(count / 32768, 1, static_cast<std::uint64_t>(std::min(n, max_blocks))));
     m_block_start.push_back(0);
     for (int b = 1; b < blocks; ++b) {
         const double target = static_cast<double>(count) * b / blocks;
         int k = m_block_start.back() + 1;
-        while (k < n && static_cast<double>(binomial(static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(p))) < target) ++k;
+        while (k < n &&
+               static_cast<double>(binomial(static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(p))) < target)
+            ++k;
         if (k < n && k > m_block_start.back()) m_block_start.push_back(k);
     }
     m_block_start.push_back(n);
@@ -304,7 +311,8 @@ double pspin_model::raw_gradient_p3(const state_type& sigma, state_type& g) cons
 }
 
 template <int W, class T>
-void pspin_model::raw_gradient_p3_batch(const T* couplings, const double* s, int chunks, double* g, double* sums) const {
+void pspin_model::raw_gradient_p3_batch(const T* couplings, const double* s, int chunks, double* g,
+                                        double* sums) const {
     // s and g: [chunk][spin][w], chunk stride N W. Per block b: m_partial_batch holds the block's
     // gradient (same layout) and its per-replica sums follow in the block's sums slot.
     const int nb = static_cast<int>(m_block_start.size()) - 1;
@@ -317,8 +325,9 @@ void pspin_model::raw_gradient_p3_batch(const T* couplings, const double* s, int
         double* gblock = m_partial_batch.data() + per_block * static_cast<std::size_t>(b);
         std::fill(gblock, gblock + per_block, 0.0);
         double* sb = block_sums.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(chunks) * W;
-        p3_batch_block<W, T>(couplings, m_block_start[static_cast<std::size_t>(b)], m_block_start[static_cast<std::size_t>(b) + 1],
-                          s, chunks, static_cast<std::size_t>(m_n), gblock, sb);
+        p3_batch_block<W, T>(couplings, m_block_start[static_cast<std::size_t>(b)],
+                             m_block_start[static_cast<std::size_t>(b) + 1], s, chunks, static_cast<std::size_t>(m_n),
+                             gblock, sb);
     }
     // Fixed-order reduction over blocks: independent of the thread count.
     std::copy(m_partial_batch.begin(), m_partial_batch.begin() + static_cast<std::ptrdiff_t>(per_block), g);
@@ -326,7 +335,9 @@ void pspin_model::raw_gradient_p3_batch(const T* couplings, const double* s, int
     for (int b = 1; b < nb; ++b) {
         const double* gblock = m_partial_batch.data() + per_block * static_cast<std::size_t>(b);
         for (std::size_t x = 0; x < per_block; ++x) g[x] += gblock[x];
-        for (int x = 0; x < chunks * W; ++x) sums[x] += block_sums[static_cast<std::size_t>(b) * static_cast<std::size_t>(chunks) * W + static_cast<std::size_t>(x)];
+        for (int x = 0; x < chunks * W; ++x)
+            sums[x] += block_sums[static_cast<std::size_t>(b) * static_cast<std::size_t>(chunks) * W +
+                                  static_cast<std::size_t>(x)];
     }
 }
 
@@ -353,8 +364,9 @@ Eigen::VectorXd pspin_model::gradient_batch(const Eigen::MatrixXd& sigma, Eigen:
     std::vector<double> sums(static_cast<std::size_t>(chunks * w));
     for (int c = 0; c < r; ++c)
         for (int i = 0; i < m_n; ++i)
-            packed[stride * static_cast<std::size_t>(c / w) + static_cast<std::size_t>(i) * static_cast<std::size_t>(w) +
-                   static_cast<std::size_t>(c % w)] = sigma(i, c);
+            packed[stride * static_cast<std::size_t>(c / w) +
+                   static_cast<std::size_t>(i) * static_cast<std::size_t>(w) + static_cast<std::size_t>(c % w)] =
+                sigma(i, c);
     const auto run = [&](const auto* couplings) {
         using T = std::remove_cv_t<std::remove_pointer_t<decltype(couplings)>>;
         if (w == 2) raw_gradient_p3_batch<2, T>(couplings, packed.data(), chunks, out.data(), sums.data());
@@ -365,8 +377,8 @@ Eigen::VectorXd pspin_model::gradient_batch(const Eigen::MatrixXd& sigma, Eigen:
     else run(m_jf.data());
     for (int c = 0; c < r; ++c) {
         for (int i = 0; i < m_n; ++i)
-            g(i, c) = -out[stride * static_cast<std::size_t>(c / w) + static_cast<std::size_t>(i) * static_cast<std::size_t>(w) +
-                           static_cast<std::size_t>(c % w)];
+            g(i, c) = -out[stride * static_cast<std::size_t>(c / w) +
+                           static_cast<std::size_t>(i) * static_cast<std::size_t>(w) + static_cast<std::size_t>(c % w)];
         energies[c] = -sums[static_cast<std::size_t>(c)];
     }
     return energies;
@@ -391,11 +403,16 @@ double pspin_model::raw_gradient_generic(const state_type& sigma, state_type& g)
             do {
                 const double jv = jat(idx++);
                 prefix[0] = 1.0;
-                for (int m = 0; m < p; ++m) prefix[static_cast<std::size_t>(m) + 1] = prefix[static_cast<std::size_t>(m)] * sigma[c[static_cast<std::size_t>(m)]];
-                suffix[static_cast<std::size_t>(p)] = 1.0;
-                for (int m = p - 1; m >= 0; --m) suffix[static_cast<std::size_t>(m)] = suffix[static_cast<std::size_t>(m) + 1] * sigma[c[static_cast<std::size_t>(m)]];
                 for (int m = 0; m < p; ++m)
-                    gb[c[static_cast<std::size_t>(m)]] += jv * prefix[static_cast<std::size_t>(m)] * suffix[static_cast<std::size_t>(m) + 1];
+                    prefix[static_cast<std::size_t>(m) + 1] =
+                        prefix[static_cast<std::size_t>(m)] * sigma[c[static_cast<std::size_t>(m)]];
+                suffix[static_cast<std::size_t>(p)] = 1.0;
+                for (int m = p - 1; m >= 0; --m)
+                    suffix[static_cast<std::size_t>(m)] =
+                        suffix[static_cast<std::size_t>(m) + 1] * sigma[c[static_cast<std::size_t>(m)]];
+                for (int m = 0; m < p; ++m)
+                    gb[c[static_cast<std::size_t>(m)]] +=
+                        jv * prefix[static_cast<std::size_t>(m)] * suffix[static_cast<std::size_t>(m) + 1];
                 sb += jv * prefix[static_cast<std::size_t>(p)];
             } while (next_colex(c.data(), p));
         }
@@ -513,7 +530,10 @@ double pspin_model::local_sum_generic(const state_type& sigma, int i, int j) con
                 if (r >= lo) ++r;
                 if (r >= hi) ++r;
                 prod *= sigma[r];
-                if (!placed && fixed < r) { tuple[static_cast<std::size_t>(t++)] = fixed; placed = true; }
+                if (!placed && fixed < r) {
+                    tuple[static_cast<std::size_t>(t++)] = fixed;
+                    placed = true;
+                }
                 tuple[static_cast<std::size_t>(t++)] = r;
             }
             if (!placed) tuple[static_cast<std::size_t>(t++)] = fixed;

@@ -38,8 +38,8 @@ public:
     /// parameter_error unless 2 <= p <= N.
     pspin_model(int n, int p, std::uint64_t seed, coupling_precision precision = coupling_precision::float64);
 
-    [[nodiscard]] int size() const noexcept { return m_n; }   ///< N
-    [[nodiscard]] int order() const noexcept { return m_p; }  ///< p
+    [[nodiscard]] int size() const noexcept { return m_n; }  ///< N
+    [[nodiscard]] int order() const noexcept { return m_p; } ///< p
     /// Number of stored couplings, binom(N, p).
     [[nodiscard]] std::size_t num_couplings() const noexcept { return m_count; }
     /// Storage precision of the couplings.
@@ -47,7 +47,9 @@ public:
         return m_jf.empty() ? coupling_precision::float64 : coupling_precision::float32;
     }
     /// Bytes held by the couplings (8 or 4 per coupling).
-    [[nodiscard]] std::size_t coupling_bytes() const noexcept { return m_j.size() * sizeof(double) + m_jf.size() * sizeof(float); }
+    [[nodiscard]] std::size_t coupling_bytes() const noexcept {
+        return m_j.size() * sizeof(double) + m_jf.size() * sizeof(float);
+    }
     /// Coupling of a strictly increasing index tuple (size p). For tests and small N.
     [[nodiscard]] double coupling(const std::vector<int>& sorted_indices) const;
 
@@ -99,7 +101,9 @@ private:
     template <int W, class T>
     void raw_gradient_p3_batch(const T* couplings, const double* s, int chunks, double* g, double* sums) const;
     // Coupling number idx (colex order) in double, whatever the storage.
-    [[nodiscard]] double jat(std::size_t idx) const noexcept { return m_jf.empty() ? m_j[idx] : static_cast<double>(m_jf[idx]); }
+    [[nodiscard]] double jat(std::size_t idx) const noexcept {
+        return m_jf.empty() ? m_j[idx] : static_cast<double>(m_jf[idx]);
+    }
     // Sum over tuples containing i or j of J prod sigma.
     double local_sum(const state_type& sigma, int i, int j) const;
     double local_sum_p3(const state_type& sigma, int i, int j) const;      // p = 3, direct indexing
@@ -108,12 +112,12 @@ private:
     int m_n;
     int m_p;
     [[nodiscard]] std::uint64_t rank(const int* c) const noexcept; // colex rank via m_binom
-    std::size_t m_count = 0;                 // binom(N, p)
-    std::vector<double> m_j;                 // couplings, colex order (float64 storage)
-    std::vector<float> m_jf;                 // the same, float32 storage (one of the two is empty)
-    std::vector<std::uint64_t> m_binom;      // binom(c, m) at [m * N + c], m = 1..p
-    std::vector<int> m_block_start;          // partition of the largest index k into blocks
-    mutable std::vector<state_type> m_partial; // per-block gradient buffers (fixed count)
+    std::size_t m_count = 0;                                       // binom(N, p)
+    std::vector<double> m_j;                                       // couplings, colex order (float64 storage)
+    std::vector<float> m_jf;                     // the same, float32 storage (one of the two is empty)
+    std::vector<std::uint64_t> m_binom;          // binom(c, m) at [m * N + c], m = 1..p
+    std::vector<int> m_block_start;              // partition of the largest index k into blocks
+    mutable std::vector<state_type> m_partial;   // per-block gradient buffers (fixed count)
     mutable std::vector<double> m_partial_batch; // per-block buffers of gradient_batch
 };
 

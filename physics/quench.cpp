@@ -29,9 +29,7 @@ std::uint64_t replica_seed(std::uint64_t base, int r) {
 }
 
 // Checkpoint key of a per-replica entry: replica 0 keeps the single-replica names.
-std::string rkey(int r, const std::string& name) {
-    return r == 0 ? name : "replica/" + std::to_string(r) + "/" + name;
-}
+std::string rkey(int r, const std::string& name) { return r == 0 ? name : "replica/" + std::to_string(r) + "/" + name; }
 
 // R replicas of one disorder sample: the system the steppers and observers see.
 using replica_system = replicas<pspin_model>;
@@ -46,7 +44,9 @@ public:
         return std::visit([](const auto& d) { return d.dt(); }, m_stepper);
     }
     // Acceptance of replica r (Metropolis only).
-    [[nodiscard]] double acceptance(std::size_t r) const { return std::get<metropolis_dynamics>(m_stepper).acceptance(r); }
+    [[nodiscard]] double acceptance(std::size_t r) const {
+        return std::get<metropolis_dynamics>(m_stepper).acceptance(r);
+    }
     [[nodiscard]] std::string state(std::size_t r) const {
         return std::visit([r](const auto& d) { return d.state(r); }, m_stepper);
     }
@@ -61,7 +61,8 @@ private:
     using variant = std::variant<langevin_dynamics, metropolis_dynamics>;
     static variant make(const pspin_quench_parameters& par, double dt, const std::vector<std::uint64_t>& seeds) {
         if (par.method == quench_method::metropolis) return metropolis_dynamics(par.temperature, par.theta_max, seeds);
-        const auto s = par.method == quench_method::heun ? langevin_dynamics::scheme::heun : langevin_dynamics::scheme::euler;
+        const auto s =
+            par.method == quench_method::heun ? langevin_dynamics::scheme::heun : langevin_dynamics::scheme::euler;
         return langevin_dynamics(par.temperature, dt, s, seeds);
     }
     variant m_stepper;
@@ -119,8 +120,9 @@ record assemble(const pspin_quench_parameters& par, const std::vector<sample_res
     for (auto l : lags) rec.aging.t.push_back(static_cast<double>(l) * dt);
     rec.aging.noise.assign(tw.size(), par.temperature);
     if (results.empty()) {
-        rec.aging.delta = row_matrix::Constant(static_cast<Eigen::Index>(tw.size()), static_cast<Eigen::Index>(lags.size()),
-                                               std::numeric_limits<double>::quiet_NaN());
+        rec.aging.delta =
+            row_matrix::Constant(static_cast<Eigen::Index>(tw.size()), static_cast<Eigen::Index>(lags.size()),
+                                 std::numeric_limits<double>::quiet_NaN());
         return rec;
     }
     const auto ns = static_cast<double>(results.size());
@@ -168,9 +170,12 @@ quench_method parse_quench_method(const std::string& name) {
 
 std::string to_string(quench_method method) {
     switch (method) {
-    case quench_method::heun: return "heun";
-    case quench_method::metropolis: return "metropolis";
-    case quench_method::langevin: break;
+    case quench_method::heun:
+        return "heun";
+    case quench_method::metropolis:
+        return "metropolis";
+    case quench_method::langevin:
+        break;
     }
     return "langevin";
 }
@@ -182,14 +187,22 @@ const field_table<pspin_quench_parameters>& pspin_quench_fields() {
         {"/N", "--N", "number of spins N (>= p)", &P::n},
         {"/T", "--T", "temperature after the quench (>= 0)", &P::temperature},
         {"/method", "--method", "langevin (Euler–Maruyama), heun (stochastic RK2), metropolis, ck (N = infinity)",
-         choice_member<P>{[](const P& p) { return to_string(p.method); }, [](P& p, const std::string& s) { p.method = parse_quench_method(s); }}},
-        {"/dt", "--dt", "Langevin time step (> 0); Metropolis counts sweeps", &P::dt, true, {},
-         [](const P& p) { return nlohmann::json(step_dt(p)); }, [](P& p, const nlohmann::json& j) { j.get_to(p.dt); }},
+         choice_member<P>{[](const P& p) { return to_string(p.method); },
+                          [](P& p, const std::string& s) { p.method = parse_quench_method(s); }}},
+        {"/dt",
+         "--dt",
+         "Langevin time step (> 0); Metropolis counts sweeps",
+         &P::dt,
+         true,
+         {},
+         [](const P& p) { return nlohmann::json(step_dt(p)); },
+         [](P& p, const nlohmann::json& j) { j.get_to(p.dt); }},
         {"/tmax", "--tmax", "duration of the run (Langevin time or sweeps)", &P::tmax},
         {"/samples", "--samples", "independent disorder samples and initial conditions", &P::samples},
         // Absent for 1: records as before replicas existed.
-        {"/replicas", "--replicas", "replicas per disorder sample, run as one batch (each counts as a sample in the record)",
-         &P::replicas, true, [](const P& p) { return p.replicas != 1; }},
+        {"/replicas", "--replicas",
+         "replicas per disorder sample, run as one batch (each counts as a sample in the record)", &P::replicas, true,
+         [](const P& p) { return p.replicas != 1; }},
         // Likewise, absent for float64.
         {"/couplings", "--couplings", "coupling storage: float64, or float32 (half the memory; sums in double)",
          choice_member<P>{[](const P& p) { return to_string(p.couplings); },
@@ -205,8 +218,11 @@ const field_table<pspin_quench_parameters>& pspin_quench_fields() {
 
 void validate(const pspin_quench_parameters& par) {
     if (par.p < 2) throw field_error("p", "must be >= 2 (got " + std::to_string(par.p) + ")");
-    if (par.n < par.p) throw field_error("N", "must be >= p (got N = " + std::to_string(par.n) + ", p = " + std::to_string(par.p) + ")");
-    if (!(par.temperature >= 0) || !std::isfinite(par.temperature)) throw field_error("T", "must be a finite number >= 0");
+    if (par.n < par.p)
+        throw field_error("N",
+                          "must be >= p (got N = " + std::to_string(par.n) + ", p = " + std::to_string(par.p) + ")");
+    if (!(par.temperature >= 0) || !std::isfinite(par.temperature))
+        throw field_error("T", "must be a finite number >= 0");
     if (!(par.dt > 0) || !std::isfinite(par.dt)) throw field_error("dt", "must be > 0");
     if (!(par.tmax > 0) || !std::isfinite(par.tmax)) throw field_error("tmax", "must be > 0");
     if (par.tmax < step_dt(par)) throw field_error("tmax", "must be at least one step (dt)");
@@ -225,7 +241,8 @@ void validate(const pspin_quench_parameters& par) {
 }
 
 nlohmann::json to_json(const pspin_quench_parameters& par) {
-    nlohmann::json j = {{"num_parameters", par.n}, {"initial_condition", "uniform on the sphere (T = infinity)"},
+    nlohmann::json j = {{"num_parameters", par.n},
+                        {"initial_condition", "uniform on the sphere (T = infinity)"},
                         {"time_unit", par.method == quench_method::metropolis ? "sweeps" : "Langevin time"}};
     write_fields(pspin_quench_fields(), par, j);
     return j;
@@ -250,7 +267,8 @@ std::int64_t steps_per_sample(const pspin_quench_parameters& par) {
 
 quench_memory memory_estimate(const pspin_quench_parameters& par) {
     quench_memory m;
-    const double count = static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p)));
+    const double count =
+        static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p)));
     m.couplings = count * (par.couplings == coupling_precision::float32 ? 4.0 : 8.0);
     m.replicas = 8.0 * par.n * (static_cast<double>(waiting_steps(par).size()) + 8.0) * par.replicas;
     return m;
@@ -299,7 +317,8 @@ quench_plan make_plan(const pspin_quench_parameters& par) {
 // The noise seeds of the replicas of sample s (see run_pspin_quench).
 std::vector<std::uint64_t> noise_seeds(const pspin_quench_parameters& par, int s) {
     std::vector<std::uint64_t> seeds;
-    for (int r = 0; r < par.replicas; ++r) seeds.push_back(replica_seed(derive_seed(par.seed, noise, static_cast<std::uint64_t>(s)), r));
+    for (int r = 0; r < par.replicas; ++r)
+        seeds.push_back(replica_seed(derive_seed(par.seed, noise, static_cast<std::uint64_t>(s)), r));
     return seeds;
 }
 
@@ -308,13 +327,20 @@ std::vector<std::uint64_t> noise_seeds(const pspin_quench_parameters& par, int s
 class sample_run {
 public:
     sample_run(const quench_plan& plan, int s)
-        : m_plan(plan), m_s(s), m_nr(static_cast<std::size_t>(plan.par.replicas)),
-          m_model(plan.par.n, plan.par.p, derive_seed(plan.par.seed, couplings, static_cast<std::uint64_t>(s)), plan.par.couplings),
-          m_sys{&m_model}, m_dyn(plan.par, plan.dt, noise_seeds(plan.par, s)), m_scalars(energy_recorder(m_nr)),
+        : m_plan(plan),
+          m_s(s),
+          m_nr(static_cast<std::size_t>(plan.par.replicas)),
+          m_model(plan.par.n, plan.par.p, derive_seed(plan.par.seed, couplings, static_cast<std::uint64_t>(s)),
+                  plan.par.couplings),
+          m_sys{&m_model},
+          m_dyn(plan.par, plan.dt, noise_seeds(plan.par, s)),
+          m_scalars(energy_recorder(m_nr)),
           m_two_time(m_nr, two_time_recorder<Eigen::VectorXd>(plan.tw, plan.lags)),
-          m_sched(plan.energy_sched.merged(m_two_time.front().required_steps()).truncated(plan.last)), m_acceptance(m_nr) {
+          m_sched(plan.energy_sched.merged(m_two_time.front().required_steps()).truncated(plan.last)),
+          m_acceptance(m_nr) {
         for (int r = 0; r < plan.par.replicas; ++r) {
-            std::mt19937_64 init_rng(replica_seed(derive_seed(plan.par.seed, initial, static_cast<std::uint64_t>(s)), r));
+            std::mt19937_64 init_rng(
+                replica_seed(derive_seed(plan.par.seed, initial, static_cast<std::uint64_t>(s)), r));
             m_sigma.push_back(m_model.random_configuration(init_rng));
         }
     }
@@ -344,11 +370,13 @@ public:
         for (std::size_t r = 0; r < m_nr; ++r) {
             const int ri = static_cast<int>(r);
             const auto x = c.vector(rkey(ri, "sigma"));
-            if (static_cast<int>(x.size()) != m_plan.par.n) throw record_error("checkpoint: spin vector has the wrong size");
+            if (static_cast<int>(x.size()) != m_plan.par.n)
+                throw record_error("checkpoint: spin vector has the wrong size");
             m_sigma[r] = Eigen::Map<const Eigen::VectorXd>(x.data(), m_plan.par.n);
             m_dyn.restore(r, c.string(rkey(ri, "rng")));
             energies[r] = c.vector(rkey(ri, "scalars/energy"));
-            if (energies[r].size() != times.size()) throw record_error("checkpoint: energy series has the wrong length");
+            if (energies[r].size() != times.size())
+                throw record_error("checkpoint: energy series has the wrong length");
             m_acceptance[r] = c.vector(rkey(ri, "acceptance"));
             m_two_time[r].restore(c, rkey(ri, ""), m_plan.par.n);
         }
@@ -362,7 +390,8 @@ public:
         hooks.stop = [&](std::int64_t step) {
             if (!ask || !ask(step)) return false;
             end = {stop_reason::interrupted,
-                   "interrupted at t = " + std::to_string(static_cast<double>(step) * m_plan.dt) + " of sample " + std::to_string(m_s)};
+                   "interrupted at t = " + std::to_string(static_cast<double>(step) * m_plan.dt) + " of sample " +
+                       std::to_string(m_s)};
             return true;
         };
         // Divergence: checked where the energy is measured; everything measured before is kept.
@@ -380,7 +409,8 @@ public:
         };
         try {
             if (m_plan.par.method == quench_method::metropolis)
-                return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, m_scalars, guard, aging, acc);
+                return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, m_scalars, guard, aging,
+                                 acc);
             return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, m_scalars, guard, aging);
         } catch (const divergence_error&) {
             return false;
@@ -399,9 +429,9 @@ private:
         return std::nullopt;
     }
     [[nodiscard]] std::string divergence_message(int r, std::int64_t step, double t) const {
-        return "diverged at t = " + std::to_string(t) + " (step " + std::to_string(step) + ", sample " + std::to_string(m_s) +
-               (m_nr > 1 ? ", replica " + std::to_string(r) : std::string()) + "): the energy is not finite; dt = " +
-               std::to_string(m_plan.dt) + " is likely too large";
+        return "diverged at t = " + std::to_string(t) + " (step " + std::to_string(step) + ", sample " +
+               std::to_string(m_s) + (m_nr > 1 ? ", replica " + std::to_string(r) : std::string()) +
+               "): the energy is not finite; dt = " + std::to_string(m_plan.dt) + " is likely too large";
     }
 
     const quench_plan& m_plan;
@@ -425,12 +455,14 @@ int resume_results(const quench_plan& plan, const checkpoint& c, std::vector<sam
         throw record_error("checkpoint is from a different configuration than this run");
     const auto first = static_cast<int>(c.integer("sample"));
     if (first < 0 || first > plan.par.samples) throw record_error("checkpoint: bad sample index");
-    for (int k = 0; k < first * plan.par.replicas; ++k) results.emplace_back().restore(c, "done/" + std::to_string(k) + "/");
+    for (int k = 0; k < first * plan.par.replicas; ++k)
+        results.emplace_back().restore(c, "done/" + std::to_string(k) + "/");
     return first;
 }
 
 // The checkpoint of a quench inside sample s: the finished samples ("done/k/") and sample s.
-checkpoint quench_checkpoint(const quench_plan& plan, int s, const std::vector<sample_result>& results, const sample_run& sample) {
+checkpoint quench_checkpoint(const quench_plan& plan, int s, const std::vector<sample_result>& results,
+                             const sample_run& sample) {
     checkpoint c;
     c.tool = "pspin_quench";
     c.config = plan.config;
@@ -459,7 +491,8 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
         };
         run_hooks inner;
         inner.progress_every = hooks.progress_every;
-        if (hooks.progress) inner.progress = [&](std::int64_t step, std::int64_t) { hooks.progress(s * plan.last + step, plan.total); };
+        if (hooks.progress)
+            inner.progress = [&](std::int64_t step, std::int64_t) { hooks.progress(s * plan.last + step, plan.total); };
         inner.between_steps = [&](std::int64_t step) {
             if (!control.checkpoint_path.empty() && when.due(step)) save();
         };

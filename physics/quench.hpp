@@ -5,8 +5,8 @@
 #include "dynamics/driver.hpp"
 #include "dynamics/fields.hpp"
 #include "dynamics/record.hpp"
-#include "physics/pspin.hpp"
 #include "dynamics/run_control.hpp"
+#include "physics/pspin.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -31,13 +31,13 @@ enum class quench_method {
 /// Parameters of a finite-N quench. Times are physical (units of the Langevin time; sweeps for
 /// Metropolis) and are rounded to whole steps of dt.
 struct pspin_quench_parameters {
-    int p = 3;                       ///< interaction order, >= 2
-    int n = 256;                     ///< number of spins N, >= p
-    double temperature = 0.5;        ///< bath temperature T >= 0 after the quench
+    int p = 3;                                      ///< interaction order, >= 2
+    int n = 256;                                    ///< number of spins N, >= p
+    double temperature = 0.5;                       ///< bath temperature T >= 0 after the quench
     quench_method method = quench_method::langevin; ///< how the spins move
-    double dt = 0.05;                ///< time step (Langevin); Metropolis always uses 1 sweep
-    double tmax = 1000.0;            ///< last time of the run
-    int samples = 1;                 ///< independent disorder samples + initial conditions
+    double dt = 0.05;                               ///< time step (Langevin); Metropolis always uses 1 sweep
+    double tmax = 1000.0;                           ///< last time of the run
+    int samples = 1;                                ///< independent disorder samples + initial conditions
     /// Replicas per disorder sample: R copies with the sample's couplings and their own initial
     /// condition and noise, integrated as one batch (the p = 3 Langevin gradient reads each
     /// coupling once for all R; Metropolis runs the replicas one after another). In the record
@@ -46,10 +46,10 @@ struct pspin_quench_parameters {
     /// Coupling storage: float64, or float32 (half the memory, couplings rounded to float,
     /// sums accumulated in double; a different, slightly perturbed disorder sample).
     coupling_precision couplings = coupling_precision::float64;
-    std::uint64_t seed = 1;          ///< master seed: couplings, initial condition and noise
-    std::vector<double> tw;          ///< waiting times; empty = 1, 3, 10, 30, ... below tmax/2
-    int per_decade = 10;             ///< points per decade of the energy and lag schedules
-    double theta_max = 0.3;          ///< Metropolis rotation amplitude (radians)
+    std::uint64_t seed = 1; ///< master seed: couplings, initial condition and noise
+    std::vector<double> tw; ///< waiting times; empty = 1, 3, 10, 30, ... below tmax/2
+    int per_decade = 10;    ///< points per decade of the energy and lag schedules
+    double theta_max = 0.3; ///< Metropolis rotation amplitude (radians)
 };
 
 /// The field table of pspin_quench_parameters (dynamics/fields.hpp): every parameter once, with

@@ -103,7 +103,8 @@ private:
 class gaussian_noise {
 public:
     /// One stream per seed.
-    explicit gaussian_noise(const std::vector<std::uint64_t>& seeds) : m_rng(seeds.begin(), seeds.end()), m_normal(seeds.size()) {}
+    explicit gaussian_noise(const std::vector<std::uint64_t>& seeds)
+        : m_rng(seeds.begin(), seeds.end()), m_normal(seeds.size()) {}
 
     /// Number of streams R.
     [[nodiscard]] std::size_t size() const noexcept { return m_rng.size(); }
@@ -117,12 +118,13 @@ public:
             xi[r].resize(n);
             if (amplitude > 0)
                 for (Eigen::Index i = 0; i < n; ++i) xi[r][i] = amplitude * m_normal[r](m_rng[r]);
-            else
-                xi[r].setZero();
+            else xi[r].setZero();
         }
     }
     /// Text state of stream r (generator and Gaussian cache), for checkpoints.
-    [[nodiscard]] std::string state(std::size_t r) const { return to_state_string(m_rng.at(r)) + " " + to_state_string(m_normal.at(r)); }
+    [[nodiscard]] std::string state(std::size_t r) const {
+        return to_state_string(m_rng.at(r)) + " " + to_state_string(m_normal.at(r));
+    }
     /// Restores what state(r) returned; throws glassy::error on corrupt text.
     void restore(std::size_t r, const std::string& text) {
         std::istringstream in(text);
@@ -183,7 +185,8 @@ public:
     template <gradient_system Model>
         requires std::same_as<typename Model::state_type, Eigen::VectorXd>
     void step(const replicas<Model>& sys, std::vector<Eigen::VectorXd>& x) {
-        if (x.size() != m_noise.size()) throw parameter_error("langevin: the state does not hold one vector per replica");
+        if (x.size() != m_noise.size())
+            throw parameter_error("langevin: the state does not hold one vector per replica");
         advance(*sys.model, std::span<Eigen::VectorXd>(x));
     }
 
@@ -238,7 +241,8 @@ public:
     metropolis_dynamics(double temperature, double theta_max, const std::vector<std::uint64_t>& seeds)
         : m_t(temperature), m_theta(theta_max), m_chains(seeds.begin(), seeds.end()) {
         if (!(temperature >= 0) || !std::isfinite(temperature)) throw parameter_error("metropolis: T must be >= 0");
-        if (!(theta_max > 0) || theta_max > std::numbers::pi) throw parameter_error("metropolis: theta_max must be in (0, pi]");
+        if (!(theta_max > 0) || theta_max > std::numbers::pi)
+            throw parameter_error("metropolis: theta_max must be in (0, pi]");
         if (seeds.empty()) throw parameter_error("metropolis: needs one seed per replica (got none)");
     }
     /// One state (R = 1).
@@ -277,7 +281,8 @@ public:
     template <rotation_system Model>
         requires std::same_as<typename Model::state_type, Eigen::VectorXd>
     void step(const replicas<Model>& sys, std::vector<Eigen::VectorXd>& x) {
-        if (x.size() != m_chains.size()) throw parameter_error("metropolis: the state does not hold one vector per replica");
+        if (x.size() != m_chains.size())
+            throw parameter_error("metropolis: the state does not hold one vector per replica");
         for (std::size_t r = 0; r < x.size(); ++r) sweep(m_chains[r], *sys.model, x[r]);
     }
 

@@ -18,7 +18,7 @@ using namespace glassy;
 
 // Pure diffusion Delta = 2 D(t_w) t with D varying with t_w: exponent 1 and Delta/D identical
 // for every t_w (spread 0 up to rounding) in both panels.
-TEST(Aging, PureDiffusionHasExponentOneAndPerfectCollapse) {
+TEST(aging, pure_diffusion_has_exponent_one_and_perfect_collapse) {
     const record r = test::net_record(100, 1e4, 0.0, 1);
     const run_data run = from_record(r, "net.h5");
     const aging_summary s = analyse(run);
@@ -40,7 +40,7 @@ TEST(Aging, PureDiffusionHasExponentOneAndPerfectCollapse) {
 }
 
 // The net record's loss has t1 = 100, t2 = 1e4 (noise sd 0.03): found within the stated errors.
-TEST(Aging, NetworkRegimesWithinUncertainty) {
+TEST(aging, network_regimes_within_uncertainty) {
     const record r = test::net_record(100, 1e4, 0.03, 7);
     const aging_summary s = analyse(from_record(r, "net.h5"));
     ASSERT_TRUE(s.t1 && s.t2 && s.t1_err && s.t2_err);
@@ -62,7 +62,7 @@ TEST(Aging, NetworkRegimesWithinUncertainty) {
 // Delta = P (1 - e^{-t}) + (2 - P)(1 - e^{-t/t_w}), t_w = 1e5: flat from t ~ 3 to t ~ 2e3.
 // Its local log-slope, t (P e^{-t} + (2 - P)/t_w) / Delta, is smallest near t ~ 10, where
 // Delta - P = O(P e^{-10}, 1e-4): the flattest point of the 10-per-decade grid lies within 1% of P.
-TEST(Aging, PlateauHeightAndQea) {
+TEST(aging, plateau_height_and_qea) {
     const double P = 0.722;
     const record r = test::pspin_record(
         [P](double tw, double t) { return P * (1 - std::exp(-t)) + (2 - P) * (1 - std::exp(-t / tw)); }, {1e3, 1e5},
@@ -80,7 +80,7 @@ TEST(Aging, PlateauHeightAndQea) {
 // Delta = g(t/t_w), g(x) = 2x/(1+x): collapses in t/t_w. Linear interpolation of ln g against
 // ln x on a grid of spacing h = ln(10)/20 errs by at most h^2/8 * max|d^2 ln g/du^2| = h^2/32
 // < 5e-4, so the spread in t/t_w is below 1e-3; at equal t the curves differ by ~ln(t_w ratio).
-TEST(Aging, AgingScalingCollapsesInTOverTw) {
+TEST(aging, aging_scaling_collapses_in_t_over_tw) {
     const record r = test::pspin_record([](double tw, double t) { return 2 * (t / tw) / (1 + t / tw); },
                                         {150, 2000, 3e4}, test::log_grid(0, 6, 20), 2e6);
     const aging_summary s = analyse(from_record(r, "p.h5"));
@@ -99,7 +99,7 @@ TEST(Aging, AgingScalingCollapsesInTOverTw) {
 // value 2. The saturation at 2 is not taken for a plateau, and in the aging regime
 // (Delta > 1.15 P) the curves collapse in t/t_w (interpolation error < 1e-3, as above) but
 // not in t (t_w spans two decades).
-TEST(Aging, GlassAgingRegimeCollapsesInTOverTw) {
+TEST(aging, glass_aging_regime_collapses_in_t_over_tw) {
     const double P = 0.722;
     const record r = test::pspin_record(
         [P](double tw, double t) { return P * (1 - std::exp(-t)) + (2 - P) * (1 - std::exp(-t / tw)); },
@@ -114,14 +114,14 @@ TEST(Aging, GlassAgingRegimeCollapsesInTOverTw) {
 }
 
 // Only a flat Delta at the decorrelated value 2: no Edwards-Anderson plateau for the p-spin.
-TEST(Aging, SaturationAtTwoIsNoPlateau) {
+TEST(aging, saturation_at_two_is_no_plateau) {
     const record r = test::pspin_record([](double, double t) { return 2 * (1 - std::exp(-t)); }, {10, 100},
                                         test::log_grid(-2, 4, 10), 1e4 + 100);
     EXPECT_FALSE(analyse(from_record(r, "p.h5")).plateau);
 }
 
 // A network run stopped early has D = NaN at unreached t_w: the other rows are still rescaled.
-TEST(Aging, PartialNoiseStillRescales) {
+TEST(aging, partial_noise_still_rescales) {
     record r = test::net_record(100, 1e4, 0.0, 1);
     r.aging.noise.front() = std::numeric_limits<double>::quiet_NaN();
     const run_data run = from_record(r, "n.h5");
@@ -140,7 +140,7 @@ TEST(Aging, PartialNoiseStillRescales) {
 // one distinct lag and gets no exponent (it used to end the analysis with "fit_line: all x
 // values are equal"); the others still give exponent 1 and Delta/D collapses exactly; the
 // summary names the file and dataset.
-TEST(Aging, RepeatedLagsAreHandled) {
+TEST(aging, repeated_lags_are_handled) {
     record r = test::net_record(100, 1e4, 0.0, 1);
     std::vector<double> lags;
     for (double t : test::log_grid(0, 5, 30)) lags.push_back(std::round(t));
@@ -169,7 +169,7 @@ TEST(Aging, RepeatedLagsAreHandled) {
 // Measurement times given twice each (a record concatenated with itself, sorted): the loss fit
 // counts them as replicates (same t1, t2 as once; it used to keep the first of each) and the
 // summary names the file and /time.
-TEST(Aging, RepeatedTimesInTheLossFit) {
+TEST(aging, repeated_times_in_the_loss_fit) {
     const record once = test::net_record(100, 1e4, 0.03, 7);
     record twice = once;
     twice.time.clear();
@@ -193,7 +193,7 @@ TEST(Aging, RepeatedTimesInTheLossFit) {
 
 // find_plateau on a lag grid given three times over (Delta columns repeated): the same plateau
 // as on the plain grid (the local-slope fits of the window used to see three equal lags).
-TEST(Aging, PlateauWithRepeatedLags) {
+TEST(aging, plateau_with_repeated_lags) {
     const double P = 0.722;
     auto f = [P](double tw, double t) { return P * (1 - std::exp(-t)) + (2 - P) * (1 - std::exp(-t / tw)); };
     const std::vector<double> lags = test::log_grid(-2, 4, 10);
@@ -228,7 +228,7 @@ record straight_line_net(double sigma, unsigned seed) {
 
 // No crossover: t1 and t2 are null with a reason (noise-free, and noisy with a fixed seed), all
 // waiting times fall in one panel, and the loss figure draws neither the t marks nor a fit.
-TEST(Aging, StraightLineLossHasNoT1T2) {
+TEST(aging, straight_line_loss_has_no_t1_t2) {
     for (double sigma : {0.0, 0.03}) {
         const record r = straight_line_net(sigma, 5);
         const run_data run = from_record(r, "line.h5");
@@ -259,7 +259,7 @@ TEST(Aging, StraightLineLossHasNoT1T2) {
 
 // The figures name delta.csv columns by number (t = 5, t/t_w = 6, Delta = 7, Delta/D = 9):
 // the table's header (docs/analysis.md) and the script of Figure 4 must agree with them.
-TEST(Report, DeltaTableColumnsAreThoseTheFiguresPlot) {
+TEST(report, delta_table_columns_are_those_the_figures_plot) {
     const run_data run = from_record(test::net_record(100, 1e4, 0.0, 1), "net.h5");
     const aging_summary s = analyse(run);
     ASSERT_TRUE(s.has_noise);
@@ -281,14 +281,15 @@ TEST(Report, DeltaTableColumnsAreThoseTheFiguresPlot) {
 // One crossover only: flat then falling (true t1 = 100, t2 past the run) gives t1 alone;
 // falling then slow (t1 before the first time, t2 = 1000) gives t2 alone, with a reason
 // for the other (noise sd 0.03, fixed seed).
-TEST(Aging, OneCrossoverGivesOneRegime) {
+TEST(aging, one_crossover_gives_one_regime) {
     const std::pair<double, double> cases[2] = {{100, 1e7}, {0.01, 1e3}};
     for (int k = 0; k < 2; ++k) {
         record r = test::net_record(100, 1e4, 0.0, 3);
         std::mt19937_64 rng(3);
         std::normal_distribution<double> noise(0.0, 0.03);
         for (std::size_t i = 0; i < r.time.size(); ++i)
-            r.energy[i] = test::three_regime_loss(r.time[i], cases[k].first, cases[k].second, 2.3, 0.05, -0.01) + noise(rng);
+            r.energy[i] =
+                test::three_regime_loss(r.time[i], cases[k].first, cases[k].second, 2.3, 0.05, -0.01) + noise(rng);
         const run_data run = from_record(r, "one.h5");
         const aging_summary s = analyse(run);
         const auto j = to_json(run, s);
@@ -308,7 +309,7 @@ TEST(Aging, OneCrossoverGivesOneRegime) {
 
 // D at the rounding level of the estimator (the batched D of --noise-samples 1 before it
 // returned exact zeros: +-1e-13 .. 1e-11) must not rescale Delta by 1e11.
-TEST(Aging, NoiseAtRoundingLevelIsNotUsed) {
+TEST(aging, noise_at_rounding_level_is_not_used) {
     record r = test::net_record(100, 1e4, 0.0, 1);
     // Mixed signs: a negative D shows rounding errors of its size; every D here is within 10x of it.
     r.aging.noise = {1e-13, -2e-13, 3e-12, 1e-13, -1e-11};
@@ -345,7 +346,7 @@ TEST(Aging, NoiseAtRoundingLevelIsNotUsed) {
     EXPECT_TRUE(j["waiting_times"]["noise_reason"][4].is_string()) << j["waiting_times"].dump();
 }
 
-TEST(Aging, CurveSpreadByHand) {
+TEST(aging, curve_spread_by_hand) {
     // Two curves differing by a constant 0.2: sample sd 0.2/sqrt(2) on the overlap [1, 2].
     const spread_measure m = curve_spread({{{0, 1, 2}, {0, 0, 0}}, {{1, 2, 3}, {0.2, 0.2, 0.2}}});
     ASSERT_TRUE(m.spread);
@@ -355,7 +356,7 @@ TEST(Aging, CurveSpreadByHand) {
 
 // Three records differing only in seed: mean and standard error sd/sqrt(n) by hand:
 // values 1, 2, 4 -> mean 7/3, sample variance 7/3, standard error sqrt(7)/3.
-TEST(Averaging, MeanAndStandardError) {
+TEST(averaging, mean_and_standard_error) {
     std::vector<record> recs;
     const double v[3] = {1, 2, 4};
     for (int k = 0; k < 3; ++k) {
@@ -380,7 +381,7 @@ TEST(Averaging, MeanAndStandardError) {
     EXPECT_NEAR(a.energy_err[0], 0.0, 1e-12);
 }
 
-TEST(Averaging, RefusesDifferentParameters) {
+TEST(averaging, refuses_different_parameters) {
     record a = test::pspin_record([](double, double t) { return t; }, {1}, {1}, 100);
     record b = a;
     b.parameters["N"] = 200;
@@ -402,7 +403,7 @@ TEST(Averaging, RefusesDifferentParameters) {
 
 // Two records of one run (a file given twice, a byte copy, or the same seed) would average to
 // zero error bars: refused, naming both and the seed; identical data without a seed too.
-TEST(Averaging, RefusesRepeatedRuns) {
+TEST(averaging, refuses_repeated_runs) {
     const record a = test::pspin_record([](double, double t) { return t; }, {1, 10}, {1, 2}, 100);
     record other = a;
     other.parameters["seed"] = 2;
@@ -427,7 +428,7 @@ TEST(Averaging, RefusesRepeatedRuns) {
 
 // A complete and a partial run: the message says which run is incomplete and why (it used to
 // be "parameter 'stop_reason' is missing in one of them").
-TEST(Averaging, RefusesIncompleteRun) {
+TEST(averaging, refuses_incomplete_run) {
     const record a = test::pspin_record([](double, double t) { return t; }, {1, 10}, {1, 2}, 100);
     record b = a;
     b.parameters["seed"] = 2;
@@ -446,7 +447,7 @@ TEST(Averaging, RefusesIncompleteRun) {
 
 // The record's `system` is parsed once (from_record) into system_kind; its spelling comes back
 // unchanged in summary.json, and anything else is refused with the value named.
-TEST(SystemKind, ParsedOnceAndSpelledAsInTheRecord) {
+TEST(system_kind, parsed_once_and_spelled_as_in_the_record) {
     for (const char* name : {"pspin", "net"}) EXPECT_EQ(to_string(parse_system_kind(name)), name);
     EXPECT_EQ(parse_system_kind("net"), system_kind::net);
     EXPECT_EQ(parse_system_kind("pspin"), system_kind::pspin);
@@ -459,13 +460,14 @@ TEST(SystemKind, ParsedOnceAndSpelledAsInTheRecord) {
     const run_data net = from_record(test::net_record(100, 1e4, 0.0, 1), "n.h5");
     EXPECT_EQ(net.system, system_kind::net);
     EXPECT_EQ(to_json(net, analyse(net)).at("system"), "net");
-    const run_data glass = from_record(test::pspin_record([](double, double t) { return t; }, {1}, {1, 2}, 100), "g.h5");
+    const run_data glass =
+        from_record(test::pspin_record([](double, double t) { return t; }, {1}, {1, 2}, 100), "g.h5");
     EXPECT_EQ(glass.system, system_kind::pspin);
     EXPECT_EQ(to_json(glass, analyse(glass)).at("system"), "pspin");
 }
 
 // Per-sample data of a single record give its error bars.
-TEST(Averaging, SingleRecordUsesSamples) {
+TEST(averaging, single_record_uses_samples) {
     record r = test::pspin_record([](double, double t) { return t; }, {1}, {1, 2}, 100);
     r.energy_samples = row_matrix::Zero(2, static_cast<Eigen::Index>(r.time.size()));
     r.energy_samples(0, 0) = 1;

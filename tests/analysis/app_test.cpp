@@ -31,12 +31,11 @@ std::string slurp(const fs::path& p) {
     return s.str();
 }
 
-class AgingAnalysisApp : public ::testing::Test {
+class aging_analysis_app : public ::testing::Test {
 protected:
     void SetUp() override {
-        m_dir = fs::temp_directory_path() /
-                ("glassy_analysis_" + std::to_string(::getpid()) + "_" +
-                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        m_dir = fs::temp_directory_path() / ("glassy_analysis_" + std::to_string(::getpid()) + "_" +
+                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::remove_all(m_dir);
         fs::create_directories(m_dir);
     }
@@ -45,7 +44,8 @@ protected:
     }
     app_run run(const std::string& args) const {
         const fs::path o = m_dir / "stdout.txt", e = m_dir / "stderr.txt";
-        const std::string cmd = std::string(GLASSY_AGING_ANALYSIS) + " " + args + " > " + o.string() + " 2> " + e.string();
+        const std::string cmd =
+            std::string(GLASSY_AGING_ANALYSIS) + " " + args + " > " + o.string() + " 2> " + e.string();
         const int st = std::system(cmd.c_str());
         app_run r;
         r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -65,13 +65,11 @@ protected:
     fs::path m_dir;
 };
 
-TEST_F(AgingAnalysisApp, MalformedInputsGiveOneLineErrors) {
+TEST_F(aging_analysis_app, malformed_inputs_give_one_line_errors) {
     const fs::path good = file("good.h5");
     write_record(test::net_record(100, 1e4, 0.0, 1), good);
 
-    {
-        std::ofstream(file("text.h5")) << "not hdf5\n";
-    }
+    { std::ofstream(file("text.h5")) << "not hdf5\n"; }
     expect_one_line_error(file("text.h5").string() + " --out " + file("o").string(), "not an HDF5 file");
     expect_one_line_error(file("absent.h5").string() + " --out " + file("o").string(), "no such file");
 
@@ -112,7 +110,7 @@ TEST_F(AgingAnalysisApp, MalformedInputsGiveOneLineErrors) {
 
 // The flags are parsed by app::parse, as in the other tools: a bad flag is one line naming the
 // tool and pointing to --help, exit 2, and nothing is written.
-TEST_F(AgingAnalysisApp, BadFlagNamesTheToolAndExits2) {
+TEST_F(aging_analysis_app, bad_flag_names_the_tool_and_exits2) {
     const fs::path good = file("good.h5");
     write_record(test::net_record(100, 1e4, 0.0, 1), good);
     const app_run r = run(good.string() + " --out " + file("o").string() + " --no-such-flag");
@@ -128,7 +126,7 @@ TEST_F(AgingAnalysisApp, BadFlagNamesTheToolAndExits2) {
 
 // `aging_analysis a.h5 a.h5` (or a byte copy) used to average "two" records with zero error
 // bars; a complete with a partial run was refused with "parameter 'stop_reason' is missing".
-TEST_F(AgingAnalysisApp, RefusesRepeatedAndIncompleteRuns) {
+TEST_F(aging_analysis_app, refuses_repeated_and_incomplete_runs) {
     const fs::path a = file("a.h5");
     write_record(test::net_record(100, 1e4, 0.02, 3), a);
     const std::string out = " --no-plots --out " + file("o").string();
@@ -146,8 +144,9 @@ TEST_F(AgingAnalysisApp, RefusesRepeatedAndIncompleteRuns) {
                           file("b.h5").string() + " is an incomplete run (stop_reason \"interrupted at step 500");
 }
 
-TEST_F(AgingAnalysisApp, AveragesSeedsAndWritesTables) {
-    for (unsigned s = 1; s <= 3; ++s) write_record(test::net_record(100, 1e4, 0.02, s), file("s" + std::to_string(s) + ".h5"));
+TEST_F(aging_analysis_app, averages_seeds_and_writes_tables) {
+    for (unsigned s = 1; s <= 3; ++s)
+        write_record(test::net_record(100, 1e4, 0.02, s), file("s" + std::to_string(s) + ".h5"));
     const app_run r = run(file("s1.h5").string() + " " + file("s2.h5").string() + " " + file("s3.h5").string() +
                           " --no-plots --out " + file("avg").string());
     ASSERT_EQ(r.status, 0) << r.err;
@@ -163,7 +162,7 @@ TEST_F(AgingAnalysisApp, AveragesSeedsAndWritesTables) {
 
 // A CK record (method "ck", extra ck/... datasets, observable mu) and a record without
 // /aging are analysed too; the extra datasets are listed in the summary.
-TEST_F(AgingAnalysisApp, CkAndRecordsWithoutAging) {
+TEST_F(aging_analysis_app, ck_and_records_without_aging) {
     record ck = test::pspin_record([](double tw, double t) { return 0.7 + 1.3 * (t / tw) / (1 + t / tw); }, {1, 10},
                                    test::log_grid(-1, 2, 10), 200);
     ck.method = "ck";
@@ -188,7 +187,7 @@ TEST_F(AgingAnalysisApp, CkAndRecordsWithoutAging) {
     EXPECT_FALSE(fs::exists(file("bare") / "delta.csv"));
 }
 
-TEST_F(AgingAnalysisApp, MissingGnuplotStillWritesTables) {
+TEST_F(aging_analysis_app, missing_gnuplot_still_writes_tables) {
     write_record(test::net_record(100, 1e4, 0.0, 1), file("n.h5"));
     const app_run r = run(file("n.h5").string() + " --gnuplot /nonexistent/gnuplot --out " + file("o").string());
     EXPECT_EQ(r.status, 0) << r.err;
@@ -199,7 +198,7 @@ TEST_F(AgingAnalysisApp, MissingGnuplotStillWritesTables) {
     EXPECT_FALSE(fs::exists(file("o") / "fig2_loss.png"));
 }
 
-TEST_F(AgingAnalysisApp, PlotsAreProduced) {
+TEST_F(aging_analysis_app, plots_are_produced) {
     if (!gnuplot_available("gnuplot")) GTEST_SKIP() << "gnuplot not installed";
     write_record(test::net_record(100, 1e4, 0.02, 1), file("net.h5"));
     const double P = 0.722;
@@ -234,7 +233,8 @@ TEST_F(AgingAnalysisApp, PlotsAreProduced) {
     ASSERT_EQ(r.status, 0) << r.err;
     expect_images(file("toy"), {"fig5a_loss", "fig5b_delta"});
 
-    r = run("--compare " + file("glass.h5").string() + " " + file("net.h5").string() + " --out " + file("cmp").string());
+    r = run("--compare " + file("glass.h5").string() + " " + file("net.h5").string() + " --out " +
+            file("cmp").string());
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_TRUE(r.err.empty()) << r.err;
     expect_images(file("cmp"), {"compare"});

@@ -13,7 +13,7 @@ using namespace glassy;
 
 // The one mean and sample variance of the analysis: by hand, {1, 2, 6} has mean 3 and
 // variance ((-2)^2 + (-1)^2 + 3^2) / 2 = 7; an empty vector has no mean.
-TEST(Moments, MeanAndSampleVarianceByHand) {
+TEST(moments, mean_and_sample_variance_by_hand) {
     const std::vector<double> v = {1, 2, 6};
     EXPECT_DOUBLE_EQ(mean_value(v), 3.0);
     EXPECT_DOUBLE_EQ(sample_variance(v, mean_value(v)), 7.0);
@@ -24,7 +24,7 @@ TEST(Moments, MeanAndSampleVarianceByHand) {
 
 // Repeated x are replicates: the fit through all points (by hand: mean x 1, mean y 3.6,
 // Sxx = 4, Sxy = 8), the same as the fit to the mean y per x weighted by the counts.
-TEST(FitLine, RepeatedXAreReplicates) {
+TEST(fit_line, repeated_x_are_replicates) {
     const line_fit f = fit_line({0, 0, 1, 2, 2}, {1, 3, 2, 5, 7});
     EXPECT_NEAR(f.slope, 2.0, 1e-12);
     EXPECT_NEAR(f.intercept, 1.6, 1e-12);
@@ -41,7 +41,7 @@ TEST(FitLine, RepeatedXAreReplicates) {
     EXPECT_EQ(m.count, (std::vector<std::size_t>{2, 1, 2}));
 }
 
-TEST(FitLine, RecoversSlopeAndIntercept) {
+TEST(fit_line, recovers_slope_and_intercept) {
     const line_fit f = fit_line({0, 1, 2, 3}, {1, 3, 5, 7});
     EXPECT_NEAR(f.slope, 2.0, 1e-12);
     EXPECT_NEAR(f.intercept, 1.0, 1e-12);
@@ -51,7 +51,7 @@ TEST(FitLine, RecoversSlopeAndIntercept) {
 
 // Noise-free piecewise-linear data: the breakpoints are found to the refinement resolution
 // (grid step / 400) and the slopes exactly.
-TEST(ThreeSegments, ExactDataGivesExactBreakpoints) {
+TEST(three_segments, exact_data_gives_exact_breakpoints) {
     std::vector<double> x, y;
     for (int i = 0; i <= 150; ++i) {
         x.push_back(i / 30.0);
@@ -70,7 +70,7 @@ TEST(ThreeSegments, ExactDataGivesExactBreakpoints) {
 
 // With Gaussian noise the true breakpoints lie inside the stated (Delta chi^2 <= 1) intervals,
 // and the intervals are narrow compared with the two decades between them.
-TEST(ThreeSegments, NoisyBreakpointsWithinStatedUncertainty) {
+TEST(three_segments, noisy_breakpoints_within_stated_uncertainty) {
     int covered1 = 0, covered2 = 0;
     const int trials = 10;
     for (int seed = 0; seed < trials; ++seed) {
@@ -94,7 +94,7 @@ TEST(ThreeSegments, NoisyBreakpointsWithinStatedUncertainty) {
 
 // Every abscissa given three times (an integer-rounded grid without de-duplication, in the
 // extreme): replicates leave the least-squares breakpoints of exact data unchanged.
-TEST(ThreeSegments, RepeatedXGiveTheSameBreakpoints) {
+TEST(three_segments, repeated_x_give_the_same_breakpoints) {
     std::vector<double> x, y, x3, y3;
     for (int i = 0; i <= 150; ++i) {
         x.push_back(i / 30.0);
@@ -129,7 +129,7 @@ TEST(ThreeSegments, RepeatedXGiveTheSameBreakpoints) {
 // than the line (noise-free: the RSS differences are rounding, below the relative floor; sd
 // 0.03 with a fixed seed: what the noise explains). The two-crossover curve of the other
 // tests needs both, at p < 1e-10.
-TEST(ThreeSegments, StraightLineHasNoDeterminedBreakpoint) {
+TEST(three_segments, straight_line_has_no_determined_breakpoint) {
     for (double sigma : {0.0, 0.03}) {
         std::mt19937_64 rng(5);
         std::normal_distribution<double> noise(0.0, sigma);
@@ -156,7 +156,7 @@ TEST(ThreeSegments, StraightLineHasNoDeterminedBreakpoint) {
 // One crossover (flat, then linear in x from x = 2, noise sd 0.03): one breakpoint, found by
 // the one-breakpoint fit; two do not fit significantly better. Coverage of the stated
 // (Delta chi^2 <= 1, widened by a grid step) interval as in NoisyBreakpointsWithinStatedUncertainty.
-TEST(ThreeSegments, OneCrossoverGivesOneBreakpoint) {
+TEST(three_segments, one_crossover_gives_one_breakpoint) {
     int covered = 0;
     for (unsigned seed = 0; seed < 10; ++seed) {
         std::mt19937_64 rng(seed);
@@ -176,11 +176,11 @@ TEST(ThreeSegments, OneCrossoverGivesOneBreakpoint) {
     EXPECT_GE(covered, 7);
 }
 
-TEST(ThreeSegments, RejectsTooFewPoints) {
+TEST(three_segments, rejects_too_few_points) {
     EXPECT_THROW((void)fit_three_segments({0, 1, 2, 3, 4}, {0, 1, 2, 3, 4}), glassy::error);
 }
 
-TEST(PowerLaw, ExactDataGivesExponent) {
+TEST(power_law, exact_data_gives_exponent) {
     std::vector<double> t = test::log_grid(2.5, 5, 20), y;
     for (double v : t) y.push_back(-1 + 0.5 * std::pow(v, -0.7));
     const auto f = fit_power_law(t, y);
@@ -192,7 +192,7 @@ TEST(PowerLaw, ExactDataGivesExponent) {
 
 // Repeated times are replicates: doubling every point leaves the exact exponent; four distinct
 // times (each three times) are too few for three parameters and a test of the fit.
-TEST(PowerLaw, RepeatedTimesAreReplicates) {
+TEST(power_law, repeated_times_are_replicates) {
     std::vector<double> t, y;
     for (double v : test::log_grid(2.5, 5, 20))
         for (int r = 0; r < 2; ++r) {
@@ -211,7 +211,7 @@ TEST(PowerLaw, RepeatedTimesAreReplicates) {
     EXPECT_FALSE(fit_power_law(t4, y4));
 }
 
-TEST(PowerLaw, NoisyExponentWithinError) {
+TEST(power_law, noisy_exponent_within_error) {
     std::vector<double> t = test::log_grid(2.5, 5, 20), y;
     std::mt19937_64 rng(3);
     std::normal_distribution<double> noise(0.0, 2e-5);
@@ -222,7 +222,7 @@ TEST(PowerLaw, NoisyExponentWithinError) {
     EXPECT_NEAR(f->exponent, 0.7, 2 * f->exponent_err);
 }
 
-TEST(PowerLaw, ConstantDataHasNoExponent) {
+TEST(power_law, constant_data_has_no_exponent) {
     const std::vector<double> t = test::log_grid(0, 3, 10);
     const std::vector<double> y(t.size(), 2.0);
     // Best exponent on the boundary (or flat residual): reported as absent.

@@ -46,8 +46,8 @@ inline record net_record(double t1, double t2, double sigma, unsigned seed) {
     record r;
     r.system = "net";
     r.method = "sgd";
-    r.parameters = {{"model", "smallnet"}, {"dataset", "synthetic"}, {"lr", 0.01}, {"batch", 100},
-                    {"seed", seed},        {"num_parameters", 1000}};
+    r.parameters = {{"model", "smallnet"}, {"dataset", "synthetic"}, {"lr", 0.01},
+                    {"batch", 100},        {"seed", seed},           {"num_parameters", 1000}};
     r.time = log_grid(0, 5, 30);
     std::mt19937_64 rng(seed);
     std::normal_distribution<double> noise(0.0, sigma);

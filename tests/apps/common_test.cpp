@@ -34,7 +34,9 @@ TEST(app_common, durations_read_in_two_units_at_most) {
 
 // --dt 1e-9 --tmax 1e9 is 1e18 steps: at 1e6 steps/s, 31700 years.
 TEST(app_common, the_estimate_is_the_remaining_steps_at_the_measured_rate) {
-    EXPECT_EQ(glassy::app::estimate_text(1e6, 1'000'000'000'000'000'000LL, 1'000'000'000'000'000'000LL),
-              "estimated time left 3.2e+04 years (1000000000000000000 of 1000000000000000000 steps to go at 1e+06 steps/s)");
-    EXPECT_EQ(glassy::app::estimate_text(50, 9000, 10000), "estimated time left 3 min 0 s (9000 of 10000 steps to go at 50 steps/s)");
+    EXPECT_EQ(
+        glassy::app::estimate_text(1e6, 1'000'000'000'000'000'000LL, 1'000'000'000'000'000'000LL),
+        "estimated time left 3.2e+04 years (1000000000000000000 of 1000000000000000000 steps to go at 1e+06 steps/s)");
+    EXPECT_EQ(glassy::app::estimate_text(50, 9000, 10000),
+              "estimated time left 3 min 0 s (9000 of 10000 steps to go at 50 steps/s)");
 }

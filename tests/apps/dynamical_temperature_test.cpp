@@ -36,7 +36,8 @@ TEST(dynamical_temperature, mixed_3_4_by_the_stationary_point) {
     const auto d = [](double x) { return 0.75 - 1.5 * x + 15 * x * x - 20 * x * x * x; };
     for (int k = 0; k < 200; ++k) (d(0.5 * (lo + hi)) > 0 ? lo : hi) = 0.5 * (lo + hi);
     const double qs = 0.5 * (lo + hi);
-    EXPECT_NEAR(dynamical_temperature(ck_mixture::parse("3:0.5,5:2")), std::sqrt((1 - qs) * (0.75 * qs + 5 * qs * qs * qs)), 1e-8);
+    EXPECT_NEAR(dynamical_temperature(ck_mixture::parse("3:0.5,5:2")),
+                std::sqrt((1 - qs) * (0.75 * qs + 5 * qs * qs * qs)), 1e-8);
 }
 
 // With a strong q^2 term the supremum is the q -> 0 limit f''(0) = c_2 (a continuous transition).
@@ -44,7 +45,7 @@ TEST(dynamical_temperature, continuous_case_is_the_q_to_0_limit) {
     EXPECT_NEAR(dynamical_temperature(ck_mixture::parse("2:1,4:0.1")), 1.0, 1e-12);
 }
 
-TEST(dynamical_temperature, validate_refuses_T0_at_or_below_it) {
+TEST(dynamical_temperature, validate_refuses_t0_at_or_below_it) {
     glassy::ck_parameters p;
     p.T0 = 0.6123;
     EXPECT_THROW(glassy::validate(p), glassy::parameter_error);
@@ -57,7 +58,7 @@ TEST(dynamical_temperature, validate_refuses_T0_at_or_below_it) {
 }
 
 // The model itself refuses the start, so every user of the CK integrators is covered.
-TEST(dynamical_temperature, ck_system_refuses_T0_at_or_below_it) {
+TEST(dynamical_temperature, ck_system_refuses_t0_at_or_below_it) {
     EXPECT_THROW(glassy::ck_system(ck_mixture::pure(3), 0.5, 0.6), glassy::parameter_error);
     EXPECT_THROW(glassy::ck_system(ck_mixture::pure(3), 0.5, std::sqrt(3.0 / 8.0)), glassy::parameter_error);
     EXPECT_NO_THROW(glassy::ck_system(ck_mixture::pure(3), 0.5, 0.62));

@@ -28,8 +28,8 @@ std::string last_spincount(const std::string& output) {
 /// Runs pspin_quench with `flags` and `env` in front (after clearing the user's wait and thread
 /// settings); the output holds libgomp's display of the settings it read.
 glassy::test::command_result run_with(const std::string& env, const std::string& flags, const std::string& out) {
-    return run_command("env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OMP_NUM_THREADS OMP_DISPLAY_ENV=verbose " + env + " " + exe +
-                       " --quiet --force " + flags + " --out " + out);
+    return run_command("env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OMP_NUM_THREADS OMP_DISPLAY_ENV=verbose " + env +
+                       " " + exe + " --quiet --force " + flags + " --out " + out);
 }
 
 const std::string tiny = "--N 16 --tmax 2";

@@ -82,7 +82,8 @@ TEST(pspin_quench_app, help_exits_zero) {
 
 TEST(pspin_quench_app, ck_method_writes_an_n_infinity_record) {
     const auto out = scratch() / "ck.h5";
-    const auto r = run_command(exe + " --method ck --scheme reference --T 0.5 --tmax 4 --quiet --force --out " + out.string());
+    const auto r =
+        run_command(exe + " --method ck --scheme reference --T 0.5 --tmax 4 --quiet --force --out " + out.string());
     ASSERT_EQ(r.status, 0) << r.output;
     const auto rec = glassy::read_record(out);
     EXPECT_EQ(rec.method, "ck");
@@ -96,8 +97,8 @@ TEST(pspin_quench_app, ck_method_writes_an_n_infinity_record) {
     ASSERT_LT(std::abs(t - 0.2), 0.05);
     EXPECT_NEAR(rec.energy[k], -1.5 * t + 1.125 * t * t, 0.01); // O(t^3) remainder ~ 4 t^3
     EXPECT_TRUE(rec.extra.count("ck/C"));
-    for (const std::string flags : {"--method ck --N 10", "--method ck --checkpoint-every 10x", "--method ck --mix 3:x",
-                                    "--method ck --T -1"}) {
+    for (const std::string flags :
+         {"--method ck --N 10", "--method ck --checkpoint-every 10x", "--method ck --mix 3:x", "--method ck --T -1"}) {
         const auto bad = run_command(exe + " " + flags + " --quiet --force --out " + (scratch() / "bad.h5").string());
         EXPECT_NE(bad.status, 0) << flags;
         EXPECT_EQ(glassy::test::count_lines(bad.output), 1) << flags << ": " << bad.output;
@@ -126,8 +127,8 @@ TEST(pspin_quench_app, replicas_1_reproduces_the_single_kernel_records_bit_for_b
         for (const std::string threads : {"1", "2"}) {
             const auto out = scratch() / ("ref_" + ref.method + ".h5");
             const auto r = run_command(exe + " --N 20 --T 0.4 --tmax 12 --seed 7 --replicas 1 --samples " +
-                                       std::to_string(ref.samples) + " --method " + ref.method + " --threads " + threads +
-                                       " --quiet --force --out " + out.string());
+                                       std::to_string(ref.samples) + " --method " + ref.method + " --threads " +
+                                       threads + " --quiet --force --out " + out.string());
             ASSERT_EQ(r.status, 0) << r.output;
             const auto rec = glassy::read_record(out);
             const std::string what = ref.method + " K = " + std::to_string(ref.samples) + " threads " + threads;
@@ -198,15 +199,15 @@ TEST(pspin_quench_app, the_step_count_is_printed_at_start) {
 
 // Issue 11 §4: an equilibrium start at T0 <= T_d does not exist (the run used to go on and
 // report e = -1.56, below the ground state); the message gives T_d.
-TEST(pspin_quench_app, ck_T0_at_or_below_the_dynamical_temperature_is_refused) {
+TEST(pspin_quench_app, ck_t0_at_or_below_the_dynamical_temperature_is_refused) {
     const auto out = scratch() / "t0.h5";
     fs::remove(out);
     struct refused_case {
         std::string flags, td;
     };
-    for (const auto& [flags, td] : {refused_case{"--T0 0.3", "T_d = 0.612372"}, refused_case{"--T0 0.5 --T 0.5", "T_d = 0.612372"},
-                                    refused_case{"--T0 0.61", "T_d = 0.612372"},
-                                    refused_case{"--mix 3:1,4:1 --T0 0.8", "T_d = 0.805166"}}) {
+    for (const auto& [flags, td] :
+         {refused_case{"--T0 0.3", "T_d = 0.612372"}, refused_case{"--T0 0.5 --T 0.5", "T_d = 0.612372"},
+          refused_case{"--T0 0.61", "T_d = 0.612372"}, refused_case{"--mix 3:1,4:1 --T0 0.8", "T_d = 0.805166"}}) {
         const auto r = run_command(exe + " --method ck --tmax 1 " + flags + " --quiet --out " + out.string());
         EXPECT_EQ(r.status, 1) << flags << ": " << r.output;
         EXPECT_EQ(glassy::test::count_lines(r.output), 1) << flags << ": " << r.output;
@@ -214,7 +215,8 @@ TEST(pspin_quench_app, ck_T0_at_or_below_the_dynamical_temperature_is_refused) {
         EXPECT_FALSE(fs::exists(out)) << flags;
     }
     // Just above T_d the start exists: e(0) = -f(1)/T0 = -1/(2 T0).
-    const auto r = run_command(exe + " --method ck --scheme reference --tmax 0.1 --T0 0.62 --quiet --force --out " + out.string());
+    const auto r =
+        run_command(exe + " --method ck --scheme reference --tmax 0.1 --T0 0.62 --quiet --force --out " + out.string());
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NEAR(glassy::read_record(out).energy.front(), -1.0 / (2 * 0.62), 1e-12);
 }
@@ -227,15 +229,17 @@ TEST(pspin_quench_app, flags_without_effect_are_refused) {
     struct refused_case {
         std::string flags, flag;
     };
-    for (const auto& [flags, flag] : {
-             refused_case{"--T0 2", "--T0"}, refused_case{"--mix 3:1", "--mix"}, refused_case{"--scheme reference", "--scheme"},
-             refused_case{"--grid 64", "--grid"}, refused_case{"--method heun --T0 2", "--T0"},
-             refused_case{"--method metropolis --grid 64", "--grid"}, refused_case{"--method metropolis --dt 0.1", "--dt"},
-             refused_case{"--theta-max 0.2", "--theta-max"}, refused_case{"--method heun --theta-max 0.2", "--theta-max"},
-             refused_case{"--method ck --N 64", "--N"}, refused_case{"--method ck --replicas 2", "--replicas"},
-             refused_case{"--method ck --couplings float32", "--couplings"}, refused_case{"--method ck --seed 2", "--seed"},
-             refused_case{"--method ck --tw 1", "--tw"}, refused_case{"--method ck --mix 3:1 --p 4", "--p"},
-             refused_case{"--method ck --scheme reference --grid 64", "--grid"}}) {
+    for (const auto& [flags, flag] :
+         {refused_case{"--T0 2", "--T0"}, refused_case{"--mix 3:1", "--mix"},
+          refused_case{"--scheme reference", "--scheme"}, refused_case{"--grid 64", "--grid"},
+          refused_case{"--method heun --T0 2", "--T0"}, refused_case{"--method metropolis --grid 64", "--grid"},
+          refused_case{"--method metropolis --dt 0.1", "--dt"}, refused_case{"--theta-max 0.2", "--theta-max"},
+          refused_case{"--method heun --theta-max 0.2", "--theta-max"}, refused_case{"--method ck --N 64", "--N"},
+          refused_case{"--method ck --replicas 2", "--replicas"},
+          refused_case{"--method ck --couplings float32", "--couplings"},
+          refused_case{"--method ck --seed 2", "--seed"}, refused_case{"--method ck --tw 1", "--tw"},
+          refused_case{"--method ck --mix 3:1 --p 4", "--p"},
+          refused_case{"--method ck --scheme reference --grid 64", "--grid"}}) {
         const auto r = run_command(exe + " --tmax 1 " + flags + " --quiet --out " + out.string());
         EXPECT_EQ(r.status, 1) << flags << ": " << r.output;
         EXPECT_EQ(glassy::test::count_lines(r.output), 1) << flags << ": " << r.output;

@@ -3,23 +3,23 @@
 #include "dynamics/record.hpp"
 #include "support/process.hpp"
 #include "support/record_compare.hpp"
-#include "support/scratch.hpp"
 #include "support/run_command.hpp"
+#include "support/scratch.hpp"
 
 #include <gtest/gtest.h>
 
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <random>
-#include <thread>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
+using glassy::test::expect_identical_records;
 using glassy::test::run_command;
 using glassy::test::wait_for_file;
-using glassy::test::expect_identical_records;
 
 namespace {
 const std::string exe = GLASSY_PSPIN_QUENCH;
@@ -39,11 +39,12 @@ TEST(pspin_resume, sigkill_at_a_random_moment_then_resume_gives_the_identical_re
         const auto ckpt = dir / ("killed_" + method + ".ckpt");
         fs::remove(out);
         fs::remove(ckpt);
-        const std::string args = run_args + " --method " + method + " --checkpoint-every 7 --checkpoint " + ckpt.string() +
-                                 " --out " + out.string();
+        const std::string args = run_args + " --method " + method + " --checkpoint-every 7 --checkpoint " +
+                                 ckpt.string() + " --out " + out.string();
         // The uninterrupted run of the same configuration.
         const auto full = dir / ("full_" + method + ".h5");
-        ASSERT_EQ(run_command(exe + " " + run_args + " --method " + method + " --force --out " + full.string()).status, 0);
+        ASSERT_EQ(run_command(exe + " " + run_args + " --method " + method + " --force --out " + full.string()).status,
+                  0);
         // Kill it at a random moment once a checkpoint exists.
         const pid_t pid = glassy::test::spawn(exe, args);
         ASSERT_GT(pid, 0);
@@ -94,18 +95,20 @@ TEST(pspin_resume, foreign_or_mismatched_checkpoints_are_refused) {
     const auto dir = scratch();
     const auto ckpt = dir / "m.ckpt";
     // A checkpoint from a quick interrupted run.
-    const pid_t pid = glassy::test::spawn(exe, common_args + " --tmax 5000 --checkpoint-every 5 --checkpoint " + ckpt.string() + " --force --out " +
-                            (dir / "m.h5").string());
+    const pid_t pid = glassy::test::spawn(exe, common_args + " --tmax 5000 --checkpoint-every 5 --checkpoint " +
+                                                   ckpt.string() + " --force --out " + (dir / "m.h5").string());
     ASSERT_TRUE(wait_for_file(ckpt, pid));
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
-    const auto r = run_command(exe + " --resume " + ckpt.string() + " --N 64 --quiet --force --out " + (dir / "x.h5").string());
+    const auto r =
+        run_command(exe + " --resume " + ckpt.string() + " --N 64 --quiet --force --out " + (dir / "x.h5").string());
     EXPECT_NE(r.status, 0);
     EXPECT_EQ(glassy::test::count_lines(r.output), 1) << r.output;
     EXPECT_NE(r.output.find("different configuration"), std::string::npos) << r.output;
     // A record is not a checkpoint.
     ASSERT_EQ(run_command(exe + " --N 8 --tmax 1 --quiet --force --out " + (dir / "rec.h5").string()).status, 0);
-    const auto r2 = run_command(exe + " --resume " + (dir / "rec.h5").string() + " --quiet --force --out " + (dir / "y.h5").string());
+    const auto r2 = run_command(exe + " --resume " + (dir / "rec.h5").string() + " --quiet --force --out " +
+                                (dir / "y.h5").string());
     EXPECT_NE(r2.status, 0);
     EXPECT_EQ(glassy::test::count_lines(r2.output), 1) << r2.output;
     const auto r3 = run_command(exe + " --resume /nonexistent.ckpt --quiet --force --out " + (dir / "z.h5").string());
@@ -123,7 +126,8 @@ TEST(pspin_resume, ck_sigkill_then_resume_gives_the_identical_record) {
     fs::remove(out);
     fs::remove(ckpt);
     std::mt19937 rng(static_cast<unsigned>(::getpid()));
-    const pid_t pid = glassy::test::spawn(exe, args + " --checkpoint-every 20 --checkpoint " + ckpt.string() + " --out " + out.string());
+    const pid_t pid = glassy::test::spawn(exe, args + " --checkpoint-every 20 --checkpoint " + ckpt.string() +
+                                                   " --out " + out.string());
     ASSERT_TRUE(wait_for_file(ckpt, pid)) << "no checkpoint appeared";
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 100)(rng)));
     ::kill(pid, SIGKILL);

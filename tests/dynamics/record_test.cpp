@@ -49,7 +49,8 @@ TEST(record, round_trip_preserves_every_dataset_and_attribute) {
     EXPECT_EQ(q.extra_f32, r.extra_f32);
     // No temporary file is left beside the result.
     int files = 0;
-    for (const auto& e : fs::directory_iterator(path.parent_path())) files += e.path().string().find(".tmp.") != std::string::npos;
+    for (const auto& e : fs::directory_iterator(path.parent_path()))
+        files += e.path().string().find(".tmp.") != std::string::npos;
     EXPECT_EQ(files, 0);
 }
 
@@ -71,13 +72,9 @@ TEST(record, refuses_what_is_not_a_record) {
         }
     };
     expect_error(temp_path("missing.h5"), "no such file");
-    {
-        std::ofstream(temp_path("text.h5")) << "hello";
-    }
+    { std::ofstream(temp_path("text.h5")) << "hello"; }
     expect_error(temp_path("text.h5"), "not an HDF5 file");
-    {
-        H5::H5File f(temp_path("foreign.h5").string(), H5F_ACC_TRUNC);
-    }
+    { H5::H5File f(temp_path("foreign.h5").string(), H5F_ACC_TRUNC); }
     expect_error(temp_path("foreign.h5"), "not a glassy record");
     auto r = sample_record();
     glassy::write_record(r, temp_path("newer.h5"));
@@ -184,28 +181,32 @@ constexpr byte_run fuzz_shape_runs[] = {
     {808, 1, "\x88"},
     {816, 2, "\xa8\x02"},
     {824, 3, "\x0c\x00\x40"},
-    {832, 29, "\x01\x00\x07\x00\x14\x00\x08\x00\x66\x6f\x72\x6d\x61\x74\x00\x00\x19\x01\x01\x00\x10\x00\x00\x00"
-        "\x10\x00\x00\x00\x01"},
+    {832, 29,
+     "\x01\x00\x07\x00\x14\x00\x08\x00\x66\x6f\x72\x6d\x61\x74\x00\x00\x19\x01\x01\x00\x10\x00\x00\x00"
+     "\x10\x00\x00\x00\x01"},
     {866, 1, "\x08"},
     {872, 1, "\x01"},
     {880, 1, "\x0d"},
     {885, 1, "\x08"},
     {892, 7, "\x01\x00\x00\x00\x0c\x00\x38"},
-    {904, 29, "\x01\x00\x0f\x00\x0c\x00\x08\x00\x66\x6f\x72\x6d\x61\x74\x5f\x76\x65\x72\x73\x69\x6f\x6e\x00\x00"
-        "\x10\x08\x00\x00\x04"},
+    {904, 29,
+     "\x01\x00\x0f\x00\x0c\x00\x08\x00\x66\x6f\x72\x6d\x61\x74\x5f\x76\x65\x72\x73\x69\x6f\x6e\x00\x00"
+     "\x10\x08\x00\x00\x04"},
     {938, 1, "\x20"},
     {944, 1, "\x01"},
     {952, 1, "\x01"},
     {960, 3, "\x0c\x00\x40"},
-    {968, 29, "\x01\x00\x07\x00\x14\x00\x08\x00\x73\x79\x73\x74\x65\x6d\x00\x00\x19\x01\x01\x00\x10\x00\x00\x00"
-        "\x10\x00\x00\x00\x01"},
+    {968, 29,
+     "\x01\x00\x07\x00\x14\x00\x08\x00\x73\x79\x73\x74\x65\x6d\x00\x00\x19\x01\x01\x00\x10\x00\x00\x00"
+     "\x10\x00\x00\x00\x01"},
     {1002, 1, "\x08"},
     {1008, 1, "\x01"},
     {1016, 1, "\x03"},
     {1021, 1, "\x08"},
     {1028, 7, "\x02\x00\x00\x00\x0c\x00\x40"},
-    {1040, 29, "\x01\x00\x07\x00\x14\x00\x08\x00\x6d\x65\x74\x68\x6f\x64\x00\x00\x19\x01\x01\x00\x10\x00\x00\x00"
-        "\x10\x00\x00\x00\x01"},
+    {1040, 29,
+     "\x01\x00\x07\x00\x14\x00\x08\x00\x6d\x65\x74\x68\x6f\x64\x00\x00\x19\x01\x01\x00\x10\x00\x00\x00"
+     "\x10\x00\x00\x00\x01"},
     {1074, 1, "\x08"},
     {1080, 1, "\x01"},
     {1088, 1, "\x03"},
@@ -221,8 +222,9 @@ constexpr byte_run fuzz_shape_runs[] = {
     {1193, 1, "\x01"},
     {1200, 3, "\x01\x00\x18"},
     {1208, 3, "\x01\x01\x01"},
-    {1216, 29, "\x4e\x32\x48\x35\x31\x34\x46\x69\x6c\x65\x49\x45\x78\x63\x65\x00\x03\x00\x18\x00\x01\x00\x00\x00"
-        "\x11\x20\x3f\x00\x08"},
+    {1216, 29,
+     "\x4e\x32\x48\x35\x31\x34\x46\x69\x6c\x65\x49\x45\x78\x63\x65\x00\x03\x00\x18\x00\x01\x00\x00\x00"
+     "\x11\x20\x3f\x00\x08"},
     {1250, 8, "\x40\x00\x34\x0b\x00\x34\xff\x03"},
     {1264, 12, "\x05\x00\x08\x00\x01\x00\x00\x00\x02\x02\x02\x01"},
     {1280, 3, "\x08\x00\x18"},
@@ -323,7 +325,8 @@ TEST(record_fuzz, attribute_with_several_values_is_refused) {
         root.createAttribute("format_version", H5::PredType::STD_I32LE, H5::DataSpace(1, &n))
             .write(H5::PredType::NATIVE_INT, ones.data());
     });
-    expect_record_error([&] { (void)glassy::read_record(versions); }, "attribute 'format_version' is not a single value");
+    expect_record_error([&] { (void)glassy::read_record(versions); },
+                        "attribute 'format_version' is not a single value");
     // format as 4 variable-length strings was read into one char* (overflow, leaked strings).
     const auto formats = corrupted_record("formats.h5", [](H5::H5File& f) {
         H5::Group root = f.openGroup("/");
@@ -375,13 +378,11 @@ TEST(record_fuzz, null_variable_length_string_does_not_crash) {
     // std::string overloads built a std::string from it (SEGV in strlen). It now reads as "".
     const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
     const char* null_string = nullptr;
-    const auto record = corrupted_record("null_string.h5", [&](H5::H5File& f) {
-        f.openGroup("/").openAttribute("format").write(type, &null_string);
-    });
+    const auto record = corrupted_record(
+        "null_string.h5", [&](H5::H5File& f) { f.openGroup("/").openAttribute("format").write(type, &null_string); });
     expect_record_error([&] { (void)glassy::read_record(record); }, "format attribute is not 'glassy-record'");
-    const auto ck = corrupted_checkpoint("null_string_ck.h5", [&](H5::H5File& f) {
-        f.openDataSet("strings/rng").write(&null_string, type);
-    });
+    const auto ck = corrupted_checkpoint(
+        "null_string_ck.h5", [&](H5::H5File& f) { f.openDataSet("strings/rng").write(&null_string, type); });
     const auto c = glassy::read_checkpoint(ck);
     EXPECT_EQ(c.string("rng"), "");
     EXPECT_EQ(c.integer("step"), 7);
@@ -432,9 +433,8 @@ TEST(record_other_writers, chunked_row_never_written_reads_as_the_fill_value) {
     // h5py: delta = f.create_dataset("aging/delta", (2, 2), chunks=(1, 2), fillvalue=nan), row 1
     // never written. HDF5 reads row 1 as NaN; the reader refused the file.
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    const auto path = corrupted_record("unwritten_row.h5", [&](H5::H5File& f) {
-        chunked_rows(f, "aging/delta", 2, 2, nan, {0});
-    });
+    const auto path =
+        corrupted_record("unwritten_row.h5", [&](H5::H5File& f) { chunked_rows(f, "aging/delta", 2, 2, nan, {0}); });
     const auto rec = glassy::read_record(path);
     EXPECT_EQ(rec.aging.delta(0, 0), 0.0);
     EXPECT_EQ(rec.aging.delta(0, 1), 1.0);
@@ -489,15 +489,19 @@ TEST(record_other_writers, padded_fixed_length_strings_are_read_unpadded) {
 }
 
 TEST(record_other_writers, unknown_enumerated_values_are_refused_by_name) {
-    const auto system = corrupted_record("system_xyz.h5", [](H5::H5File& f) { set_string_attribute(f, "system", "xyz"); });
+    const auto system =
+        corrupted_record("system_xyz.h5", [](H5::H5File& f) { set_string_attribute(f, "system", "xyz"); });
     expect_record_error([&] { (void)glassy::read_record(system); },
                         "attribute 'system' of " + system.string() + " is 'xyz': expected net or pspin");
     // The method must be one of its system's: a p-spin record with an SGD method is refused.
-    const auto method = corrupted_record("method_sgd.h5", [](H5::H5File& f) { set_string_attribute(f, "method", "sgd"); });
+    const auto method =
+        corrupted_record("method_sgd.h5", [](H5::H5File& f) { set_string_attribute(f, "method", "sgd"); });
     expect_record_error([&] { (void)glassy::read_record(method); },
-                        "attribute 'method' of " + method.string() + " is 'sgd': expected langevin, heun, metropolis or ck");
+                        "attribute 'method' of " + method.string() +
+                            " is 'sgd': expected langevin, heun, metropolis or ck");
     // Control characters are escaped: the message stays on one line.
-    const auto control = corrupted_record("system_nl.h5", [](H5::H5File& f) { set_string_attribute(f, "system", "net\npspin"); });
+    const auto control =
+        corrupted_record("system_nl.h5", [](H5::H5File& f) { set_string_attribute(f, "system", "net\npspin"); });
     expect_record_error([&] { (void)glassy::read_record(control); }, "is 'net\\x0apspin': expected net or pspin");
 }
 
@@ -522,7 +526,8 @@ TEST(record_other_writers, dataset_with_a_filter_this_hdf5_lacks_is_named) {
         plist.setChunk(2, dims);
         plist.setFilter(lzf, H5Z_FLAG_OPTIONAL);
         const double v[4] = {1, 0.5, 0.5, 1};
-        f.createDataSet("ck/C", H5::PredType::IEEE_F64LE, H5::DataSpace(2, dims), plist).write(v, H5::PredType::NATIVE_DOUBLE);
+        f.createDataSet("ck/C", H5::PredType::IEEE_F64LE, H5::DataSpace(2, dims), plist)
+            .write(v, H5::PredType::NATIVE_DOUBLE);
     });
     ASSERT_GE(H5Zunregister(lzf), 0);
     const herr_t plugins = H5PLset_loading_state(0); // an installed LZF plugin must not be found

@@ -21,8 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             std::size_t sum = 0;
             for (auto v : set.labels) sum += static_cast<std::size_t>(v);
             g_sink = sum + set.pixels.size();
-        } catch (const glassy::error&) {
-        }
+        } catch (const glassy::error&) {}
     }
     return 0;
 }

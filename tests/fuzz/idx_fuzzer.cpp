@@ -22,13 +22,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::size_t sum = 0;
         for (auto v : a.data) sum += v;
         g_sink = sum;
-    } catch (const glassy::error&) {
-    }
+    } catch (const glassy::error&) {}
     const auto& path = glassy::fuzz::write_scratch("idx", data, size);
     try {
         const auto set = glassy::nets::read_idx_pair(path, path);
         g_sink = set.pixels.size() + set.labels.size();
-    } catch (const glassy::error&) {
-    }
+    } catch (const glassy::error&) {}
     return 0;
 }

@@ -22,8 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (double x : r.time) sum += x;
         for (Eigen::Index i = 0; i < r.aging.delta.size(); ++i) sum += r.aging.delta.data()[i];
         for (const auto& s : r.aging.delta_samples) sum += s.sum();
-        for (const auto& [k, a] : r.extra) for (double x : a.data) sum += x;
-        for (const auto& [k, a] : r.extra_f32) for (float x : a.data) sum += x;
+        for (const auto& [k, a] : r.extra)
+            for (double x : a.data) sum += x;
+        for (const auto& [k, a] : r.extra_f32)
+            for (float x : a.data) sum += x;
         g_sink = sum;
     } catch (const glassy::error&) {
         // Rejected with a message: the expected outcome for most inputs.

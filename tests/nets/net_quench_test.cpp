@@ -45,11 +45,12 @@ std::size_t lines(const std::string& s) {
 
 } // namespace
 
-TEST(NetQuench, TinyRunWritesAValidRecord) {
+TEST(net_quench, tiny_run_writes_a_valid_record) {
     const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_" + std::to_string(::getpid()) + ".h5");
-    const result r = run("--model smallnet --dataset synthetic --synthetic-train 300 --synthetic-test 60 --steps 40 "
-                         "--batch 30 --noise-samples 50 --eval-samples 100 --threads 1 --seed 3 --save-snapshots --grad-norm --out " +
-                         out.string());
+    const result r = run(
+        "--model smallnet --dataset synthetic --synthetic-train 300 --synthetic-test 60 --steps 40 "
+        "--batch 30 --noise-samples 50 --eval-samples 100 --threads 1 --seed 3 --save-snapshots --grad-norm --out " +
+        out.string());
     ASSERT_EQ(r.rc, 0) << r.err;
     const glassy::record rec = glassy::read_record(out);
     fs::remove(out);
@@ -70,20 +71,16 @@ TEST(NetQuench, TinyRunWritesAValidRecord) {
     for (double d : rec.aging.noise) EXPECT_TRUE(std::isfinite(d) && d > 0.0);
     EXPECT_EQ(rec.aging.delta.rows(), static_cast<Eigen::Index>(rec.aging.tw.size()));
     EXPECT_GT(rec.aging.delta(0, 0), 0.0);
-    EXPECT_EQ(rec.extra_f32.at("snapshots/weights").shape,
-              (std::vector<std::uint64_t>{rec.aging.tw.size(), 38'390}));
+    EXPECT_EQ(rec.extra_f32.at("snapshots/weights").shape, (std::vector<std::uint64_t>{rec.aging.tw.size(), 38'390}));
     EXPECT_NE(r.err.find("snapshot memory"), std::string::npos) << r.err;
 }
 
-TEST(NetQuench, BadFlagsGiveOneLineErrors) {
-    for (const std::string args : {"--model lenet --dataset synthetic",
-                                   "--model fc --dataset synthetic --synthetic-train 100 --batch 500",
-                                   "--model fc --dataset mnist --data-dir /nonexistent/glassy",
-                                   "--model fc --dataset imagenet --data-dir /tmp",
-                                   "--model fc --dataset synthetic --device tpu",
-                                   "--model fc --dataset synthetic --dtype float16",
-                                   "--model fc --dataset synthetic --steps 0",
-                                   "--model fc --no-such-flag"}) {
+TEST(net_quench, bad_flags_give_one_line_errors) {
+    for (const std::string args :
+         {"--model lenet --dataset synthetic", "--model fc --dataset synthetic --synthetic-train 100 --batch 500",
+          "--model fc --dataset mnist --data-dir /nonexistent/glassy", "--model fc --dataset imagenet --data-dir /tmp",
+          "--model fc --dataset synthetic --device tpu", "--model fc --dataset synthetic --dtype float16",
+          "--model fc --dataset synthetic --steps 0", "--model fc --no-such-flag"}) {
         const result r = run(args + " --out /tmp/glassy_never_written.h5");
         EXPECT_NE(r.rc, 0) << args;
         // One line (a BLAS warning may precede it).
@@ -96,11 +93,13 @@ TEST(NetQuench, BadFlagsGiveOneLineErrors) {
     EXPECT_FALSE(fs::exists("/tmp/glassy_never_written.h5"));
 }
 
-TEST(NetQuench, RefusesToOverwriteWithoutForce) {
+TEST(net_quench, refuses_to_overwrite_without_force) {
     const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_exists_" + std::to_string(::getpid()) + ".h5");
     { std::ofstream(out) << "x"; }
-    const std::string args = "--model fc --dataset synthetic --synthetic-train 100 --synthetic-test 20 --steps 5 --batch 10 "
-                             "--noise-samples 10 --eval-samples 20 --quiet --out " + out.string();
+    const std::string args =
+        "--model fc --dataset synthetic --synthetic-train 100 --synthetic-test 20 --steps 5 --batch 10 "
+        "--noise-samples 10 --eval-samples 20 --quiet --out " +
+        out.string();
     const result refused = run(args);
     EXPECT_EQ(refused.rc, 1);
     EXPECT_NE(refused.err.find("exists"), std::string::npos) << refused.err;
@@ -110,24 +109,26 @@ TEST(NetQuench, RefusesToOverwriteWithoutForce) {
     fs::remove(out);
 }
 
-TEST(NetQuench, HelpExitsZero) {
+TEST(net_quench, help_exits_zero) {
     const result r = run("--help");
     EXPECT_EQ(r.rc, 0);
 }
 
 // Issue 11 §4: flags the chosen model or dataset ignores are refused in one line naming them.
-TEST(NetQuench, FlagsWithoutEffectAreRefused) {
+TEST(net_quench, flags_without_effect_are_refused) {
     struct refused_case {
         std::string args, flag;
     };
-    for (const auto& [args, flag] : {refused_case{"--model fc --dataset synthetic --hidden 10", "--hidden"},
-                                     refused_case{"--model resnet18 --dataset synthetic --hidden 10", "--hidden"},
-                                     refused_case{"--model fc --dataset mnist --synthetic-train 100", "--synthetic-train"},
-                                     refused_case{"--model fc --dataset cifar10 --synthetic-size 8", "--synthetic-size"},
-                                     refused_case{"--model fc --dataset synthetic --data-dir /tmp", "--data-dir"}}) {
+    for (const auto& [args, flag] :
+         {refused_case{"--model fc --dataset synthetic --hidden 10", "--hidden"},
+          refused_case{"--model resnet18 --dataset synthetic --hidden 10", "--hidden"},
+          refused_case{"--model fc --dataset mnist --synthetic-train 100", "--synthetic-train"},
+          refused_case{"--model fc --dataset cifar10 --synthetic-size 8", "--synthetic-size"},
+          refused_case{"--model fc --dataset synthetic --data-dir /tmp", "--data-dir"}}) {
         const result r = run(args + " --steps 5 --quiet --out /tmp/glassy_never_written.h5");
         EXPECT_EQ(r.rc, 1) << args << " -> " << r.err;
-        EXPECT_NE(r.err.find("net_quench: error: " + flag + " has no effect with --"), std::string::npos) << args << " -> " << r.err;
+        EXPECT_NE(r.err.find("net_quench: error: " + flag + " has no effect with --"), std::string::npos)
+            << args << " -> " << r.err;
         EXPECT_LE(lines(r.err), 2u) << args << " -> " << r.err; // a BLAS warning may precede it
     }
     EXPECT_FALSE(fs::exists("/tmp/glassy_never_written.h5"));
@@ -136,13 +137,16 @@ TEST(NetQuench, FlagsWithoutEffectAreRefused) {
 // Issue 11 §4: a ResNet-18 on 8 x 8 images has 1 x 1 feature maps in its last BatchNorm layers,
 // which cannot train on one image per minibatch: refused before the run, naming --batch (it used
 // to fail inside LibTorch at the first step). Two images per batch, or no BatchNorm, are fine.
-TEST(NetQuench, BatchOfOneThatBatchNormCannotTrainOnIsRefused) {
+TEST(net_quench, batch_of_one_that_batch_norm_cannot_train_on_is_refused) {
     const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_bn_" + std::to_string(::getpid()) + ".h5");
-    const std::string common = "--dataset synthetic --synthetic-train 8 --synthetic-test 4 --synthetic-channels 3 --synthetic-size 8 "
-                               "--steps 2 --noise-samples 2 --eval-samples 4 --threads 1 --quiet --force --out " + out.string();
+    const std::string common =
+        "--dataset synthetic --synthetic-train 8 --synthetic-test 4 --synthetic-channels 3 --synthetic-size 8 "
+        "--steps 2 --noise-samples 2 --eval-samples 4 --threads 1 --quiet --force --out " +
+        out.string();
     const result refused = run("--model resnet18 --batch 1 " + common);
     EXPECT_EQ(refused.rc, 1) << refused.err;
-    EXPECT_NE(refused.err.find("net_quench: error: --batch 1: resnet18 has a BatchNorm layer"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("net_quench: error: --batch 1: resnet18 has a BatchNorm layer"), std::string::npos)
+        << refused.err;
     EXPECT_LE(lines(refused.err), 2u) << refused.err;
     EXPECT_FALSE(fs::exists(out));
     const result two = run("--model resnet18 --batch 2 " + common);
@@ -153,10 +157,12 @@ TEST(NetQuench, BatchOfOneThatBatchNormCannotTrainOnIsRefused) {
 }
 
 // Issue 11 §4: the number of steps is printed at start (the estimate follows after 3 s).
-TEST(NetQuench, TheStepCountIsPrintedAtStart) {
+TEST(net_quench, the_step_count_is_printed_at_start) {
     const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_steps_" + std::to_string(::getpid()) + ".h5");
-    const result r = run("--model fc --dataset synthetic --synthetic-train 100 --synthetic-test 20 --steps 7 --batch 10 "
-                         "--noise-samples 10 --eval-samples 20 --threads 1 --force --out " + out.string());
+    const result r =
+        run("--model fc --dataset synthetic --synthetic-train 100 --synthetic-test 20 --steps 7 --batch 10 "
+            "--noise-samples 10 --eval-samples 20 --threads 1 --force --out " +
+            out.string());
     EXPECT_EQ(r.rc, 0) << r.err;
     EXPECT_NE(r.err.find(", 7 steps, "), std::string::npos) << r.err;
     fs::remove(out);
@@ -164,18 +170,20 @@ TEST(NetQuench, TheStepCountIsPrintedAtStart) {
 
 // Issue 11 §4: a step count whose t_w + lag would overflow the 64-bit step counters is refused
 // before any work (timeout only guards against the old behaviour, a run of ~forever).
-TEST(NetQuench, StepCountsBeyondTheCountersAreRefused) {
+TEST(net_quench, step_counts_beyond_the_counters_are_refused) {
     const fs::path err = fs::temp_directory_path() / ("glassy_net_quench_steps_err_" + std::to_string(::getpid()));
     for (const std::string steps : {"4611686018427387904", "9223372036854775807"}) {
-        const std::string cmd = "timeout 120 " + std::string(NET_QUENCH_EXE) + " --model fc --dataset synthetic --synthetic-train 100 " +
-                                "--synthetic-test 20 --batch 10 --noise-samples 10 --eval-samples 20 --threads 1 --quiet --steps " +
-                                steps + " --out /tmp/glassy_never_written.h5 > /dev/null 2> " + err.string();
+        const std::string cmd =
+            "timeout 120 " + std::string(NET_QUENCH_EXE) + " --model fc --dataset synthetic --synthetic-train 100 " +
+            "--synthetic-test 20 --batch 10 --noise-samples 10 --eval-samples 20 --threads 1 --quiet --steps " + steps +
+            " --out /tmp/glassy_never_written.h5 > /dev/null 2> " + err.string();
         const int status = std::system(cmd.c_str());
         std::ifstream f(err);
         std::stringstream ss;
         ss << f.rdbuf();
         EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << steps << " -> " << ss.str();
-        EXPECT_NE(ss.str().find("net_quench: error: --steps " + steps + " is more than the 64-bit step counters hold"), std::string::npos)
+        EXPECT_NE(ss.str().find("net_quench: error: --steps " + steps + " is more than the 64-bit step counters hold"),
+                  std::string::npos)
             << ss.str();
     }
     fs::remove(err);
@@ -185,10 +193,13 @@ TEST(NetQuench, StepCountsBeyondTheCountersAreRefused) {
 // Issue 11 §5: without --threads (and OMP_NUM_THREADS) the small models train on one thread, where
 // two are slower even on idle cores, and resnet18 on every core with passive waiting (libgomp shows
 // the spin count it read: 0 when passive). The record says which count ran.
-TEST(NetQuench, TheDefaultThreadCountFollowsTheModel) {
-    const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_threads_" + std::to_string(::getpid()) + ".h5");
-    const std::string common = " --dataset synthetic --synthetic-train 8 --synthetic-test 4 --synthetic-channels 3 --synthetic-size 16 "
-                               "--steps 2 --batch 2 --noise-samples 2 --eval-samples 4 --quiet --force --out " + out.string();
+TEST(net_quench, the_default_thread_count_follows_the_model) {
+    const fs::path out =
+        fs::temp_directory_path() / ("glassy_net_quench_threads_" + std::to_string(::getpid()) + ".h5");
+    const std::string common =
+        " --dataset synthetic --synthetic-train 8 --synthetic-test 4 --synthetic-channels 3 --synthetic-size 16 "
+        "--steps 2 --batch 2 --noise-samples 2 --eval-samples 4 --quiet --force --out " +
+        out.string();
     const std::string env = "env -u OMP_NUM_THREADS -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose";
     for (const std::string model : {"toy", "fc", "smallnet", "resnet18"}) {
         const result r = run_env(env, "--model " + model + common);

@@ -7,8 +7,8 @@
 #include "nets/quench.hpp"
 #include "support/process.hpp"
 #include "support/record_compare.hpp"
-#include "support/scratch.hpp"
 #include "support/run_command.hpp"
+#include "support/scratch.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,14 +17,14 @@
 #include <csignal>
 #include <filesystem>
 #include <random>
-#include <thread>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
+using glassy::test::expect_identical_records;
 using glassy::test::run_command;
 using glassy::test::wait_for_file;
-using glassy::test::expect_identical_records;
 
 namespace {
 
@@ -46,7 +46,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 } // namespace
 
-TEST(NetResume, SigkillAtARandomMomentThenResumeGivesTheIdenticalRecord) {
+TEST(net_resume, sigkill_at_a_random_moment_then_resume_gives_the_identical_record) {
     const auto dir = scratch();
     std::mt19937 rng(static_cast<unsigned>(::getpid()));
     const std::string args = common_args + " --steps 600";
@@ -65,7 +65,8 @@ TEST(NetResume, SigkillAtARandomMomentThenResumeGivesTheIdenticalRecord) {
         const auto ckpt = dir / ("killed_" + std::to_string(attempt) + ".ckpt");
         fs::remove(out);
         fs::remove(ckpt);
-        const pid_t pid = glassy::test::spawn(exe, args + " --checkpoint-every 7 --checkpoint " + ckpt.string() + " --out " + out.string());
+        const pid_t pid = glassy::test::spawn(exe, args + " --checkpoint-every 7 --checkpoint " + ckpt.string() +
+                                                       " --out " + out.string());
         ASSERT_GT(pid, 0);
         ASSERT_TRUE(wait_for_file(ckpt, pid)) << "no checkpoint appeared";
         const int max_ms = std::max(1, static_cast<int>(600 * duration));
@@ -90,7 +91,7 @@ TEST(NetResume, SigkillAtARandomMomentThenResumeGivesTheIdenticalRecord) {
     if (killed == 0) GTEST_SKIP() << "every run finished before it could be killed";
 }
 
-TEST(NetResume, SigintWritesAPartialRecordAndACheckpointThatResumes) {
+TEST(net_resume, sigint_writes_a_partial_record_and_a_checkpoint_that_resumes) {
     const auto dir = scratch();
     const auto out = dir / "int.h5";
     const auto ckpt = dir / "int.h5.ckpt";
@@ -136,7 +137,8 @@ TEST(NetResume, SigintWritesAPartialRecordAndACheckpointThatResumes) {
 
     // Resume it and interrupt it again: the record advances, from the same checkpoint file.
     const auto before = fs::last_write_time(ckpt);
-    const pid_t again = glassy::test::spawn(exe, "--resume " + ckpt.string() + " --checkpoint-every 50 --quiet --force --out " + out.string());
+    const pid_t again = glassy::test::spawn(exe, "--resume " + ckpt.string() +
+                                                     " --checkpoint-every 50 --quiet --force --out " + out.string());
     for (int k = 0; k < 30000 && fs::last_write_time(ckpt) == before; ++k)
         std::this_thread::sleep_for(std::chrono::milliseconds(2)); // the resumed run checkpointed
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -156,11 +158,11 @@ TEST(NetResume, SigintWritesAPartialRecordAndACheckpointThatResumes) {
     EXPECT_EQ(glassy::read_checkpoint(ckpt).integer("step"), partial2.parameters.at("steps_done").get<std::int64_t>());
 }
 
-TEST(NetResume, ForeignOrMismatchedCheckpointsAreRefused) {
+TEST(net_resume, foreign_or_mismatched_checkpoints_are_refused) {
     const auto dir = scratch();
     const auto ckpt = dir / "m.ckpt";
-    const pid_t pid = glassy::test::spawn(exe, common_args + " --steps 100000 --checkpoint-every 5 --checkpoint " + ckpt.string() +
-                            " --force --out " + (dir / "m.h5").string());
+    const pid_t pid = glassy::test::spawn(exe, common_args + " --steps 100000 --checkpoint-every 5 --checkpoint " +
+                                                   ckpt.string() + " --force --out " + (dir / "m.h5").string());
     ASSERT_TRUE(wait_for_file(ckpt, pid));
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
@@ -181,18 +183,21 @@ TEST(NetResume, ForeignOrMismatchedCheckpointsAreRefused) {
         EXPECT_EQ(glassy::test::count_lines(r.output), 1) << r.output;
     }
     // A bad interval is a one-line error.
-    const auto r = run_command(exe + " " + common_args + " --steps 3 --checkpoint-every 5x --force --out " + (dir / "z.h5").string());
+    const auto r = run_command(exe + " " + common_args + " --steps 3 --checkpoint-every 5x --force --out " +
+                               (dir / "z.h5").string());
     EXPECT_NE(r.status, 0);
     EXPECT_EQ(glassy::test::count_lines(r.output), 1) << r.output;
 }
 
-TEST(NetResume, DivergenceStopsWithExit3AndKeepsWhatWasMeasured) {
+TEST(net_resume, divergence_stops_with_exit3_and_keeps_what_was_measured) {
     const auto dir = scratch();
     const auto out = dir / "div.h5";
     // SGD with lr = 1e6 on cross entropy blows the weights up within a few steps.
-    const auto r = run_command(exe + " --model fc --dataset synthetic --synthetic-train 200 --synthetic-test 50 "
-                                     "--synthetic-size 10 --batch 20 --lr 1e6 --steps 200 --noise-samples 40 "
-                                     "--eval-samples 100 --quiet --threads 1 --force --out " + out.string());
+    const auto r = run_command(exe +
+                               " --model fc --dataset synthetic --synthetic-train 200 --synthetic-test 50 "
+                               "--synthetic-size 10 --batch 20 --lr 1e6 --steps 200 --noise-samples 40 "
+                               "--eval-samples 100 --quiet --threads 1 --force --out " +
+                               out.string());
     EXPECT_EQ(r.status, 3) << r.output;
     EXPECT_EQ(glassy::test::count_lines(r.output), 1) << r.output;
     EXPECT_NE(r.output.find("diverged at step "), std::string::npos) << r.output;
@@ -220,7 +225,7 @@ TEST(NetResume, DivergenceStopsWithExit3AndKeepsWhatWasMeasured) {
 // now written only once the minibatch loss of its state (computed by the next step) is finite, and
 // dropped when a measurement of that state fails: the file left behind is the last state whose
 // loss was measured finite, and resuming it reaches the same divergence at the same step.
-TEST(NetResume, DivergedRunLeavesOnlyACheckpointWhoseLossWasFinite) {
+TEST(net_resume, diverged_run_leaves_only_a_checkpoint_whose_loss_was_finite) {
     const auto dir = scratch();
     // Measured every early step, the measured loss sees the divergence first (at step 2 here); with
     // one point per decade the minibatch loss does (at step 3).
@@ -228,9 +233,11 @@ TEST(NetResume, DivergedRunLeavesOnlyACheckpointWhoseLossWasFinite) {
         const auto out = dir / "div_ckpt.h5";
         const auto ckpt = dir / "div_ckpt.ckpt";
         fs::remove(ckpt);
-        const std::string args = " --model fc --dataset synthetic --synthetic-train 200 --synthetic-test 50 --synthetic-size 10 "
-                                 "--batch 20 --lr 1e6 --steps 200 --noise-samples 40 --eval-samples 100 --quiet --threads 1 "
-                                 "--checkpoint-every 1 --force --checkpoint " + ckpt.string() + extra;
+        const std::string args =
+            " --model fc --dataset synthetic --synthetic-train 200 --synthetic-test 50 --synthetic-size 10 "
+            "--batch 20 --lr 1e6 --steps 200 --noise-samples 40 --eval-samples 100 --quiet --threads 1 "
+            "--checkpoint-every 1 --force --checkpoint " +
+            ckpt.string() + extra;
         const auto r = run_command(exe + args + " --out " + out.string());
         ASSERT_EQ(r.status, 3) << r.output;
         const auto done = glassy::read_record(out).parameters.at("steps_done").get<std::int64_t>();
@@ -239,7 +246,8 @@ TEST(NetResume, DivergedRunLeavesOnlyACheckpointWhoseLossWasFinite) {
         // loss was measured finite is that after S - 2 (minibatch loss not finite) or after S - 1
         // (measured loss not finite); the old code left the state after S - 1, resp. S.
         const bool by_minibatch = r.output.find("the minibatch loss is not finite") != std::string::npos;
-        ASSERT_TRUE(by_minibatch || r.output.find("the measured training loss is not finite") != std::string::npos) << r.output;
+        ASSERT_TRUE(by_minibatch || r.output.find("the measured training loss is not finite") != std::string::npos)
+            << r.output;
         const std::int64_t last_good = done - (by_minibatch ? 2 : 1);
         ASSERT_GE(last_good, 1) << "diverged too early for a checkpoint to exist: " << r.output;
         ASSERT_TRUE(fs::exists(ckpt)) << extra;
@@ -251,7 +259,8 @@ TEST(NetResume, DivergedRunLeavesOnlyACheckpointWhoseLossWasFinite) {
         }
         // Resumed, the run is the same deterministic run: it diverges again at step S.
         const auto again = dir / "div_ckpt_resumed.h5";
-        const auto resumed = run_command(exe + " --resume " + ckpt.string() + " --quiet --force --out " + again.string());
+        const auto resumed =
+            run_command(exe + " --resume " + ckpt.string() + " --quiet --force --out " + again.string());
         EXPECT_EQ(resumed.status, 3) << resumed.output;
         EXPECT_EQ(glassy::read_record(again).parameters.at("steps_done").get<std::int64_t>(), done) << extra;
     }
@@ -259,7 +268,7 @@ TEST(NetResume, DivergedRunLeavesOnlyACheckpointWhoseLossWasFinite) {
 
 // In process, on a ResNet-18 (BatchNorm running statistics are buffers, not parameters): a run
 // stopped by its hook at step 3 and resumed from the final checkpoint equals the straight run.
-TEST(NetResume, ResnetBuffersAreRestoredExactly) {
+TEST(net_resume, resnet_buffers_are_restored_exactly) {
     const auto dir = scratch();
     glassy::nets::quench_options o;
     o.model = glassy::nets::model_kind::resnet18;

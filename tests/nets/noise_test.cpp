@@ -29,25 +29,25 @@ void expect_paths_agree(network_system& sys, std::int64_t samples, std::int64_t 
 
 } // namespace
 
-TEST(Noise, FastPathMatchesLoopFc) {
+TEST(noise, fast_path_matches_loop_fc) {
     const auto data = small_data(100, 10);
     auto sys = make_system(model_kind::fc, data, torch::kFloat64);
     expect_paths_agree(*sys, 48, 20); // chunks of 20, 20, 8
 }
 
-TEST(Noise, FastPathMatchesLoopSmallNet) {
+TEST(noise, fast_path_matches_loop_small_net) {
     const auto data = small_data(100, 10);
     auto sys = make_system(model_kind::smallnet, data, torch::kFloat64);
     expect_paths_agree(*sys, 40, 16);
 }
 
-TEST(Noise, FastPathMatchesLoopToy) {
+TEST(noise, fast_path_matches_loop_toy) {
     const auto data = small_data(100, 10);
     auto sys = make_system(model_kind::toy, data, torch::kFloat64, 1000);
     expect_paths_agree(*sys, 40, 64);
 }
 
-TEST(Noise, FastPathMatchesLoopResNet18EvalBatchNorm) {
+TEST(noise, fast_path_matches_loop_res_net18_eval_batch_norm) {
     const auto data = small_data(8, 2, 3, 8);
     auto sys = make_system(model_kind::resnet18, data, torch::kFloat64);
     // Non-trivial running statistics, so that the BatchNorm per-sample terms are exercised.
@@ -59,7 +59,8 @@ TEST(Noise, FastPathMatchesLoopResNet18EvalBatchNorm) {
             if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 2.0);
         }
         for (auto& p : sys->model().named_parameters())
-            if (p.key().find("bn") != std::string::npos && p.key().find("weight") != std::string::npos) p.value().uniform_(0.5, 1.5);
+            if (p.key().find("bn") != std::string::npos && p.key().find("weight") != std::string::npos)
+                p.value().uniform_(0.5, 1.5);
     }
     expect_paths_agree(*sys, 4, 3);
     EXPECT_TRUE(sys->model().is_training()); // the training flag is restored
@@ -87,7 +88,7 @@ private:
 TORCH_MODULE(OneLinear);
 } // namespace
 
-TEST(Noise, HandComputedCase) {
+TEST(noise, hand_computed_case) {
     image_set s;
     s.count = 2;
     s.channels = s.height = s.width = 1;
@@ -104,7 +105,7 @@ TEST(Noise, HandComputedCase) {
     }
 }
 
-TEST(Noise, SingleSampleHasNoNoiseAndBadArgumentsThrow) {
+TEST(noise, single_sample_has_no_noise_and_bad_arguments_throw) {
     const auto data = small_data(20, 4);
     for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
         auto sys = make_system(model_kind::fc, data, dtype);
@@ -132,7 +133,7 @@ image_set copies_of_first(const image_set& train, std::int64_t n) {
 }
 } // namespace
 
-TEST(Noise, IdenticalSamplesGiveExactlyZeroAndDIsNeverNegative) {
+TEST(noise, identical_samples_give_exactly_zero_and_d_is_never_negative) {
     const auto data = small_data(20, 4);
     const image_set same = copies_of_first(data.train, 37);
     for (const auto kind : {model_kind::fc, model_kind::smallnet, model_kind::toy}) {
@@ -140,7 +141,8 @@ TEST(Noise, IdenticalSamplesGiveExactlyZeroAndDIsNeverNegative) {
             torch::manual_seed(3);
             const input_shape shape{same.channels, same.height, same.width, data.train.classes};
             auto model = make_model(kind, shape, 300);
-            network_system sys(model, same, data.test, compute_channel_stats(data.train), network_options{torch::kCPU, dtype});
+            network_system sys(model, same, data.test, compute_channel_stats(data.train),
+                               network_options{torch::kCPU, dtype});
             for (auto m : {noise_method::per_sample_loop, noise_method::batched}) {
                 const noise_estimate e = sgd_noise(sys, 37, m, 16);
                 const double u = dtype == torch::kFloat32 ? 0x1p-24 : 0x1p-53;
@@ -148,14 +150,16 @@ TEST(Noise, IdenticalSamplesGiveExactlyZeroAndDIsNeverNegative) {
                 const double spread = std::abs(e.mean_sample_sq_norm - e.mean_gradient_sq_norm) / e.mean_sample_sq_norm;
                 EXPECT_LT(spread, noise_rounding_floor(u, e.num_parameters)) << to_string(kind);
                 EXPECT_EQ(e.D, 0.0) << to_string(kind);
-                EXPECT_NEAR(e.resolution, noise_rounding_floor(u, e.num_parameters) * e.mean_sample_sq_norm / double(e.num_parameters),
+                EXPECT_NEAR(e.resolution,
+                            noise_rounding_floor(u, e.num_parameters) * e.mean_sample_sq_norm /
+                                double(e.num_parameters),
                             1e-12 * e.resolution);
             }
         }
     }
 }
 
-TEST(Noise, OrderedSumsAreSequentialInDoubleForAnyThreadCount) {
+TEST(noise, ordered_sums_are_sequential_in_double_for_any_thread_count) {
     // The scalar sums of D, of the losses and of |grad L| (nets/reduction.hpp): row-major index
     // order, in double, whatever the thread count. LibTorch's sum() of the same 100 000 numbers
     // splits them into per-thread partial sums above 32 768 elements.
@@ -182,7 +186,7 @@ TEST(Noise, OrderedSumsAreSequentialInDoubleForAnyThreadCount) {
     EXPECT_EQ(ordered_sum(torch::empty({0})), 0.0);
 }
 
-TEST(Noise, Float32FastPathCloseToFloat64) {
+TEST(noise, float32_fast_path_close_to_float64) {
     const auto data = small_data(64, 4);
     auto s32 = make_system(model_kind::smallnet, data, torch::kFloat32);
     auto s64 = make_system(model_kind::smallnet, data, torch::kFloat64);
@@ -197,14 +201,15 @@ namespace {
 class AwkwardConvImpl : public net_base {
 public:
     AwkwardConvImpl() {
-        m_c1 = register_module("c1", torch::nn::Conv2d(torch::nn::Conv2dOptions(2, 3, 3).stride(2).padding(2).dilation(3)));
+        m_c1 = register_module("c1",
+                               torch::nn::Conv2d(torch::nn::Conv2dOptions(2, 3, 3).stride(2).padding(2).dilation(3)));
         m_c2 = register_module("c2", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 16, 3).padding(1).bias(false)));
         m_fc = register_module("fc", torch::nn::Linear(16 * 4, 10));
     }
     torch::Tensor forward(torch::Tensor x) override {
-        x = torch::tanh(apply(m_c1, x));          // [B, 3, 4, 4] from 9 x 9 inputs: P = 16 -> direct
-        x = torch::max_pool2d(x, 2);              // [B, 3, 2, 2]
-        x = torch::tanh(apply(m_c2, x));          // [B, 16, 2, 2]: P = 4, K = 27 -> Gram
+        x = torch::tanh(apply(m_c1, x)); // [B, 3, 4, 4] from 9 x 9 inputs: P = 16 -> direct
+        x = torch::max_pool2d(x, 2);     // [B, 3, 2, 2]
+        x = torch::tanh(apply(m_c2, x)); // [B, 16, 2, 2]: P = 4, K = 27 -> Gram
         return apply(m_fc, x.flatten(1));
     }
 
@@ -215,7 +220,7 @@ private:
 TORCH_MODULE(AwkwardConv);
 } // namespace
 
-TEST(Noise, FastPathMatchesLoopOnStridedDilatedPaddedConvAndGramRoute) {
+TEST(noise, fast_path_matches_loop_on_strided_dilated_padded_conv_and_gram_route) {
     const auto data = glassy::nets::testing::small_data(40, 4, 2, 9);
     torch::manual_seed(11);
     network_system sys(AwkwardConv().ptr(), data.train, data.test, compute_channel_stats(data.train),

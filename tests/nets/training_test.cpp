@@ -37,7 +37,7 @@ double max_abs_diff(const std::vector<torch::Tensor>& a, const std::vector<torch
 
 } // namespace
 
-TEST(Sgd, OneStepIsGradientDescentOnTheBatch) {
+TEST(sgd, one_step_is_gradient_descent_on_the_batch) {
     const auto data = small_data(64, 8);
     auto sys = make_system(model_kind::fc, data, torch::kFloat64);
     parameter_handle x = sys->state();
@@ -59,7 +59,7 @@ TEST(Sgd, OneStepIsGradientDescentOnTheBatch) {
     EXPECT_GT(max_abs_diff(clone_all(x), before), 1e-4); // it did move
 }
 
-TEST(Sgd, MomentumFollowsPyTorchConvention) {
+TEST(sgd, momentum_follows_py_torch_convention) {
     const auto data = small_data(32, 8);
     auto a = make_system(model_kind::fc, data, torch::kFloat64);
     parameter_handle x = a->state();
@@ -79,7 +79,7 @@ TEST(Sgd, MomentumFollowsPyTorchConvention) {
     EXPECT_LT(max_abs_diff(clone_all(x), expected), 1e-12);
 }
 
-TEST(Sgld, NoiseHasVarianceTwoLrT) {
+TEST(sgld, noise_has_variance_two_lr_t) {
     const auto data = small_data(64, 8);
     auto plain = make_system(model_kind::fc, data, torch::kFloat64);
     auto noisy = make_system(model_kind::fc, data, torch::kFloat64); // same initialisation
@@ -92,13 +92,14 @@ TEST(Sgld, NoiseHasVarianceTwoLrT) {
     d1.step(*noisy, xn);
     // Same minibatch and gradient: the difference is sqrt(2 lr T) xi.
     double s = 0.0;
-    for (std::size_t i = 0; i < xp.tensors.size(); ++i) s += (xn.tensors[i] - xp.tensors[i]).pow(2).sum().item<double>();
+    for (std::size_t i = 0; i < xp.tensors.size(); ++i)
+        s += (xn.tensors[i] - xp.tensors[i]).pow(2).sum().item<double>();
     const double m = static_cast<double>(xp.size());
     const double var = s / m, expected = 2.0 * lr * temperature;
     EXPECT_NEAR(var, expected, 5.0 * std::sqrt(2.0 / m) * expected); // chi^2_M / M: sd sqrt(2/M)
 }
 
-TEST(Sgd, SamplerIsReproducibleAndCoversEpochs) {
+TEST(sgd, sampler_is_reproducible_and_covers_epochs) {
     minibatch_sampler a(10, 3, 42), b(10, 3, 42);
     std::vector<int> seen(10, 0);
     for (int k = 0; k < 3; ++k) {
@@ -111,7 +112,7 @@ TEST(Sgd, SamplerIsReproducibleAndCoversEpochs) {
     EXPECT_THROW(minibatch_sampler(10, 0, 1), glassy::parameter_error);
 }
 
-TEST(Driver, DeltaFromRecorderEqualsSnapshots) {
+TEST(driver, delta_from_recorder_equals_snapshots) {
     quench_options o;
     o.model = model_kind::fc;
     o.dataset = "synthetic";
@@ -148,7 +149,7 @@ TEST(Driver, DeltaFromRecorderEqualsSnapshots) {
     EXPECT_EQ(rec.extra.at("snapshots/tw").data, (std::vector<double>{10, 20, 40}));
 }
 
-TEST(Quench, NoiseCanBeRecomputedFromTheRecord) {
+TEST(quench, noise_can_be_recomputed_from_the_record) {
     // D(t_w) uses the first noise_samples entries of /measurement/train_indices: the saved
     // weights, those indices and the parameters JSON suffice to recompute it. (This test used
     // to take the first noise_samples training samples, the rule before the balanced subset.)
@@ -172,11 +173,13 @@ TEST(Quench, NoiseCanBeRecomputedFromTheRecord) {
     network_system sys(make_model(model_kind::smallnet, {1, 28, 28, 10}), d.train, d.test, st);
     const auto& stored = rec.extra.at("measurement/train_indices").data;
     ASSERT_EQ(stored.size(), 64u); // max(noise_samples, eval_samples)
-    const std::vector<std::int64_t> noise_set(stored.begin(), stored.begin() + rec.parameters.at("noise_samples").get<std::int64_t>());
+    const std::vector<std::int64_t> noise_set(stored.begin(),
+                                              stored.begin() + rec.parameters.at("noise_samples").get<std::int64_t>());
     const auto& w = rec.extra_f32.at("snapshots/weights");
     const auto m = static_cast<Eigen::Index>(w.shape[1]);
     for (std::size_t i = 0; i < 2; ++i) {
-        const Eigen::VectorXf row = Eigen::Map<const Eigen::VectorXf>(w.data.data() + static_cast<Eigen::Index>(i) * m, m);
+        const Eigen::VectorXf row =
+            Eigen::Map<const Eigen::VectorXf>(w.data.data() + static_cast<Eigen::Index>(i) * m, m);
         assign_parameters(sys.state(), row);
         EXPECT_EQ(flatten_parameters(sys.state()), row);
         const double d_again = sgd_noise(sys, noise_set).D;
@@ -199,8 +202,8 @@ void write_file(const std::filesystem::path& p, const std::vector<std::uint8_t>&
 
 /// Writes an idx image/label pair of n side x side images; labels[i] and pixel(i, k) given.
 template <class Pixel>
-void write_idx_split(const std::filesystem::path& dir, const std::string& prefix, const std::vector<std::uint8_t>& labels,
-                     std::uint32_t side, Pixel pixel) {
+void write_idx_split(const std::filesystem::path& dir, const std::string& prefix,
+                     const std::vector<std::uint8_t>& labels, std::uint32_t side, Pixel pixel) {
     const auto n = static_cast<std::uint32_t>(labels.size());
     std::vector<std::uint8_t> im{0, 0, 8, 3}, lb{0, 0, 8, 1};
     put_u32(im, n);
@@ -228,8 +231,8 @@ std::filesystem::path fresh_dir(const std::string& name) {
 }
 
 /// fc on the idx files written to `dir` (as MNIST), with the given sizes.
-quench_options fc_on_idx(const std::filesystem::path& dir, std::int64_t batch, std::int64_t steps, std::int64_t noise_samples,
-                         std::int64_t eval_samples) {
+quench_options fc_on_idx(const std::filesystem::path& dir, std::int64_t batch, std::int64_t steps,
+                         std::int64_t noise_samples, std::int64_t eval_samples) {
     quench_options o;
     o.model = model_kind::fc;
     o.dataset = "mnist";
@@ -243,12 +246,14 @@ quench_options fc_on_idx(const std::filesystem::path& dir, std::int64_t batch, s
 
 } // namespace
 
-TEST(Quench, MeasuresOnAClassBalancedSubsetOfASortedFile) {
+TEST(quench, measures_on_a_class_balanced_subset_of_a_sorted_file) {
     // Training and test files sorted by class, read from a flat --data-dir: D and the
     // evaluations must not describe class 0 alone (the first-S rule did), the record says which
     // samples they used and where the data came from, and D and the losses can be recomputed.
     const auto dir = fresh_dir("sorted");
-    const auto pixel = [](std::uint32_t i, std::uint32_t k) { return static_cast<std::uint8_t>((i * 37 + k * 11) % 256); };
+    const auto pixel = [](std::uint32_t i, std::uint32_t k) {
+        return static_cast<std::uint8_t>((i * 37 + k * 11) % 256);
+    };
     write_idx_split(dir, "train", sorted_labels(20), 10, pixel);
     write_idx_split(dir, "t10k", sorted_labels(6), 10, pixel);
     quench_options o = fc_on_idx(dir, 20, 20, 30, 50);
@@ -259,7 +264,9 @@ TEST(Quench, MeasuresOnAClassBalancedSubsetOfASortedFile) {
     for (const auto& s : q.measurement_subsets()) EXPECT_FALSE(badly_unbalanced(s.class_counts)) << s.what;
     const glassy::record rec = q.run();
     const dataset_pair d = load_dataset("mnist", dir);
-    const auto as_indices = [](const std::vector<double>& v, std::size_t n) { return std::vector<std::int64_t>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n)); };
+    const auto as_indices = [](const std::vector<double>& v, std::size_t n) {
+        return std::vector<std::int64_t>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
+    };
     const auto& train_idx = rec.extra.at("measurement/train_indices").data;
     const auto& test_idx = rec.extra.at("measurement/test_indices").data;
     ASSERT_EQ(train_idx.size(), 50u);
@@ -269,9 +276,11 @@ TEST(Quench, MeasuresOnAClassBalancedSubsetOfASortedFile) {
     EXPECT_EQ(label_counts(d.test, as_indices(test_idx, 50)), std::vector<std::int64_t>(10, 5));
     EXPECT_EQ(rec.parameters.at("measurement_subset"), "class_balanced");
     ASSERT_EQ(rec.parameters.at("data_files").size(), 4u);
-    EXPECT_EQ(rec.parameters.at("data_files")[0].get<std::string>(), std::filesystem::absolute(dir / "train-images-idx3-ubyte").string());
+    EXPECT_EQ(rec.parameters.at("data_files")[0].get<std::string>(),
+              std::filesystem::absolute(dir / "train-images-idx3-ubyte").string());
     // Recompute D at t_w = 20 and the last evaluation (t = 20, same weights) from the record.
-    channel_stats st{rec.parameters.at("input_mean").get<std::vector<double>>(), rec.parameters.at("input_std").get<std::vector<double>>()};
+    channel_stats st{rec.parameters.at("input_mean").get<std::vector<double>>(),
+                     rec.parameters.at("input_std").get<std::vector<double>>()};
     network_system sys(make_model(model_kind::fc, {1, 10, 10, 10}), d.train, d.test, st);
     const auto& w = rec.extra_f32.at("snapshots/weights");
     const auto m = static_cast<Eigen::Index>(w.shape[1]);
@@ -291,13 +300,15 @@ TEST(Quench, MeasuresOnAClassBalancedSubsetOfASortedFile) {
     std::filesystem::remove_all(dir);
 }
 
-TEST(Quench, ConstantTrainingChannelKeepsInputsBounded) {
+TEST(quench, constant_training_channel_keeps_inputs_bounded) {
     // Every training pixel is 128: std 1 (not ~1e-8), so the (varied) test images normalise to
     // |x| <= 0.51 and the test loss of the fresh network stays near log 10 (it was ~1e6-1e7).
     const auto dir = fresh_dir("constant");
-    write_idx_split(dir, "train", sorted_labels(10), 10, [](std::uint32_t, std::uint32_t) { return std::uint8_t{128}; });
-    write_idx_split(dir, "t10k", sorted_labels(2), 10,
-                    [](std::uint32_t i, std::uint32_t k) { return static_cast<std::uint8_t>((i * 53 + k * 29) % 256); });
+    write_idx_split(dir, "train", sorted_labels(10), 10,
+                    [](std::uint32_t, std::uint32_t) { return std::uint8_t{128}; });
+    write_idx_split(dir, "t10k", sorted_labels(2), 10, [](std::uint32_t i, std::uint32_t k) {
+        return static_cast<std::uint8_t>((i * 53 + k * 29) % 256);
+    });
     const quench_options o = fc_on_idx(dir, 10, 3, 10, 20);
     const glassy::record rec = quench(o).run();
     EXPECT_EQ(rec.parameters.at("input_std")[0].get<double>(), 1.0);
@@ -306,17 +317,20 @@ TEST(Quench, ConstantTrainingChannelKeepsInputsBounded) {
     std::filesystem::remove_all(dir);
 }
 
-TEST(NetQuenchApp, WarnsAboutUnbalancedSubsetsAndNamesTheDataFolder) {
+TEST(net_quench_app, warns_about_unbalanced_subsets_and_names_the_data_folder) {
     const auto dir = fresh_dir("app");
     const auto out = dir / "out.h5";
-    const std::string cmd = std::string(NET_QUENCH_EXE) +
-                            " --model fc --dataset synthetic --synthetic-train 100 --synthetic-test 20 --synthetic-size 8 "
-                            "--batch 10 --steps 3 --noise-samples 20 --eval-samples 5 --threads 1 --out " +
-                            out.string() + " > /dev/null 2> " + (dir / "err").string();
+    const std::string cmd =
+        std::string(NET_QUENCH_EXE) +
+        " --model fc --dataset synthetic --synthetic-train 100 --synthetic-test 20 --synthetic-size 8 "
+        "--batch 10 --steps 3 --noise-samples 20 --eval-samples 5 --threads 1 --out " +
+        out.string() + " > /dev/null 2> " + (dir / "err").string();
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     std::ifstream f(dir / "err");
     const std::string err((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    EXPECT_NE(err.find("net_quench: warning: the train evaluation subset (5 samples) is badly unbalanced"), std::string::npos) << err;
+    EXPECT_NE(err.find("net_quench: warning: the train evaluation subset (5 samples) is badly unbalanced"),
+              std::string::npos)
+        << err;
     EXPECT_EQ(err.find("the D subset"), std::string::npos) << err; // 20 samples over 10 classes: balanced
     // A flat --data-dir without the files: one line naming the files and the folders.
     const std::string missing = std::string(NET_QUENCH_EXE) + " --model fc --dataset mnist --data-dir " + dir.string() +
@@ -330,7 +344,7 @@ TEST(NetQuenchApp, WarnsAboutUnbalancedSubsetsAndNamesTheDataFolder) {
     std::filesystem::remove_all(dir);
 }
 
-TEST(Quench, SgldRunIsRecordedAsSgld) {
+TEST(quench, sgld_run_is_recorded_as_sgld) {
     quench_options o;
     o.model = model_kind::fc;
     o.dataset = "synthetic";
@@ -346,7 +360,7 @@ TEST(Quench, SgldRunIsRecordedAsSgld) {
     EXPECT_EQ(rec.parameters.at("T").get<double>(), 1e-4);
 }
 
-TEST(Training, FcFitsSmallSetPerfectly) {
+TEST(training, fc_fits_small_set_perfectly) {
     const auto data = small_data(512, 64);
     auto sys = make_system(model_kind::fc, data, torch::kFloat32, 100, 1);
     parameter_handle x = sys->state();
@@ -359,8 +373,9 @@ TEST(Training, FcFitsSmallSetPerfectly) {
     EXPECT_LT(ev.grad_norm, 1e-2);
 }
 
-TEST(Training, FcFitsMnistSubsetPerfectly) {
-    const std::filesystem::path dir = std::getenv("GLASSY_DATA_DIR") ? std::getenv("GLASSY_DATA_DIR") : GLASSY_TEST_DATA_DIR;
+TEST(training, fc_fits_mnist_subset_perfectly) {
+    const std::filesystem::path dir =
+        std::getenv("GLASSY_DATA_DIR") ? std::getenv("GLASSY_DATA_DIR") : GLASSY_TEST_DATA_DIR;
     dataset_pair d;
     try {
         d = load_dataset("mnist", dir);
@@ -404,7 +419,7 @@ bool same_nan_aware(const glassy::row_matrix& a, const glassy::row_matrix& b) {
 }
 } // namespace
 
-TEST(Quench, SameSeedGivesIdenticalRecord) {
+TEST(quench, same_seed_gives_identical_record) {
     for (auto model : {model_kind::fc, model_kind::smallnet}) {
         const glassy::record a = tiny_run(5, model), b = tiny_run(5, model), c = tiny_run(6, model);
         EXPECT_EQ(a.parameters, b.parameters);
@@ -423,7 +438,7 @@ TEST(Quench, SameSeedGivesIdenticalRecord) {
     }
 }
 
-TEST(Quench, RejectsBadOptions) {
+TEST(quench, rejects_bad_options) {
     quench_options o;
     o.dataset = "synthetic";
     o.synthetic.train_count = 50;
@@ -442,7 +457,7 @@ TEST(Quench, RejectsBadOptions) {
     EXPECT_THROW(quench{o}, glassy::error);
 }
 
-TEST(Quench, TimingSplitsTheRunIntoStepsAndMeasurements) {
+TEST(quench, timing_splits_the_run_into_steps_and_measurements) {
     // run_timing: the parts add up to the whole loop, each is non-negative, and a run that
     // measures heavily (large evaluation and noise sets, tiny steps) shows it in the split.
     quench_options o;

@@ -22,7 +22,7 @@ using ck_test::run_decimation;
 using ck_test::run_reference;
 
 // Second order: halving h divides the error of e(2) and C(2,1) by 4 (accepted in [3.5, 4.5]).
-TEST(CkReference, SecondOrderInTheStep) {
+TEST(ck_reference, second_order_in_the_step) {
     const ck_system sys(ck_mixture::pure(3), 0.5);
     double e[3], c[3];
     int k = 0;
@@ -43,7 +43,7 @@ TEST(CkReference, SecondOrderInTheStep) {
 // The decimation scheme agrees with the Richardson-extrapolated reference solution up to t = 10
 // (T = 0.5). Measured differences: grid 128: 1e-3, grid 256: 2.6e-4 (C) and 5e-5 (e); the
 // error must fall when the grid doubles.
-TEST(CkDecimation, AgreesWithReference) {
+TEST(ck_decimation, agrees_with_reference) {
     const ck_system sys(ck_mixture::pure(3), 0.5);
     const auto r1 = run_reference(sys, 10.0, 0.02);
     const auto r2 = run_reference(sys, 10.0, 0.01);
@@ -74,7 +74,7 @@ TEST(CkDecimation, AgreesWithReference) {
 // - the FDT part: T chi = 1 - C above the plateau; below it the slope of T chi versus C
 //   (least squares over 0.1 < C < 0.5) is -x within 0.05 (measured -0.547 at t = 10^4,
 //   drifting towards -0.5654).
-TEST(CkThreshold, ApproachAtHalfTemperature) {
+TEST(ck_threshold, approach_at_half_temperature) {
     const double T = 0.5;
     const auto th = ck_test::pure_threshold(3, T);
     ASSERT_NEAR(th.q, 0.6388241, 1e-6);
@@ -118,7 +118,7 @@ TEST(CkThreshold, ApproachAtHalfTemperature) {
 
 // T = 0 (no FDT part in the scheme): e(t) approaches e_th(0) = -2/sqrt(3) = -1.1547005 from above
 // (measured e(10^4) - e_th = 1.4e-3 on a grid of 256).
-TEST(CkThreshold, ApproachAtZeroTemperature) {
+TEST(ck_threshold, approach_at_zero_temperature) {
     const double e_th0 = -2.0 / std::sqrt(3.0);
     const ck_system sys(ck_mixture::pure(3), 0.0);
     const auto x = run_decimation(sys, 1e4, 256);
@@ -129,7 +129,7 @@ TEST(CkThreshold, ApproachAtZeroTemperature) {
 
 // run_ck: the record has every dataset of docs/ck.md with consistent shapes, survives a write /
 // read round trip, and Delta is NaN exactly where t_w + t is past tmax.
-TEST(CkRun, RecordContents) {
+TEST(ck_run, record_contents) {
     for (const char* scheme : {"decimation", "reference"}) {
         ck_parameters p;
         p.scheme = scheme;
@@ -194,7 +194,7 @@ TEST(CkRun, RecordContents) {
 
 // The OpenMP loops only split independent columns: the result must not depend on the number
 // of threads (bit for bit), on a grid large enough for the parallel branch (>= 192 columns).
-TEST(CkThreads, ResultIndependentOfThreadCount) {
+TEST(ck_threads, result_independent_of_thread_count) {
     const ck_system sys(ck_mixture::pure(3), 0.5);
     const int before = omp_get_max_threads();
     omp_set_num_threads(1);
@@ -207,7 +207,7 @@ TEST(CkThreads, ResultIndependentOfThreadCount) {
     EXPECT_EQ(one.c[static_cast<std::size_t>(one.n)], two.c[static_cast<std::size_t>(two.n)]);
 }
 
-TEST(CkRun, ValidateRejectsBadParameters) {
+TEST(ck_run, validate_rejects_bad_parameters) {
     ck_parameters p;
     p.scheme = "rk4";
     EXPECT_THROW(validate(p), parameter_error);

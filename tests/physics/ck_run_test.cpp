@@ -90,11 +90,13 @@ TEST(ck_state_checkpoint, round_trip_keeps_every_field_and_the_layout) {
     c.tool = "pspin_quench";
     c.config = "{}";
     save(c, x);
-    for (const char* key : {"h", "state/c/data", "state/c/len", "state/xht/len", "state/time", "state/energy", "state/mu"})
+    for (const char* key :
+         {"h", "state/c/data", "state/c/len", "state/xht/len", "state/time", "state/energy", "state/mu"})
         EXPECT_EQ(c.arrays.count(key), 1u) << key;
     EXPECT_EQ(c.integers.count("n"), 1u);
     EXPECT_EQ(c.integers.count("rows_computed"), 1u);
-    const auto path = std::filesystem::temp_directory_path() / ("ck_state_round_trip." + std::to_string(::getpid()) + ".ckpt");
+    const auto path =
+        std::filesystem::temp_directory_path() / ("ck_state_round_trip." + std::to_string(::getpid()) + ".ckpt");
     write_checkpoint(c, path);
     const checkpoint back = read_checkpoint(path, read_isolation::in_process);
     std::filesystem::remove(path);

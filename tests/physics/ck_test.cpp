@@ -20,12 +20,12 @@ using ck_test::run_reference;
 
 constexpr double inf = std::numeric_limits<double>::infinity();
 
-TEST(CkMixture, ParsesTermsAndDerivatives) {
+TEST(ck_mixture, parses_terms_and_derivatives) {
     const auto m = ck_mixture::parse("3:1,4:1");
     EXPECT_EQ(m.pure_p(), 0);
-    EXPECT_DOUBLE_EQ(m.f(1.0), 1.0);          // (1 + 1) / 2
-    EXPECT_DOUBLE_EQ(m.f1(1.0), 3.5);         // (3 + 4) / 2
-    EXPECT_DOUBLE_EQ(m.f2(1.0), 9.0);         // (6 + 12) / 2
+    EXPECT_DOUBLE_EQ(m.f(1.0), 1.0);  // (1 + 1) / 2
+    EXPECT_DOUBLE_EQ(m.f1(1.0), 3.5); // (3 + 4) / 2
+    EXPECT_DOUBLE_EQ(m.f2(1.0), 9.0); // (6 + 12) / 2
     EXPECT_DOUBLE_EQ(m.f(0.5), 0.5 * (0.125 + 0.0625));
     const auto p3 = ck_mixture::parse("3");
     EXPECT_EQ(p3.pure_p(), 3);
@@ -33,7 +33,7 @@ TEST(CkMixture, ParsesTermsAndDerivatives) {
     EXPECT_EQ(ck_mixture::parse(m.str()).terms(), m.terms());
 }
 
-TEST(CkMixture, RejectsBadText) {
+TEST(ck_mixture, rejects_bad_text) {
     for (const char* bad : {"", "1:1", "3:-1", "x", "3:1,3:2", "3:0", "3:1;4:1", "2.5:1"})
         EXPECT_THROW((void)ck_mixture::parse(bad), parameter_error) << bad;
     EXPECT_THROW(ck_system(ck_mixture::pure(3), -0.1), parameter_error);
@@ -46,7 +46,7 @@ TEST(CkMixture, RejectsBadText) {
 
 // Pure p-spin identity mu(t) = T - p e(t) (f''(q) q = (p-1) f'(q)). Both discretisations keep
 // it exactly, so the tolerance is rounding.
-TEST(CkIdentity, MuEqualsTMinusPEnergyAtEveryTime) {
+TEST(ck_identity, mu_equals_t_minus_p_energy_at_every_time) {
     for (const double T : {0.0, 0.5}) {
         const ck_system sys(ck_mixture::pure(3), T);
         for (const auto& x : {run_reference(sys, 2.0, 0.02), run_decimation(sys, 100.0, 64)}) {
@@ -62,7 +62,7 @@ TEST(CkIdentity, MuEqualsTMinusPEnergyAtEveryTime) {
 // |residual| <= K t^3 at t = 0.02, 0.04, 0.08 with K = 4 (the measured third-order
 // coefficients are below 2.5 for T <= 0.5) and that it is not O(t^2) (ratio of residuals at
 // t and 2t near 8, accepted in [6, 10]).
-TEST(CkShortTime, EnergyAndCorrelationSeries) {
+TEST(ck_short_time, energy_and_correlation_series) {
     constexpr int p = 3;
     for (const double T : {0.0, 0.5}) {
         const ck_system sys(ck_mixture::pure(p), T);
@@ -90,7 +90,7 @@ TEST(CkShortTime, EnergyAndCorrelationSeries) {
 
 // The equilibrium mode-coupling solver: short-time series C = 1 - T tau + (T^2 + f'(1)) tau^2/2
 // and second-order convergence (error ratio 4 when h halves, accepted in [3.5, 4.5]).
-TEST(CkEquilibrium, ModeCouplingSolverSeriesAndOrder) {
+TEST(ck_equilibrium, mode_coupling_solver_series_and_order) {
     const auto mix = ck_mixture::pure(3);
     const double T = 0.8;
     const auto fine = equilibrium_correlation(mix, T, 0.05, 1e-4);
@@ -114,7 +114,7 @@ TEST(CkEquilibrium, ModeCouplingSolverSeriesAndOrder) {
 // a step ~tau/3 (docs/ck.md): an equilibrium start (T0 = T, where the exact answer is C_eq)
 // on the same grid is off by 8.3e-3, 5.1e-3, 1.5e-3, 2e-4 at k = 1..4, so we allow 1e-2
 // (and 1e-3 from k = 4 on); the remaining aging at t = 1000 is smaller than that.
-TEST(CkEquilibrium, QuenchAboveTdEquilibrates) {
+TEST(ck_equilibrium, quench_above_td_equilibrates) {
     const double T = 0.8;
     const ck_system sys(ck_mixture::pure(3), T);
     const auto x = run_decimation(sys, 1000.0, 256);
@@ -134,7 +134,7 @@ TEST(CkEquilibrium, QuenchAboveTdEquilibrates) {
 // solver. The decimation error of C(t,0) falls with the grid like 1/N^2 (measured 3.4e-4 at
 // t = 8, N = 128; 2e-5 at N = 512); at N = 256 we allow 2e-4 for t <= 8 and require that
 // doubling the grid reduces the error.
-TEST(CkInitialTemperature, StartInEquilibriumStaysThere) {
+TEST(ck_initial_temperature, start_in_equilibrium_stays_there) {
     const double T = 0.8;
     const ck_system sys(ck_mixture::pure(3), T, T);
     const auto ceq = equilibrium_correlation(ck_mixture::pure(3), T, 10.0, 0.001);
@@ -158,7 +158,7 @@ TEST(CkInitialTemperature, StartInEquilibriumStaysThere) {
 
 // The same initial-condition terms in the reference integrator, and a quench from T0 = 1.5 to
 // T = 0.8: e(0) = -f(1)/T0, then e relaxes towards -1/(2T) from above.
-TEST(CkInitialTemperature, ReferenceStartsAtInitialEnergy) {
+TEST(ck_initial_temperature, reference_starts_at_initial_energy) {
     const ck_system eq(ck_mixture::pure(3), 0.8, 0.8);
     const auto x = run_reference(eq, 4.0, 0.01);
     for (const double e : x.energy) EXPECT_NEAR(e, -0.625, 2e-4); // O(h^2) trapezoid error
@@ -171,7 +171,7 @@ TEST(CkInitialTemperature, ReferenceStartsAtInitialEnergy) {
 // Mixed 3+4 model, c3 = c4 = 1: T_d ~ 0.805. At T = 0.9 it equilibrates,
 // e -> -f(1)/T = -(c3 + c4)/(2T) = -1/0.9; the FDT holds (T chi = 1 - C). At T = 0.7 it ages:
 // e stays far above -f(1)/T and C(t_w + 30, t_w) grows with t_w.
-TEST(CkMixed, DynamicalTransitionBetween07And09) {
+TEST(ck_mixed, dynamical_transition_between07_and09) {
     const auto mix = ck_mixture::parse("3:1,4:1");
     {
         const ck_system sys(mix, 0.9);
@@ -179,7 +179,8 @@ TEST(CkMixed, DynamicalTransitionBetween07And09) {
         EXPECT_NEAR(x.energy.back(), -1.0 / 0.9, 5e-4); // measured 2e-4 at t = 1000
         const auto i = x.n;
         for (std::int64_t j = 0; j <= i; j += i / 8)
-            EXPECT_NEAR(0.9 * ck_chi(x, i, j), 1.0 - x.c[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)], 2e-3);
+            EXPECT_NEAR(0.9 * ck_chi(x, i, j), 1.0 - x.c[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)],
+                        2e-3);
     }
     {
         const ck_system sys(mix, 0.7);

@@ -122,7 +122,8 @@ TEST(quench_replicas, interrupted_and_resumed_replica_run_is_bit_identical) {
         EXPECT_EQ(resumed.energy, full.energy) << method;
         EXPECT_TRUE(glassy::test::same(resumed.energy_samples, full.energy_samples)) << method;
         ASSERT_EQ(resumed.aging.delta_samples.size(), 6u);
-        for (std::size_t k = 0; k < 6; ++k) EXPECT_TRUE(glassy::test::same(resumed.aging.delta_samples[k], full.aging.delta_samples[k])) << method;
+        for (std::size_t k = 0; k < 6; ++k)
+            EXPECT_TRUE(glassy::test::same(resumed.aging.delta_samples[k], full.aging.delta_samples[k])) << method;
         if (method == "metropolis") {
             EXPECT_EQ(resumed.observables.at("acceptance"), full.observables.at("acceptance"));
         }

@@ -19,8 +19,9 @@ TEST(dynamics, every_dynamics_keeps_the_sphere_to_1e10_after_1e4_steps) {
     for (int which = 0; which < 3; ++which) {
         vec s = m.random_configuration(rng);
         if (which < 2) {
-            glassy::langevin_dynamics d(0.5, 0.01, which == 0 ? glassy::langevin_dynamics::scheme::euler
-                                                              : glassy::langevin_dynamics::scheme::heun, 5);
+            glassy::langevin_dynamics d(
+                0.5, 0.01,
+                which == 0 ? glassy::langevin_dynamics::scheme::euler : glassy::langevin_dynamics::scheme::heun, 5);
             for (int k = 0; k < 10000; ++k) d.step(m, s);
         } else {
             glassy::metropolis_dynamics d(0.5, 0.3, 5);
