@@ -88,7 +88,7 @@ std::string human_bytes(std::uint64_t b) {
 /// What the command line gives: the training options and the app's own flags.
 struct cli_values {
     glassy::nets::quench_options o;
-    std::string model = "smallnet", noise_method = "batched";
+    std::string model = "smallnet", noise_method = "batched", dataset = "mnist", device = "cpu", dtype = "float32";
     std::string data_dir;
     std::string out = "net_quench.h5";
     int threads = 0;
@@ -104,7 +104,7 @@ void add_flags(CLI::App& app, cli_values& v) {
     auto& training = v.training;
     training.push_back(
         {app.add_option("--model", v.model, "toy | fc | smallnet | resnet18")->capture_default_str(), "/model"});
-    training.push_back({app.add_option("--dataset", o.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")
+    training.push_back({app.add_option("--dataset", v.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")
                             ->capture_default_str(),
                         "/dataset"});
     app.add_option(
@@ -127,9 +127,9 @@ void add_flags(CLI::App& app, cli_values& v) {
         {app.add_option("--seed", o.seed, "seed of initialisation, minibatches, SGLD noise, synthetic data")
              ->capture_default_str(),
          "/seed"});
-    training.push_back({app.add_option("--device", o.device, "cpu | cuda")->capture_default_str(), "/device"});
+    training.push_back({app.add_option("--device", v.device, "cpu | cuda")->capture_default_str(), "/device"});
     training.push_back(
-        {app.add_option("--dtype", o.dtype, "float32 | float64 (training precision; snapshots are float32)")
+        {app.add_option("--dtype", v.dtype, "float32 | float64 (training precision; snapshots are float32)")
              ->capture_default_str(),
          "/dtype"});
     training.push_back({app.add_option("--noise-samples", o.noise_samples,
@@ -191,9 +191,10 @@ void add_flags(CLI::App& app, cli_values& v) {
 std::optional<glassy::checkpoint> options_from_flags(const CLI::App& app, cli_values& v) {
     auto& o = v.o;
     o.model = glassy::nets::parse_model_kind(v.model);
-    if (v.noise_method == "batched") o.noise = glassy::nets::noise_method::batched;
-    else if (v.noise_method == "loop") o.noise = glassy::nets::noise_method::per_sample_loop;
-    else throw glassy::parameter_error("unknown --noise-method '" + v.noise_method + "' (expected batched or loop)");
+    o.noise = glassy::nets::parse_noise_method_flag(v.noise_method);
+    o.dataset = glassy::nets::parse_dataset_kind(v.dataset);
+    o.device = glassy::nets::parse_device_kind(v.device);
+    o.dtype = glassy::nets::parse_dtype_kind(v.dtype);
     o.synthetic.height = o.synthetic.width = v.synthetic_size;
     std::optional<glassy::checkpoint> saved;
     if (!v.resume.empty()) {
@@ -220,10 +221,10 @@ void refuse_ignored_flags(const CLI::App& app, const cli_values& v) {
     const auto& o = v.o;
     if (o.model != glassy::nets::model_kind::toy)
         glassy::app::refuse_given(app, {"--hidden"}, "with --model " + v.model + " (the width of the toy model)");
-    if (o.dataset != "synthetic")
-        glassy::app::refuse_given(app,
-                                  {"--synthetic-train", "--synthetic-test", "--synthetic-channels", "--synthetic-size"},
-                                  "with --dataset " + o.dataset + " (a size of the synthetic dataset)");
+    if (o.dataset != glassy::nets::dataset_kind::synthetic)
+        glassy::app::refuse_given(
+            app, {"--synthetic-train", "--synthetic-test", "--synthetic-channels", "--synthetic-size"},
+            "with --dataset " + glassy::nets::to_string(o.dataset) + " (a size of the synthetic dataset)");
     else glassy::app::refuse_given(app, {"--data-dir"}, "with --dataset synthetic (the data are generated)");
 }
 
@@ -249,11 +250,11 @@ void report_start(const glassy::nets::quench& run, const cli_values& v, bool res
         if (glassy::nets::badly_unbalanced(subset.class_counts))
             std::cerr << "net_quench: warning: " << unbalanced_note(subset) << "\n";
     if (!v.quiet)
-        std::cerr << "net_quench: " << v.model << " on " << v.o.dataset << " (" << run.train_count()
-                  << " training samples" << data_source(run) << "), M = " << run.num_parameters() << " weights, "
-                  << run.num_waiting_times() << " waiting times, snapshot memory " << human_bytes(run.snapshot_bytes())
-                  << " (" << run.snapshot_bytes() << " bytes), " << v.o.steps << " steps, threads "
-                  << torch::get_num_threads() << (resumed ? " (resumed)" : "") << "\n";
+        std::cerr << "net_quench: " << v.model << " on " << glassy::nets::to_string(v.o.dataset) << " ("
+                  << run.train_count() << " training samples" << data_source(run) << "), M = " << run.num_parameters()
+                  << " weights, " << run.num_waiting_times() << " waiting times, snapshot memory "
+                  << human_bytes(run.snapshot_bytes()) << " (" << run.snapshot_bytes() << " bytes), " << v.o.steps
+                  << " steps, threads " << torch::get_num_threads() << (resumed ? " (resumed)" : "") << "\n";
 }
 
 /// Runs the training with a progress line and writes the record; returns the exit code.
@@ -318,7 +319,8 @@ int main(int argc, char** argv) {
         refuse_ignored_flags(app, v);
         set_threads(v.threads, v.o.model, saved, argv);
         v.o.data_dir = v.data_dir.empty() ? default_data_dir() : fs::path(v.data_dir);
-        if (v.o.dataset != "synthetic" && !v.data_dir.empty() && !fs::is_directory(v.o.data_dir))
+        if (v.o.dataset != glassy::nets::dataset_kind::synthetic && !v.data_dir.empty() &&
+            !fs::is_directory(v.o.data_dir))
             throw glassy::error("--data-dir " + v.data_dir + " does not exist");
         glassy::app::check_output(v.out, v.force);
         if (const std::string w = glassy::nets::blas_warning(); !w.empty())

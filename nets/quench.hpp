@@ -21,10 +21,38 @@
 
 namespace glassy::nets {
 
+/// Where the network trains.
+enum class device_kind { cpu, cuda };
+/// Parses "cpu", "cuda"; throws parameter_error ("unknown device 'X' (expected cpu or cuda)")
+/// otherwise. Whether CUDA is usable is checked by quench's constructor.
+[[nodiscard]] device_kind parse_device_kind(const std::string& name);
+/// The name parse_device_kind accepts.
+[[nodiscard]] std::string to_string(device_kind kind);
+
+/// The training precision (weights, activations, gradients; snapshots are float32 either way).
+enum class dtype_kind { float32, float64 };
+/// Parses "float32", "float64"; throws parameter_error ("unknown dtype 'X' (expected float32 or
+/// float64)") otherwise.
+[[nodiscard]] dtype_kind parse_dtype_kind(const std::string& name);
+/// The name parse_dtype_kind accepts.
+[[nodiscard]] std::string to_string(dtype_kind kind);
+
+/// The name of a noise method on the command line: "batched" or "loop".
+[[nodiscard]] std::string flag_name(noise_method method);
+/// Parses a --noise-method value, "batched" or "loop"; throws parameter_error ("unknown
+/// --noise-method 'X' (expected batched or loop)") otherwise.
+[[nodiscard]] noise_method parse_noise_method_flag(const std::string& name);
+/// The name of a noise method in the record's parameters (noise_method): "batched" or
+/// "per_sample_loop".
+[[nodiscard]] std::string to_string(noise_method method);
+/// Parses a record's noise_method, "batched" or "per_sample_loop"; throws parameter_error
+/// otherwise.
+[[nodiscard]] noise_method parse_noise_method(const std::string& name);
+
 /// Every parameter of a network run. Times are SGD iterations.
 struct quench_options {
     model_kind model = model_kind::smallnet;    ///< architecture
-    std::string dataset = "mnist";              ///< mnist, fashion-mnist, cifar10, cifar100, synthetic
+    dataset_kind dataset = dataset_kind::mnist; ///< the data trained on
     std::filesystem::path data_dir;             ///< root of the dataset folders (see load_dataset)
     std::int64_t hidden = 10000;                ///< toy width h
     std::int64_t batch = 100;                   ///< minibatch size
@@ -33,8 +61,8 @@ struct quench_options {
     double temperature = 0.0;                   ///< SGLD temperature T (0: SGD)
     std::int64_t steps = 5000;                  ///< iterations
     std::uint64_t seed = 1;                     ///< initialisation, minibatches, SGLD noise, synthetic data
-    std::string device = "cpu";                 ///< cpu or cuda
-    std::string dtype = "float32";              ///< float32 or float64
+    device_kind device = device_kind::cpu;      ///< where it trains
+    dtype_kind dtype = dtype_kind::float32;     ///< training precision
     std::int64_t noise_samples = 1024;          ///< |S| of eq. 4: the first noise_samples of the measurement order
     noise_method noise = noise_method::batched; ///< how D is computed
     std::int64_t eval_samples = 1024;           ///< loss/accuracy on the first eval_samples of the measurement

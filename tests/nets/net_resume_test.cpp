@@ -272,7 +272,7 @@ TEST(net_resume, resnet_buffers_are_restored_exactly) {
     const auto dir = scratch();
     glassy::nets::quench_options o;
     o.model = glassy::nets::model_kind::resnet18;
-    o.dataset = "synthetic";
+    o.dataset = glassy::nets::dataset_kind::synthetic;
     o.synthetic.train_count = 16;
     o.synthetic.test_count = 4;
     o.synthetic.channels = 3;

@@ -14,7 +14,7 @@ namespace {
 quench_options toy_synthetic_options() {
     quench_options o;
     o.model = model_kind::toy;
-    o.dataset = "synthetic";
+    o.dataset = dataset_kind::synthetic;
     o.hidden = 7;
     o.batch = 32;
     o.lr = 0.05;
@@ -22,7 +22,7 @@ quench_options toy_synthetic_options() {
     o.temperature = 1e-3;
     o.steps = 300;
     o.seed = 7;
-    o.dtype = "float64";
+    o.dtype = dtype_kind::float64;
     o.noise_samples = 64;
     o.noise = noise_method::per_sample_loop;
     o.eval_samples = 128;

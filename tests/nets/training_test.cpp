@@ -115,7 +115,7 @@ TEST(sgd, sampler_is_reproducible_and_covers_epochs) {
 TEST(driver, delta_from_recorder_equals_snapshots) {
     quench_options o;
     o.model = model_kind::fc;
-    o.dataset = "synthetic";
+    o.dataset = dataset_kind::synthetic;
     o.synthetic.train_count = 256;
     o.synthetic.test_count = 64;
     o.batch = 32;
@@ -155,7 +155,7 @@ TEST(quench, noise_can_be_recomputed_from_the_record) {
     // to take the first noise_samples training samples, the rule before the balanced subset.)
     quench_options o;
     o.model = model_kind::smallnet;
-    o.dataset = "synthetic";
+    o.dataset = dataset_kind::synthetic;
     o.synthetic.train_count = 200;
     o.synthetic.test_count = 20;
     o.batch = 20;
@@ -235,7 +235,7 @@ quench_options fc_on_idx(const std::filesystem::path& dir, std::int64_t batch, s
                          std::int64_t noise_samples, std::int64_t eval_samples) {
     quench_options o;
     o.model = model_kind::fc;
-    o.dataset = "mnist";
+    o.dataset = dataset_kind::mnist;
     o.data_dir = dir;
     o.batch = batch;
     o.steps = steps;
@@ -347,7 +347,7 @@ TEST(net_quench_app, warns_about_unbalanced_subsets_and_names_the_data_folder) {
 TEST(quench, sgld_run_is_recorded_as_sgld) {
     quench_options o;
     o.model = model_kind::fc;
-    o.dataset = "synthetic";
+    o.dataset = dataset_kind::synthetic;
     o.synthetic.train_count = 100;
     o.synthetic.test_count = 20;
     o.batch = 10;
@@ -399,7 +399,7 @@ namespace {
 glassy::record tiny_run(std::uint64_t seed, model_kind model) {
     quench_options o;
     o.model = model;
-    o.dataset = "synthetic";
+    o.dataset = dataset_kind::synthetic;
     o.synthetic.train_count = 200;
     o.synthetic.test_count = 50;
     o.batch = 20;
@@ -440,19 +440,18 @@ TEST(quench, same_seed_gives_identical_record) {
 
 TEST(quench, rejects_bad_options) {
     quench_options o;
-    o.dataset = "synthetic";
+    o.dataset = dataset_kind::synthetic;
     o.synthetic.train_count = 50;
     o.batch = 51;
     EXPECT_THROW(quench{o}, glassy::parameter_error);
     o.batch = 10;
-    o.device = "cuda";
+    o.device = device_kind::cuda;
     if (!cuda_available()) {
         EXPECT_THROW(quench{o}, glassy::parameter_error);
     }
-    o.device = "tpu";
-    EXPECT_THROW(quench{o}, glassy::parameter_error);
-    o.device = "cpu";
-    o.dataset = "mnist";
+    EXPECT_THROW((void)parse_device_kind("tpu"), glassy::parameter_error);
+    o.device = device_kind::cpu;
+    o.dataset = dataset_kind::mnist;
     o.data_dir = "/nonexistent/glassy";
     EXPECT_THROW(quench{o}, glassy::error);
 }
@@ -462,7 +461,7 @@ TEST(quench, timing_splits_the_run_into_steps_and_measurements) {
     // measures heavily (large evaluation and noise sets, tiny steps) shows it in the split.
     quench_options o;
     o.model = model_kind::fc;
-    o.dataset = "synthetic";
+    o.dataset = dataset_kind::synthetic;
     o.synthetic.train_count = 400;
     o.synthetic.test_count = 400;
     o.batch = 4;
