@@ -26,19 +26,13 @@ struct cli_values {
     int threads = 0;
     bool force = false, quiet = false;
     std::unique_ptr<app::flag_set<pspin_quench_parameters>> physics; // the finite-N flags
-    CLI::Option* mix = nullptr;
+    std::unique_ptr<app::flag_set<ck_parameters>> ck_flags;          // --mix --T0 --scheme --grid
 };
 
 /// The flag table: every flag onto its field.
 void add_flags(CLI::App& app, cli_values& v) {
     v.physics = std::make_unique<app::flag_set<pspin_quench_parameters>>(app, pspin_quench_fields(), v.par);
-    auto& ck = v.ck;
-    v.mix = app.add_option("--mix", ck.mix, "ck: mixed model f(q) = sum c_p q^p / 2 as p:c,... (default: pure p)");
-    app.add_option("--T0", ck.T0, "ck: initial temperature (default infinity)");
-    app.add_option("--scheme", ck.scheme, "ck: decimation (long times) or reference (uniform grid, short times)")
-        ->capture_default_str();
-    app.add_option("--grid", ck.grid, "ck decimation: grid points per time (accuracy; see docs/physics.md)")
-        ->capture_default_str();
+    v.ck_flags = std::make_unique<app::flag_set<ck_parameters>>(app, ck_parameters_fields(), v.ck);
     app.add_option("--threads", v.threads, "OpenMP threads (0 = all cores); results do not depend on it")
         ->capture_default_str();
     app.add_option("--out", v.out, "output record (HDF5)")->capture_default_str();
@@ -55,6 +49,23 @@ std::filesystem::path checkpoint_path(const cli_values& v) {
     return !v.checkpoint_file.empty() ? v.checkpoint_file : !v.resume.empty() ? v.resume : v.out + ".ckpt";
 }
 
+/// The CK parameters the command line gives (no checkpoint): the CK flags (through their field
+/// table), and the flags shared with the finite-N methods (--p --T --tmax --dt --per-decade)
+/// onto their CK fields; refuses --p with --mix and --grid with --scheme reference.
+ck_parameters ck_given(const CLI::App& app, const cli_values& v) {
+    v.ck_flags->apply(); // parses --mix and --scheme into v.ck (throws field_error)
+    ck_parameters ck = v.ck;
+    if (app.count("--mix") > 0) app::refuse_given(app, {"--p"}, "with --mix (the mixture gives the model)");
+    if (ck.scheme == ck_scheme::reference)
+        app::refuse_given(app, {"--grid"}, "with --scheme reference (a uniform grid of step --dt)");
+    if (app.count("--p") > 0) ck.mix = ck_mixture::pure(v.par.p);
+    ck.T = v.par.temperature;
+    if (app.count("--tmax") > 0) ck.tmax = v.par.tmax;
+    if (app.count("--dt") > 0) ck.dt = v.par.dt;
+    if (app.count("--per-decade") > 0) ck.lags_per_decade = v.par.per_decade;
+    return ck;
+}
+
 /// The CK parameters from the flags (or the checkpoint's), validated; refuses flags without effect.
 ck_parameters ck_from_flags(const CLI::App& app, const cli_values& v, const std::optional<checkpoint>& saved) {
     if (saved && !is_ck_checkpoint(*saved))
@@ -63,23 +74,12 @@ ck_parameters ck_from_flags(const CLI::App& app, const cli_values& v, const std:
     // times are 10^(k/4)).
     app::refuse_given(app, {"--N", "--samples", "--replicas", "--couplings", "--theta-max", "--seed", "--tw"},
                       "with --method ck (N = infinity, deterministic, waiting times 10^(k/4))");
-    ck_parameters ck = v.ck;
-    if (saved) {
+    if (saved)
         for (const char* flag : {"--p", "--T", "--tmax", "--dt", "--per-decade", "--mix", "--T0", "--scheme", "--grid"})
             if (app.count(flag) > 0)
                 throw parameter_error(std::string("leave physics flags out when resuming a CK checkpoint (") + flag +
                                       " given)");
-        ck = ck_parameters_from_checkpoint(*saved);
-    } else {
-        if (v.mix->count() > 0) app::refuse_given(app, {"--p"}, "with --mix (the mixture gives the model)");
-        if (ck.scheme == "reference")
-            app::refuse_given(app, {"--grid"}, "with --scheme reference (a uniform grid of step --dt)");
-        if (app.count("--p") > 0) ck.mix = std::to_string(v.par.p) + ":1";
-        ck.T = v.par.temperature;
-        if (app.count("--tmax") > 0) ck.tmax = v.par.tmax;
-        if (app.count("--dt") > 0) ck.dt = v.par.dt;
-        if (app.count("--per-decade") > 0) ck.lags_per_decade = v.par.per_decade;
-    }
+    ck_parameters ck = saved ? ck_parameters_from_checkpoint(*saved) : ck_given(app, v);
     ck.threads = v.threads;
     validate(ck);
     return ck;
@@ -95,8 +95,8 @@ int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<
     if (!v.quiet)
         std::fprintf(stderr,
                      "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s, %lld steps%s\n",
-                     ck.mix.c_str(), ck.T, ck.T0, ck.tmax, ck.scheme.c_str(), static_cast<long long>(ck_steps(ck)),
-                     saved ? " (resumed)" : "");
+                     ck.mix.str().c_str(), ck.T, ck.T0, ck.tmax, to_string(ck.scheme).c_str(),
+                     static_cast<long long>(ck_steps(ck)), saved ? " (resumed)" : "");
     run_control control;
     control.checkpoint_path = checkpoint_path(v);
     control.checkpoint_every = trigger(every.steps, every.seconds);
@@ -200,7 +200,8 @@ int main(int argc, char** argv) {
             return run_ck_quench(app, v, saved);
         return run_finite_n_quench(app, v, saved);
     } catch (const field_error& e) {
-        const std::string flagged = v.physics->message(e);
+        std::string flagged = v.physics->message(e);
+        if (flagged.empty()) flagged = v.ck_flags->message(e);
         std::fprintf(stderr, "pspin_quench: error: %s\n", flagged.empty() ? e.what() : flagged.c_str());
         return 1;
     } catch (const std::exception& e) {

@@ -244,62 +244,111 @@ record run_with(Dynamics& dyn, const ck_system& sys, const ck_parameters& p, con
 
 } // namespace
 
-std::int64_t ck_steps(const ck_parameters& p) {
-    validate(p);
-    if (p.scheme == "reference") return ck_reference(p.dt > 0.0 ? p.dt : 0.02).steps_to(p.tmax);
+ck_scheme parse_ck_scheme(const std::string& name) {
+    if (name == "decimation") return ck_scheme::decimation;
+    if (name == "reference") return ck_scheme::reference;
+    throw field_error("scheme", "must be 'decimation' or 'reference' (got '" + name + "')");
+}
+
+std::string to_string(ck_scheme scheme) { return scheme == ck_scheme::reference ? "reference" : "decimation"; }
+
+namespace {
+
+// The step used: dt, or the scheme's default for dt = 0.
+double step_used(const ck_parameters& p) {
+    if (p.dt > 0.0) return p.dt;
+    return p.scheme == ck_scheme::reference ? 0.02 : 1e-4;
+}
+
+ck_decimation_options decimation_options(const ck_parameters& p) {
     ck_decimation_options opt;
     opt.grid = p.grid;
     opt.copied = p.copied;
-    opt.h0 = p.dt > 0.0 ? p.dt : 1e-4;
-    return ck_decimation(opt).steps_to(p.tmax);
+    opt.h0 = step_used(p);
+    opt.tolerance = p.tolerance;
+    opt.max_iterations = p.max_iterations;
+    return opt;
 }
 
-void validate(const ck_parameters& p) {
-    const ck_mixture mix = ck_mixture::parse(p.mix);
-    if (!std::isfinite(p.T) || p.T < 0.0) throw parameter_error("T must be finite and >= 0");
-    if (std::isnan(p.T0) || p.T0 <= 0.0) throw parameter_error("T0 must be > 0 (or infinity)");
-    (void)ck_system(mix, p.T, p.T0); // T0 above T_d (the message gives T_d)
-    if (!std::isfinite(p.tmax) || p.tmax <= 0.0) throw parameter_error("tmax must be finite and > 0");
-    if (p.scheme != "decimation" && p.scheme != "reference")
-        throw parameter_error("scheme must be 'decimation' or 'reference' (got '" + p.scheme + "')");
-    if (!std::isfinite(p.dt) || p.dt < 0.0) throw parameter_error("dt must be >= 0 (0 = default)");
-    if (p.grid < 16 || p.grid % 2 != 0) throw parameter_error("grid must be even and >= 16");
-    if (p.copied < 2 || p.copied > p.grid / 8) throw parameter_error("copied must be in [2, grid/8]");
-    if (!(p.tolerance > 0.0)) throw parameter_error("tolerance must be > 0");
-    if (p.max_iterations < 1) throw parameter_error("max_iterations must be >= 1");
-    if (p.tw_per_decade < 1 || p.lags_per_decade < 1) throw parameter_error("per-decade counts must be >= 1");
-    if (p.output_points < 2) throw parameter_error("output_points must be >= 2");
-    if (p.threads < 0) throw parameter_error("threads must be >= 0");
-    if (p.scheme == "reference") {
-        const double h = p.dt > 0.0 ? p.dt : 0.02;
-        if (p.tmax / h > 5000.0)
-            throw parameter_error("reference scheme: tmax/dt > 5000 (memory and time grow like (tmax/dt)^2 and ^3); "
-                                  "use the decimation scheme");
+// ck_mixture::parse with its error as a field_error of "mix" (its message starts "mix: ").
+ck_mixture parse_mix(const std::string& text) {
+    try {
+        return ck_mixture::parse(text);
+    } catch (const parameter_error& e) {
+        const std::string what = e.what();
+        throw field_error("mix", what.rfind("mix: ", 0) == 0 ? what.substr(5) : what);
     }
 }
 
+} // namespace
+
+const field_table<ck_parameters>& ck_parameters_fields() {
+    using P = ck_parameters;
+    using nlohmann::json;
+    static const field_table<P> table = {
+        {"/mix", "--mix", "ck: mixed model f(q) = sum c_p q^p / 2 as p:c,... (default: pure p)",
+         choice_member<P>{[](const P& p) { return p.mix.str(); },
+                          [](P& p, const std::string& s) { p.mix = parse_mix(s); }},
+         false},
+        {"/T", "", "", &P::T},
+        {"/T0",
+         "--T0",
+         "ck: initial temperature (default infinity)",
+         &P::T0,
+         false,
+         {},
+         [](const P& p) { return std::isinf(p.T0) ? json("infinity") : json(p.T0); },
+         [](P& p, const json& j) { p.T0 = j.is_string() ? std::numeric_limits<double>::infinity() : j.get<double>(); }},
+        {"/tmax", "", "", &P::tmax},
+        {"/scheme", "--scheme", "ck: decimation (long times) or reference (uniform grid, short times)",
+         choice_member<P>{[](const P& p) { return to_string(p.scheme); },
+                          [](P& p, const std::string& s) { p.scheme = parse_ck_scheme(s); }}},
+        {"/dt", "", "", &P::dt, true, {}, [](const P& p) { return json(step_used(p)); }},
+        {"/grid", "--grid", "ck decimation: grid points per time (accuracy; see docs/physics.md)", &P::grid},
+        {"/copied", "", "", &P::copied},
+        {"/tolerance", "", "", &P::tolerance},
+        {"/max_iterations", "", "", &P::max_iterations},
+        {"/tw_per_decade", "", "", &P::tw_per_decade},
+        {"/lags_per_decade", "", "", &P::lags_per_decade},
+        {"/output_points", "", "", &P::output_points},
+        // Always written, but a checkpoint's configuration leaves it out: reading back keeps 0.
+        {"/threads", "", "", &P::threads, true, [](const P&) { return true; }},
+    };
+    return table;
+}
+
+std::int64_t ck_steps(const ck_parameters& p) {
+    validate(p);
+    if (p.scheme == ck_scheme::reference) return ck_reference(step_used(p)).steps_to(p.tmax);
+    return ck_decimation(decimation_options(p)).steps_to(p.tmax);
+}
+
+void validate(const ck_parameters& p) {
+    if (!std::isfinite(p.T) || p.T < 0.0) throw field_error("T", "must be finite and >= 0");
+    if (std::isnan(p.T0) || p.T0 <= 0.0) throw field_error("T0", "must be > 0 (or infinity)");
+    (void)ck_system(p.mix, p.T, p.T0); // T0 above T_d (the message gives T_d)
+    if (!std::isfinite(p.tmax) || p.tmax <= 0.0) throw field_error("tmax", "must be finite and > 0");
+    if (!std::isfinite(p.dt) || p.dt < 0.0) throw field_error("dt", "must be >= 0 (0 = default)");
+    if (p.grid < 16 || p.grid % 2 != 0) throw field_error("grid", "must be even and >= 16");
+    if (p.copied < 2 || p.copied > p.grid / 8) throw field_error("copied", "must be in [2, grid/8]");
+    if (!(p.tolerance > 0.0)) throw field_error("tolerance", "must be > 0");
+    if (p.max_iterations < 1) throw field_error("max_iterations", "must be >= 1");
+    if (p.tw_per_decade < 1) throw field_error("tw_per_decade", "must be >= 1");
+    if (p.lags_per_decade < 1) throw field_error("lags_per_decade", "must be >= 1");
+    if (p.output_points < 2) throw field_error("output_points", "must be >= 2");
+    if (p.threads < 0) throw field_error("threads", "must be >= 0");
+    if (p.scheme == ck_scheme::reference && p.tmax / step_used(p) > 5000.0)
+        throw parameter_error("reference scheme: tmax/dt > 5000 (memory and time grow like (tmax/dt)^2 and ^3); use "
+                              "the decimation scheme");
+}
+
 nlohmann::json to_json(const ck_parameters& p) {
-    const ck_mixture mix = ck_mixture::parse(p.mix);
     nlohmann::json j;
     j["num_parameters"] = "infinity";
     j["N"] = "infinity";
-    j["mix"] = mix.str();
-    if (mix.pure_p() > 0) j["p"] = mix.pure_p();
+    if (const int pure = p.mix.pure_p(); pure > 0) j["p"] = pure;
     else j["p"] = nullptr;
-    j["T"] = p.T;
-    if (std::isinf(p.T0)) j["T0"] = "infinity";
-    else j["T0"] = p.T0;
-    j["tmax"] = p.tmax;
-    j["scheme"] = p.scheme;
-    j["dt"] = p.dt > 0.0 ? p.dt : (p.scheme == "reference" ? 0.02 : 1e-4);
-    j["grid"] = p.grid;
-    j["copied"] = p.copied;
-    j["tolerance"] = p.tolerance;
-    j["max_iterations"] = p.max_iterations;
-    j["tw_per_decade"] = p.tw_per_decade;
-    j["lags_per_decade"] = p.lags_per_decade;
-    j["output_points"] = p.output_points;
-    j["threads"] = p.threads;
+    write_fields(ck_parameters_fields(), p, j);
     return j;
 }
 
@@ -311,23 +360,12 @@ bool is_ck_checkpoint(const checkpoint& c) {
 ck_parameters ck_parameters_from_checkpoint(const checkpoint& c) {
     if (!is_ck_checkpoint(c)) throw record_error("not a checkpoint of pspin_quench --method ck");
     try {
-        const auto j = nlohmann::json::parse(c.config);
         ck_parameters p;
-        p.mix = j.at("mix").get<std::string>();
-        p.T = j.at("T");
-        p.T0 = j.at("T0").is_string() ? std::numeric_limits<double>::infinity() : j.at("T0").get<double>();
-        p.tmax = j.at("tmax");
-        p.scheme = j.at("scheme").get<std::string>();
-        p.dt = j.at("dt");
-        p.grid = j.at("grid");
-        p.copied = j.at("copied");
-        p.tolerance = j.at("tolerance");
-        p.max_iterations = j.at("max_iterations");
-        p.tw_per_decade = j.at("tw_per_decade");
-        p.lags_per_decade = j.at("lags_per_decade");
-        p.output_points = j.at("output_points");
+        read_fields(ck_parameters_fields(), nlohmann::json::parse(c.config), p);
         return p;
     } catch (const nlohmann::json::exception& e) {
+        throw record_error(std::string("checkpoint: bad CK configuration (") + e.what() + ")");
+    } catch (const parameter_error& e) {
         throw record_error(std::string("checkpoint: bad CK configuration (") + e.what() + ")");
     }
 }
@@ -336,18 +374,12 @@ record run_ck(const ck_parameters& p, const run_hooks& hooks) { return run_ck(p,
 
 record run_ck(const ck_parameters& p, const run_hooks& hooks, const run_control& control) {
     validate(p);
-    const ck_system sys(ck_mixture::parse(p.mix), p.T, p.T0);
-    if (p.scheme == "reference") {
-        ck_reference dyn(p.dt > 0.0 ? p.dt : 0.02);
+    const ck_system sys(p.mix, p.T, p.T0);
+    if (p.scheme == ck_scheme::reference) {
+        ck_reference dyn(step_used(p));
         return run_with(dyn, sys, p, hooks, control);
     }
-    ck_decimation_options opt;
-    opt.grid = p.grid;
-    opt.copied = p.copied;
-    opt.h0 = p.dt > 0.0 ? p.dt : 1e-4;
-    opt.tolerance = p.tolerance;
-    opt.max_iterations = p.max_iterations;
-    ck_decimation dyn(opt);
+    ck_decimation dyn(decimation_options(p));
     return run_with(dyn, sys, p, hooks, control);
 }
 

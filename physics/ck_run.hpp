@@ -3,6 +3,7 @@
 /// (system "pspin", method "ck"; datasets in docs/ck.md).
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/driver.hpp"
+#include "dynamics/fields.hpp"
 #include "dynamics/record.hpp"
 #include "dynamics/run_control.hpp"
 #include "physics/ck.hpp"
@@ -14,30 +15,50 @@
 
 namespace glassy {
 
-/// Every parameter of a CK run (the app maps --T --T0 --tmax --dt --mix --threads onto them).
-struct ck_parameters {
-    std::string mix = "3:1"; ///< f(q) = sum_p c_p q^p / 2 as "p:c,..." (pure p = 3 by default)
-    double T = 0.5;          ///< bath temperature after the quench (>= 0)
-    double T0 = std::numeric_limits<double>::infinity(); ///< initial temperature (> T_d, or infinity)
-    double tmax = 1e5;                 ///< final time (Langevin time units); the default run takes ~30 s
-    std::string scheme = "decimation"; ///< "decimation" (long times) or "reference" (uniform grid)
-    double dt = 0.0;                   ///< step: reference h (default 0.02) or the decimation's initial step
-                                       ///< h0 (default 1e-4); 0 = default
-    int grid = 512;                    ///< decimation: grid points N per time (even, >= 16)
-    int copied = 2;                    ///< decimation: diagonal band carried over (>= 2)
-    double tolerance = 1e-10;          ///< decimation: fixed-point tolerance per row
-    int max_iterations = 200;          ///< decimation: iteration cap per row
-    int tw_per_decade = 4;             ///< aging table: waiting times 10^(k/tw_per_decade) in [1, tmax/2]
-    int lags_per_decade = 10;          ///< aging table: lags 10^(k/lags_per_decade) in [0.1, tmax]
-    int output_points = 512;           ///< at most this many grid times in /ck/* (the reference grid is thinned)
-    int threads = 0;                   ///< OpenMP threads the caller runs with (0 = OpenMP default): recorded in
-                                       ///< the parameters only; run_ck never changes the thread count (the app does)
+/// The CK integration scheme.
+enum class ck_scheme {
+    decimation, ///< ck_decimation: Kim–Latz time doubling, cost ~ log t (long times)
+    reference   ///< ck_reference: uniform grid of step dt, cost ~ t^3 (short times)
 };
 
-/// Checks every field; throws parameter_error with a one-line message naming the bad one
-/// (among them, from ck_system: a finite T0 at or below the dynamical temperature of the
-/// mixture, dynamical_temperature(), where the equilibrium start does not exist; the message
-/// gives T_d).
+/// Parses "decimation" or "reference"; throws field_error (key "scheme") otherwise.
+[[nodiscard]] ck_scheme parse_ck_scheme(const std::string& name);
+/// The name parse_ck_scheme accepts.
+[[nodiscard]] std::string to_string(ck_scheme scheme);
+
+/// Every parameter of a CK run (the app maps --T --T0 --tmax --dt --mix --scheme --grid
+/// --per-decade --threads onto them).
+struct ck_parameters {
+    ck_mixture mix = ck_mixture::pure(3); ///< f(q) = sum_p c_p q^p / 2 ("p:c,..." in JSON and on the command line)
+    double T = 0.5;                       ///< bath temperature after the quench (>= 0)
+    double T0 = std::numeric_limits<double>::infinity(); ///< initial temperature (> T_d, or infinity)
+    double tmax = 1e5;                        ///< final time (Langevin time units); the default run takes ~30 s
+    ck_scheme scheme = ck_scheme::decimation; ///< integration scheme
+    double dt = 0.0;                          ///< step: reference h (default 0.02) or the decimation's initial step
+                                              ///< h0 (default 1e-4); 0 = default
+    int grid = 512;                           ///< decimation: grid points N per time (even, >= 16)
+    int copied = 2;                           ///< decimation: diagonal band carried over (>= 2)
+    double tolerance = 1e-10;                 ///< decimation: fixed-point tolerance per row
+    int max_iterations = 200;                 ///< decimation: iteration cap per row
+    int tw_per_decade = 4;                    ///< aging table: waiting times 10^(k/tw_per_decade) in [1, tmax/2]
+    int lags_per_decade = 10;                 ///< aging table: lags 10^(k/lags_per_decade) in [0.1, tmax]
+    int output_points = 512;                  ///< at most this many grid times in /ck/* (the reference grid is thinned)
+    int threads = 0;                          ///< OpenMP threads the caller runs with (0 = OpenMP default): recorded in
+                     ///< the parameters only; run_ck never changes the thread count (the app does)
+};
+
+/// The field table of ck_parameters (dynamics/fields.hpp): every field with its JSON key as in
+/// the record's `parameters` (docs/ck.md) and, for the CK-only flags, its pspin_quench flag
+/// (--mix, --T0, --scheme, --grid; T, tmax, dt and lags_per_decade come from the flags shared
+/// with the finite-N methods). "dt" is written as the step used (the scheme's default for 0),
+/// "T0" as "infinity" when infinite; "threads" is not required when reading back (a checkpoint's
+/// configuration leaves it out). to_json adds the derived "num_parameters", "N" and "p".
+[[nodiscard]] const field_table<ck_parameters>& ck_parameters_fields();
+
+/// Checks every field; throws field_error (a parameter_error) with a one-line message naming
+/// the bad one by its key, or, from ck_system, parameter_error for a finite T0 at or below the
+/// dynamical temperature of the mixture, dynamical_temperature(), where the equilibrium start
+/// does not exist (the message gives T_d).
 void validate(const ck_parameters& p);
 
 /// Number of integration steps of the run, from t = 0 to tmax (what hooks.progress counts).
@@ -66,11 +87,12 @@ void restore(const checkpoint& c, ck_state& x);
 
 /// True when `c` was written by a CK run (pspin_quench --method ck).
 [[nodiscard]] bool is_ck_checkpoint(const checkpoint& c);
-/// The parameters stored in a CK checkpoint; throws record_error if it is not one.
+/// The parameters stored in a CK checkpoint (read through ck_parameters_fields(); threads = 0);
+/// throws record_error if it is not one or its configuration cannot be read.
 [[nodiscard]] ck_parameters ck_parameters_from_checkpoint(const checkpoint& c);
 
-/// JSON of the parameters as written in the record ("num_parameters": "infinity", T0 as
-/// "infinity" when infinite).
+/// JSON of the parameters as written in the record: the fields of ck_parameters_fields(), plus
+/// "num_parameters" and "N" ("infinity") and "p" (the pure p, null for a mixture).
 [[nodiscard]] nlohmann::json to_json(const ck_parameters& p);
 
 } // namespace glassy

@@ -51,7 +51,7 @@ TEST(dynamical_temperature, validate_refuses_t0_at_or_below_it) {
     EXPECT_THROW(glassy::validate(p), glassy::parameter_error);
     p.T0 = 0.6125;
     EXPECT_NO_THROW(glassy::validate(p));
-    p.mix = "3:1,4:1";
+    p.mix = ck_mixture::parse("3:1,4:1");
     EXPECT_THROW(glassy::validate(p), glassy::parameter_error);
     p.T0 = 0.81;
     EXPECT_NO_THROW(glassy::validate(p));

@@ -22,7 +22,7 @@ TEST(ck_run, leaves_the_openmp_thread_count_alone) {
     const int before = omp_get_max_threads();
     omp_set_num_threads(3);
     ck_parameters p;
-    p.scheme = "reference";
+    p.scheme = ck_scheme::reference;
     p.tmax = 1.0;
     p.dt = 0.1;
     p.threads = 2;

@@ -33,11 +33,11 @@ pspin_quench_parameters metropolis_parameters() {
 
 ck_parameters mixed_reference_parameters() {
     ck_parameters p;
-    p.mix = "4:0.5,3:1";
+    p.mix = ck_mixture::parse("4:0.5,3:1");
     p.T = 0.7;
     p.T0 = 2.0;
     p.tmax = 50;
-    p.scheme = "reference";
+    p.scheme = ck_scheme::reference;
     p.dt = 0.05;
     p.grid = 64;
     p.copied = 3;
@@ -97,6 +97,64 @@ TEST(ck_parameters, checkpoint_config_reads_back) {
         c.strings["kind"] = "ck";
         c.config = to_json(p).dump();
         EXPECT_EQ(to_json(ck_parameters_from_checkpoint(c)).dump(), c.config);
+    }
+}
+
+// The scheme is parsed once, at the boundary (issue 12, point 4): names round-trip, an unknown
+// one is a field_error naming "scheme".
+TEST(ck_parameters, scheme_names_round_trip) {
+    for (const auto scheme : {ck_scheme::decimation, ck_scheme::reference})
+        EXPECT_EQ(parse_ck_scheme(to_string(scheme)), scheme);
+    try {
+        (void)parse_ck_scheme("rk4");
+        ADD_FAILURE() << "rk4 accepted";
+    } catch (const field_error& e) {
+        EXPECT_EQ(e.key(), "scheme");
+        EXPECT_EQ(std::string(e.what()), "scheme must be 'decimation' or 'reference' (got 'rk4')");
+    }
+}
+
+// validate names the bad field by its key (the app prints its flag).
+TEST(ck_parameters, validate_names_the_field) {
+    struct bad_case {
+        void (*spoil)(ck_parameters&);
+        const char* key;
+    };
+    for (const auto& [spoil, key] :
+         {bad_case{[](ck_parameters& p) { p.T = -1; }, "T"}, bad_case{[](ck_parameters& p) { p.T0 = 0; }, "T0"},
+          bad_case{[](ck_parameters& p) { p.tmax = -1; }, "tmax"},
+          bad_case{[](ck_parameters& p) { p.grid = 15; }, "grid"},
+          bad_case{[](ck_parameters& p) { p.copied = 1; }, "copied"},
+          bad_case{[](ck_parameters& p) { p.lags_per_decade = 0; }, "lags_per_decade"}}) {
+        ck_parameters p;
+        spoil(p);
+        try {
+            validate(p);
+            ADD_FAILURE() << key << " accepted";
+        } catch (const field_error& e) {
+            EXPECT_EQ(e.key(), key);
+        }
+    }
+}
+
+// A checkpoint configuration with a bad mix or scheme is refused as a bad checkpoint; one
+// without "threads" (as checkpoints store it) reads back threads = 0.
+TEST(ck_parameters, checkpoint_config_is_parsed_once) {
+    checkpoint c;
+    c.tool = "pspin_quench";
+    c.strings["kind"] = "ck";
+    auto j = to_json(mixed_reference_parameters());
+    j.erase("threads");
+    c.config = j.dump();
+    const ck_parameters p = ck_parameters_from_checkpoint(c);
+    EXPECT_EQ(p.threads, 0);
+    EXPECT_EQ(p.scheme, ck_scheme::reference);
+    EXPECT_EQ(p.mix.terms(), (std::vector<std::pair<int, double>>{{3, 1.0}, {4, 0.5}}));
+    for (const auto& [key, bad] : {std::pair<std::string, std::string>{"mix", "1:1"}, {"scheme", "rk4"}}) {
+        auto spoilt = j;
+        spoilt[key] = bad;
+        c.config = spoilt.dump();
+        EXPECT_THROW((void)ck_parameters_from_checkpoint(c), record_error) << key;
     }
 }
 
