@@ -126,7 +126,7 @@ public:
                     } else if constexpr (std::is_same_v<M, bool S::*>) {
                         return app.add_flag(f.flag, s.*m, f.help);
                     } else {
-                        return app.add_option(f.flag, s.*m, f.help);
+                        return app.add_option(f.flag, member_value(s, m), f.help);
                     }
                 },
                 f.member);

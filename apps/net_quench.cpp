@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -85,98 +86,29 @@ std::string human_bytes(std::uint64_t b) {
     return buf;
 }
 
-/// What the command line gives: the training options and the app's own flags.
+/// What the command line gives: the training options (through their field table) and the app's own flags.
 struct cli_values {
     glassy::nets::quench_options o;
-    std::string model = "smallnet", noise_method = "batched", dataset = "mnist", device = "cpu", dtype = "float32";
+    std::unique_ptr<glassy::app::flag_set<glassy::nets::quench_options>> training; // the training flags
     std::string data_dir;
     std::string out = "net_quench.h5";
     int threads = 0;
     bool force = false, quiet = false;
-    std::int64_t synthetic_size = 28;
     std::string checkpoint_every, checkpoint_file, resume;
-    std::vector<std::pair<CLI::Option*, std::string>> training; // flag, its key in options_json
 };
 
-/// The flag table: every flag onto its field.
+/// The flags: the training options from quench_options_fields(), then the app's own.
 void add_flags(CLI::App& app, cli_values& v) {
-    auto& o = v.o;
-    auto& training = v.training;
-    training.push_back(
-        {app.add_option("--model", v.model, "toy | fc | smallnet | resnet18")->capture_default_str(), "/model"});
-    training.push_back({app.add_option("--dataset", v.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")
-                            ->capture_default_str(),
-                        "/dataset"});
+    v.training = std::make_unique<glassy::app::flag_set<glassy::nets::quench_options>>(
+        app, glassy::nets::quench_options_fields(), v.o);
     app.add_option(
         "--data-dir", v.data_dir,
         "dataset root with mnist/, fashion-mnist/, cifar-10-batches-bin/, cifar-100-binary/, or the folder "
         "holding the dataset's files (default: $GLASSY_DATA_DIR, else the first data/ above the executable)");
-    training.push_back({app.add_option("--hidden", o.hidden, "toy model width h (10 for the under-parametrised case)")
-                            ->capture_default_str(),
-                        "/hidden"});
-    training.push_back({app.add_option("--batch", o.batch, "minibatch size")->capture_default_str(), "/batch"});
-    training.push_back({app.add_option("--lr", o.lr, "learning rate (constant)")->capture_default_str(), "/lr"});
-    training.push_back(
-        {app.add_option("--momentum", o.momentum, "heavy-ball momentum")->capture_default_str(), "/momentum"});
-    training.push_back(
-        {app.add_option("--T", o.temperature, "SGLD temperature: adds sqrt(2 lr T) N(0,1) per weight and step (0: SGD)")
-             ->capture_default_str(),
-         "/T"});
-    training.push_back({app.add_option("--steps", o.steps, "SGD iterations")->capture_default_str(), "/steps"});
-    training.push_back(
-        {app.add_option("--seed", o.seed, "seed of initialisation, minibatches, SGLD noise, synthetic data")
-             ->capture_default_str(),
-         "/seed"});
-    training.push_back({app.add_option("--device", v.device, "cpu | cuda")->capture_default_str(), "/device"});
-    training.push_back(
-        {app.add_option("--dtype", v.dtype, "float32 | float64 (training precision; snapshots are float32)")
-             ->capture_default_str(),
-         "/dtype"});
-    training.push_back({app.add_option("--noise-samples", o.noise_samples,
-                                       "D(t_w) on N training samples (a class-balanced subset fixed by --seed)")
-                            ->capture_default_str(),
-                        "/noise_samples"});
-    training.push_back({app.add_option("--noise-method", v.noise_method, "batched | loop (per-sample reference)")
-                            ->capture_default_str(),
-                        "/noise_method"});
-    training.push_back(
-        {app.add_option("--eval-samples", o.eval_samples,
-                        "loss/accuracy on N train and N test samples (class-balanced subsets fixed by --seed)")
-             ->capture_default_str(),
-         "/eval_samples"});
-    training.push_back(
-        {app.add_option("--points-per-decade", o.points_per_decade, "measurement times and lags per decade")
-             ->capture_default_str(),
-         "/points_per_decade"});
-    training.push_back(
-        {app.add_option("--tw-per-decade", o.tw_per_decade, "waiting times per decade (from 10 to steps/2)")
-             ->capture_default_str(),
-         "/tw_per_decade"});
-    training.push_back(
-        {app.add_option("--synthetic-train", o.synthetic.train_count, "synthetic dataset: training images")
-             ->capture_default_str(),
-         "/synthetic/train_count"});
-    training.push_back({app.add_option("--synthetic-test", o.synthetic.test_count, "synthetic dataset: test images")
-                            ->capture_default_str(),
-                        "/synthetic/test_count"});
-    training.push_back({app.add_option("--synthetic-channels", o.synthetic.channels,
-                                       "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)")
-                            ->capture_default_str(),
-                        "/synthetic/channels"});
-    training.push_back({app.add_option("--synthetic-size", v.synthetic_size, "synthetic dataset: image side in pixels")
-                            ->capture_default_str(),
-                        "/synthetic/height"});
     app.add_option("--threads", v.threads,
                    "LibTorch intra-op threads (0: the checkpoint's when resuming, else OMP_NUM_THREADS when set, else "
                    "1, or all cores for resnet18)")
         ->capture_default_str();
-    training.push_back(
-        {app.add_flag("--save-snapshots", o.save_snapshots, "write the weights at each t_w to /snapshots (float32)"),
-         "/save_snapshots"});
-    training.push_back(
-        {app.add_flag("--grad-norm", o.grad_norm,
-                      "also record |grad L| on the train evaluation samples at each metrics point (one backward each)"),
-         "/grad_norm"});
     app.add_option("--out", v.out, "output record (HDF5)")->capture_default_str();
     app.add_option("--checkpoint-every", v.checkpoint_every,
                    "checkpoint interval: SGD steps (e.g. 500) or wall time (30s, 10m, 2h)");
@@ -190,28 +122,20 @@ void add_flags(CLI::App& app, cli_values& v) {
 /// differ from them); returns the checkpoint read.
 std::optional<glassy::checkpoint> options_from_flags(const CLI::App& app, cli_values& v) {
     auto& o = v.o;
-    o.model = glassy::nets::parse_model_kind(v.model);
-    o.noise = glassy::nets::parse_noise_method_flag(v.noise_method);
-    o.dataset = glassy::nets::parse_dataset_kind(v.dataset);
-    o.device = glassy::nets::parse_device_kind(v.device);
-    o.dtype = glassy::nets::parse_dtype_kind(v.dtype);
-    o.synthetic.height = o.synthetic.width = v.synthetic_size;
+    v.training->apply();
+    o.synthetic.width = o.synthetic.height; // --synthetic-size
     std::optional<glassy::checkpoint> saved;
     if (!v.resume.empty()) {
         saved = glassy::read_checkpoint(v.resume);
         const glassy::nets::quench_options stored = glassy::nets::options_from_checkpoint(*saved);
         glassy::nets::quench_options flags = o; // the given flags, on the stored dataset unless --dataset is given
         if (app.count("--dataset") == 0) flags.dataset = stored.dataset;
-        const nlohmann::json given = glassy::nets::options_json(flags), kept = glassy::nets::options_json(stored);
-        for (const auto& [opt, key] : v.training) {
-            if (opt->count() == 0) continue;
-            const nlohmann::json::json_pointer ptr(key);
-            if (given.contains(ptr) != kept.contains(ptr) || (given.contains(ptr) && given.at(ptr) != kept.at(ptr)))
-                throw glassy::parameter_error("checkpoint " + v.resume + " is from a different configuration (" +
-                                              opt->get_name() + " differs); leave training flags out when resuming");
-        }
+        const std::string flag =
+            v.training->first_differing(glassy::nets::options_json(flags), glassy::nets::options_json(stored));
+        if (!flag.empty())
+            throw glassy::parameter_error("checkpoint " + v.resume + " is from a different configuration (" + flag +
+                                          " differs); leave training flags out when resuming");
         o = stored;
-        v.model = glassy::nets::to_string(o.model);
     }
     return saved;
 }
@@ -220,7 +144,8 @@ std::optional<glassy::checkpoint> options_from_flags(const CLI::App& app, cli_va
 void refuse_ignored_flags(const CLI::App& app, const cli_values& v) {
     const auto& o = v.o;
     if (o.model != glassy::nets::model_kind::toy)
-        glassy::app::refuse_given(app, {"--hidden"}, "with --model " + v.model + " (the width of the toy model)");
+        glassy::app::refuse_given(app, {"--hidden"},
+                                  "with --model " + glassy::nets::to_string(o.model) + " (the width of the toy model)");
     if (o.dataset != glassy::nets::dataset_kind::synthetic)
         glassy::app::refuse_given(
             app, {"--synthetic-train", "--synthetic-test", "--synthetic-channels", "--synthetic-size"},
@@ -250,11 +175,12 @@ void report_start(const glassy::nets::quench& run, const cli_values& v, bool res
         if (glassy::nets::badly_unbalanced(subset.class_counts))
             std::cerr << "net_quench: warning: " << unbalanced_note(subset) << "\n";
     if (!v.quiet)
-        std::cerr << "net_quench: " << v.model << " on " << glassy::nets::to_string(v.o.dataset) << " ("
-                  << run.train_count() << " training samples" << data_source(run) << "), M = " << run.num_parameters()
-                  << " weights, " << run.num_waiting_times() << " waiting times, snapshot memory "
-                  << human_bytes(run.snapshot_bytes()) << " (" << run.snapshot_bytes() << " bytes), " << v.o.steps
-                  << " steps, threads " << torch::get_num_threads() << (resumed ? " (resumed)" : "") << "\n";
+        std::cerr << "net_quench: " << glassy::nets::to_string(v.o.model) << " on "
+                  << glassy::nets::to_string(v.o.dataset) << " (" << run.train_count() << " training samples"
+                  << data_source(run) << "), M = " << run.num_parameters() << " weights, " << run.num_waiting_times()
+                  << " waiting times, snapshot memory " << human_bytes(run.snapshot_bytes()) << " ("
+                  << run.snapshot_bytes() << " bytes), " << v.o.steps << " steps, threads " << torch::get_num_threads()
+                  << (resumed ? " (resumed)" : "") << "\n";
 }
 
 /// Runs the training with a progress line and writes the record; returns the exit code.

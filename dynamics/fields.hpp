@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -41,11 +42,23 @@ struct choice_member {
     std::function<void(S&, const std::string&)> set;
 };
 
+/// A value inside a member struct of S (e.g. options.synthetic.height, which no pointer to a
+/// member of S can name): a function that returns a reference to it.
+template <class S, class T>
+using nested_member = T& (*)(S&);
+
+/// The value that a (non-choice) member designates in s.
+template <class S, class M>
+[[nodiscard]] auto& member_value(S& s, M m) {
+    if constexpr (std::is_member_object_pointer_v<M>) return s.*m;
+    else return m(s);
+}
+
 /// Where a field's value lives in S.
 template <class S>
-using field_member =
-    std::variant<int S::*, std::int64_t S::*, std::uint64_t S::*, double S::*, bool S::*, std::string S::*,
-                 std::vector<double> S::*, std::vector<std::int64_t> S::*, choice_member<S>>;
+using field_member = std::variant<int S::*, std::int64_t S::*, std::uint64_t S::*, double S::*, bool S::*,
+                                  std::string S::*, nested_member<S, int>, nested_member<S, std::int64_t>,
+                                  std::vector<double> S::*, std::vector<std::int64_t> S::*, choice_member<S>>;
 
 /// One parameter of the struct S.
 template <class S>
@@ -75,7 +88,7 @@ template <class S>
     return std::visit(
         [&](const auto& m) -> nlohmann::json {
             if constexpr (std::is_same_v<std::decay_t<decltype(m)>, choice_member<S>>) return m.get(s);
-            else return s.*m;
+            else return member_value(const_cast<S&>(s), m); // only read
         },
         f.member);
 }
@@ -104,7 +117,7 @@ void read_fields(const field_table<S>& table, const nlohmann::json& j, S& s) {
             [&](const auto& m) {
                 if constexpr (std::is_same_v<std::decay_t<decltype(m)>, choice_member<S>>)
                     m.set(s, v.template get<std::string>());
-                else v.get_to(s.*m);
+                else v.get_to(member_value(s, m));
             },
             f.member);
     }

@@ -479,41 +479,105 @@ noise_method parse_noise_method(const std::string& name) {
     throw parameter_error("unknown noise_method '" + name + "' (expected batched or per_sample_loop)");
 }
 
+namespace {
+
+using options = quench_options;
+
+/// A choice field of an enum member M, by the names of to_string and parse.
+template <class E, E options::*M, E (*parse)(const std::string&)>
+choice_member<options> choice() {
+    return {[](const options& o) { return to_string(o.*M); },
+            [](options& o, const std::string& s) { o.*M = parse(s); }};
+}
+
+template <std::int64_t synthetic_options::*M>
+std::int64_t& synthetic_size(options& o) {
+    return o.synthetic.*M;
+}
+
+int& synthetic_noise(options& o) { return o.synthetic.noise; }
+
+bool is_synthetic(const options& o) { return o.dataset == dataset_kind::synthetic; }
+
+/// A field written only with the synthetic dataset.
+field<options> synthetic_field(const std::string& key, const std::string& flag, const std::string& help,
+                               field_member<options> member) {
+    return {"/synthetic/" + key, flag, help, std::move(member), true, is_synthetic};
+}
+
+/// A list of steps, written only when given, without a flag.
+field<options> steps_list(const std::string& key, std::vector<std::int64_t> options::*member) {
+    return {key, "", "", member, true, [member](const options& o) { return !(o.*member).empty(); }};
+}
+
+/// --noise-method by its flag names ("batched", "loop").
+choice_member<options> noise_flag() {
+    return {[](const options& o) { return flag_name(o.noise); },
+            [](options& o, const std::string& s) { o.noise = parse_noise_method_flag(s); }};
+}
+
+} // namespace
+
+const field_table<quench_options>& quench_options_fields() {
+    using O = options;
+    static const field_table<O> table = {
+        {"/model", "--model", "toy | fc | smallnet | resnet18", choice<model_kind, &O::model, parse_model_kind>()},
+        {"/dataset", "--dataset", "mnist | fashion-mnist | cifar10 | cifar100 | synthetic",
+         choice<dataset_kind, &O::dataset, parse_dataset_kind>()},
+        {"/hidden", "--hidden", "toy model width h (10 for the under-parametrised case)", &O::hidden},
+        {"/batch", "--batch", "minibatch size", &O::batch},
+        {"/lr", "--lr", "learning rate (constant)", &O::lr},
+        {"/momentum", "--momentum", "heavy-ball momentum", &O::momentum},
+        {"/T", "--T", "SGLD temperature: adds sqrt(2 lr T) N(0,1) per weight and step (0: SGD)", &O::temperature},
+        {"/steps", "--steps", "SGD iterations", &O::steps},
+        {"/seed", "--seed", "seed of initialisation, minibatches, SGLD noise, synthetic data", &O::seed},
+        {"/device", "--device", "cpu | cuda", choice<device_kind, &O::device, parse_device_kind>()},
+        {"/dtype", "--dtype", "float32 | float64 (training precision; snapshots are float32)",
+         choice<dtype_kind, &O::dtype, parse_dtype_kind>()},
+        {"/noise_samples", "--noise-samples", "D(t_w) on N training samples (a class-balanced subset fixed by --seed)",
+         &O::noise_samples},
+        {"/noise_method",
+         "--noise-method",
+         "batched | loop (per-sample reference)",
+         noise_flag(),
+         true,
+         {},
+         [](const O& o) { return nlohmann::json(to_string(o.noise)); },
+         [](O& o, const nlohmann::json& j) { o.noise = parse_noise_method(j.get<std::string>()); }},
+        {"/eval_samples", "--eval-samples",
+         "loss/accuracy on N train and N test samples (class-balanced subsets fixed by --seed)", &O::eval_samples},
+        {"/points_per_decade", "--points-per-decade", "measurement times and lags per decade", &O::points_per_decade},
+        {"/tw_per_decade", "--tw-per-decade", "waiting times per decade (from 10 to steps/2)", &O::tw_per_decade},
+        {"/tw_first", "", "", &O::tw_first},
+        synthetic_field("train_count", "--synthetic-train", "synthetic dataset: training images",
+                        &synthetic_size<&synthetic_options::train_count>),
+        synthetic_field("test_count", "--synthetic-test", "synthetic dataset: test images",
+                        &synthetic_size<&synthetic_options::test_count>),
+        synthetic_field("channels", "--synthetic-channels",
+                        "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)",
+                        &synthetic_size<&synthetic_options::channels>),
+        synthetic_field("height", "--synthetic-size", "synthetic dataset: image side in pixels",
+                        &synthetic_size<&synthetic_options::height>),
+        synthetic_field("width", "", "", &synthetic_size<&synthetic_options::width>),
+        synthetic_field("classes", "", "", &synthetic_size<&synthetic_options::classes>),
+        synthetic_field("noise", "", "", &synthetic_noise),
+        {"/save_snapshots", "--save-snapshots", "write the weights at each t_w to /snapshots (float32)",
+         &O::save_snapshots},
+        {"/grad_norm", "--grad-norm",
+         "also record |grad L| on the train evaluation samples at each metrics point (one backward each)",
+         &O::grad_norm},
+        steps_list("/tw_steps", &O::tw_steps),
+        steps_list("/lag_steps", &O::lag_steps),
+    };
+    return table;
+}
+
 nlohmann::json options_json(const quench_options& o) {
-    nlohmann::json p;
-    p["model"] = to_string(o.model);
-    p["dataset"] = to_string(o.dataset);
-    p["hidden"] = o.hidden;
-    p["batch"] = o.batch;
-    p["lr"] = o.lr;
-    p["momentum"] = o.momentum;
-    p["T"] = o.temperature;
-    p["steps"] = o.steps;
-    p["seed"] = o.seed;
-    p["device"] = to_string(o.device);
-    p["dtype"] = to_string(o.dtype);
-    p["noise_samples"] = o.noise_samples;
-    p["noise_method"] = to_string(o.noise);
-    p["eval_samples"] = o.eval_samples;
-    p["points_per_decade"] = o.points_per_decade;
-    p["tw_per_decade"] = o.tw_per_decade;
-    p["tw_first"] = o.tw_first;
-    p["save_snapshots"] = o.save_snapshots;
-    p["grad_norm"] = o.grad_norm;
+    nlohmann::json p = nlohmann::json::object();
+    write_fields(quench_options_fields(), o, p);
     // The rule of the D / evaluation subsets. In the configuration, so that a checkpoint of the
     // older first-S rule (no such key) is refused rather than continued with other samples.
     p["measurement_subset"] = "class_balanced";
-    if (!o.tw_steps.empty()) p["tw_steps"] = o.tw_steps;
-    if (!o.lag_steps.empty()) p["lag_steps"] = o.lag_steps;
-    if (o.dataset == dataset_kind::synthetic) {
-        p["synthetic"] = {{"train_count", o.synthetic.train_count},
-                          {"test_count", o.synthetic.test_count},
-                          {"channels", o.synthetic.channels},
-                          {"height", o.synthetic.height},
-                          {"width", o.synthetic.width},
-                          {"classes", o.synthetic.classes},
-                          {"noise", o.synthetic.noise}};
-    }
     return p;
 }
 
@@ -528,39 +592,8 @@ std::optional<int> checkpoint_threads(const checkpoint& c) {
 quench_options options_from_checkpoint(const checkpoint& c) {
     if (c.tool != tool_name) throw record_error("checkpoint was written by " + c.tool + ", not net_quench");
     try {
-        const auto j = nlohmann::json::parse(c.config);
         quench_options o;
-        o.model = parse_model_kind(j.at("model").get<std::string>());
-        o.dataset = parse_dataset_kind(j.at("dataset").get<std::string>());
-        o.hidden = j.at("hidden");
-        o.batch = j.at("batch");
-        o.lr = j.at("lr");
-        o.momentum = j.at("momentum");
-        o.temperature = j.at("T");
-        o.steps = j.at("steps");
-        o.seed = j.at("seed");
-        o.device = parse_device_kind(j.at("device").get<std::string>());
-        o.dtype = parse_dtype_kind(j.at("dtype").get<std::string>());
-        o.noise_samples = j.at("noise_samples");
-        o.noise = parse_noise_method(j.at("noise_method").get<std::string>());
-        o.eval_samples = j.at("eval_samples");
-        o.points_per_decade = j.at("points_per_decade");
-        o.tw_per_decade = j.at("tw_per_decade");
-        o.tw_first = j.at("tw_first");
-        o.save_snapshots = j.at("save_snapshots");
-        o.grad_norm = j.at("grad_norm");
-        if (j.contains("tw_steps")) o.tw_steps = j.at("tw_steps").get<std::vector<std::int64_t>>();
-        if (j.contains("lag_steps")) o.lag_steps = j.at("lag_steps").get<std::vector<std::int64_t>>();
-        if (j.contains("synthetic")) {
-            const auto& s = j.at("synthetic");
-            o.synthetic.train_count = s.at("train_count");
-            o.synthetic.test_count = s.at("test_count");
-            o.synthetic.channels = s.at("channels");
-            o.synthetic.height = s.at("height");
-            o.synthetic.width = s.at("width");
-            o.synthetic.classes = s.at("classes");
-            o.synthetic.noise = s.at("noise");
-        }
+        read_fields(quench_options_fields(), nlohmann::json::parse(c.config), o);
         return o;
     } catch (const nlohmann::json::exception& e) {
         throw record_error(std::string("checkpoint: bad configuration (") + e.what() + ")");

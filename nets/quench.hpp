@@ -5,6 +5,7 @@
 /// two_time_recorder, and the record. net_quench maps its flags onto quench_options.
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/driver.hpp"
+#include "dynamics/fields.hpp"
 #include "dynamics/record.hpp"
 #include "dynamics/run_control.hpp"
 #include "nets/datasets.hpp"
@@ -77,6 +78,14 @@ struct quench_options {
                                                 ///< metrics point (observable grad_norm; one backward each)
     synthetic_options synthetic;                ///< sizes of the synthetic dataset (its seed is `seed`)
 };
+
+/// The field table of quench_options (dynamics/fields.hpp): every option but data_dir, at its key
+/// in options_json, with net_quench's flag where the command line sets it. Choices by name (model,
+/// dataset, device, dtype; noise_method is "batched" or "per_sample_loop" in JSON, "batched" or
+/// "loop" on the command line: flag_name); the synthetic sizes only with the synthetic dataset;
+/// tw_steps / lag_steps only when given. --synthetic-size sets synthetic.height (the app makes the
+/// width equal to it).
+[[nodiscard]] const field_table<quench_options>& quench_options_fields();
 
 /// The options that define a run (every field but data_dir) as JSON: the checkpoint's config
 /// and the basis of the record's parameters. tw_steps / lag_steps appear only when given.

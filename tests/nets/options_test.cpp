@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 namespace glassy::nets {
@@ -59,6 +60,63 @@ TEST(net_options, checkpoint_config_reads_back) {
         c.config = options_json(o).dump();
         EXPECT_EQ(options_json(options_from_checkpoint(c)).dump(), c.config);
     }
+}
+
+// Issue 12 §4: every choice parses back from the name it is written as, and an unknown name is
+// refused with parameter_error.
+TEST(net_options, choice_names_read_back) {
+    for (const auto k : {dataset_kind::mnist, dataset_kind::fashion_mnist, dataset_kind::cifar10,
+                         dataset_kind::cifar100, dataset_kind::synthetic})
+        EXPECT_EQ(parse_dataset_kind(to_string(k)), k);
+    EXPECT_EQ(to_string(dataset_kind::fashion_mnist), "fashion-mnist");
+    for (const auto k : {device_kind::cpu, device_kind::cuda}) EXPECT_EQ(parse_device_kind(to_string(k)), k);
+    for (const auto k : {dtype_kind::float32, dtype_kind::float64}) EXPECT_EQ(parse_dtype_kind(to_string(k)), k);
+    for (const auto m : {noise_method::batched, noise_method::per_sample_loop}) {
+        EXPECT_EQ(parse_noise_method(to_string(m)), m);
+        EXPECT_EQ(parse_noise_method_flag(flag_name(m)), m);
+    }
+    EXPECT_EQ(flag_name(noise_method::per_sample_loop), "loop");
+    EXPECT_EQ(to_string(noise_method::per_sample_loop), "per_sample_loop");
+    EXPECT_THROW((void)parse_dataset_kind("imagenet"), parameter_error);
+    EXPECT_THROW((void)parse_device_kind("tpu"), parameter_error);
+    EXPECT_THROW((void)parse_dtype_kind("float16"), parameter_error);
+    EXPECT_THROW((void)parse_noise_method_flag("per_sample_loop"), parameter_error);
+    EXPECT_THROW((void)parse_noise_method("loop"), parameter_error);
+}
+
+// Issue 12 §5: the field table is the whole options JSON: with every conditional field present,
+// its keys are exactly the table's (plus the constant measurement_subset), each key and flag once.
+TEST(net_options, field_table_covers_the_json) {
+    const nlohmann::json j = options_json(toy_synthetic_options());
+    std::set<std::string> keys, flags;
+    for (const auto& f : quench_options_fields()) {
+        EXPECT_TRUE(keys.insert(f.key).second) << f.key;
+        if (!f.flag.empty()) {
+            EXPECT_TRUE(flags.insert(f.flag).second) << f.flag;
+        }
+        EXPECT_TRUE(j.contains(nlohmann::json::json_pointer(f.key))) << f.key;
+    }
+    std::size_t leaves = 0;
+    const nlohmann::json flat = j.flatten();
+    for (const auto& [key, value] : flat.items()) {
+        (void)value;
+        ++leaves;
+        EXPECT_TRUE(keys.count(key) == 1 || key == "/measurement_subset" || key.rfind("/tw_steps/", 0) == 0 ||
+                    key.rfind("/lag_steps/", 0) == 0)
+            << key;
+    }
+    EXPECT_EQ(leaves, keys.size() - 2 + 2 + 2 + 1); // tw_steps and lag_steps flatten to two entries each
+    EXPECT_EQ(flags.size(), 22u);                   // net_quench's training flags (docs/cli.md)
+}
+
+// A checkpoint whose configuration names an unknown choice is refused in one line.
+TEST(net_options, checkpoint_with_an_unknown_choice_is_refused) {
+    checkpoint c;
+    c.tool = "net_quench";
+    nlohmann::json j = options_json(quench_options{});
+    j["device"] = "tpu";
+    c.config = j.dump();
+    EXPECT_THROW((void)options_from_checkpoint(c), record_error);
 }
 
 } // namespace
