@@ -45,6 +45,16 @@ void add_flags(CLI::App& app, cli_values& v) {
 }
 
 /// The checkpoint file: --checkpoint, else the resumed one, else OUT.ckpt.
+/// The hooks of a run: `progress` updated every `every` steps, a stop on SIGINT/SIGTERM that sets
+/// `interrupted` (app::stop_on_signal).
+run_hooks quench_hooks(app::progress_line& progress, std::int64_t every, bool& interrupted) {
+    run_hooks hooks;
+    hooks.progress_every = every;
+    hooks.progress = [&progress](std::int64_t done, std::int64_t total) { progress.update(done, total); };
+    hooks.stop = app::stop_on_signal(interrupted);
+    return hooks;
+}
+
 std::filesystem::path checkpoint_path(const cli_values& v) {
     return !v.checkpoint_file.empty() ? v.checkpoint_file : !v.resume.empty() ? v.resume : v.out + ".ckpt";
 }
@@ -102,11 +112,8 @@ int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<
     control.checkpoint_every = trigger(every.steps, every.seconds);
     control.resume = saved ? &*saved : nullptr;
     app::progress_line progress(!v.quiet, "pspin_quench");
-    run_hooks hooks;
-    hooks.progress_every = 1;
-    hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
     bool interrupted = false;
-    hooks.stop = app::stop_on_signal(interrupted);
+    const run_hooks hooks = quench_hooks(progress, 1, interrupted);
     record rec = run_ck(ck, hooks, control);
     progress.finish();
     rec.parameters["wall_seconds"] = progress.elapsed();
@@ -165,11 +172,8 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
                      static_cast<long long>(steps_per_sample(par)) * par.samples, par.samples, par.replicas,
                      omp_get_max_threads(), memory.couplings / (1 << 20), saved ? " (resumed)" : "");
     app::progress_line progress(!v.quiet, "pspin_quench");
-    run_hooks hooks;
-    hooks.progress_every = 50;
-    hooks.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
     bool interrupted = false;
-    hooks.stop = app::stop_on_signal(interrupted);
+    const run_hooks hooks = quench_hooks(progress, 50, interrupted);
     record rec = run_pspin_quench(par, hooks, control);
     progress.finish();
     rec.parameters["threads"] = omp_get_max_threads();
