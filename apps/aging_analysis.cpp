@@ -5,6 +5,7 @@
 #include "apps/common.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/record.hpp"
+#include "physics/quench.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -99,23 +100,45 @@ void analyse_average(const std::vector<std::string>& files, const std::string& o
     print_result(glassy::write_report(run, s, out, options), out);
 }
 
+// Joins the part records of one p-spin run (pspin_quench --sample-offset) into its record (--merge).
+void merge(const std::vector<std::string>& files, const std::string& out, bool force) {
+    require_distinct_files(files);
+    glassy::app::check_output(out, force);
+    std::vector<glassy::named_record> parts;
+    for (const auto& f : files) parts.push_back({f, glassy::read_record(f)});
+    const glassy::record rec = glassy::merge_pspin_parts(parts);
+    glassy::write_record(rec, out);
+    std::cout << "wrote " << out << ": samples " << rec.parameters.value("sample_offset", 0) << " to "
+              << rec.parameters.value("sample_offset", 0) + rec.parameters.at("samples").get<int>() - 1 << " from "
+              << files.size() << " part(s)\n";
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"aging_analysis: aging analysis of glassy records (p-spin, CK or network)", "aging_analysis"};
     std::vector<std::string> files;
     std::string out;
-    bool compare_two = false, no_plots = false;
+    bool compare_two = false, no_plots = false, merge_parts = false, force = false;
     glassy::report_options options;
     app.add_option("files", files, "record files (.h5); several = average of runs differing only in seed")->required();
-    app.add_option("--out", out, "output directory")->required();
+    app.add_option("--out", out, "output directory (with --merge: the merged record, FILE.h5)")->required();
     app.add_flag("--compare", compare_two, "compare exactly two records side by side (glass first, network second)");
     app.add_option("--gnuplot", options.gnuplot, "gnuplot program")->capture_default_str();
     app.add_flag("--no-plots", no_plots, "write tables, scripts and summary only");
+    app.add_flag(
+        "--merge", merge_parts,
+        "join the part records of one p-spin run (pspin_quench --sample-offset) into its record --out FILE.h5");
+    app.add_flag("--force", force, "with --merge: overwrite an existing output record");
     if (const int rc = glassy::app::parse(app, argc, argv); rc >= 0) return rc;
     options.plots = !no_plots;
     try {
-        if (compare_two) compare(files, out, options);
+        if (merge_parts)
+            glassy::app::refuse_given(app, {"--compare", "--no-plots", "--gnuplot"},
+                                      "with --merge (it writes a record, no analysis)");
+        else glassy::app::refuse_given(app, {"--force"}, "without --merge (the analysis writes into a directory)");
+        if (merge_parts) merge(files, out, force);
+        else if (compare_two) compare(files, out, options);
         else analyse_average(files, out, options);
     } catch (const std::exception& e) {
         std::string msg = e.what();

@@ -42,7 +42,8 @@ inline std::function<bool(std::int64_t)> stop_on_signal(bool& asked) {
 /// The end of every run (exit codes in docs/cli.md): writes `rec` to `out`, then
 /// - complete: removes the spent checkpoint `checkpoint` (if any) and returns -1 (go on: the app
 ///   prints its summary and exits 0);
-/// - interrupted: "TOOL: WHY; partial record OUT, resume with --resume CHECKPOINT" on stderr, 130;
+/// - interrupted: "TOOL: WHY; partial record OUT, resume with --resume CHECKPOINT" on stderr (without
+///   the resume part when `checkpoint` is empty), 130;
 /// - otherwise (diverged): "TOOL: error: WHY; what was measured before is in OUT", 3;
 /// WHY is the record's parameters["stop_reason"] ("interrupted" when it has none, as CK records).
 /// Throws record_error when the record cannot be written.
@@ -56,8 +57,11 @@ inline int finish_run(const std::string& tool, const record& rec, const std::fil
     }
     if (interrupted) {
         const std::string why = rec.parameters.value("stop_reason", std::string("interrupted"));
-        std::fprintf(stderr, "%s: %s; partial record %s, resume with --resume %s\n", tool.c_str(), why.c_str(),
-                     out.c_str(), checkpoint.c_str());
+        if (checkpoint.empty()) // no checkpoint (pspin_quench under mpirun with several ranks)
+            std::fprintf(stderr, "%s: %s; partial record %s\n", tool.c_str(), why.c_str(), out.c_str());
+        else
+            std::fprintf(stderr, "%s: %s; partial record %s, resume with --resume %s\n", tool.c_str(), why.c_str(),
+                         out.c_str(), checkpoint.c_str());
         return 130;
     }
     const std::string why = rec.parameters.value("stop_reason", std::string("stopped"));

@@ -1,6 +1,7 @@
 // pspin_quench: quench the spherical p-spin model from T = infinity and write a record.
 // This main only parses flags, builds the run, runs it, and writes the record.
 #include "apps/common.hpp"
+#include "apps/ensemble.hpp"
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/record.hpp"
 #include "dynamics/run_control.hpp"
@@ -25,6 +26,7 @@ struct cli_values {
     std::string out = "pspin_quench.h5", checkpoint_every, checkpoint_file, resume;
     int threads = 0;
     bool force = false, quiet = false;
+    const app::ensemble* job = nullptr;                              // the MPI job (one process without mpirun)
     std::unique_ptr<app::flag_set<pspin_quench_parameters>> physics; // the finite-N flags
     std::unique_ptr<app::flag_set<ck_parameters>> ck_flags;          // --mix --T0 --scheme --grid
 };
@@ -33,7 +35,8 @@ struct cli_values {
 void add_flags(CLI::App& app, cli_values& v) {
     v.physics = std::make_unique<app::flag_set<pspin_quench_parameters>>(app, pspin_quench_fields(), v.par);
     v.ck_flags = std::make_unique<app::flag_set<ck_parameters>>(app, ck_parameters_fields(), v.ck);
-    app.add_option("--threads", v.threads, "OpenMP threads (0 = all cores); results do not depend on it")
+    app.add_option("--threads", v.threads,
+                   "OpenMP threads (0 = all cores, 1 per rank under mpirun); results do not depend on it")
         ->capture_default_str();
     app.add_option("--out", v.out, "output record (HDF5)")->capture_default_str();
     app.add_option("--checkpoint-every", v.checkpoint_every,
@@ -97,6 +100,8 @@ ck_parameters ck_from_flags(const CLI::App& app, const cli_values& v, const std:
 
 /// --method ck: integrates the CK equations and writes the record; returns the exit code.
 int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<checkpoint>& saved) {
+    if (v.job->size() > 1)
+        throw parameter_error("--method ck integrates one system: run it without mpirun (or with -np 1)");
     const ck_parameters ck = ck_from_flags(app, v, saved);
     const app::interval every = app::parse_interval(v.checkpoint_every);
     app::check_output(v.out, v.force);
@@ -148,35 +153,78 @@ pspin_quench_parameters finite_n_from_flags(const CLI::App& app, cli_values& v,
     return par;
 }
 
+/// Under mpirun with more than one rank: refuses what the ranks cannot share (docs/cluster.md).
+void check_ranks(const CLI::App& app, const app::ensemble& job, const pspin_quench_parameters& par) {
+    if (job.size() == 1) return;
+    const std::string ranks = "under mpirun with " + std::to_string(job.size()) + " ranks";
+    if (job.size() > par.samples)
+        throw parameter_error(ranks + ": more ranks than --samples " + std::to_string(par.samples) +
+                              " (a rank runs whole samples; use -np " + std::to_string(par.samples) + " or fewer)");
+    app::refuse_given(app, {"--checkpoint-every", "--checkpoint", "--resume"},
+                      ranks + " (checkpoints are per process: run parts with --sample-offset, docs/cluster.md)");
+}
+
+/// Under mpirun with more than one rank: this rank's share of the samples (app::share_of),
+/// measured, gathered on rank 0 and assembled there into the record one process writes
+/// (assemble_pspin_quench, with the samples kept for a part record); nullopt on the other ranks.
+/// An error on a rank ends the whole job.
+std::optional<record> run_shared(const app::ensemble& job, const pspin_quench_parameters& par, const run_hooks& hooks,
+                                 bool keep_samples) {
+    const app::share mine = app::share_of(job.rank(), job.size(), par.samples);
+    pspin_quench_parameters part = par;
+    part.sample_offset = par.sample_offset + mine.first;
+    part.samples = mine.count;
+    std::string bytes;
+    try {
+        bytes = to_bytes(measure_pspin_samples(part, hooks).save());
+    } catch (const std::exception& e) {
+        job.fail("pspin_quench", e.what(), 1);
+    }
+    const std::vector<std::string> parts = job.gather(bytes);
+    if (!job.root()) return std::nullopt;
+    std::vector<sample_block> blocks;
+    for (const auto& b : parts) blocks.push_back(sample_block::restore(checkpoint_from_bytes(b)));
+    return assemble_pspin_quench(par, blocks, keep_samples);
+}
+
 /// --method langevin|heun|metropolis: runs the quench and writes the record; returns the exit code.
 int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<checkpoint>& saved) {
     const pspin_quench_parameters par = finite_n_from_flags(app, v, saved);
+    check_ranks(app, *v.job, par);
     const app::interval every = app::parse_interval(v.checkpoint_every);
     const quench_memory memory = memory_estimate(par);
     app::check_memory(memory.total(),
                       "couplings (N = " + std::to_string(par.n) + ", p = " + std::to_string(par.p) + ") and snapshots");
     app::check_output(v.out, v.force);
-    if (v.threads > 0) omp_set_num_threads(v.threads);
+    if (v.threads > 0 || v.job->size() > 1) omp_set_num_threads(v.threads > 0 ? v.threads : 1);
     app::install_signal_handlers();
     run_control control;
-    control.checkpoint_path = checkpoint_path(v);
+    if (v.job->size() == 1) control.checkpoint_path = checkpoint_path(v);
     control.checkpoint_every = trigger(every.steps, every.seconds);
     control.resume = saved ? &*saved : nullptr;
 
     if (!v.quiet)
         std::fprintf(stderr,
                      "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %lld steps, %d sample(s) x %d "
-                     "replica(s), %d thread(s), couplings %.1f MiB%s\n",
+                     "replica(s), %d thread(s)%s, couplings %.1f MiB%s\n",
                      par.p, par.n, par.temperature, to_string(par.method).c_str(),
                      par.method == quench_method::metropolis ? 1.0 : par.dt, par.tmax,
                      static_cast<long long>(steps_per_sample(par)) * par.samples, par.samples, par.replicas,
-                     omp_get_max_threads(), memory.couplings / (1 << 20), saved ? " (resumed)" : "");
+                     omp_get_max_threads(),
+                     v.job->size() > 1 ? (" per rank x " + std::to_string(v.job->size()) + " MPI ranks").c_str() : "",
+                     memory.couplings / (1 << 20), saved ? " (resumed)" : "");
     app::progress_line progress(!v.quiet, "pspin_quench");
     bool interrupted = false;
     const run_hooks hooks = quench_hooks(progress, 50, interrupted);
-    record rec = run_pspin_quench(par, hooks, control);
+    // A part of a larger run (--sample-offset, docs/cluster.md) keeps its samples for the merge.
+    const bool part = app.count("--sample-offset") > 0 || par.sample_offset != 0;
+    std::optional<record> shared = v.job->size() > 1 ? run_shared(*v.job, par, hooks, part) : std::nullopt;
+    if (v.job->size() > 1 && !shared) return 0; // not rank 0: rank 0 writes the record
+    record rec =
+        shared ? std::move(*shared) : assemble_pspin_quench(par, {measure_pspin_samples(par, hooks, control)}, part);
     progress.finish();
     rec.parameters["threads"] = omp_get_max_threads();
+    if (v.job->size() > 1) rec.parameters["ranks"] = v.job->size();
     rec.parameters["wall_seconds"] = progress.elapsed();
     if (const int rc = app::finish_run("pspin_quench", rec, v.out, control.checkpoint_path, interrupted); rc >= 0)
         return rc;
@@ -188,14 +236,23 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
 } // namespace
 
 int main(int argc, char** argv) {
+    std::optional<app::ensemble> job; // first: MPI_Init may edit argv
+    try {
+        job.emplace(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "pspin_quench: error: %s\n", e.what());
+        return 1;
+    }
     cli_values v;
+    v.job = &*job;
     CLI::App app{"Quench the spherical p-spin glass from T = infinity to T and record e(t) and "
                  "Delta(t_w, t_w + t).\nFinite N: --method langevin|heun|metropolis; N = infinity: --method ck "
                  "(Cugliandolo-Kurchan equations).",
                  "pspin_quench"};
     add_flags(app, v);
     if (const int rc = app::parse(app, argc, argv); rc >= 0) return rc;
-    app::exec_with_passive_omp_wait(v.threads > 0 ? v.threads : omp_get_max_threads(), argv); // docs/cli.md, --threads
+    if (!job->mpi()) // no exec once MPI runs; under mpirun, docs/cluster.md sets OMP_WAIT_POLICY
+        app::exec_with_passive_omp_wait(v.threads > 0 ? v.threads : omp_get_max_threads(), argv); // docs/cli.md
 
     try {
         std::optional<checkpoint> saved;

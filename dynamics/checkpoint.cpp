@@ -112,4 +112,22 @@ checkpoint read_checkpoint(const std::filesystem::path& path, read_isolation iso
                                                       : read();
 }
 
+std::string to_bytes(const checkpoint& c) {
+    std::string out;
+    for_each_field(c, [&](const auto& x) { put(out, x); });
+    return out;
+}
+
+checkpoint checkpoint_from_bytes(std::string_view bytes) {
+    checkpoint c;
+    wire_in in{bytes.data(), bytes.data() + bytes.size()};
+    try {
+        for_each_field(c, [&](auto& x) { get(in, x); });
+    } catch (const record_error&) {
+        throw record_error("checkpoint bytes: damaged (truncated or inconsistent)");
+    }
+    if (in.left() != 0) throw record_error("checkpoint bytes: damaged (trailing bytes)");
+    return c;
+}
+
 } // namespace glassy

@@ -13,6 +13,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 namespace glassy {
 
@@ -72,6 +73,15 @@ void write_checkpoint(const checkpoint& c, const std::filesystem::path& path);
 /// included); throws record_error with a one-line message otherwise.
 [[nodiscard]] checkpoint read_checkpoint(const std::filesystem::path& path,
                                          read_isolation isolation = read_isolation::child_process);
+
+/// The checkpoint as one byte string, to send it to another process of the same job (the MPI
+/// gather of pspin_quench, apps/ensemble.hpp): every entry, in the byte layout in which a child
+/// process sends what it read (dynamics/hdf5_io.hpp), this machine's byte order; not a file format
+/// (use write_checkpoint for files).
+[[nodiscard]] std::string to_bytes(const checkpoint& c);
+/// The checkpoint to_bytes wrote; throws record_error when `bytes` are not one (truncated or
+/// with trailing bytes).
+[[nodiscard]] checkpoint checkpoint_from_bytes(std::string_view bytes);
 
 /// Text state of any object with stream operators (std RNG engines and distributions).
 template <class T>

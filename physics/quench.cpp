@@ -5,6 +5,7 @@
 #include "physics/pspin.hpp"
 #include "physics/steppers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -199,6 +200,10 @@ const field_table<pspin_quench_parameters>& pspin_quench_fields() {
          [](P& p, const nlohmann::json& j) { j.get_to(p.dt); }},
         {"/tmax", "--tmax", "duration of the run (Langevin time or sweeps)", &P::tmax},
         {"/samples", "--samples", "independent disorder samples and initial conditions", &P::samples},
+        // Absent for 0: records as before offsets existed.
+        {"/sample_offset", "--sample-offset",
+         "index of the first sample: compute samples K ... K + samples - 1 of the larger run (job arrays)",
+         &P::sample_offset, true, [](const P& p) { return p.sample_offset != 0; }},
         // Absent for 1: records as before replicas existed.
         {"/replicas", "--replicas",
          "replicas per disorder sample, run as one batch (each counts as a sample in the record)", &P::replicas, true,
@@ -227,6 +232,8 @@ void validate(const pspin_quench_parameters& par) {
     if (!(par.tmax > 0) || !std::isfinite(par.tmax)) throw field_error("tmax", "must be > 0");
     if (par.tmax < step_dt(par)) throw field_error("tmax", "must be at least one step (dt)");
     if (par.samples < 1) throw field_error("samples", "must be >= 1");
+    if (par.sample_offset < 0 || par.sample_offset > std::numeric_limits<int>::max() - par.samples)
+        throw field_error("sample_offset", "must be >= 0, with sample_offset + samples within a 32-bit int");
     if (const double steps = std::round(par.tmax / step_dt(par)) * par.samples; !(steps < max_quench_steps)) {
         std::ostringstream msg;
         msg << "--tmax / --dt asks for " << steps << " steps" << (par.samples > 1 ? " (over all --samples)" : "")
@@ -448,6 +455,12 @@ private:
     run_state m_rs;
 };
 
+// Where finished replica-sample k lives in a checkpoint (and a sample_block).
+std::string done_prefix(std::size_t k) { return "done/" + std::to_string(k) + "/"; }
+
+// The group of a part record that holds its sample_block (assemble_pspin_quench, keep_samples).
+const std::string sample_block_group = "sample_block/";
+
 // Checks that `c` continues this quench, loads its finished samples into `results` and returns
 // the sample to go on with. Throws record_error otherwise.
 int resume_results(const quench_plan& plan, const checkpoint& c, std::vector<sample_result>& results) {
@@ -456,7 +469,7 @@ int resume_results(const quench_plan& plan, const checkpoint& c, std::vector<sam
     const auto first = static_cast<int>(c.integer("sample"));
     if (first < 0 || first > plan.par.samples) throw record_error("checkpoint: bad sample index");
     for (int k = 0; k < first * plan.par.replicas; ++k)
-        results.emplace_back().restore(c, "done/" + std::to_string(k) + "/");
+        results.emplace_back().restore(c, done_prefix(static_cast<std::size_t>(k)));
     return first;
 }
 
@@ -467,23 +480,25 @@ checkpoint quench_checkpoint(const quench_plan& plan, int s, const std::vector<s
     c.tool = "pspin_quench";
     c.config = plan.config;
     c.integers["sample"] = s;
-    for (std::size_t k = 0; k < results.size(); ++k) results[k].save(c, "done/" + std::to_string(k) + "/");
+    for (std::size_t k = 0; k < results.size(); ++k) results[k].save(c, done_prefix(k));
     sample.save(c);
     return c;
 }
 
 } // namespace
 
-record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hooks, const run_control& control) {
+sample_block measure_pspin_samples(const pspin_quench_parameters& par, const run_hooks& hooks,
+                                   const run_control& control) {
     validate(par);
     const quench_plan plan = make_plan(par);
     std::vector<sample_result> results;
     const int first = control.resume ? resume_results(plan, *control.resume, results) : 0;
+    int finished_samples = first;
     trigger when = control.checkpoint_every;
     when.reset();
-    run_end end;
-    for (int s = first; s < par.samples && !end.stopped(); ++s) {
-        sample_run sample(plan, s);
+    sample_block block;
+    for (int s = first; s < par.samples && !block.end.stopped(); ++s) {
+        sample_run sample(plan, par.sample_offset + s);
         if (control.resume && s == first && control.resume->integers.count("step")) sample.restore(*control.resume);
         const auto save = [&] {
             write_checkpoint(quench_checkpoint(plan, s, results, sample), control.checkpoint_path);
@@ -497,8 +512,9 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
             if (!control.checkpoint_path.empty() && when.due(step)) save();
         };
         inner.stop = hooks.stop;
-        const bool finished = sample.run(inner, end);
-        if (!finished && end.reason == stop_reason::interrupted && !control.checkpoint_path.empty()) save();
+        const bool finished = sample.run(inner, block.end);
+        if (!finished && block.end.reason == stop_reason::interrupted && !control.checkpoint_path.empty()) save();
+        finished_samples += finished ? 1 : 0;
         if (finished || results.empty()) { // all replicas, or the measured part of a lone first sample
             for (std::size_t r = 0; r < static_cast<std::size_t>(par.replicas); ++r) {
                 results.push_back(sample.result(r));
@@ -506,8 +522,154 @@ record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hoo
             }
         }
     }
+    block.first = par.sample_offset;
+    block.samples = par.samples;
+    block.finished = finished_samples;
+    for (std::size_t k = 0; k < results.size(); ++k) results[k].save(block.results, done_prefix(k));
+    return block;
+}
+
+record assemble_pspin_quench(const pspin_quench_parameters& par, const std::vector<sample_block>& blocks,
+                             bool keep_samples) {
+    validate(par);
+    const quench_plan plan = make_plan(par);
+    const auto nr = static_cast<std::size_t>(par.replicas);
+    std::vector<sample_result> results;
+    run_end end;
+    int next = par.sample_offset;
+    for (const sample_block& b : blocks) {
+        if (b.first != next || b.samples < 1 || b.finished < 0 || b.finished > b.samples)
+            throw error("assemble_pspin_quench: the blocks do not follow each other from sample " +
+                        std::to_string(par.sample_offset) + " (a block starts at " + std::to_string(b.first) + ", " +
+                        std::to_string(next) + " expected)");
+        next += b.samples;
+        if (end.stopped()) continue; // samples after the first stop are left out, as in one process
+        std::size_t take = static_cast<std::size_t>(b.finished) * nr;
+        if (b.end.stopped() && results.empty() && take == 0) // the measured part of a lone first sample
+            while (b.results.arrays.count(done_prefix(take) + "time") > 0) ++take;
+        for (std::size_t k = 0; k < take; ++k) results.emplace_back().restore(b.results, done_prefix(k));
+        end = b.end;
+    }
+    if (next != par.sample_offset + par.samples)
+        throw error("assemble_pspin_quench: the blocks hold samples " + std::to_string(par.sample_offset) + " to " +
+                    std::to_string(next - 1) + ", not the " + std::to_string(par.samples) + " of the run");
     record rec = assemble(par, results, plan.tw, plan.lags);
     end.mark(rec);
+    if (keep_samples) {
+        checkpoint kept;
+        for (std::size_t k = 0; k < results.size(); ++k) results[k].save(kept, done_prefix(k));
+        for (auto& [key, a] : kept.arrays) rec.extra[sample_block_group + key] = std::move(a);
+    }
+    return rec;
+}
+
+record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hooks, const run_control& control) {
+    return assemble_pspin_quench(par, {measure_pspin_samples(par, hooks, control)});
+}
+
+checkpoint sample_block::save() const {
+    checkpoint c = results;
+    c.integers["block/first"] = first;
+    c.integers["block/samples"] = samples;
+    c.integers["block/finished"] = finished;
+    c.integers["block/stop_reason"] = static_cast<std::int64_t>(end.reason);
+    c.strings["block/stop_message"] = end.message;
+    return c;
+}
+
+sample_block sample_block::restore(checkpoint c) {
+    sample_block b;
+    b.first = static_cast<int>(c.integer("block/first"));
+    b.samples = static_cast<int>(c.integer("block/samples"));
+    b.finished = static_cast<int>(c.integer("block/finished"));
+    const std::int64_t reason = c.integer("block/stop_reason");
+    if (reason < 0 || reason > static_cast<std::int64_t>(stop_reason::diverged))
+        throw record_error("sample block: bad stop reason");
+    b.end = {static_cast<stop_reason>(reason), c.string("block/stop_message")};
+    b.results = std::move(c);
+    return b;
+}
+
+namespace {
+
+// A part record's parameters and its samples as a finished block; throws parameter_error naming
+// the part when it cannot be one.
+sample_block part_block(const named_record& part, pspin_quench_parameters& par) {
+    const record& rec = part.rec;
+    if (rec.system != "pspin" || rec.method == "ck")
+        throw parameter_error(part.name + ": not a finite-N pspin_quench record");
+    try {
+        read_fields(pspin_quench_fields(), rec.parameters, par);
+    } catch (const std::exception& e) {
+        throw parameter_error(part.name + ": its parameters do not read (" + e.what() + ")");
+    }
+    if (!rec.complete) throw parameter_error(part.name + ": an incomplete part (resume or rerun it first)");
+    sample_block b{par.sample_offset, par.samples, par.samples, {}, {}};
+    for (const auto& [path, a] : rec.extra)
+        if (path.rfind(sample_block_group, 0) == 0) b.results.arrays[path.substr(sample_block_group.size())] = a;
+    if (b.results.arrays.empty())
+        throw parameter_error(part.name + ": no /sample_block (write the parts with --sample-offset)");
+    return b;
+}
+
+// The first parameter key whose value differs between two parts, ignoring the sample range.
+std::string first_difference(pspin_quench_parameters a, pspin_quench_parameters b) {
+    a.samples = b.samples = 1;
+    a.sample_offset = b.sample_offset = 0;
+    const nlohmann::json ja = to_json(a), jb = to_json(b);
+    for (const auto& [key, value] : ja.items())
+        if (!jb.contains(key) || jb.at(key) != value) return key;
+    for (const auto& [key, value] : jb.items())
+        if (!ja.contains(key)) return key;
+    return {};
+}
+
+// "samples 4 to 7" (or "sample 4").
+std::string sample_range(int from, int to) {
+    return from == to ? "sample " + std::to_string(from)
+                      : "samples " + std::to_string(from) + " to " + std::to_string(to);
+}
+
+} // namespace
+
+record merge_pspin_parts(const std::vector<named_record>& parts) {
+    if (parts.empty()) throw parameter_error("--merge needs at least one part record");
+    struct part {
+        const named_record* named;
+        pspin_quench_parameters par;
+        sample_block block;
+    };
+    std::vector<part> all;
+    for (const auto& p : parts) {
+        part x{&p, {}, {}};
+        x.block = part_block(p, x.par);
+        if (const std::string key = first_difference(all.empty() ? x.par : all.front().par, x.par); !key.empty())
+            throw parameter_error(all.front().named->name + " and " + p.name +
+                                  " are not parts of one run: parameter '" + key + "' differs");
+        all.push_back(std::move(x));
+    }
+    std::stable_sort(all.begin(), all.end(),
+                     [](const part& a, const part& b) { return a.block.first < b.block.first; });
+    pspin_quench_parameters whole = all.front().par;
+    whole.samples = 0;
+    std::vector<sample_block> blocks;
+    double wall = 0;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        const int next = whole.sample_offset + whole.samples, first = all[i].block.first;
+        if (i > 0 && first < next)
+            throw parameter_error(all[i - 1].named->name + " and " + all[i].named->name + " overlap (" +
+                                  sample_range(first, std::min(next, first + all[i].block.samples) - 1) + " in both)");
+        if (i > 0 && first > next)
+            throw parameter_error("no part holds " + sample_range(next, first - 1) + " (between " +
+                                  all[i - 1].named->name + " and " + all[i].named->name + ")");
+        whole.samples += all[i].block.samples;
+        wall += all[i].named->rec.parameters.value("wall_seconds", 0.0);
+        blocks.push_back(std::move(all[i].block));
+    }
+    record rec = assemble_pspin_quench(whole, blocks);
+    if (const auto& first = all.front().named->rec.parameters; first.contains("threads"))
+        rec.parameters["threads"] = first.at("threads");
+    rec.parameters["wall_seconds"] = wall;
     return rec;
 }
 

@@ -38,6 +38,11 @@ struct pspin_quench_parameters {
     double dt = 0.05;                               ///< time step (Langevin); Metropolis always uses 1 sweep
     double tmax = 1000.0;                           ///< last time of the run
     int samples = 1;                                ///< independent disorder samples + initial conditions
+    /// Index of the first sample: the run computes samples sample_offset ... sample_offset +
+    /// samples - 1 of the ensemble of its seed (a sample's random streams depend on (seed, index)
+    /// only), so runs with consecutive offsets are the parts of one larger run (pspin_quench
+    /// --sample-offset, docs/cluster.md). >= 0; 0 is the plain run.
+    int sample_offset = 0;
     /// Replicas per disorder sample: R copies with the sample's couplings and their own initial
     /// condition and noise, integrated as one batch (the p = 3 Langevin gradient reads each
     /// coupling once for all R; Metropolis runs the replicas one after another). In the record
@@ -55,7 +60,8 @@ struct pspin_quench_parameters {
 /// The field table of pspin_quench_parameters (dynamics/fields.hpp): every parameter once, with
 /// its key in the record's `parameters` JSON ("N", "T", "per_decade", ...), its pspin_quench flag
 /// and help. "dt" is written as the step actually used (1 sweep for metropolis), "replicas" only
-/// when not 1 and "couplings" only when not float64 (so records read as before these existed).
+/// when not 1, "couplings" only when not float64 and "sample_offset" only when not 0 (so records
+/// read as before these existed).
 [[nodiscard]] const field_table<pspin_quench_parameters>& pspin_quench_fields();
 
 /// Throws field_error (parameter_error) with a one-line message naming the parameter out of its
@@ -102,6 +108,7 @@ struct quench_memory {
 /// n_s = samples x replicas > 1; row s R + r is replica r of sample s), /observables/mu
 /// (T - p e, Langevin) and /observables/acceptance (Metropolis), /aging (Delta at the
 /// waiting times and log-spaced lags; delta_samples when n_s > 1, same order; noise = T).
+/// Samples: sample_offset ... sample_offset + samples - 1 (s below is that index).
 /// Seeds: couplings of sample s from derive_seed(seed, 1, s); replica 0 draws its initial
 /// condition and noise from derive_seed(seed, 2, s) and derive_seed(seed, 3, s) (so replicas = 1
 /// is the single-replica run), replica r > 0 from derive_seed(that seed, 4, r).
@@ -115,6 +122,60 @@ struct quench_memory {
 /// hooks.stop with a checkpoint path, a final checkpoint is written first.
 [[nodiscard]] record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hooks = {},
                                       const run_control& control = {});
+
+/// What a run of consecutive samples measured, before the sample means: the input of
+/// assemble_pspin_quench, and what each rank of an MPI job sends to rank 0 (apps/ensemble.hpp).
+/// The per-sample results are kept as the entries a quench checkpoint holds for its finished
+/// samples, so everything a sample measures (every dataset with a sample axis) travels with it.
+struct sample_block {
+    int first = 0;    ///< index of the block's first sample (the run's sample_offset)
+    int samples = 0;  ///< samples the run was asked for
+    int finished = 0; ///< samples finished (all their replicas): the first `finished` of the block
+    /// Per replica-sample k = s R + r (s counted from `first`; the row order of /energy_samples)
+    /// the entries "done/k/..." of a quench checkpoint; after a stop, the replicas of one more,
+    /// unfinished sample may follow with what they measured before it.
+    checkpoint results;
+    run_end end; ///< why the run stopped; none when every sample finished
+
+    /// The block as one checkpoint (the results, and the other fields under "block/..."), e.g.
+    /// to send it to another process with to_bytes (dynamics/checkpoint.hpp).
+    [[nodiscard]] checkpoint save() const;
+    /// What save() wrote; throws record_error when an entry is missing.
+    [[nodiscard]] static sample_block restore(checkpoint c);
+};
+
+/// Runs the samples of `par` (sample_offset ... sample_offset + samples - 1; hooks, control and
+/// checkpoints exactly as run_pspin_quench) and returns what they measured, unaveraged.
+[[nodiscard]] sample_block measure_pspin_samples(const pspin_quench_parameters& par, const run_hooks& hooks = {},
+                                                 const run_control& control = {});
+
+/// The record of the quench `par` from the blocks measured for its samples: measure_pspin_samples
+/// of `par` with sample_offset and samples cut into consecutive blocks, given in sample order.
+/// The means are summed in sample order, so the record is bit for bit the one run_pspin_quench(par)
+/// writes, however the samples were cut. When a block stopped (interrupted, diverged), the record
+/// is partial as run_pspin_quench's: it holds the samples finished before the first stop (or,
+/// when none, the measured part of the first sample) and that block's stop reason. With
+/// `keep_samples`, the record also holds what its samples measured before averaging, as the
+/// datasets /sample_block/done/<k>/<name> (the entries of sample_block::results): a part record
+/// that merge_pspin_parts can join (pspin_quench --sample-offset). Throws error when the blocks do
+/// not cover the samples of `par` exactly, in order.
+[[nodiscard]] record assemble_pspin_quench(const pspin_quench_parameters& par, const std::vector<sample_block>& blocks,
+                                           bool keep_samples = false);
+
+/// A record with the name it is known by (a file name), for messages.
+struct named_record {
+    std::string name;
+    record rec;
+};
+
+/// Joins part records (written with keep_samples: pspin_quench --sample-offset K --samples S)
+/// into the record of the whole run, bit for bit the one run_pspin_quench writes for samples
+/// min K ... max K + S - 1 (aging_analysis --merge, docs/cluster.md). The parts may come in any
+/// order. parameters.wall_seconds is the sum of the parts', threads the first part's. Throws
+/// parameter_error with one line naming the files when the parts do not belong together: a part
+/// without /sample_block (not written with --sample-offset), an incomplete part, parameters that
+/// differ (the first differing key is named), samples in two parts or in none.
+[[nodiscard]] record merge_pspin_parts(const std::vector<named_record>& parts);
 
 /// A 64-bit seed derived from (master, stream, index) by SplitMix64; streams are independent.
 [[nodiscard]] std::uint64_t derive_seed(std::uint64_t master, std::uint64_t stream, std::uint64_t index) noexcept;

@@ -12,6 +12,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev
   gnuplot-nox dataset-fashion-mnist
   python3-numpy python3-h5py
+  mpi-default-dev openmpi-bin
   clang libclang-rt-14-dev libomp-dev time
   # scripts/check-format.sh and scripts/function-size.sh: one pinned version, since layout
   # depends on it; 16 is Debian 12's first that lays out C++20 requires-clauses.

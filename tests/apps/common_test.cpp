@@ -1,9 +1,12 @@
 // The helpers shared by the apps (apps/common.hpp): refusing flags that have no effect, and the
-// one-time duration estimate every run prints after its first seconds.
+// one-time duration estimate every run prints after its first seconds; how the samples are shared
+// among MPI ranks (apps/ensemble.hpp).
 #include "apps/common.hpp"
+#include "apps/ensemble.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 TEST(app_common, refuse_given_names_the_first_given_flag) {
@@ -39,4 +42,24 @@ TEST(app_common, the_estimate_is_the_remaining_steps_at_the_measured_rate) {
         "estimated time left 3.2e+04 years (1000000000000000000 of 1000000000000000000 steps to go at 1e+06 steps/s)");
     EXPECT_EQ(glassy::app::estimate_text(50, 9000, 10000),
               "estimated time left 3 min 0 s (9000 of 10000 steps to go at 50 steps/s)");
+}
+
+TEST(app_ensemble, shares_cover_the_items_in_rank_order_and_differ_by_one_at_most) {
+    using glassy::app::share_of;
+    for (int items = 1; items <= 12; ++items)
+        for (int ranks = 1; ranks <= items; ++ranks) {
+            int next = 0, smallest = items, largest = 0;
+            for (int r = 0; r < ranks; ++r) {
+                const auto s = share_of(r, ranks, items);
+                EXPECT_EQ(s.first, next) << items << " items, rank " << r << " of " << ranks;
+                next += s.count;
+                smallest = std::min(smallest, s.count);
+                largest = std::max(largest, s.count);
+            }
+            EXPECT_EQ(next, items);
+            EXPECT_LE(largest - smallest, 1);
+            EXPECT_EQ(share_of(0, ranks, items).count, largest); // rank 0 ends last
+        }
+    EXPECT_EQ(share_of(1, 3, 8).first, 3); // 3 + 3 + 2
+    EXPECT_EQ(share_of(2, 3, 8).count, 2);
 }

@@ -1,4 +1,5 @@
 #include "dynamics/record.hpp"
+#include "support/record_compare.hpp"
 #include "support/run_command.hpp"
 #include "support/scratch.hpp"
 
@@ -246,4 +247,23 @@ TEST(pspin_quench_app, flags_without_effect_are_refused) {
         EXPECT_NE(r.output.find(flag + " has no effect"), std::string::npos) << flags << ": " << r.output;
         EXPECT_FALSE(fs::exists(out)) << flags;
     }
+}
+
+TEST(pspin_quench_app, sample_offset_parts_merged_by_aging_analysis_give_the_record_of_one_run) {
+    // A job array without MPI (docs/cluster.md): parts --sample-offset K, then aging_analysis --merge.
+    const auto dir = scratch();
+    const std::string args = " --N 20 --T 0.5 --tmax 10 --method metropolis --quiet --force --out ";
+    const auto whole = dir / "whole.h5", p0 = dir / "part0.h5", p2 = dir / "part2.h5", merged = dir / "merged.h5";
+    ASSERT_EQ(run_command(exe + " --samples 3" + args + whole.string()).status, 0);
+    ASSERT_EQ(run_command(exe + " --samples 2 --sample-offset 0" + args + p0.string()).status, 0);
+    ASSERT_EQ(run_command(exe + " --samples 1 --sample-offset 2" + args + p2.string()).status, 0);
+    const std::string merge = std::string(GLASSY_AGING_ANALYSIS) + " --merge ";
+    const auto m = run_command(merge + p2.string() + " " + p0.string() + " --force --out " + merged.string());
+    ASSERT_EQ(m.status, 0) << m.output;
+    glassy::test::expect_identical_records(glassy::read_record(merged), glassy::read_record(whole));
+    // A record that is not a part is refused with one line naming it.
+    const auto gap = run_command(merge + p2.string() + " " + whole.string() + " --force --out " + merged.string());
+    EXPECT_NE(gap.status, 0);
+    EXPECT_EQ(glassy::test::count_lines(gap.output), 1) << gap.output;
+    EXPECT_NE(gap.output.find("no /sample_block"), std::string::npos) << gap.output;
 }

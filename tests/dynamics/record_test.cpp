@@ -602,3 +602,31 @@ TEST(record_hdf5_crashes, the_child_process_hands_back_every_field) {
     glassy::test::expect_identical_records(glassy::read_record(rec),
                                            glassy::read_record(rec, glassy::read_isolation::in_process));
 }
+
+TEST(checkpoint_bytes, to_bytes_round_trip_keeps_every_entry_and_damage_is_refused) {
+    // How a block of samples crosses from one MPI rank to rank 0 (apps/ensemble.hpp).
+    glassy::checkpoint c;
+    c.tool = "pspin_quench";
+    c.config = R"({"N":48})";
+    c.strings["rng"] = "1 2 3";
+    c.strings["empty"] = "";
+    c.integers["step"] = -42;
+    c.put("x", {0.1, std::numeric_limits<double>::quiet_NaN(), -0.0});
+    c.arrays["m"] = {{2, 0}, {}};
+    c.arrays_f32["w"] = {{3}, {1.f, 2.5f, -3.f}};
+    const std::string bytes = glassy::to_bytes(c);
+    const glassy::checkpoint back = glassy::checkpoint_from_bytes(bytes);
+    EXPECT_EQ(back.tool, c.tool);
+    EXPECT_EQ(back.config, c.config);
+    EXPECT_EQ(back.strings, c.strings);
+    EXPECT_EQ(back.integers, c.integers);
+    ASSERT_EQ(back.arrays.size(), 2u);
+    EXPECT_TRUE(glassy::test::same(back.vector("x"), c.vector("x")));
+    EXPECT_TRUE(std::signbit(back.vector("x")[2])); // bit for bit: -0 stays -0
+    EXPECT_EQ(back.arrays.at("m"), c.arrays.at("m"));
+    EXPECT_EQ(back.arrays_f32, c.arrays_f32);
+    expect_record_error([&] { (void)glassy::checkpoint_from_bytes(bytes.substr(0, bytes.size() - 1)); },
+                        "checkpoint bytes: damaged (truncated or inconsistent)");
+    expect_record_error([&] { (void)glassy::checkpoint_from_bytes(bytes + "x"); },
+                        "checkpoint bytes: damaged (trailing bytes)");
+}

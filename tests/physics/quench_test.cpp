@@ -1,5 +1,6 @@
 // The finite-N quench (physics/quench.hpp): reproducibility, Delta's bounds, replicas as samples,
-// bit-identical resumption of a replica run, float32 couplings in the record.
+// bit-identical resumption of a replica run, float32 couplings in the record, samples cut into
+// blocks (--sample-offset, the MPI ranks of pspin_quench) giving the record of one run.
 #include "physics/quench.hpp"
 
 #include <gtest/gtest.h>
@@ -10,7 +11,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <utility>
 
 TEST(quench, same_seed_same_record_and_thread_count_does_not_matter) {
     glassy::pspin_quench_parameters par;
@@ -145,4 +148,167 @@ TEST(quench_float32, float32_run_is_close_to_float64_and_recorded) {
     EXPECT_NEAR(a.energy.back(), b.energy.back(), 1e-5);
     EXPECT_NE(a.energy.back(), b.energy.back());
     EXPECT_THROW((void)glassy::parse_coupling_precision("float16"), glassy::field_error);
+}
+
+namespace {
+
+// The samples of `par` cut into blocks of the given sizes, each measured on its own (as the
+// ranks of an MPI job do), through to_bytes as over MPI, and assembled.
+glassy::record assembled_from_blocks(const glassy::pspin_quench_parameters& par, const std::vector<int>& sizes) {
+    std::vector<glassy::sample_block> blocks;
+    int first = par.sample_offset;
+    for (int size : sizes) {
+        glassy::pspin_quench_parameters part = par;
+        part.sample_offset = first;
+        part.samples = size;
+        first += size;
+        const std::string bytes = glassy::to_bytes(glassy::measure_pspin_samples(part).save());
+        blocks.push_back(glassy::sample_block::restore(glassy::checkpoint_from_bytes(bytes)));
+    }
+    return glassy::assemble_pspin_quench(par, blocks);
+}
+
+} // namespace
+
+TEST(quench_blocks, samples_cut_into_blocks_give_the_record_of_one_run_bit_for_bit) {
+    for (const std::string method : {"langevin", "metropolis"})
+        for (const int replicas : {1, 2}) {
+            glassy::pspin_quench_parameters par;
+            par.n = 24;
+            par.tmax = 6;
+            par.samples = 5;
+            par.replicas = replicas;
+            par.method = glassy::parse_quench_method(method);
+            const auto whole = glassy::run_pspin_quench(par);
+            SCOPED_TRACE(method + ", replicas " + std::to_string(replicas));
+            glassy::test::expect_identical_records(assembled_from_blocks(par, {2, 2, 1}), whole);
+            glassy::test::expect_identical_records(assembled_from_blocks(par, {1, 4}), whole);
+        }
+}
+
+TEST(quench_blocks, a_sample_offset_run_computes_exactly_those_samples_of_the_larger_run) {
+    glassy::pspin_quench_parameters par;
+    par.n = 24;
+    par.tmax = 6;
+    par.samples = 4;
+    const auto whole = glassy::run_pspin_quench(par);
+    par.sample_offset = 1;
+    par.samples = 2;
+    const auto part = glassy::run_pspin_quench(par);
+    EXPECT_EQ(part.parameters.at("sample_offset"), 1);
+    EXPECT_FALSE(whole.parameters.contains("sample_offset")); // absent at 0: records as before
+    ASSERT_EQ(part.energy_samples.rows(), 2);
+    for (Eigen::Index s = 0; s < 2; ++s) {
+        EXPECT_TRUE(glassy::test::same(glassy::row_matrix(part.energy_samples.row(s)),
+                                       glassy::row_matrix(whole.energy_samples.row(s + 1))))
+            << s;
+        EXPECT_TRUE(glassy::test::same(part.aging.delta_samples[static_cast<std::size_t>(s)],
+                                       whole.aging.delta_samples[static_cast<std::size_t>(s + 1)]));
+    }
+    // The blocks of an offset run assemble into it as well.
+    glassy::test::expect_identical_records(assembled_from_blocks(par, {1, 1}), part);
+}
+
+TEST(quench_blocks, blocks_that_do_not_cover_the_samples_in_order_are_refused) {
+    glassy::pspin_quench_parameters par;
+    par.n = 12;
+    par.tmax = 2;
+    par.samples = 3;
+    glassy::pspin_quench_parameters part = par;
+    part.samples = 1;
+    const auto b0 = glassy::measure_pspin_samples(part);
+    part.sample_offset = 2;
+    const auto b2 = glassy::measure_pspin_samples(part);
+    EXPECT_THROW((void)glassy::assemble_pspin_quench(par, {b0, b2}), glassy::error);     // sample 1 missing
+    EXPECT_THROW((void)glassy::assemble_pspin_quench(par, {b0}), glassy::error);         // too few
+    EXPECT_THROW((void)glassy::assemble_pspin_quench(par, {b0, b0, b2}), glassy::error); // overlap
+}
+
+TEST(quench_blocks, a_stopped_block_leaves_the_samples_finished_before_it_as_one_process_does) {
+    glassy::pspin_quench_parameters par;
+    par.n = 16;
+    par.tmax = 10;
+    par.samples = 4;
+    // hooks.stop that stops at step 50 of the k-th sample it sees (steps restart at each sample;
+    // the run copies hooks.stop for each sample, so the count lives outside the copies).
+    const auto stop_in = [](int k) {
+        auto seen = std::make_shared<std::pair<int, std::int64_t>>(0, -1); // samples seen, last step
+        return [k, seen](std::int64_t step) {
+            if (step < seen->second) ++seen->first;
+            seen->second = step;
+            return seen->first == k && step >= 50;
+        };
+    };
+    glassy::run_hooks hooks;
+    hooks.stop = stop_in(2); // one process, stopped inside sample 2
+    const auto single = glassy::run_pspin_quench(par, hooks);
+    ASSERT_FALSE(single.complete);
+    ASSERT_EQ(single.parameters.at("samples_completed"), 2);
+    // Blocks {0, 1} (finished) and {2, 3}, stopped inside its first sample: the same partial record.
+    glassy::pspin_quench_parameters part = par;
+    part.samples = 2;
+    const auto b0 = glassy::measure_pspin_samples(part);
+    part.sample_offset = 2;
+    hooks.stop = stop_in(0);
+    const auto b1 = glassy::measure_pspin_samples(part, hooks);
+    ASSERT_TRUE(b1.end.stopped());
+    glassy::test::expect_identical_records(glassy::assemble_pspin_quench(par, {b0, b1}), single);
+}
+
+namespace {
+
+// The part record of samples [first, first + count) of `par`, named "part_<first>".
+glassy::named_record part_record(glassy::pspin_quench_parameters par, int first, int count) {
+    par.sample_offset = first;
+    par.samples = count;
+    return {"part_" + std::to_string(first),
+            glassy::assemble_pspin_quench(par, {glassy::measure_pspin_samples(par)}, true)};
+}
+
+// The one-line message merge_pspin_parts throws for `parts`.
+std::string merge_error(const std::vector<glassy::named_record>& parts) {
+    try {
+        (void)glassy::merge_pspin_parts(parts);
+    } catch (const glassy::parameter_error& e) {
+        return e.what();
+    }
+    return "(merged)";
+}
+
+} // namespace
+
+TEST(quench_blocks, part_records_merge_into_the_record_of_one_run_in_any_order) {
+    for (const std::string method : {"langevin", "metropolis"}) {
+        glassy::pspin_quench_parameters par;
+        par.n = 20;
+        par.tmax = 5;
+        par.samples = 5;
+        par.replicas = method == "langevin" ? 2 : 1;
+        par.method = glassy::parse_quench_method(method);
+        const auto whole = glassy::run_pspin_quench(par);
+        const auto merged =
+            glassy::merge_pspin_parts({part_record(par, 3, 2), part_record(par, 0, 1), part_record(par, 1, 2)});
+        SCOPED_TRACE(method);
+        EXPECT_FALSE(merged.extra.count("sample_block/done/0/energy")); // the whole run is no part
+        glassy::test::expect_identical_records(merged, whole);
+    }
+}
+
+TEST(quench_blocks, parts_that_do_not_belong_together_are_refused_naming_them) {
+    glassy::pspin_quench_parameters par;
+    par.n = 12;
+    par.tmax = 2;
+    par.samples = 6;
+    const auto a = part_record(par, 0, 2), b = part_record(par, 2, 2), c = part_record(par, 3, 2);
+    EXPECT_EQ(merge_error({a, c}), "no part holds sample 2 (between part_0 and part_3)");
+    EXPECT_EQ(merge_error({a, b, c}), "part_2 and part_3 overlap (sample 3 in both)");
+    glassy::pspin_quench_parameters hot = par;
+    hot.temperature = 1.0;
+    EXPECT_EQ(merge_error({a, part_record(hot, 2, 2)}),
+              "part_0 and part_2 are not parts of one run: parameter 'T' differs");
+    glassy::named_record plain{"plain", glassy::run_pspin_quench(par)};
+    EXPECT_EQ(merge_error({plain}), "plain: no /sample_block (write the parts with --sample-offset)");
+    glassy::named_record cut = b;
+    cut.rec.complete = false;
+    EXPECT_EQ(merge_error({a, cut}), "part_2: an incomplete part (resume or rerun it first)");
 }

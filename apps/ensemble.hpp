@@ -1,0 +1,66 @@
+#pragma once
+// The processes of an MPI job (mpirun -np R, srun): the one place of glassy that talks MPI
+// (apps/ensemble.cpp). Library code stays MPI-free: it computes sample k from (seed, k) alone
+// (physics/quench.hpp); an app uses this layer to decide which samples its rank runs and to
+// gather what the ranks measured on rank 0, which writes the one record (docs/cluster.md).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace glassy::app {
+
+/// A rank's part of `items` consecutive items: `count` of them from index `first` (relative to
+/// the first item).
+struct share {
+    int first = 0;
+    int count = 0;
+};
+
+/// Cuts `items` consecutive items into `ranks` blocks, in rank order, so that rank order is
+/// item order: every rank gets items / ranks of them, and the first items % ranks ranks one more
+/// (rank 0 has a largest block, so its progress line ends last). Preconditions: 0 <= rank <
+/// ranks, items >= 0.
+[[nodiscard]] inline share share_of(int rank, int ranks, int items) {
+    const int base = items / ranks, extra = items % ranks;
+    return {rank * base + (rank < extra ? rank : extra), base + (rank < extra ? 1 : 0)};
+}
+
+/// The job this process belongs to. MPI is started (MPI_Init) only when the process runs under
+/// an MPI launcher, seen in its environment (OMPI_COMM_WORLD_SIZE from OpenMPI's mpirun or srun,
+/// PMI_SIZE from MPICH/Hydra or srun --mpi=pmi2, PMIX_RANK from srun --mpi=pmix): otherwise, or
+/// when glassy was built without MPI (GLASSY_WITH_MPI=OFF), the job is this one process, rank 0
+/// of 1, and nothing here calls MPI. On ranks other than 0, stdout and stderr go to /dev/null
+/// (every rank parses the same flags, so rank 0 alone reports bad input and progress); fail()
+/// still reaches the terminal.
+class ensemble {
+public:
+    /// Starts MPI when launched by an MPI launcher (see the class comment). Throws error when it
+    /// is, but glassy was built without MPI: every rank would run the whole job.
+    ensemble(int& argc, char**& argv);
+    ~ensemble(); ///< MPI_Finalize, when MPI was started
+    ensemble(const ensemble&) = delete;
+    ensemble& operator=(const ensemble&) = delete;
+
+    [[nodiscard]] int rank() const noexcept { return m_rank; }
+    [[nodiscard]] int size() const noexcept { return m_size; }
+    [[nodiscard]] bool root() const noexcept { return m_rank == 0; }
+    /// True when MPI was started (the process runs under a launcher, even with one rank).
+    [[nodiscard]] bool mpi() const noexcept { return m_mpi; }
+
+    /// Collective: every rank passes its bytes; rank 0 gets the bytes of all ranks in rank
+    /// order, the other ranks an empty vector. Throws error for a part of 2 GiB or more (one MPI
+    /// message).
+    [[nodiscard]] std::vector<std::string> gather(const std::string& bytes) const;
+
+    /// Ends the whole job after an error on this rank: "TOOL: error (rank r of R): MESSAGE" on
+    /// the terminal, then MPI_Abort (the other ranks may wait in gather) or, without MPI, exit.
+    [[noreturn]] void fail(const std::string& tool, const std::string& message, int code) const;
+
+private:
+    int m_rank = 0;
+    int m_size = 1;
+    bool m_mpi = false;
+    std::FILE* m_terminal = stderr; // the original stderr, kept on ranks other than 0
+};
+
+} // namespace glassy::app

@@ -1,0 +1,96 @@
+// pspin_quench under mpirun (apps/ensemble.hpp, docs/cluster.md): the samples shared among 1, 2
+// or 3 ranks give the record of one process bit for bit (Langevin, Metropolis, replicas, an
+// offset); what the ranks cannot share is refused with one line. Built only with MPI; mpiexec
+// is the one CMake found, told that it may run as root.
+#include "dynamics/record.hpp"
+#include "support/record_compare.hpp"
+#include "support/run_command.hpp"
+#include "support/scratch.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using glassy::test::run_command;
+
+namespace {
+const std::string exe = GLASSY_PSPIN_QUENCH;
+
+fs::path scratch() { return glassy::test::scratch_dir("pspin_mpi"); }
+
+// pspin_quench ARGS under mpiexec with `ranks` processes (oversubscribed: CI has 2 cores; allowed
+// to run as root, as CI does).
+glassy::test::command_result mpirun(int ranks, const std::string& args) {
+    return run_command("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " + std::string(GLASSY_MPIEXEC) +
+                       " -np " + std::to_string(ranks) + " --oversubscribe " + exe + " " + args);
+}
+
+// The record without its run-environment parameters (ranks too: the one thing mpirun adds).
+glassy::record without_ranks(glassy::record rec) {
+    rec.parameters.erase("ranks");
+    return rec;
+}
+
+// Occurrences of `what` in `text`.
+int count(const std::string& text, const std::string& what) {
+    int n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+} // namespace
+
+TEST(pspin_mpi, ranks_give_the_record_of_one_process_bit_for_bit) {
+    const auto dir = scratch();
+    const std::string base = "--N 32 --T 0.5 --tmax 20 --quiet --force";
+    struct config {
+        std::string name, args;
+        std::vector<int> ranks;
+    };
+    for (const config& c :
+         {config{"langevin", "--samples 3", {1, 2, 3}}, config{"metropolis", "--method metropolis --samples 3", {2, 3}},
+          config{"replicas", "--samples 3 --replicas 2 --method heun", {2}},
+          config{"offset", "--samples 3 --sample-offset 5", {2}}}) {
+        const auto single = dir / (c.name + ".h5");
+        const auto r = run_command(exe + " " + base + " " + c.args + " --out " + single.string());
+        ASSERT_EQ(r.status, 0) << r.output;
+        const auto expected = glassy::read_record(single);
+        for (int ranks : c.ranks) {
+            SCOPED_TRACE(c.name + " on " + std::to_string(ranks) + " ranks");
+            const auto out = dir / (c.name + "_np" + std::to_string(ranks) + ".h5");
+            const auto m = mpirun(ranks, base + " " + c.args + " --out " + out.string());
+            ASSERT_EQ(m.status, 0) << m.output;
+            const auto got = glassy::read_record(out);
+            EXPECT_EQ(got.parameters.value("ranks", 1), ranks);
+            EXPECT_EQ(got.parameters.at("threads"), 1); // one thread per rank by default
+            glassy::test::expect_identical_records(without_ranks(got), expected);
+        }
+    }
+}
+
+TEST(pspin_mpi, more_ranks_than_samples_are_refused_in_one_line_before_any_work) {
+    const auto out = scratch() / "too_many.h5";
+    fs::remove(out);
+    const auto m = mpirun(3, "--N 16 --tmax 5 --samples 2 --quiet --out " + out.string());
+    EXPECT_NE(m.status, 0);
+    EXPECT_EQ(count(m.output, "pspin_quench: error"), 1) << m.output; // rank 0 alone reports it
+    EXPECT_NE(m.output.find("under mpirun with 3 ranks: more ranks than --samples 2"), std::string::npos) << m.output;
+    EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(pspin_mpi, ck_and_checkpoints_are_refused_with_several_ranks) {
+    const auto dir = scratch();
+    const auto ck = mpirun(2, "--method ck --tmax 10 --quiet --out " + (dir / "ck.h5").string());
+    EXPECT_NE(ck.status, 0);
+    EXPECT_EQ(count(ck.output, "pspin_quench: error"), 1) << ck.output;
+    EXPECT_NE(ck.output.find("--method ck integrates one system"), std::string::npos) << ck.output;
+    const auto ckpt =
+        mpirun(2, "--N 16 --tmax 5 --samples 2 --checkpoint-every 10 --quiet --out " + (dir / "c.h5").string());
+    EXPECT_NE(ckpt.status, 0);
+    EXPECT_NE(ckpt.output.find("--checkpoint-every has no effect under mpirun with 2 ranks"), std::string::npos)
+        << ckpt.output;
+    EXPECT_FALSE(fs::exists(dir / "ck.h5"));
+    EXPECT_FALSE(fs::exists(dir / "c.h5"));
+}
