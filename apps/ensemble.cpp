@@ -25,7 +25,7 @@ bool under_mpi_launcher() {
 }
 
 // Points stdout and stderr at /dev/null; returns a stream on the original stderr.
-std::FILE* silence_output() {
+[[maybe_unused]] std::FILE* silence_output() { // used with MPI only
     std::fflush(nullptr);
     const int kept = ::dup(STDERR_FILENO);
     const int null = ::open("/dev/null", O_WRONLY);
