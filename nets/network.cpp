@@ -4,9 +4,11 @@
 #include "nets/reduction.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -39,6 +41,15 @@ std::int64_t parameter_handle::size() const {
 
 Eigen::VectorXf flatten_parameters(const parameter_handle& x) {
     Eigen::VectorXf v(x.size());
+    if (!x.tensors.empty() && !x.tensors.front().device().is_cpu()) {
+        // One device-to-host transfer instead of one per tensor (each would wait for the device).
+        std::vector<torch::Tensor> flat;
+        flat.reserve(x.tensors.size());
+        for (const auto& t : x.tensors) flat.push_back(t.detach().reshape({-1}).to(torch::kFloat32));
+        const torch::Tensor host = torch::cat(flat).to(torch::kCPU);
+        std::memcpy(v.data(), host.data_ptr<float>(), static_cast<std::size_t>(host.numel()) * sizeof(float));
+        return v;
+    }
     Eigen::Index offset = 0;
     for (const auto& t : x.tensors) {
         const torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
@@ -120,6 +131,15 @@ void set_generator_state(torch::Generator& g, const std::string& hex) {
     }
 }
 
+void use_reproducible_cuda() {
+    setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0); // keeps a value the user set
+    auto& context = at::globalContext();
+    context.setDeterministicCuDNN(true);
+    context.setBenchmarkCuDNN(false);
+    context.setAllowTF32CuDNN(false);
+    context.setAllowTF32CuBLAS(false);
+}
+
 namespace {
 
 torch::Tensor images_tensor(const image_set& s, torch::Device device) {
@@ -150,6 +170,7 @@ network_system::network_system(std::shared_ptr<net_base> model, const image_set&
         throw parameter_error("network_system: inconsistent training image_set");
     if (options.dtype != torch::kFloat32 && options.dtype != torch::kFloat64)
         throw parameter_error("network_system: dtype must be float32 or float64");
+    if (options.device.is_cuda()) use_reproducible_cuda();
     m_model->to(options.device, options.dtype);
     if (options.channels_last && options.device.is_cpu()) {
         torch::NoGradGuard no_grad;
@@ -347,10 +368,36 @@ void sgd::restore(const checkpoint& c, const std::string& prefix, const paramete
     m_last_loss = last[0];
 }
 
+namespace {
+
+/// The SGLD noise generator on `device`, seeded with `seed`: a CPU Mersenne twister, or a private
+/// copy of the device's default generator (Philox on CUDA) reseeded, so that the run's stream does
+/// not depend on anything else drawing from the default one.
+torch::Generator noise_generator(torch::Device device, std::uint64_t seed) {
+    if (device.is_cpu()) return at::detail::createCPUGenerator(seed);
+    torch::Generator g = at::globalContext().defaultGenerator(device).clone();
+    std::lock_guard<std::mutex> lock(g.mutex());
+    g.set_current_seed(seed);
+    return g;
+}
+
+/// The minibatch indices as an int64 tensor on `device`. To a GPU they go from pinned host memory
+/// without waiting for the device (a pageable copy would synchronise): LibTorch's caching host
+/// allocator keeps the pinned block until the copy has completed.
+torch::Tensor batch_index(const std::vector<std::int64_t>& idx, torch::Device device) {
+    const auto n = static_cast<std::int64_t>(idx.size());
+    const auto host_options = torch::TensorOptions().dtype(torch::kInt64).pinned_memory(!device.is_cpu());
+    torch::Tensor host = torch::empty({n}, host_options);
+    std::memcpy(host.data_ptr<std::int64_t>(), idx.data(), idx.size() * sizeof(std::int64_t));
+    return device.is_cpu() ? host : host.to(device, /*non_blocking=*/true);
+}
+
+} // namespace
+
 sgd::sgd(const sgd_options& options, const network_system& sys)
     : m_options(options),
       m_sampler(sys.count(split::train), options.batch, options.seed),
-      m_noise(at::detail::createCPUGenerator(options.seed ^ 0x9E3779B97F4A7C15ULL)),
+      m_noise(noise_generator(sys.options().device, options.seed ^ 0x9E3779B97F4A7C15ULL)),
       m_last_loss(std::numeric_limits<double>::quiet_NaN()) {
     if (!(options.lr > 0.0)) throw parameter_error("learning rate must be > 0");
     if (!(options.momentum >= 0.0 && options.momentum < 1.0)) throw parameter_error("momentum must lie in [0, 1)");
@@ -358,11 +405,7 @@ sgd::sgd(const sgd_options& options, const network_system& sys)
 }
 
 void sgd::step(network_system& sys, parameter_handle& x) {
-    const std::vector<std::int64_t> idx = m_sampler.next();
-    const torch::Tensor index =
-        torch::from_blob(const_cast<std::int64_t*>(idx.data()), {static_cast<std::int64_t>(idx.size())}, torch::kInt64)
-            .clone()
-            .to(sys.options().device);
+    const torch::Tensor index = batch_index(m_sampler.next(), sys.options().device);
     net_base& model = sys.model();
     model.train();
     const torch::Tensor out = model.forward(sys.inputs(split::train, index));
@@ -380,12 +423,11 @@ void sgd::step(network_system& sys, parameter_handle& x) {
         }
         x.tensors[i].add_(direction, -m_options.lr);
         if (m_options.temperature > 0.0) {
-            const torch::Tensor xi =
-                torch::randn(x.tensors[i].sizes(), m_noise, torch::TensorOptions().dtype(x.tensors[i].scalar_type()));
-            x.tensors[i].add_(xi.to(x.tensors[i].device()), noise_scale);
+            const torch::Tensor xi = torch::randn(x.tensors[i].sizes(), m_noise, x.tensors[i].options());
+            x.tensors[i].add_(xi, noise_scale);
         }
     }
-    m_last_loss = loss.item<double>();
+    m_last_loss = loss.item<double>(); // on a GPU: waits for the step (see the class comment)
 }
 
 } // namespace glassy::nets

@@ -27,7 +27,8 @@ struct parameter_handle {
 };
 
 /// A flat float32 CPU copy of all parameters (length M, parameters() order), whatever the
-/// training dtype and device.
+/// training dtype and device. On a GPU the parameters are converted and concatenated there and
+/// copied to the host in one transfer of 4 M bytes.
 [[nodiscard]] Eigen::VectorXf flatten_parameters(const parameter_handle& x);
 
 /// Overwrites the parameters with a flat float32 vector in parameters() order (e.g. a row of
@@ -66,6 +67,17 @@ namespace glassy::nets {
 
 /// Which split of the data.
 enum class split { train, test };
+
+/// Makes the CUDA kernels of this process reproducible and IEEE float32, as far as CUDA allows
+/// without torch's global deterministic mode (docs/nets.md, "Determinism on a GPU"): cuDNN picks
+/// deterministic convolution algorithms and does not autotune (setDeterministicCuDNN(true),
+/// setBenchmarkCuDNN(false)); TF32 is off for cuDNN convolutions and cuBLAS matrix products (on
+/// Ampere and later LibTorch's default rounds conv inputs to 10-bit mantissas, ~1e-3 relative);
+/// CUBLAS_WORKSPACE_CONFIG is set to ":4096:8" unless already set (cuBLAS's condition for
+/// reproducible results, NVIDIA cuBLAS guide, "Results reproducibility"; read when the first
+/// cuBLAS handle is made, so this must run before any CUDA work). Process-wide and idempotent;
+/// network_system's constructor calls it for a CUDA device.
+void use_reproducible_cuda();
 
 /// Device and floating-point type of the training.
 struct network_options {
@@ -178,6 +190,13 @@ struct sgd_options {
 
 /// SGD (T = 0) or SGLD (T > 0) as a dynamics: step(sys, x) performs one iteration; dt() = 1
 /// (time is counted in iterations).
+///
+/// On a GPU everything of a step stays on the device (data, weights, momentum buffers, the SGLD
+/// noise xi, drawn from a generator on the device: a Philox stream, so SGLD runs on the CPU and
+/// on a GPU draw different noise) except two transfers: the minibatch indices (batch int64 values,
+/// host to device from pinned memory without waiting) and the minibatch loss, read back as one
+/// double for last_loss(). That read waits for the step to finish (one synchronisation per step):
+/// the divergence stop and the checkpoint rule of quench::run need the loss of every step.
 class sgd {
 public:
     /// Throws parameter_error for lr <= 0, momentum outside [0,1), T < 0 or a bad batch size.

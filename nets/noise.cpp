@@ -2,6 +2,7 @@
 
 #include "dynamics/error.hpp"
 #include "nets/reduction.hpp"
+#include "nets/torch_compat.hpp"
 
 #include <cmath>
 #include <map>
@@ -51,12 +52,18 @@ noise_estimate finish(double sum_sq, const std::vector<torch::Tensor>& grad_sum,
     return e;
 }
 
+/// The reference path: one forward and backward per sample. On the CPU each |grad L_s|^2 is an
+/// ordered_sum_of_squares (thread-count independent); on a GPU the squares are summed there, in
+/// float64, into one device scalar read once at the end (LibTorch's CUDA reductions are
+/// deterministic for a given device and size), instead of a transfer of every gradient per sample.
 noise_estimate loop_noise(const network_system& sys, const torch::Tensor& picked) {
     const std::int64_t n = picked.size(0);
     net_base& model = sys.model();
     const auto params = sys.state().tensors;
+    const bool on_host = picked.device().is_cpu();
     std::vector<torch::Tensor> grad_sum;
     double sum_sq = 0.0;
+    torch::Tensor device_sum_sq = torch::zeros({}, picked.options().dtype(torch::kFloat64));
     for (std::int64_t s = 0; s < n; ++s) {
         const torch::Tensor one = picked.slice(0, s, s + 1);
         const torch::Tensor out = model.forward(sys.inputs(split::train, one));
@@ -64,11 +71,13 @@ noise_estimate loop_noise(const network_system& sys, const torch::Tensor& picked
         const auto g = torch::autograd::grad({loss}, params);
         for (std::size_t i = 0; i < g.size(); ++i) {
             const torch::Tensor gd = g[i].to(torch::kFloat64);
-            sum_sq += ordered_sum_of_squares(gd);
+            if (on_host) sum_sq += ordered_sum_of_squares(gd);
+            else device_sum_sq.add_(gd.pow(2).sum());
             if (grad_sum.size() <= i) grad_sum.push_back(gd.clone());
             else grad_sum[i].add_(gd);
         }
     }
+    if (!on_host) sum_sq = device_sum_sq.item<double>();
     return finish(sum_sq, grad_sum, n, sys.num_parameters(), false, unit_roundoff(params));
 }
 
@@ -90,7 +99,7 @@ bool tape_covers(const layer_tape& tape, const std::vector<torch::Tensor>& param
         if (e.kind == tape_entry::layer::conv2d) {
             const auto* conv = dynamic_cast<const torch::nn::Conv2dImpl*>(e.module);
             if (!conv || conv->options.groups() != 1 ||
-                !c10::get_if<torch::ExpandingArray<2>>(&conv->options.padding()) ||
+                !compat::variant_get_if<torch::ExpandingArray<2>>(conv->options.padding()) ||
                 conv->options.padding_mode().index() != 0) // only zero padding
                 return false;
         }
@@ -119,7 +128,7 @@ struct layer_terms {
 /// B K Cout (K = Cin kh kw, P = output positions).
 torch::Tensor conv_sample_grads(const torch::nn::Conv2dImpl& conv, const torch::Tensor& a, const torch::Tensor& g) {
     const auto& o = conv.options;
-    const auto& pad = c10::get<torch::ExpandingArray<2>>(o.padding());
+    const auto& pad = compat::variant_get<torch::ExpandingArray<2>>(o.padding());
     const std::int64_t b = a.size(0), cin = a.size(1), cout = g.size(1);
     const auto k = *o.kernel_size();
     const torch::Tensor w =
@@ -158,7 +167,7 @@ layer_terms layer_contribution(const tape_entry& e, const torch::Tensor& g) {
         // is cheaper: small late feature maps of deep networks (P small, K Cout large) take the
         // Gram route, early layers and small convnets the direct one.
         if (p * (kk + cout) < kk * cout) {
-            const auto& pad = c10::get<torch::ExpandingArray<2>>(o.padding());
+            const auto& pad = compat::variant_get<torch::ExpandingArray<2>>(o.padding());
             const torch::Tensor u = F::unfold(
                 a, F::UnfoldFuncOptions(*o.kernel_size()).dilation(*o.dilation()).padding(*pad).stride(*o.stride()));
             const torch::Tensor gram_u = torch::bmm(u.transpose(1, 2), u);
@@ -242,7 +251,7 @@ noise_estimate sgd_noise(const network_system& sys, const std::vector<std::int64
         for (const auto& e : tape.entries) wrt.push_back(e.output);
         const auto g = torch::autograd::grad({loss}, wrt);
         torch::NoGradGuard no_grad;
-        torch::Tensor per_sample = torch::zeros({end - begin}, torch::kFloat64).to(out.device());
+        torch::Tensor per_sample = torch::zeros({end - begin}, out.options().dtype(torch::kFloat64));
         for (std::size_t k = 0; k < tape.entries.size(); ++k) {
             const layer_terms t = layer_contribution(tape.entries[k], g[k].detach());
             per_sample += t.sample_sq_norms.to(torch::kFloat64);

@@ -2,6 +2,7 @@
 #include "dynamics/error.hpp"
 #include "dynamics/record.hpp"
 #include "nets/models.hpp"
+#include "nets/quench.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -91,6 +92,24 @@ TEST(net_quench, bad_flags_give_one_line_errors) {
         EXPECT_LE(lines(r.err), 2u) << args << " -> " << r.err;
     }
     EXPECT_FALSE(fs::exists("/tmp/glassy_never_written.h5"));
+}
+
+TEST(net_quench, device_cuda_without_a_gpu_is_one_line_before_any_work) {
+    if (glassy::nets::cuda_available()) GTEST_SKIP() << "a CUDA device is present";
+    const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_cuda_" + std::to_string(::getpid()) + ".h5");
+    // The check comes before the data are made and the model is built (quench's constructor), so
+    // the start line (model size, snapshot memory) is never printed.
+    const result r = run("--model resnet18 --dataset synthetic --synthetic-train 50000 --synthetic-channels 3 "
+                         "--synthetic-size 32 --device cuda --threads 1 --out " +
+                         out.string());
+    EXPECT_EQ(r.rc, 1) << r.err;
+    std::string last = r.err;
+    while (!last.empty() && last.back() == '\n') last.pop_back();
+    last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
+    EXPECT_EQ(last.rfind("net_quench: error: --device cuda: ", 0), 0u) << r.err;
+    EXPECT_LE(lines(r.err), 2u) << r.err;                                 // a BLAS warning may precede it
+    EXPECT_EQ(r.err.find("snapshot memory"), std::string::npos) << r.err; // refused before the start line
+    EXPECT_FALSE(fs::exists(out));
 }
 
 TEST(net_quench, refuses_to_overwrite_without_force) {
