@@ -82,6 +82,14 @@ std::vector<std::string> ensemble::gather(const std::string& bytes) const {
     return all;
 }
 
+bool ensemble::from_root(bool value) const {
+    int v = value ? 1 : 0;
+#if GLASSY_HAVE_MPI
+    if (m_mpi) MPI_Bcast(&v, 1, MPI_INT, 0, MPI_COMM_WORLD);
+#endif
+    return v != 0;
+}
+
 void ensemble::fail(const std::string& tool, const std::string& message, int code) const {
     std::fprintf(m_terminal, "%s: error (rank %d of %d): %s\n", tool.c_str(), m_rank, m_size, message.c_str());
     std::fflush(m_terminal);

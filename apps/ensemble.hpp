@@ -52,6 +52,15 @@ public:
     /// message).
     [[nodiscard]] std::vector<std::string> gather(const std::string& bytes) const;
 
+    /// Collective: every rank gets rank 0's `value`.
+    [[nodiscard]] bool from_root(bool value) const;
+
+    /// This rank's file for a job-wide file name (a checkpoint): `name` itself for a job of one
+    /// process, else NAME.rank<r>of<R>, so that a job resumes only with the rank count it had.
+    [[nodiscard]] std::string own_file(const std::string& name) const {
+        return m_size == 1 ? name : name + ".rank" + std::to_string(m_rank) + "of" + std::to_string(m_size);
+    }
+
     /// Ends the whole job after an error on this rank: "TOOL: error (rank r of R): MESSAGE" on
     /// the terminal, then MPI_Abort (the other ranks may wait in gather) or, without MPI, exit.
     [[noreturn]] void fail(const std::string& tool, const std::string& message, int code) const;

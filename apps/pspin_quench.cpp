@@ -62,6 +62,17 @@ std::filesystem::path checkpoint_path(const cli_values& v) {
     return !v.checkpoint_file.empty() ? v.checkpoint_file : !v.resume.empty() ? v.resume : v.out + ".ckpt";
 }
 
+/// The checkpoint --resume NAME names for this rank (app::ensemble::own_file: NAME itself for one
+/// process); with several ranks, a rank that cannot read its own ends the job naming it.
+checkpoint read_own_checkpoint(const app::ensemble& job, const std::string& name) {
+    try {
+        return read_checkpoint(job.own_file(name));
+    } catch (const std::exception& e) {
+        if (job.size() > 1) job.fail("pspin_quench", e.what(), 1);
+        throw;
+    }
+}
+
 /// The CK parameters the command line gives (no checkpoint): the CK flags (through their field
 /// table), and the flags shared with the finite-N methods (--p --T --tmax --dt --per-decade)
 /// onto their CK fields; refuses --p with --mix and --grid with --scheme reference.
@@ -154,29 +165,30 @@ pspin_quench_parameters finite_n_from_flags(const CLI::App& app, cli_values& v,
 }
 
 /// Under mpirun with more than one rank: refuses what the ranks cannot share (docs/cluster.md).
-void check_ranks(const CLI::App& app, const app::ensemble& job, const pspin_quench_parameters& par) {
-    if (job.size() == 1) return;
-    const std::string ranks = "under mpirun with " + std::to_string(job.size()) + " ranks";
-    if (job.size() > par.samples)
-        throw parameter_error(ranks + ": more ranks than --samples " + std::to_string(par.samples) +
-                              " (a rank runs whole samples; use -np " + std::to_string(par.samples) + " or fewer)");
-    app::refuse_given(app, {"--checkpoint-every", "--checkpoint", "--resume"},
-                      ranks + " (checkpoints are per process: run parts with --sample-offset, docs/cluster.md)");
+/// A resumed job needs no check: each rank's checkpoint holds its own samples.
+void check_ranks(const app::ensemble& job, const pspin_quench_parameters& par, bool resumed) {
+    if (job.size() > par.samples && !resumed)
+        throw parameter_error("under mpirun with " + std::to_string(job.size()) + " ranks: more ranks than --samples " +
+                              std::to_string(par.samples) + " (a rank runs whole samples; use -np " +
+                              std::to_string(par.samples) + " or fewer)");
 }
 
-/// Under mpirun with more than one rank: this rank's share of the samples (app::share_of),
-/// measured, gathered on rank 0 and assembled there into the record one process writes
+/// Under mpirun with more than one rank: this rank's samples (its share of `par`, app::share_of,
+/// or with control.resume the part its checkpoint holds), measured with checkpoints in this rank's
+/// own file, gathered on rank 0 and assembled there into the record one process writes
 /// (assemble_pspin_quench, with the samples kept for a part record); nullopt on the other ranks.
 /// An error on a rank ends the whole job.
 std::optional<record> run_shared(const app::ensemble& job, const pspin_quench_parameters& par, const run_hooks& hooks,
-                                 bool keep_samples) {
-    const app::share mine = app::share_of(job.rank(), job.size(), par.samples);
+                                 const run_control& control, bool keep_samples) {
     pspin_quench_parameters part = par;
-    part.sample_offset = par.sample_offset + mine.first;
-    part.samples = mine.count;
+    if (!control.resume) {
+        const app::share mine = app::share_of(job.rank(), job.size(), par.samples);
+        part.sample_offset = par.sample_offset + mine.first;
+        part.samples = mine.count;
+    }
     std::string bytes;
     try {
-        bytes = to_bytes(measure_pspin_samples(part, hooks).save());
+        bytes = to_bytes(measure_pspin_samples(part, hooks, control).save());
     } catch (const std::exception& e) {
         job.fail("pspin_quench", e.what(), 1);
     }
@@ -184,13 +196,39 @@ std::optional<record> run_shared(const app::ensemble& job, const pspin_quench_pa
     if (!job.root()) return std::nullopt;
     std::vector<sample_block> blocks;
     for (const auto& b : parts) blocks.push_back(sample_block::restore(checkpoint_from_bytes(b)));
-    return assemble_pspin_quench(par, blocks, keep_samples);
+    pspin_quench_parameters whole = par; // the job's samples: from the first block's to the last's
+    whole.sample_offset = blocks.front().first;
+    whole.samples = 0;
+    for (const auto& b : blocks) whole.samples += b.samples;
+    return assemble_pspin_quench(whole, blocks, keep_samples);
+}
+
+/// The end of a job of several ranks, on every rank: rank 0 tells whether its record is complete,
+/// and then each rank removes its spent checkpoint `own`.
+void end_shared(const app::ensemble& job, bool complete, const std::filesystem::path& own) {
+    if (job.size() == 1 || !job.from_root(complete)) return;
+    std::error_code ec;
+    std::filesystem::remove(own, ec);
+}
+
+/// Writes the record and returns the exit code (app::finish_run); on rank 0 of several, a failure
+/// ends the whole job (the other ranks wait in end_shared).
+int write_record_of(const cli_values& v, record& rec, const std::filesystem::path& own, bool interrupted) {
+    const std::filesystem::path shown = v.job->size() > 1 ? checkpoint_path(v) : own; // what --resume takes
+    try {
+        const int rc = app::finish_run("pspin_quench", rec, v.out, rec.complete ? own : shown, interrupted);
+        end_shared(*v.job, rec.complete, own);
+        return rc;
+    } catch (const std::exception& e) {
+        if (v.job->size() > 1) v.job->fail("pspin_quench", e.what(), 1);
+        throw;
+    }
 }
 
 /// --method langevin|heun|metropolis: runs the quench and writes the record; returns the exit code.
 int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<checkpoint>& saved) {
     const pspin_quench_parameters par = finite_n_from_flags(app, v, saved);
-    check_ranks(app, *v.job, par);
+    check_ranks(*v.job, par, saved.has_value());
     const app::interval every = app::parse_interval(v.checkpoint_every);
     const quench_memory memory = memory_estimate(par);
     app::check_memory(memory.total(),
@@ -199,7 +237,7 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
     if (v.threads > 0 || v.job->size() > 1) omp_set_num_threads(v.threads > 0 ? v.threads : 1);
     app::install_signal_handlers();
     run_control control;
-    if (v.job->size() == 1) control.checkpoint_path = checkpoint_path(v);
+    control.checkpoint_path = v.job->own_file(checkpoint_path(v));
     control.checkpoint_every = trigger(every.steps, every.seconds);
     control.resume = saved ? &*saved : nullptr;
 
@@ -218,16 +256,18 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
     const run_hooks hooks = quench_hooks(progress, 50, interrupted);
     // A part of a larger run (--sample-offset, docs/cluster.md) keeps its samples for the merge.
     const bool part = app.count("--sample-offset") > 0 || par.sample_offset != 0;
-    std::optional<record> shared = v.job->size() > 1 ? run_shared(*v.job, par, hooks, part) : std::nullopt;
-    if (v.job->size() > 1 && !shared) return 0; // not rank 0: rank 0 writes the record
+    std::optional<record> shared = v.job->size() > 1 ? run_shared(*v.job, par, hooks, control, part) : std::nullopt;
+    if (v.job->size() > 1 && !shared) { // not rank 0: rank 0 writes the record
+        end_shared(*v.job, false, control.checkpoint_path);
+        return 0;
+    }
     record rec =
         shared ? std::move(*shared) : assemble_pspin_quench(par, {measure_pspin_samples(par, hooks, control)}, part);
     progress.finish();
     rec.parameters["threads"] = omp_get_max_threads();
     if (v.job->size() > 1) rec.parameters["ranks"] = v.job->size();
     rec.parameters["wall_seconds"] = progress.elapsed();
-    if (const int rc = app::finish_run("pspin_quench", rec, v.out, control.checkpoint_path, interrupted); rc >= 0)
-        return rc;
+    if (const int rc = write_record_of(v, rec, control.checkpoint_path, interrupted); rc >= 0) return rc;
     std::printf("wrote %s: e(t = %g) = %.6f, %zu times, %zu waiting times, %.1f s\n", v.out.c_str(), rec.time.back(),
                 rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
     return 0;
@@ -256,7 +296,7 @@ int main(int argc, char** argv) {
 
     try {
         std::optional<checkpoint> saved;
-        if (!v.resume.empty()) saved = read_checkpoint(v.resume);
+        if (!v.resume.empty()) saved = read_own_checkpoint(*job, v.resume);
         if (v.physics->text("--method") == "ck" || (saved && is_ck_checkpoint(*saved)))
             return run_ck_quench(app, v, saved);
         return run_finite_n_quench(app, v, saved);

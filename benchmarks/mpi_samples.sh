@@ -3,7 +3,7 @@
 # interleaved rounds; prints the wall times and checks that the two records are identical.
 # Usage: BIN=<tree>/apps [R=2] [S=8] [N=256] [TMAX=100] [ROUNDS=3] benchmarks/mpi_samples.sh
 set -eu
-: "${BIN:?set BIN to a build tree's apps dir}"
+: "${BIN:?set BIN to the apps dir of a build tree}"
 R=${R:-2} S=${S:-8} N=${N:-256} TMAX=${TMAX:-100}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -21,3 +21,4 @@ for round in $(seq 1 "${ROUNDS:-3}"); do
 done
 # The records agree in every dataset (the root attributes differ: parameters holds the wall time, ranks).
 h5diff --exclude-attribute / "$out/one.h5" "$out/mpi.h5" && echo "records: every dataset identical (h5diff)"
+
