@@ -98,6 +98,8 @@ ck_parameters ck_from_flags(const CLI::App& app, const cli_values& v, const std:
     // times are 10^(k/4)).
     app::refuse_given(app, {"--N", "--samples", "--replicas", "--couplings", "--theta-max", "--seed", "--tw"},
                       "with --method ck (N = infinity, deterministic, waiting times 10^(k/4))");
+    app::refuse_given(app, {"--hessian", "--hessian-per-decade", "--hessian-top", "--flat-epsilon"},
+                      "with --method ck (no finite-N Hessian at N = infinity)");
     if (saved)
         for (const char* flag : {"--p", "--T", "--tmax", "--dt", "--per-decade", "--mix", "--T0", "--scheme", "--grid"})
             if (app.count(flag) > 0)
@@ -160,6 +162,10 @@ pspin_quench_parameters finite_n_from_flags(const CLI::App& app, cli_values& v,
     if (par.method == quench_method::metropolis)
         app::refuse_given(app, {"--dt"}, "with --method metropolis (a step is one sweep)");
     else app::refuse_given(app, {"--theta-max"}, "with --method " + method + " (the Metropolis rotation amplitude)");
+    if (!par.hessian)
+        app::refuse_given(app, {"--hessian-per-decade", "--hessian-top", "--flat-epsilon"}, "without --hessian");
+    if (app.count("--hessian-per-decade") > 0 && par.hessian_per_decade < 1)
+        throw field_error("hessian_per_decade", "must be >= 1 (leave it out to measure at the waiting times)");
     if (v.threads < 0) throw parameter_error("--threads must be >= 0");
     return par;
 }
@@ -231,6 +237,9 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
     check_ranks(*v.job, par, saved.has_value());
     const app::interval every = app::parse_interval(v.checkpoint_every);
     const quench_memory memory = memory_estimate(par);
+    if (par.hessian)
+        app::check_memory(memory.hessian, "--hessian at --N " + std::to_string(par.n) +
+                                              " (dense N x N Hessians and the spectra of every sample and time)");
     app::check_memory(memory.total(),
                       "couplings (N = " + std::to_string(par.n) + ", p = " + std::to_string(par.p) + ") and snapshots");
     app::check_output(v.out, v.force);

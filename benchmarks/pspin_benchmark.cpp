@@ -1,7 +1,10 @@
-// Finite-N p-spin kernels: gradient, Langevin step (one state and R replicas), Metropolis sweep, and the machine's
+// Finite-N p-spin kernels: gradient, Langevin step (one state and R replicas), Metropolis sweep, the Hessian
+// and its spectrum (and the --hessian overhead on a quench), and the machine's
 // streaming bandwidth (the bound for the memory-bound gradient). bytes_per_second of the
 // gradient is the coupling bytes streamed per call.
+#include "physics/hessian.hpp"
 #include "physics/pspin.hpp"
+#include "physics/quench.hpp"
 #include "physics/steppers.hpp"
 
 #include <benchmark/benchmark.h>
@@ -153,5 +156,52 @@ void BM_stream_read(benchmark::State& state) {
 BENCHMARK(BM_stream_read)->Arg(128)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 } // namespace
+
+// Issue 13: the Euclidean Hessian (p = 3: two streams of the couplings), and one full spectrum of
+// the Riemannian Hessian (that Hessian, the Householder similarity and Eigen's
+// SelfAdjointEigenSolver, eigenvalues only). Target: the spectrum at N = 512 in <= 0.2 s.
+// Args: N, p (p = 4 runs the generic loop; at N = 512 its couplings alone would need 22 GB).
+void BM_pspin_hessian(benchmark::State& state) {
+    const int n = static_cast<int>(state.range(0));
+    const glassy::pspin_model m(n, static_cast<int>(state.range(1)), 1);
+    std::mt19937_64 rng(2);
+    const Eigen::VectorXd s = m.random_configuration(rng);
+    for (auto _ : state) benchmark::DoNotOptimize(m.hessian(s).data());
+    state.counters["threads"] = omp_get_max_threads();
+}
+BENCHMARK(BM_pspin_hessian)
+    ->Args({256, 3})
+    ->Args({512, 3})
+    ->Args({64, 4})
+    ->Args({128, 4})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void BM_tangent_spectrum(benchmark::State& state) {
+    const int n = static_cast<int>(state.range(0));
+    const glassy::pspin_model m(n, 3, 1);
+    std::mt19937_64 rng(2);
+    const Eigen::VectorXd s = m.random_configuration(rng);
+    for (auto _ : state) benchmark::DoNotOptimize(glassy::tangent_spectrum(m, s).data());
+    state.counters["threads"] = omp_get_max_threads();
+}
+BENCHMARK(BM_tangent_spectrum)->Arg(256)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The overhead of --hessian on a quench with the default waiting times: Arg(0) bare, Arg(1) with
+// the Hessian (N = 512, p = 3, T = 0.5, tmax = range(1)).
+void BM_quench_hessian_overhead(benchmark::State& state) {
+    glassy::pspin_quench_parameters par;
+    par.n = 512;
+    par.hessian = state.range(0) != 0;
+    par.tmax = static_cast<double>(state.range(1));
+    for (auto _ : state) benchmark::DoNotOptimize(glassy::run_pspin_quench(par).energy.data());
+    state.counters["spectra"] = par.hessian ? static_cast<double>(glassy::hessian_steps(par).size()) : 0.0;
+}
+BENCHMARK(BM_quench_hessian_overhead)
+    ->Args({0, 1000})
+    ->Args({1, 1000})
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();

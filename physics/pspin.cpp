@@ -437,7 +437,61 @@ double pspin_model::energy(const state_type& sigma) const {
     return -raw_gradient(sigma, g);
 }
 
+namespace {
+
+// Column c of the p = 3 Hessian sum above the diagonal: col[a] += sum_b J_{abc} s_b for a < c
+// (J symmetric in its indices, zero on repeated ones). Tuples whose largest index is c form the
+// contiguous triangle (i < j) of the couplings at binom(c, 3); tuples (a, c, k) with c the middle
+// index are runs of c couplings at binom(c, 2) + binom(k, 3). Each coupling is read twice per
+// Hessian (once as a largest, once as a middle index), and every sum runs in a fixed order.
+template <class T>
+void p3_hessian_column(const T* couplings, int n, int c, const double* s, double* col) {
+    const T* tri = couplings + binomial(static_cast<std::uint64_t>(c), 3);
+    for (int j = 1; j < c; ++j) {
+        const T* row = tri + static_cast<std::ptrdiff_t>(j) * (j - 1) / 2;
+        const double sj = s[j];
+        double t0 = 0, t1 = 0; // two partial sums over i (even, odd) break the add-latency chain
+        int i = 0;
+        for (; i + 2 <= j; i += 2) {
+            const double j0 = static_cast<double>(row[i]), j1 = static_cast<double>(row[i + 1]);
+            col[i] += j0 * sj;
+            col[i + 1] += j1 * sj;
+            t0 += j0 * s[i];
+            t1 += j1 * s[i + 1];
+        }
+        if (i < j) {
+            const double j0 = static_cast<double>(row[i]);
+            col[i] += j0 * sj;
+            t0 += j0 * s[i];
+        }
+        col[j] += t0 + t1;
+    }
+    const T* mid = couplings + binomial(static_cast<std::uint64_t>(c), 2);
+    for (int k = c + 1; k < n; ++k) {
+        const T* run = mid + binomial(static_cast<std::uint64_t>(k), 3);
+        const double sk = s[k];
+        for (int a = 0; a < c; ++a) col[a] += static_cast<double>(run[a]) * sk;
+    }
+}
+
+} // namespace
+
+Eigen::MatrixXd pspin_model::hessian_p3(const state_type& sigma) const {
+    Eigen::MatrixXd h = Eigen::MatrixXd::Zero(m_n, m_n);
+    const auto run = [&](const auto* couplings) {
+    // Column c (above the diagonal) is one thread's: the bits do not depend on the thread count.
+#pragma omp parallel for schedule(dynamic, 4) if (m_n > 64)
+        for (int c = 1; c < m_n; ++c) p3_hessian_column(couplings, m_n, c, sigma.data(), h.col(c).data());
+    };
+    if (m_jf.empty()) run(m_j.data());
+    else run(m_jf.data());
+    h.triangularView<Eigen::StrictlyLower>() = h.transpose();
+    return -h;
+}
+
 Eigen::MatrixXd pspin_model::hessian(const state_type& sigma) const {
+    if (sigma.size() != m_n) throw parameter_error("p-spin: configuration has the wrong size");
+    if (m_p == 3) return hessian_p3(sigma);
     Eigen::MatrixXd h = Eigen::MatrixXd::Zero(m_n, m_n);
     std::vector<int> c(static_cast<std::size_t>(m_p));
     std::uint64_t idx = 0;

@@ -71,7 +71,11 @@ public:
     /// Like gradient(), not to be called concurrently on one model (shared scratch buffers).
     /// Throws parameter_error if sigma does not have N rows or has no column.
     Eigen::VectorXd gradient_batch(const Eigen::MatrixXd& sigma, Eigen::MatrixXd& g) const;
-    /// Euclidean Hessian d^2H/dsigma_i dsigma_j, N x N. Cost O(binom(N,p) p^2): small N only.
+    /// Euclidean Hessian d^2H/dsigma_i dsigma_j, N x N, symmetric, with a zero diagonal (H is
+    /// linear in each spin). p = 3: each coupling is read twice, in parallel over the columns
+    /// (bitwise independent of the thread count), 2 binom(N, 3) multiply-adds (about 24 ms at
+    /// N = 512, benchmarks/README.md); other p: O(binom(N, p) p^3) on one thread, small N only.
+    /// Throws parameter_error if sigma does not have N entries.
     [[nodiscard]] Eigen::MatrixXd hessian(const state_type& sigma) const;
     /// Riemannian Hessian on the sphere |sigma|^2 = N restricted to the tangent space:
     /// P (Hess H - (sigma.grad H / N) 1) P with P = 1 - sigma sigma^T / N. Its quadratic form on
@@ -96,6 +100,7 @@ private:
     // Sums the per-block gradients and tuple sums in block order into g; returns the total.
     double reduce_blocks(const std::vector<double>& sums, state_type& g) const;
     double raw_gradient_p3(const state_type& sigma, state_type& g) const;
+    [[nodiscard]] Eigen::MatrixXd hessian_p3(const state_type& sigma) const;
     double raw_gradient_generic(const state_type& sigma, state_type& g) const;
     // p = 3, replicas packed [chunk][spin][w] with chunk width W; sums of every padded replica.
     template <int W, class T>

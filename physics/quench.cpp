@@ -2,6 +2,7 @@
 
 #include "dynamics/error.hpp"
 #include "dynamics/recorders.hpp"
+#include "physics/hessian.hpp"
 #include "physics/pspin.hpp"
 #include "physics/steppers.hpp"
 
@@ -88,19 +89,30 @@ scalar_recorder<replica_system> energy_recorder(std::size_t replicas) {
 struct sample_result {
     std::vector<double> time, energy, acceptance;
     row_matrix delta;
+    std::vector<double> hessian_t; // --hessian: times of the spectra
+    row_matrix spectra;            // --hessian: [n_h, N - 1]
 
-    // Saved as PREFIXtime, PREFIXenergy, PREFIXacceptance and PREFIXdelta.
+    // Saved as PREFIXtime, PREFIXenergy, PREFIXacceptance, PREFIXdelta, and with spectra
+    // PREFIXhessian/t and PREFIXhessian/spectrum.
     void save(checkpoint& c, const std::string& prefix) const {
         c.put(prefix + "time", time);
         c.put(prefix + "energy", energy);
         c.put(prefix + "acceptance", acceptance);
         c.put_matrix(prefix + "delta", delta);
+        if (spectra.rows() > 0) {
+            c.put(prefix + "hessian/t", hessian_t);
+            c.put_matrix(prefix + "hessian/spectrum", spectra);
+        }
     }
     void restore(const checkpoint& c, const std::string& prefix) {
         time = c.vector(prefix + "time");
         energy = c.vector(prefix + "energy");
         acceptance = c.vector(prefix + "acceptance");
         delta = c.matrix(prefix + "delta");
+        if (c.arrays.count(prefix + "hessian/spectrum") > 0) {
+            hessian_t = c.vector(prefix + "hessian/t");
+            spectra = c.matrix(prefix + "hessian/spectrum");
+        }
     }
 };
 
@@ -153,6 +165,12 @@ record assemble(const pspin_quench_parameters& par, const std::vector<sample_res
     for (const auto& r : results) deltas.push_back(r.delta);
     rec.aging.delta = mean_of(deltas);
     if (deltas.size() > 1) rec.aging.delta_samples = std::move(deltas);
+    if (par.hessian) {
+        std::vector<row_matrix> spectra;
+        for (const auto& r : results) spectra.push_back(r.spectra);
+        add_hessian_datasets(rec, results.front().hessian_t, spectra, par.flat_epsilon, par.hessian_top,
+                             hessian_grid(par.p));
+    }
     return rec;
 }
 
@@ -217,9 +235,30 @@ const field_table<pspin_quench_parameters>& pspin_quench_fields() {
         {"/tw", "--tw", "waiting times t_w (default 1, 3.2, 10, ... up to tmax/2)", &P::tw, false},
         {"/per_decade", "--per-decade", "measurement points per decade of time", &P::per_decade},
         {"/theta_max", "--theta-max", "Metropolis rotation amplitude (radians)", &P::theta_max},
+        // The Hessian measurement: keys only when it is on (records without it read as before).
+        {"/hessian", "--hessian", "record the spectrum of the Riemannian Hessian at the waiting times", &P::hessian,
+         true, [](const P& p) { return p.hessian; }},
+        {"/hessian_per_decade", "--hessian-per-decade",
+         "with --hessian: K log-spaced Hessian times per decade (and t = 0) instead of the waiting times",
+         &P::hessian_per_decade, false, [](const P& p) { return p.hessian; }},
+        {"/hessian_top", "--hessian-top", "with --hessian: how many of the largest eigenvalues /hessian/top keeps",
+         &P::hessian_top, true, [](const P& p) { return p.hessian; }},
+        {"/flat_epsilon", "--flat-epsilon", "with --hessian: flat eigenvalues have |lambda| <= epsilon max|lambda|",
+         &P::flat_epsilon, true, [](const P& p) { return p.hessian; }},
     };
     return table;
 }
+
+namespace {
+
+// The Hessian parameters (checked with or without --hessian: their defaults are valid).
+void validate_hessian(const pspin_quench_parameters& par) {
+    if (par.hessian_per_decade < 0) throw field_error("hessian_per_decade", "must be >= 1");
+    if (par.hessian_top < 1) throw field_error("hessian_top", "must be >= 1");
+    if (!(par.flat_epsilon > 0) || !(par.flat_epsilon < 1)) throw field_error("flat_epsilon", "must be in (0, 1)");
+}
+
+} // namespace
 
 void validate(const pspin_quench_parameters& par) {
     if (par.p < 2) throw field_error("p", "must be >= 2 (got " + std::to_string(par.p) + ")");
@@ -245,6 +284,7 @@ void validate(const pspin_quench_parameters& par) {
     for (double t : par.tw)
         if (!(t >= 0) || t > par.tmax) throw field_error("tw", "values must lie in [0, tmax]");
     if (!(par.theta_max > 0) || par.theta_max > 3.14159265358979) throw field_error("theta_max", "must be in (0, pi]");
+    validate_hessian(par);
 }
 
 nlohmann::json to_json(const pspin_quench_parameters& par) {
@@ -278,7 +318,18 @@ quench_memory memory_estimate(const pspin_quench_parameters& par) {
         static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p)));
     m.couplings = count * (par.couplings == coupling_precision::float32 ? 4.0 : 8.0);
     m.replicas = 8.0 * par.n * (static_cast<double>(waiting_steps(par).size()) + 8.0) * par.replicas;
+    if (par.hessian) {
+        const double n = par.n;
+        m.hessian = 8.0 * static_cast<double>(par.samples) * par.replicas *
+                        static_cast<double>(hessian_steps(par).size()) * (n - 1) +
+                    3 * 8.0 * n * n;
+    }
     return m;
+}
+
+schedule hessian_steps(const pspin_quench_parameters& par) {
+    if (par.hessian_per_decade < 1) return schedule(waiting_steps(par));
+    return schedule::log_spaced(1, steps_per_sample(par), par.hessian_per_decade, true);
 }
 
 std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par) {
@@ -343,7 +394,10 @@ public:
           m_dyn(plan.par, plan.dt, noise_seeds(plan.par, s)),
           m_scalars(energy_recorder(m_nr)),
           m_two_time(m_nr, two_time_recorder<Eigen::VectorXd>(plan.tw, plan.lags)),
-          m_sched(plan.energy_sched.merged(m_two_time.front().required_steps()).truncated(plan.last)),
+          m_hessian(m_nr),
+          m_base(plan.energy_sched.merged(m_two_time.front().required_steps()).truncated(plan.last)),
+          m_hessian_when(plan.par.hessian ? hessian_steps(plan.par).truncated(plan.last) : schedule()),
+          m_sched(m_base.merged(m_hessian_when)),
           m_acceptance(m_nr) {
         for (int r = 0; r < plan.par.replicas; ++r) {
             std::mt19937_64 init_rng(
@@ -366,6 +420,7 @@ public:
             c.put(rkey(ri, "scalars/energy"), m_scalars.values(energy_name(r)));
             c.put(rkey(ri, "acceptance"), m_acceptance[r]);
             m_two_time[r].save(c, rkey(ri, ""));
+            m_hessian[r].save(c, rkey(ri, "hessian/"));
         }
     }
     // Restores what save() wrote; throws record_error when an entry is missing or of the wrong size.
@@ -386,6 +441,7 @@ public:
                 throw record_error("checkpoint: energy series has the wrong length");
             m_acceptance[r] = c.vector(rkey(ri, "acceptance"));
             m_two_time[r].restore(c, rkey(ri, ""), m_plan.par.n);
+            m_hessian[r].restore(c, rkey(ri, "hessian/"), m_plan.par.n);
         }
         m_scalars.restore(std::vector<std::int64_t>(steps_d.begin(), steps_d.end()), times, std::move(energies));
     }
@@ -414,11 +470,26 @@ public:
         auto acc = [&](const replica_system&, const replica_state&, std::int64_t, double) {
             for (std::size_t r = 0; r < m_nr; ++r) m_acceptance[r].push_back(m_dyn.acceptance(r));
         };
+        auto hessian = [&](const replica_system&, const replica_state& x, std::int64_t step, double t) {
+            for (std::size_t r = 0; r < m_nr; ++r)
+                if (!x[r].allFinite()) {
+                    end = {stop_reason::diverged, divergence_message(static_cast<int>(r), step, t)};
+                    throw divergence_error(end.message);
+                }
+            for (std::size_t r = 0; r < m_nr; ++r) m_hessian[r](m_model, x[r], step, t);
+        };
+        // The run's observers fire at the steps they had without --hessian; the Hessian at its own.
+        on_schedule<decltype(m_scalars)> scalars{m_base, m_scalars};
+        on_schedule<decltype(guard)> guarded{m_base, guard};
+        on_schedule<decltype(aging)> aged{m_base, aging};
+        on_schedule<decltype(acc)> accepted{m_base, acc};
+        on_schedule<decltype(hessian)> hessians{m_hessian_when, hessian};
         try {
             if (m_plan.par.method == quench_method::metropolis)
-                return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, m_scalars, guard, aging,
-                                 acc);
-            return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, m_scalars, guard, aging);
+                return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, scalars, guarded, aged,
+                                 accepted, hessians);
+            return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, scalars, guarded, aged,
+                             hessians);
         } catch (const divergence_error&) {
             return false;
         }
@@ -426,7 +497,9 @@ public:
 
     // What replica r measured so far.
     [[nodiscard]] sample_result result(std::size_t r) const {
-        return {m_scalars.times(), m_scalars.values(energy_name(r)), m_acceptance[r], m_two_time[r].delta()};
+        return {m_scalars.times(),    m_scalars.values(energy_name(r)),
+                m_acceptance[r],      m_two_time[r].delta(),
+                m_hessian[r].times(), m_hessian[r].spectra()};
     }
 
 private:
@@ -450,7 +523,10 @@ private:
     quench_stepper m_dyn;
     scalar_recorder<replica_system> m_scalars;
     std::vector<two_time_recorder<Eigen::VectorXd>> m_two_time;
-    schedule m_sched;
+    std::vector<hessian_recorder> m_hessian;
+    schedule m_base;         // the steps of the energy and Delta observers
+    schedule m_hessian_when; // --hessian: hessian_steps; else empty
+    schedule m_sched;        // both
     std::vector<std::vector<double>> m_acceptance;
     run_state m_rs;
 };

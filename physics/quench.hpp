@@ -55,13 +55,22 @@ struct pspin_quench_parameters {
     std::vector<double> tw; ///< waiting times; empty = 1, 3, 10, 30, ... below tmax/2
     int per_decade = 10;    ///< points per decade of the energy and lag schedules
     double theta_max = 0.3; ///< Metropolis rotation amplitude (radians)
+    /// Record the spectrum of the Riemannian Hessian (physics/hessian.hpp) of every sample at
+    /// the steps of hessian_steps() (/hessian/... in the record).
+    bool hessian = false;
+    /// 0: the Hessian is measured at the waiting times; K >= 1: at K log-spaced times per decade
+    /// from one step to tmax, and at t = 0.
+    int hessian_per_decade = 0;
+    int hessian_top = 20;       ///< k of /hessian/top: the min(k, N - 1) largest eigenvalues, k >= 1
+    double flat_epsilon = 1e-3; ///< flat eigenvalues: |lambda| <= flat_epsilon max|lambda|; in (0, 1)
 };
 
 /// The field table of pspin_quench_parameters (dynamics/fields.hpp): every parameter once, with
 /// its key in the record's `parameters` JSON ("N", "T", "per_decade", ...), its pspin_quench flag
 /// and help. "dt" is written as the step actually used (1 sweep for metropolis), "replicas" only
-/// when not 1, "couplings" only when not float64 and "sample_offset" only when not 0 (so records
-/// read as before these existed).
+/// when not 1, "couplings" only when not float64, "sample_offset" only when not 0, and "hessian",
+/// "hessian_per_decade", "hessian_top", "flat_epsilon" only with --hessian (so records read as
+/// before these existed).
 [[nodiscard]] const field_table<pspin_quench_parameters>& pspin_quench_fields();
 
 /// Throws field_error (parameter_error) with a one-line message naming the parameter out of its
@@ -80,6 +89,10 @@ inline constexpr double max_quench_steps = 4611686018427387904.0;
 /// initial_condition and time_unit ("Langevin time" or "sweeps").
 [[nodiscard]] nlohmann::json to_json(const pspin_quench_parameters& par);
 
+/// The steps at which --hessian measures: the waiting steps, or with hessian_per_decade = K >= 1
+/// schedule::log_spaced(1, steps_per_sample, K) with step 0.
+[[nodiscard]] schedule hessian_steps(const pspin_quench_parameters& par);
+
 /// The waiting times actually used (par.tw, or the default list), rounded to steps.
 [[nodiscard]] std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par);
 
@@ -92,8 +105,12 @@ struct quench_memory {
     /// replicas x 8 N (n_w + 8) bytes: per replica the spins, a snapshot at each of the n_w
     /// waiting times (waiting_steps) and about 8 work vectors of N doubles.
     double replicas = 0;
-    /// couplings + replicas.
-    [[nodiscard]] double total() const noexcept { return couplings + replicas; }
+    /// With hessian: the spectra kept, n_s n_h (N - 1) x 8 bytes (n_s = samples x replicas, n_h
+    /// = hessian_steps), and the dense work of one spectrum, 3 x 8 N^2 bytes (the Euclidean
+    /// Hessian, its tangent block and the eigensolver's copy); 0 without.
+    double hessian = 0;
+    /// couplings + replicas + hessian.
+    [[nodiscard]] double total() const noexcept { return couplings + replicas + hessian; }
 };
 
 /// The memory estimate of a quench with these parameters (validated or not; N, p >= 0).
@@ -107,7 +124,9 @@ struct quench_memory {
 /// /energy (energy per spin H/N, mean over samples and replicas), /energy_samples (when
 /// n_s = samples x replicas > 1; row s R + r is replica r of sample s), /observables/mu
 /// (T - p e, Langevin) and /observables/acceptance (Metropolis), /aging (Delta at the
-/// waiting times and log-spaced lags; delta_samples when n_s > 1, same order; noise = T).
+/// waiting times and log-spaced lags; delta_samples when n_s > 1, same order; noise = T), and
+/// with par.hessian the /hessian datasets (add_hessian_datasets, physics/hessian.hpp) measured at
+/// hessian_steps(par), which leave the trajectory and every other dataset as without it.
 /// Samples: sample_offset ... sample_offset + samples - 1 (s below is that index).
 /// Seeds: couplings of sample s from derive_seed(seed, 1, s); replica 0 draws its initial
 /// condition and noise from derive_seed(seed, 2, s) and derive_seed(seed, 3, s) (so replicas = 1

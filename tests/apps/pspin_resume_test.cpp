@@ -63,6 +63,34 @@ TEST(pspin_resume, sigkill_at_a_random_moment_then_resume_gives_the_identical_re
     }
 }
 
+// Issue 13: the Hessian spectra measured so far are part of the checkpoint; the resumed record is
+// the uninterrupted one, /hessian included.
+TEST(pspin_resume, sigkill_then_resume_with_hessian_gives_the_identical_record) {
+    const auto dir = scratch();
+    const auto out = dir / "killed_hessian.h5";
+    const auto ckpt = dir / "killed_hessian.ckpt";
+    const auto full = dir / "full_hessian.h5";
+    fs::remove(out);
+    fs::remove(ckpt);
+    const std::string hessian_args = run_args + " --hessian --hessian-per-decade 3";
+    ASSERT_EQ(run_command(exe + " " + hessian_args + " --force --out " + full.string()).status, 0);
+    const pid_t pid = glassy::test::spawn(exe, hessian_args + " --checkpoint-every 7 --checkpoint " + ckpt.string() +
+                                                   " --out " + out.string());
+    ASSERT_GT(pid, 0);
+    ASSERT_TRUE(wait_for_file(ckpt, pid)) << "no checkpoint appeared";
+    std::mt19937 rng(static_cast<unsigned>(::getpid()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 150)(rng)));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) GTEST_SKIP() << "the run finished before it could be killed";
+    const auto r = run_command(exe + " --resume " + ckpt.string() + " --quiet --threads 2 --out " + out.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto a = glassy::read_record(full), b = glassy::read_record(out);
+    ASSERT_GT(a.extra.count("hessian/spectrum"), 0u);
+    expect_identical_records(a, b);
+}
+
 TEST(pspin_resume, sigint_writes_a_partial_record_and_a_checkpoint_that_resumes) {
     const auto dir = scratch();
     const auto out = dir / "int.h5";

@@ -68,8 +68,58 @@ TEST(pspin_parameters, non_default_json_is_pinned) {
         R"json({"N":256,"T":0.5,"dt":0.02,"initial_condition":"uniform on the sphere (T = infinity)","method":"heun","num_parameters":256,"p":3,"per_decade":10,"samples":1,"seed":1,"theta_max":0.3,"time_unit":"Langevin time","tmax":1000.0,"tw":[]})json");
 }
 
+// --hessian adds its four keys (and only then; the pins above have none of them).
+TEST(pspin_parameters, hessian_json_is_pinned) {
+    pspin_quench_parameters par;
+    par.hessian = true;
+    par.hessian_per_decade = 4;
+    EXPECT_EQ(
+        to_json(par).dump(),
+        R"json({"N":256,"T":0.5,"dt":0.05,"flat_epsilon":0.001,"hessian":true,"hessian_per_decade":4,"hessian_top":20,"initial_condition":"uniform on the sphere (T = infinity)","method":"langevin","num_parameters":256,"p":3,"per_decade":10,"samples":1,"seed":1,"theta_max":0.3,"time_unit":"Langevin time","tmax":1000.0,"tw":[]})json");
+}
+
+// Out-of-domain Hessian parameters are field errors naming their key.
+TEST(pspin_parameters, hessian_parameters_are_validated) {
+    const auto key_of = [](pspin_quench_parameters par) -> std::string {
+        try {
+            validate(par);
+        } catch (const field_error& e) {
+            return e.key();
+        }
+        return "";
+    };
+    pspin_quench_parameters par;
+    par.hessian = true;
+    EXPECT_EQ(key_of(par), "");
+    for (const double eps : {0.0, -1e-3, 1.0, std::nan("")}) {
+        auto bad = par;
+        bad.flat_epsilon = eps;
+        EXPECT_EQ(key_of(bad), "flat_epsilon") << eps;
+    }
+    auto top = par;
+    top.hessian_top = 0;
+    EXPECT_EQ(key_of(top), "hessian_top");
+    auto decade = par;
+    decade.hessian_per_decade = -1;
+    EXPECT_EQ(key_of(decade), "hessian_per_decade");
+}
+
+// n_s n_h (N - 1) doubles kept and three N x N matrices of work; nothing without --hessian.
+TEST(quench_memory, counts_the_hessian_spectra_and_work) {
+    pspin_quench_parameters par = metropolis_parameters();
+    EXPECT_EQ(memory_estimate(par).hessian, 0.0);
+    par.hessian = true;
+    const quench_memory m = memory_estimate(par);
+    EXPECT_EQ(m.hessian, 8.0 * 2 * 3 * 2 * 39 + 3 * 8.0 * 40 * 40); // 2 samples x 3 replicas, 2 waiting times
+    EXPECT_EQ(m.total(), m.couplings + m.replicas + m.hessian);
+}
+
 TEST(pspin_parameters, checkpoint_config_reads_back) {
-    for (const auto& par : {pspin_quench_parameters{}, metropolis_parameters()}) {
+    pspin_quench_parameters with_hessian = metropolis_parameters();
+    with_hessian.hessian = true;
+    with_hessian.hessian_top = 7;
+    with_hessian.flat_epsilon = 0.01;
+    for (const auto& par : {pspin_quench_parameters{}, metropolis_parameters(), with_hessian}) {
         checkpoint c;
         c.tool = "pspin_quench";
         c.config = to_json(par).dump();
