@@ -198,6 +198,8 @@ void BM_quench_hessian_overhead(benchmark::State& state) {
     state.counters["spectra"] = par.hessian ? static_cast<double>(glassy::hessian_steps(par).size()) : 0.0;
 }
 BENCHMARK(BM_quench_hessian_overhead)
+    ->Args({0, 100})
+    ->Args({1, 100})
     ->Args({0, 1000})
     ->Args({1, 1000})
     ->Iterations(1)

@@ -73,9 +73,9 @@ public:
     Eigen::VectorXd gradient_batch(const Eigen::MatrixXd& sigma, Eigen::MatrixXd& g) const;
     /// Euclidean Hessian d^2H/dsigma_i dsigma_j, N x N, symmetric, with a zero diagonal (H is
     /// linear in each spin). p = 3: each coupling is read twice, in parallel over the columns
-    /// (bitwise independent of the thread count), 2 binom(N, 3) multiply-adds (about 24 ms at
-    /// N = 512, benchmarks/README.md); other p: O(binom(N, p) p^3) on one thread, small N only.
-    /// Throws parameter_error if sigma does not have N entries.
+    /// (bitwise independent of the thread count), 2 binom(N, 3) multiply-adds (about 2.3
+    /// gradients: 47 ms of CPU at N = 512 on one thread, benchmarks/README.md); other p: O(binom(N, p) p^3) on one
+    /// thread, small N only. Throws parameter_error if sigma does not have N entries.
     [[nodiscard]] Eigen::MatrixXd hessian(const state_type& sigma) const;
     /// Riemannian Hessian on the sphere |sigma|^2 = N restricted to the tangent space:
     /// P (Hess H - (sigma.grad H / N) 1) P with P = 1 - sigma sigma^T / N. Its quadratic form on
