@@ -266,46 +266,62 @@ TEST(pspin_quench_app, sample_offset_parts_merged_by_aging_analysis_give_the_rec
     EXPECT_NE(gap.status, 0);
     EXPECT_EQ(glassy::test::count_lines(gap.output), 1) << gap.output;
     EXPECT_NE(gap.output.find("no /sample_block"), std::string::npos) << gap.output;
+}
 
-    // Issue 13: bad --hessian input is refused with one line naming the flag, before any work.
-    TEST(pspin_quench_app, bad_hessian_input_is_refused_before_any_work) {
-        const auto out = scratch() / "hessian_bad.h5";
-        fs::remove(out);
-        struct refused_case {
-            std::string flags, text;
-        };
-        for (const auto& [flags, text] :
-             {refused_case{"--hessian --flat-epsilon 0", "--flat-epsilon must be in (0, 1)"},
-              refused_case{"--hessian --flat-epsilon -1", "--flat-epsilon must be in (0, 1)"},
-              refused_case{"--hessian --hessian-per-decade 0", "--hessian-per-decade must be >= 1"},
-              refused_case{"--hessian --hessian-top 0", "--hessian-top must be >= 1"},
-              refused_case{"--hessian-top 5", "--hessian-top has no effect without --hessian"},
-              refused_case{"--flat-epsilon 0.01", "--flat-epsilon has no effect without --hessian"},
-              refused_case{"--method ck --hessian", "--hessian has no effect with --method ck"},
-              // 3 x 8 N^2 bytes of dense work at N = 2^20: about 24 TiB, more than any machine here.
-              refused_case{"--hessian --p 2 --N 1048576", "--hessian at --N 1048576"}}) {
-            const auto r = run_command(exe + " --tmax 1 " + flags + " --quiet --out " + out.string());
-            EXPECT_EQ(r.status, 1) << flags << ": " << r.output;
-            EXPECT_EQ(glassy::test::count_lines(r.output), 1) << flags << ": " << r.output;
-            EXPECT_NE(r.output.find(text), std::string::npos) << flags << ": " << r.output;
-            EXPECT_FALSE(fs::exists(out)) << flags;
-        }
+// Issue 13: bad --hessian input is refused with one line naming the flag, before any work.
+TEST(pspin_quench_app, bad_hessian_input_is_refused_before_any_work) {
+    const auto out = scratch() / "hessian_bad.h5";
+    fs::remove(out);
+    struct refused_case {
+        std::string flags, text;
+    };
+    for (const auto& [flags, text] :
+         {refused_case{"--hessian --flat-epsilon 0", "--flat-epsilon must be in (0, 1)"},
+          refused_case{"--hessian --flat-epsilon -1", "--flat-epsilon must be in (0, 1)"},
+          refused_case{"--hessian --hessian-per-decade 0", "--hessian-per-decade must be >= 1"},
+          refused_case{"--hessian --hessian-top 0", "--hessian-top must be >= 1"},
+          refused_case{"--hessian-top 5", "--hessian-top has no effect without --hessian"},
+          refused_case{"--flat-epsilon 0.01", "--flat-epsilon has no effect without --hessian"},
+          refused_case{"--method ck --hessian", "--hessian has no effect with --method ck"},
+          // 3 x 8 N^2 bytes of dense work at N = 2^20: about 24 TiB, more than any machine here.
+          refused_case{"--hessian --p 2 --N 1048576", "--hessian at --N 1048576"}}) {
+        const auto r = run_command(exe + " --tmax 1 " + flags + " --quiet --out " + out.string());
+        EXPECT_EQ(r.status, 1) << flags << ": " << r.output;
+        EXPECT_EQ(glassy::test::count_lines(r.output), 1) << flags << ": " << r.output;
+        EXPECT_NE(r.output.find(text), std::string::npos) << flags << ": " << r.output;
+        EXPECT_FALSE(fs::exists(out)) << flags;
     }
+}
 
-    // --hessian writes the /hessian datasets (h5 round trip) and leaves the rest of the record as without it.
-    TEST(pspin_quench_app, hessian_run_writes_the_hessian_datasets) {
-        const auto bare = scratch() / "hessian_bare.h5";
-        const auto with = scratch() / "hessian_with.h5";
-        const std::string args = " --N 20 --tmax 10 --samples 2 --threads 1 --quiet --force --out ";
-        ASSERT_EQ(run_command(exe + args + bare.string()).status, 0);
-        const auto r = run_command(exe + args + with.string() + " --hessian --hessian-top 4");
-        ASSERT_EQ(r.status, 0) << r.output;
-        const auto a = glassy::read_record(bare), b = glassy::read_record(with);
-        EXPECT_EQ(a.energy, b.energy);
-        EXPECT_EQ(b.parameters.at("hessian"), true);
-        EXPECT_EQ(b.parameters.at("hessian_top"), 4);
-        EXPECT_EQ(b.parameters.at("flat_epsilon"), 1e-3);
-        EXPECT_FALSE(a.parameters.contains("hessian"));
-        EXPECT_EQ(b.extra.at("hessian/spectrum").shape,
-                  (std::vector<std::uint64_t>{2, 2, 19})); // t_w = 1, 3.2 (<= tmax/2)
-    }
+// --hessian writes the /hessian datasets (h5 round trip) and leaves the rest of the record as without it.
+TEST(pspin_quench_app, hessian_run_writes_the_hessian_datasets) {
+    const auto bare = scratch() / "hessian_bare.h5";
+    const auto with = scratch() / "hessian_with.h5";
+    const std::string args = " --N 20 --tmax 10 --samples 2 --threads 1 --quiet --force --out ";
+    ASSERT_EQ(run_command(exe + args + bare.string()).status, 0);
+    const auto r = run_command(exe + args + with.string() + " --hessian --hessian-top 4");
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto a = glassy::read_record(bare), b = glassy::read_record(with);
+    EXPECT_EQ(a.energy, b.energy);
+    EXPECT_EQ(b.parameters.at("hessian"), true);
+    EXPECT_EQ(b.parameters.at("hessian_top"), 4);
+    EXPECT_EQ(b.parameters.at("flat_epsilon"), 1e-3);
+    EXPECT_FALSE(a.parameters.contains("hessian"));
+    EXPECT_EQ(b.extra.at("hessian/spectrum").shape, (std::vector<std::uint64_t>{2, 2, 19})); // t_w = 1, 3.2 (<= tmax/2)
+}
+
+// The spectra travel with a part record's samples: parts with --hessian merge into the whole run's record.
+TEST(pspin_quench_app, hessian_parts_merge_into_the_record_of_one_run) {
+    const auto dir = scratch();
+    const std::string args = " --N 20 --tmax 10 --hessian --hessian-per-decade 3 --quiet --force --out ";
+    const auto whole = dir / "h_whole.h5", p0 = dir / "h_part0.h5", p1 = dir / "h_part1.h5", merged = dir / "h_m.h5";
+    ASSERT_EQ(run_command(exe + " --samples 3" + args + whole.string()).status, 0);
+    ASSERT_EQ(run_command(exe + " --samples 1 --sample-offset 0" + args + p0.string()).status, 0);
+    ASSERT_EQ(run_command(exe + " --samples 2 --sample-offset 1" + args + p1.string()).status, 0);
+    const auto m = run_command(std::string(GLASSY_AGING_ANALYSIS) + " --merge " + p1.string() + " " + p0.string() +
+                               " --force --out " + merged.string());
+    ASSERT_EQ(m.status, 0) << m.output;
+    const auto a = glassy::read_record(whole);
+    ASSERT_GT(a.extra.count("hessian/spectrum"), 0u);
+    glassy::test::expect_identical_records(glassy::read_record(merged), a);
+}
