@@ -34,8 +34,8 @@ namespace glassy {
 [[nodiscard]] Eigen::MatrixXd tangent_hessian_matrix(const pspin_model& model, const Eigen::VectorXd& sigma);
 
 /// The N-1 eigenvalues of the Riemannian Hessian at sigma, ascending (Eigen's
-/// SelfAdjointEigenSolver, eigenvalues only: O(N^3); with the Hessian about 0.09 s of CPU at
-/// N = 512, benchmarks/README.md). Units of H (totals,
+/// SelfAdjointEigenSolver, eigenvalues only: O(N^3); with the Hessian 0.1-0.2 s at N = 512,
+/// about 6 Langevin steps, benchmarks/README.md). Units of H (totals,
 /// like pspin_model::energy). Throws parameter_error as tangent_hessian_matrix, and error when the
 /// eigensolver does not converge (a non-finite state).
 [[nodiscard]] Eigen::VectorXd tangent_spectrum(const pspin_model& model, const Eigen::VectorXd& sigma);
