@@ -255,14 +255,14 @@ TEST(hessian_quench, index_of_a_zero_temperature_quench_follows_the_semicircle) 
     glassy::pspin_quench_parameters par;
     par.n = 512;
     par.temperature = 0;
-    par.tmax = 10;
-    par.tw = {0, 0.5, 1, 2, 5, 10};
+    par.tmax = 5;
+    par.tw = {0, 0.5, 1, 2, 5};
     par.hessian = true;
     par.seed = 3;
     const auto rec = glassy::run_pspin_quench(par);
     const auto& t = rec.extra.at("hessian/t").data;
     const auto& index = rec.extra.at("hessian/negative_fraction").data;
-    ASSERT_EQ(t.size(), 6u);
+    ASSERT_EQ(t.size(), 5u);
     for (std::size_t h = 0; h < t.size(); ++h) {
         const auto at = std::find(rec.time.begin(), rec.time.end(), t[h]);
         ASSERT_NE(at, rec.time.end());
