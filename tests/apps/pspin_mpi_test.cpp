@@ -62,7 +62,9 @@ TEST(pspin_mpi, ranks_give_the_record_of_one_process_bit_for_bit) {
     for (const config& c :
          {config{"langevin", "--samples 3", {1, 2, 3}}, config{"metropolis", "--method metropolis --samples 3", {2, 3}},
           config{"replicas", "--samples 3 --replicas 2 --method heun", {2}},
-          config{"offset", "--samples 3 --sample-offset 5", {2}}}) {
+          config{"offset", "--samples 3 --sample-offset 5", {2}},
+          // per-sample datasets the gather never names (/hessian/...) come through
+          config{"hessian", "--samples 3 --hessian", {3}}}) {
         const auto single = dir / (c.name + ".h5");
         const auto r = run_command(exe + " " + base + " " + c.args + " --out " + single.string());
         ASSERT_EQ(r.status, 0) << r.output;
