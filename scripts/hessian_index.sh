@@ -3,12 +3,12 @@
 # along quenches at N = 512, p = 3, 4 samples, T = 0 and T = 0.5, against the large-N semicircle
 # law F(p e / R), R = 2 sqrt(3), at the measured energy (docs/physics.md, "Hessian").
 # Writes out/hessian/*.h5, out/hessian/*.csv, docs/img/hessian_index.png and prints the table of
-# docs/reproducing-the-paper.md ("Flat directions"). About 5 minutes on 2 cores.
+# docs/reproducing-the-paper.md ("Flat directions"). 13 minutes on the 2-core VM under load (tmax 30).
 # Usage: scripts/hessian_index.sh [build dir] [tmax]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$here/build/release}/apps
-tmax=${2:-300}
+tmax=${2:-30}
 out=$here/out/hessian
 mkdir -p "$out" "$here/docs/img"
 for T in 0 0.5; do
