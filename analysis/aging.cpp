@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string>
 #include <tuple>
+#include <vector>
 
 namespace glassy {
 namespace {
@@ -99,6 +103,142 @@ void require_independent(const std::vector<record>& recs, const std::vector<std:
         }
 }
 
+// Standard errors over the rows (samples) of `samples`, one per column; NaN [n] when there are
+// fewer than two rows.
+std::vector<double> column_errors(const row_matrix& samples, std::size_t n) {
+    std::vector<double> err(n, nan_v);
+    if (samples.rows() < 2) return err;
+    std::vector<double> col(static_cast<std::size_t>(samples.rows()));
+    for (std::size_t j = 0; j < n; ++j) {
+        for (std::size_t s = 0; s < col.size(); ++s)
+            col[s] = samples(static_cast<Eigen::Index>(s), static_cast<Eigen::Index>(j));
+        err[j] = mean_err(col).second;
+    }
+    return err;
+}
+
+// "[2, 3]": a shape for messages.
+std::string shape_text(const std::vector<std::uint64_t>& shape) {
+    std::string s;
+    for (const auto d : shape) s += (s.empty() ? "" : ", ") + std::to_string(d);
+    return "[" + s + "]";
+}
+
+// The datasets of a record's /hessian group (kept in record::extra as "hessian/NAME"), each
+// checked against its documented shape (docs/format.md, "/hessian") before it is used: a
+// mismatch is a record_error naming the file and the dataset, on one line.
+class hessian_datasets {
+public:
+    hessian_datasets(const record& rec, const std::string& source) : m_rec(rec), m_source(source) {}
+    // The dataset, or nullptr when the record lacks it.
+    [[nodiscard]] const nd_array<double>* find(const std::string& name) const {
+        const auto it = m_rec.extra.find("hessian/" + name);
+        return it == m_rec.extra.end() ? nullptr : &it->second;
+    }
+    // Throws unless `name` (when present) has the shape `want`; 0 in `want` accepts any size,
+    // `meaning` names its symbols for the message.
+    void require_shape(const std::string& name, const std::vector<std::uint64_t>& want,
+                       const std::string& meaning) const {
+        const nd_array<double>* a = find(name);
+        if (!a) return;
+        bool ok = a->shape.size() == want.size();
+        for (std::size_t i = 0; ok && i < want.size(); ++i) ok = want[i] == 0 || a->shape[i] == want[i];
+        if (!ok)
+            throw record_error(m_source + ": /hessian/" + name + " has shape " + shape_text(a->shape) + ", not " +
+                               meaning);
+    }
+    // The vector `name` [n] (checked), or n NaN when absent.
+    [[nodiscard]] std::vector<double> vector_or_nan(const std::string& name, std::size_t n) const {
+        const nd_array<double>* a = find(name);
+        return a ? a->data : std::vector<double>(n, nan_v);
+    }
+    // The matrix `name` (checked to be two-dimensional), or `rows` x 0 when absent.
+    [[nodiscard]] row_matrix matrix(const std::string& name, std::size_t rows) const {
+        const nd_array<double>* a = find(name);
+        if (!a) return row_matrix(static_cast<Eigen::Index>(rows), 0);
+        return Eigen::Map<const row_matrix>(a->data.data(), static_cast<Eigen::Index>(a->shape[0]),
+                                            static_cast<Eigen::Index>(a->shape[1]));
+    }
+    [[noreturn]] void refuse(const std::string& what) const { throw record_error(m_source + ": " + what); }
+
+private:
+    const record& m_rec;
+    const std::string& m_source;
+};
+
+// Checks every dataset of /hessian the analysis knows against n_h = len(/hessian/t), k and n_g.
+void check_hessian_shapes(const hessian_datasets& d, std::uint64_t n) {
+    const std::string of_n = "[n_h] = [" + std::to_string(n) + "] (n_h = the length of /hessian/t)";
+    for (const char* name : {"negative_fraction", "flat_fraction", "trace", "trace_err"})
+        d.require_shape(name, {n}, of_n);
+    d.require_shape("top", {n, 0}, "[n_h, k] with n_h = " + std::to_string(n) + " (the length of /hessian/t)");
+    d.require_shape("density_grid", {0}, "[n_g] (one-dimensional)");
+    if ((d.find("density") == nullptr) != (d.find("density_grid") == nullptr))
+        d.refuse(std::string(d.find("density") ? "/hessian/density_grid" : "/hessian/density") +
+                 " missing (/hessian/density and /hessian/density_grid go together)");
+    const std::uint64_t ng = d.find("density_grid") ? d.find("density_grid")->shape[0] : 0;
+    d.require_shape("density", {n, ng},
+                    "[n_h, n_g] = [" + std::to_string(n) + ", " + std::to_string(ng) +
+                        "] (n_h, n_g = the lengths of /hessian/t and /hessian/density_grid)");
+    const nd_array<double>* first = nullptr; // the first per-sample table gives n_s
+    for (const char* name : {"negative_fraction_samples", "flat_fraction_samples", "trace_samples"}) {
+        const std::uint64_t ns = first ? first->shape[0] : 0;
+        d.require_shape(name, {ns, n},
+                        "[n_s, n_h] with n_h = " + std::to_string(n) +
+                            (first ? " and n_s = " + std::to_string(ns) + " as in the other per-sample tables" : ""));
+        if (!first) first = d.find(name);
+    }
+    d.require_shape("spectrum", {0, n, 0}, "[n_s, n_h, N - 1] with n_h = " + std::to_string(n));
+    d.require_shape("samples", {0}, "[S] (one-dimensional)");
+}
+
+// The record's /hessian group (record::extra "hessian/...") as a hessian_series, shapes
+// checked: absent members NaN, errors over samples (trace: the recorded trace_err first).
+hessian_series hessian_from(const record& rec, const std::string& source) {
+    const hessian_datasets d(rec, source);
+    hessian_series s;
+    const nd_array<double>* t = d.find("t");
+    if (!t) {
+        for (const auto& [name, arr] : rec.extra)
+            if (name.rfind("hessian/", 0) == 0)
+                d.refuse("/hessian/t missing (the other /hessian datasets, e.g. /" + name + ", need their times)");
+        return s;
+    }
+    d.require_shape("t", {0}, "[n_h] (one-dimensional)");
+    const std::size_t n = t->data.size();
+    check_hessian_shapes(d, n);
+    s.t = t->data;
+    s.top = d.matrix("top", n);
+    s.negative_fraction = d.vector_or_nan("negative_fraction", n);
+    s.negative_fraction_err = column_errors(d.matrix("negative_fraction_samples", 0), n);
+    s.flat_fraction = d.vector_or_nan("flat_fraction", n);
+    s.flat_fraction_err = column_errors(d.matrix("flat_fraction_samples", 0), n);
+    s.trace = d.vector_or_nan("trace", n);
+    s.trace_err = d.find("trace_err") ? d.find("trace_err")->data : column_errors(d.matrix("trace_samples", 0), n);
+    if (const nd_array<double>* g = d.find("density_grid")) {
+        s.density_grid = g->data;
+        s.density = d.matrix("density", n);
+    }
+    return s;
+}
+
+// Why the Hessian series of two runs cannot be averaged (nullopt when they can).
+std::optional<std::string> hessian_difference(const hessian_series& x, const hessian_series& y) {
+    if (x.t.empty() != y.t.empty()) return std::string("only one of them has /hessian");
+    if (!same_grid(x.t, y.t)) return std::string("Hessian measurement times (/hessian/t) differ");
+    if (!same_grid(x.density_grid, y.density_grid) || x.density.size() != y.density.size())
+        return std::string("Hessian density grids (/hessian/density_grid) differ");
+    if (x.top.cols() != y.top.cols()) return std::string("numbers of top eigenvalues (/hessian/top) differ");
+    return std::nullopt;
+}
+
+// Refuses runs whose Hessian series cannot be averaged, naming the two files.
+void require_same_hessian(const std::vector<run_data>& runs, const std::vector<std::string>& sources) {
+    for (std::size_t k = 1; k < runs.size(); ++k)
+        if (auto d = hessian_difference(runs.front().hessian, runs[k].hessian))
+            throw record_error("cannot average " + sources.front() + " and " + sources[k] + ": " + *d);
+}
+
 } // namespace
 
 system_kind parse_system_kind(const std::string& name) {
@@ -160,10 +300,38 @@ run_data from_record(const record& rec, const std::string& source) {
         rec.parameters.contains("T") && rec.parameters.at("T").is_number())
         r.noise.assign(r.tw.size(), rec.parameters.at("T").get<double>());
     r.noise_err.assign(r.noise.size(), nan_v);
-    for (const auto& [name, arr] : rec.extra) r.extra_datasets.push_back(name);
+    for (const auto& [name, arr] : rec.extra)
+        if (name.rfind("hessian/", 0) != 0) r.extra_datasets.push_back(name); // analysed, not only listed
     for (const auto& [name, arr] : rec.extra_f32) r.extra_datasets.push_back(name);
+    r.hessian = hessian_from(rec, source);
     return r;
 }
+
+namespace {
+
+// The /hessian of several runs (checked by hessian_difference): fractions and trace element-wise
+// mean and standard error over the runs; top eigenvalues and density element-wise mean.
+void average_hessian(const std::vector<run_data>& runs, hessian_series& h) {
+    std::vector<double> buf(runs.size());
+    const auto average = [&](std::vector<double> hessian_series::*member, std::vector<double>& mean,
+                             std::vector<double>& err) {
+        for (std::size_t j = 0; j < h.t.size(); ++j) {
+            for (std::size_t k = 0; k < runs.size(); ++k) buf[k] = (runs[k].hessian.*member)[j];
+            std::tie(mean[j], err[j]) = mean_err(buf);
+        }
+    };
+    average(&hessian_series::negative_fraction, h.negative_fraction, h.negative_fraction_err);
+    average(&hessian_series::flat_fraction, h.flat_fraction, h.flat_fraction_err);
+    average(&hessian_series::trace, h.trace, h.trace_err);
+    for (std::size_t k = 1; k < runs.size(); ++k) {
+        h.top += runs[k].hessian.top;
+        h.density += runs[k].hessian.density;
+    }
+    h.top /= static_cast<double>(runs.size());
+    h.density /= static_cast<double>(runs.size());
+}
+
+} // namespace
 
 run_data average_records(const std::vector<record>& recs, const std::vector<std::string>& sources) {
     if (recs.empty()) throw error("average_records: no records");
@@ -189,6 +357,7 @@ run_data average_records(const std::vector<record>& recs, const std::vector<std:
     require_independent(recs, sources);
     std::vector<run_data> runs;
     for (std::size_t k = 0; k < recs.size(); ++k) runs.push_back(from_record(recs[k], sources[k]));
+    require_same_hessian(runs, sources);
     run_data r = runs.front();
     r.sources = sources;
     r.n_records = recs.size();
@@ -218,6 +387,7 @@ run_data average_records(const std::vector<record>& recs, const std::vector<std:
             for (std::size_t k = 0; k < n; ++k) buf[k] = runs[k].delta(i, j);
             std::tie(r.delta(i, j), r.delta_err(i, j)) = mean_err(buf);
         }
+    if (!r.hessian.t.empty()) average_hessian(runs, r.hessian);
     return r;
 }
 
@@ -636,7 +806,49 @@ std::optional<double> exponential_tau(const run_data& run, const aging_summary& 
     return tau;
 }
 
+// negative_fraction = A t^-a fitted over the measurements with t > 0 and a positive fraction.
+void fit_negative_fraction_decay(const hessian_series& h, hessian_summary& out) {
+    std::vector<double> x, y;
+    for (std::size_t i = 0; i < h.t.size(); ++i)
+        if (h.t[i] > 0 && valid_positive(h.negative_fraction[i])) {
+            x.push_back(std::log(h.t[i]));
+            y.push_back(std::log(h.negative_fraction[i]));
+        }
+    const std::size_t distinct = count_distinct(x);
+    if (distinct < min_decay_points) {
+        out.decay_reason = "fewer than " + std::to_string(min_decay_points) +
+                           " measurement times with t > 0 and negative_fraction > 0 (" + std::to_string(distinct) + ")";
+        return;
+    }
+    out.decay = fit_line(x, y);
+    out.decay_t_min = std::exp(*std::min_element(x.begin(), x.end()));
+    out.decay_t_max = std::exp(*std::max_element(x.begin(), x.end()));
+}
+
 } // namespace
+
+hessian_summary summarise_hessian(const hessian_series& h) {
+    if (h.t.empty()) throw error("summarise_hessian: no Hessian measurements");
+    hessian_summary out;
+    const std::size_t last = h.t.size() - 1;
+    const auto at_last = [last](const std::vector<double>& v) -> std::optional<double> {
+        if (last < v.size() && std::isfinite(v[last])) return v[last];
+        return std::nullopt;
+    };
+    out.measurements = h.t.size();
+    out.k = static_cast<std::size_t>(h.top.cols());
+    out.t_last = h.t[last];
+    if (h.top.cols() > 0 && std::isfinite(h.top(static_cast<Eigen::Index>(last), 0)))
+        out.top = h.top(static_cast<Eigen::Index>(last), 0);
+    out.negative_fraction = at_last(h.negative_fraction);
+    out.negative_fraction_err = at_last(h.negative_fraction_err);
+    out.flat_fraction = at_last(h.flat_fraction);
+    out.flat_fraction_err = at_last(h.flat_fraction_err);
+    out.trace = at_last(h.trace);
+    out.trace_err = at_last(h.trace_err);
+    fit_negative_fraction_decay(h, out);
+    return out;
+}
 
 aging_summary analyse(const run_data& run, const analysis_options& options) {
     if (run.time.size() != run.energy.size()) throw error("analyse: time and energy differ in length");
@@ -663,6 +875,7 @@ aging_summary analyse(const run_data& run, const analysis_options& options) {
         fit_energy_approach(run, s);
         s.exp_tau = exponential_tau(run, s);
     }
+    if (!run.hessian.t.empty()) s.hessian = summarise_hessian(run.hessian);
     return s;
 }
 
@@ -803,6 +1016,34 @@ void put_energy_fit(const aging_summary& s, nlohmann::json& j) {
     j["exponential_tau"] = opt(s.exp_tau);
 }
 
+// The hessian block: values at the last measurement, the decay of the negative fraction.
+nlohmann::json hessian_json(const hessian_summary& h) {
+    using nlohmann::json;
+    json j = {{"measurements", h.measurements},
+              {"k", h.k},
+              {"t_last", h.t_last},
+              {"top_eigenvalue", opt(h.top)},
+              {"negative_fraction", opt(h.negative_fraction)},
+              {"negative_fraction_err", opt(h.negative_fraction_err)},
+              {"flat_fraction", opt(h.flat_fraction)},
+              {"flat_fraction_err", opt(h.flat_fraction_err)},
+              {"trace", opt(h.trace)},
+              {"trace_err", opt(h.trace_err)}};
+    j["negative_fraction_decay"] = json();
+    j["negative_fraction_decay_reason"] = h.decay_reason.empty() ? json() : json(h.decay_reason);
+    if (h.decay)
+        j["negative_fraction_decay"] = {
+            {"model", "negative_fraction = A t^-a, least squares of ln(negative_fraction) against ln(t) over the "
+                      "measurements with negative_fraction > 0"},
+            {"exponent", -h.decay->slope},
+            {"exponent_err", num(h.decay->slope_err)},
+            {"amplitude", std::exp(h.decay->intercept)},
+            {"t_min", h.decay_t_min},
+            {"t_max", h.decay_t_max},
+            {"points", h.decay->n}};
+    return j;
+}
+
 } // namespace
 
 nlohmann::json to_json(const run_data& run, const aging_summary& s) {
@@ -813,6 +1054,7 @@ nlohmann::json to_json(const run_data& run, const aging_summary& s) {
     put_exponents(s, j);
     if (run.system != system_kind::net) put_energy_fit(s, j);
     j["final"] = s.final_values;
+    if (s.hessian) j["hessian"] = hessian_json(*s.hessian);
     return j;
 }
 

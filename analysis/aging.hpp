@@ -27,6 +27,23 @@ enum class system_kind { pspin, net };
 /// summary.json and the figure titles print.
 [[nodiscard]] std::string to_string(system_kind kind);
 
+/// Hessian spectra along the trajectory (the record's /hessian group, issue 13; docs/format.md)
+/// as the analysis uses them: the mean over samples (and records) with standard errors. Empty
+/// `t` when the record has no /hessian group; a member the record lacks is NaN [n_h] (top: no
+/// columns, density: empty).
+struct hessian_series {
+    std::vector<double> t;                     ///< measurement times [n_h], units of /time
+    row_matrix top;                            ///< the k largest eigenvalues, largest first [n_h, k]
+    std::vector<double> negative_fraction;     ///< fraction of eigenvalues < 0 [n_h]
+    std::vector<double> negative_fraction_err; ///< its standard error [n_h] (NaN when not estimable)
+    std::vector<double> flat_fraction;         ///< fraction with |lambda| <= epsilon max|lambda| [n_h]
+    std::vector<double> flat_fraction_err;     ///< its standard error [n_h]
+    std::vector<double> trace;                 ///< trace of the Hessian [n_h]
+    std::vector<double> trace_err;             ///< /hessian/trace_err (nets: Hutchinson), else over samples [n_h]
+    std::vector<double> density_grid;          ///< eigenvalues of the density [n_g]
+    row_matrix density;                        ///< spectral density [n_h, n_g] (empty when not recorded)
+};
+
 /// One run, or the average of several runs of the same parameters, with standard errors.
 /// Errors are NaN where they cannot be estimated (a single run without per-sample data).
 struct run_data {
@@ -49,15 +66,21 @@ struct run_data {
     std::vector<double> noise;               ///< mean D(t_w) [n_w] (empty when unknown)
     std::vector<double> noise_err;           ///< its standard error [n_w]
     std::vector<std::string> extra_datasets; ///< names of other datasets (e.g. "ck/C"), listed only
+    hessian_series hessian;                  ///< /hessian (empty t when the record has none)
 };
 
-/// Turns one record into run_data. Standard errors come from /energy_samples and
-/// /aging/delta_samples when the record has n_s > 1 samples (sd / sqrt(n_s)), NaN otherwise.
-/// For a p-spin record without /aging/noise, D(t_w) = parameters["T"] when present.
+/// Turns one record into run_data. Standard errors come from /energy_samples,
+/// /aging/delta_samples and /hessian/..._samples when the record has n_s > 1 samples
+/// (sd / sqrt(n_s)), NaN otherwise; the trace's from /hessian/trace_err when recorded.
+/// For a p-spin record without /aging/noise, D(t_w) = parameters["T"] when present. The
+/// /hessian datasets (record::extra "hessian/...") are checked against their shapes in
+/// docs/format.md (n_h = len(/hessian/t)): throws record_error with a one-line message naming
+/// `source` and the dataset otherwise, or when /hessian/t is missing beside other /hessian data.
 [[nodiscard]] run_data from_record(const record& rec, const std::string& source);
 
 /// Averages records of the same run parameters (every parameter equal except those in
-/// averaging_ignored_parameters, same system, method, time grid, waiting times and lags):
+/// averaging_ignored_parameters, same system, method, time grid, waiting times and lags, and
+/// /hessian in all or none, with the same /hessian/t, density grid and number of top eigenvalues):
 /// element-wise mean and standard error sd / sqrt(n) with the n - 1 sample deviation.
 /// Throws record_error with a one-line message naming the two files and the first
 /// difference otherwise. `sources` names the records in messages (same length as `recs`).
@@ -121,6 +144,29 @@ inline constexpr double noise_negative_margin = 10.0;
 /// noise_negative_margin * |D| of a negative D of the same run. One entry per t_w.
 [[nodiscard]] std::vector<std::optional<std::string>> noise_refusals(const run_data& run);
 
+/// Fewest measurements with a positive negative fraction the power-law fit of its decay uses.
+inline constexpr std::size_t min_decay_points = 3;
+
+/// The `hessian` block of summary.json (docs/analysis.md, "Hessian"): the values at the last
+/// measurement and the decay of the negative fraction.
+struct hessian_summary {
+    std::size_t measurements = 0;                                   ///< n_h
+    std::size_t k = 0;                                              ///< eigenvalues per row of /hessian/top
+    double t_last = 0;                                              ///< the last measurement time
+    std::optional<double> top;                                      ///< largest eigenvalue at t_last
+    std::optional<double> negative_fraction, negative_fraction_err; ///< at t_last
+    std::optional<double> flat_fraction, flat_fraction_err;         ///< at t_last
+    std::optional<double> trace, trace_err;                         ///< at t_last
+    /// negative_fraction = A t^-a: least squares of ln negative_fraction against ln t over the
+    /// measurements with t > 0 and negative_fraction > 0 (slope = -a, intercept = ln A).
+    std::optional<line_fit> decay;
+    double decay_t_min = 0, decay_t_max = 0; ///< range of t the fit used
+    std::string decay_reason;                ///< why `decay` is absent (empty when it is given)
+};
+
+/// The hessian_summary of `h` (precondition: h.t not empty).
+[[nodiscard]] hessian_summary summarise_hessian(const hessian_series& h);
+
 /// Settings of analyse(); the defaults are the documented ones.
 struct analysis_options {
     std::size_t breakpoint_grid = 200;      ///< candidate breakpoints per axis in the t1/t2 search
@@ -151,6 +197,7 @@ struct aging_summary {
     double energy_fit_tmin = 0;                                   ///< smallest time used in that fit
     std::optional<double> exp_tau;                                ///< time constant of the comparison exponential
     nlohmann::json final_values = nlohmann::json::object();       ///< last train/test loss, accuracy
+    std::optional<hessian_summary> hessian;                       ///< when the run has /hessian
 };
 
 /// Runs the analysis. Never throws for missing optional parts (they are left empty);

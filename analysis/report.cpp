@@ -80,7 +80,7 @@ std::string describe(const run_data& run) {
 
 /// Tables of one run, kept with what the scripts need to know about them.
 struct run_tables {
-    table energy, observables, delta, waiting, loss_fit, slope;
+    table energy, observables, delta, waiting, loss_fit, slope, hessian, hessian_density;
     std::vector<std::string> obs_names;
 };
 
@@ -214,6 +214,64 @@ table loss_fit_table(const aging_summary& s) {
     return t;
 }
 
+// Hessian measurements against t: top_1 .. top_k (largest first), the negative and flat
+// fractions and the trace with their errors, and the fitted power law of the negative
+// fraction inside its fit range (NaN elsewhere). Empty without /hessian.
+table hessian_values_table(const run_data& run, const aging_summary& s) {
+    const hessian_series& h = run.hessian;
+    table t;
+    if (h.t.empty()) return t;
+    t.add("t", h.t);
+    for (Eigen::Index c = 0; c < h.top.cols(); ++c) {
+        const Eigen::VectorXd col = h.top.col(c);
+        t.add("top_" + std::to_string(c + 1), std::vector<double>(col.data(), col.data() + col.size()));
+    }
+    t.add("negative_fraction", h.negative_fraction);
+    t.add("negative_fraction_err", h.negative_fraction_err);
+    t.add("flat_fraction", h.flat_fraction);
+    t.add("flat_fraction_err", h.flat_fraction_err);
+    t.add("trace", h.trace);
+    t.add("trace_err", h.trace_err);
+    std::vector<double> fit(h.t.size(), std::nan(""));
+    if (s.hessian && s.hessian->decay)
+        for (std::size_t i = 0; i < h.t.size(); ++i)
+            if (h.t[i] >= s.hessian->decay_t_min * (1 - 1e-12) && h.t[i] <= s.hessian->decay_t_max * (1 + 1e-12))
+                fit[i] = std::exp(s.hessian->decay->intercept + s.hessian->decay->slope * std::log(h.t[i]));
+    t.add("negative_fraction_fit", fit);
+    return t;
+}
+
+/// The measurements whose spectral density is drawn: the first, the middle and the last.
+std::vector<std::size_t> density_rows(const hessian_series& h) {
+    const std::size_t n = h.t.size();
+    std::vector<std::size_t> rows;
+    if (n == 0) return rows;
+    for (std::size_t i : {std::size_t{0}, (n - 1) / 2, n - 1})
+        if (rows.empty() || rows.back() != i) rows.push_back(i);
+    return rows;
+}
+
+// The spectral density at density_rows: one row per (measurement, grid point), columns h (the
+// measurement's index in /hessian/t), t, lambda, density. Empty without /hessian/density.
+table hessian_density_table(const run_data& run) {
+    const hessian_series& h = run.hessian;
+    table t;
+    if (h.density.size() == 0) return t;
+    std::vector<double> idx, time, lambda, density;
+    for (std::size_t i : density_rows(h))
+        for (std::size_t g = 0; g < h.density_grid.size(); ++g) {
+            idx.push_back(static_cast<double>(i));
+            time.push_back(h.t[i]);
+            lambda.push_back(h.density_grid[g]);
+            density.push_back(h.density(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(g)));
+        }
+    t.add("h", idx);
+    t.add("t", time);
+    t.add("lambda", lambda);
+    t.add("density", density);
+    return t;
+}
+
 run_tables make_tables(const run_data& run, const aging_summary& s) {
     run_tables t;
     t.energy = energy_table(run, s);
@@ -225,6 +283,8 @@ run_tables make_tables(const run_data& run, const aging_summary& s) {
         t.slope = slope_table(run, s, scaled);
     }
     t.loss_fit = loss_fit_table(s);
+    t.hessian = hessian_values_table(run, s);
+    t.hessian_density = hessian_density_table(run);
     return t;
 }
 
@@ -371,10 +431,10 @@ figure delta_over_noise_figure(const figure_context& c, const run_tables& t) {
         g.body += "set multiplot layout 2,1\n" + c.title;
         g.body += "set label 1 't_w < t_2 = " + short_num(*s.t2) + "' at graph 0.02, graph 0.93 front\n";
         g.body += any_below ? "plot " + delta_curves("delta.csv", run, s, col_lag, ycol, 0, true) + "\n"
-                            : "plot NaN notitle\n";
+                            : "set multiplot next\n";
         g.body += "unset title\nset label 1 't_w > t_2' at graph 0.02, graph 0.93 front\n";
         g.body += any_above ? "plot " + delta_curves("delta.csv", run, s, col_lag, ycol, 1, true) + slope + "\n"
-                            : "plot NaN notitle\n";
+                            : "set multiplot next\n";
         g.body += "unset multiplot\n";
     } else {
         g.body += c.title +
@@ -395,6 +455,114 @@ figure aging_scaling_figure(const figure_context& c) {
     return h;
 }
 
+bool any_finite(const std::vector<double>& v, bool positive) {
+    return std::any_of(v.begin(), v.end(), [positive](double x) { return std::isfinite(x) && (!positive || x > 0); });
+}
+
+// "using" expression of column `col`: NaN where a logarithmic axis cannot show the value.
+std::string y_of(int col, bool logy) {
+    const std::string c = "$" + std::to_string(col);
+    return logy ? "(" + c + " > 0 ? " + c + " : NaN)" : "(" + c + ")";
+}
+
+// Axis settings of a panel against log t (each panel sets its own, so that panels can follow
+// one another in a multiplot).
+const char* log_t_axis = "unset logscale\nset format x '10^{%L}'\nset format y '%g'\nset logscale x\nset xlabel 't'\n";
+
+// gnuplot commands of the panel "negative and flat fraction against t" from `file`
+// (hessian.csv, columns of `t`): log t; log y when a fraction is positive somewhere (then only
+// the positive values are drawn); error bars where known; the power-law fit of the negative
+// fraction. Empty when neither fraction has a value to draw.
+std::string fractions_panel(const std::string& file, const table& t, const run_data& run, const aging_summary& s) {
+    const hessian_series& h = run.hessian;
+    const bool logy = any_finite(h.negative_fraction, true) || any_finite(h.flat_fraction, true);
+    std::string plot;
+    const auto curve = [&](const std::vector<double>& v, const std::vector<double>& err, const std::string& name,
+                           const std::string& color, const std::string& title) {
+        if (!any_finite(v, logy)) return;
+        const int c = t.index(name), e = t.index(name + "_err");
+        plot += (plot.empty() ? "" : ", ") + quote(file) + " using 1:" + y_of(c, logy) +
+                " with linespoints pt 7 ps 0.5 lw 2 lc rgb '" + color + "' title '" + title + "'";
+        if (any_finite(err, false))
+            plot += ", '' using 1:" + y_of(c, logy) + ":" + std::to_string(e) + " with yerrorbars pt 7 ps 0 lc rgb '" +
+                    color + "' notitle";
+    };
+    curve(h.negative_fraction, h.negative_fraction_err, "negative_fraction", "#c0182a", "negative (index)");
+    curve(h.flat_fraction, h.flat_fraction_err, "flat_fraction", "#1b3b8b",
+          "flat: |{/Symbol l}| {/Symbol \\243} {/Symbol e} max|{/Symbol l}|");
+    if (plot.empty()) return {};
+    if (s.hessian && s.hessian->decay)
+        plot += ", " + quote(file) + " using 1:" + std::to_string(t.index("negative_fraction_fit")) +
+                " with lines dt 2 lw 1.5 lc rgb 'black' title 'A t^{-a}, a = " + short_num(-s.hessian->decay->slope) +
+                " {/Symbol \\261} " + short_num(s.hessian->decay->slope_err) + "'";
+    return std::string(log_t_axis) + (logy ? "set logscale y\nset format y '10^{%L}'\n" : "") +
+           "set ylabel 'fraction of Hessian eigenvalues'\nset key bottom left\nplot " + plot + "\n";
+}
+
+// The panel "k largest eigenvalues against t" (lambda_1 bold); empty without /hessian/top.
+std::string top_panel(const std::string& file, const table& t, const run_data& run) {
+    const auto k = static_cast<std::size_t>(run.hessian.top.cols());
+    if (k == 0 || !run.hessian.top.array().isFinite().any()) return {};
+    std::string plot;
+    for (std::size_t c = k; c-- > 0;) { // lambda_1 last, drawn over the others
+        const std::string title = c == 0       ? "{/Symbol l}_1 (largest)"
+                                  : c + 1 == k ? "{/Symbol l}_{" + std::to_string(k) + "}"
+                                               : std::string();
+        plot += (plot.empty() ? "" : ", ") + quote(file) +
+                " using 1:" + std::to_string(t.index("top_" + std::to_string(c + 1))) + " with lines " +
+                (c == 0 ? "lw 2.5 lc rgb '#c0182a'" : "lw 1 " + curve_color(c, k)) +
+                (title.empty() ? " notitle" : " title '" + title + "'");
+    }
+    return std::string(log_t_axis) + "set ylabel 'largest Hessian eigenvalues'\nset key top right\nplot " + plot + "\n";
+}
+
+// The panel "trace of the Hessian against t" with its error bars; empty without a finite trace.
+std::string trace_panel(const std::string& file, const table& t, const run_data& run) {
+    const hessian_series& h = run.hessian;
+    if (!any_finite(h.trace, false)) return {};
+    const std::string c = std::to_string(t.index("trace")), e = std::to_string(t.index("trace_err"));
+    std::string plot =
+        quote(file) + " using 1:" + c + " with linespoints pt 7 ps 0.5 lw 2 lc rgb '#1b3b8b' title 'trace'";
+    if (any_finite(h.trace_err, false))
+        plot += ", '' using 1:" + c + ":" + e + " with yerrorbars pt 7 ps 0 lc rgb '#1b3b8b' notitle";
+    return std::string(log_t_axis) + "set ylabel 'trace of the Hessian'\nset key top right\nplot " + plot + "\n";
+}
+
+// The panel "spectral density at the first, middle and last measurement" (hessian_density.csv);
+// empty without a finite density.
+std::string density_panel(const std::string& file, const run_data& run) {
+    const hessian_series& h = run.hessian;
+    if (h.density.size() == 0 || !h.density.array().isFinite().any()) return {};
+    const auto rows = density_rows(h);
+    std::string plot;
+    for (std::size_t k = 0; k < rows.size(); ++k)
+        plot += (plot.empty() ? "" : ", ") + quote(file) + " using ($1 == " + std::to_string(rows[k]) +
+                " ? $3 : NaN):4 with lines lw 2 " + curve_color(k, rows.size()) +
+                " title 't = " + short_num(h.t[rows[k]]) + "'";
+    return "unset logscale\nset format x '%g'\nset format y '%g'\nset xlabel 'Hessian eigenvalue {/Symbol l}'\n"
+           "set ylabel 'spectral density'\nset key top right\nplot " +
+           plot + "\n";
+}
+
+// The Hessian figures of one run: fractions, largest eigenvalues (with the trace below when
+// recorded) and densities; each only when it has something to draw.
+void add_hessian_figures(const figure_context& c, const run_tables& t, std::vector<figure>& figs) {
+    if (c.run.hessian.t.empty()) return;
+    const std::string head = std::string(preamble) + c.title;
+    if (auto p = fractions_panel("hessian.csv", t.hessian, c.run, c.s); !p.empty())
+        figs.push_back({"hessian_fractions", head + p, c.o.width, c.o.height});
+    const std::string top = top_panel("hessian.csv", t.hessian, c.run);
+    const std::string trace = trace_panel("hessian.csv", t.hessian, c.run);
+    if (!top.empty() && !trace.empty())
+        figs.push_back({"hessian_top",
+                        std::string(preamble) + "set multiplot layout 2,1\n" + c.title + top + "unset title\n" + trace +
+                            "unset multiplot\n",
+                        c.o.width, c.o.height * 8 / 5});
+    else if (!top.empty() || !trace.empty()) figs.push_back({"hessian_top", head + top + trace, c.o.width, c.o.height});
+    if (auto p = density_panel("hessian_density.csv", c.run); !p.empty())
+        figs.push_back({"hessian_density", head + p, c.o.width, c.o.height});
+}
+
 std::vector<figure> make_figures(const run_data& run, const aging_summary& s, const run_tables& t,
                                  const report_options& o) {
     const figure_context c{run, s, o, "set title " + quote(describe(run)) + " noenhanced\n",
@@ -403,10 +571,12 @@ std::vector<figure> make_figures(const run_data& run, const aging_summary& s, co
     const bool net = run.system == system_kind::net;
     std::vector<figure> figs;
     figs.push_back(net ? loss_figure(c, t) : energy_figure(c));
-    if (run.tw.empty()) return figs;
-    figs.push_back(delta_figure(c));
-    figs.push_back(delta_over_noise_figure(c, t));
-    if (!net && run.tw.size() >= 2) figs.push_back(aging_scaling_figure(c));
+    if (!run.tw.empty()) {
+        figs.push_back(delta_figure(c));
+        figs.push_back(delta_over_noise_figure(c, t));
+        if (!net && run.tw.size() >= 2) figs.push_back(aging_scaling_figure(c));
+    }
+    add_hessian_figures(c, t, figs);
     return figs;
 }
 
@@ -472,9 +642,32 @@ report_result write_tables_and_summary(const run_data& run, const aging_summary&
     put("waiting_times.csv", t.waiting);
     put("slope_segment.csv", t.slope);
     put("loss_fit.csv", t.loss_fit);
+    put("hessian.csv", t.hessian);
+    put("hessian_density.csv", t.hessian_density);
     summary = to_json(run, s);
     summary["tables"] = names;
     return out;
+}
+
+// The side-by-side Hessian figure of --compare, for two runs with /hessian: columns the two
+// runs (their reports in `names`[k]/), rows the fractions, the largest eigenvalues and the
+// spectral densities (a cell stays empty where a run lacks that measurement).
+figure compare_hessian_figure(const run_data* const runs[2], const aging_summary* const summaries[2],
+                              const char* const names[2], const report_options& o) {
+    figure f{"compare_hessian", "", o.width * 5 / 4, o.height * 2};
+    f.body = std::string(preamble) + "set multiplot layout 3,2 columnsfirst\nset key font ',8'\n";
+    for (int k = 0; k < 2; ++k) {
+        const run_data& run = *runs[k];
+        const run_tables t = make_tables(run, *summaries[k]);
+        const std::string d = std::string(names[k]) + "/";
+        f.body += "set title " + quote(describe(run)) + " noenhanced font ',9'\n";
+        for (const std::string& panel :
+             {fractions_panel(d + "hessian.csv", t.hessian, run, *summaries[k]),
+              top_panel(d + "hessian.csv", t.hessian, run), density_panel(d + "hessian_density.csv", run)})
+            f.body += (panel.empty() ? "set multiplot next\n" : panel) + "unset title\n";
+    }
+    f.body += "unset multiplot\n";
+    return f;
 }
 
 } // namespace
@@ -531,7 +724,7 @@ report_result write_comparison(const run_data& left, const aging_summary& ls, co
                   (net ? "train loss" : "energy per spin") + "'\nset key top right\nplot " + quote(d + "energy.csv") +
                   " using 1:2 with lines lw 2 lc rgb '#1b3b8b' notitle\nunset title\nunset arrow\nunset label\n";
         if (run.tw.empty()) {
-            f.body += "plot NaN notitle\nplot NaN notitle\n";
+            f.body += "set multiplot next\nset multiplot next\n"; // gnuplot refuses "plot NaN"
             continue;
         }
         f.body += "set logscale xy\nset format y '10^{%L}'\nset key bottom right\nset ylabel '{/Symbol D}(t_w, t_w + "
@@ -546,8 +739,15 @@ report_result write_comparison(const run_data& left, const aging_summary& ls, co
             "\n";
     }
     f.body += "unset multiplot\n";
-    run_figures({f}, dir, options, out);
-    combined["plots"] = {"compare"};
+    std::vector<figure> figs{f};
+    if (!left.hessian.t.empty() && !right.hessian.t.empty()) {
+        const run_data* const runs[2] = {&left, &right};
+        const aging_summary* const summaries[2] = {&ls, &rs};
+        figs.push_back(compare_hessian_figure(runs, summaries, names, options));
+    }
+    run_figures(figs, dir, options, out);
+    combined["plots"] = nlohmann::json::array();
+    for (const auto& g : figs) combined["plots"].push_back(g.stem);
     write_text(dir / "summary.json", combined.dump(2) + "\n", out);
     return out;
 }

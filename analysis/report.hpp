@@ -36,7 +36,9 @@ report_result write_report(const run_data& run, const aging_summary& summary, co
 
 /// Writes both reports into `dir`/left and `dir`/right, a combined `dir`/summary.json
 /// ({"left": ..., "right": ...}) and the side-by-side figure `dir`/compare.{png,svg}:
-/// energy or loss against log t, Delta against the lag and Delta/D against the lag.
+/// energy or loss against log t, Delta against the lag and Delta/D against the lag; when both
+/// runs have Hessian measurements also `dir`/compare_hessian.{png,svg}: the negative and flat
+/// fractions, the largest eigenvalues and the spectral densities.
 report_result write_comparison(const run_data& left, const aging_summary& left_summary, const run_data& right,
                                const aging_summary& right_summary, const std::filesystem::path& dir,
                                const report_options& options = {});

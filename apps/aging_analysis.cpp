@@ -24,6 +24,16 @@ std::string num(double v) {
 
 std::string opt(const std::optional<double>& v) { return v && std::isfinite(*v) ? num(*v) : "n/a"; }
 
+void print_hessian(const glassy::hessian_summary& h) {
+    std::cout << "  Hessian at t = " << num(h.t_last) << ": largest eigenvalue " << opt(h.top) << ", negative fraction "
+              << opt(h.negative_fraction) << ", flat fraction " << opt(h.flat_fraction) << ", trace " << opt(h.trace)
+              << (h.trace_err ? " +- " + opt(h.trace_err) : "") << "\n";
+    if (h.decay)
+        std::cout << "  negative fraction ~ t^-a, a = " << num(-h.decay->slope) << " +- " << num(h.decay->slope_err)
+                  << " (t = " << num(h.decay_t_min) << " .. " << num(h.decay_t_max) << ")\n";
+    else std::cout << "  no decay fit of the negative fraction: " << h.decay_reason << "\n";
+}
+
 void print_summary(const std::string& label, const glassy::run_data& run, const glassy::aging_summary& s) {
     std::cout << label << glassy::to_string(run.system) << " " << run.method << ", " << run.n_records << " record(s)"
               << (run.complete ? "" : " (incomplete run)") << "\n";
@@ -52,6 +62,7 @@ void print_summary(const std::string& label, const glassy::run_data& run, const 
                   << ", e_inf = " << num(s.energy_fit->y_inf) << "\n";
     for (auto it = s.final_values.begin(); it != s.final_values.end(); ++it)
         std::cout << "  final " << it.key() << " = " << num(it.value().get<double>()) << "\n";
+    if (s.hessian) print_hessian(*s.hessian);
 }
 
 // Refuses a file named twice (same path, or two names of one file): averaging needs independent runs.

@@ -8,11 +8,14 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -245,3 +248,122 @@ TEST_F(aging_analysis_app, plots_are_produced) {
 }
 
 } // namespace
+
+namespace {
+
+// a and b equal: the same keys, strings and literals; numbers within a relative 1e-9 (the
+// same code gives the same bits; 1e-9 only forgives libm's last-bit differences between
+// builds, e.g. glibc's FMA variants of exp/log/pow, amplified by a fit).
+void expect_same_json(const nlohmann::json& a, const nlohmann::json& b, const std::string& where) {
+    if (a.is_number() && b.is_number()) {
+        const double x = a.get<double>(), y = b.get<double>();
+        EXPECT_NEAR(x, y, 1e-9 * std::max(1.0, std::abs(y))) << where;
+        return;
+    }
+    ASSERT_EQ(a.type_name(), b.type_name()) << where;
+    if (a.is_object()) {
+        std::vector<std::string> ka, kb;
+        for (auto it = a.begin(); it != a.end(); ++it) ka.push_back(it.key());
+        for (auto it = b.begin(); it != b.end(); ++it) kb.push_back(it.key());
+        ASSERT_EQ(ka, kb) << where;
+        for (const auto& k : ka) expect_same_json(a.at(k), b.at(k), where + "." + k);
+    } else if (a.is_array()) {
+        ASSERT_EQ(a.size(), b.size()) << where;
+        for (std::size_t i = 0; i < a.size(); ++i) expect_same_json(a[i], b[i], where + "[" + std::to_string(i) + "]");
+    } else {
+        EXPECT_EQ(a, b) << where;
+    }
+}
+
+// The glass of plots_are_produced: a plateau at 0.722, then aging in t/t_w.
+record plateau_glass() {
+    const double P = 0.722;
+    return test::pspin_record(
+        [P](double tw, double t) { return P * (1 - std::exp(-t)) + (2 - P) * (1 - std::exp(-t / tw)); },
+        {10, 100, 1000, 1e4}, test::log_grid(-1, 4, 10), 2e4);
+}
+
+} // namespace
+
+// Records without /hessian analyse exactly as before the Hessian was added: summary.json
+// (but for `sources`, the path of the test's scratch file) equals the one written by
+// aging_analysis of commit 0db8760 for the same records (tests/analysis/data/), and has no
+// `hessian` block.
+TEST_F(aging_analysis_app, summary_without_hessian_is_unchanged) {
+    const std::pair<const char*, record> cases[] = {{"summary_net.json", test::net_record(100, 1e4, 0.02, 1)},
+                                                    {"summary_glass.json", plateau_glass()}};
+    for (const auto& [golden, rec] : cases) {
+        const fs::path in = file(std::string(golden) + ".h5"), out = file(std::string("out_") + golden);
+        write_record(rec, in);
+        const app_run r = run(in.string() + " --no-plots --out " + out.string());
+        ASSERT_EQ(r.status, 0) << r.err;
+        std::ifstream got_file(out / "summary.json"), want_file(fs::path(GLASSY_ANALYSIS_DATA) / golden);
+        auto got = nlohmann::json::parse(got_file), want = nlohmann::json::parse(want_file);
+        EXPECT_FALSE(got.contains("hessian"));
+        got.erase("sources");
+        want.erase("sources");
+        expect_same_json(got, want, golden);
+    }
+}
+
+// A /hessian group of the wrong shape is one line naming the file and the dataset.
+TEST_F(aging_analysis_app, bad_hessian_shape_is_one_line_naming_the_dataset) {
+    record rec = test::net_record(100, 1e4, 0.0, 1);
+    test::add_hessian(rec, test::log_grid(1, 4, 3), [](double t) { return 1 / t; });
+    write_record(rec, file("h.h5"));
+    {
+        H5::H5File f(file("h.h5").string(), H5F_ACC_RDWR);
+        f.unlink("hessian/negative_fraction");
+        const hsize_t n = 3;
+        const double v[3] = {0.1, 0.2, 0.3};
+        f.createDataSet("hessian/negative_fraction", H5::PredType::IEEE_F64LE, H5::DataSpace(1, &n))
+            .write(v, H5::PredType::NATIVE_DOUBLE);
+    }
+    expect_one_line_error(
+        file("h.h5").string() + " --no-plots --out " + file("o").string(),
+        file("h.h5").string() +
+            ": /hessian/negative_fraction has shape [3], not [n_h] = [10] (n_h = the length of /hessian/t)");
+    EXPECT_FALSE(fs::exists(file("o") / "summary.json"));
+}
+
+// The Hessian figures and tables of a network and of a glass whose index reaches 0 (the log
+// axis then draws the positive values only), and --compare's side-by-side Hessian figure:
+// gnuplot exits 0 on every script (no warning) and every image is there.
+TEST_F(aging_analysis_app, hessian_plots_are_produced) {
+    if (!gnuplot_available("gnuplot")) GTEST_SKIP() << "gnuplot not installed";
+    record net = test::net_record(100, 1e4, 0.02, 1);
+    test::add_hessian(
+        net, test::log_grid(1, 5, 4), [](double t) { return 0.2 / std::sqrt(t); }, 20);
+    write_record(net, file("net.h5"));
+    record glass = plateau_glass();
+    test::add_hessian(glass, test::log_grid(0, 4, 4), [](double t) { return t < 100 ? 0.3 / std::sqrt(t) : 0.0; });
+    glass.extra.erase("hessian/trace_err");
+    write_record(glass, file("glass.h5"));
+
+    for (const char* name : {"net", "glass"}) {
+        const app_run r = run(file(std::string(name) + ".h5").string() + " --out " + file(name).string());
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_TRUE(r.err.empty()) << r.err;
+        EXPECT_NE(r.out.find("Hessian at t = "), std::string::npos) << r.out;
+        for (const char* stem : {"hessian_fractions", "hessian_top", "hessian_density"})
+            for (const char* ext : {".png", ".svg"}) {
+                const fs::path p = file(name) / (std::string(stem) + ext);
+                ASSERT_TRUE(fs::exists(p)) << p;
+                EXPECT_GT(fs::file_size(p), 1000u) << p;
+            }
+        for (const char* table : {"hessian.csv", "hessian_density.csv"})
+            EXPECT_GT(fs::file_size(file(name) / table), 0u) << table;
+        std::ifstream in(file(name) / "summary.json");
+        const auto j = nlohmann::json::parse(in);
+        EXPECT_TRUE(j.contains("hessian"));
+        EXPECT_NE(std::find(j.at("plots").begin(), j.at("plots").end(), "hessian_fractions"), j.at("plots").end());
+    }
+    const app_run r = run("--compare " + file("glass.h5").string() + " " + file("net.h5").string() + " --out " +
+                          file("cmp").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(r.err.empty()) << r.err;
+    for (const char* ext : {".png", ".svg"})
+        EXPECT_GT(fs::file_size(file("cmp") / (std::string("compare_hessian") + ext)), 1000u);
+    std::ifstream in(file("cmp") / "summary.json");
+    EXPECT_EQ(nlohmann::json::parse(in).at("plots"), nlohmann::json::array({"compare", "compare_hessian"}));
+}

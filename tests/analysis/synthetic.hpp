@@ -3,8 +3,10 @@
 #include "dynamics/record.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
+#include <numbers>
 #include <random>
 #include <vector>
 
@@ -77,6 +79,36 @@ inline record pspin_record(const std::function<double(double, double)>& f, std::
     fill_aging(r, std::move(tw), std::move(lags), tmax, f);
     r.aging.noise.assign(r.aging.tw.size(), temperature);
     return r;
+}
+
+/// Adds a /hessian group (record::extra "hessian/...", as the quench tools write it) measured
+/// at times `t`: negative fraction `negative(t)`, flat fraction 0.02 t^0.2, top k eigenvalues
+/// (k - c) + 1/(1 + t) for c = 0..k-1 (largest first), trace 2 + 1/t with standard error 0.1,
+/// and on a grid of 41 points over [-3, 3] a semicircle density of radius 2 centred at -1/(1 + t).
+inline void add_hessian(record& r, const std::vector<double>& t, const std::function<double(double)>& negative,
+                        int k = 3) {
+    const auto n = static_cast<std::uint64_t>(t.size());
+    std::vector<double> grid, neg, flat, top, trace, err, density;
+    for (int g = 0; g <= 40; ++g) grid.push_back(-3 + 0.15 * g);
+    for (double ti : t) {
+        neg.push_back(negative(ti));
+        flat.push_back(0.02 * std::pow(ti, 0.2));
+        for (int c = 0; c < k; ++c) top.push_back((k - c) + 1 / (1 + ti));
+        trace.push_back(2 + 1 / ti);
+        err.push_back(0.1);
+        for (double g : grid) {
+            const double x = g + 1 / (1 + ti);
+            density.push_back(x * x < 4 ? std::sqrt(4 - x * x) / (2 * std::numbers::pi) : 0.0);
+        }
+    }
+    r.extra["hessian/t"] = {{n}, t};
+    r.extra["hessian/negative_fraction"] = {{n}, neg};
+    r.extra["hessian/flat_fraction"] = {{n}, flat};
+    r.extra["hessian/top"] = {{n, static_cast<std::uint64_t>(k)}, top};
+    r.extra["hessian/trace"] = {{n}, trace};
+    r.extra["hessian/trace_err"] = {{n}, err};
+    r.extra["hessian/density_grid"] = {{grid.size()}, grid};
+    r.extra["hessian/density"] = {{n, grid.size()}, density};
 }
 
 } // namespace glassy::test

@@ -1,6 +1,7 @@
 /// @file Writes the seed corpora of the reader fuzzers: `make_seeds <dir>` creates
 /// <dir>/record and <dir>/checkpoint holding valid files from write_record/write_checkpoint
-/// (a full one with every optional part, a minimal one), one as another writer (h5py, Fortran)
+/// (a full one with every optional part, a minimal one, a record with every member of the
+/// /hessian group), one as another writer (h5py, Fortran)
 /// would leave it, and truncated copies of them.
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/record.hpp"
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
         fs::create_directories(dir / "checkpoint");
         glassy::write_record(full_record(), dir / "record" / "full.h5");
         glassy::write_record(minimal_record(), dir / "record" / "minimal.h5");
+        glassy::write_record(glassy::test::hessian_sample_record(), dir / "record" / "hessian.h5");
         other_writer(dir / "record" / "other_writer.h5");
         truncations(dir / "record" / "full.h5");
         glassy::write_checkpoint(full_checkpoint(), dir / "checkpoint" / "full.h5");
