@@ -481,11 +481,12 @@ std::string fractions_panel(const std::string& file, const table& t, const run_d
                            const std::string& color, const std::string& title) {
         if (!any_finite(v, logy)) return;
         const int c = t.index(name), e = t.index(name + "_err");
+        // Error bars first: drawn after the points, they would blank them out.
+        if (any_finite(err, false))
+            plot += (plot.empty() ? "" : ", ") + quote(file) + " using 1:" + y_of(c, logy) + ":" + std::to_string(e) +
+                    " with yerrorbars pt 7 ps 0 lc rgb '" + color + "' notitle";
         plot += (plot.empty() ? "" : ", ") + quote(file) + " using 1:" + y_of(c, logy) +
                 " with linespoints pt 7 ps 0.5 lw 2 lc rgb '" + color + "' title '" + title + "'";
-        if (any_finite(err, false))
-            plot += ", '' using 1:" + y_of(c, logy) + ":" + std::to_string(e) + " with yerrorbars pt 7 ps 0 lc rgb '" +
-                    color + "' notitle";
     };
     curve(h.negative_fraction, h.negative_fraction_err, "negative_fraction", "#c0182a", "negative (index)");
     curve(h.flat_fraction, h.flat_fraction_err, "flat_fraction", "#1b3b8b",
@@ -521,10 +522,10 @@ std::string trace_panel(const std::string& file, const table& t, const run_data&
     const hessian_series& h = run.hessian;
     if (!any_finite(h.trace, false)) return {};
     const std::string c = std::to_string(t.index("trace")), e = std::to_string(t.index("trace_err"));
-    std::string plot =
-        quote(file) + " using 1:" + c + " with linespoints pt 7 ps 0.5 lw 2 lc rgb '#1b3b8b' title 'trace'";
+    std::string plot; // error bars first: drawn after the points, they would blank them out
     if (any_finite(h.trace_err, false))
-        plot += ", '' using 1:" + c + ":" + e + " with yerrorbars pt 7 ps 0 lc rgb '#1b3b8b' notitle";
+        plot = quote(file) + " using 1:" + c + ":" + e + " with yerrorbars pt 7 ps 0 lc rgb '#1b3b8b' notitle, ";
+    plot += quote(file) + " using 1:" + c + " with linespoints pt 7 ps 0.5 lw 2 lc rgb '#1b3b8b' title 'trace'";
     return std::string(log_t_axis) + "set ylabel 'trace of the Hessian'\nset key top right\nplot " + plot + "\n";
 }
 

@@ -126,7 +126,7 @@ TEST(hessian, errors_over_samples) {
     EXPECT_NEAR(h.negative_fraction_err[1], 1.0 / 6, 1e-15);
     EXPECT_NEAR(h.flat_fraction_err[1], 1.0 / 6, 1e-15);
     EXPECT_EQ(h.flat_fraction_err[0], 0.0); // samples {0, 0}
-    EXPECT_EQ(h.trace_err[0], 0.25); // recorded
+    EXPECT_EQ(h.trace_err[0], 0.25);        // recorded
     EXPECT_TRUE(std::isnan(h.trace_err[1]));
     EXPECT_EQ(h.top(1, 0), 2.5);
     EXPECT_EQ(h.density(1, 1), 0.25);
