@@ -3,6 +3,7 @@
 #include "analysis/aging.hpp"
 #include "analysis/report.hpp"
 #include "apps/common.hpp"
+#include "apps/ensemble.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/record.hpp"
 #include "physics/quench.hpp"
@@ -127,6 +128,10 @@ void merge(const std::vector<std::string>& files, const std::string& out, bool f
 } // namespace
 
 int main(int argc, char** argv) {
+    if (const int ranks = glassy::app::launched_ranks(); ranks > 1) { // every rank would write --out
+        std::cerr << glassy::app::one_process_only("aging_analysis", ranks) << "\n";
+        return 1;
+    }
     CLI::App app{"aging_analysis: aging analysis of glassy records (p-spin, CK or network)", "aging_analysis"};
     std::vector<std::string> files;
     std::string out;

@@ -4,6 +4,7 @@
 // (physics/quench.hpp); an app uses this layer to decide which samples its rank runs and to
 // gather what the ranks measured on rank 0, which writes the one record (docs/cluster.md).
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,22 @@ struct share {
 [[nodiscard]] inline share share_of(int rank, int ranks, int items) {
     const int base = items / ranks, extra = items % ranks;
     return {rank * base + (rank < extra ? rank : extra), base + (rank < extra ? 1 : 0)};
+}
+
+/// How many ranks an MPI launcher started this process among, as its environment says
+/// (OMPI_COMM_WORLD_SIZE from OpenMPI, PMI_SIZE from MPICH/Hydra or srun --mpi=pmi2); 1 when
+/// none does. Needs no MPI: the tools that do not share work among ranks (net_quench,
+/// aging_analysis) refuse to run as one of several, where every rank would write the same output.
+[[nodiscard]] inline int launched_ranks() {
+    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
+        if (const char* value = std::getenv(name); value != nullptr && std::atoi(value) > 1) return std::atoi(value);
+    return 1;
+}
+
+/// The refusal of a tool that runs as one process only, started as one of `ranks` MPI ranks.
+[[nodiscard]] inline std::string one_process_only(const std::string& tool, int ranks) {
+    return tool + ": error: started as one of " + std::to_string(ranks) + " MPI ranks, but " + tool +
+           " does not share work among ranks (docs/cluster.md): run it without mpirun";
 }
 
 /// The job this process belongs to. MPI is started (MPI_Init) only when the process runs under

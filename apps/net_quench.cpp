@@ -2,6 +2,7 @@
 // initialisation and write a glassy record (loss, accuracy, Delta(t_w, t_w + t), D(t_w)).
 // Thin main: parse flags, build the quench, run it with a progress line, write the record.
 #include "apps/common.hpp"
+#include "apps/ensemble.hpp"
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/record.hpp"
@@ -232,6 +233,10 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const std::opt
 } // namespace
 
 int main(int argc, char** argv) {
+    if (const int ranks = glassy::app::launched_ranks(); ranks > 1) { // every rank would write --out
+        std::fprintf(stderr, "%s\n", glassy::app::one_process_only("net_quench", ranks).c_str());
+        return 1;
+    }
     cli_values v;
     CLI::App app{"Train a network with constant-rate SGD/SGLD from PyTorch's default initialisation and record "
                  "its aging:\nloss, accuracy, Delta(t_w, t_w+t), SGD noise D(t_w); time in SGD iterations.",

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 TEST(app_common, refuse_given_names_the_first_given_flag) {
@@ -62,4 +63,17 @@ TEST(app_ensemble, shares_cover_the_items_in_rank_order_and_differ_by_one_at_mos
         }
     EXPECT_EQ(share_of(1, 3, 8).first, 3); // 3 + 3 + 2
     EXPECT_EQ(share_of(2, 3, 8).count, 2);
+}
+
+TEST(app_ensemble, launched_ranks_reads_the_launchers_environment) {
+    ::unsetenv("PMI_SIZE");
+    ::setenv("OMPI_COMM_WORLD_SIZE", "3", 1);
+    EXPECT_EQ(glassy::app::launched_ranks(), 3);
+    ::setenv("OMPI_COMM_WORLD_SIZE", "1", 1);
+    EXPECT_EQ(glassy::app::launched_ranks(), 1);
+    ::unsetenv("OMPI_COMM_WORLD_SIZE");
+    EXPECT_EQ(glassy::app::launched_ranks(), 1);
+    ::setenv("PMI_SIZE", "4", 1);
+    EXPECT_EQ(glassy::app::launched_ranks(), 4);
+    ::unsetenv("PMI_SIZE");
 }

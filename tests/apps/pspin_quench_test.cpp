@@ -325,3 +325,15 @@ TEST(pspin_quench_app, hessian_parts_merge_into_the_record_of_one_run) {
     ASSERT_GT(a.extra.count("hessian/spectrum"), 0u);
     glassy::test::expect_identical_records(glassy::read_record(merged), a);
 }
+
+TEST(pspin_quench_app, aging_analysis_refuses_to_run_as_one_of_several_mpi_ranks) {
+    // Every rank would write the same --out: one line, exit 1, nothing written.
+    const auto out = scratch() / "ranks.h5";
+    fs::remove(out);
+    const auto r = run_command("OMPI_COMM_WORLD_SIZE=2 " + std::string(GLASSY_AGING_ANALYSIS) + " --merge a.h5 --out " +
+                               out.string());
+    EXPECT_EQ(r.status, 1);
+    EXPECT_EQ(glassy::test::count_lines(r.output), 1) << r.output;
+    EXPECT_NE(r.output.find("started as one of 2 MPI ranks"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(out));
+}
