@@ -135,7 +135,7 @@ configure() {
   tp=$(torch_prefix)
   # CMAKE_LIBRARY_ARCHITECTURE: the .debs use Debian's multiarch folders (lib/x86_64-linux-gnu), which
   # CMake searches only when it knows the architecture (not on RPM-style systems).
-  args+=(-S "$here" -B "$build/glassy" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGLASSY_BUILD_TESTS=ON
+  args+=(-S "$here" -B "$build/glassy" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGLASSY_BUILD_TESTS=ON -DGLASSY_WITH_MPI=OFF
     "-DCMAKE_PREFIX_PATH=$prefix/usr;$tp" -DCMAKE_LIBRARY_ARCHITECTURE=x86_64-linux-gnu
     "-DHDF5_ROOT=$prefix/usr/lib/x86_64-linux-gnu/hdf5/serial" -DHDF5_NO_FIND_PACKAGE_CONFIG_FILE=ON
     -DHDF5_C_COMPILER_EXECUTABLE=/nonexistent -DHDF5_CXX_COMPILER_EXECUTABLE=/nonexistent)

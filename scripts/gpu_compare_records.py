@@ -3,16 +3,22 @@
 
   gpu_compare_records.py A.h5 B.h5 REFERENCE.h5
 
-REFERENCE is the same run in float64: |A - REFERENCE| is how far float32 rounding has carried the
-trajectory, and another float32 rounding of it (B, other kernels) should land at a comparable
-distance. Each of train_loss, test_loss, D(t_w) (/aging/noise) and Delta (/aging/delta) passes when
-|B - A| <= 10 |A - REFERENCE| + 1e-5 |A| elementwise (tests/nets/cuda_test.cpp uses the same rule).
+REFERENCE is the same run in float64. Each of train_loss, test_loss, D(t_w) (/aging/noise) and Delta
+(/aging/delta) passes when |B - A| <= max(10 |A - REFERENCE|, r |A|) elementwise, r = 1e-2 for the
+losses and D, 5e-2 for Delta (tests/nets/cuda_test.cpp uses the same rule). Why r: two float32
+roundings of the same 1000-step smallnet run (the CPU with 1 and with 2 threads, 2026-12-01 dry run)
+already differed by up to 7.5e-4 (losses), 1.7e-3 (D) and 1.1e-2 (Delta at the shortest lags)
+relative, while the float32-float64 gap of the 1-thread run was smaller still, so |A - REFERENCE|
+alone does not bound another float32 rounding.
 Prints one markdown table row per quantity and exits 1 if any fails.
 """
 import sys
 
 import h5py
 import numpy as np
+
+
+RELATIVE = {"train_loss": 1e-2, "test_loss": 1e-2, "D": 1e-2, "Delta": 5e-2}
 
 
 def series(path):
@@ -35,7 +41,7 @@ def main():
         both = ~(np.isnan(x) & np.isnan(y))
         x, y, r = x[both], y[both], r[both]
         diff = np.abs(y - x)
-        tolerance = 10 * np.abs(x - r) + 1e-5 * np.abs(x)
+        tolerance = np.maximum(10 * np.abs(x - r), RELATIVE[name] * np.abs(x))
         passed = bool(np.all(diff <= tolerance))
         ok = ok and passed
         rel = np.max(diff / np.maximum(np.abs(x), 1e-300)) if x.size else 0.0

@@ -61,16 +61,18 @@ glassy::record smallnet_run(device_kind device, dtype_kind dtype) {
     return q.run();
 }
 
-/// Expects |b - a| <= 10 |a - reference| + 1e-5 |a| elementwise: `reference` is the same run in
-/// float64, so |a - reference| is how far float32 rounding has carried this trajectory; another
-/// float32 rounding of it (other kernels) lands at a comparable distance.
+/// Expects |b - a| <= max(10 |a - reference|, relative |a|) elementwise, `reference` being the same
+/// run in float64. `relative`: two float32 roundings of one 1000-step smallnet run (the CPU with 1
+/// and 2 threads, scripts/gpu_check.sh dry run, 2026-12-01) differed by up to 7.5e-4 (losses),
+/// 1.7e-3 (D) and 1.1e-2 (Delta) relative, more than their float32-float64 gap: so 1e-2 for the
+/// losses and D, 5e-2 for Delta (scripts/gpu_compare_records.py uses the same rule).
 void expect_within_float32_spread(const std::vector<double>& a, const std::vector<double>& b,
-                                  const std::vector<double>& reference, const std::string& what) {
+                                  const std::vector<double>& reference, double relative, const std::string& what) {
     ASSERT_EQ(a.size(), b.size()) << what;
     ASSERT_EQ(a.size(), reference.size()) << what;
     for (std::size_t i = 0; i < a.size(); ++i) {
         if (std::isnan(a[i]) && std::isnan(b[i])) continue;
-        const double tolerance = 10.0 * std::abs(a[i] - reference[i]) + 1e-5 * std::abs(a[i]);
+        const double tolerance = std::max(10.0 * std::abs(a[i] - reference[i]), relative * std::abs(a[i]));
         EXPECT_NEAR(b[i], a[i], tolerance) << what << "[" << i << "]";
     }
 }
@@ -196,13 +198,13 @@ TEST(cuda, smallnet_record_agrees_with_the_cpu_to_float32_rounding) {
     EXPECT_EQ(gpu.time, cpu.time);
     for (const char* name : {"train_loss", "test_loss"})
         expect_within_float32_spread(cpu.observables.at(name), gpu.observables.at(name), cpu64.observables.at(name),
-                                     name);
+                                     1e-2, name);
     for (const char* name : {"train_accuracy", "test_accuracy"}) { // one of 100 samples may flip
         const auto &a = cpu.observables.at(name), &b = gpu.observables.at(name);
         for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(b[i], a[i], 0.0201) << name << "[" << i << "]";
     }
-    expect_within_float32_spread(cpu.aging.noise, gpu.aging.noise, cpu64.aging.noise, "D");
-    expect_within_float32_spread(flat(cpu.aging.delta), flat(gpu.aging.delta), flat(cpu64.aging.delta), "Delta");
+    expect_within_float32_spread(cpu.aging.noise, gpu.aging.noise, cpu64.aging.noise, 1e-2, "D");
+    expect_within_float32_spread(flat(cpu.aging.delta), flat(gpu.aging.delta), flat(cpu64.aging.delta), 5e-2, "Delta");
 }
 
 TEST(cuda, the_same_run_twice_gives_identical_losses) {
