@@ -144,14 +144,26 @@ std::optional<glassy::checkpoint> options_from_flags(const CLI::App& app, cli_va
 /// Refuses flags that the chosen model or dataset ignores (of the run's own options when resuming).
 void refuse_ignored_flags(const CLI::App& app, const cli_values& v) {
     const auto& o = v.o;
+    using glassy::nets::dataset_kind;
     if (o.model != glassy::nets::model_kind::toy)
         glassy::app::refuse_given(app, {"--hidden"},
                                   "with --model " + glassy::nets::to_string(o.model) + " (the width of the toy model)");
-    if (o.dataset != glassy::nets::dataset_kind::synthetic)
+    if (o.model != glassy::nets::model_kind::fc)
+        glassy::app::refuse_given(app, {"--depth", "--width"},
+                                  "with --model " + glassy::nets::to_string(o.model) + " (a size of the fc model)");
+    if (o.dataset != dataset_kind::synthetic)
         glassy::app::refuse_given(
             app, {"--synthetic-train", "--synthetic-test", "--synthetic-channels", "--synthetic-size"},
             "with --dataset " + glassy::nets::to_string(o.dataset) + " (a size of the synthetic dataset)");
-    else glassy::app::refuse_given(app, {"--data-dir"}, "with --dataset synthetic (the data are generated)");
+    if (o.dataset != dataset_kind::random)
+        glassy::app::refuse_given(app, {"--input-dim", "--train-size"},
+                                  "with --dataset " + glassy::nets::to_string(o.dataset) +
+                                      " (a size of the random dataset)");
+    if (o.dataset == dataset_kind::synthetic || o.dataset == dataset_kind::random)
+        glassy::app::refuse_given(app, {"--data-dir"},
+                                  "with --dataset " + glassy::nets::to_string(o.dataset) + " (the data are generated)");
+    if (app.count("--stop-loss") > 0 && !(o.stop_loss > 0))
+        throw glassy::parameter_error("--stop-loss must be > 0 (leave it out to run all --steps)");
 }
 
 /// Sets the run's intra-op thread count (run_threads), re-executing first with passive OpenMP
@@ -172,6 +184,10 @@ void report_start(const glassy::nets::quench& run, const cli_values& v, bool res
     glassy::app::check_memory(static_cast<double>(run.snapshot_bytes()),
                               "the weight snapshots (" + std::to_string(run.num_waiting_times()) + " waiting times x " +
                                   std::to_string(run.num_parameters()) + " weights)");
+    if (v.o.batch == glassy::nets::full_batch) // the training set in one forward and backward pass
+        glassy::app::check_memory(static_cast<double>(run.step_bytes()), "--batch all: the activations of " +
+                                                                             std::to_string(run.train_count()) +
+                                                                             " training samples in one step");
     for (const auto& subset : run.measurement_subsets())
         if (glassy::nets::badly_unbalanced(subset.class_counts))
             std::cerr << "net_quench: warning: " << unbalanced_note(subset) << "\n";
@@ -217,10 +233,17 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const std::opt
     if (const int rc = glassy::app::finish_run("net_quench", rec, out, control.checkpoint_path, interrupted); rc >= 0)
         return rc;
     const auto last = [&](const char* name) { return rec.observables.at(name).back(); };
-    std::printf("wrote %s: train loss %.4g acc %.4f, test loss %.4g acc %.4f at t = %g; %.1f s (%.2f ms/step incl. "
+    char unsatisfied[64] = "";
+    if (rec.observables.count("unsatisfied_fraction"))
+        std::snprintf(unsatisfied, sizeof unsatisfied, ", unsatisfied fraction %.4g", last("unsatisfied_fraction"));
+    const double steps = rec.parameters.at("steps_done").get<double>();
+    std::printf("wrote %s: train loss %.4g acc %.4f%s, test loss %.4g acc %.4f at t = %g; %.1f s (%.2f ms/step incl. "
                 "measurements)\n",
-                out.c_str(), last("train_loss"), last("train_accuracy"), last("test_loss"), last("test_accuracy"),
-                rec.time.back(), progress.elapsed(), 1e3 * progress.elapsed() / static_cast<double>(o.steps));
+                out.c_str(), last("train_loss"), last("train_accuracy"), unsatisfied, last("test_loss"),
+                last("test_accuracy"), rec.time.back(), progress.elapsed(),
+                1e3 * progress.elapsed() / std::max(1.0, steps));
+    if (rec.parameters.contains("stop_reason"))
+        std::printf("%s\n", rec.parameters.at("stop_reason").get<std::string>().c_str());
     if (!v.quiet)
         std::printf(
             "time: SGD steps %.1f s; measurements %.1f s = %+.1f %% of the steps (evaluations %.1f s, D %.1f s, "
@@ -250,8 +273,8 @@ int main(int argc, char** argv) {
         refuse_ignored_flags(app, v);
         set_threads(v.threads, v.o.model, saved, argv);
         v.o.data_dir = v.data_dir.empty() ? default_data_dir() : fs::path(v.data_dir);
-        if (v.o.dataset != glassy::nets::dataset_kind::synthetic && !v.data_dir.empty() &&
-            !fs::is_directory(v.o.data_dir))
+        if (v.o.dataset != glassy::nets::dataset_kind::synthetic && v.o.dataset != glassy::nets::dataset_kind::random &&
+            !v.data_dir.empty() && !fs::is_directory(v.o.data_dir))
             throw glassy::error("--data-dir " + v.data_dir + " does not exist");
         glassy::app::check_output(v.out, v.force);
         if (const std::string w = glassy::nets::blas_warning(); !w.empty())

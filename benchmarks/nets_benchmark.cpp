@@ -33,7 +33,8 @@ const dataset_pair& data() {
 std::unique_ptr<network_system> make(model_kind kind, torch::Dtype dtype = torch::kFloat32) {
     torch::manual_seed(1);
     const auto& d = data();
-    auto model = make_model(kind, {d.train.channels, d.train.height, d.train.width, d.train.classes}, 10000);
+    auto model =
+        make_model(kind, {d.train.channels, d.train.height, d.train.width, d.train.classes}, {.hidden = 10000});
     return std::make_unique<network_system>(model, d.train, d.test, compute_channel_stats(d.train),
                                             network_options{torch::kCPU, dtype});
 }

@@ -204,7 +204,7 @@ inline std::string read_enumerated_attribute(const H5::H5Object& obj, const std:
 // The systems a record describes and the methods of each (docs/format.md).
 inline const std::map<std::string, std::vector<std::string>>& methods_of_systems() {
     static const std::map<std::string, std::vector<std::string>> m = {
-        {"net", {"sgd", "sgld"}}, {"pspin", {"langevin", "heun", "metropolis", "ck"}}};
+        {"net", {"sgd", "sgld", "adam"}}, {"pspin", {"langevin", "heun", "metropolis", "ck"}}};
     return m;
 }
 

@@ -60,6 +60,7 @@ enum class stop_reason {
     none,        ///< it reached its last step: the record is complete
     interrupted, ///< hooks.stop returned true (a signal): the app exits 130, resumable
     diverged,    ///< the run found a non-finite energy or loss: the app exits 3
+    converged,   ///< the run met its own stopping rule (net_quench --stop-loss): complete, exit 0
 };
 
 /// How a run ended: the reason and its one-line message, e.g. "interrupted at step 5 of 300"
@@ -69,10 +70,10 @@ struct run_end {
     std::string message; ///< empty for none (and for a CK run, whose records store no message)
 
     [[nodiscard]] bool stopped() const noexcept { return reason != stop_reason::none; }
-    /// Marks `rec`: complete when not stopped, else incomplete with parameters["stop_reason"] =
-    /// message (when there is one).
+    /// Marks `rec`: complete when not stopped or converged, else incomplete; parameters["stop_reason"]
+    /// = message when stopped (and there is one).
     void mark(record& rec) const {
-        rec.complete = !stopped();
+        rec.complete = reason == stop_reason::none || reason == stop_reason::converged;
         if (stopped() && !message.empty()) rec.parameters["stop_reason"] = message;
     }
 };

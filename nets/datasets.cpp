@@ -23,7 +23,8 @@ image_set image_set::head(std::int64_t n) const {
         throw parameter_error("image_set::head: " + std::to_string(n) + " > " + std::to_string(count) + " images");
     image_set out = *this;
     out.count = n;
-    out.pixels.resize(static_cast<std::size_t>(n * image_size()));
+    if (!out.pixels.empty()) out.pixels.resize(static_cast<std::size_t>(n * image_size()));
+    if (!out.values.empty()) out.values.resize(static_cast<std::size_t>(n * image_size()));
     out.labels.resize(static_cast<std::size_t>(n));
     return out;
 }
@@ -311,6 +312,63 @@ dataset_pair make_synthetic(const synthetic_options& o) {
 
 namespace {
 
+/// A uniform double in (0, 1] from the top 53 bits of one draw.
+double uniform_open_zero(std::mt19937_64& rng) { return static_cast<double>((rng() >> 11) + 1) * 0x1p-53; }
+
+image_set random_split(const random_options& o, std::int64_t count, std::mt19937_64& rng) {
+    image_set s;
+    s.count = count;
+    s.channels = s.height = 1;
+    s.width = o.input_dim;
+    s.classes = 2;
+    s.values.resize(static_cast<std::size_t>(count * o.input_dim));
+    s.labels.resize(static_cast<std::size_t>(count));
+    constexpr double two_pi = 6.283185307179586476925286766559;
+    double* x = s.values.data();
+    for (std::int64_t i = 0; i < count; ++i) {
+        for (std::int64_t k = 0; k < o.input_dim; k += 2) {
+            const double r = std::sqrt(-2.0 * std::log(uniform_open_zero(rng)));
+            const double phi = two_pi * uniform_open_zero(rng);
+            x[k] = r * std::cos(phi);
+            if (k + 1 < o.input_dim) x[k + 1] = r * std::sin(phi);
+        }
+        x += o.input_dim;
+        s.labels[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(rng() & 1u);
+    }
+    return s;
+}
+
+} // namespace
+
+dataset_pair make_random(const random_options& o) {
+    if (o.input_dim < 1) throw parameter_error("random dataset: --input-dim must be >= 1");
+    if (o.train_count < 1) throw parameter_error("random dataset: --train-size must be >= 1");
+    std::mt19937_64 rng(o.seed);
+    dataset_pair d;
+    d.name = "random";
+    d.train = random_split(o, o.train_count, rng);
+    d.test = random_split(o, o.train_count, rng);
+    return d;
+}
+
+label_kind parse_label_kind(const std::string& name) {
+    if (name == "classes") return label_kind::classes;
+    if (name == "parity") return label_kind::parity;
+    throw parameter_error("unknown --labels '" + name + "' (expected classes or parity)");
+}
+
+std::string to_string(label_kind kind) { return kind == label_kind::parity ? "parity" : "classes"; }
+
+void relabel(dataset_pair& data, label_kind kind) {
+    if (kind == label_kind::classes) return;
+    for (image_set* s : {&data.train, &data.test}) {
+        for (auto& l : s->labels) l %= 2;
+        s->classes = 2;
+    }
+}
+
+namespace {
+
 /// What a dataset needs: its file names (idx files may also be name.gz) and where to look.
 struct dataset_layout {
     std::vector<std::string> names;
@@ -372,8 +430,9 @@ dataset_kind parse_dataset_kind(const std::string& name) {
     if (name == "cifar10") return dataset_kind::cifar10;
     if (name == "cifar100") return dataset_kind::cifar100;
     if (name == "synthetic") return dataset_kind::synthetic;
+    if (name == "random") return dataset_kind::random;
     throw parameter_error("unknown dataset '" + name +
-                          "' (expected mnist, fashion-mnist, cifar10, cifar100 or synthetic)");
+                          "' (expected mnist, fashion-mnist, cifar10, cifar100, synthetic or random)");
 }
 
 std::string to_string(dataset_kind kind) {
@@ -388,6 +447,8 @@ std::string to_string(dataset_kind kind) {
         return "cifar100";
     case dataset_kind::synthetic:
         return "synthetic";
+    case dataset_kind::random:
+        return "random";
     }
     return "?";
 }
@@ -417,6 +478,11 @@ __extension__ typedef unsigned __int128 uint128; // GCC/Clang; exact pixel sums
 
 channel_stats compute_channel_stats(const image_set& set) {
     channel_stats st;
+    if (!set.values.empty()) {
+        st.mean.assign(static_cast<std::size_t>(set.channels), 0.0);
+        st.std.assign(static_cast<std::size_t>(set.channels), 1.0);
+        return st;
+    }
     const std::int64_t plane = set.height * set.width;
     const auto n = static_cast<uint128>(set.count) * static_cast<uint128>(plane);
     for (std::int64_t c = 0; c < set.channels; ++c) {

@@ -13,14 +13,16 @@
 namespace glassy::nets {
 
 /// A labelled set of 8-bit images, stored sample-major as [count, channels, height, width]
-/// (the CIFAR layout; idx images have one channel). Pixel values are raw bytes 0..255.
+/// (the CIFAR layout; idx images have one channel). Pixel values are raw bytes 0..255; a set of
+/// real-valued inputs (the random dataset) holds `values` instead, in the same layout.
 struct image_set {
     std::int64_t count = 0;           ///< number of images
     std::int64_t channels = 0;        ///< colour channels (1 for MNIST, 3 for CIFAR)
     std::int64_t height = 0;          ///< rows
     std::int64_t width = 0;           ///< columns
     std::int64_t classes = 0;         ///< number of label values; labels lie in [0, classes)
-    std::vector<std::uint8_t> pixels; ///< count * channels * height * width bytes
+    std::vector<std::uint8_t> pixels; ///< count * channels * height * width bytes (empty for real inputs)
+    std::vector<double> values;       ///< real-valued inputs, count * channels * height * width (else empty)
     std::vector<std::int64_t> labels; ///< count labels
 
     /// Bytes of one image, channels * height * width.
@@ -102,11 +104,37 @@ struct synthetic_options {
 /// Generates the synthetic dataset (portable: a 64-bit Mersenne twister and integer maths only).
 [[nodiscard]] dataset_pair make_synthetic(const synthetic_options& options);
 
-/// The datasets net_quench trains on: the four image sets load_dataset reads, and the synthetic
-/// one make_synthetic generates.
-enum class dataset_kind { mnist, fashion_mnist, cifar10, cifar100, synthetic };
+/// Parameters of the random dataset of the perceptron and jamming studies (Gardner 1988; Geiger,
+/// Spigler et al. 2019): inputs x in R^d with i.i.d. N(0, 1) components, labels 0/1 (the signs
+/// -1/+1) i.i.d. uniform and independent of x. The test split has the same law and size.
+struct random_options {
+    std::int64_t input_dim = 100;   ///< d
+    std::int64_t train_count = 100; ///< P (also the test size)
+    std::uint64_t seed = 1;         ///< everything is a function of this seed
+};
 
-/// Parses "mnist", "fashion-mnist", "cifar10", "cifar100", "synthetic"; throws parameter_error
+/// Generates the random dataset: one mt19937_64(seed) stream gives, for the training then the test
+/// split, sample by sample, the d components (Box-Muller on pairs of 53-bit uniforms in (0, 1],
+/// both normals used) and then the label (the lowest bit of one draw). Stored as real values
+/// (image_set::values, shape [P, 1, 1, d]), two classes. Throws parameter_error for d < 1 or P < 1.
+[[nodiscard]] dataset_pair make_random(const random_options& options);
+
+/// What the labels are: the dataset's classes, or their parity (class mod 2: even -> 0, odd -> 1,
+/// the signs -1 / +1 of hinge2), a binary task on any dataset.
+enum class label_kind { classes, parity };
+/// Parses "classes", "parity"; throws parameter_error ("unknown --labels 'X' (expected classes or
+/// parity)") otherwise.
+[[nodiscard]] label_kind parse_label_kind(const std::string& name);
+/// The name parse_label_kind accepts.
+[[nodiscard]] std::string to_string(label_kind kind);
+/// Relabels both splits by `kind` (parity: labels mod 2, 2 classes; classes: unchanged).
+void relabel(dataset_pair& data, label_kind kind);
+
+/// The datasets net_quench trains on: the four image sets load_dataset reads, the synthetic one
+/// make_synthetic generates and the random one make_random generates.
+enum class dataset_kind { mnist, fashion_mnist, cifar10, cifar100, synthetic, random };
+
+/// Parses "mnist", "fashion-mnist", "cifar10", "cifar100", "synthetic", "random"; throws parameter_error
 /// ("unknown dataset 'X' (expected ...)") otherwise.
 [[nodiscard]] dataset_kind parse_dataset_kind(const std::string& name);
 /// The name parse_dataset_kind accepts (and load_dataset reads).
@@ -138,7 +166,8 @@ inline constexpr double constant_channel_std = 1e-3;
 
 /// Computes channel_stats over `set` (normally the training split) exactly: the sums of x and
 /// x^2 over the bytes are integers (128-bit), so var = (n sum x^2 - (sum x)^2) / n^2 has no
-/// cancellation (a constant channel gives exactly 0). std < constant_channel_std -> 1.
+/// cancellation (a constant channel gives exactly 0). std < constant_channel_std -> 1. A set of
+/// real values gets mean 0 and std 1 per channel: its inputs are used as drawn.
 [[nodiscard]] channel_stats compute_channel_stats(const image_set& set);
 
 /// A class-balanced order of the samples of `set`, fixed by `seed`: the indices of each class

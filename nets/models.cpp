@@ -2,6 +2,8 @@
 
 #include "dynamics/error.hpp"
 
+#include <cmath>
+
 namespace glassy::nets {
 
 namespace F = torch::nn::functional;
@@ -11,7 +13,8 @@ model_kind parse_model_kind(const std::string& name) {
     if (name == "fc") return model_kind::fc;
     if (name == "smallnet") return model_kind::smallnet;
     if (name == "resnet18") return model_kind::resnet18;
-    throw parameter_error("unknown model '" + name + "' (expected toy, fc, smallnet or resnet18)");
+    if (name == "linear") return model_kind::linear;
+    throw parameter_error("unknown model '" + name + "' (expected toy, fc, smallnet, resnet18 or linear)");
 }
 
 std::string to_string(model_kind kind) {
@@ -24,6 +27,27 @@ std::string to_string(model_kind kind) {
         return "smallnet";
     case model_kind::resnet18:
         return "resnet18";
+    case model_kind::linear:
+        return "linear";
+    }
+    return "?";
+}
+
+loss_kind parse_loss_kind(const std::string& name) {
+    if (name == "nll_log_softmax") return loss_kind::nll_log_softmax;
+    if (name == "mse_one_hot") return loss_kind::mse_one_hot;
+    if (name == "hinge2") return loss_kind::hinge2;
+    throw parameter_error("unknown --loss '" + name + "' (expected nll_log_softmax, mse_one_hot or hinge2)");
+}
+
+std::string to_string(loss_kind kind) {
+    switch (kind) {
+    case loss_kind::nll_log_softmax:
+        return "nll_log_softmax";
+    case loss_kind::mse_one_hot:
+        return "mse_one_hot";
+    case loss_kind::hinge2:
+        return "hinge2";
     }
     return "?";
 }
@@ -67,18 +91,31 @@ torch::Tensor ToyImpl::forward(torch::Tensor x) {
     return torch::sigmoid(apply(m_fc2, x));
 }
 
-FcImpl::FcImpl(const input_shape& shape) {
-    m_fc1 = register_module("fc1", torch::nn::Linear(flat_size(shape), 100));
-    m_fc2 = register_module("fc2", torch::nn::Linear(100, 100));
-    m_fc3 = register_module("fc3", torch::nn::Linear(100, shape.classes));
+FcImpl::FcImpl(const input_shape& shape, std::int64_t depth, std::int64_t width) {
+    if (depth < 1) throw parameter_error("fc model: --depth must be >= 1");
+    if (width < 1) throw parameter_error("fc model: --width must be >= 1");
+    // Registered (and so initialised) in order fc1, fc2, ...: depth 2, width 100 draws exactly the
+    // numbers of the former fixed 100-100 network.
+    for (std::int64_t k = 0; k <= depth; ++k) {
+        const std::int64_t in = k == 0 ? flat_size(shape) : width;
+        const std::int64_t out = k == depth ? shape.classes : width;
+        m_layers.push_back(register_module("fc" + std::to_string(k + 1), torch::nn::Linear(in, out)));
+    }
 }
 
 torch::Tensor FcImpl::forward(torch::Tensor x) {
     x = x.flatten(1);
-    x = torch::relu(apply(m_fc1, x));
-    x = torch::relu(apply(m_fc2, x));
-    return apply(m_fc3, x);
+    for (std::size_t k = 0; k + 1 < m_layers.size(); ++k) x = torch::relu(apply(m_layers[k], x));
+    return apply(m_layers.back(), x);
 }
+
+LinearNetImpl::LinearNetImpl(const input_shape& shape)
+    : m_scale(1.0 / std::sqrt(static_cast<double>(flat_size(shape)))) {
+    m_fc1 = register_module("fc1",
+                            torch::nn::Linear(torch::nn::LinearOptions(flat_size(shape), shape.classes).bias(false)));
+}
+
+torch::Tensor LinearNetImpl::forward(torch::Tensor x) { return apply(m_fc1, x.flatten(1)) * m_scale; }
 
 SmallNetImpl::SmallNetImpl(const input_shape& shape) {
     // conv 5x5 (valid) then pool 2, twice.
@@ -151,12 +188,14 @@ torch::Tensor ResNet18Impl::forward(torch::Tensor x) {
     return apply(m_fc, x);
 }
 
-std::shared_ptr<net_base> make_model(model_kind kind, const input_shape& shape, std::int64_t hidden) {
+std::shared_ptr<net_base> make_model(model_kind kind, const input_shape& shape, const model_sizes& sizes) {
     switch (kind) {
     case model_kind::toy:
-        return Toy(shape, hidden).ptr();
+        return Toy(shape, sizes.hidden).ptr();
     case model_kind::fc:
-        return Fc(shape).ptr();
+        return Fc(shape, sizes.depth, sizes.width).ptr();
+    case model_kind::linear:
+        return LinearNet(shape).ptr();
     case model_kind::smallnet:
         return SmallNet(shape).ptr();
     case model_kind::resnet18:

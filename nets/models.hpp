@@ -14,13 +14,15 @@
 namespace glassy::nets {
 
 /// The architectures. toy: Linear(in->h) ReLU Linear(h->classes) Sigmoid, MSE to one-hot.
-/// fc: Linear(in->100) ReLU Linear(100->100) ReLU Linear(100->classes). smallnet: Conv(5x5,10)
+/// fc: depth L hidden layers of width h with ReLU, Linear(in->h) ReLU [Linear(h->h) ReLU]^(L-1)
+/// Linear(h->classes) (the default L = 2, h = 100 is the paper's fc). smallnet: Conv(5x5,10)
 /// MaxPool2 ReLU Conv(5x5,20) MaxPool2 ReLU Linear(->100) ReLU Linear(100->classes).
 /// resnet18: the CIFAR ResNet-18 (3x3 stem, no max-pool, BasicBlocks [2,2,2,2], global average
-/// pool, Linear(512->classes)). All but toy are trained on the NLL of the log-softmax.
-enum class model_kind { toy, fc, smallnet, resnet18 };
+/// pool, Linear(512->classes)). linear: the perceptron f(x) = W x / sqrt(d) (no hidden layer, no
+/// bias; d = input size). All but toy are trained on the NLL of the log-softmax by default.
+enum class model_kind { toy, fc, smallnet, resnet18, linear };
 
-/// Parses "toy", "fc", "smallnet", "resnet18"; throws parameter_error otherwise.
+/// Parses "toy", "fc", "smallnet", "resnet18", "linear"; throws parameter_error otherwise.
 [[nodiscard]] model_kind parse_model_kind(const std::string& name);
 /// The name parse_model_kind accepts.
 [[nodiscard]] std::string to_string(model_kind kind);
@@ -35,8 +37,18 @@ enum class model_kind { toy, fc, smallnet, resnet18 };
 
 /// The training loss of a model. Per-sample losses L_s are averaged over a batch:
 /// nll_log_softmax: L_s = -log softmax(z_s)[y_s]; mse_one_hot: L_s = (1/K) sum_k (out_sk - [k == y_s])^2
-/// (PyTorch's MSELoss with mean reduction over the K outputs).
-enum class loss_kind { nll_log_softmax, mse_one_hot };
+/// (PyTorch's MSELoss with mean reduction over the K outputs); hinge2, the quadratic hinge of
+/// binary tasks (Geiger, Spigler et al. 2019, "Jamming transition as a paradigm to understand the
+/// loss landscape of deep neural networks", eq. 2): one output f_s, label y_s in {0, 1} read as
+/// the sign s_s = 2 y_s - 1, L_s = (1/2) max(0, 1 - s_s f_s)^2; a sample is unsatisfied when
+/// s_s f_s < 1 (the N_Delta of that paper).
+enum class loss_kind { nll_log_softmax, mse_one_hot, hinge2 };
+
+/// Parses "nll_log_softmax", "mse_one_hot", "hinge2"; throws parameter_error ("unknown --loss 'X'
+/// (expected ...)") otherwise.
+[[nodiscard]] loss_kind parse_loss_kind(const std::string& name);
+/// The name parse_loss_kind accepts.
+[[nodiscard]] std::string to_string(loss_kind kind);
 
 /// Shape of the network input and number of classes.
 struct input_shape {
@@ -95,16 +107,31 @@ private:
 };
 TORCH_MODULE(Toy);
 
-/// The fully connected network 100-100-classes with ReLU.
+/// The fully connected network: `depth` hidden layers of `width` units with ReLU, then
+/// Linear(width->classes); layers fc1 .. fc(depth+1) (depth 2, width 100: the paper's fc).
 class FcImpl : public net_base {
 public:
-    explicit FcImpl(const input_shape& shape);
+    /// Throws parameter_error for depth < 1 or width < 1.
+    FcImpl(const input_shape& shape, std::int64_t depth, std::int64_t width);
     torch::Tensor forward(torch::Tensor x) override;
 
 private:
-    torch::nn::Linear m_fc1{nullptr}, m_fc2{nullptr}, m_fc3{nullptr};
+    std::vector<torch::nn::Linear> m_layers;
 };
 TORCH_MODULE(Fc);
+
+/// The perceptron: f(x) = W x / sqrt(d) for the flattened input x of size d, W [classes, d],
+/// no bias, no hidden layer (one output with hinge2). Layer fc1.
+class LinearNetImpl : public net_base {
+public:
+    explicit LinearNetImpl(const input_shape& shape);
+    torch::Tensor forward(torch::Tensor x) override;
+
+private:
+    torch::nn::Linear m_fc1{nullptr};
+    double m_scale; ///< 1 / sqrt(d)
+};
+TORCH_MODULE(LinearNet);
 
 /// The paper's Small Net (a LeNet): two 5x5 convolutions (10, 20 channels) with max-pool and
 /// ReLU, then Linear(->100) ReLU Linear(100->classes).
@@ -146,11 +173,19 @@ private:
 };
 TORCH_MODULE(ResNet18);
 
+/// The sizes of the models that have them.
+struct model_sizes {
+    std::int64_t hidden = 10000; ///< toy width h
+    std::int64_t depth = 2;      ///< fc: number of hidden layers L
+    std::int64_t width = 100;    ///< fc: width of each hidden layer h
+};
+
 /// Builds a network with PyTorch's default initialisation drawn from torch's global generator
-/// (seed it with torch::manual_seed first). `hidden` is the toy width (ignored otherwise).
-/// Throws parameter_error for hidden < 1 or an input too small for smallnet.
+/// (seed it with torch::manual_seed first); shape.classes is the number of outputs. Sizes that
+/// the model has not are ignored. Throws parameter_error for a size < 1 or an input too small
+/// for smallnet.
 [[nodiscard]] std::shared_ptr<net_base> make_model(model_kind kind, const input_shape& shape,
-                                                   std::int64_t hidden = 10000);
+                                                   const model_sizes& sizes = {});
 
 /// Total number of trainable scalars M of a module.
 [[nodiscard]] std::int64_t count_parameters(const torch::nn::Module& module);

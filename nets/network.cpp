@@ -13,6 +13,7 @@
 #include <limits>
 #include <mutex>
 #include <numeric>
+#include <optional>
 
 namespace glassy {
 
@@ -143,6 +144,10 @@ void use_reproducible_cuda() {
 namespace {
 
 torch::Tensor images_tensor(const image_set& s, torch::Device device) {
+    if (!s.values.empty()) {
+        auto* data = const_cast<double*>(s.values.data()); // cloned at once
+        return torch::from_blob(data, {s.count, s.channels, s.height, s.width}, torch::kFloat64).clone().to(device);
+    }
     if (s.count == 0) return torch::empty({0, s.channels, s.height, s.width}, torch::kUInt8).to(device);
     auto* data = const_cast<std::uint8_t*>(s.pixels.data()); // from_blob needs non-const; we clone at once
     return torch::from_blob(data, {s.count, s.channels, s.height, s.width}, torch::kUInt8).clone().to(device);
@@ -158,15 +163,18 @@ torch::Tensor labels_tensor(const image_set& s, torch::Device device) {
 
 network_system::network_system(std::shared_ptr<net_base> model, const image_set& train, const image_set& test,
                                channel_stats stats, network_options options)
-    : m_model(std::move(model)), m_stats(std::move(stats)), m_options(options) {
+    : m_model(std::move(model)), m_stats(std::move(stats)), m_options(options), m_real(!train.values.empty()) {
     if (!m_model) throw parameter_error("network_system: no model");
+    m_loss = options.loss.value_or(m_model->loss());
     if (train.count < 1) throw parameter_error("network_system: empty training set");
     if (test.count > 0 && (test.channels != train.channels || test.height != train.height || test.width != train.width))
         throw parameter_error("network_system: train and test images differ in shape");
     if (static_cast<std::int64_t>(m_stats.mean.size()) != train.channels || m_stats.std.size() != m_stats.mean.size())
         throw parameter_error("network_system: channel statistics do not match the number of channels");
-    if (train.pixels.size() != static_cast<std::size_t>(train.count * train.image_size()) ||
-        train.labels.size() != static_cast<std::size_t>(train.count))
+    if ((m_real ? train.values.size() : train.pixels.size()) !=
+            static_cast<std::size_t>(train.count * train.image_size()) ||
+        train.labels.size() != static_cast<std::size_t>(train.count) ||
+        (test.count > 0 && test.values.empty() == m_real))
         throw parameter_error("network_system: inconsistent training image_set");
     if (options.dtype != torch::kFloat32 && options.dtype != torch::kFloat64)
         throw parameter_error("network_system: dtype must be float32 or float64");
@@ -213,6 +221,7 @@ torch::Tensor network_system::normalised(const torch::Tensor& pixels) const {
     // One copy: the dtype conversion also lays the batch out in the model's memory format; the
     // in-place steps keep it.
     const auto format = m_channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+    if (m_real) return pixels.to(m_options.dtype, false, true, format).sub_(m_mean).div_(m_std);
     return pixels.to(m_options.dtype, false, false, format).div_(255.0).sub_(m_mean).div_(m_std);
 }
 
@@ -224,12 +233,38 @@ torch::Tensor network_system::labels(split s, std::int64_t begin, std::int64_t e
     return (s == split::train ? m_train_y : m_test_y).slice(0, begin, end);
 }
 
+namespace {
+
+/// The signs s = 2y - 1 of 0/1 labels, in the dtype of `out`.
+torch::Tensor label_signs(const torch::Tensor& out, const torch::Tensor& y) { return (2 * y - 1).to(out.dtype()); }
+
+/// The margins s_s f_s [B] of a one-output network; parameter_error for another output count.
+torch::Tensor margins(const torch::Tensor& out, const torch::Tensor& y) {
+    if (out.dim() != 2 || out.size(1) != 1)
+        throw parameter_error("the hinge2 loss needs a network with one output, got " +
+                              std::to_string(out.dim() == 2 ? out.size(1) : out.dim()));
+    return label_signs(out, y) * out.select(1, 0);
+}
+
+} // namespace
+
 torch::Tensor network_system::per_sample_loss(const torch::Tensor& out, const torch::Tensor& y) const {
-    if (m_model->loss() == loss_kind::mse_one_hot) {
+    if (m_loss == loss_kind::hinge2) return 0.5 * torch::relu(1.0 - margins(out, y)).pow(2);
+    if (m_loss == loss_kind::mse_one_hot) {
         const torch::Tensor target = F::one_hot(y, out.size(1)).to(out.dtype());
         return (out - target).pow(2).mean(1);
     }
     return F::nll_loss(torch::log_softmax(out, 1), y, F::NLLLossFuncOptions().reduction(torch::kNone));
+}
+
+torch::Tensor network_system::hits(const torch::Tensor& out, const torch::Tensor& y) const {
+    if (m_loss == loss_kind::hinge2) return margins(out, y).gt(0);
+    return out.argmax(1).eq(y);
+}
+
+torch::Tensor network_system::unsatisfied(const torch::Tensor& out, const torch::Tensor& y) const {
+    if (m_loss != loss_kind::hinge2) throw parameter_error("unsatisfied constraints are defined for hinge2 only");
+    return margins(out, y).lt(1);
 }
 
 torch::Tensor network_system::sample_index(split s, const std::vector<std::int64_t>& samples) const {
@@ -253,7 +288,7 @@ evaluation network_system::evaluate(split s, const std::vector<std::int64_t>& sa
     const torch::Tensor index = sample_index(s, samples);
     evaluation ev;
     if (n < 1) {
-        ev.loss = ev.accuracy = ev.grad_norm = std::numeric_limits<double>::quiet_NaN();
+        ev.loss = ev.accuracy = ev.unsatisfied = ev.grad_norm = std::numeric_limits<double>::quiet_NaN();
         return ev;
     }
     const bool was_training = m_model->is_training();
@@ -262,30 +297,31 @@ evaluation network_system::evaluate(split s, const std::vector<std::int64_t>& sa
     const parameter_handle params = state();
     std::vector<torch::Tensor> grad_sum;
     double loss_sum = 0.0;
-    std::int64_t hits = 0;
+    std::int64_t hit_count = 0, unsatisfied_count = 0;
+    const bool hinge = m_loss == loss_kind::hinge2;
     for (std::int64_t b = 0; b < n; b += chunk) {
         const std::int64_t e = std::min(n, b + chunk);
         const torch::Tensor part = index.slice(0, b, e);
         const torch::Tensor y = labels(s, part);
+        std::optional<torch::NoGradGuard> no_grad;
+        if (!with_gradient) no_grad.emplace();
+        const torch::Tensor out = m_model->forward(inputs(s, part));
+        const torch::Tensor per_sample = per_sample_loss(out, y);
         if (with_gradient) {
-            const torch::Tensor out = m_model->forward(inputs(s, part));
-            const torch::Tensor per_sample = per_sample_loss(out, y);
             auto g = torch::autograd::grad({per_sample.sum()}, params.tensors);
             if (grad_sum.empty()) grad_sum = std::move(g);
             else
                 for (std::size_t i = 0; i < g.size(); ++i) grad_sum[i].add_(g[i]);
-            loss_sum += ordered_sum(per_sample);
-            hits += out.argmax(1).eq(y).sum().item<std::int64_t>();
-        } else {
-            torch::NoGradGuard no_grad;
-            const torch::Tensor out = m_model->forward(inputs(s, part));
-            loss_sum += ordered_sum(per_sample_loss(out, y));
-            hits += out.argmax(1).eq(y).sum().item<std::int64_t>();
         }
+        loss_sum += ordered_sum(per_sample.detach());
+        hit_count += hits(out, y).sum().item<std::int64_t>();
+        if (hinge) unsatisfied_count += unsatisfied(out, y).sum().item<std::int64_t>();
     }
     m_model->train(was_training);
     ev.loss = loss_sum / static_cast<double>(n);
-    ev.accuracy = static_cast<double>(hits) / static_cast<double>(n);
+    ev.accuracy = static_cast<double>(hit_count) / static_cast<double>(n);
+    ev.unsatisfied = hinge ? static_cast<double>(unsatisfied_count) / static_cast<double>(n)
+                           : std::numeric_limits<double>::quiet_NaN();
     if (with_gradient) {
         double sq = 0.0;
         for (const auto& g : grad_sum) sq += ordered_sum_of_squares(g);
@@ -341,6 +377,26 @@ void minibatch_sampler::restore(const checkpoint& c, const std::string& prefix) 
     m_pos = pos;
 }
 
+namespace {
+
+/// Adam's state key of a parameter (LibTorch 1.13, torch/csrc/api/src/optim/adam.cpp).
+std::string adam_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+
+} // namespace
+
+optimizer_kind parse_optimizer_kind(const std::string& name) {
+    if (name == "sgd") return optimizer_kind::sgd;
+    if (name == "adam") return optimizer_kind::adam;
+    throw parameter_error("unknown --optimizer '" + name + "' (expected sgd or adam)");
+}
+
+std::string to_string(optimizer_kind kind) { return kind == optimizer_kind::adam ? "adam" : "sgd"; }
+
+std::string sgd::method() const {
+    if (m_adam) return "adam";
+    return m_options.temperature > 0.0 ? "sgld" : "sgd";
+}
+
 void sgd::save(checkpoint& c, const std::string& prefix) const {
     m_sampler.save(c, prefix + "sampler/");
     c.integers[prefix + "velocity_count"] = static_cast<std::int64_t>(m_velocity.size());
@@ -348,6 +404,17 @@ void sgd::save(checkpoint& c, const std::string& prefix) const {
         if (m_velocity[i].defined()) put_tensor(c, prefix + "velocity/" + std::to_string(i), m_velocity[i]);
     c.strings[prefix + "noise_generator"] = generator_state(m_noise);
     c.put(prefix + "last_loss", {m_last_loss});
+    if (!m_adam) return;
+    const auto& params = m_adam->param_groups().front().params();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        const auto it = m_adam->state().find(adam_key(params[i]));
+        if (it == m_adam->state().end()) continue; // before its first step
+        const auto& st = static_cast<const torch::optim::AdamParamState&>(*it->second);
+        const std::string key = prefix + "adam/" + std::to_string(i) + "/";
+        c.integers[key + "step"] = st.step();
+        put_tensor(c, key + "exp_avg", st.exp_avg());
+        put_tensor(c, key + "exp_avg_sq", st.exp_avg_sq());
+    }
 }
 
 void sgd::restore(const checkpoint& c, const std::string& prefix, const parameter_handle& x) {
@@ -366,6 +433,19 @@ void sgd::restore(const checkpoint& c, const std::string& prefix, const paramete
     const std::vector<double> last = c.vector(prefix + "last_loss");
     if (last.size() != 1) throw record_error("checkpoint: bad last_loss entry");
     m_last_loss = last[0];
+    if (!m_adam) return;
+    m_adam->state().clear();
+    for (std::size_t i = 0; i < x.tensors.size(); ++i) {
+        const std::string key = prefix + "adam/" + std::to_string(i) + "/";
+        if (!c.integers.count(key + "step")) continue; // before its first step
+        auto st = std::make_unique<torch::optim::AdamParamState>();
+        st->step(c.integer(key + "step"));
+        st->exp_avg(torch::empty_like(x.tensors[i]));
+        st->exp_avg_sq(torch::empty_like(x.tensors[i]));
+        get_tensor(c, key + "exp_avg", st->exp_avg());
+        get_tensor(c, key + "exp_avg_sq", st->exp_avg_sq());
+        m_adam->state()[adam_key(x.tensors[i])] = std::move(st);
+    }
 }
 
 namespace {
@@ -396,21 +476,47 @@ torch::Tensor batch_index(const std::vector<std::int64_t>& idx, torch::Device de
 
 sgd::sgd(const sgd_options& options, const network_system& sys)
     : m_options(options),
-      m_sampler(sys.count(split::train), options.batch, options.seed),
+      m_sampler(sys.count(split::train), options.batch == full_batch ? sys.count(split::train) : options.batch,
+                options.seed),
       m_noise(noise_generator(sys.options().device, options.seed ^ 0x9E3779B97F4A7C15ULL)),
       m_last_loss(std::numeric_limits<double>::quiet_NaN()) {
     if (!(options.lr > 0.0)) throw parameter_error("learning rate must be > 0");
     if (!(options.momentum >= 0.0 && options.momentum < 1.0)) throw parameter_error("momentum must lie in [0, 1)");
     if (!(options.temperature >= 0.0)) throw parameter_error("temperature T must be >= 0");
+    if (options.optimizer == optimizer_kind::adam) {
+        if (options.momentum != 0.0 || options.temperature != 0.0)
+            throw parameter_error("--optimizer adam takes neither --momentum nor --T (its moments are its own)");
+        m_adam = std::make_unique<torch::optim::Adam>(sys.state().tensors, torch::optim::AdamOptions(options.lr));
+    }
 }
 
 void sgd::step(network_system& sys, parameter_handle& x) {
-    const torch::Tensor index = batch_index(m_sampler.next(), sys.options().device);
     net_base& model = sys.model();
     model.train();
-    const torch::Tensor out = model.forward(sys.inputs(split::train, index));
-    const torch::Tensor loss = sys.per_sample_loss(out, sys.labels(split::train, index)).mean();
+    torch::Tensor out, y;
+    if (m_options.batch == full_batch) {
+        const std::int64_t n = sys.count(split::train);
+        out = model.forward(sys.inputs(split::train, 0, n));
+        y = sys.labels(split::train, 0, n);
+    } else {
+        const torch::Tensor index = batch_index(m_sampler.next(), sys.options().device);
+        out = model.forward(sys.inputs(split::train, index));
+        y = sys.labels(split::train, index);
+    }
+    const torch::Tensor loss = sys.per_sample_loss(out, y).mean();
     std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, x.tensors);
+    if (m_adam) adam_step(x, grads);
+    else sgd_update(x, grads);
+    m_last_loss = loss.item<double>(); // on a GPU: waits for the step (see the class comment)
+}
+
+void sgd::adam_step(const parameter_handle& x, std::vector<torch::Tensor>& grads) {
+    for (std::size_t i = 0; i < grads.size(); ++i) x.tensors[i].mutable_grad() = std::move(grads[i]);
+    m_adam->step();
+    for (const auto& p : x.tensors) p.mutable_grad() = torch::Tensor();
+}
+
+void sgd::sgd_update(parameter_handle& x, const std::vector<torch::Tensor>& grads) {
     torch::NoGradGuard no_grad;
     if (m_options.momentum > 0.0 && m_velocity.empty()) m_velocity.resize(grads.size());
     const double noise_scale = std::sqrt(2.0 * m_options.lr * m_options.temperature);
@@ -427,7 +533,6 @@ void sgd::step(network_system& sys, parameter_handle& x) {
             x.tensors[i].add_(xi, noise_scale);
         }
     }
-    m_last_loss = loss.item<double>(); // on a GPU: waits for the step (see the class comment)
 }
 
 } // namespace glassy::nets

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -88,18 +89,25 @@ struct network_options {
     /// (benchmarks/README.md). Logical shapes, parameter order and values are unchanged;
     /// rounding differs from NCHW kernels. Ignored on CUDA and for models without 4-D weights.
     bool channels_last = true;
+    /// The training loss; nullopt: the model's own (net_base::loss()). hinge2 needs a model with
+    /// one output and labels 0/1.
+    std::optional<loss_kind> loss = std::nullopt;
 };
 
-/// Loss (mean of per-sample losses), accuracy (fraction of argmax hits) and, when asked, the
-/// Euclidean norm |grad L| of the gradient of the mean loss over the evaluated samples.
+/// Loss (mean of per-sample losses), accuracy (fraction of hits: argmax = label; with hinge2,
+/// sign(f) = the label's sign), with hinge2 the unsatisfied fraction N_Delta / n (samples with
+/// s f < 1; NaN for the other losses) and, when asked, the Euclidean norm |grad L| of the
+/// gradient of the mean loss over the evaluated samples.
 struct evaluation {
     double loss = 0.0;
     double accuracy = 0.0;
+    double unsatisfied = 0.0;
     double grad_norm = 0.0;
 };
 
 /// A network with its training and test data. Images are kept as bytes on the device and
-/// normalised per batch: x -> (x/255 - mean_c)/std_c with the given channel statistics.
+/// normalised per batch: x -> (x/255 - mean_c)/std_c with the given channel statistics;
+/// real-valued inputs (image_set::values) are kept in float64 and mapped x -> (x - mean_c)/std_c.
 class network_system {
 public:
     using state_type = parameter_handle;
@@ -128,8 +136,16 @@ public:
     [[nodiscard]] torch::Tensor labels(split s, const torch::Tensor& index) const;
     [[nodiscard]] torch::Tensor labels(split s, std::int64_t begin, std::int64_t end) const;
 
+    /// The training loss (network_options::loss, else the model's own).
+    [[nodiscard]] loss_kind loss() const noexcept { return m_loss; }
     /// Per-sample losses L_s [B] of outputs `out` [B, K] against labels `y` (see loss_kind).
+    /// Throws parameter_error for hinge2 with K != 1.
     [[nodiscard]] torch::Tensor per_sample_loss(const torch::Tensor& out, const torch::Tensor& y) const;
+    /// Per-sample hits [B] (bool): argmax_k out_sk = y_s; with hinge2, s_s f_s > 0 (s = 2y - 1).
+    [[nodiscard]] torch::Tensor hits(const torch::Tensor& out, const torch::Tensor& y) const;
+    /// Per-sample unsatisfied constraints [B] (bool) of hinge2: s_s f_s < 1 (s = 2y - 1). Throws
+    /// parameter_error for the other losses.
+    [[nodiscard]] torch::Tensor unsatisfied(const torch::Tensor& out, const torch::Tensor& y) const;
 
     /// The sample indices `samples` of a split as an int64 tensor on the device. Throws
     /// parameter_error for an index outside [0, count(s)).
@@ -150,6 +166,8 @@ private:
     torch::Tensor m_mean, m_std;                            // [1, C, 1, 1] in dtype
     channel_stats m_stats;
     network_options m_options;
+    loss_kind m_loss;
+    bool m_real = false;          ///< real-valued inputs (float64) instead of bytes
     bool m_channels_last = false; ///< conv weights and inputs are kept channels-last
     /// uint8 pixels [B, C, H, W] -> (x/255 - mean)/std in dtype, in the model's memory format
     /// (channels-last for conv models on the CPU).
@@ -177,19 +195,36 @@ private:
     void shuffle();
 };
 
-/// SGD / SGLD parameters. The update per iteration, with g the gradient of the minibatch mean
-/// loss: v <- momentum * v + g (v = g on the first step, PyTorch's convention);
+/// The update rule of the gradient dynamics.
+enum class optimizer_kind {
+    sgd, ///< SGD / SGLD with heavy-ball momentum (sgd_options)
+    adam ///< LibTorch's torch::optim::Adam (Kingma & Ba 2015) with its defaults: betas (0.9, 0.999),
+         ///< eps 1e-8, no weight decay, no amsgrad; learning rate sgd_options::lr
+};
+/// Parses "sgd", "adam"; throws parameter_error ("unknown --optimizer 'X' (expected sgd or adam)").
+[[nodiscard]] optimizer_kind parse_optimizer_kind(const std::string& name);
+/// The name parse_optimizer_kind accepts.
+[[nodiscard]] std::string to_string(optimizer_kind kind);
+
+/// The minibatch size that means the whole training set, in order (full-batch gradient descent).
+inline constexpr std::int64_t full_batch = 0;
+
+/// SGD / SGLD / Adam parameters. The SGD update per iteration, with g the gradient of the
+/// minibatch mean loss: v <- momentum * v + g (v = g on the first step, PyTorch's convention);
 /// w <- w - lr * v + sqrt(2 lr T) * xi, xi ~ N(0, 1) i.i.d. per weight (SGLD when T > 0).
+/// Adam: torch::optim::Adam's update on g (momentum and T must be 0).
 struct sgd_options {
-    double lr = 0.1;          ///< learning rate (> 0)
-    double momentum = 0.0;    ///< heavy-ball momentum in [0, 1)
-    std::int64_t batch = 100; ///< minibatch size, 1..train size
-    double temperature = 0.0; ///< SGLD temperature T >= 0 (0: plain SGD)
-    std::uint64_t seed = 1;   ///< seeds minibatches and the SGLD noise
+    double lr = 0.1;                                ///< learning rate (> 0)
+    double momentum = 0.0;                          ///< heavy-ball momentum in [0, 1)
+    std::int64_t batch = 100;                       ///< minibatch size, 1..train size, or full_batch
+    double temperature = 0.0;                       ///< SGLD temperature T >= 0 (0: plain SGD)
+    std::uint64_t seed = 1;                         ///< seeds minibatches and the SGLD noise
+    optimizer_kind optimizer = optimizer_kind::sgd; ///< the update rule
 };
 
-/// SGD (T = 0) or SGLD (T > 0) as a dynamics: step(sys, x) performs one iteration; dt() = 1
-/// (time is counted in iterations).
+/// SGD (T = 0), SGLD (T > 0) or Adam as a dynamics: step(sys, x) performs one iteration; dt() = 1
+/// (time is counted in iterations). With batch = full_batch every step uses the whole training
+/// set in index order (gradient descent on the training loss; the sampler is not used).
 ///
 /// On a GPU everything of a step stays on the device (data, weights, momentum buffers, the SGLD
 /// noise xi, drawn from a generator on the device: a Philox stream, so SGLD runs on the CPU and
@@ -199,19 +234,23 @@ struct sgd_options {
 /// the divergence stop and the checkpoint rule of quench::run need the loss of every step.
 class sgd {
 public:
-    /// Throws parameter_error for lr <= 0, momentum outside [0,1), T < 0 or a bad batch size.
+    /// Throws parameter_error for lr <= 0, momentum outside [0,1), T < 0, a bad batch size, or
+    /// momentum or T > 0 with Adam.
     sgd(const sgd_options& options, const network_system& sys);
     void step(network_system& sys, parameter_handle& x);
     [[nodiscard]] double dt() const noexcept { return 1.0; }
-    /// Minibatch mean loss of the last step (NaN before the first).
+    /// Minibatch mean loss of the last step (NaN before the first): the loss of the state before
+    /// that step, on its minibatch (the whole training set with full_batch).
     [[nodiscard]] double last_loss() const noexcept { return m_last_loss; }
-    /// "sgd" or "sgld".
-    [[nodiscard]] std::string method() const { return m_options.temperature > 0.0 ? "sgld" : "sgd"; }
+    /// "sgd", "sgld" or "adam".
+    [[nodiscard]] std::string method() const;
     /// Saves the complete state of the dynamics under `prefix`: minibatch sampler (epoch
-    /// permutation and position, generator), momentum buffers, SGLD noise generator, last loss.
+    /// permutation and position, generator), momentum buffers, SGLD noise generator, last loss,
+    /// and with Adam its per-parameter state (step count, exp_avg, exp_avg_sq, exactly).
     void save(checkpoint& c, const std::string& prefix) const;
     /// Restores what save() wrote; `x` gives the shapes, dtype and device of the momentum
-    /// buffers. Throws record_error when the checkpoint does not fit.
+    /// buffers (and is the parameter list of Adam). Throws record_error when the checkpoint does
+    /// not fit.
     void restore(const checkpoint& c, const std::string& prefix, const parameter_handle& x);
 
 private:
@@ -220,6 +259,9 @@ private:
     std::vector<torch::Tensor> m_velocity;
     torch::Generator m_noise;
     double m_last_loss;
+    std::unique_ptr<torch::optim::Adam> m_adam; ///< with optimizer_kind::adam
+    void adam_step(const parameter_handle& x, std::vector<torch::Tensor>& grads);
+    void sgd_update(parameter_handle& x, const std::vector<torch::Tensor>& grads);
 };
 
 } // namespace glassy::nets

@@ -19,13 +19,16 @@ namespace glassy::nets {
 namespace {
 
 /// Loss and accuracy on the evaluation subsets of train and test (and, with_gradient, the norm
-/// of the training-loss gradient on the same train samples), at every step it is called on (it
-/// runs on its own schedule: on_schedule).
+/// of the training-loss gradient on the same train samples; with_unsatisfied, the hinge2
+/// unsatisfied fractions of both), at every step it is called on (it runs on its own schedule:
+/// on_schedule).
 struct metrics_observer {
     const std::vector<std::int64_t>& train_samples;
     const std::vector<std::int64_t>& test_samples;
     bool with_gradient;
+    bool with_unsatisfied;
     std::vector<double> time, train_loss, train_accuracy, test_loss, test_accuracy, grad_norm;
+    std::vector<double> unsatisfied, test_unsatisfied;
 
     void operator()(const network_system& s, const parameter_handle&, std::int64_t step, double t) {
         const evaluation tr = s.evaluate(split::train, train_samples, with_gradient);
@@ -38,12 +41,18 @@ struct metrics_observer {
         if (with_gradient) grad_norm.push_back(tr.grad_norm);
         test_loss.push_back(te.loss);
         test_accuracy.push_back(te.accuracy);
+        if (with_unsatisfied) {
+            unsatisfied.push_back(tr.unsatisfied);
+            test_unsatisfied.push_back(te.unsatisfied);
+        }
     }
     /// Every series, as PREFIXtime, PREFIXtrain_loss, ... (the one list for save and restore).
     template <class Self, class F>
     static void for_each_series(Self& self, F&& f) {
         f("time", self.time), f("train_loss", self.train_loss), f("train_accuracy", self.train_accuracy);
         f("test_loss", self.test_loss), f("test_accuracy", self.test_accuracy), f("grad_norm", self.grad_norm);
+        if (self.with_unsatisfied)
+            f("unsatisfied_fraction", self.unsatisfied), f("test_unsatisfied_fraction", self.test_unsatisfied);
     }
     void save(checkpoint& c, const std::string& prefix) const {
         for_each_series(*this, [&](const char* name, const std::vector<double>& v) { c.put(prefix + name, v); });
@@ -144,6 +153,47 @@ void check_batchnorm_batch(net_base& model, const std::string& name, const input
 
 torch::Dtype torch_dtype(dtype_kind kind) { return kind == dtype_kind::float64 ? torch::kFloat64 : torch::kFloat32; }
 
+/// Refuses, before any data is read, the combinations of the issue 15 options that cannot train:
+/// hinge2 on more than two classes or on the toy model (sigmoid output < 1: no margin reaches 1), parity labels on the
+/// (binary) random dataset, a convolutional model on the random dataset (no image), bad sizes, a negative --stop-loss.
+void check_task(const quench_options& o) {
+    const bool random = o.dataset == dataset_kind::random;
+    if (o.depth < 1) throw parameter_error("--depth must be >= 1");
+    if (o.width < 1) throw parameter_error("--width must be >= 1");
+    if (o.batch < 1 && o.batch != full_batch) throw parameter_error("--batch must be >= 1 or all");
+    if (!(o.stop_loss >= 0.0)) throw parameter_error("--stop-loss must be > 0");
+    if (random && o.labels == label_kind::parity)
+        throw parameter_error("--labels parity: the random dataset is binary already (labels +-1)");
+    if (run_loss(o) == loss_kind::hinge2 && !random && o.labels != label_kind::parity)
+        throw parameter_error("--loss hinge2 needs a binary task: --dataset " + to_string(o.dataset) +
+                              " has more than two classes (add --labels parity, or use --dataset random)");
+    if (run_loss(o) == loss_kind::hinge2 && o.model == model_kind::toy)
+        throw parameter_error("--loss hinge2 with --model toy: its sigmoid output stays below the margin 1 (use linear "
+                              "or fc)");
+    if (random && (o.model == model_kind::smallnet || o.model == model_kind::resnet18))
+        throw parameter_error("--model " + to_string(o.model) +
+                              " needs images; the random dataset is a vector (use linear, fc or toy)");
+}
+
+/// The data of a run: loaded, or generated from the seed; relabelled as options.labels says.
+dataset_pair make_data(const quench_options& o) {
+    dataset_pair data;
+    if (o.dataset == dataset_kind::synthetic) {
+        synthetic_options so = o.synthetic;
+        so.seed = o.seed;
+        data = make_synthetic(so);
+    } else if (o.dataset == dataset_kind::random) {
+        random_options ro = o.random;
+        ro.seed = o.seed;
+        data = make_random(ro);
+    } else {
+        if (o.data_dir.empty()) throw parameter_error("no data directory (set --data-dir or GLASSY_DATA_DIR)");
+        data = load_dataset(to_string(o.dataset), o.data_dir);
+    }
+    relabel(data, o.labels);
+    return data;
+}
+
 } // namespace
 
 /// The measurements of a run and its step counter: what a checkpoint holds besides the model,
@@ -180,7 +230,18 @@ struct quench::impl {
     std::vector<std::int64_t> noise_set, train_eval, test_eval; ///< prefixes used by D and the evaluations
 
     [[nodiscard]] net_measurements measurements() const {
-        return {{train_eval, test_eval, options.grad_norm, {}, {}, {}, {}, {}, {}},
+        return {{train_eval,
+                 test_eval,
+                 options.grad_norm,
+                 run_loss(options) == loss_kind::hinge2,
+                 {},
+                 {},
+                 {},
+                 {},
+                 {},
+                 {},
+                 {},
+                 {}},
                 {noise_set, options.noise, options.save_snapshots, {}, {}, {}},
                 {tw, lags},
                 {}};
@@ -213,18 +274,12 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     if (o.eval_samples < 1) throw parameter_error("--eval-samples must be >= 1");
     if (o.points_per_decade < 1 || o.tw_per_decade < 1) throw parameter_error("points per decade must be >= 1");
     if (o.tw_first < 1) throw parameter_error("the first waiting time must be >= 1");
+    check_task(o);
     const torch::Device device = torch_device(o.device);
     const torch::Dtype dtype = torch_dtype(o.dtype);
     (void)parse_model_kind(to_string(o.model));
 
-    if (o.dataset == dataset_kind::synthetic) {
-        synthetic_options so = o.synthetic;
-        so.seed = o.seed;
-        q.data = make_synthetic(so);
-    } else {
-        if (o.data_dir.empty()) throw parameter_error("no data directory (set --data-dir or GLASSY_DATA_DIR)");
-        q.data = load_dataset(to_string(o.dataset), o.data_dir);
-    }
+    q.data = make_data(o);
     q.stats = compute_channel_stats(q.data.train);
     q.train_subset = prefix(class_balanced_order(q.data.train, o.seed ^ train_subset_key),
                             std::max(o.noise_samples, o.eval_samples));
@@ -233,12 +288,13 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     q.test_eval = prefix(class_balanced_order(q.data.test, o.seed ^ test_subset_key), o.eval_samples);
 
     torch::manual_seed(o.seed);
-    const input_shape shape{q.data.train.channels, q.data.train.height, q.data.train.width, q.data.train.classes};
-    q.model = make_model(o.model, shape, o.hidden);
-    q.sys =
-        std::make_unique<network_system>(q.model, q.data.train, q.data.test, q.stats, network_options{device, dtype});
+    const std::int64_t outputs = run_loss(o) == loss_kind::hinge2 ? 1 : q.data.train.classes;
+    const input_shape shape{q.data.train.channels, q.data.train.height, q.data.train.width, outputs};
+    q.model = make_model(o.model, shape, model_sizes{o.hidden, o.depth, o.width});
+    q.sys = std::make_unique<network_system>(q.model, q.data.train, q.data.test, q.stats,
+                                             network_options{device, dtype, true, run_loss(o)});
     check_batchnorm_batch(*q.model, to_string(o.model), shape, o.batch);
-    q.dyn = std::make_unique<sgd>(sgd_options{o.lr, o.momentum, o.batch, o.temperature, o.seed}, *q.sys);
+    q.dyn = std::make_unique<sgd>(sgd_options{o.lr, o.momentum, o.batch, o.temperature, o.seed, o.optimizer}, *q.sys);
 
     q.metrics_schedule = schedule::log_spaced(1, o.steps, o.points_per_decade, true);
     if (!o.tw_steps.empty()) {
@@ -261,6 +317,29 @@ std::uint64_t quench::snapshot_bytes() const {
         static_cast<std::uint64_t>(num_waiting_times()) * static_cast<std::uint64_t>(num_parameters()) * 4u;
     return m_impl->options.save_snapshots ? 2 * one : one;
 }
+std::uint64_t quench::step_bytes() const {
+    const auto& q = *m_impl;
+    net_base& model = q.sys->model();
+    layer_tape tape;
+    const bool was_training = model.is_training();
+    model.eval();
+    model.set_tape(&tape);
+    std::int64_t per_sample = 0;
+    {
+        torch::NoGradGuard no_grad;
+        const torch::Tensor x = q.sys->inputs(split::train, 0, 1);
+        per_sample = x.numel();
+        (void)model.forward(x);
+    }
+    model.set_tape(nullptr);
+    model.train(was_training);
+    for (const auto& e : tape.entries) per_sample += 3 * e.output.numel();
+    const std::int64_t batch = q.options.batch == full_batch ? train_count() : q.options.batch;
+    const std::int64_t size = q.options.dtype == dtype_kind::float64 ? 8 : 4;
+    return static_cast<std::uint64_t>(batch) * static_cast<std::uint64_t>(per_sample) *
+           static_cast<std::uint64_t>(size);
+}
+
 std::int64_t quench::train_count() const { return m_impl->sys->count(split::train); }
 const std::vector<std::filesystem::path>& quench::data_files() const { return m_impl->data.files; }
 
@@ -324,6 +403,14 @@ std::string lr_hint(double lr) {
     return s.str();
 }
 
+std::string converged_message(std::int64_t step, double loss, const quench_options& o) {
+    std::ostringstream s;
+    s << "converged at step " << step << ": the loss of step " << step << " on its "
+      << (o.batch == full_batch ? "full batch" : "minibatch") << ", " << loss << ", is below --stop-loss "
+      << o.stop_loss;
+    return s.str();
+}
+
 nd_array<double> index_array(const std::vector<std::int64_t>& v) {
     return {{static_cast<std::uint64_t>(v.size())}, std::vector<double>(v.begin(), v.end())};
 }
@@ -373,6 +460,10 @@ record quench::impl::to_record(const net_measurements& m, const run_end& end) co
     rec.observables["test_loss"] = m.metrics.test_loss;
     rec.observables["test_accuracy"] = m.metrics.test_accuracy;
     if (o.grad_norm) rec.observables["grad_norm"] = m.metrics.grad_norm;
+    if (m.metrics.with_unsatisfied) {
+        rec.observables["unsatisfied_fraction"] = m.metrics.unsatisfied;
+        rec.observables["test_unsatisfied_fraction"] = m.metrics.test_unsatisfied;
+    }
     for (const auto s : tw) rec.aging.tw.push_back(static_cast<double>(s));
     for (const auto s : lags) rec.aging.t.push_back(static_cast<double>(s));
     rec.aging.delta = m.aging.delta();
@@ -418,6 +509,8 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
         if (!std::isfinite(q.dyn->last_loss()))
             end = {stop_reason::diverged,
                    "diverged at step " + std::to_string(step) + ": the minibatch loss is not finite; " + lr_hint(o.lr)};
+        else if (o.stop_loss > 0.0 && q.dyn->last_loss() < o.stop_loss)
+            end = {stop_reason::converged, converged_message(step, q.dyn->last_loss(), o)};
         else if (hooks.stop && hooks.stop(step))
             end = {stop_reason::interrupted,
                    "interrupted at step " + std::to_string(step) + " of " + std::to_string(o.steps)};
@@ -436,13 +529,15 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
         end = {stop_reason::diverged, "diverged at step " + std::to_string(m.rs.step) +
                                           ": the measured training loss is not finite; " + lr_hint(o.lr)};
     }
+    if (end.reason == stop_reason::converged) timed_metrics(*q.sys, x, m.rs.step, static_cast<double>(m.rs.step));
     m_timing.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
     m_timing.steps_s =
         m_timing.total_s - m_timing.metrics_s - m_timing.noise_s - m_timing.aging_s - m_timing.checkpoints_s;
     // Interrupted: the current state is saved once its loss, measured now on the first batch-size
     // training samples, is finite (else the last good checkpoint stays).
     if (end.reason == stop_reason::interrupted && !control.checkpoint_path.empty() &&
-        std::isfinite(q.sys->evaluate(split::train, o.batch, false).loss))
+        std::isfinite(
+            q.sys->evaluate(split::train, o.batch == full_batch ? q.sys->count(split::train) : o.batch, false).loss))
         checkpoints.write_now(take);
     return q.to_record(m, end);
 }
@@ -499,6 +594,72 @@ int& synthetic_noise(options& o) { return o.synthetic.noise; }
 
 bool is_synthetic(const options& o) { return o.dataset == dataset_kind::synthetic; }
 
+template <std::int64_t random_options::*M>
+std::int64_t& random_size(options& o) {
+    return o.random.*M;
+}
+
+/// A field written only with the random dataset.
+field<options> random_field(const std::string& key, const std::string& flag, const std::string& help,
+                            field_member<options> member) {
+    return {"/random/" + key,  flag, help,
+            std::move(member), true, [](const options& o) { return o.dataset == dataset_kind::random; }};
+}
+
+/// A field written only when its value differs from the default (the options of issue 15: the
+/// JSON of a run that does not use them stays as it was).
+template <class T, T options::*M>
+field<options> optional_field(const std::string& key, const std::string& flag, const std::string& help,
+                              field_member<options> member) {
+    return {key, flag, help, std::move(member), true, [](const options& o) { return o.*M != options{}.*M; }};
+}
+
+/// --loss: a loss name, or "default" for the model's own; written only when it is not the model's own.
+field<options> loss_field() {
+    choice_member<options> member{[](const options& o) { return o.loss ? to_string(*o.loss) : std::string("default"); },
+                                  [](options& o, const std::string& s) {
+                                      o.loss =
+                                          s == "default" ? std::nullopt : std::optional<loss_kind>(parse_loss_kind(s));
+                                  }};
+    return {"/loss",
+            "--loss",
+            "hinge2 (quadratic hinge, binary tasks: --dataset random or --labels parity) | nll_log_softmax | "
+            "mse_one_hot | default (the model's own: mse_one_hot for toy, else nll_log_softmax)",
+            std::move(member),
+            true,
+            [](const options& o) { return run_loss(o) != model_loss(o.model); }};
+}
+
+/// --batch: a size, or "all" (full_batch); in JSON a number or "all".
+field<options> batch_field() {
+    choice_member<options> member{
+        [](const options& o) { return o.batch == full_batch ? std::string("all") : std::to_string(o.batch); },
+        [](options& o, const std::string& s) {
+            std::size_t used = 0;
+            long long b = 0;
+            try {
+                b = s == "all" ? 0 : std::stoll(s, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (s != "all" && (used != s.size() || b < 1))
+                throw parameter_error("--batch '" + s + "': expected a size >= 1 or all");
+            o.batch = b;
+        }};
+    return {"/batch",
+            "--batch",
+            "minibatch size, or all (full-batch gradient descent on the training set in order)",
+            std::move(member),
+            true,
+            {},
+            [](const options& o) { return o.batch == full_batch ? nlohmann::json("all") : nlohmann::json(o.batch); },
+            [](options& o, const nlohmann::json& j) {
+                if (j.is_string() && j.get<std::string>() != "all")
+                    throw parameter_error("batch '" + j.get<std::string>() + "' is neither a size nor all");
+                o.batch = j.is_string() ? full_batch : j.get<std::int64_t>();
+            }};
+}
+
 /// A field written only with the synthetic dataset.
 field<options> synthetic_field(const std::string& key, const std::string& flag, const std::string& help,
                                field_member<options> member) {
@@ -521,11 +682,30 @@ choice_member<options> noise_flag() {
 const field_table<quench_options>& quench_options_fields() {
     using O = options;
     static const field_table<O> table = {
-        {"/model", "--model", "toy | fc | smallnet | resnet18", choice<model_kind, &O::model, parse_model_kind>()},
-        {"/dataset", "--dataset", "mnist | fashion-mnist | cifar10 | cifar100 | synthetic",
+        {"/model", "--model", "toy | fc | smallnet | resnet18 | linear",
+         choice<model_kind, &O::model, parse_model_kind>()},
+        {"/dataset", "--dataset", "mnist | fashion-mnist | cifar10 | cifar100 | synthetic | random",
          choice<dataset_kind, &O::dataset, parse_dataset_kind>()},
         {"/hidden", "--hidden", "toy model width h (10 for the under-parametrised case)", &O::hidden},
-        {"/batch", "--batch", "minibatch size", &O::batch},
+        optional_field<std::int64_t, &O::depth>("/depth", "--depth", "fc: number of hidden layers L", &O::depth),
+        optional_field<std::int64_t, &O::width>("/width", "--width", "fc: width h of each hidden layer", &O::width),
+        loss_field(),
+        optional_field<label_kind, &O::labels>("/labels", "--labels",
+                                               "classes | parity (class mod 2: even vs odd, a binary task)",
+                                               choice<label_kind, &O::labels, parse_label_kind>()),
+        random_field("input_dim", "--input-dim", "random dataset: input dimension d (N(0,1) components)",
+                     &random_size<&random_options::input_dim>),
+        random_field("train_size", "--train-size", "random dataset: training samples P (the test set has P too)",
+                     &random_size<&random_options::train_count>),
+        batch_field(),
+        optional_field<optimizer_kind, &O::optimizer>("/optimizer", "--optimizer",
+                                                      "sgd | adam (LibTorch's Adam, betas 0.9 0.999, eps 1e-8)",
+                                                      choice<optimizer_kind, &O::optimizer, parse_optimizer_kind>()),
+        optional_field<double, &O::stop_loss>(
+            "/stop_loss", "--stop-loss",
+            "stop once the loss of a step (its minibatch; the training set with --batch all) is below EPS > 0 "
+            "(default 0: off)",
+            &O::stop_loss),
         {"/lr", "--lr", "learning rate (constant)", &O::lr},
         {"/momentum", "--momentum", "heavy-ball momentum", &O::momentum},
         {"/T", "--T", "SGLD temperature: adds sqrt(2 lr T) N(0,1) per weight and step (0: SGD)", &O::temperature},
@@ -572,6 +752,12 @@ const field_table<quench_options>& quench_options_fields() {
     return table;
 }
 
+loss_kind model_loss(model_kind model) {
+    return model == model_kind::toy ? loss_kind::mse_one_hot : loss_kind::nll_log_softmax;
+}
+
+loss_kind run_loss(const quench_options& o) { return o.loss.value_or(model_loss(o.model)); }
+
 nlohmann::json options_json(const quench_options& o) {
     nlohmann::json p = nlohmann::json::object();
     write_fields(quench_options_fields(), o, p);
@@ -611,7 +797,9 @@ nlohmann::json quench_parameters(const quench_options& o, std::int64_t num_param
     p["input_std"] = stats.std;
     p["train_count"] = train_count;
     p["test_count"] = test_count;
-    p["loss"] = o.model == model_kind::toy ? "mse_one_hot_after_sigmoid" : "nll_log_softmax";
+    const loss_kind loss = run_loss(o);
+    p["loss"] =
+        loss == loss_kind::mse_one_hot && o.model == model_kind::toy ? "mse_one_hot_after_sigmoid" : to_string(loss);
     p["noise_batchnorm"] = "eval";
     return p;
 }

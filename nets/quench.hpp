@@ -52,39 +52,54 @@ enum class dtype_kind { float32, float64 };
 
 /// Every parameter of a network run. Times are SGD iterations.
 struct quench_options {
-    model_kind model = model_kind::smallnet;    ///< architecture
-    dataset_kind dataset = dataset_kind::mnist; ///< the data trained on
-    std::filesystem::path data_dir;             ///< root of the dataset folders (see load_dataset)
-    std::int64_t hidden = 10000;                ///< toy width h
-    std::int64_t batch = 100;                   ///< minibatch size
-    double lr = 0.1;                            ///< learning rate
-    double momentum = 0.0;                      ///< heavy-ball momentum
-    double temperature = 0.0;                   ///< SGLD temperature T (0: SGD)
-    std::int64_t steps = 5000;                  ///< iterations
-    std::uint64_t seed = 1;                     ///< initialisation, minibatches, SGLD noise, synthetic data
-    device_kind device = device_kind::cpu;      ///< where it trains
-    dtype_kind dtype = dtype_kind::float32;     ///< training precision
-    std::int64_t noise_samples = 1024;          ///< |S| of eq. 4: the first noise_samples of the measurement order
-    noise_method noise = noise_method::batched; ///< how D is computed
-    std::int64_t eval_samples = 1024;           ///< loss/accuracy on the first eval_samples of the measurement
-                                                ///< orders of train and test (class_balanced_order)
-    int points_per_decade = 10;                 ///< measurement times and lags per decade
-    int tw_per_decade = 3;                      ///< waiting times per decade
-    std::int64_t tw_first = 10;                 ///< smallest waiting time
-    std::vector<std::int64_t> tw_steps;         ///< explicit waiting times (overrides the defaults)
-    std::vector<std::int64_t> lag_steps;        ///< explicit lags (overrides the defaults)
-    bool save_snapshots = false;                ///< write /snapshots/tw and /snapshots/weights
-    bool grad_norm = false;                     ///< also |grad L| on the train evaluation samples at each
-                                                ///< metrics point (observable grad_norm; one backward each)
-    synthetic_options synthetic;                ///< sizes of the synthetic dataset (its seed is `seed`)
+    model_kind model = model_kind::smallnet;        ///< architecture
+    dataset_kind dataset = dataset_kind::mnist;     ///< the data trained on
+    std::filesystem::path data_dir;                 ///< root of the dataset folders (see load_dataset)
+    std::int64_t hidden = 10000;                    ///< toy width h
+    std::int64_t depth = 2;                         ///< fc: hidden layers L
+    std::int64_t width = 100;                       ///< fc: width h of each hidden layer
+    std::optional<loss_kind> loss;                  ///< the training loss; nullopt: the model's own (model_loss)
+    label_kind labels = label_kind::classes;        ///< the classes, or their parity (a binary task)
+    random_options random;                          ///< sizes of the random dataset (its seed is `seed`)
+    optimizer_kind optimizer = optimizer_kind::sgd; ///< the update rule
+    double stop_loss = 0.0;                         ///< > 0: stop once the minibatch loss is below it (0: off)
+    std::int64_t batch = 100;                       ///< minibatch size, or full_batch (--batch all)
+    double lr = 0.1;                                ///< learning rate
+    double momentum = 0.0;                          ///< heavy-ball momentum
+    double temperature = 0.0;                       ///< SGLD temperature T (0: SGD)
+    std::int64_t steps = 5000;                      ///< iterations
+    std::uint64_t seed = 1;                         ///< initialisation, minibatches, SGLD noise, synthetic data
+    device_kind device = device_kind::cpu;          ///< where it trains
+    dtype_kind dtype = dtype_kind::float32;         ///< training precision
+    std::int64_t noise_samples = 1024;              ///< |S| of eq. 4: the first noise_samples of the measurement order
+    noise_method noise = noise_method::batched;     ///< how D is computed
+    std::int64_t eval_samples = 1024;               ///< loss/accuracy on the first eval_samples of the measurement
+                                                    ///< orders of train and test (class_balanced_order)
+    int points_per_decade = 10;                     ///< measurement times and lags per decade
+    int tw_per_decade = 3;                          ///< waiting times per decade
+    std::int64_t tw_first = 10;                     ///< smallest waiting time
+    std::vector<std::int64_t> tw_steps;             ///< explicit waiting times (overrides the defaults)
+    std::vector<std::int64_t> lag_steps;            ///< explicit lags (overrides the defaults)
+    bool save_snapshots = false;                    ///< write /snapshots/tw and /snapshots/weights
+    bool grad_norm = false;                         ///< also |grad L| on the train evaluation samples at each
+                                                    ///< metrics point (observable grad_norm; one backward each)
+    synthetic_options synthetic;                    ///< sizes of the synthetic dataset (its seed is `seed`)
 };
+
+/// The loss a model is trained on by default: mse_one_hot for toy, nll_log_softmax otherwise.
+[[nodiscard]] loss_kind model_loss(model_kind model);
+/// The loss of a run: options.loss, else model_loss(options.model).
+[[nodiscard]] loss_kind run_loss(const quench_options& options);
 
 /// The field table of quench_options (dynamics/fields.hpp): every option but data_dir, at its key
 /// in options_json, with net_quench's flag where the command line sets it. Choices by name (model,
 /// dataset, device, dtype; noise_method is "batched" or "per_sample_loop" in JSON, "batched" or
-/// "loop" on the command line: flag_name); the synthetic sizes only with the synthetic dataset;
-/// tw_steps / lag_steps only when given. --synthetic-size sets synthetic.height (the app makes the
-/// width equal to it).
+/// "loop" on the command line: flag_name); the synthetic sizes only with the synthetic dataset,
+/// the random ones only with the random dataset; tw_steps / lag_steps only when given; the
+/// options added for issue 15 (loss, labels, depth, width, optimizer, stop_loss) only when they
+/// differ from their defaults, so that the JSON of a run that uses none of them is unchanged;
+/// batch is a number, or "all" for full_batch. --synthetic-size sets synthetic.height (the app
+/// makes the width equal to it).
 [[nodiscard]] const field_table<quench_options>& quench_options_fields();
 
 /// The options that define a run (every field but data_dir) as JSON: the checkpoint's config
@@ -144,6 +159,10 @@ public:
     [[nodiscard]] std::size_t num_waiting_times() const;
     /// Memory held by the weight snapshots, n_w * M * 4 bytes.
     [[nodiscard]] std::uint64_t snapshot_bytes() const;
+    /// Estimated memory of one training step: B samples (the batch, the training set with
+    /// --batch all) times (the input plus 3 values per layer output: output, its activation and
+    /// its gradient; the layer outputs counted on one taped forward pass) times the dtype size.
+    [[nodiscard]] std::uint64_t step_bytes() const;
     /// Training-set size.
     [[nodiscard]] std::int64_t train_count() const;
     /// The data files read (dataset_pair::files; empty for synthetic data).
@@ -168,11 +187,15 @@ public:
     /// from a different configuration", when its options differ). Checkpoints are taken
     /// between steps as control says, but a due one is written only at the next step, once the
     /// minibatch loss of its state has been computed and is finite (the file always holds a state
-    /// whose loss was measured finite; a diverged run leaves the last such one, or none). The record is partial
-    /// (complete = false, parameters["stop_reason"]) when hooks.stop asks to stop ("interrupted at step ..."; a final
-    /// checkpoint is written first when control has a path and the loss of the state, on the first `batch` training
-    /// samples, is finite) or when the minibatch or measured training loss becomes NaN/Inf ("diverged at step ..."); it
-    /// then holds everything measured before.
+    /// whose loss was measured finite; a diverged run leaves the last such one, or none).
+    /// With stop_loss > 0 the run ends at the first step whose minibatch loss (the loss of the state
+    /// before it; the training loss with --batch all) is below stop_loss: a complete record with
+    /// parameters["stop_reason"] = "converged at step S: ...", the metrics measured at S (where
+    /// /time ends), and the t_w not reached given D = NaN. The record is partial (complete = false,
+    /// parameters["stop_reason"]) when hooks.stop asks to stop ("interrupted at step ..."; a final checkpoint is
+    /// written first when control has a path and the loss of the state, on the first `batch` training samples, is
+    /// finite) or when the minibatch or measured training loss becomes NaN/Inf ("diverged at step ..."); it then holds
+    /// everything measured before.
     [[nodiscard]] record run(const run_hooks& hooks = {}, const run_control& control = {});
     /// Wall-time split of the last run() (zero before; of the resumed part for a resumed run).
     [[nodiscard]] const run_timing& timing() const { return m_timing; }

@@ -62,6 +62,12 @@ TEST(run_end, marks_the_record_complete_or_stopped_with_its_message) {
     run_end{stop_reason::interrupted, ""}.mark(quiet);
     EXPECT_FALSE(quiet.complete);
     EXPECT_FALSE(quiet.parameters.contains("stop_reason"));
+
+    record converged; // a stopping rule met: complete, with its reason
+    converged.parameters = nlohmann::json::object();
+    run_end{stop_reason::converged, "training loss 8e-11 below --stop-loss 1e-10 at step 40"}.mark(converged);
+    EXPECT_TRUE(converged.complete);
+    EXPECT_EQ(converged.parameters.at("stop_reason"), "training loss 8e-11 below --stop-loss 1e-10 at step 40");
 }
 
 struct counting_observer {

@@ -15,7 +15,7 @@ const input_shape cifar10{3, 32, 32, 10};
 const input_shape cifar100{3, 32, 32, 100};
 
 std::int64_t count(model_kind k, const input_shape& s, std::int64_t hidden = 10000) {
-    return count_parameters(*make_model(k, s, hidden));
+    return count_parameters(*make_model(k, s, {.hidden = hidden}));
 }
 std::int64_t linear(std::int64_t in, std::int64_t out) { return in * out + out; }
 } // namespace
@@ -62,11 +62,11 @@ TEST(models, res_net18_counts) {
 
 TEST(models, output_shapes_and_loss) {
     for (auto k : {model_kind::toy, model_kind::fc, model_kind::smallnet}) {
-        auto m = make_model(k, mnist, 20);
+        auto m = make_model(k, mnist, {.hidden = 20});
         const auto y = m->forward(torch::randn({3, 1, 28, 28}));
         EXPECT_EQ(y.sizes(), (std::vector<std::int64_t>{3, 10}));
     }
-    EXPECT_EQ(make_model(model_kind::toy, mnist, 20)->loss(), loss_kind::mse_one_hot);
+    EXPECT_EQ(make_model(model_kind::toy, mnist, {.hidden = 20})->loss(), loss_kind::mse_one_hot);
     EXPECT_EQ(make_model(model_kind::fc, mnist)->loss(), loss_kind::nll_log_softmax);
     auto r = make_model(model_kind::resnet18, cifar100);
     r->eval();
@@ -77,7 +77,7 @@ TEST(models, parse_names) {
     for (auto k : {model_kind::toy, model_kind::fc, model_kind::smallnet, model_kind::resnet18})
         EXPECT_EQ(parse_model_kind(to_string(k)), k);
     EXPECT_THROW((void)parse_model_kind("lenet"), glassy::error);
-    EXPECT_THROW((void)make_model(model_kind::toy, mnist, 0), glassy::error);
+    EXPECT_THROW((void)make_model(model_kind::toy, mnist, {.hidden = 0}), glassy::error);
 }
 
 TEST(models, default_initialisation_bounds) {

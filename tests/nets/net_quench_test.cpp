@@ -81,7 +81,15 @@ TEST(net_quench, bad_flags_give_one_line_errors) {
          {"--model lenet --dataset synthetic", "--model fc --dataset synthetic --synthetic-train 100 --batch 500",
           "--model fc --dataset mnist --data-dir /nonexistent/glassy", "--model fc --dataset imagenet --data-dir /tmp",
           "--model fc --dataset synthetic --device tpu", "--model fc --dataset synthetic --dtype float16",
-          "--model fc --dataset synthetic --steps 0", "--model fc --no-such-flag"}) {
+          "--model fc --dataset synthetic --steps 0", "--model fc --no-such-flag",
+          // issue 15
+          "--model fc --dataset synthetic --loss hinge2", "--model fc --dataset synthetic --width 0",
+          "--model fc --dataset synthetic --depth 0", "--model linear --dataset random --stop-loss 0",
+          "--model linear --dataset random --stop-loss -1", "--model linear --dataset random --batch 0",
+          "--model linear --dataset random --batch some", "--model smallnet --dataset random",
+          "--model linear --dataset random --labels parity", "--model linear --dataset random --loss hinge1",
+          "--model linear --dataset random --optimizer adam --momentum 0.9",
+          "--model linear --dataset random --input-dim 0", "--model toy --dataset random --loss hinge2"}) {
         const result r = run(args + " --out /tmp/glassy_never_written.h5");
         EXPECT_NE(r.rc, 0) << args;
         // One line (a BLAS warning may precede it).
@@ -110,6 +118,49 @@ TEST(net_quench, device_cuda_without_a_gpu_is_one_line_before_any_work) {
     EXPECT_LE(lines(r.err), 2u) << r.err;                                 // a BLAS warning may precede it
     EXPECT_EQ(r.err.find("snapshot memory"), std::string::npos) << r.err; // refused before the start line
     EXPECT_FALSE(fs::exists(out));
+}
+
+// Issue 15: hinge2 on random data and on the parity of a multi-class dataset; the record has the
+// unsatisfied fractions on the time axis, the loss, the batch "all" and the sizes.
+TEST(net_quench, hinge2_runs_record_the_unsatisfied_fraction) {
+    const fs::path out = fs::temp_directory_path() / ("glassy_net_quench_h2_" + std::to_string(::getpid()) + ".h5");
+    for (const std::string args :
+         {"--model fc --depth 3 --width 9 --dataset random --input-dim 12 --train-size 40 --batch all --dtype float64",
+          "--model fc --width 5 --depth 1 --dataset synthetic --synthetic-train 60 --synthetic-test 20 "
+          "--synthetic-size 6 --labels parity --optimizer adam --lr 0.01 --batch 20"}) {
+        const result r = run(args +
+                             " --loss hinge2 --steps 30 --noise-samples 10 --eval-samples 40 --threads 1 "
+                             "--quiet --force --out " +
+                             out.string());
+        ASSERT_EQ(r.rc, 0) << args << " -> " << r.err;
+        const glassy::record rec = glassy::read_record(out);
+        EXPECT_EQ(rec.parameters.at("loss"), "hinge2") << args;
+        for (const char* name : {"unsatisfied_fraction", "test_unsatisfied_fraction"}) {
+            ASSERT_EQ(rec.observables.at(name).size(), rec.time.size()) << name;
+            for (double u : rec.observables.at(name)) EXPECT_TRUE(u >= 0.0 && u <= 1.0) << name << " " << u;
+        }
+        for (double d : rec.aging.noise) EXPECT_TRUE(std::isfinite(d) && d >= 0.0);
+    }
+    const glassy::record rec = glassy::read_record(out);
+    EXPECT_EQ(rec.method, "adam");
+    EXPECT_EQ(rec.parameters.at("labels"), "parity");
+    EXPECT_EQ(rec.parameters.at("num_parameters").get<int>(), 36 * 5 + 5 + 5 + 1); // one output
+    EXPECT_EQ(rec.parameters.at("depth"), 1);
+    EXPECT_EQ(rec.parameters.at("width"), 5);
+    fs::remove(out);
+}
+
+// Issue 15: --batch all is refused before the run when its activations cannot fit in memory
+// (here ~480 GB: 20000 samples x 3 x 2e6 hidden units x 4 bytes).
+TEST(net_quench, full_batch_larger_than_memory_is_refused) {
+    const result r = run("--model toy --hidden 2000000 --dataset random --input-dim 10 --train-size 20000 --batch all "
+                         "--steps 5 --threads 1 --quiet --out /tmp/glassy_never_written.h5");
+    EXPECT_EQ(r.rc, 1) << r.err;
+    EXPECT_NE(r.err.find("net_quench: error: --batch all: the activations of 20000 training samples"),
+              std::string::npos)
+        << r.err;
+    EXPECT_LE(lines(r.err), 2u) << r.err;
+    EXPECT_FALSE(fs::exists("/tmp/glassy_never_written.h5"));
 }
 
 TEST(net_quench, refuses_to_overwrite_without_force) {
@@ -143,7 +194,11 @@ TEST(net_quench, flags_without_effect_are_refused) {
           refused_case{"--model resnet18 --dataset synthetic --hidden 10", "--hidden"},
           refused_case{"--model fc --dataset mnist --synthetic-train 100", "--synthetic-train"},
           refused_case{"--model fc --dataset cifar10 --synthetic-size 8", "--synthetic-size"},
-          refused_case{"--model fc --dataset synthetic --data-dir /tmp", "--data-dir"}}) {
+          refused_case{"--model fc --dataset synthetic --data-dir /tmp", "--data-dir"},
+          refused_case{"--model toy --dataset synthetic --width 10", "--width"},
+          refused_case{"--model linear --dataset synthetic --depth 3", "--depth"},
+          refused_case{"--model fc --dataset synthetic --input-dim 5", "--input-dim"},
+          refused_case{"--model linear --dataset random --data-dir /tmp", "--data-dir"}}) {
         const result r = run(args + " --steps 5 --quiet --out /tmp/glassy_never_written.h5");
         EXPECT_EQ(r.rc, 1) << args << " -> " << r.err;
         EXPECT_NE(r.err.find("net_quench: error: " + flag + " has no effect with --"), std::string::npos)

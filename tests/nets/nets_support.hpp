@@ -26,7 +26,7 @@ inline std::unique_ptr<network_system> make_system(model_kind kind, const datase
                                                    std::int64_t hidden = 100, std::uint64_t seed = 3) {
     torch::manual_seed(seed);
     const input_shape shape{data.train.channels, data.train.height, data.train.width, data.train.classes};
-    auto model = make_model(kind, shape, hidden);
+    auto model = make_model(kind, shape, {.hidden = hidden});
     return std::make_unique<network_system>(model, data.train, data.test, compute_channel_stats(data.train),
                                             network_options{torch::kCPU, dtype});
 }

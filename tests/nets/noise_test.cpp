@@ -140,7 +140,7 @@ TEST(noise, identical_samples_give_exactly_zero_and_d_is_never_negative) {
         for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
             torch::manual_seed(3);
             const input_shape shape{same.channels, same.height, same.width, data.train.classes};
-            auto model = make_model(kind, shape, 300);
+            auto model = make_model(kind, shape, {.hidden = 300});
             network_system sys(model, same, data.test, compute_channel_stats(data.train),
                                network_options{torch::kCPU, dtype});
             for (auto m : {noise_method::per_sample_loop, noise_method::batched}) {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -41,6 +42,33 @@ quench_options toy_synthetic_options() {
     return o;
 }
 
+/// Every option of issue 15 set (the JSON keys written only when used): fc of depth 3, random
+/// data, hinge2, Adam, full batch, --stop-loss.
+quench_options jamming_options() {
+    quench_options o;
+    o.model = model_kind::fc;
+    o.depth = 3;
+    o.width = 64;
+    o.dataset = dataset_kind::random;
+    o.random.input_dim = 30;
+    o.random.train_count = 500;
+    o.loss = loss_kind::hinge2;
+    o.optimizer = optimizer_kind::adam;
+    o.batch = full_batch;
+    o.stop_loss = 1e-12;
+    o.dtype = dtype_kind::float64;
+    return o;
+}
+
+/// Parity labels on MNIST with the perceptron.
+quench_options parity_options() {
+    quench_options o;
+    o.model = model_kind::linear;
+    o.labels = label_kind::parity;
+    o.loss = loss_kind::hinge2;
+    return o;
+}
+
 TEST(net_options, default_json_is_pinned) {
     EXPECT_EQ(
         options_json(quench_options{}).dump(),
@@ -53,8 +81,33 @@ TEST(net_options, non_default_json_is_pinned) {
         R"json({"T":0.001,"batch":32,"dataset":"synthetic","device":"cpu","dtype":"float64","eval_samples":128,"grad_norm":true,"hidden":7,"lag_steps":[1,2],"lr":0.05,"measurement_subset":"class_balanced","model":"toy","momentum":0.9,"noise_method":"per_sample_loop","noise_samples":64,"points_per_decade":7,"save_snapshots":true,"seed":7,"steps":300,"synthetic":{"channels":3,"classes":10,"height":8,"noise":96,"test_count":64,"train_count":256,"width":8},"tw_first":5,"tw_per_decade":2,"tw_steps":[10,20]})json");
 }
 
+// Issue 15: the new keys appear only when used, with these values.
+TEST(net_options, jamming_json_is_pinned) {
+    EXPECT_EQ(
+        options_json(jamming_options()).dump(),
+        R"json({"T":0.0,"batch":"all","dataset":"random","depth":3,"device":"cpu","dtype":"float64","eval_samples":1024,"grad_norm":false,"hidden":10000,"loss":"hinge2","lr":0.1,"measurement_subset":"class_balanced","model":"fc","momentum":0.0,"noise_method":"batched","noise_samples":1024,"optimizer":"adam","points_per_decade":10,"random":{"input_dim":30,"train_size":500},"save_snapshots":false,"seed":1,"steps":5000,"stop_loss":1e-12,"tw_first":10,"tw_per_decade":3,"width":64})json");
+    EXPECT_EQ(
+        options_json(parity_options()).dump(),
+        R"json({"T":0.0,"batch":100,"dataset":"mnist","device":"cpu","dtype":"float32","eval_samples":1024,"grad_norm":false,"hidden":10000,"labels":"parity","loss":"hinge2","lr":0.1,"measurement_subset":"class_balanced","model":"linear","momentum":0.0,"noise_method":"batched","noise_samples":1024,"points_per_decade":10,"save_snapshots":false,"seed":1,"steps":5000,"tw_first":10,"tw_per_decade":3})json");
+}
+
+// Issue 15: the loss is written only when it is not the model's own, whatever --loss said.
+TEST(net_options, the_models_own_loss_is_not_written) {
+    quench_options o;
+    o.model = model_kind::fc;
+    const std::string plain = options_json(o).dump();
+    o.loss = loss_kind::nll_log_softmax;
+    EXPECT_EQ(options_json(o).dump(), plain);
+    o.model = model_kind::toy;
+    EXPECT_EQ(options_json(o).at("loss"), "nll_log_softmax");
+    EXPECT_EQ(run_loss(o), loss_kind::nll_log_softmax);
+    o.loss.reset();
+    EXPECT_EQ(run_loss(o), loss_kind::mse_one_hot);
+    EXPECT_FALSE(options_json(o).contains("loss"));
+}
+
 TEST(net_options, checkpoint_config_reads_back) {
-    for (const auto& o : {quench_options{}, toy_synthetic_options()}) {
+    for (const auto& o : {quench_options{}, toy_synthetic_options(), jamming_options(), parity_options()}) {
         checkpoint c;
         c.tool = "net_quench";
         c.config = options_json(o).dump();
@@ -84,29 +137,32 @@ TEST(net_options, choice_names_read_back) {
     EXPECT_THROW((void)parse_noise_method("loop"), parameter_error);
 }
 
-// Issue 12 §5: the field table is the whole options JSON: with every conditional field present,
-// its keys are exactly the table's (plus the constant measurement_subset), each key and flag once.
+// Issue 12 §5: the field table is the whole options JSON: with every conditional field present in
+// one of the option sets, its keys are exactly the table's (plus the constant measurement_subset),
+// each key and flag once.
 TEST(net_options, field_table_covers_the_json) {
-    const nlohmann::json j = options_json(toy_synthetic_options());
+    const std::vector<nlohmann::json> jsons = {options_json(toy_synthetic_options()), options_json(jamming_options()),
+                                               options_json(parity_options())};
     std::set<std::string> keys, flags;
     for (const auto& f : quench_options_fields()) {
         EXPECT_TRUE(keys.insert(f.key).second) << f.key;
         if (!f.flag.empty()) {
             EXPECT_TRUE(flags.insert(f.flag).second) << f.flag;
         }
-        EXPECT_TRUE(j.contains(nlohmann::json::json_pointer(f.key))) << f.key;
+        const nlohmann::json::json_pointer at(f.key);
+        EXPECT_TRUE(std::any_of(jsons.begin(), jsons.end(), [&](const nlohmann::json& j) { return j.contains(at); }))
+            << f.key;
     }
-    std::size_t leaves = 0;
-    const nlohmann::json flat = j.flatten();
-    for (const auto& [key, value] : flat.items()) {
-        (void)value;
-        ++leaves;
-        EXPECT_TRUE(keys.count(key) == 1 || key == "/measurement_subset" || key.rfind("/tw_steps/", 0) == 0 ||
-                    key.rfind("/lag_steps/", 0) == 0)
-            << key;
+    for (const auto& j : jsons) {
+        const nlohmann::json flat = j.flatten();
+        for (const auto& [key, value] : flat.items()) {
+            (void)value;
+            EXPECT_TRUE(keys.count(key) == 1 || key == "/measurement_subset" || key.rfind("/tw_steps/", 0) == 0 ||
+                        key.rfind("/lag_steps/", 0) == 0)
+                << key;
+        }
     }
-    EXPECT_EQ(leaves, keys.size() - 2 + 2 + 2 + 1); // tw_steps and lag_steps flatten to two entries each
-    EXPECT_EQ(flags.size(), 22u);                   // net_quench's training flags (docs/cli.md)
+    EXPECT_EQ(flags.size(), 30u); // net_quench's training flags (docs/cli.md)
 }
 
 // A checkpoint whose configuration names an unknown choice is refused in one line.
