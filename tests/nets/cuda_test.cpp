@@ -29,7 +29,7 @@ std::unique_ptr<network_system> system_on(model_kind kind, const dataset_pair& d
                                           torch::Dtype dtype = torch::kFloat32) {
     torch::manual_seed(3);
     const input_shape shape{data.train.channels, data.train.height, data.train.width, data.train.classes};
-    return std::make_unique<network_system>(make_model(kind, shape, 100), data.train, data.test,
+    return std::make_unique<network_system>(make_model(kind, shape, {.hidden = 100}), data.train, data.test,
                                             compute_channel_stats(data.train), network_options{device, dtype});
 }
 
