@@ -1,8 +1,10 @@
 #pragma once
 // Helpers shared by the apps only (argv parsing, output checks, progress, signals).
+#include "dynamics/checkpoint.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/fields.hpp"
 #include "dynamics/record.hpp"
+#include "dynamics/run_control.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -16,8 +18,9 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
-#include <initializer_list>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -102,24 +105,38 @@ inline int parse(CLI::App& app, int argc, char** argv) {
     return -1;
 }
 
-/// Refuses flags that were given on the command line but would have no effect: throws
-/// parameter_error "--flag has no effect <why>" for the first of `flags` that app.count() sees.
+/// The first of `flags` given on the command line (app.count() > 0), or "" when none was.
 /// Flags not defined in `app` are a programming error (CLI11 throws OptionNotFound).
-inline void refuse_given(const CLI::App& app, std::initializer_list<const char*> flags, const std::string& why) {
-    for (const char* flag : flags)
-        if (app.count(flag) > 0) throw parameter_error(std::string(flag) + " has no effect " + why);
+inline std::string first_given(const CLI::App& app, const std::vector<std::string>& flags) {
+    for (const auto& flag : flags)
+        if (app.count(flag) > 0) return flag;
+    return {};
+}
+
+/// Refuses flags that were given on the command line but would have no effect: throws
+/// parameter_error "--flag has no effect <why>" for the first of `flags` given (first_given).
+inline void refuse_given(const CLI::App& app, const std::vector<std::string>& flags, const std::string& why) {
+    if (const std::string flag = first_given(app, flags); !flag.empty())
+        throw parameter_error(flag + " has no effect " + why);
 }
 
 /// The flags of a field table (dynamics/fields.hpp) bound to a parameter struct: each field that
 /// has a flag becomes an option on its member, with its help and (unless show_default is false)
 /// its default; a bool is a flag without value; a choice (enum) is read as text and parsed into
-/// the member by apply(). The struct and the table must outlive the flag_set.
+/// the member by apply(). A field whose flag `app` already has (bound by an earlier flag_set:
+/// pspin_quench's --T serves the finite-N and the CK parameters) is *shared*: no second option,
+/// and apply() copies the option's value into the member when the flag was given. The struct
+/// and the table must outlive the flag_set.
 template <class S>
 class flag_set {
 public:
     flag_set(CLI::App& app, const field_table<S>& table, S& s) : m_s(s) {
         for (const auto& f : table) {
             if (f.flag.empty()) continue;
+            if (CLI::Option* shared = app.get_option_no_throw(f.flag)) {
+                m_bound.push_back({&f, shared, nullptr, true});
+                continue;
+            }
             std::string* text = nullptr;
             CLI::Option* opt = std::visit(
                 [&](const auto& m) -> CLI::Option* {
@@ -135,16 +152,26 @@ public:
                 },
                 f.member);
             if (f.show_default && !std::holds_alternative<bool S::*>(f.member)) opt->capture_default_str();
-            m_bound.push_back({&f, opt, text});
+            m_bound.push_back({&f, opt, text, false});
         }
     }
     flag_set(const flag_set&) = delete;
     flag_set& operator=(const flag_set&) = delete;
 
-    /// Parses the text of every choice flag into its member (throws field_error).
+    /// Parses the text of every choice flag into its member, and copies every shared flag that
+    /// was given into its member, in the table's order (throws field_error).
     void apply() const {
-        for (const auto& b : m_bound)
+        for (const auto& b : m_bound) {
             if (b.text != nullptr) std::get<choice_member<S>>(b.f->member).set(m_s, *b.text);
+            else if (b.shared && b.opt->count() > 0) copy_shared(b);
+        }
+    }
+    /// The flags of this set, in the table's order; own_only: without the shared ones.
+    [[nodiscard]] std::vector<std::string> flags(bool own_only = false) const {
+        std::vector<std::string> out;
+        for (const auto& b : m_bound)
+            if (!own_only || !b.shared) out.push_back(b.f->flag);
+        return out;
     }
     /// The text of a choice flag as given (else its default); throws std::out_of_range for another flag.
     [[nodiscard]] const std::string& text(const std::string& flag) const {
@@ -175,12 +202,67 @@ private:
     struct bound {
         const field<S>* f;
         CLI::Option* opt;
-        std::string* text; // a choice's text, else nullptr
+        std::string* text; // a choice's own text, else nullptr
+        bool shared;       // opt belongs to an earlier flag_set
     };
+    void copy_shared(const bound& b) const {
+        std::visit(
+            [&](const auto& m) {
+                if constexpr (std::is_same_v<std::decay_t<decltype(m)>, choice_member<S>>)
+                    m.set(m_s, b.opt->template as<std::string>());
+                else {
+                    auto& value = member_value(m_s, m);
+                    value = b.opt->template as<std::decay_t<decltype(value)>>();
+                }
+            },
+            b.f->member);
+    }
     S& m_s;
     std::deque<std::string> m_texts;
     std::vector<bound> m_bound;
 };
+
+/// The one-line message of an error a run threw: for a field_error, its message with the flag of
+/// its field (the first of `sets` that binds the key: "--steps must be >= 1"); else, or when no
+/// set binds it, what().
+template <class... S>
+[[nodiscard]] std::string error_message(const std::exception& e, const flag_set<S>&... sets) {
+    if (const auto* f = dynamic_cast<const field_error*>(&e))
+        for (const std::string& flagged : {sets.message(*f)...})
+            if (!flagged.empty()) return flagged;
+    return e.what();
+}
+
+/// The flags every run tool has for its output: the record, the checkpoints and resuming
+/// (docs/cli.md). Bound by add_run_output_flags.
+struct run_output {
+    /// `default_out`: the record written without --out (the tool's, e.g. "pspin_quench.h5").
+    explicit run_output(std::string default_out) : out(std::move(default_out)) {}
+
+    std::string out;              ///< --out: the record
+    std::string checkpoint_every; ///< --checkpoint-every: "" (none), steps or a wall time (parse_interval)
+    std::string checkpoint;       ///< --checkpoint: the checkpoint file ("" = checkpoint_path()'s default)
+    std::string resume;           ///< --resume: the checkpoint continued ("" = a new run)
+    bool force = false;           ///< --force: overwrite an existing record
+    bool quiet = false;           ///< --quiet: no start line and no progress line
+
+    /// The checkpoint file: --checkpoint, else the resumed one, else OUT.ckpt.
+    [[nodiscard]] std::filesystem::path checkpoint_path() const {
+        return !checkpoint.empty() ? checkpoint : !resume.empty() ? resume : out + ".ckpt";
+    }
+};
+
+/// Binds --out, --checkpoint-every, --checkpoint, --resume, --force and --quiet onto `o`, with
+/// the same help in every tool.
+inline void add_run_output_flags(CLI::App& app, run_output& o) {
+    app.add_option("--out", o.out, "output record (HDF5)")->capture_default_str();
+    app.add_option("--checkpoint-every", o.checkpoint_every,
+                   "checkpoint interval: steps (e.g. 5000) or wall time (30s, 10m, 2h)");
+    app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default: OUT.ckpt; with --resume: that file)");
+    app.add_option("--resume", o.resume, "continue the run saved in this checkpoint (its parameters are used)");
+    app.add_flag("--force", o.force, "overwrite an existing output file");
+    app.add_flag("--quiet", o.quiet, "no start line and no progress line");
+}
 
 /// A duration in words with two units at most: "42 s", "3 min 20 s", "3 h 20 min", "5 d 4 h",
 /// and past a year "3.2e+04 years".
@@ -280,6 +362,18 @@ inline interval parse_interval(const std::string& text) {
         throw parameter_error("--checkpoint-every '" + text + "': unknown unit (use s, m or h, or none for steps)");
     }
     return out;
+}
+
+/// The run_control of a run with output flags `o`: checkpoints to o.checkpoint_path() as
+/// --checkpoint-every says (throws parameter_error for a bad interval), resuming `saved` when it
+/// holds a checkpoint (it must outlive the run).
+inline run_control output_control(const run_output& o, const std::optional<checkpoint>& saved) {
+    const interval every = parse_interval(o.checkpoint_every);
+    run_control control;
+    control.checkpoint_path = o.checkpoint_path();
+    control.checkpoint_every = trigger(every.steps, every.seconds);
+    control.resume = saved ? &*saved : nullptr;
+    return control;
 }
 
 /// A progress line on stderr, rewritten in place at most every half second; once, after the first

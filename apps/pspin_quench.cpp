@@ -11,6 +11,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -23,12 +24,13 @@ using namespace glassy;
 struct cli_values {
     pspin_quench_parameters par;
     ck_parameters ck; // --method ck
-    std::string out = "pspin_quench.h5", checkpoint_every, checkpoint_file, resume;
+    app::run_output output{"pspin_quench.h5"};
     int threads = 0;
-    bool force = false, quiet = false;
     const app::ensemble* job = nullptr;                              // the MPI job (one process without mpirun)
     std::unique_ptr<app::flag_set<pspin_quench_parameters>> physics; // the finite-N flags
-    std::unique_ptr<app::flag_set<ck_parameters>> ck_flags;          // --mix --T0 --scheme --grid
+    /// --mix --T0 --scheme --grid, and the finite-N flags CK reads too (--p --T --tmax --dt
+    /// --per-decade: shared, so the CK parameters come from them when given)
+    std::unique_ptr<app::flag_set<ck_parameters>> ck_flags;
 };
 
 /// The flag table: every flag onto its field.
@@ -38,16 +40,9 @@ void add_flags(CLI::App& app, cli_values& v) {
     app.add_option("--threads", v.threads,
                    "OpenMP threads (0 = all cores, 1 per rank under mpirun); results do not depend on it")
         ->capture_default_str();
-    app.add_option("--out", v.out, "output record (HDF5)")->capture_default_str();
-    app.add_option("--checkpoint-every", v.checkpoint_every,
-                   "checkpoint interval: steps (e.g. 5000) or wall time (30s, 10m, 2h)");
-    app.add_option("--checkpoint", v.checkpoint_file, "checkpoint file (default: OUT.ckpt)");
-    app.add_option("--resume", v.resume, "continue the run saved in this checkpoint (its parameters are used)");
-    app.add_flag("--force", v.force, "overwrite an existing output file");
-    app.add_flag("--quiet", v.quiet, "no progress line");
+    app::add_run_output_flags(app, v.output);
 }
 
-/// The checkpoint file: --checkpoint, else the resumed one, else OUT.ckpt.
 /// The hooks of a run: `progress` updated every `every` steps, a stop on SIGINT/SIGTERM that sets
 /// `interrupted` (app::stop_on_signal).
 run_hooks quench_hooks(app::progress_line& progress, std::int64_t every, bool& interrupted) {
@@ -56,10 +51,6 @@ run_hooks quench_hooks(app::progress_line& progress, std::int64_t every, bool& i
     hooks.progress = [&progress](std::int64_t done, std::int64_t total) { progress.update(done, total); };
     hooks.stop = app::stop_on_signal(interrupted);
     return hooks;
-}
-
-std::filesystem::path checkpoint_path(const cli_values& v) {
-    return !v.checkpoint_file.empty() ? v.checkpoint_file : !v.resume.empty() ? v.resume : v.out + ".ckpt";
 }
 
 /// The checkpoint --resume NAME names for this rank (app::ensemble::own_file: NAME itself for one
@@ -74,72 +65,42 @@ checkpoint read_own_checkpoint(const app::ensemble& job, const std::string& name
 }
 
 /// The CK parameters the command line gives (no checkpoint): the CK flags (through their field
-/// table), and the flags shared with the finite-N methods (--p --T --tmax --dt --per-decade)
-/// onto their CK fields; refuses --p with --mix and --grid with --scheme reference.
+/// table, with the flags shared with the finite-N methods: --p --T --tmax --dt --per-decade);
+/// refuses --p with --mix and --grid with --scheme reference.
 ck_parameters ck_given(const CLI::App& app, const cli_values& v) {
-    v.ck_flags->apply(); // parses --mix and --scheme into v.ck (throws field_error)
-    ck_parameters ck = v.ck;
     if (app.count("--mix") > 0) app::refuse_given(app, {"--p"}, "with --mix (the mixture gives the model)");
-    if (ck.scheme == ck_scheme::reference)
+    v.ck_flags->apply(); // into v.ck (throws field_error)
+    if (v.ck.scheme == ck_scheme::reference)
         app::refuse_given(app, {"--grid"}, "with --scheme reference (a uniform grid of step --dt)");
-    if (app.count("--p") > 0) ck.mix = ck_mixture::pure(v.par.p);
-    ck.T = v.par.temperature;
-    if (app.count("--tmax") > 0) ck.tmax = v.par.tmax;
-    if (app.count("--dt") > 0) ck.dt = v.par.dt;
-    if (app.count("--per-decade") > 0) ck.lags_per_decade = v.par.per_decade;
-    return ck;
+    return v.ck;
+}
+
+/// The flags CK ignores: those of the finite-N table that the CK table does not share, but
+/// --method (--N --samples --sample-offset --replicas --couplings --seed --tw --theta-max and the
+/// --hessian flags: N = infinity, CK is deterministic, its waiting times are 10^(k/4)).
+std::vector<std::string> finite_n_only_flags(const cli_values& v) {
+    const std::vector<std::string> ck = v.ck_flags->flags();
+    std::vector<std::string> out;
+    for (const auto& flag : v.physics->flags())
+        if (flag != "--method" && std::find(ck.begin(), ck.end(), flag) == ck.end()) out.push_back(flag);
+    return out;
 }
 
 /// The CK parameters from the flags (or the checkpoint's), validated; refuses flags without effect.
 ck_parameters ck_from_flags(const CLI::App& app, const cli_values& v, const std::optional<checkpoint>& saved) {
     if (saved && !is_ck_checkpoint(*saved))
-        throw parameter_error("checkpoint " + v.resume + " is from a finite-N run, not --method ck");
-    // Flags CK ignores: finite-N ones, the seed (CK is deterministic) and --tw (its waiting
-    // times are 10^(k/4)).
-    app::refuse_given(app, {"--N", "--samples", "--replicas", "--couplings", "--theta-max", "--seed", "--tw"},
-                      "with --method ck (N = infinity, deterministic, waiting times 10^(k/4))");
+        throw parameter_error("checkpoint " + v.output.resume + " is from a finite-N run, not --method ck");
     app::refuse_given(app, {"--hessian", "--hessian-per-decade", "--hessian-top", "--flat-epsilon"},
                       "with --method ck (no finite-N Hessian at N = infinity)");
+    app::refuse_given(app, finite_n_only_flags(v),
+                      "with --method ck (N = infinity, deterministic, waiting times 10^(k/4))");
     if (saved)
-        for (const char* flag : {"--p", "--T", "--tmax", "--dt", "--per-decade", "--mix", "--T0", "--scheme", "--grid"})
-            if (app.count(flag) > 0)
-                throw parameter_error(std::string("leave physics flags out when resuming a CK checkpoint (") + flag +
-                                      " given)");
+        if (const std::string flag = app::first_given(app, v.ck_flags->flags()); !flag.empty())
+            throw parameter_error("leave physics flags out when resuming a CK checkpoint (" + flag + " given)");
     ck_parameters ck = saved ? ck_parameters_from_checkpoint(*saved) : ck_given(app, v);
     ck.threads = v.threads;
     validate(ck);
     return ck;
-}
-
-/// --method ck: integrates the CK equations and writes the record; returns the exit code.
-int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<checkpoint>& saved) {
-    if (v.job->size() > 1)
-        throw parameter_error("--method ck integrates one system: run it without mpirun (or with -np 1)");
-    const ck_parameters ck = ck_from_flags(app, v, saved);
-    const app::interval every = app::parse_interval(v.checkpoint_every);
-    app::check_output(v.out, v.force);
-    if (v.threads > 0) omp_set_num_threads(v.threads); // the app's choice, not the library's
-    app::install_signal_handlers();
-    if (!v.quiet)
-        std::fprintf(stderr,
-                     "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s, %lld steps%s\n",
-                     ck.mix.str().c_str(), ck.T, ck.T0, ck.tmax, to_string(ck.scheme).c_str(),
-                     static_cast<long long>(ck_steps(ck)), saved ? " (resumed)" : "");
-    run_control control;
-    control.checkpoint_path = checkpoint_path(v);
-    control.checkpoint_every = trigger(every.steps, every.seconds);
-    control.resume = saved ? &*saved : nullptr;
-    app::progress_line progress(!v.quiet, "pspin_quench");
-    bool interrupted = false;
-    const run_hooks hooks = quench_hooks(progress, 1, interrupted);
-    record rec = run_ck(ck, hooks, control);
-    progress.finish();
-    rec.parameters["wall_seconds"] = progress.elapsed();
-    if (const int rc = app::finish_run("pspin_quench", rec, v.out, control.checkpoint_path, interrupted); rc >= 0)
-        return rc;
-    std::printf("wrote %s: e(t = %g) = %.7f, %zu times, %zu waiting times, %.1f s\n", v.out.c_str(), rec.time.back(),
-                rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
-    return 0;
 }
 
 /// The finite-N parameters from the flags, or the checkpoint's (refusing physics flags that
@@ -151,14 +112,13 @@ pspin_quench_parameters finite_n_from_flags(const CLI::App& app, cli_values& v,
     if (saved) {
         const auto stored = parameters_from_checkpoint(*saved);
         if (const std::string flag = v.physics->first_differing(to_json(par), to_json(stored)); !flag.empty())
-            throw parameter_error("checkpoint " + v.resume + " is from a different configuration (" + flag +
+            throw parameter_error("checkpoint " + v.output.resume + " is from a different configuration (" + flag +
                                   " differs); leave physics flags out when resuming");
         par = stored;
     }
     validate(par);
     const std::string method = to_string(par.method);
-    app::refuse_given(app, {"--mix", "--T0", "--scheme", "--grid"},
-                      "with --method " + method + " (a --method ck flag)");
+    app::refuse_given(app, v.ck_flags->flags(true), "with --method " + method + " (a --method ck flag)");
     if (par.method == quench_method::metropolis)
         app::refuse_given(app, {"--dt"}, "with --method metropolis (a step is one sweep)");
     else app::refuse_given(app, {"--theta-max"}, "with --method " + method + " (the Metropolis rotation amplitude)");
@@ -220,9 +180,9 @@ void end_shared(const app::ensemble& job, bool complete, const std::filesystem::
 /// Writes the record and returns the exit code (app::finish_run); on rank 0 of several, a failure
 /// ends the whole job (the other ranks wait in end_shared).
 int write_record_of(const cli_values& v, record& rec, const std::filesystem::path& own, bool interrupted) {
-    const std::filesystem::path shown = v.job->size() > 1 ? checkpoint_path(v) : own; // what --resume takes
+    const std::filesystem::path shown = v.job->size() > 1 ? v.output.checkpoint_path() : own; // what --resume takes
     try {
-        const int rc = app::finish_run("pspin_quench", rec, v.out, rec.complete ? own : shown, interrupted);
+        const int rc = app::finish_run("pspin_quench", rec, v.output.out, rec.complete ? own : shown, interrupted);
         end_shared(*v.job, rec.complete, own);
         return rc;
     } catch (const std::exception& e) {
@@ -231,26 +191,55 @@ int write_record_of(const cli_values& v, record& rec, const std::filesystem::pat
     }
 }
 
+/// The end of a run on the rank that writes: the progress line finished, wall_seconds recorded,
+/// the record written (write_record_of) and, for a complete run, its summary line printed with
+/// e(t) to `digits` decimals; returns the exit code.
+int write_and_report(const cli_values& v, record& rec, app::progress_line& progress, const std::filesystem::path& own,
+                     bool interrupted, int digits) {
+    progress.finish();
+    rec.parameters["wall_seconds"] = progress.elapsed();
+    if (const int rc = write_record_of(v, rec, own, interrupted); rc >= 0) return rc;
+    std::printf("wrote %s: e(t = %g) = %.*f, %zu times, %zu waiting times, %.1f s\n", v.output.out.c_str(),
+                rec.time.back(), digits, rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
+    return 0;
+}
+
+/// --method ck: integrates the CK equations and writes the record; returns the exit code.
+int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<checkpoint>& saved) {
+    if (v.job->size() > 1)
+        throw parameter_error("--method ck integrates one system: run it without mpirun (or with -np 1)");
+    const ck_parameters ck = ck_from_flags(app, v, saved);
+    const run_control control = app::output_control(v.output, saved);
+    app::check_output(v.output.out, v.output.force);
+    if (v.threads > 0) omp_set_num_threads(v.threads); // the app's choice, not the library's
+    if (!v.output.quiet)
+        std::fprintf(stderr,
+                     "pspin_quench: N = infinity (CK), mix %s, T = %g, T0 = %g, tmax = %g, scheme %s, %lld steps%s\n",
+                     ck.mix.str().c_str(), ck.T, ck.T0, ck.tmax, to_string(ck.scheme).c_str(),
+                     static_cast<long long>(ck_steps(ck)), saved ? " (resumed)" : "");
+    app::install_signal_handlers();
+    app::progress_line progress(!v.output.quiet, "pspin_quench");
+    bool interrupted = false;
+    record rec = run_ck(ck, quench_hooks(progress, 1, interrupted), control);
+    return write_and_report(v, rec, progress, control.checkpoint_path, interrupted, 7);
+}
+
 /// --method langevin|heun|metropolis: runs the quench and writes the record; returns the exit code.
 int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<checkpoint>& saved) {
     const pspin_quench_parameters par = finite_n_from_flags(app, v, saved);
     check_ranks(*v.job, par, saved.has_value());
-    const app::interval every = app::parse_interval(v.checkpoint_every);
+    run_control control = app::output_control(v.output, saved);
+    control.checkpoint_path = v.job->own_file(control.checkpoint_path);
     const quench_memory memory = memory_estimate(par);
     if (par.hessian)
         app::check_memory(memory.hessian, "--hessian at --N " + std::to_string(par.n) +
                                               " (dense N x N Hessians and the spectra of every sample and time)");
     app::check_memory(memory.total(),
                       "couplings (N = " + std::to_string(par.n) + ", p = " + std::to_string(par.p) + ") and snapshots");
-    app::check_output(v.out, v.force);
+    app::check_output(v.output.out, v.output.force);
     if (v.threads > 0 || v.job->size() > 1) omp_set_num_threads(v.threads > 0 ? v.threads : 1);
     app::install_signal_handlers();
-    run_control control;
-    control.checkpoint_path = v.job->own_file(checkpoint_path(v));
-    control.checkpoint_every = trigger(every.steps, every.seconds);
-    control.resume = saved ? &*saved : nullptr;
-
-    if (!v.quiet)
+    if (!v.output.quiet)
         std::fprintf(stderr,
                      "pspin_quench: p = %d, N = %d, T = %g, %s, dt = %g, tmax = %g, %lld steps, %d sample(s) x %d "
                      "replica(s), %d thread(s)%s, couplings %.1f MiB%s\n",
@@ -260,7 +249,7 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
                      omp_get_max_threads(),
                      v.job->size() > 1 ? (" per rank x " + std::to_string(v.job->size()) + " MPI ranks").c_str() : "",
                      memory.couplings / (1 << 20), saved ? " (resumed)" : "");
-    app::progress_line progress(!v.quiet, "pspin_quench");
+    app::progress_line progress(!v.output.quiet, "pspin_quench");
     bool interrupted = false;
     const run_hooks hooks = quench_hooks(progress, 50, interrupted);
     // A part of a larger run (--sample-offset, docs/cluster.md) keeps its samples for the merge.
@@ -272,14 +261,9 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
     }
     record rec =
         shared ? std::move(*shared) : assemble_pspin_quench(par, {measure_pspin_samples(par, hooks, control)}, part);
-    progress.finish();
     rec.parameters["threads"] = omp_get_max_threads();
     if (v.job->size() > 1) rec.parameters["ranks"] = v.job->size();
-    rec.parameters["wall_seconds"] = progress.elapsed();
-    if (const int rc = write_record_of(v, rec, control.checkpoint_path, interrupted); rc >= 0) return rc;
-    std::printf("wrote %s: e(t = %g) = %.6f, %zu times, %zu waiting times, %.1f s\n", v.out.c_str(), rec.time.back(),
-                rec.energy.back(), rec.time.size(), rec.aging.tw.size(), progress.elapsed());
-    return 0;
+    return write_and_report(v, rec, progress, control.checkpoint_path, interrupted, 6);
 }
 
 } // namespace
@@ -305,17 +289,12 @@ int main(int argc, char** argv) {
 
     try {
         std::optional<checkpoint> saved;
-        if (!v.resume.empty()) saved = read_own_checkpoint(*job, v.resume);
+        if (!v.output.resume.empty()) saved = read_own_checkpoint(*job, v.output.resume);
         if (v.physics->text("--method") == "ck" || (saved && is_ck_checkpoint(*saved)))
             return run_ck_quench(app, v, saved);
         return run_finite_n_quench(app, v, saved);
-    } catch (const field_error& e) {
-        std::string flagged = v.physics->message(e);
-        if (flagged.empty()) flagged = v.ck_flags->message(e);
-        std::fprintf(stderr, "pspin_quench: error: %s\n", flagged.empty() ? e.what() : flagged.c_str());
-        return 1;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "pspin_quench: error: %s\n", e.what());
+        std::fprintf(stderr, "pspin_quench: error: %s\n", app::error_message(e, *v.physics, *v.ck_flags).c_str());
         return 1;
     }
 }

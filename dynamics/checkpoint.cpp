@@ -34,9 +34,7 @@ const std::string& checkpoint::string(const std::string& key) const {
 
 void write_checkpoint(const checkpoint& c, const std::filesystem::path& path) {
     write_atomically(path, "checkpoint", [&](H5::H5File& f) {
-        H5::Group root = f.openGroup("/");
-        write_string_attribute(root, "format", "glassy-checkpoint");
-        write_int_attribute(root, "format_version", record_format_version);
+        H5::Group root = write_format(f, "glassy-checkpoint");
         write_string_attribute(root, "tool", c.tool);
         write_string_attribute(root, "config", c.config);
         const H5::StrType st(H5::PredType::C_S1, H5T_VARIABLE);
@@ -60,56 +58,48 @@ void write_checkpoint(const checkpoint& c, const std::filesystem::path& path) {
 
 namespace {
 
-// read_checkpoint in this process, once require_hdf5_file has passed.
-checkpoint read_checkpoint_here(const std::string& fname) {
-    try {
-        H5::H5File f(fname, H5F_ACC_RDONLY);
-        source src{fname, f.getFileSize()};
-        H5::Group root = f.openGroup("/");
-        if (read_string_attribute(root, "format", fname) != "glassy-checkpoint")
-            throw record_error(fname + ": not a glassy checkpoint");
-        int version = 0;
-        if (root.attrExists("format_version")) version = read_int_attribute(root, "format_version", fname);
-        if (version != record_format_version)
-            throw record_error(fname + ": checkpoint format_version " + std::to_string(version) + " is not supported");
-        checkpoint c;
-        c.tool = read_string_attribute(root, "tool", fname);
-        c.config = read_string_attribute(root, "config", fname);
-        std::vector<std::string> paths;
-        collect_datasets(root, "", paths, fname);
-        for (const auto& p : paths) {
-            const auto slash = p.find('/');
-            const std::string kind = p.substr(0, slash), key = p.substr(slash + 1);
-            H5::DataSet ds = f.openDataSet(p);
-            if (kind == "strings" || kind == "integers") {
-                require_readable_storage(ds, p, fname);
-                require_single(ds.getSpace(), "/" + p, fname);
-            }
-            if (kind == "strings") {
-                c.strings[key] = read_single_string(ds, "/" + p, fname);
-            } else if (kind == "integers") {
-                std::int64_t v = 0;
-                ds.read(&v, H5::PredType::NATIVE_INT64);
-                c.integers[key] = v;
-            } else if (kind == "arrays") {
-                c.arrays[key] = read_dataset<double>(f, p, src);
-            } else if (kind == "arrays_f32") {
-                c.arrays_f32[key] = read_dataset<float>(f, p, src);
-            }
+// read_checkpoint on the open file `f` (read_hdf5 has checked it and catches HDF5's exceptions).
+checkpoint read_checkpoint_here(H5::H5File& f, const std::string& fname) {
+    source src{fname, f.getFileSize()};
+    H5::Group root = f.openGroup("/");
+    if (read_string_attribute(root, "format", fname) != "glassy-checkpoint")
+        throw record_error(fname + ": not a glassy checkpoint");
+    int version = 0;
+    if (root.attrExists("format_version")) version = read_int_attribute(root, "format_version", fname);
+    if (version != record_format_version)
+        throw record_error(fname + ": checkpoint format_version " + std::to_string(version) + " is not supported");
+    checkpoint c;
+    c.tool = read_string_attribute(root, "tool", fname);
+    c.config = read_string_attribute(root, "config", fname);
+    std::vector<std::string> paths;
+    collect_datasets(root, "", paths, fname);
+    for (const auto& p : paths) {
+        const auto slash = p.find('/');
+        const std::string kind = p.substr(0, slash), key = p.substr(slash + 1);
+        H5::DataSet ds = f.openDataSet(p);
+        if (kind == "strings" || kind == "integers") {
+            require_readable_storage(ds, p, fname);
+            require_single(ds.getSpace(), "/" + p, fname);
         }
-        return c;
-    } catch (const H5::Exception& e) {
-        throw record_error(fname + ": unreadable checkpoint (" + e.getDetailMsg() + ")");
+        if (kind == "strings") {
+            c.strings[key] = read_single_string(ds, "/" + p, fname);
+        } else if (kind == "integers") {
+            std::int64_t v = 0;
+            ds.read(&v, H5::PredType::NATIVE_INT64);
+            c.integers[key] = v;
+        } else if (kind == "arrays") {
+            c.arrays[key] = read_dataset<double>(f, p, src);
+        } else if (kind == "arrays_f32") {
+            c.arrays_f32[key] = read_dataset<float>(f, p, src);
+        }
     }
+    return c;
 }
 
 } // namespace
 
 checkpoint read_checkpoint(const std::filesystem::path& path, read_isolation isolation) {
-    require_hdf5_file(path, "checkpoint file");
-    const auto read = [&] { return read_checkpoint_here(path.string()); };
-    return isolation == read_isolation::child_process ? read_in_child<checkpoint>(path.string(), "checkpoint", read)
-                                                      : read();
+    return read_hdf5<checkpoint>(path, "checkpoint file", "checkpoint", isolation, read_checkpoint_here);
 }
 
 std::string to_bytes(const checkpoint& c) {

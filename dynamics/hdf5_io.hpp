@@ -65,6 +65,15 @@ inline void write_int_attribute(H5::H5Object& obj, const std::string& name, int 
     a.write(H5::PredType::NATIVE_INT, &value);
 }
 
+// The root group of a new file, with its "format" ("glassy-record", "glassy-checkpoint") and
+// "format_version" (record_format_version) attributes written.
+inline H5::Group write_format(H5::H5File& f, const char* format) {
+    H5::Group root = f.openGroup("/");
+    write_string_attribute(root, "format", format);
+    write_int_attribute(root, "format_version", record_format_version);
+    return root;
+}
+
 inline H5::Group ensure_groups_below(const H5::Group& g, const std::string& path, std::size_t start) {
     const std::size_t slash = path.find('/', start);
     if (slash == std::string::npos) return g;
@@ -565,6 +574,26 @@ T read_in_child(const std::string& file, const char* what, Read&& read) {
     if (in.left() != 0)
         throw record_error(file + ": unreadable " + what + " (the reader process sent a damaged result)");
     return value;
+}
+
+// The read path of records and checkpoints: refuses a `path` that is not an HDF5 file
+// (require_hdf5_file; `file_what` names it: "file", "checkpoint file"), then returns
+// read_here(H5::H5File&, fname), in a child process with read_isolation::child_process
+// (read_in_child); an HDF5 exception becomes one record_error "FILE: unreadable WHAT (detail)".
+template <class T, class ReadHere>
+T read_hdf5(const std::filesystem::path& path, const char* file_what, const char* what, read_isolation isolation,
+            ReadHere&& read_here) {
+    require_hdf5_file(path, file_what);
+    const std::string fname = path.string();
+    const auto read = [&]() -> T {
+        try {
+            H5::H5File f(fname, H5F_ACC_RDONLY);
+            return read_here(f, fname);
+        } catch (const H5::Exception& e) {
+            throw record_error(fname + ": unreadable " + what + " (" + e.getDetailMsg() + ")");
+        }
+    };
+    return isolation == read_isolation::child_process ? read_in_child<T>(fname, what, read) : read();
 }
 
 // Runs `fill(file)` on a temporary HDF5 file, then flushes, fsyncs and renames it to `path`.

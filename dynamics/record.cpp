@@ -19,9 +19,7 @@ row_matrix mean_of(const std::vector<row_matrix>& samples) {
 void write_record(const record& rec, const std::filesystem::path& path) {
     if (rec.time.size() != rec.energy.size()) throw record_error("record: /time and /energy differ in length");
     write_atomically(path, "record", [&](H5::H5File& f) {
-        H5::Group root = f.openGroup("/");
-        write_string_attribute(root, "format", "glassy-record");
-        write_int_attribute(root, "format_version", record_format_version);
+        H5::Group root = write_format(f, "glassy-record");
         write_string_attribute(root, "system", rec.system);
         write_string_attribute(root, "method", rec.method);
         write_string_attribute(root, "parameters", rec.parameters.dump());
@@ -66,94 +64,86 @@ void write_record(const record& rec, const std::filesystem::path& path) {
 
 namespace {
 
-// read_record in this process, once require_hdf5_file has passed.
-record read_record_here(const std::string& fname) {
+// read_record on the open file `f` (read_hdf5 has checked it and catches HDF5's exceptions).
+record read_record_here(H5::H5File& f, const std::string& fname) {
+    source src{fname, f.getFileSize()};
+    H5::Group root = f.openGroup("/");
+    record rec;
+    if (read_string_attribute(root, "format", fname) != "glassy-record")
+        throw record_error(fname + ": not a glassy record (format attribute is not 'glassy-record')");
+    if (!root.attrExists("format_version")) throw record_error(fname + ": format_version missing");
+    const int version = read_int_attribute(root, "format_version", fname);
+    if (version > record_format_version)
+        throw record_error(fname + ": format_version " + std::to_string(version) +
+                           " is newer than this glassy reads (" + std::to_string(record_format_version) + ")");
+    if (version < 1) throw record_error(fname + ": invalid format_version " + std::to_string(version));
+    const auto& methods = methods_of_systems();
+    std::vector<std::string> systems;
+    for (const auto& [system, of_system] : methods) systems.push_back(system);
+    rec.system = read_enumerated_attribute(root, "system", systems, fname);
+    rec.method = read_enumerated_attribute(root, "method", methods.at(rec.system), fname);
+    const std::string params = read_string_attribute(root, "parameters", fname);
     try {
-        H5::H5File f(fname, H5F_ACC_RDONLY);
-        source src{fname, f.getFileSize()};
-        H5::Group root = f.openGroup("/");
-        record rec;
-        if (read_string_attribute(root, "format", fname) != "glassy-record")
-            throw record_error(fname + ": not a glassy record (format attribute is not 'glassy-record')");
-        if (!root.attrExists("format_version")) throw record_error(fname + ": format_version missing");
-        const int version = read_int_attribute(root, "format_version", fname);
-        if (version > record_format_version)
-            throw record_error(fname + ": format_version " + std::to_string(version) +
-                               " is newer than this glassy reads (" + std::to_string(record_format_version) + ")");
-        if (version < 1) throw record_error(fname + ": invalid format_version " + std::to_string(version));
-        const auto& methods = methods_of_systems();
-        std::vector<std::string> systems;
-        for (const auto& [system, of_system] : methods) systems.push_back(system);
-        rec.system = read_enumerated_attribute(root, "system", systems, fname);
-        rec.method = read_enumerated_attribute(root, "method", methods.at(rec.system), fname);
-        const std::string params = read_string_attribute(root, "parameters", fname);
-        try {
-            rec.parameters = nlohmann::json::parse(params);
-        } catch (const nlohmann::json::exception&) {
-            throw record_error(fname + ": attribute 'parameters' is not valid JSON");
-        }
-        if (root.attrExists("complete")) rec.complete = read_int_attribute(root, "complete", fname) != 0;
-        rec.time = read_vector(f, "time", src);
-        rec.energy = read_vector(f, "energy", src);
-        if (rec.time.size() != rec.energy.size()) throw record_error(fname + ": /time and /energy differ in length");
-        std::vector<std::string> paths;
-        collect_datasets(root, "", paths, fname);
-        for (const auto& p : paths) {
-            if (p == "time" || p == "energy") continue;
-            if (p == "energy_samples") {
-                rec.energy_samples = read_matrix(f, p, src);
-                if (static_cast<std::size_t>(rec.energy_samples.cols()) != rec.time.size())
-                    throw record_error(fname + ": /energy_samples differs in length from /time");
-            } else if (p.rfind("observables/", 0) == 0) {
-                auto v = read_vector(f, p, src);
-                if (v.size() != rec.time.size())
-                    throw record_error(fname + ": /" + p + " differs in length from /time");
-                rec.observables[p.substr(12)] = std::move(v);
-            } else if (p.rfind("aging/", 0) == 0) {
-                continue; // read below, as a whole
-            } else {
-                const H5::DataSet ds = f.openDataSet(p);
-                if (ds.getDataType().getSize() == 4 && ds.getTypeClass() == H5T_FLOAT)
-                    rec.extra_f32[p] = read_dataset<float>(f, p, src);
-                else rec.extra[p] = read_dataset<double>(f, p, src);
-            }
-        }
-        if (f.nameExists("aging")) {
-            auto& a = rec.aging;
-            a.tw = read_vector(f, "aging/tw", src);
-            a.t = read_vector(f, "aging/t", src);
-            a.delta = read_matrix(f, "aging/delta", src);
-            if (static_cast<std::size_t>(a.delta.rows()) != a.tw.size() ||
-                static_cast<std::size_t>(a.delta.cols()) != a.t.size())
-                throw record_error(fname + ": /aging/delta shape is not [len(tw), len(t)]");
-            if (f.nameExists("aging/noise")) {
-                a.noise = read_vector(f, "aging/noise", src);
-                if (a.noise.size() != a.tw.size())
-                    throw record_error(fname + ": /aging/noise differs in length from /aging/tw");
-            }
-            if (f.nameExists("aging/delta_samples")) {
-                auto s = read_dataset<double>(f, "aging/delta_samples", src);
-                if (s.shape.size() != 3 || s.shape[1] != a.tw.size() || s.shape[2] != a.t.size())
-                    throw record_error(fname + ": /aging/delta_samples shape is not [n_s, n_w, n_l]");
-                const auto block = static_cast<std::size_t>(a.delta.size());
-                for (std::uint64_t k = 0; k < s.shape[0]; ++k) {
-                    row_matrix m(a.delta.rows(), a.delta.cols());
-                    std::copy_n(s.data.begin() + static_cast<std::ptrdiff_t>(k * block), block, m.data());
-                    a.delta_samples.push_back(std::move(m));
-                }
-            }
-        }
-        return rec;
-    } catch (const H5::Exception& e) {
-        throw record_error(fname + ": unreadable record (" + e.getDetailMsg() + ")");
+        rec.parameters = nlohmann::json::parse(params);
+    } catch (const nlohmann::json::exception&) {
+        throw record_error(fname + ": attribute 'parameters' is not valid JSON");
     }
+    if (root.attrExists("complete")) rec.complete = read_int_attribute(root, "complete", fname) != 0;
+    rec.time = read_vector(f, "time", src);
+    rec.energy = read_vector(f, "energy", src);
+    if (rec.time.size() != rec.energy.size()) throw record_error(fname + ": /time and /energy differ in length");
+    std::vector<std::string> paths;
+    collect_datasets(root, "", paths, fname);
+    for (const auto& p : paths) {
+        if (p == "time" || p == "energy") continue;
+        if (p == "energy_samples") {
+            rec.energy_samples = read_matrix(f, p, src);
+            if (static_cast<std::size_t>(rec.energy_samples.cols()) != rec.time.size())
+                throw record_error(fname + ": /energy_samples differs in length from /time");
+        } else if (p.rfind("observables/", 0) == 0) {
+            auto v = read_vector(f, p, src);
+            if (v.size() != rec.time.size()) throw record_error(fname + ": /" + p + " differs in length from /time");
+            rec.observables[p.substr(12)] = std::move(v);
+        } else if (p.rfind("aging/", 0) == 0) {
+            continue; // read below, as a whole
+        } else {
+            const H5::DataSet ds = f.openDataSet(p);
+            if (ds.getDataType().getSize() == 4 && ds.getTypeClass() == H5T_FLOAT)
+                rec.extra_f32[p] = read_dataset<float>(f, p, src);
+            else rec.extra[p] = read_dataset<double>(f, p, src);
+        }
+    }
+    if (f.nameExists("aging")) {
+        auto& a = rec.aging;
+        a.tw = read_vector(f, "aging/tw", src);
+        a.t = read_vector(f, "aging/t", src);
+        a.delta = read_matrix(f, "aging/delta", src);
+        if (static_cast<std::size_t>(a.delta.rows()) != a.tw.size() ||
+            static_cast<std::size_t>(a.delta.cols()) != a.t.size())
+            throw record_error(fname + ": /aging/delta shape is not [len(tw), len(t)]");
+        if (f.nameExists("aging/noise")) {
+            a.noise = read_vector(f, "aging/noise", src);
+            if (a.noise.size() != a.tw.size())
+                throw record_error(fname + ": /aging/noise differs in length from /aging/tw");
+        }
+        if (f.nameExists("aging/delta_samples")) {
+            auto s = read_dataset<double>(f, "aging/delta_samples", src);
+            if (s.shape.size() != 3 || s.shape[1] != a.tw.size() || s.shape[2] != a.t.size())
+                throw record_error(fname + ": /aging/delta_samples shape is not [n_s, n_w, n_l]");
+            const auto block = static_cast<std::size_t>(a.delta.size());
+            for (std::uint64_t k = 0; k < s.shape[0]; ++k) {
+                row_matrix m(a.delta.rows(), a.delta.cols());
+                std::copy_n(s.data.begin() + static_cast<std::ptrdiff_t>(k * block), block, m.data());
+                a.delta_samples.push_back(std::move(m));
+            }
+        }
+    }
+    return rec;
 }
 
 } // namespace
 
 record read_record(const std::filesystem::path& path, read_isolation isolation) {
-    require_hdf5_file(path, "file");
-    const auto read = [&] { return read_record_here(path.string()); };
-    return isolation == read_isolation::child_process ? read_in_child<record>(path.string(), "record", read) : read();
+    return read_hdf5<record>(path, "file", "record", isolation, read_record_here);
 }
 } // namespace glassy

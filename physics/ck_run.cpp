@@ -280,6 +280,13 @@ ck_mixture parse_mix(const std::string& text) {
     }
 }
 
+// The pure p-spin of the text of an integer p (the --p flag); field_error "p" for p < 2.
+ck_mixture pure_mix(const std::string& text) {
+    const int p = std::stoi(text);
+    if (p < 2) throw field_error("p", "must be >= 2 (got " + text + ")");
+    return ck_mixture::pure(p);
+}
+
 } // namespace
 
 const field_table<ck_parameters>& ck_parameters_fields() {
@@ -290,7 +297,18 @@ const field_table<ck_parameters>& ck_parameters_fields() {
          choice_member<P>{[](const P& p) { return p.mix.str(); },
                           [](P& p, const std::string& s) { p.mix = parse_mix(s); }},
          false},
-        {"/T", "", "", &P::T},
+        // After /mix: --p sets a pure model. Written from mix (null for a mixture), never read
+        // back (mix is).
+        {"/p",
+         "--p",
+         "",
+         choice_member<P>{[](const P& p) { return std::to_string(p.mix.pure_p()); },
+                          [](P& p, const std::string& s) { p.mix = pure_mix(s); }},
+         false,
+         {},
+         [](const P& p) { return p.mix.pure_p() > 0 ? json(p.mix.pure_p()) : json(nullptr); },
+         [](P&, const json&) {}},
+        {"/T", "--T", "", &P::T},
         {"/T0",
          "--T0",
          "ck: initial temperature (default infinity)",
@@ -299,17 +317,17 @@ const field_table<ck_parameters>& ck_parameters_fields() {
          {},
          [](const P& p) { return std::isinf(p.T0) ? json("infinity") : json(p.T0); },
          [](P& p, const json& j) { p.T0 = j.is_string() ? std::numeric_limits<double>::infinity() : j.get<double>(); }},
-        {"/tmax", "", "", &P::tmax},
+        {"/tmax", "--tmax", "", &P::tmax},
         {"/scheme", "--scheme", "ck: decimation (long times) or reference (uniform grid, short times)",
          choice_member<P>{[](const P& p) { return to_string(p.scheme); },
                           [](P& p, const std::string& s) { p.scheme = parse_ck_scheme(s); }}},
-        {"/dt", "", "", &P::dt, true, {}, [](const P& p) { return json(step_used(p)); }},
+        {"/dt", "--dt", "", &P::dt, true, {}, [](const P& p) { return json(step_used(p)); }},
         {"/grid", "--grid", "ck decimation: grid points per time (accuracy; see docs/physics.md)", &P::grid},
         {"/copied", "", "", &P::copied},
         {"/tolerance", "", "", &P::tolerance},
         {"/max_iterations", "", "", &P::max_iterations},
         {"/tw_per_decade", "", "", &P::tw_per_decade},
-        {"/lags_per_decade", "", "", &P::lags_per_decade},
+        {"/lags_per_decade", "--per-decade", "", &P::lags_per_decade},
         {"/output_points", "", "", &P::output_points},
         // Always written, but a checkpoint's configuration leaves it out: reading back keeps 0.
         {"/threads", "", "", &P::threads, true, [](const P&) { return true; }},
@@ -346,8 +364,6 @@ nlohmann::json to_json(const ck_parameters& p) {
     nlohmann::json j;
     j["num_parameters"] = "infinity";
     j["N"] = "infinity";
-    if (const int pure = p.mix.pure_p(); pure > 0) j["p"] = pure;
-    else j["p"] = nullptr;
     write_fields(ck_parameters_fields(), p, j);
     return j;
 }

@@ -26,8 +26,8 @@ enum class ck_scheme {
 /// The name parse_ck_scheme accepts.
 [[nodiscard]] std::string to_string(ck_scheme scheme);
 
-/// Every parameter of a CK run (the app maps --T --T0 --tmax --dt --mix --scheme --grid
-/// --per-decade --threads onto them).
+/// Every parameter of a CK run (pspin_quench maps --p --T --T0 --tmax --dt --mix --scheme --grid
+/// --per-decade through ck_parameters_fields(), and --threads, onto them).
 struct ck_parameters {
     ck_mixture mix = ck_mixture::pure(3); ///< f(q) = sum_p c_p q^p / 2 ("p:c,..." in JSON and on the command line)
     double T = 0.5;                       ///< bath temperature after the quench (>= 0)
@@ -48,11 +48,13 @@ struct ck_parameters {
 };
 
 /// The field table of ck_parameters (dynamics/fields.hpp): every field with its JSON key as in
-/// the record's `parameters` (docs/ck.md) and, for the CK-only flags, its pspin_quench flag
-/// (--mix, --T0, --scheme, --grid; T, tmax, dt and lags_per_decade come from the flags shared
-/// with the finite-N methods). "dt" is written as the step used (the scheme's default for 0),
-/// "T0" as "infinity" when infinite; "threads" is not required when reading back (a checkpoint's
-/// configuration leaves it out). to_json adds the derived "num_parameters", "N" and "p".
+/// the record's `parameters` (docs/ck.md) and its pspin_quench flag: the CK-only --mix, --T0,
+/// --scheme, --grid, and the flags shared with the finite-N methods, --p (a pure mix), --T,
+/// --tmax, --dt and --per-decade (lags_per_decade), which pspin_quench binds to
+/// pspin_quench_fields() first (app::flag_set shares them). "p" is the pure model's p, null for
+/// a mixture (written from mix, not read back); "dt" is written as the step used (the scheme's
+/// default for 0), "T0" as "infinity" when infinite; "threads" is not required when reading back
+/// (a checkpoint's configuration leaves it out). to_json adds "num_parameters" and "N".
 [[nodiscard]] const field_table<ck_parameters>& ck_parameters_fields();
 
 /// Checks every field; throws field_error (a parameter_error) with a one-line message naming
@@ -92,7 +94,7 @@ void restore(const checkpoint& c, ck_state& x);
 [[nodiscard]] ck_parameters ck_parameters_from_checkpoint(const checkpoint& c);
 
 /// JSON of the parameters as written in the record: the fields of ck_parameters_fields(), plus
-/// "num_parameters" and "N" ("infinity") and "p" (the pure p, null for a mixture).
+/// "num_parameters" and "N" ("infinity").
 [[nodiscard]] nlohmann::json to_json(const ck_parameters& p);
 
 } // namespace glassy

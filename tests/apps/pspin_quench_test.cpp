@@ -337,3 +337,24 @@ TEST(pspin_quench_app, aging_analysis_refuses_to_run_as_one_of_several_mpi_ranks
     EXPECT_NE(r.output.find("started as one of 2 MPI ranks"), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(out));
 }
+
+// Issue 12 §5: a CK parameter out of its domain is named by its flag, also where the flag is
+// shared with the finite-N methods (--per-decade sets lags_per_decade, --p a pure model).
+TEST(pspin_quench_app, ck_errors_name_the_flag) {
+    const auto out = scratch() / "ck_flag.h5";
+    fs::remove(out);
+    struct flagged_case {
+        std::string flags, message;
+    };
+    for (const auto& [flags, message] :
+         {flagged_case{"--per-decade 0", "pspin_quench: error: --per-decade must be >= 1"},
+          flagged_case{"--p 1", "pspin_quench: error: --p must be >= 2 (got 1)"},
+          flagged_case{"--T -1", "pspin_quench: error: --T must be finite and >= 0"},
+          flagged_case{"--grid 15", "pspin_quench: error: --grid must be even and >= 16"},
+          flagged_case{"--tmax -1", "pspin_quench: error: --tmax must be finite and > 0"}}) {
+        const auto r = run_command(exe + " --method ck " + flags + " --quiet --out " + out.string());
+        EXPECT_EQ(r.status, 1) << flags << ": " << r.output;
+        EXPECT_EQ(r.output, message + "\n") << flags;
+        EXPECT_FALSE(fs::exists(out)) << flags;
+    }
+}

@@ -1,6 +1,8 @@
 // Reliability of pspin_quench: SIGKILL at a random moment + --resume gives the same record as
 // an uninterrupted run, bit for bit; SIGINT leaves a partial record and a checkpoint.
+#include "dynamics/checkpoint.hpp"
 #include "dynamics/record.hpp"
+#include "physics/ck_run.hpp"
 #include "support/process.hpp"
 #include "support/record_compare.hpp"
 #include "support/run_command.hpp"
@@ -171,4 +173,35 @@ TEST(pspin_resume, ck_sigkill_then_resume_gives_the_identical_record) {
     ASSERT_EQ(r.status, 0) << r.output;
     expect_identical_records(glassy::read_record(full), glassy::read_record(out));
     EXPECT_FALSE(fs::exists(ckpt));
+}
+
+// Issue 12 §5: with a CK checkpoint, every flag of the CK field table is refused (the list comes
+// from ck_parameters_fields(), so a new CK parameter's flag is refused without more code), each
+// given with its default value; the thread count may still change. The refusal comes before the
+// checkpoint's state is read, so a checkpoint with only its tool and kind is enough.
+TEST(pspin_resume, every_ck_flag_is_refused_with_a_ck_checkpoint) {
+    const auto ckpt = scratch() / "ck_kind_only.ckpt";
+    glassy::checkpoint c;
+    c.tool = "pspin_quench";
+    c.strings["kind"] = "ck";
+    glassy::write_checkpoint(c, ckpt);
+    const glassy::ck_parameters defaults;
+    std::size_t refused = 0;
+    for (const auto& f : glassy::ck_parameters_fields()) {
+        if (f.flag.empty()) continue;
+        const nlohmann::json value = glassy::field_json(f, defaults);
+        const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+        const auto out = scratch() / "never.h5";
+        const auto r = run_command(exe + " --resume " + ckpt.string() + " " + f.flag + " " + text +
+                                   " --threads 2 --quiet --out " + out.string());
+        EXPECT_EQ(r.status, 1) << f.flag << ": " << r.output;
+        EXPECT_EQ(glassy::test::count_lines(r.output), 1) << f.flag << ": " << r.output;
+        EXPECT_NE(r.output.find("leave physics flags out when resuming a CK checkpoint (" + f.flag + " given)"),
+                  std::string::npos)
+            << f.flag << ": " << r.output;
+        EXPECT_FALSE(fs::exists(out)) << f.flag;
+        ++refused;
+    }
+    // --mix --p --T --T0 --tmax --scheme --dt --grid --per-decade (docs/cli.md).
+    EXPECT_EQ(refused, 9u);
 }
