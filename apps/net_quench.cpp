@@ -164,6 +164,9 @@ void refuse_ignored_flags(const CLI::App& app, const cli_values& v) {
                                   "with --dataset " + glassy::nets::to_string(o.dataset) + " (the data are generated)");
     if (app.count("--stop-loss") > 0 && !(o.stop_loss > 0))
         throw glassy::parameter_error("--stop-loss must be > 0 (leave it out to run all --steps)");
+    if (!o.hessian)
+        glassy::app::refuse_given(app, {"--hessian-top", "--hessian-samples", "--flat-epsilon"},
+                                  "without --hessian (a setting of the Hessian spectra)");
 }
 
 /// Sets the run's intra-op thread count (run_threads), re-executing first with passive OpenMP
@@ -188,6 +191,10 @@ void report_start(const glassy::nets::quench& run, const cli_values& v, bool res
         glassy::app::check_memory(static_cast<double>(run.step_bytes()), "--batch all: the activations of " +
                                                                              std::to_string(run.train_count()) +
                                                                              " training samples in one step");
+    if (run.hessian_bytes() > 0)
+        glassy::app::check_memory(static_cast<double>(run.snapshot_bytes() + run.hessian_bytes()),
+                                  "the weight snapshots and the Lanczos vectors of --hessian (" +
+                                      std::to_string(run.num_parameters()) + " weights each)");
     for (const auto& subset : run.measurement_subsets())
         if (glassy::nets::badly_unbalanced(subset.class_counts))
             std::cerr << "net_quench: warning: " << unbalanced_note(subset) << "\n";
@@ -230,6 +237,7 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const std::opt
     const glassy::nets::run_timing& tm = run.timing();
     rec.parameters["timing"] = {{"steps_s", tm.steps_s}, {"metrics_s", tm.metrics_s},         {"noise_s", tm.noise_s},
                                 {"aging_s", tm.aging_s}, {"checkpoints_s", tm.checkpoints_s}, {"total_s", tm.total_s}};
+    if (o.hessian) rec.parameters["timing"]["hessian_s"] = tm.hessian_s; // only with --hessian: JSON unchanged without
     if (const int rc = glassy::app::finish_run("net_quench", rec, out, control.checkpoint_path, interrupted); rc >= 0)
         return rc;
     const auto last = [&](const char* name) { return rec.observables.at(name).back(); };
@@ -244,12 +252,15 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const std::opt
                 1e3 * progress.elapsed() / std::max(1.0, steps));
     if (rec.parameters.contains("stop_reason"))
         std::printf("%s\n", rec.parameters.at("stop_reason").get<std::string>().c_str());
-    if (!v.quiet)
+    if (!v.quiet) {
+        char hessian[64] = "";
+        if (o.hessian) std::snprintf(hessian, sizeof hessian, ", Hessian %.1f s", tm.hessian_s);
         std::printf(
             "time: SGD steps %.1f s; measurements %.1f s = %+.1f %% of the steps (evaluations %.1f s, D %.1f s, "
-            "Delta %.1f s); checkpoints %.1f s\n",
-            tm.steps_s, tm.metrics_s + tm.noise_s + tm.aging_s, 100.0 * tm.overhead(), tm.metrics_s, tm.noise_s,
-            tm.aging_s, tm.checkpoints_s);
+            "Delta %.1f s%s); checkpoints %.1f s\n",
+            tm.steps_s, tm.metrics_s + tm.noise_s + tm.aging_s + tm.hessian_s, 100.0 * tm.overhead(), tm.metrics_s,
+            tm.noise_s, tm.aging_s, hessian, tm.checkpoints_s);
+    }
     return 0;
 }
 

@@ -1,8 +1,10 @@
 // Speed of the network pieces: one SGD step (batch 100), one D measurement (1024 samples,
-// batched per-sample norms vs the per-sample loop) and one metrics evaluation (1024 + 1024). MNIST from
+// batched per-sample norms vs the per-sample loop), one metrics evaluation (1024 + 1024), and the
+// Hessian (issue 13): a gradient vs a Hessian-vector product on 1024 samples, one measurement. MNIST from
 // $GLASSY_DATA_DIR or <repo>/data when present, else the MNIST-shaped synthetic set (same shapes, same cost). Run:
 // build/bench/benchmarks/nets_benchmark [--benchmark_filter=...]; threads: OMP_NUM_THREADS.
 #include "dynamics/error.hpp"
+#include "nets/hessian.hpp"
 #include "nets/network.hpp"
 #include "nets/noise.hpp"
 
@@ -10,6 +12,8 @@
 
 #include <cstdlib>
 #include <memory>
+#include <numeric>
+#include <random>
 
 using namespace glassy::nets;
 
@@ -67,8 +71,66 @@ void BM_Evaluate(benchmark::State& state, model_kind kind) {
     state.counters["threads"] = torch::get_num_threads();
 }
 
+std::vector<std::int64_t> first(std::int64_t n) {
+    std::vector<std::int64_t> v(static_cast<std::size_t>(n));
+    std::iota(v.begin(), v.end(), std::int64_t{0});
+    return v;
+}
+
+/// The gradient of the mean loss on the first N training samples: one forward and one backward,
+/// as loss_hessian builds it but without the graph (the reference of BM_HessianProduct).
+void BM_Gradient(benchmark::State& state, model_kind kind) {
+    auto sys = make(kind);
+    const torch::Tensor index = sys->sample_index(split::train, first(state.range(0)));
+    const auto params = sys->state().tensors;
+    sys->model().eval();
+    for (auto _ : state) {
+        const torch::Tensor loss = sys->per_sample_loss(sys->model().forward(sys->inputs(split::train, index)),
+                                                        sys->labels(split::train, index))
+                                       .mean();
+        benchmark::DoNotOptimize(torch::autograd::grad({loss}, params));
+    }
+    state.counters["threads"] = torch::get_num_threads();
+}
+
+/// One Hessian-vector product on the first N training samples (the gradient graph built once,
+/// outside the timing, as in a measurement); issue 13's target: <= 4x BM_Gradient.
+void BM_HessianProduct(benchmark::State& state, model_kind kind) {
+    auto sys = make(kind);
+    const loss_hessian h(*sys, first(state.range(0)));
+    std::mt19937_64 rng(1);
+    std::normal_distribution<double> normal;
+    Eigen::VectorXd v(h.size()), y(h.size());
+    for (Eigen::Index i = 0; i < v.size(); ++i) v[i] = normal(rng);
+    for (auto _ : state) h.product(v.data(), y.data());
+    state.counters["M"] = static_cast<double>(h.size());
+    state.counters["threads"] = torch::get_num_threads();
+}
+
+/// One whole measurement of net_quench --hessian (default settings: top 20 by Spectra, Hutchinson
+/// with 100 vectors, SLQ 4 x 80 steps) on the first N training samples at the initial weights;
+/// issue 13's target for smallnet on 1024 samples: <= 60 s on 2 cores.
+void BM_HessianMeasurement(benchmark::State& state, model_kind kind) {
+    auto sys = make(kind);
+    const auto samples = first(state.range(0));
+    hessian_measurement m;
+    for (auto _ : state) m = measure_hessian(*sys, samples, hessian_settings{}, 0);
+    state.counters["top1"] = m.top.front();
+    state.counters["top20"] = m.top.back();
+    state.counters["trace"] = m.trace;
+    state.counters["threads"] = torch::get_num_threads();
+}
+
 } // namespace
 
+BENCHMARK_CAPTURE(BM_Gradient, smallnet, model_kind::smallnet)->Arg(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_HessianProduct, smallnet, model_kind::smallnet)->Arg(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Gradient, fc, model_kind::fc)->Arg(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_HessianProduct, fc, model_kind::fc)->Arg(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_HessianMeasurement, smallnet, model_kind::smallnet)
+    ->Arg(1024)
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond);
 BENCHMARK_CAPTURE(BM_Evaluate, fc, model_kind::fc)->Arg(1024)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Evaluate, smallnet, model_kind::smallnet)->Arg(1024)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_SgdStep, fc, model_kind::fc)->Unit(benchmark::kMillisecond);

@@ -7,7 +7,7 @@
 #   ROUNDS: p-spin pairs (glassy, numpy) run back to back this many times; the median ratio is
 #           the figure (the VM's memory bandwidth drifts with its neighbours' load).
 #   FULL=1: also the 10^4-step smallnet run with measurements (~2.5 min) and the toy D peer (~2 min).
-#   ONLY=pspin or ONLY=nets: one part only.
+#   ONLY=pspin or ONLY=nets: one part only. ONLY=hessian: the Hessian (issue 13; ~5 min, only on request).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin="${BENCH_DIR:-$here/build/bench/benchmarks}"   # or a release tree configured with -DGLASSY_BUILD_BENCHMARKS=ON
@@ -79,3 +79,17 @@ if [ "${ONLY:-nets}" = nets ] && [ -x "$bin/nets_benchmark" ] && $py -c 'import 
   fi
 fi
 # --- end nets ---
+
+# --- hessian (issue 13): ONLY=hessian; smallnet, 1024 MNIST samples, top 20 + trace + SLQ ---
+if [ "${ONLY:-}" = hessian ] && [ -x "$bin/nets_benchmark" ] && [ -x "$apps/net_quench" ]; then
+  "$bin/nets_benchmark" --benchmark_filter='BM_(Gradient|HessianProduct)/(smallnet|fc)/' --benchmark_min_time=1
+  # One measurement at t_w = 10 of a 30-step run (its weights saved for the peer), then the peer
+  # on the same weights and samples, at the same tolerance, back to back.
+  out=$(mktemp -d)
+  "$apps/net_quench" --model smallnet --steps 30 --hessian --save-snapshots --threads "$threads" \
+    --data-dir "$here/data" --quiet --out "$out/h.h5" >/dev/null
+  $py -c 'import h5py, json, sys; f = h5py.File(sys.argv[1]); p = json.loads(f.attrs["parameters"]); print(f"glassy net_quench --hessian smallnet k=20 samples=1024 threads={p[\"threads\"]}: one measurement {p[\"timing\"][\"hessian_s\"]:.2f} s, top1 {f[\"hessian/top\"][0][0]:.6g} top20 {f[\"hessian/top\"][0][-1]:.6g} trace {f[\"hessian/trace\"][0]:.6g} +- {f[\"hessian/trace_err\"][0]:.3g}")' "$out/h.h5"
+  $py "$here/benchmarks/peers/pyhessian_peer.py" "$out/h.h5" --threads "$threads" --tol 1e-6
+  rm -rf "$out"
+fi
+# --- end hessian ---

@@ -43,6 +43,10 @@ template <>
 inline H5::PredType mem_type<float>() {
     return H5::PredType::NATIVE_FLOAT;
 }
+template <>
+inline H5::PredType mem_type<std::int64_t>() {
+    return H5::PredType::NATIVE_INT64;
+}
 template <class T>
 H5::PredType file_type();
 template <>
@@ -52,6 +56,10 @@ inline H5::PredType file_type<double>() {
 template <>
 inline H5::PredType file_type<float>() {
     return H5::PredType::IEEE_F32LE;
+}
+template <>
+inline H5::PredType file_type<std::int64_t>() {
+    return H5::PredType::STD_I64LE;
 }
 
 inline void write_string_attribute(H5::H5Object& obj, const std::string& name, const std::string& value) {
@@ -480,7 +488,7 @@ template <class R, class F>
 inline void for_each_field(R& r, F&& f) {
     f(r.system), f(r.method), f(r.parameters), f(r.complete), f(r.time), f(r.energy), f(r.energy_samples);
     f(r.observables), f(r.aging.tw), f(r.aging.t), f(r.aging.delta), f(r.aging.delta_samples), f(r.aging.noise);
-    f(r.extra), f(r.extra_f32);
+    f(r.extra), f(r.extra_f32), f(r.extra_i64);
 }
 template <class C, class F>
     requires std::same_as<std::remove_const_t<C>, checkpoint>

@@ -59,6 +59,8 @@ void write_record(const record& rec, const std::filesystem::path& path) {
             write_dataset(f, p, std::vector<hsize_t>(arr.shape.begin(), arr.shape.end()), arr.data.data());
         for (const auto& [p, arr] : rec.extra_f32)
             write_dataset(f, p, std::vector<hsize_t>(arr.shape.begin(), arr.shape.end()), arr.data.data());
+        for (const auto& [p, arr] : rec.extra_i64)
+            write_dataset(f, p, std::vector<hsize_t>(arr.shape.begin(), arr.shape.end()), arr.data.data());
     });
 }
 
@@ -110,6 +112,7 @@ record read_record_here(H5::H5File& f, const std::string& fname) {
             const H5::DataSet ds = f.openDataSet(p);
             if (ds.getDataType().getSize() == 4 && ds.getTypeClass() == H5T_FLOAT)
                 rec.extra_f32[p] = read_dataset<float>(f, p, src);
+            else if (ds.getTypeClass() == H5T_INTEGER) rec.extra_i64[p] = read_dataset<std::int64_t>(f, p, src);
             else rec.extra[p] = read_dataset<double>(f, p, src);
         }
     }

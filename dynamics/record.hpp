@@ -44,10 +44,11 @@ struct record {
     std::vector<double> time;                             ///< measurement times [n_t]
     std::vector<double> energy;                           ///< energy per spin (p-spin, sample mean) or train loss (net)
     row_matrix energy_samples;                            ///< [n_s, n_t]; empty when n_s <= 1
-    std::map<std::string, std::vector<double>> observables; ///< /observables/<name>, [n_t] each
-    aging_table aging;                                      ///< /aging/...; omitted when tw is empty
-    std::map<std::string, nd_array<double>> extra;          ///< other datasets, key = path ("ck/C")
-    std::map<std::string, nd_array<float>> extra_f32;       ///< float32 datasets ("snapshots/weights")
+    std::map<std::string, std::vector<double>> observables;  ///< /observables/<name>, [n_t] each
+    aging_table aging;                                       ///< /aging/...; omitted when tw is empty
+    std::map<std::string, nd_array<double>> extra;           ///< other datasets, key = path ("ck/C")
+    std::map<std::string, nd_array<float>> extra_f32;        ///< float32 datasets ("snapshots/weights")
+    std::map<std::string, nd_array<std::int64_t>> extra_i64; ///< int64 datasets ("hessian/samples")
 };
 
 /// Writes `rec` to `path` atomically: to `path.tmp.<pid>` first, flushed, then renamed.

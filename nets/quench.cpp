@@ -3,6 +3,7 @@
 #include "dynamics/error.hpp"
 #include "dynamics/recorders.hpp"
 #include "dynamics/schedule.hpp"
+#include "nets/hessian.hpp"
 #include "nets/network.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -92,6 +93,19 @@ struct noise_observer {
         for (std::size_t i = 0; i < tw.size(); ++i)
             if (auto w = c.find_vector<float>(prefix + "weights/" + std::to_string(i), size))
                 weights.push_back(std::move(*w));
+    }
+};
+
+/// The Hessian spectra (nets/hessian.hpp) at every step it is called on (its own schedule: the
+/// waiting steps), on the fixed Hessian samples.
+struct hessian_observer {
+    const std::vector<std::int64_t>& samples;
+    hessian_settings settings;
+    hessian_series series;
+
+    void operator()(const network_system& s, const parameter_handle&, std::int64_t step, double t) {
+        series.rows.push_back(measure_hessian(s, samples, settings, step));
+        series.t.push_back(t);
     }
 };
 
@@ -202,6 +216,7 @@ struct net_measurements {
     metrics_observer metrics;
     noise_observer noise;
     two_time_recorder<parameter_handle> aging;
+    hessian_observer hessian;
     run_state rs;
 
     void save(checkpoint& c) const {
@@ -209,11 +224,13 @@ struct net_measurements {
         metrics.save(c, "metrics/");
         noise.save(c, "noise/");
         aging.save(c, "aging/");
+        if (!hessian.samples.empty()) hessian.series.save(c, "hessian/");
     }
     void restore(const checkpoint& c, Eigen::Index num_weights) {
         metrics.restore(c, "metrics/");
         noise.restore(c, "noise/", num_weights);
         aging.restore(c, "aging/", num_weights);
+        if (!hessian.samples.empty()) hessian.series.restore(c, "hessian/");
     }
 };
 
@@ -228,7 +245,13 @@ struct quench::impl {
     schedule metrics_schedule;
     std::vector<std::int64_t> train_subset; ///< first max(noise, eval) samples of the balanced train order
     std::vector<std::int64_t> noise_set, train_eval, test_eval; ///< prefixes used by D and the evaluations
+    std::vector<std::int64_t> hessian_set;                      ///< the Hessian's samples (empty without --hessian)
 
+    [[nodiscard]] hessian_settings hessian_config() const {
+        const auto& o = options;
+        return {o.hessian_top,       o.flat_epsilon,        o.hessian_trace_vectors,
+                o.hessian_slq_steps, o.hessian_slq_vectors, o.seed};
+    }
     [[nodiscard]] net_measurements measurements() const {
         return {{train_eval,
                  test_eval,
@@ -244,6 +267,7 @@ struct quench::impl {
                  {}},
                 {noise_set, options.noise, options.save_snapshots, {}, {}, {}},
                 {tw, lags},
+                {hessian_set, hessian_config(), {}},
                 {}};
     }
     [[nodiscard]] checkpoint save(const net_measurements& m) const;
@@ -254,10 +278,27 @@ struct quench::impl {
 namespace {
 
 /// Seeds of the measurement subsets: mt19937_64(seed XOR these) (docs/format.md).
-constexpr std::uint64_t train_subset_key = 0x6A09E667F3BCC909ULL, test_subset_key = 0xBB67AE8584CAA73BULL;
+constexpr std::uint64_t train_subset_key = 0x6A09E667F3BCC909ULL, test_subset_key = 0xBB67AE8584CAA73BULL,
+                        hessian_subset_key = 0x3C6EF372FE94F82BULL;
 
 std::vector<std::int64_t> prefix(const std::vector<std::int64_t>& v, std::int64_t n) {
     return {v.begin(), v.begin() + std::min<std::int64_t>(n, static_cast<std::int64_t>(v.size()))};
+}
+
+/// Checks the Hessian options against the model and data (one line naming the flag) and returns
+/// the Hessian's samples: the first hessian_samples of a class-balanced order of its own seed.
+std::vector<std::int64_t> hessian_samples(const quench_options& o, const image_set& train, std::int64_t m) {
+    if (o.hessian_top < 1 || o.hessian_top > m)
+        throw parameter_error("--hessian-top " + std::to_string(o.hessian_top) +
+                              " must lie in 1..M = " + std::to_string(m) + " (the number of weights)");
+    if (o.hessian_samples < 1 || o.hessian_samples > train.count)
+        throw parameter_error("--hessian-samples " + std::to_string(o.hessian_samples) + " must lie in 1.." +
+                              std::to_string(train.count) + " (the training set size)");
+    if (!(o.flat_epsilon > 0.0) || !std::isfinite(o.flat_epsilon))
+        throw parameter_error("--flat-epsilon must be a positive number");
+    if (o.hessian_trace_vectors < 1 || o.hessian_slq_steps < 1 || o.hessian_slq_vectors < 1)
+        throw parameter_error("hessian_trace_vectors, hessian_slq_steps and hessian_slq_vectors must be >= 1");
+    return prefix(class_balanced_order(train, o.seed ^ hessian_subset_key), o.hessian_samples);
 }
 
 } // namespace
@@ -306,6 +347,7 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     }
     q.lags = o.lag_steps.empty() ? schedule::log_spaced(1, o.steps, o.points_per_decade, false).steps()
                                  : schedule(o.lag_steps).steps();
+    if (o.hessian) q.hessian_set = hessian_samples(o, q.data.train, q.sys->num_parameters());
 }
 
 quench::~quench() = default;
@@ -340,14 +382,23 @@ std::uint64_t quench::step_bytes() const {
            static_cast<std::uint64_t>(size);
 }
 
+std::uint64_t quench::hessian_bytes() const {
+    const auto& o = m_impl->options;
+    if (!o.hessian) return 0;
+    const std::int64_t ncv = std::max(2 * o.hessian_top + 1, o.hessian_top + 20);
+    return static_cast<std::uint64_t>(num_parameters()) * 8u *
+           static_cast<std::uint64_t>(std::max(o.hessian_slq_steps, ncv) + 4);
+}
 std::int64_t quench::train_count() const { return m_impl->sys->count(split::train); }
 const std::vector<std::filesystem::path>& quench::data_files() const { return m_impl->data.files; }
 
 std::vector<measurement_subset> quench::measurement_subsets() const {
     const auto& q = *m_impl;
-    return {{"D", label_counts(q.data.train, q.noise_set)},
-            {"train evaluation", label_counts(q.data.train, q.train_eval)},
-            {"test evaluation", label_counts(q.data.test, q.test_eval)}};
+    std::vector<measurement_subset> subsets{{"D", label_counts(q.data.train, q.noise_set)},
+                                            {"train evaluation", label_counts(q.data.train, q.train_eval)},
+                                            {"test evaluation", label_counts(q.data.test, q.test_eval)}};
+    if (!q.hessian_set.empty()) subsets.push_back({"Hessian", label_counts(q.data.train, q.hessian_set)});
+    return subsets;
 }
 double quench::last_loss() const { return m_impl->dyn->last_loss(); }
 
@@ -482,6 +533,10 @@ record quench::impl::to_record(const net_measurements& m, const run_end& end) co
         rec.extra_f32["snapshots/weights"] = std::move(w);
         rec.extra["snapshots/tw"] = nd_array<double>{{static_cast<std::uint64_t>(m.noise.tw.size())}, m.noise.tw};
     }
+    if (o.hessian) {
+        m.hessian.series.write(rec, o.hessian_top, o.hessian_slq_vectors, o.hessian_slq_steps);
+        rec.extra_i64["hessian/samples"] = {{static_cast<std::uint64_t>(hessian_set.size())}, hessian_set};
+    }
     return rec;
 }
 
@@ -520,19 +575,22 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
     timed<metrics_observer> timed_metrics{m.metrics, m_timing.metrics_s};
     timed<noise_observer> timed_noise{m.noise, m_timing.noise_s};
     timed<two_time_recorder<parameter_handle>> timed_aging{m.aging, m_timing.aging_s};
+    timed<hessian_observer> timed_hessian{m.hessian, m_timing.hessian_s};
     on_schedule<timed<metrics_observer>> metrics{q.metrics_schedule, timed_metrics};
     on_schedule<timed<noise_observer>> noise{schedule(q.tw), timed_noise};
+    on_schedule<timed<hessian_observer>> hessian{schedule(o.hessian ? q.tw : std::vector<std::int64_t>{}),
+                                                 timed_hessian};
     const auto t_run = std::chrono::steady_clock::now();
     try {
-        integrate(*q.dyn, *q.sys, x, m.rs, o.steps, all, inner, metrics, noise, timed_aging);
+        integrate(*q.dyn, *q.sys, x, m.rs, o.steps, all, inner, metrics, noise, timed_aging, hessian);
     } catch (const divergence_error&) {
         end = {stop_reason::diverged, "diverged at step " + std::to_string(m.rs.step) +
                                           ": the measured training loss is not finite; " + lr_hint(o.lr)};
     }
     if (end.reason == stop_reason::converged) timed_metrics(*q.sys, x, m.rs.step, static_cast<double>(m.rs.step));
     m_timing.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
-    m_timing.steps_s =
-        m_timing.total_s - m_timing.metrics_s - m_timing.noise_s - m_timing.aging_s - m_timing.checkpoints_s;
+    m_timing.steps_s = m_timing.total_s - m_timing.metrics_s - m_timing.noise_s - m_timing.aging_s -
+                       m_timing.hessian_s - m_timing.checkpoints_s;
     // Interrupted: the current state is saved once its loss, measured now on the first batch-size
     // training samples, is finite (else the last good checkpoint stays).
     if (end.reason == stop_reason::interrupted && !control.checkpoint_path.empty() &&
@@ -671,6 +729,12 @@ field<options> steps_list(const std::string& key, std::vector<std::int64_t> opti
     return {key, "", "", member, true, [member](const options& o) { return !(o.*member).empty(); }};
 }
 
+/// A field written only with --hessian (so a run without it has the JSON it always had).
+field<options> hessian_field(const std::string& key, const std::string& flag, const std::string& help,
+                             field_member<options> member) {
+    return {key, flag, help, std::move(member), true, [](const options& o) { return o.hessian; }};
+}
+
 /// --noise-method by its flag names ("batched", "loop").
 choice_member<options> noise_flag() {
     return {[](const options& o) { return flag_name(o.noise); },
@@ -748,6 +812,20 @@ const field_table<quench_options>& quench_options_fields() {
          &O::grad_norm},
         steps_list("/tw_steps", &O::tw_steps),
         steps_list("/lag_steps", &O::lag_steps),
+        hessian_field("/hessian", "--hessian",
+                      "record Hessian spectra of the training loss at each t_w (top eigenvalues, trace, SLQ density, "
+                      "negative and flat fractions)",
+                      &O::hessian),
+        hessian_field("/hessian_top", "--hessian-top", "k largest Hessian eigenvalues (Spectra's Lanczos)",
+                      &O::hessian_top),
+        hessian_field("/hessian_samples", "--hessian-samples",
+                      "the Hessian's loss on S training samples (a class-balanced subset fixed by --seed)",
+                      &O::hessian_samples),
+        hessian_field("/flat_epsilon", "--flat-epsilon", "flat directions: |lambda| <= epsilon max|lambda|",
+                      &O::flat_epsilon),
+        hessian_field("/hessian_trace_vectors", "", "", &O::hessian_trace_vectors),
+        hessian_field("/hessian_slq_steps", "", "", &O::hessian_slq_steps),
+        hessian_field("/hessian_slq_vectors", "", "", &O::hessian_slq_vectors),
     };
     return table;
 }

@@ -84,6 +84,15 @@ struct quench_options {
     bool grad_norm = false;                         ///< also |grad L| on the train evaluation samples at each
                                                     ///< metrics point (observable grad_norm; one backward each)
     synthetic_options synthetic;                    ///< sizes of the synthetic dataset (its seed is `seed`)
+    /// Hessian spectra at each t_w (nets/hessian.hpp, docs/nets.md "Hessian spectra"); the hessian_*
+    /// and flat_epsilon options are written to JSON only when this is on.
+    bool hessian = false;
+    std::int64_t hessian_top = 20;            ///< k largest eigenvalues (1..M)
+    std::int64_t hessian_samples = 1024;      ///< S training samples of the Hessian's loss (1..train size)
+    double flat_epsilon = 1e-3;               ///< flat band |lambda| <= epsilon max|lambda| (> 0)
+    std::int64_t hessian_trace_vectors = 100; ///< Hutchinson's Rademacher vectors (no flag)
+    std::int64_t hessian_slq_steps = 80;      ///< SLQ Lanczos steps m (no flag)
+    std::int64_t hessian_slq_vectors = 4;     ///< SLQ starts n_v (no flag)
 };
 
 /// The loss a model is trained on by default: mse_one_hot for toy, nll_log_softmax otherwise.
@@ -127,9 +136,10 @@ struct run_timing {
     double noise_s = 0.0;       ///< D(t_w) (and weight snapshots for the record)
     double aging_s = 0.0;       ///< Delta(t_w, t_w + t): snapshots and distances
     double checkpoints_s = 0.0; ///< checkpoint writes
-    /// (metrics + noise + aging) / steps; NaN before a run.
+    double hessian_s = 0.0;     ///< Hessian spectra (--hessian)
+    /// (metrics + noise + aging + hessian) / steps; NaN before a run.
     [[nodiscard]] double overhead() const {
-        return steps_s > 0 ? (metrics_s + noise_s + aging_s) / steps_s : std::nan("");
+        return steps_s > 0 ? (metrics_s + noise_s + aging_s + hessian_s) / steps_s : std::nan("");
     }
 };
 
@@ -147,7 +157,8 @@ public:
     /// Loads data and builds everything. Throws parameter_error / glassy::error on bad options
     /// (unknown model or dataset, missing data, batch larger than the training set, batch 1 on a
     /// model with a BatchNorm layer whose feature map is 1 x 1 for these images, cuda on a
-    /// CPU-only build, ...).
+    /// CPU-only build, with --hessian: hessian_top outside 1..M, hessian_samples outside 1..train
+    /// size, flat_epsilon <= 0, ...), naming the flag.
     explicit quench(const quench_options& options);
     ~quench();
     quench(const quench&) = delete;
@@ -163,6 +174,10 @@ public:
     /// --batch all) times (the input plus 3 values per layer output: output, its activation and
     /// its gradient; the layer outputs counted on one taped forward pass) times the dtype size.
     [[nodiscard]] std::uint64_t step_bytes() const;
+    /// Memory of the Lanczos bases of a Hessian measurement (0 without --hessian): M doubles per
+    /// vector, max(SLQ steps m, Spectra's ncv) vectors plus 4 work vectors (the autograd graph of the
+    /// S samples comes on top: about that of a training forward pass on S samples, 2-3x).
+    [[nodiscard]] std::uint64_t hessian_bytes() const;
     /// Training-set size.
     [[nodiscard]] std::int64_t train_count() const;
     /// The data files read (dataset_pair::files; empty for synthetic data).
@@ -171,7 +186,9 @@ public:
     /// eval_samples of class_balanced_order(train, seed XOR 0x6A09E667F3BCC909); the test
     /// evaluations the first eval_samples of class_balanced_order(test, seed XOR
     /// 0xBB67AE8584CAA73B). Fixed by the seed (a resumed run uses the same ones); the record
-    /// stores them in /measurement/train_indices and /measurement/test_indices.
+    /// stores them in /measurement/train_indices and /measurement/test_indices. With --hessian, also
+    /// the Hessian's samples: the first hessian_samples of class_balanced_order(train, seed XOR
+    /// 0x3C6EF372FE94F82B) (/hessian/samples).
     [[nodiscard]] std::vector<measurement_subset> measurement_subsets() const;
     /// Minibatch loss of the last SGD step (for progress lines).
     [[nodiscard]] double last_loss() const;
@@ -181,7 +198,8 @@ public:
     /// and buffers (BatchNorm running statistics), momentum buffers, the minibatch sampler (epoch
     /// permutation, position, generator), the SGLD noise generator, the global torch CPU
     /// generator, the partial measurement tables, D(t_w) and the live weight snapshots of the
-    /// two-time recorder, so that a resumed run gives a record identical, bit for bit on the CPU,
+    /// two-time recorder and the Hessian rows measured (quadratures included), so that a resumed
+    /// run gives a record identical, bit for bit on the CPU,
     /// to the uninterrupted run with the same options.
     /// With control.resume, continues the checkpointed run (throws record_error, "checkpoint is
     /// from a different configuration", when its options differ). Checkpoints are taken

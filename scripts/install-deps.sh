@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
   cmake ninja-build g++ pkg-config git ca-certificates
-  libeigen3-dev libboost-dev libhdf5-dev zlib1g-dev
+  libeigen3-dev libspectra-dev libboost-dev libhdf5-dev zlib1g-dev
   libtorch-dev libopenblas0-openmp
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev

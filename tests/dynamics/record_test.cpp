@@ -47,6 +47,7 @@ TEST(record, round_trip_preserves_every_dataset_and_attribute) {
     EXPECT_EQ(q.aging.noise, r.aging.noise);
     EXPECT_EQ(q.extra, r.extra);
     EXPECT_EQ(q.extra_f32, r.extra_f32);
+    EXPECT_EQ(q.extra_i64, r.extra_i64); // int64, exact
     // No temporary file is left beside the result.
     int files = 0;
     for (const auto& e : fs::directory_iterator(path.parent_path()))

@@ -55,6 +55,7 @@ inline void expect_identical_records(const record& a, const record& b) {
         EXPECT_EQ(v.shape, b.extra_f32.at(k).shape) << k;
         EXPECT_TRUE(v.data == b.extra_f32.at(k).data) << k; // float32, bit for bit
     }
+    EXPECT_EQ(a.extra_i64, b.extra_i64);
 }
 
 } // namespace glassy::test

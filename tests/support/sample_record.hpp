@@ -1,9 +1,10 @@
 #pragma once
 // Test support: a record with every optional part filled (per-sample tables, NaN entries of
-// Delta, noise, extra float64 and float32 arrays), shared by the record tests and the fuzz
+// Delta, noise, extra float64, float32 and int64 arrays), shared by the record tests and the fuzz
 // seed corpus.
 #include "dynamics/record.hpp"
 
+#include <cstdint>
 #include <limits>
 
 namespace glassy::test {
@@ -25,6 +26,7 @@ inline record full_sample_record() {
     r.aging.noise = {0.5, 0.5};
     r.extra["ck/C"] = {{2, 2}, {1.0, 0.5, 0.5, 1.0}};
     r.extra_f32["snapshots/weights"] = {{2, 3}, {1.f, 2.f, 3.f, 4.f, 5.f, 6.f}};
+    r.extra_i64["hessian/samples"] = {{3}, {0, 7, std::int64_t{1} << 60}}; // beyond a double's 2^53
     return r;
 }
 
