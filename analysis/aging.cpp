@@ -303,7 +303,8 @@ run_data from_record(const record& rec, const std::string& source) {
     for (const auto& [name, arr] : rec.extra)
         if (name.rfind("hessian/", 0) != 0) r.extra_datasets.push_back(name); // analysed, not only listed
     for (const auto& [name, arr] : rec.extra_f32) r.extra_datasets.push_back(name);
-    for (const auto& [name, arr] : rec.extra_i64) r.extra_datasets.push_back(name);
+    for (const auto& [name, arr] : rec.extra_i64)
+        if (name.rfind("hessian/", 0) != 0) r.extra_datasets.push_back(name);
     r.hessian = hessian_from(rec, source);
     return r;
 }

@@ -162,8 +162,7 @@ TEST(net_options, hessian_json_is_pinned) {
 // each key and flag once.
 TEST(net_options, field_table_covers_the_json) {
     const std::vector<nlohmann::json> jsons = {options_json(toy_synthetic_options()), options_json(jamming_options()),
-                                               options_json(parity_options()),
-                                               options_json(hessian_options())};
+                                               options_json(parity_options()), options_json(hessian_options())};
     std::set<std::string> keys, flags;
     for (const auto& f : quench_options_fields()) {
         EXPECT_TRUE(keys.insert(f.key).second) << f.key;
