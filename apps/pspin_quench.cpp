@@ -221,7 +221,11 @@ int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<
     app::progress_line progress(!v.output.quiet, "pspin_quench");
     bool interrupted = false;
     record rec = run_ck(ck, quench_hooks(progress, 1, interrupted), control);
-    return write_and_report(v, rec, progress, control.checkpoint_path, interrupted, 7);
+    const int rc = write_and_report(v, rec, progress, control.checkpoint_path, interrupted, 7);
+    if (const auto it = rec.extra.find("ck/energy_error"); rc == 0 && rec.complete && it != rec.extra.end())
+        std::printf("estimated error of e(t = %g): %+.2e (e on grid %d/2 minus e on grid %d; docs/ck.md)\n",
+                    rec.time.back(), it->second.data.back(), ck.grid, ck.grid);
+    return rc;
 }
 
 /// --method langevin|heun|metropolis: runs the quench and writes the record; returns the exit code.
