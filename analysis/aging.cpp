@@ -698,7 +698,8 @@ void put_final_values(const run_data& run, aging_summary& s) {
     };
     if (run.system == system_kind::net) {
         put_final("train_loss", run.observables.count("train_loss") ? run.observables.at("train_loss") : run.energy);
-        for (const char* k : {"train_accuracy", "test_loss", "test_accuracy"})
+        for (const char* k :
+             {"train_accuracy", "test_loss", "test_accuracy", "unsatisfied_fraction", "test_unsatisfied_fraction"})
             if (run.observables.count(k)) put_final(k, run.observables.at(k));
     } else {
         put_final("energy", run.energy);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace glassy {
 namespace {
@@ -671,7 +672,137 @@ figure compare_hessian_figure(const run_data* const runs[2], const aging_summary
     return f;
 }
 
+// The numeric columns of sweep.csv (the file name comes last, as "source").
+table sweep_table(const sweep_result& sw) {
+    table t;
+    std::vector<double> jammed, threshold;
+    for (const auto& r : sw.rows) {
+        threshold.push_back(sw.relative_threshold * r.initial_train_loss);
+        jammed.push_back(r.train_loss > threshold.back() ? 1.0 : 0.0);
+    }
+    const auto col = [&](const char* name, double sweep_row::*m) {
+        std::vector<double> v;
+        for (const auto& r : sw.rows) v.push_back(r.*m);
+        t.add(name, std::move(v));
+    };
+    col("value", &sweep_row::x);
+    col("num_parameters", &sweep_row::num_parameters);
+    col("train_count", &sweep_row::train_count);
+    col("n_over_p", &sweep_row::n_over_p);
+    col("steps_done", &sweep_row::steps_done);
+    std::vector<double> complete, converged;
+    for (const auto& r : sw.rows) {
+        complete.push_back(r.complete ? 1.0 : 0.0);
+        converged.push_back(r.converged ? 1.0 : 0.0);
+    }
+    t.add("complete", complete);
+    t.add("converged", converged);
+    t.add("jammed", jammed);
+    col("initial_train_loss", &sweep_row::initial_train_loss);
+    t.add("loss_threshold", threshold);
+    for (const auto& [name, m] : std::initializer_list<std::pair<const char*, double sweep_row::*>>{
+             {"train_loss", &sweep_row::train_loss},
+             {"test_loss", &sweep_row::test_loss},
+             {"train_accuracy", &sweep_row::train_accuracy},
+             {"test_accuracy", &sweep_row::test_accuracy},
+             {"unsatisfied_fraction", &sweep_row::unsatisfied_fraction},
+             {"test_unsatisfied_fraction", &sweep_row::test_unsatisfied_fraction},
+             {"t1", &sweep_row::t1},
+             {"t2", &sweep_row::t2},
+             {"collapse_below_t2", &sweep_row::collapse_below},
+             {"collapse_above_t2", &sweep_row::collapse_above},
+             {"plateau", &sweep_row::plateau},
+             {"diffusive_exponent", &sweep_row::diffusive_exponent},
+             {"hessian_top", &sweep_row::hessian_top},
+             {"hessian_negative_fraction", &sweep_row::hessian_negative_fraction},
+             {"hessian_flat_fraction", &sweep_row::hessian_flat_fraction},
+             {"hessian_trace", &sweep_row::hessian_trace}})
+        col(name, m);
+    return t;
+}
+
+std::string sweep_csv(const table& t, const sweep_result& sw) {
+    std::istringstream in(t.csv());
+    std::string line, out;
+    std::size_t row = 0;
+    while (std::getline(in, line)) {
+        out += line + "," +
+               (row == 0 ? std::string("source") : quote(fs::path(sw.rows[row - 1].source).filename().string())) + "\n";
+        ++row;
+    }
+    return out;
+}
+
+// One panel of a sweep figure: `curves` (column, title) of sweep.csv against column `x`; an
+// empty cell when no curve has a value to draw.
+std::string sweep_panel(const table& t, int x, const std::vector<std::pair<std::string, std::string>>& curves,
+                        const std::string& ylabel, bool logy) {
+    std::string plot;
+    const char* styles[] = {"lc rgb '#1b3b8b' pt 7", "lc rgb '#c0182a' pt 5", "lc rgb 'gray40' dt 2 pt 0"};
+    for (std::size_t k = 0; k < curves.size(); ++k) {
+        const int c = t.index(curves[k].first);
+        if (c == 0 || !any_finite(t.columns[static_cast<std::size_t>(c - 1)], logy)) continue;
+        plot += std::string(plot.empty() ? "plot " : ", ") + "'sweep.csv' using " + std::to_string(x) + ":" +
+                y_of(c, logy) + " with linespoints lw 1.5 ps 0.7 " + styles[k % 3] + " title " +
+                quote(curves[k].second);
+    }
+    if (plot.empty()) return "set multiplot next\n";
+    return std::string(logy ? "set logscale y\nset format y '10^{%L}'\n" : "unset logscale y\nset format y '%g'\n") +
+           "set ylabel " + quote(ylabel) + "\n" + plot + "\n";
+}
+
+// A sweep figure against column `xname` of sweep.csv (log x when every value is positive), with
+// the transition interval as two dashed lines when `marks`.
+figure sweep_figure(const std::string& stem, const table& t, const sweep_result& sw, const std::string& xname,
+                    const std::string& xlabel, bool marks, const report_options& o) {
+    const int x = t.index(xname);
+    const auto& xs = t.columns[static_cast<std::size_t>(x - 1)];
+    const bool logx = std::all_of(xs.begin(), xs.end(), [](double v) { return v > 0; });
+    const bool hessian =
+        any_finite(t.columns[static_cast<std::size_t>(t.index("hessian_top") - 1)], false) ||
+        any_finite(t.columns[static_cast<std::size_t>(t.index("hessian_negative_fraction") - 1)], false);
+    figure f{stem, "", o.width * 5 / 4, o.height * (hessian ? 5 : 4) / 2};
+    f.body = std::string(preamble) + "set multiplot layout " + (hessian ? "4" : "3") + ",2 title " +
+             quote("sweep over " + sw.key + ", " + std::to_string(sw.rows.size()) + " records") +
+             " noenhanced\nset key font ',8'\nset xlabel " + quote(xlabel) + "\n" +
+             (logx ? "set logscale x\n" : "unset logscale x\nset format x '%g'\n");
+    if (marks && sw.located.bracketed)
+        for (double v : {sw.located.lo, sw.located.hi})
+            f.body += "set arrow from " + fmt(v) + ", graph 0 to " + fmt(v) +
+                      ", graph 1 nohead dt 2 lw 1.5 lc rgb 'gray30'\n";
+    const std::vector<std::tuple<std::vector<std::pair<std::string, std::string>>, std::string, bool>> panels = {
+        {{{"train_loss", "train"}, {"test_loss", "test"}, {"loss_threshold", "jamming threshold"}}, "final loss", true},
+        {{{"train_accuracy", "train"}, {"test_accuracy", "test"}}, "final accuracy", false},
+        {{{"unsatisfied_fraction", "train"}, {"test_unsatisfied_fraction", "test"}}, "N_{/Symbol D} / P", false},
+        {{{"t1", "t_1"}, {"t2", "t_2"}}, "regimes of the loss", true},
+        {{{"collapse_below_t2", "below t_2"}, {"collapse_above_t2", "above t_2"}}, "collapse spread", false},
+        {{{"plateau", "plateau of {/Symbol D}"}, {"diffusive_exponent", "diffusive exponent"}}, "", false},
+        {{{"hessian_top", "largest eigenvalue"}, {"hessian_trace", "trace"}}, "Hessian", true},
+        {{{"hessian_negative_fraction", "negative"}, {"hessian_flat_fraction", "flat"}}, "Hessian fractions", false}};
+    for (std::size_t k = 0; k < (hessian ? 8u : 6u); ++k)
+        f.body += sweep_panel(t, x, std::get<0>(panels[k]), std::get<1>(panels[k]), std::get<2>(panels[k]));
+    f.body += "unset multiplot\n";
+    return f;
+}
+
 } // namespace
+
+report_result write_sweep(const sweep_result& sw, const nlohmann::json& runs, const fs::path& dir,
+                          const report_options& options) {
+    make_dir(dir);
+    report_result out;
+    const table t = sweep_table(sw);
+    write_text(dir / "sweep.csv", sweep_csv(t, sw), out);
+    const std::vector<figure> figs = {sweep_figure("sweep_n_over_p", t, sw, "n_over_p",
+                                                   "N/P (weights per training sample)", sw.axis == "N/P", options),
+                                      sweep_figure("sweep_value", t, sw, "value", sw.key, sw.axis != "N/P", options)};
+    run_figures(figs, dir, options, out);
+    nlohmann::json summary = {{"sweep", to_json(sw)}, {"runs", runs}, {"tables", {"sweep.csv"}}};
+    summary["plots"] = nlohmann::json::array();
+    for (const auto& f : figs) summary["plots"].push_back(f.stem);
+    write_text(dir / "summary.json", summary.dump(2) + "\n", out);
+    return out;
+}
 
 bool is_under_parametrised(const run_data& run) {
     if (run.system != system_kind::net || !run.parameters.is_object()) return false;

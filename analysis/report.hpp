@@ -3,6 +3,7 @@
 /// per plotted curve family, gnuplot scripts, and PNG + SVG plots (docs/analysis.md lists
 /// every file). Never prints: problems with plotting come back as warnings.
 #include "analysis/aging.hpp"
+#include "analysis/sweep.hpp"
 
 #include <filesystem>
 #include <string>
@@ -42,5 +43,15 @@ report_result write_report(const run_data& run, const aging_summary& summary, co
 report_result write_comparison(const run_data& left, const aging_summary& left_summary, const run_data& right,
                                const aging_summary& right_summary, const std::filesystem::path& dir,
                                const report_options& options = {});
+
+/// Writes the report of a sweep into `dir` (created if needed): sweep.csv (one row per record in
+/// the order of `sweep.rows`, columns in docs/analysis.md, "Sweeps"), summary.json ({"sweep":
+/// to_json(sweep), "runs": `runs`, "tables", "plots"}; `runs` holds each record's own summary)
+/// and the figures sweep_n_over_p and sweep_value: the final losses (with the jamming
+/// threshold), accuracies, unsatisfied fractions, t1/t2, collapse measures, plateau and diffusive
+/// exponent (and the Hessian's values where recorded) against N/P and against the swept value,
+/// with the transition interval marked. Throws glassy::error when a file cannot be written.
+report_result write_sweep(const sweep_result& sweep, const nlohmann::json& runs, const std::filesystem::path& dir,
+                          const report_options& options = {});
 
 } // namespace glassy

@@ -2,6 +2,7 @@
 // writes summary.json, CSV tables and gnuplot figures into --out DIR. See docs/analysis.md.
 #include "analysis/aging.hpp"
 #include "analysis/report.hpp"
+#include "analysis/sweep.hpp"
 #include "apps/common.hpp"
 #include "apps/ensemble.hpp"
 #include "dynamics/error.hpp"
@@ -125,6 +126,41 @@ void merge(const std::vector<std::string>& files, const std::string& out, bool f
               << files.size() << " part(s)\n";
 }
 
+/// How --sweep is asked for: the swept key (empty: the one that differs) and the jamming threshold.
+struct sweep_flags {
+    std::string key;
+    double threshold = glassy::default_relative_threshold;
+};
+
+// Tabulates records that differ in one parameter and locates the transition (--sweep).
+void sweep(const std::vector<std::string>& files, const std::string& out, const sweep_flags& flags,
+           const glassy::report_options& options) {
+    require_distinct_files(files);
+    if (!(flags.threshold > 0 && flags.threshold < 1))
+        throw glassy::error("--sweep-threshold must be in (0, 1), got " + num(flags.threshold));
+    std::vector<glassy::run_data> runs;
+    std::vector<glassy::aging_summary> summaries;
+    nlohmann::json each = nlohmann::json::array();
+    for (const auto& f : files) runs.push_back(glassy::from_record(glassy::read_record(f), f));
+    for (const auto& r : runs) {
+        summaries.push_back(glassy::analyse(r));
+        each.push_back({{"source", r.sources.front()}, {"summary", glassy::to_json(r, summaries.back())}});
+    }
+    const glassy::sweep_result s = glassy::make_sweep(runs, summaries, flags.key, flags.threshold);
+    const glassy::transition& t = s.located;
+    std::cout << "sweep over " << s.key << ": " << s.rows.size() << " records, ordered by " << s.axis << "\n";
+    for (const auto& r : s.rows)
+        std::cout << "  " << s.key << " = " << r.value.dump() << ": N/P = " << num(r.n_over_p) << ", final train loss "
+                  << num(r.train_loss) << (r.train_loss > flags.threshold * r.initial_train_loss ? " (jammed)" : "")
+                  << ", N_Delta/P = " << num(r.unsatisfied_fraction) << "\n";
+    if (t.bracketed)
+        std::cout << "transition: " << (s.axis == "N/P" ? "N*/P" : s.axis + "*") << " = " << num(t.estimate) << " in ["
+                  << num(t.lo) << ", " << num(t.hi) << "]"
+                  << (t.out_of_order.empty() ? "" : " (non-monotone: unjammed points below the interval)") << "\n";
+    else std::cout << "transition not located: " << t.reason << "\n";
+    print_result(glassy::write_sweep(s, each, out, options), out);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -135,7 +171,8 @@ int main(int argc, char** argv) {
     CLI::App app{"aging_analysis: aging analysis of glassy records (p-spin, CK or network)", "aging_analysis"};
     std::vector<std::string> files;
     std::string out;
-    bool compare_two = false, no_plots = false, merge_parts = false, force = false;
+    bool compare_two = false, no_plots = false, merge_parts = false, force = false, sweep_mode = false;
+    sweep_flags sweep_options;
     glassy::report_options options;
     app.add_option("files", files, "record files (.h5); several = average of runs differing only in seed")->required();
     app.add_option("--out", out, "output directory (with --merge: the merged record, FILE.h5)")->required();
@@ -145,16 +182,28 @@ int main(int argc, char** argv) {
     app.add_flag(
         "--merge", merge_parts,
         "join the part records of one p-spin run (pspin_quench --sample-offset) into its record --out FILE.h5");
+    app.add_flag("--sweep", sweep_mode,
+                 "records that differ in one parameter (scripts/sweep.sh): table, plots against it and N/P, the "
+                 "jamming transition");
+    app.add_option("--sweep-key", sweep_options.key,
+                   "with --sweep: the swept parameter (record key, e.g. width, random.train_size); default: the one "
+                   "that differs");
+    app.add_option("--sweep-threshold", sweep_options.threshold,
+                   "with --sweep: a record is jammed when its final train loss > this x its initial loss")
+        ->capture_default_str();
     app.add_flag("--force", force, "with --merge: overwrite an existing output record");
     if (const int rc = glassy::app::parse(app, argc, argv); rc >= 0) return rc;
     options.plots = !no_plots;
     try {
         if (merge_parts)
-            glassy::app::refuse_given(app, {"--compare", "--no-plots", "--gnuplot"},
+            glassy::app::refuse_given(app, {"--compare", "--no-plots", "--gnuplot", "--sweep"},
                                       "with --merge (it writes a record, no analysis)");
+        if (compare_two) glassy::app::refuse_given(app, {"--sweep"}, "with --compare");
+        if (!sweep_mode) glassy::app::refuse_given(app, {"--sweep-key", "--sweep-threshold"}, "without --sweep");
         else glassy::app::refuse_given(app, {"--force"}, "without --merge (the analysis writes into a directory)");
         if (merge_parts) merge(files, out, force);
         else if (compare_two) compare(files, out, options);
+        else if (sweep_mode) sweep(files, out, sweep_options, options);
         else analyse_average(files, out, options);
     } catch (const std::exception& e) {
         std::string msg = e.what();

@@ -1,0 +1,255 @@
+// Sweeps (analysis/sweep.hpp): the jamming-transition locator on hand-made tables, the swept key
+// of a set of parameters, and aging_analysis --sweep on small records written here.
+#include "analysis/sweep.hpp"
+#include "dynamics/error.hpp"
+#include "dynamics/record.hpp"
+#include "synthetic.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace glassy;
+
+std::string slurp(const fs::path& p) {
+    std::ifstream f(p);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+// Final losses of an idealised sweep: jammed (0.1) below N/P = 0.5, zero loss (1e-12) above.
+const std::vector<double> ratios = {0.1, 0.2, 0.4, 0.6, 1.0, 2.0};
+const std::vector<double> initial(6, 0.5);
+
+} // namespace
+
+// Jammed means final > 1e-3 x initial = 5e-4: the last jammed point is 0.4, the next 0.6; the
+// estimate is their geometric mean. The input order does not matter (sorted by the axis).
+TEST(sweep_transition, bracketed_between_the_last_jammed_point_and_the_next) {
+    const std::vector<double> axis = {2.0, 0.4, 0.1, 1.0, 0.6, 0.2};
+    const std::vector<double> loss = {1e-12, 0.02, 0.1, 1e-12, 1e-12, 0.06};
+    const transition t = locate_transition(axis, loss, initial);
+    ASSERT_TRUE(t.bracketed) << t.reason;
+    EXPECT_EQ(t.lo, 0.4);
+    EXPECT_EQ(t.hi, 0.6);
+    EXPECT_NEAR(t.estimate, std::sqrt(0.24), 1e-15);
+    EXPECT_EQ(t.lo_index, 2u); // positions in ascending order
+    EXPECT_EQ(t.hi_index, 3u);
+    EXPECT_TRUE(t.out_of_order.empty());
+    // The threshold is relative: at 0.1 of the initial loss (0.05), 0.02 (at 0.4) is no longer jammed.
+    const transition u = locate_transition(axis, loss, initial, 0.1);
+    ASSERT_TRUE(u.bracketed);
+    EXPECT_EQ(u.lo, 0.2);
+    EXPECT_EQ(u.hi, 0.4);
+}
+
+TEST(sweep_transition, not_bracketed_says_on_which_side) {
+    const transition all_jammed = locate_transition(ratios, std::vector<double>(6, 0.1), initial);
+    EXPECT_FALSE(all_jammed.bracketed);
+    EXPECT_NE(all_jammed.reason.find("every point is jammed"), std::string::npos) << all_jammed.reason;
+    const transition none = locate_transition(ratios, std::vector<double>(6, 1e-9), initial);
+    EXPECT_FALSE(none.bracketed);
+    EXPECT_NE(none.reason.find("no point is jammed"), std::string::npos) << none.reason;
+    // The largest N/P jammed while smaller ones reached zero: no bracket, said so.
+    const transition last = locate_transition(ratios, {0.1, 1e-9, 1e-9, 1e-9, 1e-9, 0.1}, initial);
+    EXPECT_FALSE(last.bracketed);
+    EXPECT_NE(last.reason.find("last point is jammed"), std::string::npos) << last.reason;
+}
+
+// Non-monotone: an unjammed point (0.2) below a jammed one (0.6). The bracket is taken at the LAST
+// jammed point, and the points out of order are listed; a non-finite loss is left out.
+TEST(sweep_transition, non_monotone_uses_the_last_jammed_point_and_lists_the_others) {
+    const double nan = std::nan("");
+    const transition t = locate_transition(ratios, {0.1, 1e-9, 0.1, 0.1, nan, 1e-9}, initial);
+    ASSERT_TRUE(t.bracketed) << t.reason;
+    EXPECT_EQ(t.lo, 0.6);
+    EXPECT_EQ(t.hi, 2.0); // 1.0 has no finite loss
+    EXPECT_EQ(t.out_of_order, std::vector<double>{0.2});
+    EXPECT_EQ(t.excluded, std::vector<std::size_t>{4});
+}
+
+TEST(sweep_transition, refuses_repeated_axis_values_and_bad_thresholds) {
+    EXPECT_THROW((void)locate_transition({0.1, 0.1}, {1, 0}, {1, 1}), error);
+    EXPECT_THROW((void)locate_transition(ratios, initial, initial, 0.0), error);
+    EXPECT_THROW((void)locate_transition(ratios, initial, initial, 1.0), error);
+    EXPECT_THROW((void)locate_transition(ratios, {1.0}, initial), error);
+}
+
+// The swept key: the one parameter (dotted for nested objects) that differs, ignoring what
+// follows from it (num_parameters, train_count) and how the run went; more than one: refused
+// with the keys and the files named; --sweep-key names the key when others differ.
+TEST(sweep_key, finds_the_one_differing_key_and_refuses_more) {
+    using nlohmann::json;
+    const json a = {{"model", "linear"}, {"random", {{"train_size", 50}, {"input_dim", 10}}},
+                    {"lr", 1.0},         {"num_parameters", 10},
+                    {"train_count", 50}, {"wall_seconds", 1.5},
+                    {"seed", 1}};
+    json b = a;
+    b["random"]["train_size"] = 80;
+    b["train_count"] = 80;
+    b["wall_seconds"] = 2.5;
+    EXPECT_EQ(sweep_key({a, b}, {"a.h5", "b.h5"}), "random.train_size");
+    EXPECT_EQ(sweep_key({a, b}, {"a.h5", "b.h5"}, "random.train_size"), "random.train_size");
+    json c = b;
+    c["seed"] = 2;
+    EXPECT_EQ(differing_parameters({a, c}), (std::vector<std::string>{"random.train_size", "seed"}));
+    try {
+        (void)sweep_key({a, c}, {"a.h5", "c.h5"});
+        FAIL() << "two differing keys accepted";
+    } catch (const error& e) {
+        const std::string m = e.what();
+        EXPECT_NE(m.find("random.train_size, seed"), std::string::npos) << m;
+        EXPECT_NE(m.find("a.h5"), std::string::npos) << m;
+        EXPECT_EQ(m.find('\n'), std::string::npos);
+    }
+    EXPECT_THROW((void)sweep_key({a, c}, {"a.h5", "c.h5"}, "random.train_size"), error); // seed still differs
+    EXPECT_THROW((void)sweep_key({a, a}, {"a.h5", "a2.h5"}), error);                     // nothing swept
+    EXPECT_THROW((void)sweep_key({a}, {"a.h5"}), error);                                 // one record
+}
+
+namespace {
+
+/// A network record of a width sweep: fc, width h, P = 100 training samples, N = 10 h weights;
+/// the train loss decays from 0.5 to `final_loss` (last point), N_Delta/P ends at `unsat`.
+record width_record(int width, double final_loss, double unsat) {
+    record r = test::net_record(30, 3000, 0.0, 7);
+    r.parameters = {{"model", "fc"},
+                    {"dataset", "random"},
+                    {"loss", "hinge2"},
+                    {"width", width},
+                    {"depth", 2},
+                    {"lr", 0.1},
+                    {"batch", "all"},
+                    {"seed", 1},
+                    {"num_parameters", 10 * width},
+                    {"train_count", 100},
+                    {"wall_seconds", 0.1 * width},
+                    {"steps_done", 100000}};
+    auto& loss = r.observables["train_loss"];
+    for (std::size_t i = 0; i < loss.size(); ++i)
+        loss[i] = 0.5 * std::pow(final_loss / 0.5, static_cast<double>(i) / static_cast<double>(loss.size() - 1));
+    r.energy = loss;
+    r.observables["unsatisfied_fraction"] = std::vector<double>(loss.size(), unsat);
+    return r;
+}
+
+class sweep_app : public ::testing::Test {
+protected:
+    void SetUp() override {
+        m_dir = fs::temp_directory_path() / ("glassy_sweep_" + std::to_string(::getpid()) + "_" +
+                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(m_dir);
+        fs::create_directories(m_dir);
+    }
+    void TearDown() override {
+        if (!HasFailure()) fs::remove_all(m_dir);
+    }
+    // Writes records of widths 2, 4, 8, 16 (N/P = 0.2 .. 1.6): jammed up to 4, zero loss above.
+    std::string write_width_sweep() const {
+        std::string files;
+        for (const auto& [w, loss, unsat] :
+             {std::tuple{8, 1e-11, 0.0}, {2, 0.05, 0.3}, {16, 1e-12, 0.0}, {4, 0.01, 0.2}}) {
+            const fs::path f = m_dir / ("width=" + std::to_string(w) + ".h5");
+            write_record(width_record(w, loss, unsat), f);
+            files.append(" ").append(f.string());
+        }
+        return files;
+    }
+    // Runs aging_analysis with `args` (joined by spaces), stdout and stderr to out.txt, err.txt.
+    int run(std::initializer_list<std::string> args) const {
+        std::string cmd = GLASSY_AGING_ANALYSIS;
+        for (const auto& a : args) cmd.append(" ").append(a);
+        cmd.append(" > ").append((m_dir / "out.txt").string()).append(" 2> ").append((m_dir / "err.txt").string());
+        const int st = std::system(cmd.c_str());
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    }
+    fs::path m_dir;
+};
+
+} // namespace
+
+// sweep.csv: one row per record ordered by N/P, the documented columns; summary.json: the sweep
+// block with the key, the interval [0.4, 0.8] (widths 4 and 8) and N*/P = sqrt(0.32), and each
+// record's own summary; the same records analysed twice give the same table byte for byte.
+TEST_F(sweep_app, writes_the_table_and_locates_the_transition) {
+    const std::string files = write_width_sweep();
+    ASSERT_EQ(run({"--sweep --no-plots", files, "--out", (m_dir / "a").string()}), 0) << slurp(m_dir / "err.txt");
+    const std::string csv = slurp(m_dir / "a" / "sweep.csv");
+    std::istringstream in(csv);
+    std::string header, line;
+    std::getline(in, header);
+    EXPECT_EQ(header.rfind("value,num_parameters,train_count,n_over_p,steps_done,complete,converged,jammed,"
+                           "initial_train_loss,loss_threshold,train_loss,test_loss,train_accuracy,test_accuracy,"
+                           "unsatisfied_fraction,test_unsatisfied_fraction,t1,t2,collapse_below_t2,collapse_above_t2,"
+                           "plateau,diffusive_exponent,hessian_top",
+                           0),
+              0u)
+        << header;
+    std::vector<std::string> rows;
+    while (std::getline(in, line)) rows.push_back(line);
+    ASSERT_EQ(rows.size(), 4u);
+    EXPECT_EQ(rows[0].rfind("2,20,100,0.2,", 0), 0u) << rows[0];
+    EXPECT_EQ(rows[3].rfind("16,160,100,1.6,", 0), 0u) << rows[3];
+    EXPECT_NE(rows[3].find("\"width=16.h5\""), std::string::npos);
+
+    const auto j = nlohmann::json::parse(slurp(m_dir / "a" / "summary.json"));
+    const auto& sw = j.at("sweep");
+    EXPECT_EQ(sw.at("key"), "width");
+    EXPECT_EQ(sw.at("points"), 4);
+    EXPECT_EQ(sw.at("threshold").at("relative"), 1e-3);
+    const auto& t = sw.at("transition");
+    EXPECT_EQ(t.at("axis"), "N/P");
+    ASSERT_TRUE(t.at("bracketed").get<bool>());
+    EXPECT_NEAR(t.at("interval")[0].get<double>(), 0.4, 1e-15);
+    EXPECT_NEAR(t.at("interval")[1].get<double>(), 0.8, 1e-15);
+    EXPECT_NEAR(t.at("n_star_over_p").get<double>(), std::sqrt(0.32), 1e-14);
+    EXPECT_NEAR(t.at("last_jammed").at("unsatisfied_fraction").get<double>(), 0.2, 1e-15);
+    EXPECT_EQ(t.at("first_unjammed").at("unsatisfied_fraction"), 0.0);
+    EXPECT_TRUE(t.at("monotone").get<bool>());
+    ASSERT_EQ(j.at("runs").size(), 4u);
+    EXPECT_TRUE(j.at("runs")[0].at("summary").contains("diffusive_exponent"));
+
+    ASSERT_EQ(run({"--sweep --no-plots", files, "--out", (m_dir / "b").string()}), 0);
+    EXPECT_EQ(slurp(m_dir / "b" / "sweep.csv"), csv);
+}
+
+// Records that differ in two parameters are refused in one line naming both keys; so are a
+// repeated value, a non-network record and --sweep-threshold outside (0, 1).
+TEST_F(sweep_app, refuses_mismatched_records_in_one_line) {
+    const std::string files = write_width_sweep();
+    record other = width_record(32, 1e-12, 0.0);
+    other.parameters["lr"] = 0.2;
+    write_record(other, m_dir / "lr.h5");
+    EXPECT_EQ(run({"--sweep --no-plots", files, (m_dir / "lr.h5").string(), "--out", (m_dir / "x").string()}), 1);
+    const std::string err = slurp(m_dir / "err.txt");
+    EXPECT_NE(err.find("aging_analysis: error: the records differ in more than one parameter: lr, width"),
+              std::string::npos)
+        << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1);
+    EXPECT_FALSE(fs::exists(m_dir / "x" / "sweep.csv"));
+
+    record twice = width_record(8, 1e-12, 0.0);
+    twice.parameters["seed"] = 1;
+    write_record(twice, m_dir / "again.h5");
+    EXPECT_EQ(run({"--sweep", files, (m_dir / "again.h5").string(), "--out", (m_dir / "y").string()}), 1);
+    EXPECT_NE(slurp(m_dir / "err.txt").find("width = 8 twice"), std::string::npos) << slurp(m_dir / "err.txt");
+    write_record(test::pspin_record([](double, double t) { return t; }, {10}, {1, 2}, 100), m_dir / "p.h5");
+    EXPECT_EQ(
+        run({"--sweep", (m_dir / "p.h5").string(), (m_dir / "width=2.h5").string(), "--out", (m_dir / "z").string()}),
+        1);
+    EXPECT_EQ(run({"--sweep --sweep-threshold 1", files, "--out", (m_dir / "w").string()}), 1);
+    EXPECT_NE(slurp(m_dir / "err.txt").find("--sweep-threshold must be in (0, 1)"), std::string::npos);
+    EXPECT_EQ(run({"--sweep-key width", files, "--out", (m_dir / "v").string()}), 1); // without --sweep
+}
