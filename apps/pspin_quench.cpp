@@ -94,9 +94,13 @@ ck_parameters ck_from_flags(const CLI::App& app, const cli_values& v, const std:
                       "with --method ck (no finite-N Hessian at N = infinity)");
     app::refuse_given(app, finite_n_only_flags(v),
                       "with --method ck (N = infinity, deterministic, waiting times 10^(k/4))");
-    if (saved)
+    if (saved) {
         if (const std::string flag = app::first_given(app, v.ck_flags->flags()); !flag.empty())
             throw parameter_error("leave physics flags out when resuming a CK checkpoint (" + flag + " given)");
+        if (const std::string method = v.physics->text("--method"); app.count("--method") > 0 && method != "ck")
+            throw parameter_error("checkpoint " + v.output.resume + " is from a --method ck run, not --method " +
+                                  method + "; leave --method out when resuming");
+    }
     ck_parameters ck = saved ? ck_parameters_from_checkpoint(*saved) : ck_given(app, v);
     ck.threads = v.threads;
     validate(ck);

@@ -205,3 +205,21 @@ TEST(pspin_resume, every_ck_flag_is_refused_with_a_ck_checkpoint) {
     // --mix --p --T --T0 --tmax --scheme --dt --grid --per-decade (docs/cli.md).
     EXPECT_EQ(refused, 9u);
 }
+
+// A CK checkpoint resumed with a finite-N --method would otherwise continue the CK run silently.
+TEST(pspin_resume, a_ck_checkpoint_with_a_finite_n_method_is_refused) {
+    const auto ckpt = scratch() / "ck_kind_method.ckpt";
+    glassy::checkpoint c;
+    c.tool = "pspin_quench";
+    c.strings["kind"] = "ck";
+    glassy::write_checkpoint(c, ckpt);
+    for (const std::string method : {"langevin", "heun", "metropolis"}) {
+        const auto out = scratch() / "never_method.h5";
+        const auto r = run_command(exe + " --resume " + ckpt.string() + " --method " + method +
+                                   " --threads 2 --quiet --out " + out.string());
+        EXPECT_EQ(r.status, 1) << method << ": " << r.output;
+        EXPECT_EQ(glassy::test::count_lines(r.output), 1) << method << ": " << r.output;
+        EXPECT_NE(r.output.find("is from a --method ck run, not --method " + method), std::string::npos) << r.output;
+        EXPECT_FALSE(fs::exists(out)) << method;
+    }
+}
