@@ -118,6 +118,10 @@ void BM_HessianMeasurement(benchmark::State& state, model_kind kind) {
     state.counters["top1"] = m.top.front();
     state.counters["top20"] = m.top.back();
     state.counters["trace"] = m.trace;
+    state.counters["trace_err"] = m.trace_err;
+    state.counters["products_top"] = static_cast<double>(m.products.top);
+    state.counters["products_trace"] = static_cast<double>(m.products.trace);
+    state.counters["products_slq"] = static_cast<double>(m.products.slq);
     state.counters["threads"] = torch::get_num_threads();
 }
 

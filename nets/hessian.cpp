@@ -136,7 +136,8 @@ Eigen::MatrixXd loss_hessian::dense() const {
     return dense_of([this](const double* x, double* y) { product(x, y); }, m_size);
 }
 
-gauss_quadrature lanczos_quadrature(const linear_operator& a, std::int64_t n, Eigen::VectorXd v0, std::int64_t steps) {
+gauss_quadrature lanczos_quadrature(const linear_operator& a, std::int64_t n, Eigen::VectorXd v0, std::int64_t steps,
+                                    std::int64_t top_ritz, Eigen::VectorXd* top_ritz_sum) {
     if (steps < 1 || n < 1 || v0.size() != n) throw parameter_error("lanczos_quadrature: bad sizes");
     const double norm = v0.norm();
     if (!(norm > 0.0)) throw parameter_error("lanczos_quadrature: zero start vector");
@@ -166,29 +167,74 @@ gauss_quadrature lanczos_quadrature(const linear_operator& a, std::int64_t n, Ei
     gauss_quadrature q;
     q.nodes.assign(es.eigenvalues().data(), es.eigenvalues().data() + m);
     for (Eigen::Index j = 0; j < m; ++j) q.weights.push_back(es.eigenvectors()(0, j) * es.eigenvectors()(0, j));
+    if (top_ritz_sum != nullptr) { // sum of the unit Ritz vectors V s_j of the largest Ritz values
+        const Eigen::Index r = std::min<Eigen::Index>(top_ritz, m);
+        *top_ritz_sum = basis.leftCols(m) * es.eigenvectors().rightCols(r).rowwise().sum();
+    }
     return q;
 }
 
-std::vector<double> top_eigenvalues(const linear_operator& a, std::int64_t n, std::int64_t k, double tol) {
+eigenpairs top_eigenpairs(const linear_operator& a, std::int64_t n, std::int64_t k, double tol,
+                          const Eigen::VectorXd* start) {
     if (k < 1 || k > n) throw parameter_error("top_eigenvalues: k must lie in 1..n");
-    std::vector<double> top;
+    eigenpairs top;
     if (k >= n - 1) {
-        const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(dense_of(a, n), Eigen::EigenvaluesOnly);
-        for (std::int64_t j = 0; j < k; ++j) top.push_back(es.eigenvalues()[n - 1 - j]);
+        const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(dense_of(a, n), Eigen::ComputeEigenvectors);
+        top.vectors.resize(n, k);
+        for (std::int64_t j = 0; j < k; ++j) {
+            top.values.push_back(es.eigenvalues()[n - 1 - j]);
+            top.vectors.col(j) = es.eigenvectors().col(n - 1 - j);
+        }
+        top.products = n;
         return top;
     }
-    spectra_operator op{&a, n};
+    std::int64_t products = 0;
+    const linear_operator counted = [&](const double* x, double* y) {
+        ++products;
+        a(x, y);
+    };
+    spectra_operator op{&counted, n};
     const std::int64_t ncv = std::min(n, std::max(2 * k + 1, k + 20));
     Spectra::SymEigsSolver<spectra_operator> eigs(op, k, ncv);
-    eigs.init();
+    if (start != nullptr && start->size() == n && start->norm() > 0.0) eigs.init(start->data());
+    else eigs.init();
     eigs.compute(Spectra::SortRule::LargestAlge, 200, tol, Spectra::SortRule::LargestAlge);
     const Eigen::VectorXd values = eigs.eigenvalues(); // the converged ones, largest first
-    top.assign(values.data(), values.data() + values.size());
-    top.resize(static_cast<std::size_t>(k), nan_v);
+    top.values.assign(values.data(), values.data() + values.size());
+    top.values.resize(static_cast<std::size_t>(k), nan_v);
+    top.vectors = eigs.eigenvectors();
+    top.products = products;
     return top;
 }
 
-trace_estimate hutchinson_trace(const linear_operator& a, std::int64_t n, std::int64_t vectors, std::uint64_t seed) {
+double deflated_trace_sample(const Eigen::VectorXd& z, double z_a_z, const eigenpairs* deflation) {
+    if (deflation == nullptr) return z_a_z;
+    double s = z_a_z;
+    for (Eigen::Index j = 0; j < deflation->vectors.cols(); ++j) {
+        const double c = deflation->vectors.col(j).dot(z);
+        s -= deflation->values[static_cast<std::size_t>(j)] * c * c;
+    }
+    return s;
+}
+
+trace_estimate trace_from_samples(const std::vector<double>& samples, const eigenpairs* deflation) {
+    if (samples.empty()) throw parameter_error("trace_from_samples: no samples");
+    const auto count = static_cast<double>(samples.size());
+    double mean = 0.0;
+    for (const double s : samples) mean += s;
+    mean /= count;
+    double var = 0.0;
+    for (const double s : samples) var += (s - mean) * (s - mean);
+    const double err = samples.size() > 1 ? std::sqrt(var / (count - 1) / count) : nan_v;
+    double offset = 0.0;
+    if (deflation != nullptr)
+        for (Eigen::Index j = 0; j < deflation->vectors.cols(); ++j)
+            offset += deflation->values[static_cast<std::size_t>(j)];
+    return {offset + mean, err};
+}
+
+trace_estimate hutchinson_trace(const linear_operator& a, std::int64_t n, std::int64_t vectors, std::uint64_t seed,
+                                const eigenpairs* deflation) {
     if (vectors < 1 || n < 1) throw parameter_error("hutchinson_trace: vectors and n must be >= 1");
     std::mt19937_64 rng(seed);
     std::vector<double> samples;
@@ -196,16 +242,9 @@ trace_estimate hutchinson_trace(const linear_operator& a, std::int64_t n, std::i
     for (std::int64_t i = 0; i < vectors; ++i) {
         const Eigen::VectorXd z = rademacher(n, rng);
         a(z.data(), y.data());
-        samples.push_back(z.dot(y));
+        samples.push_back(deflated_trace_sample(z, z.dot(y), deflation));
     }
-    double mean = 0.0;
-    for (const double s : samples) mean += s;
-    mean /= static_cast<double>(vectors);
-    double var = 0.0;
-    for (const double s : samples) var += (s - mean) * (s - mean);
-    const double err =
-        vectors > 1 ? std::sqrt(var / static_cast<double>(vectors - 1) / static_cast<double>(vectors)) : nan_v;
-    return {mean, err};
+    return trace_from_samples(samples, deflation);
 }
 
 spectral_fractions fractions(const std::vector<gauss_quadrature>& q, double top, double epsilon) {
@@ -249,18 +288,39 @@ hessian_measurement measure_hessian(const network_system& sys, const std::vector
         throw parameter_error("--hessian-top " + std::to_string(s.top) + " must lie in 1..M = " + std::to_string(n));
     const linear_operator op = [&h](const double* x, double* y) { h.product(x, y); };
     hessian_measurement m;
-    // Spectra's tolerance: relative Ritz residual; float32 products carry ~1e-7 relative rounding.
-    m.top = top_eigenvalues(op, n, s.top, sys.options().dtype == torch::kFloat64 ? 1e-10 : 1e-6);
     // Streams fixed by (seed, step): a measurement draws from no generator of the training.
     const auto u = static_cast<std::uint64_t>(step);
     std::seed_seq seq{static_cast<std::uint32_t>(s.seed), static_cast<std::uint32_t>(s.seed >> 32),
                       static_cast<std::uint32_t>(u), static_cast<std::uint32_t>(u >> 32), 0x48657373u};
     std::mt19937_64 rng(seq);
-    const trace_estimate tr = hutchinson_trace(op, n, s.trace_vectors, rng());
+    std::vector<Eigen::VectorXd> starts;
+    Eigen::VectorXd warm; // Spectra's start: the top Ritz vectors of the first SLQ run, summed
+    for (std::int64_t v = 0; v < s.slq_vectors; ++v) {
+        starts.push_back(rademacher(n, rng));
+        m.quadrature.push_back(lanczos_quadrature(op, n, starts.back(), s.slq_steps, s.top, v == 0 ? &warm : nullptr));
+        m.products.slq += static_cast<std::int64_t>(m.quadrature.back().nodes.size());
+    }
+    // Spectra's tolerance: relative Ritz residual; float32 products carry ~1e-7 relative rounding.
+    const eigenpairs top = top_eigenpairs(op, n, s.top, sys.options().dtype == torch::kFloat64 ? 1e-10 : 1e-6, &warm);
+    m.top = top.values;
+    m.products.top = top.products;
+    std::vector<double> trace_samples;
+    for (std::size_t v = 0; v < starts.size(); ++v) { // z^T H z = n v^T H v = n alpha_0 = n (quadrature's mean)
+        const gauss_quadrature& q = m.quadrature[v];
+        double alpha0 = 0.0;
+        for (std::size_t j = 0; j < q.nodes.size(); ++j) alpha0 += q.weights[j] * q.nodes[j];
+        trace_samples.push_back(deflated_trace_sample(starts[v], static_cast<double>(n) * alpha0, &top));
+    }
+    Eigen::VectorXd y(n);
+    for (std::int64_t i = s.slq_vectors; i < s.trace_vectors; ++i) {
+        const Eigen::VectorXd z = rademacher(n, rng);
+        op(z.data(), y.data());
+        ++m.products.trace;
+        trace_samples.push_back(deflated_trace_sample(z, z.dot(y), &top));
+    }
+    const trace_estimate tr = trace_from_samples(trace_samples, &top);
     m.trace = tr.trace;
     m.trace_err = tr.error;
-    for (std::int64_t v = 0; v < s.slq_vectors; ++v)
-        m.quadrature.push_back(lanczos_quadrature(op, n, rademacher(n, rng), s.slq_steps));
     m.fractions = fractions(m.quadrature, m.top.front(), s.flat_epsilon);
     return m;
 }

@@ -83,29 +83,55 @@ using linear_operator = std::function<void(const double* x, double* y)>;
 /// stays orthonormal to rounding, so no ghost copies of converged eigenvalues appear), then the Gauss
 /// quadrature of T (Golub & Welsch 1969: eigen-decomposition of the tridiagonal T by Eigen's
 /// SelfAdjointEigenSolver). Stops early when the Krylov space is invariant (beta <= 1e-12 |T|), so
-/// it may return fewer than `steps` nodes. Memory: n x steps doubles for the basis. Throws
-/// parameter_error for steps < 1, n < 1 or a zero v0.
+/// it may return fewer than `steps` nodes. With `top_ritz_sum`, also stores there the sum of the
+/// unit Ritz vectors of the min(top_ritz, nodes) largest Ritz values (a start vector for
+/// top_eigenpairs). Memory: n x steps doubles for the basis. Throws parameter_error for steps < 1,
+/// n < 1 or a zero v0.
 [[nodiscard]] gauss_quadrature lanczos_quadrature(const linear_operator& a, std::int64_t n, Eigen::VectorXd v0,
-                                                  std::int64_t steps);
+                                                  std::int64_t steps, std::int64_t top_ritz = 0,
+                                                  Eigen::VectorXd* top_ritz_sum = nullptr);
 
-/// The `k` largest eigenvalues of the symmetric operator `a` (size n), largest first, by Spectra's
+/// The k largest eigenpairs of a symmetric operator (top_eigenpairs).
+struct eigenpairs {
+    std::vector<double> values; ///< [k] largest first; NaN: not converged (the converged ones come first)
+    Eigen::MatrixXd vectors;    ///< [n, c] unit Ritz vectors of the c <= k converged values, column j for values[j]
+    std::int64_t products = 0;  ///< applications of the operator used
+};
+
+/// The `k` largest eigenpairs of the symmetric operator `a` (size n), largest first, by Spectra's
 /// SymEigsSolver (selection LargestAlge, ncv = min(n, max(2k + 1, k + 20)) Lanczos vectors, at most
 /// 200 restarts, relative tolerance `tol` on the Ritz residuals; start vector: Spectra's fixed
-/// pseudo-random one). Eigenvalues that did not converge are NaN. For k >= n - 1 (Spectra needs
-/// k < n) the dense matrix is built column by column and diagonalised. Throws parameter_error unless
-/// 1 <= k <= n.
-[[nodiscard]] std::vector<double> top_eigenvalues(const linear_operator& a, std::int64_t n, std::int64_t k,
-                                                  double tol = 1e-6);
+/// pseudo-random one, or `start` when given and non-zero). Eigenvalues that did not converge are
+/// NaN. For k >= n - 1 (Spectra needs k < n) the dense matrix is built column by column and
+/// diagonalised. Throws parameter_error unless 1 <= k <= n.
+/// A start near the top-k invariant subspace (the sum of a Lanczos run's top Ritz vectors,
+/// lanczos_quadrature) saves restarts: Spectra's first ncv-step factorisation then holds it.
+[[nodiscard]] eigenpairs top_eigenpairs(const linear_operator& a, std::int64_t n, std::int64_t k, double tol = 1e-6,
+                                        const Eigen::VectorXd* start = nullptr);
 
-/// Hutchinson's estimate of tr A: the mean of z^T A z over `vectors` Rademacher vectors z, with its
-/// standard error (sample standard deviation / sqrt(vectors); NaN for one vector).
+/// Hutchinson's estimate of tr A over Rademacher vectors z_i, with its standard error (sample
+/// standard deviation / sqrt(count); NaN for one vector).
 struct trace_estimate {
     double trace = 0.0;
     double error = 0.0;
 };
-/// Throws parameter_error for vectors < 1.
+
+/// One sample of Hutchinson's estimator deflated by eigenpairs (theta_j, u_j) of A (the control
+/// variate of Hutch++; Meyer, Musco, Musco & Woodruff, SOSA 2021):
+///   s(z) = z^T A z - sum_j theta_j (u_j . z)^2,   E[s] = tr A - sum_j theta_j |u_j|^2,
+/// so sum_j theta_j + mean s is unbiased for ANY unit u_j, and its variance per vector is that of
+/// A' = A - sum_j theta_j u_j u_j^T, 2 (|A'|_F^2 - sum_i A'_ii^2): accurate pairs remove the
+/// outliers' theta_j^2 from |A|_F^2. `z_a_z` is z^T A z; without pairs s = z^T A z (plain Hutchinson).
+[[nodiscard]] double deflated_trace_sample(const Eigen::VectorXd& z, double z_a_z, const eigenpairs* deflation);
+
+/// sum_j theta_j (the converged values of `deflation`; 0 without) + the mean of `samples`, with the
+/// standard error of that mean. Throws parameter_error for no samples.
+[[nodiscard]] trace_estimate trace_from_samples(const std::vector<double>& samples, const eigenpairs* deflation);
+
+/// Hutchinson's estimate of tr A from `vectors` Rademacher vectors (mt19937_64 seeded by `seed`),
+/// deflated by `deflation` when given (deflated_trace_sample). Throws parameter_error for vectors < 1.
 [[nodiscard]] trace_estimate hutchinson_trace(const linear_operator& a, std::int64_t n, std::int64_t vectors,
-                                              std::uint64_t seed);
+                                              std::uint64_t seed, const eigenpairs* deflation = nullptr);
 
 /// Fractions of the spectrum read from SLQ quadratures (the mean over starts of the weights):
 /// negative = weight of nodes below -epsilon * scale, flat = weight of nodes with |theta| <=
@@ -126,26 +152,38 @@ struct spectral_fractions {
 
 /// Settings of one Hessian measurement of a network (docs/nets.md, "Hessian spectra").
 struct hessian_settings {
-    std::int64_t top = 20;            ///< k, eigenvalues by Spectra
-    double flat_epsilon = 1e-3;       ///< epsilon of the flat band |lambda| <= epsilon max|lambda|
-    std::int64_t trace_vectors = 100; ///< Hutchinson's Rademacher vectors
-    std::int64_t slq_steps = 80;      ///< m, Lanczos steps per SLQ start
-    std::int64_t slq_vectors = 4;     ///< n_v, SLQ starts
-    std::uint64_t seed = 1;           ///< of the Rademacher vectors (with the step)
+    std::int64_t top = 20;           ///< k, eigenvalues by Spectra
+    double flat_epsilon = 1e-3;      ///< epsilon of the flat band |lambda| <= epsilon max|lambda|
+    std::int64_t trace_vectors = 20; ///< Hutchinson's Rademacher vectors, the SLQ starts first (shared)
+    std::int64_t slq_steps = 80;     ///< m, Lanczos steps per SLQ start
+    std::int64_t slq_vectors = 2;    ///< n_v, SLQ starts
+    std::uint64_t seed = 1;          ///< of the Rademacher vectors (with the step)
+};
+
+/// Hessian-vector products spent by each part of a measurement (not recorded; benchmarks).
+struct product_counts {
+    std::int64_t top = 0;   ///< Spectra's top k
+    std::int64_t trace = 0; ///< Hutchinson vectors beyond the SLQ starts
+    std::int64_t slq = 0;   ///< SLQ Lanczos steps
 };
 
 /// One Hessian measurement.
 struct hessian_measurement {
     std::vector<double> top;                  ///< [k] largest first (NaN: not converged)
-    double trace = 0.0;                       ///< Hutchinson
+    double trace = 0.0;                       ///< Hutchinson, deflated by the top pairs
     double trace_err = 0.0;                   ///< its standard error
     spectral_fractions fractions;             ///< from the SLQ quadratures
     std::vector<gauss_quadrature> quadrature; ///< [n_v] SLQ nodes and weights
+    product_counts products;                  ///< the cost, in Hessian-vector products
 };
 
-/// Measures the Hessian of the mean training loss on `samples` (loss_hessian) with `settings`;
-/// `step` selects the random streams (seed, step), so equal inputs give equal results. Throws
-/// parameter_error when settings.top is outside 1..M or a count is < 1.
+/// Measures the Hessian of the mean training loss on `samples` (loss_hessian) with `settings`:
+/// SLQ from n_v Rademacher starts; the top k pairs by Spectra, started from the sum of the first
+/// SLQ run's top k Ritz vectors; the trace by Hutchinson deflated by
+/// the top pairs (deflated_trace_sample) over max(trace_vectors, n_v) Rademacher vectors, of which
+/// the n_v SLQ starts are the first (their z^T H z is M alpha_0 of their Lanczos run: no product of
+/// their own). `step` selects the random streams (seed, step), so equal inputs give equal results.
+/// Throws parameter_error when settings.top is outside 1..M or a count is < 1.
 [[nodiscard]] hessian_measurement measure_hessian(const network_system& sys, const std::vector<std::int64_t>& samples,
                                                   const hessian_settings& settings, std::int64_t step);
 

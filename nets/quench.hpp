@@ -87,12 +87,12 @@ struct quench_options {
     /// Hessian spectra at each t_w (nets/hessian.hpp, docs/nets.md "Hessian spectra"); the hessian_*
     /// and flat_epsilon options are written to JSON only when this is on.
     bool hessian = false;
-    std::int64_t hessian_top = 20;            ///< k largest eigenvalues (1..M)
-    std::int64_t hessian_samples = 1024;      ///< S training samples of the Hessian's loss (1..train size)
-    double flat_epsilon = 1e-3;               ///< flat band |lambda| <= epsilon max|lambda| (> 0)
-    std::int64_t hessian_trace_vectors = 100; ///< Hutchinson's Rademacher vectors (no flag)
-    std::int64_t hessian_slq_steps = 80;      ///< SLQ Lanczos steps m (no flag)
-    std::int64_t hessian_slq_vectors = 4;     ///< SLQ starts n_v (no flag)
+    std::int64_t hessian_top = 20;           ///< k largest eigenvalues (1..M)
+    std::int64_t hessian_samples = 1024;     ///< S training samples of the Hessian's loss (1..train size)
+    double flat_epsilon = 1e-3;              ///< flat band |lambda| <= epsilon max|lambda| (> 0)
+    std::int64_t hessian_trace_vectors = 20; ///< Hutchinson's Rademacher vectors, SLQ starts included (no flag)
+    std::int64_t hessian_slq_steps = 80;     ///< SLQ Lanczos steps m (no flag)
+    std::int64_t hessian_slq_vectors = 2;    ///< SLQ starts n_v (no flag)
 };
 
 /// The loss a model is trained on by default: mse_one_hot for toy, nll_log_softmax otherwise.

@@ -107,13 +107,13 @@ def main():
 
     t1 = time.perf_counter()
     samples = []
-    for _ in range(100):  # Hutchinson, as glassy: 100 Rademacher vectors
+    for _ in range(100):  # Hutchinson, plain: 100 Rademacher vectors (PyHessian's trace(maxIter=100))
         v = [torch.randint(0, 2, q.shape, generator=gen).float() * 2 - 1 for q in params]
         samples.append(dot(hvp(v), v))
     t_trace = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    for _ in range(4):  # SLQ, as glassy: 4 starts x 80 Lanczos steps, full reorthogonalisation
+    for _ in range(4):  # SLQ: 4 starts x 80 Lanczos steps, full reorthogonalisation (glassy's former default)
         basis = [normalised([torch.randint(0, 2, q.shape, generator=gen).float() * 2 - 1 for q in params])]
         alpha, beta = [], []
         for j in range(80):

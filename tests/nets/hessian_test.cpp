@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <numbers>
 #include <numeric>
 #include <random>
 
@@ -101,12 +102,28 @@ struct exact_spectrum {
 TEST(hessian, spectra_top_k_matches_the_dense_eigendecomposition) {
     const exact_spectrum& e = exact_spectrum::get();
     const auto n = e.h.size();
-    const std::vector<double> top = top_eigenvalues(e.op, n, 20, 1e-10);
+    const eigenpairs pairs = top_eigenpairs(e.op, n, 20, 1e-10);
+    const std::vector<double>& top = pairs.values;
     ASSERT_EQ(top.size(), 20u);
     for (std::size_t j = 0; j < top.size(); ++j) {
         const double exact = e.eigenvalues[n - 1 - static_cast<Eigen::Index>(j)];
         EXPECT_NEAR(top[j], exact, 1e-6 * std::abs(exact)) << "eigenvalue " << j;
     }
+    // Started from the top Ritz vectors of one SLQ run (as measure_hessian does): the same values
+    // in fewer products.
+    Eigen::VectorXd start;
+    Eigen::VectorXd z(n);
+    std::mt19937_64 rng(3);
+    for (Eigen::Index i = 0; i < n; ++i) z[i] = (rng() >> 63) != 0 ? 1.0 : -1.0;
+    (void)lanczos_quadrature(e.op, n, z, hessian_settings{}.slq_steps, 20, &start);
+    const eigenpairs warm = top_eigenpairs(e.op, n, 20, 1e-10, &start);
+    for (std::size_t j = 0; j < top.size(); ++j) {
+        const double exact = e.eigenvalues[n - 1 - static_cast<Eigen::Index>(j)];
+        EXPECT_NEAR(warm.values[j], exact, 1e-6 * std::abs(exact)) << "eigenvalue " << j << ", warm start";
+    }
+    std::printf("Spectra top 20: %lld products from its own start, %lld from the SLQ Ritz vectors\n",
+                static_cast<long long>(pairs.products), static_cast<long long>(warm.products));
+    EXPECT_LT(warm.products, pairs.products);
     // The products are symmetric to rounding (the raw columns, before symmetrisation).
     EXPECT_LT((e.raw - e.raw.transpose()).norm(), 1e-10 * e.raw.norm());
 }
@@ -123,6 +140,27 @@ TEST(hessian, hutchinson_trace_is_within_four_standard_errors) {
     const double theory = std::sqrt(var / 100.0);
     EXPECT_GT(t.error, 0.5 * theory);
     EXPECT_LT(t.error, 2.0 * theory);
+}
+
+TEST(hessian, deflated_trace_is_within_four_standard_errors_and_tighter) {
+    const exact_spectrum& e = exact_spectrum::get();
+    const double exact = e.dense.trace();
+    const eigenpairs top = top_eigenpairs(e.op, e.h.size(), 20, 1e-10);
+    ASSERT_EQ(top.vectors.cols(), 20);
+    const trace_estimate plain = hutchinson_trace(e.op, e.h.size(), 100, 42);
+    const trace_estimate t = hutchinson_trace(e.op, e.h.size(), 100, 42, &top);
+    EXPECT_LT(std::abs(t.trace - exact), 4 * t.error) << "exact " << exact << ", estimate " << t.trace;
+    // Its standard error against the theory for A' = H - sum_j theta_j u_j u_j^T (factor 2), and
+    // below the plain estimator's on the same vectors (the outliers' theta_j^2 leave |A|_F^2).
+    Eigen::MatrixXd deflated = e.dense;
+    for (Eigen::Index j = 0; j < 20; ++j)
+        deflated -= top.values[static_cast<std::size_t>(j)] * top.vectors.col(j) * top.vectors.col(j).transpose();
+    const double theory = std::sqrt(2 * (deflated.squaredNorm() - deflated.diagonal().squaredNorm()) / 100.0);
+    EXPECT_GT(t.error, 0.5 * theory);
+    EXPECT_LT(t.error, 2.0 * theory);
+    std::printf("trace standard error: plain %.4g, deflated by the top 20 %.4g (theory %.4g)\n", plain.error, t.error,
+                theory);
+    EXPECT_LT(t.error, plain.error);
 }
 
 /// sup_x |F_a(x) - F_b(x)| of two discrete distributions (points with weights summing to 1).
@@ -155,41 +193,85 @@ std::vector<gauss_quadrature> slq(const exact_spectrum& e, int starts, std::int6
     return q;
 }
 
-double ks_of(const exact_spectrum& e, const std::vector<gauss_quadrature>& q) {
+/// The SLQ distribution (the mean of the quadratures) and the exact spectrum as weighted points.
+std::pair<std::vector<std::pair<double, double>>, std::vector<std::pair<double, double>>>
+distributions(const exact_spectrum& e, const std::vector<gauss_quadrature>& q) {
     std::vector<std::pair<double, double>> a, b;
     for (const auto& quad : q)
         for (std::size_t j = 0; j < quad.nodes.size(); ++j)
             a.emplace_back(quad.nodes[j], quad.weights[j] / static_cast<double>(q.size()));
     for (Eigen::Index i = 0; i < e.eigenvalues.size(); ++i)
         b.emplace_back(e.eigenvalues[i], 1.0 / static_cast<double>(e.eigenvalues.size()));
-    return kolmogorov_smirnov(a, b);
+    return {a, b};
 }
 
-// The Gauss quadrature's distribution function can be off by the weight of one node wherever the
-// spectrum piles up within a node spacing (Chebyshev-Markov-Stieltjes inequalities): this network's
-// spectrum has about a third of its weight within 1e-3 max|lambda| of 0, which m = 80 nodes over
-// the whole range cannot resolve (KS ~ 0.26, printed). The distribution converges as m grows: at
-// m = 300 (of M = 715) it is within 0.05, and the KS distance falls with m.
+double ks_of(const exact_spectrum& e, const std::vector<gauss_quadrature>& q) {
+    auto [a, b] = distributions(e, q);
+    return kolmogorov_smirnov(std::move(a), std::move(b));
+}
+
+/// sup_x |F_a * N(0, sigma^2) - F_b * N(0, sigma^2)|: both distribution functions smoothed by the
+/// record's Gaussian (hessian_series::write), on 20001 points spanning both +- 6 sigma. The grid
+/// misses the sup by at most max density x spacing <= (1 / (sigma sqrt(2 pi))) x spacing < 0.002.
+double smoothed_ks(const exact_spectrum& e, const std::vector<gauss_quadrature>& q, double sigma) {
+    const auto [a, b] = distributions(e, q);
+    const double lo = e.eigenvalues[0] - 6 * sigma, hi = e.eigenvalues[e.eigenvalues.size() - 1] + 6 * sigma;
+    const auto cdf = [sigma](const std::vector<std::pair<double, double>>& pts, double x) {
+        double f = 0;
+        for (const auto& [p, w] : pts) f += w * 0.5 * std::erfc((p - x) / (sigma * std::numbers::sqrt2));
+        return f;
+    };
+    double d = 0;
+    for (int g = 0; g <= 20000; ++g) {
+        const double x = lo + (hi - lo) * g / 20000.0;
+        d = std::max(d, std::abs(cdf(a, x) - cdf(b, x)));
+    }
+    return d;
+}
+
+// What SLQ resolves. An m-node Gauss quadrature's distribution function can be off by up to the
+// weight of a node wherever the spectrum piles up within a node spacing (Chebyshev-Markov-Stieltjes
+// inequalities); the spacing is ~ pi (lambda_max - lambda_min) / (2m) inside the spectrum for ANY
+// number of starts. This network's spectrum has 57 % of its weight within 1e-2 max|lambda| of 0, so
+// the step-function KS distance needs m comparable to M (0.036 at m = 300 of M = 715: asserted below
+// as the convergence check), which no affordable m reaches at M = 38,390. At the resolution the
+// estimator and the record have — the Gaussian smoothing of /hessian/density, sigma = range / 100 —
+// the default settings meet 0.05: that is the accuracy statement asserted at the defaults.
 TEST(hessian, slq_distribution_is_within_ks_005_of_the_exact_spectrum) {
     const exact_spectrum& e = exact_spectrum::get();
     const auto n = e.h.size();
-    const double ks80 = ks_of(e, slq(e, 4, 80)), ks150 = ks_of(e, slq(e, 4, 150));
+    const hessian_settings defaults;
+    const std::vector<gauss_quadrature> d = slq(e, static_cast<int>(defaults.slq_vectors), defaults.slq_steps);
+    double lo = e.eigenvalues[n - 1], hi = lo; // the record's grid: every node and the top eigenvalue
+    for (const auto& quad : d)
+        for (const double x : quad.nodes) {
+            lo = std::min(lo, x);
+            hi = std::max(hi, x);
+        }
+    const double sigma = (hi - lo) / 100.0;
+    const double smoothed = smoothed_ks(e, d, sigma), step_default = ks_of(e, d);
     const std::vector<gauss_quadrature> q = slq(e, 4, 300);
-    const double ks300 = ks_of(e, q);
-    std::printf("SLQ Kolmogorov-Smirnov distance, 4 starts: m = 80: %.3f, 150: %.3f, 300: %.3f\n", ks80, ks150, ks300);
-    EXPECT_LT(ks300, 0.05);
-    EXPECT_LT(ks300, ks80);
+    const double step300 = ks_of(e, q);
+    std::printf("SLQ Kolmogorov-Smirnov distance: defaults (%lld starts x %lld steps) smoothed by sigma = range/100: "
+                "%.3f, step functions: %.3f; 4 starts x 300 steps, step functions: %.3f\n",
+                static_cast<long long>(defaults.slq_vectors), static_cast<long long>(defaults.slq_steps), smoothed,
+                step_default, step300);
+    EXPECT_LT(smoothed, 0.05);
+    EXPECT_LT(step300, 0.05);
+    EXPECT_LT(step300, step_default);
     // The fractions read from it against the exact counts (same band, from the exact max|lambda|).
     const double scale = std::max(std::abs(e.eigenvalues[0]), std::abs(e.eigenvalues[n - 1]));
     const spectral_fractions f = fractions(q, e.eigenvalues[n - 1], 1e-3);
+    const spectral_fractions fd = fractions(d, e.eigenvalues[n - 1], 1e-3);
     EXPECT_NEAR(f.scale, scale, 1e-6 * scale); // the extreme Ritz values converge first
     double negative = 0, flat = 0;
     for (Eigen::Index i = 0; i < n; ++i) {
         negative += e.eigenvalues[i] < -1e-3 * scale;
         flat += std::abs(e.eigenvalues[i]) <= 1e-3 * scale;
     }
-    std::printf("fractions: negative %.3f (exact %.3f), flat %.3f (exact %.3f)\n", f.negative,
-                negative / static_cast<double>(n), f.flat, flat / static_cast<double>(n));
+    std::printf("fractions: negative %.3f (defaults %.3f, exact %.3f), flat %.3f (defaults %.3f, exact %.3f)\n",
+                f.negative, fd.negative, negative / static_cast<double>(n), f.flat, fd.flat,
+                flat / static_cast<double>(n));
     EXPECT_NEAR(f.negative, negative / static_cast<double>(n), 0.05);
     EXPECT_NEAR(f.flat, flat / static_cast<double>(n), 0.05);
 }
@@ -211,8 +293,8 @@ TEST(hessian, lanczos_quadrature_is_exact_on_a_full_krylov_space) {
         EXPECT_NEAR(q.weights[static_cast<std::size_t>(i)], u[i] * u[i], 1e-9);
     }
     // k = n takes the dense path, k < n - 1 Spectra's; both give n, n-1, ...
-    const auto all = top_eigenvalues(diag, n, n);
-    const auto three = top_eigenvalues(diag, n, 3, 1e-12);
+    const auto all = top_eigenpairs(diag, n, n).values;
+    const auto three = top_eigenpairs(diag, n, 3, 1e-12).values;
     for (int j = 0; j < n; ++j) EXPECT_NEAR(all[static_cast<std::size_t>(j)], n - j, 1e-9);
     for (int j = 0; j < 3; ++j) EXPECT_NEAR(three[static_cast<std::size_t>(j)], n - j, 1e-9);
     // The smoothed density integrates to 1 (trapezoid on a grid covering 10 sigma beyond the nodes).

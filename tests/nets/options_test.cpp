@@ -150,7 +150,7 @@ TEST(net_options, hessian_json_is_pinned) {
     o.hessian = true;
     EXPECT_EQ(
         options_json(o).dump(),
-        R"json({"T":0.0,"batch":100,"dataset":"mnist","device":"cpu","dtype":"float32","eval_samples":1024,"flat_epsilon":0.001,"grad_norm":false,"hessian":true,"hessian_samples":1024,"hessian_slq_steps":80,"hessian_slq_vectors":4,"hessian_top":20,"hessian_trace_vectors":100,"hidden":10000,"lr":0.1,"measurement_subset":"class_balanced","model":"smallnet","momentum":0.0,"noise_method":"batched","noise_samples":1024,"points_per_decade":10,"save_snapshots":false,"seed":1,"steps":5000,"tw_first":10,"tw_per_decade":3})json");
+        R"json({"T":0.0,"batch":100,"dataset":"mnist","device":"cpu","dtype":"float32","eval_samples":1024,"flat_epsilon":0.001,"grad_norm":false,"hessian":true,"hessian_samples":1024,"hessian_slq_steps":80,"hessian_slq_vectors":2,"hessian_top":20,"hessian_trace_vectors":20,"hidden":10000,"lr":0.1,"measurement_subset":"class_balanced","model":"smallnet","momentum":0.0,"noise_method":"batched","noise_samples":1024,"points_per_decade":10,"save_snapshots":false,"seed":1,"steps":5000,"tw_first":10,"tw_per_decade":3})json");
     checkpoint c;
     c.tool = "net_quench";
     c.config = options_json(o).dump();
