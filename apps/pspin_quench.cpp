@@ -128,6 +128,7 @@ pspin_quench_parameters finite_n_from_flags(const CLI::App& app, cli_values& v,
     else app::refuse_given(app, {"--theta-max"}, "with --method " + method + " (the Metropolis rotation amplitude)");
     if (!par.hessian)
         app::refuse_given(app, {"--hessian-per-decade", "--hessian-top", "--flat-epsilon"}, "without --hessian");
+    if (!par.barrier) app::refuse_given(app, {"--barrier-lags", "--barrier-points"}, "without --barrier");
     if (app.count("--hessian-per-decade") > 0 && par.hessian_per_decade < 1)
         throw field_error("hessian_per_decade", "must be >= 1 (leave it out to measure at the waiting times)");
     if (v.threads < 0) throw parameter_error("--threads must be >= 0");

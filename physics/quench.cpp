@@ -2,6 +2,7 @@
 
 #include "dynamics/error.hpp"
 #include "dynamics/recorders.hpp"
+#include "physics/barrier.hpp"
 #include "physics/hessian.hpp"
 #include "physics/pspin.hpp"
 #include "physics/steppers.hpp"
@@ -70,6 +71,9 @@ private:
     variant m_stepper;
 };
 
+// The --barrier observer of one replica: energies per spin along great circles.
+using path_recorder = barrier_recorder<Eigen::VectorXd, decltype(&great_circle_energies)>;
+
 // Name of the energy series of replica r in the scalar recorder.
 std::string energy_name(std::size_t r) { return "energy/" + std::to_string(r); }
 
@@ -91,9 +95,10 @@ struct sample_result {
     row_matrix delta;
     std::vector<double> hessian_t; // --hessian: times of the spectra
     row_matrix spectra;            // --hessian: [n_h, N - 1]
+    row_matrix barrier;            // --barrier: energies along the paths, [n_b, n_a]
 
     // Saved as PREFIXtime, PREFIXenergy, PREFIXacceptance, PREFIXdelta, and with spectra
-    // PREFIXhessian/t and PREFIXhessian/spectrum.
+    // PREFIXhessian/t and PREFIXhessian/spectrum, with barrier rows PREFIXbarrier/energy.
     void save(checkpoint& c, const std::string& prefix) const {
         c.put(prefix + "time", time);
         c.put(prefix + "energy", energy);
@@ -103,6 +108,7 @@ struct sample_result {
             c.put(prefix + "hessian/t", hessian_t);
             c.put_matrix(prefix + "hessian/spectrum", spectra);
         }
+        if (barrier.rows() > 0) c.put_matrix(prefix + "barrier/energy", barrier);
     }
     void restore(const checkpoint& c, const std::string& prefix) {
         time = c.vector(prefix + "time");
@@ -113,6 +119,7 @@ struct sample_result {
             hessian_t = c.vector(prefix + "hessian/t");
             spectra = c.matrix(prefix + "hessian/spectrum");
         }
+        if (c.arrays.count(prefix + "barrier/energy") > 0) barrier = c.matrix(prefix + "barrier/energy");
     }
 };
 
@@ -170,6 +177,11 @@ record assemble(const pspin_quench_parameters& par, const std::vector<sample_res
         for (const auto& r : results) spectra.push_back(r.spectra);
         add_hessian_datasets(rec, results.front().hessian_t, spectra, par.flat_epsilon, par.hessian_top,
                              hessian_grid(par.p));
+    }
+    if (par.barrier) {
+        std::vector<row_matrix> paths;
+        for (const auto& r : results) paths.push_back(r.barrier);
+        add_barrier_datasets(rec, barrier_steps(par), dt, barrier_alphas(par.barrier_points), paths);
     }
     return rec;
 }
@@ -245,6 +257,14 @@ const field_table<pspin_quench_parameters>& pspin_quench_fields() {
          &P::hessian_top, true, [](const P& p) { return p.hessian; }},
         {"/flat_epsilon", "--flat-epsilon", "with --hessian: flat eigenvalues have |lambda| <= epsilon max|lambda|",
          &P::flat_epsilon, true, [](const P& p) { return p.hessian; }},
+        // The barrier measurement: likewise, keys only when it is on.
+        {"/barrier", "--barrier",
+         "record the energy along the great circle between the states at t_w and t_w + t (issue 14)", &P::barrier, true,
+         [](const P& p) { return p.barrier; }},
+        {"/barrier_lags", "--barrier-lags", "with --barrier: the lags t (default three per decade from one step)",
+         &P::barrier_lags, false, [](const P& p) { return p.barrier; }},
+        {"/barrier_points", "--barrier-points", "with --barrier: points per path, both ends included (>= 2)",
+         &P::barrier_points, true, [](const P& p) { return p.barrier; }},
     };
     return table;
 }
@@ -256,6 +276,14 @@ void validate_hessian(const pspin_quench_parameters& par) {
     if (par.hessian_per_decade < 0) throw field_error("hessian_per_decade", "must be >= 1");
     if (par.hessian_top < 1) throw field_error("hessian_top", "must be >= 1");
     if (!(par.flat_epsilon > 0) || !(par.flat_epsilon < 1)) throw field_error("flat_epsilon", "must be in (0, 1)");
+}
+
+// The barrier parameters (checked with or without --barrier: their defaults are valid).
+void validate_barrier(const pspin_quench_parameters& par) {
+    if (par.barrier_points < 2) throw field_error("barrier_points", "must be >= 2 (both ends of the path)");
+    for (double t : par.barrier_lags)
+        if (!(t >= step_dt(par)) || !(t <= par.tmax))
+            throw field_error("barrier_lags", "values must lie in [dt, tmax] (one step at least)");
 }
 
 } // namespace
@@ -285,6 +313,7 @@ void validate(const pspin_quench_parameters& par) {
         if (!(t >= 0) || t > par.tmax) throw field_error("tw", "values must lie in [0, tmax]");
     if (!(par.theta_max > 0) || par.theta_max > 3.14159265358979) throw field_error("theta_max", "must be in (0, pi]");
     validate_hessian(par);
+    validate_barrier(par);
 }
 
 nlohmann::json to_json(const pspin_quench_parameters& par) {
@@ -330,6 +359,15 @@ quench_memory memory_estimate(const pspin_quench_parameters& par) {
 schedule hessian_steps(const pspin_quench_parameters& par) {
     if (par.hessian_per_decade < 1) return schedule(waiting_steps(par));
     return schedule::log_spaced(1, steps_per_sample(par), par.hessian_per_decade, true);
+}
+
+std::vector<barrier_pair> barrier_steps(const pspin_quench_parameters& par) {
+    if (!par.barrier) return {};
+    const std::int64_t last = steps_per_sample(par);
+    std::vector<std::int64_t> lags;
+    for (double t : par.barrier_lags) lags.push_back(to_steps(t, step_dt(par)));
+    if (par.barrier_lags.empty()) lags = schedule::log_spaced(1, last, 3).steps();
+    return barrier_pairs(waiting_steps(par), std::move(lags), last);
 }
 
 std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par) {
@@ -395,9 +433,12 @@ public:
           m_scalars(energy_recorder(m_nr)),
           m_two_time(m_nr, two_time_recorder<Eigen::VectorXd>(plan.tw, plan.lags)),
           m_hessian(m_nr),
+          m_barrier(m_nr, path_recorder(barrier_steps(plan.par), barrier_alphas(plan.par.barrier_points),
+                                        &great_circle_energies)),
           m_base(plan.energy_sched.merged(m_two_time.front().required_steps()).truncated(plan.last)),
           m_hessian_when(plan.par.hessian ? hessian_steps(plan.par).truncated(plan.last) : schedule()),
-          m_sched(m_base.merged(m_hessian_when)),
+          m_barrier_when(m_barrier.front().required_steps()),
+          m_sched(m_base.merged(m_hessian_when).merged(m_barrier_when)),
           m_acceptance(m_nr) {
         for (int r = 0; r < plan.par.replicas; ++r) {
             std::mt19937_64 init_rng(
@@ -421,6 +462,7 @@ public:
             c.put(rkey(ri, "acceptance"), m_acceptance[r]);
             m_two_time[r].save(c, rkey(ri, ""));
             m_hessian[r].save(c, rkey(ri, "hessian/"));
+            if (m_plan.par.barrier) m_barrier[r].save(c, rkey(ri, "barrier/"));
         }
     }
     // Restores what save() wrote; throws record_error when an entry is missing or of the wrong size.
@@ -442,6 +484,7 @@ public:
             m_acceptance[r] = c.vector(rkey(ri, "acceptance"));
             m_two_time[r].restore(c, rkey(ri, ""), m_plan.par.n);
             m_hessian[r].restore(c, rkey(ri, "hessian/"), m_plan.par.n);
+            if (m_plan.par.barrier) m_barrier[r].restore(c, rkey(ri, "barrier/"), m_plan.par.n);
         }
         m_scalars.restore(std::vector<std::int64_t>(steps_d.begin(), steps_d.end()), times, std::move(energies));
     }
@@ -478,18 +521,22 @@ public:
                 }
             for (std::size_t r = 0; r < m_nr; ++r) m_hessian[r](m_model, x[r], step, t);
         };
-        // The run's observers fire at the steps they had without --hessian; the Hessian at its own.
+        auto barrier = [&](const replica_system&, const replica_state& x, std::int64_t step, double t) {
+            for (std::size_t r = 0; r < m_nr; ++r) m_barrier[r](m_model, x[r], step, t);
+        };
+        // The run's observers fire at the steps they had without --hessian and --barrier; those at theirs.
         on_schedule<decltype(m_scalars)> scalars{m_base, m_scalars};
         on_schedule<decltype(guard)> guarded{m_base, guard};
         on_schedule<decltype(aging)> aged{m_base, aging};
         on_schedule<decltype(acc)> accepted{m_base, acc};
         on_schedule<decltype(hessian)> hessians{m_hessian_when, hessian};
+        on_schedule<decltype(barrier)> barriers{m_barrier_when, barrier};
         try {
             if (m_plan.par.method == quench_method::metropolis)
                 return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, scalars, guarded, aged,
-                                 accepted, hessians);
-            return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, scalars, guarded, aged,
-                             hessians);
+                                 accepted, hessians, barriers);
+            return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, scalars, guarded, aged, hessians,
+                             barriers);
         } catch (const divergence_error&) {
             return false;
         }
@@ -497,9 +544,8 @@ public:
 
     // What replica r measured so far.
     [[nodiscard]] sample_result result(std::size_t r) const {
-        return {m_scalars.times(),    m_scalars.values(energy_name(r)),
-                m_acceptance[r],      m_two_time[r].delta(),
-                m_hessian[r].times(), m_hessian[r].spectra()};
+        return {m_scalars.times(),    m_scalars.values(energy_name(r)), m_acceptance[r],        m_two_time[r].delta(),
+                m_hessian[r].times(), m_hessian[r].spectra(),           m_barrier[r].energies()};
     }
 
 private:
@@ -524,9 +570,11 @@ private:
     scalar_recorder<replica_system> m_scalars;
     std::vector<two_time_recorder<Eigen::VectorXd>> m_two_time;
     std::vector<hessian_recorder> m_hessian;
-    schedule m_base;         // the steps of the energy and Delta observers
-    schedule m_hessian_when; // --hessian: hessian_steps; else empty
-    schedule m_sched;        // both
+    std::vector<path_recorder> m_barrier; // --barrier (no pairs without it)
+    schedule m_base;                      // the steps of the energy and Delta observers
+    schedule m_hessian_when;              // --hessian: hessian_steps; else empty
+    schedule m_barrier_when;              // --barrier: the ends of its pairs; else empty
+    schedule m_sched;                     // all of them
     std::vector<std::vector<double>> m_acceptance;
     run_state m_rs;
 };

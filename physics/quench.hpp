@@ -1,6 +1,7 @@
 #pragma once
 /// @file A finite-N p-spin quench from T = infinity: K independent disorder samples and
 /// initial conditions run through glassy::integrate, recorded into one glassy::record.
+#include "dynamics/barrier.hpp"
 #include "dynamics/checkpoint.hpp"
 #include "dynamics/driver.hpp"
 #include "dynamics/fields.hpp"
@@ -63,6 +64,13 @@ struct pspin_quench_parameters {
     int hessian_per_decade = 0;
     int hessian_top = 20;       ///< k of /hessian/top: the min(k, N - 1) largest eigenvalues, k >= 1
     double flat_epsilon = 1e-3; ///< flat eigenvalues: |lambda| <= flat_epsilon max|lambda|; in (0, 1)
+    /// Record the energy per spin along the great circle from sigma(t_w) to sigma(t_w + t) for
+    /// the pairs of barrier_steps() (/barrier/... in the record; physics/barrier.hpp).
+    bool barrier = false;
+    /// The lags t of the barrier paths (time units, each >= one step); empty = three per decade,
+    /// 10^(k/3) from 1 to tmax (and one step when dt < 1).
+    std::vector<double> barrier_lags;
+    int barrier_points = 21; ///< points per path, both ends included, >= 2
 };
 
 /// The field table of pspin_quench_parameters (dynamics/fields.hpp): every parameter once, with
@@ -92,6 +100,11 @@ inline constexpr double max_quench_steps = 4611686018427387904.0;
 /// The steps at which --hessian measures: the waiting steps, or with hessian_per_decade = K >= 1
 /// schedule::log_spaced(1, steps_per_sample, K) with step 0.
 [[nodiscard]] schedule hessian_steps(const pspin_quench_parameters& par);
+
+/// The (t_w, t) pairs of --barrier, in steps: every waiting step with every barrier lag
+/// (par.barrier_lags, or the default) such that t_w + t <= tmax (dynamics/barrier.hpp's
+/// barrier_pairs), t_w-major; empty without par.barrier.
+[[nodiscard]] std::vector<barrier_pair> barrier_steps(const pspin_quench_parameters& par);
 
 /// The waiting times actually used (par.tw, or the default list), rounded to steps.
 [[nodiscard]] std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par);
@@ -126,7 +139,9 @@ struct quench_memory {
 /// (T - p e, Langevin) and /observables/acceptance (Metropolis), /aging (Delta at the
 /// waiting times and log-spaced lags; delta_samples when n_s > 1, same order; noise = T), and
 /// with par.hessian the /hessian datasets (add_hessian_datasets, physics/hessian.hpp) measured at
-/// hessian_steps(par), which leave the trajectory and every other dataset as without it.
+/// hessian_steps(par), which leave the trajectory and every other dataset as without it, and
+/// with par.barrier the /barrier datasets (add_barrier_datasets, physics/barrier.hpp) for the
+/// pairs of barrier_steps(par), which likewise only read the trajectory.
 /// Samples: sample_offset ... sample_offset + samples - 1 (s below is that index).
 /// Seeds: couplings of sample s from derive_seed(seed, 1, s); replica 0 draws its initial
 /// condition and noise from derive_seed(seed, 2, s) and derive_seed(seed, 3, s) (so replicas = 1
