@@ -764,7 +764,7 @@ figure sweep_figure(const std::string& stem, const table& t, const sweep_result&
     figure f{stem, "", o.width * 5 / 4, o.height * (hessian ? 5 : 4) / 2};
     f.body = std::string(preamble) + "set multiplot layout " + (hessian ? "4" : "3") + ",2 title " +
              quote("sweep over " + sw.key + ", " + std::to_string(sw.rows.size()) + " records") +
-             " noenhanced\nset key font ',8'\nset xlabel " + quote(xlabel) + "\n" +
+             " noenhanced\nset key font ',8'\nset xlabel " + quote(xlabel) + " noenhanced\n" +
              (logx ? "set logscale x\n" : "unset logscale x\nset format x '%g'\n");
     if (marks && sw.located.bracketed)
         for (double v : {sw.located.lo, sw.located.hi})

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -162,7 +163,9 @@ protected:
         for (const auto& [w, loss, unsat] :
              {std::tuple{8, 1e-11, 0.0}, {2, 0.05, 0.3}, {16, 1e-12, 0.0}, {4, 0.01, 0.2}}) {
             const fs::path f = m_dir / ("width=" + std::to_string(w) + ".h5");
-            write_record(width_record(w, loss, unsat), f);
+            record r = width_record(w, loss, unsat);
+            if (w == 16) test::add_hessian(r, {10, 100, 1000}, [](double t) { return 0.1 / t; });
+            write_record(r, f);
             files.append(" ").append(f.string());
         }
         return files;
@@ -203,6 +206,24 @@ TEST_F(sweep_app, writes_the_table_and_locates_the_transition) {
     EXPECT_EQ(rows[0].rfind("2,20,100,0.2,", 0), 0u) << rows[0];
     EXPECT_EQ(rows[3].rfind("16,160,100,1.6,", 0), 0u) << rows[3];
     EXPECT_NE(rows[3].find("\"width=16.h5\""), std::string::npos);
+    // Hessian columns: the values of the record's summary at its last measurement (t = 1000 of
+    // test::add_hessian: top 3 + 1/1001, negative fraction 1e-4, flat 0.02 1000^0.2, trace 2.001);
+    // nan for the records without /hessian.
+    const auto cells = [](const std::string& l) {
+        std::vector<std::string> c;
+        std::stringstream ss(l);
+        for (std::string x; std::getline(ss, x, ',');) c.push_back(x);
+        return c;
+    };
+    const std::vector<std::string> names = cells(header), last = cells(rows[3]), first = cells(rows[0]);
+    const auto column = [&](const std::string& name) {
+        return static_cast<std::size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+    };
+    EXPECT_NEAR(std::stod(last.at(column("hessian_top"))), 3 + 1.0 / 1001, 1e-9);
+    EXPECT_NEAR(std::stod(last.at(column("hessian_negative_fraction"))), 1e-4, 1e-12);
+    EXPECT_NEAR(std::stod(last.at(column("hessian_flat_fraction"))), 0.02 * std::pow(1000.0, 0.2), 1e-9);
+    EXPECT_NEAR(std::stod(last.at(column("hessian_trace"))), 2.001, 1e-9);
+    EXPECT_EQ(first.at(column("hessian_top")), "nan");
 
     const auto j = nlohmann::json::parse(slurp(m_dir / "a" / "summary.json"));
     const auto& sw = j.at("sweep");
