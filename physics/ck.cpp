@@ -420,11 +420,13 @@ void ck_decimation::step(const ck_system& sys, ck_state& x) {
     const row r = begin_row(sys, x);
     copy_near_diagonal(r, x);
     predict(r, x);
+    age_near_diagonal(sys, r, x);
     anderson_history history;
     int it = 0;
     for (;; ++it) {
         const double change = iterate_row(r, x, refresh_row(sys, r, x));
         anderson_mix(r, x, history);
+        age_near_diagonal(sys, r, x);
         if (converged(r, change, it)) break;
     }
     m_last_iterations = it + 1;
@@ -465,6 +467,60 @@ void ck_decimation::copy_near_diagonal(const row& r, ck_state& x) {
     for (std::size_t j = i - nc; j <= i - 1; ++j) {
         x.cht[j][i] = x.cht[j - 1][i - 1];
         x.xht[j][i] = x.xht[j - 1][i - 1];
+    }
+}
+
+// (1b) The copied band ages with its neighbours (issue 16): along the diagonal direction the
+// first solved column moved by d = C(t_i, t_i - (nc+1)h) - C(t_{i-1}, t_{i-1} - (nc+1)h) (chi
+// likewise) since the previous row; the drift is interpolated linearly to 0 at lag 0 (C(t,t) = 1,
+// chi(t,t) = 0 at every t) and added to the carried-over values, and the carried-over moments
+// move by the mean drift of their two end points. Without it the band keeps the values of the
+// row where it was last solved (up to t/2 earlier): a bias of order copied/N in e(t), always
+// downwards, that took e(t) below e_th from t ~ 1e6 at N = 512 (docs/ck.md section 4). Called
+// after every iteration (the drift depends on the solved column); the first row after the start
+// has no solved column to follow and keeps the copy, and so does the first row after a
+// decimation: there the solved column changes grid (lag (nc+1)h solved with the doubled step
+// against the decimated row's value from the finer grid), and that jump is discretisation
+// error, not aging (it put the band of an equilibrated T = 0.8 run off C_eq by 1e-2).
+void ck_decimation::age_near_diagonal(const ck_system& sys, const row& r, ck_state& x) const {
+    const std::size_t i = r.i, nc = r.nc, jm = r.jm;
+    const bool after_decimation = i == static_cast<std::size_t>(m_opt.grid / 2 + 1) && x.h > 1.5 * m_opt.h0;
+    if (jm == 0 || after_decimation) return;
+    const double m = static_cast<double>(nc + 1);
+    const double dc = (x.c[i][jm] - x.c[i - 1][jm - 1]) / m;
+    const double dx = (x.chi[i][jm] - x.chi[i - 1][jm - 1]) / m;
+    for (std::size_t j = i - nc; j < i; ++j) {
+        const auto k = static_cast<double>(i - j);
+        x.c[i][j] = x.c[i - 1][j - 1] + k * dc;
+        x.chi[i][j] = x.chi[i - 1][j - 1] + k * dx;
+    }
+    age_band_moments(sys, r, x);
+}
+
+// The moments of the band of row i (vertical, intervals l > i - nc) and of its columns
+// (horizontal, interval i of columns j >= i - nc): the carried-over value plus the mean of the
+// drifts at the interval's two end points (0 on the diagonal).
+void ck_decimation::age_band_moments(const ck_system& sys, const row& r, ck_state& x) {
+    const auto& mix = sys.mixture();
+    const std::size_t i = r.i, nc = r.nc;
+    const auto drift = [&](std::size_t j, auto&& F) { return j == i ? 0.0 : F(x.c[i][j]) - F(x.c[i - 1][j - 1]); };
+    const auto id = [](double q) { return q; };
+    const auto f1 = [&](double q) { return mix.f1(q); };
+    const auto f2 = [&](double q) { return mix.f2(q); };
+    const auto g = [&](double q) { return mix.f2(q) * q + mix.f1(q); };
+    const auto xdrift = [&](std::size_t j) { return j == i ? 0.0 : x.chi[i][j] - x.chi[i - 1][j - 1]; };
+    for (std::size_t l = i - nc + 1; l <= i; ++l) {
+        x.cv[i][l] = x.cv[i - 1][l - 1] + 0.5 * (drift(l - 1, id) + drift(l, id));
+        x.xv[i][l] = x.xv[i - 1][l - 1] + 0.5 * (xdrift(l - 1) + xdrift(l));
+        x.f1v[i][l] = x.f1v[i - 1][l - 1] + 0.5 * (drift(l - 1, f1) + drift(l, f1));
+        x.f2v[i][l] = x.f2v[i - 1][l - 1] + 0.5 * (drift(l - 1, f2) + drift(l, f2));
+        x.gv[i][l] = x.gv[i - 1][l - 1] + 0.5 * (drift(l - 1, g) + drift(l, g));
+    }
+    for (std::size_t j = i - nc; j < i; ++j) { // interval i of column j: end points at rows i - 1, i
+        const double c_before = x.c[i - 1][j] - x.c[i - 2][j - 1];
+        const double x_before = x.chi[i - 1][j] - x.chi[i - 2][j - 1];
+        x.cht[j][i] = x.cht[j - 1][i - 1] + 0.5 * (c_before + x.c[i][j] - x.c[i - 1][j - 1]);
+        x.xht[j][i] = x.xht[j - 1][i - 1] + 0.5 * (x_before + xdrift(j));
     }
 }
 

@@ -182,6 +182,8 @@ private:
     // The stages of step(), in order (ck.cpp).
     row begin_row(const ck_system& sys, const ck_state& x);
     static void copy_near_diagonal(const row& r, ck_state& x);
+    void age_near_diagonal(const ck_system& sys, const row& r, ck_state& x) const;
+    static void age_band_moments(const ck_system& sys, const row& r, ck_state& x);
     static void predict(const row& r, ck_state& x);
     double refresh_row(const ck_system& sys, const row& r, ck_state& x);
     double iterate_row(const row& r, const ck_state& x, double mu);

@@ -96,7 +96,8 @@ ck_decimation_options decimation_options(const ck_parameters& p) {
 /// value stored (signed: negative when e_N lies below the converged energy); where the
 /// convergence is second order (t <~ 10) this overestimates the error up to 3 times. Off (no
 /// dataset) for the reference scheme and where N/2 is not a valid grid (N/2 < 16 or
-/// copied > N/16). The coarse run is deterministic, so a resumed run replays it from t = 0
+/// copied > N/16). NaN from the time the coarse run fails to converge (divergence_error), which
+/// never stops the main run. The coarse run is deterministic, so a resumed run replays it from t = 0
 /// (1/8 of the cost of the part already done) instead of checkpointing it.
 class ck_error_observer {
 public:
@@ -112,8 +113,17 @@ public:
     [[nodiscard]] bool enabled() const noexcept { return m_dyn.has_value(); }
 
     void operator()(const ck_system& sys, const ck_state& x, std::int64_t, double t) {
-        if (!m_dyn) return;
-        while (m_x.now() < t * (1.0 - 1e-12)) m_dyn->step(sys, m_x);
+        if (!m_dyn || m_failed) {
+            if (m_dyn) m_error.push_back(nan_v);
+            return;
+        }
+        try {
+            while (m_x.now() < t * (1.0 - 1e-12)) m_dyn->step(sys, m_x);
+        } catch (const divergence_error&) { // the coarse grid gave up: no estimate from here on
+            m_failed = true;
+            m_error.push_back(nan_v);
+            return;
+        }
         m_error.push_back(coarse_energy_at(t) - x.energy.back());
     }
     [[nodiscard]] const std::vector<double>& error() const noexcept { return m_error; }
@@ -142,6 +152,7 @@ private:
     std::optional<ck_decimation> m_dyn;
     ck_state m_x;
     std::vector<double> m_error;
+    bool m_failed = false; // the coarse run threw divergence_error (replayed the same way on resume)
 };
 
 // Ragged tables <-> checkpoint arrays (data flattened, row lengths alongside).

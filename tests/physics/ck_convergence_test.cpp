@@ -91,12 +91,15 @@ TEST(ck_threshold, approach_at_half_temperature) {
     EXPECT_GT(g2 / g3, 2.0);
     EXPECT_GT(g3 / g4, 2.0);
 
+    // Near the plateau at lags h..3h (h = 52): C(t, t - 52) = 0.6649 at N = 256 and 0.6662 at
+    // N = 512 with the aged band (issue 16; the old stale copy gave 0.6584 and 0.6631): at a finite
+    // t_w the plateau lies above q_EA (Delta below 2(1 - q_EA)), so the bound is q_EA + 0.03.
     const auto i = static_cast<std::size_t>(x.n);
     for (std::size_t lag = 1; lag <= 3; ++lag) {
         const double c = x.c[i][i - lag];
         EXPECT_GT(c, th.q) << "lag " << lag;
-        EXPECT_LT(c, th.q + 0.02) << "lag " << lag;
-        EXPECT_NEAR(2.0 - 2.0 * c, 2.0 * (1.0 - th.q), 0.04);
+        EXPECT_LT(c, th.q + 0.03) << "lag " << lag;
+        EXPECT_NEAR(2.0 - 2.0 * c, 2.0 * (1.0 - th.q), 0.06);
         EXPECT_NEAR(T * ck_chi(x, x.n, static_cast<std::int64_t>(i - lag)), 1.0 - c, 0.01);
     }
     double sx = 0, sy = 0, sxx = 0, sxy = 0;
@@ -114,6 +117,20 @@ TEST(ck_threshold, approach_at_half_temperature) {
     ASSERT_GT(n, 20);
     const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
     EXPECT_NEAR(-slope, th.x, 0.05);
+}
+
+// Issue 16, point 3: the copied band ages with the first solved column (ck_decimation,
+// age_near_diagonal). On a coarse grid (N = 64) the stale copy of the band took e(t) below e_th
+// by t = 1e5 (measured e - e_th = +2.0e-5 at 1e4, -1.4e-3 at 1e5, -7.9e-2 at 1e6); with the aged
+// band e(t) stays above the threshold and still decreases (+9.6e-4 at 1e4, +1.3e-4 at 1e5).
+TEST(ck_threshold, coarse_grid_stays_above_the_threshold) {
+    const auto th = ck_test::pure_threshold(3, 0.5);
+    const ck_system sys(ck_mixture::pure(3), 0.5);
+    const auto x = run_decimation(sys, 1e5, 64);
+    const double g4 = history_at(x, x.energy, 1e4) - th.e;
+    const double g5 = x.energy.back() - th.e;
+    EXPECT_GT(g5, 0.0);
+    EXPECT_GT(g4, 2.0 * g5);
 }
 
 // T = 0 (no FDT part in the scheme): e(t) approaches e_th(0) = -2/sqrt(3) = -1.1547005 from above
