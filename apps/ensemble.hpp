@@ -5,6 +5,7 @@
 // gather what the ranks measured on rank 0, which writes the one record (docs/cluster.md).
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,27 @@ struct share {
 [[nodiscard]] inline std::string one_process_only(const std::string& tool, int ranks) {
     return tool + ": error: started as one of " + std::to_string(ranks) + " MPI ranks, but " + tool +
            " does not share work among ranks (docs/cluster.md): run it without mpirun";
+}
+
+/// How many processes wrote the checkpoint a job resumes as `name` (ensemble::own_file): 1 when
+/// the file `name` exists, K when NAME.rank0ofK does (the smallest such K), 0 when neither does.
+/// Every rank sees the same files, so every rank of a job reaches the same answer.
+[[nodiscard]] inline int checkpoint_ranks(const std::string& name) {
+    if (std::filesystem::exists(name)) return 1;
+    const std::filesystem::path path(name);
+    const std::string prefix = path.filename().string() + ".rank0of";
+    const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    int found = 0;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string file = entry.path().filename().string();
+        if (file.rfind(prefix, 0) != 0) continue;
+        const std::string count = file.substr(prefix.size());
+        if (count.empty() || count.find_first_not_of("0123456789") != std::string::npos || count.size() > 6) continue;
+        const int k = std::atoi(count.c_str());
+        if (k > 1 && (found == 0 || k < found)) found = k;
+    }
+    return found;
 }
 
 /// The job this process belongs to. MPI is started (MPI_Init) only when the process runs under

@@ -54,8 +54,15 @@ run_hooks quench_hooks(app::progress_line& progress, std::int64_t every, bool& i
 }
 
 /// The checkpoint --resume NAME names for this rank (app::ensemble::own_file: NAME itself for one
-/// process); with several ranks, a rank that cannot read its own ends the job naming it.
+/// process). Checkpoints of another rank count are refused on every rank alike (rank 0 alone
+/// prints it: one line); with several ranks, a rank that cannot read its own ends the job naming it.
 checkpoint read_own_checkpoint(const app::ensemble& job, const std::string& name) {
+    if (const int written = app::checkpoint_ranks(name); written > 0 && written != job.size())
+        throw parameter_error(
+            "checkpoint " + name + " was written by " +
+            (written == 1 ? std::string("one process") : std::to_string(written) + " MPI ranks") + ", not " +
+            std::to_string(job.size()) + ": resume it " +
+            (written == 1 ? std::string("without mpirun") : "with mpirun -np " + std::to_string(written)));
     try {
         return read_checkpoint(job.own_file(name));
     } catch (const std::exception& e) {

@@ -122,9 +122,29 @@ TEST(pspin_mpi, killing_the_job_then_resuming_with_its_rank_count_gives_the_iden
     glassy::test::expect_identical_records(without_ranks(glassy::read_record(out)), glassy::read_record(full));
     EXPECT_FALSE(fs::exists(ckpt.string() + ".rank0of2")); // spent checkpoints are removed
     EXPECT_FALSE(fs::exists(ckpt.string() + ".rank1of2"));
-    // Another rank count does not fit the checkpoints: each rank names the file it lacks.
-    const auto other = mpirun(3, "--resume " + ckpt.string() + " --quiet --force --out " + out.string());
-    EXPECT_NE(other.status, 0);
+}
+
+// Checkpoints of a 2-rank job resumed by 3 ranks, or by one process: one line that says how to resume.
+TEST(pspin_mpi, another_rank_count_is_refused_in_one_line_naming_the_right_one) {
+    const auto dir = scratch();
+    const auto ckpt = dir / "two.ckpt";
+    for (const char* rank : {".rank0of2", ".rank1of2"}) std::ofstream(ckpt.string() + rank) << "not read";
+    const auto out = dir / "never.h5";
+    fs::remove(out);
+    const auto three = mpirun(3, "--resume " + ckpt.string() + " --quiet --out " + out.string());
+    EXPECT_EQ(three.status, 1) << three.output;
+    EXPECT_EQ(count(three.output, "pspin_quench: error"), 1) << three.output;
+    EXPECT_NE(three.output.find("was written by 2 MPI ranks, not 3: resume it with mpirun -np 2"), std::string::npos)
+        << three.output;
+    const auto one = run_command(exe + " --resume " + ckpt.string() + " --quiet --out " + out.string());
+    EXPECT_EQ(one.status, 1) << one.output;
+    EXPECT_NE(one.output.find("was written by 2 MPI ranks, not 1"), std::string::npos) << one.output;
+    std::ofstream(ckpt) << "not read"; // a one-process checkpoint, resumed by 2 ranks
+    const auto two = mpirun(2, "--resume " + ckpt.string() + " --quiet --out " + out.string());
+    EXPECT_NE(two.output.find("was written by one process, not 2: resume it without mpirun"), std::string::npos)
+        << two.output;
+    EXPECT_FALSE(fs::exists(out));
+    for (const char* f : {"", ".rank0of2", ".rank1of2"}) fs::remove(ckpt.string() + f);
 }
 
 TEST(pspin_mpi, more_ranks_than_samples_are_refused_in_one_line_before_any_work) {
