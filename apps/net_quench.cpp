@@ -92,10 +92,8 @@ struct cli_values {
     glassy::nets::quench_options o;
     std::unique_ptr<glassy::app::flag_set<glassy::nets::quench_options>> training; // the training flags
     std::string data_dir;
-    std::string out = "net_quench.h5";
+    glassy::app::run_output output{"net_quench.h5"};
     int threads = 0;
-    bool force = false, quiet = false;
-    std::string checkpoint_every, checkpoint_file, resume;
 };
 
 /// The flags: the training options from quench_options_fields(), then the app's own.
@@ -110,13 +108,7 @@ void add_flags(CLI::App& app, cli_values& v) {
                    "LibTorch intra-op threads (0: the checkpoint's when resuming, else OMP_NUM_THREADS when set, else "
                    "1, or all cores for resnet18)")
         ->capture_default_str();
-    app.add_option("--out", v.out, "output record (HDF5)")->capture_default_str();
-    app.add_option("--checkpoint-every", v.checkpoint_every,
-                   "checkpoint interval: SGD steps (e.g. 500) or wall time (30s, 10m, 2h)");
-    app.add_option("--checkpoint", v.checkpoint_file, "checkpoint file (default: OUT.ckpt; with --resume: that file)");
-    app.add_option("--resume", v.resume, "continue the run saved in this checkpoint (its training options are used)");
-    app.add_flag("--force", v.force, "overwrite an existing output file");
-    app.add_flag("--quiet", v.quiet, "no progress line");
+    glassy::app::add_run_output_flags(app, v.output);
 }
 
 /// The options from the flags, or with --resume the checkpoint's (refusing training flags that
@@ -126,16 +118,16 @@ std::optional<glassy::checkpoint> options_from_flags(const CLI::App& app, cli_va
     v.training->apply();
     o.synthetic.width = o.synthetic.height; // --synthetic-size
     std::optional<glassy::checkpoint> saved;
-    if (!v.resume.empty()) {
-        saved = glassy::read_checkpoint(v.resume);
+    if (!v.output.resume.empty()) {
+        saved = glassy::read_checkpoint(v.output.resume);
         const glassy::nets::quench_options stored = glassy::nets::options_from_checkpoint(*saved);
         glassy::nets::quench_options flags = o; // the given flags, on the stored dataset unless --dataset is given
         if (app.count("--dataset") == 0) flags.dataset = stored.dataset;
         const std::string flag =
             v.training->first_differing(glassy::nets::options_json(flags), glassy::nets::options_json(stored));
         if (!flag.empty())
-            throw glassy::parameter_error("checkpoint " + v.resume + " is from a different configuration (" + flag +
-                                          " differs); leave training flags out when resuming");
+            throw glassy::parameter_error("checkpoint " + v.output.resume + " is from a different configuration (" +
+                                          flag + " differs); leave training flags out when resuming");
         o = stored;
     }
     return saved;
@@ -198,7 +190,7 @@ void report_start(const glassy::nets::quench& run, const cli_values& v, bool res
     for (const auto& subset : run.measurement_subsets())
         if (glassy::nets::badly_unbalanced(subset.class_counts))
             std::cerr << "net_quench: warning: " << unbalanced_note(subset) << "\n";
-    if (!v.quiet)
+    if (!v.output.quiet)
         std::cerr << "net_quench: " << glassy::nets::to_string(v.o.model) << " on "
                   << glassy::nets::to_string(v.o.dataset) << " (" << run.train_count() << " training samples"
                   << data_source(run) << "), M = " << run.num_parameters() << " weights, " << run.num_waiting_times()
@@ -207,20 +199,12 @@ void report_start(const glassy::nets::quench& run, const cli_values& v, bool res
                   << (resumed ? " (resumed)" : "") << "\n";
 }
 
-/// Runs the training with a progress line and writes the record; returns the exit code.
-int run_and_write(glassy::nets::quench& run, const cli_values& v, const std::optional<glassy::checkpoint>& saved) {
+/// Runs the training under `control` with a progress line and writes the record; returns the exit code.
+int run_and_write(glassy::nets::quench& run, const cli_values& v, const glassy::run_control& control) {
     const auto& o = v.o;
-    const auto& out = v.out;
-    const glassy::app::interval every = glassy::app::parse_interval(v.checkpoint_every);
-    glassy::run_control control;
-    control.checkpoint_path = !v.checkpoint_file.empty() ? fs::path(v.checkpoint_file)
-                              : !v.resume.empty()        ? fs::path(v.resume)
-                                                         : fs::path(out + ".ckpt");
-    control.checkpoint_every = glassy::trigger(every.steps, every.seconds);
-    control.resume = saved ? &*saved : nullptr;
-
+    const auto& out = v.output.out;
     glassy::app::install_signal_handlers();
-    glassy::app::progress_line progress(!v.quiet, "net_quench");
+    glassy::app::progress_line progress(!v.output.quiet, "net_quench");
     glassy::run_hooks hooks;
     hooks.progress_every = std::clamp<std::int64_t>(o.steps / 1000, 1, 10); // often enough for the early estimate
     hooks.progress = [&](std::int64_t step, std::int64_t total) {
@@ -252,7 +236,7 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const std::opt
                 1e3 * progress.elapsed() / std::max(1.0, steps));
     if (rec.parameters.contains("stop_reason"))
         std::printf("%s\n", rec.parameters.at("stop_reason").get<std::string>().c_str());
-    if (!v.quiet) {
+    if (!v.output.quiet) {
         char hessian[64] = "";
         if (o.hessian) std::snprintf(hessian, sizeof hessian, ", Hessian %.1f s", tm.hessian_s);
         std::printf(
@@ -280,19 +264,20 @@ int main(int argc, char** argv) {
 
     try {
         const std::optional<glassy::checkpoint> saved = options_from_flags(app, v);
-        (void)glassy::app::parse_interval(v.checkpoint_every); // refused before any work
+        const glassy::run_control control = glassy::app::output_control(v.output, saved);
         refuse_ignored_flags(app, v);
+        glassy::nets::validate(v.o);
         set_threads(v.threads, v.o.model, saved, argv);
         v.o.data_dir = v.data_dir.empty() ? default_data_dir() : fs::path(v.data_dir);
         if (v.o.dataset != glassy::nets::dataset_kind::synthetic && v.o.dataset != glassy::nets::dataset_kind::random &&
             !v.data_dir.empty() && !fs::is_directory(v.o.data_dir))
             throw glassy::error("--data-dir " + v.data_dir + " does not exist");
-        glassy::app::check_output(v.out, v.force);
+        glassy::app::check_output(v.output.out, v.output.force);
         if (const std::string w = glassy::nets::blas_warning(); !w.empty())
             std::cerr << "net_quench: warning: " << w << "\n";
         glassy::nets::quench run(v.o);
         report_start(run, v, saved.has_value());
-        return run_and_write(run, v, saved);
+        return run_and_write(run, v, control);
     } catch (const glassy::nets::missing_data_error& e) {
         std::cerr << "net_quench: error: " << e.what()
                   << (v.data_dir.empty() ? " (set --data-dir DIR or GLASSY_DATA_DIR)" : "") << "\n";
@@ -302,7 +287,7 @@ int main(int argc, char** argv) {
         std::cerr << "net_quench: error: LibTorch: " << msg.substr(0, msg.find('\n')) << "\n";
         return 1;
     } catch (const std::exception& e) {
-        std::cerr << "net_quench: error: " << e.what() << "\n";
+        std::cerr << "net_quench: error: " << glassy::app::error_message(e, *v.training) << "\n";
         return 1;
     }
 }

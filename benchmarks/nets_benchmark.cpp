@@ -23,7 +23,7 @@ const dataset_pair& data() {
     static const dataset_pair d = [] {
         const char* env = std::getenv("GLASSY_DATA_DIR");
         try {
-            return load_dataset("mnist", env ? env : GLASSY_BENCH_DATA_DIR);
+            return load_dataset(dataset_kind::mnist, env ? env : GLASSY_BENCH_DATA_DIR);
         } catch (const glassy::error&) {
             synthetic_options o;
             o.train_count = 60000;

@@ -1,6 +1,7 @@
 #include "nets/datasets.hpp"
 
 #include "dynamics/error.hpp"
+#include "dynamics/fields.hpp"
 
 #include <zlib.h>
 
@@ -295,10 +296,17 @@ image_set synthetic_split(const synthetic_options& o, const std::vector<std::uin
 
 } // namespace
 
+void validate(const synthetic_options& o) {
+    for (const auto& [key, value] :
+         {std::pair{"train_count", o.train_count}, std::pair{"test_count", o.test_count},
+          std::pair{"channels", o.channels}, std::pair{"height", o.height}, std::pair{"width", o.width}})
+        if (value < 1) throw field_error(std::string("synthetic/") + key, "must be >= 1");
+    if (o.classes < 2) throw field_error("synthetic/classes", "must be >= 2");
+    if (o.noise < 0) throw field_error("synthetic/noise", "must be >= 0");
+}
+
 dataset_pair make_synthetic(const synthetic_options& o) {
-    if (o.train_count < 1 || o.test_count < 1 || o.channels < 1 || o.height < 1 || o.width < 1 || o.classes < 2 ||
-        o.noise < 0)
-        throw parameter_error("synthetic dataset: counts and sizes must be positive, classes >= 2, noise >= 0");
+    validate(o);
     std::mt19937_64 rng(o.seed);
     const std::int64_t size = o.channels * o.height * o.width;
     std::vector<std::uint8_t> prototypes(static_cast<std::size_t>(o.classes * size));
@@ -340,9 +348,13 @@ image_set random_split(const random_options& o, std::int64_t count, std::mt19937
 
 } // namespace
 
+void validate(const random_options& o) {
+    if (o.input_dim < 1) throw field_error("random/input_dim", "must be >= 1");
+    if (o.train_count < 1) throw field_error("random/train_size", "must be >= 1");
+}
+
 dataset_pair make_random(const random_options& o) {
-    if (o.input_dim < 1) throw parameter_error("random dataset: --input-dim must be >= 1");
-    if (o.train_count < 1) throw parameter_error("random dataset: --train-size must be >= 1");
+    validate(o);
     std::mt19937_64 rng(o.seed);
     dataset_pair d;
     d.name = "random";
@@ -354,7 +366,7 @@ dataset_pair make_random(const random_options& o) {
 label_kind parse_label_kind(const std::string& name) {
     if (name == "classes") return label_kind::classes;
     if (name == "parity") return label_kind::parity;
-    throw parameter_error("unknown --labels '" + name + "' (expected classes or parity)");
+    throw field_error("labels", "must be classes or parity (got '" + name + "')");
 }
 
 std::string to_string(label_kind kind) { return kind == label_kind::parity ? "parity" : "classes"; }
@@ -376,20 +388,27 @@ struct dataset_layout {
     std::vector<fs::path> folders;
 };
 
-dataset_layout layout_of(const std::string& name, const fs::path& root) {
+dataset_layout layout_of(dataset_kind kind, const fs::path& root) {
     const std::vector<std::string> idx = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-    if (name == "mnist") return {idx, true, {root / "mnist", root / "mnist" / "data", root}};
-    if (name == "fashion-mnist")
+    switch (kind) {
+    case dataset_kind::mnist:
+        return {idx, true, {root / "mnist", root / "mnist" / "data", root}};
+    case dataset_kind::fashion_mnist:
         return {idx, true, {root / "fashion-mnist", root, "/usr/share/datasets/fashion-mnist"}};
-    if (name == "cifar10")
+    case dataset_kind::cifar10:
         return {{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin",
                  "test_batch.bin"},
                 false,
                 {root / "cifar-10-batches-bin", root}};
-    if (name == "cifar100") return {{"train.bin", "test.bin"}, false, {root / "cifar-100-binary", root}};
-    throw parameter_error("unknown dataset '" + name +
-                          "' (expected mnist, fashion-mnist, cifar10, cifar100 or synthetic)");
+    case dataset_kind::cifar100:
+        return {{"train.bin", "test.bin"}, false, {root / "cifar-100-binary", root}};
+    case dataset_kind::synthetic:
+    case dataset_kind::random:
+        break;
+    }
+    throw parameter_error("load_dataset: the " + to_string(kind) +
+                          " dataset is generated (make_synthetic, make_random), not loaded");
 }
 
 /// dir/name, else dir/name.gz when allowed; empty if neither is a regular file.
@@ -431,8 +450,8 @@ dataset_kind parse_dataset_kind(const std::string& name) {
     if (name == "cifar100") return dataset_kind::cifar100;
     if (name == "synthetic") return dataset_kind::synthetic;
     if (name == "random") return dataset_kind::random;
-    throw parameter_error("unknown dataset '" + name +
-                          "' (expected mnist, fashion-mnist, cifar10, cifar100, synthetic or random)");
+    throw field_error("dataset",
+                      "must be mnist, fashion-mnist, cifar10, cifar100, synthetic or random (got '" + name + "')");
 }
 
 std::string to_string(dataset_kind kind) {
@@ -453,16 +472,16 @@ std::string to_string(dataset_kind kind) {
     return "?";
 }
 
-dataset_pair load_dataset(const std::string& name, const fs::path& data_dir) {
-    const dataset_layout layout = layout_of(name, data_dir);
+dataset_pair load_dataset(dataset_kind kind, const fs::path& data_dir) {
+    const dataset_layout layout = layout_of(kind, data_dir);
     dataset_pair d;
-    d.name = name;
-    d.files = find_files(name, layout);
+    d.name = to_string(kind);
+    d.files = find_files(d.name, layout);
     const auto& f = d.files;
-    if (name == "cifar10") {
+    if (kind == dataset_kind::cifar10) {
         d.train = read_cifar({f.begin(), f.begin() + 5}, cifar_kind::cifar10);
         d.test = read_cifar({f[5]}, cifar_kind::cifar10);
-    } else if (name == "cifar100") {
+    } else if (kind == dataset_kind::cifar100) {
         d.train = read_cifar({f[0]}, cifar_kind::cifar100);
         d.test = read_cifar({f[1]}, cifar_kind::cifar100);
     } else {

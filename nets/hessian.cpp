@@ -1,6 +1,7 @@
 #include "nets/hessian.hpp"
 
 #include "dynamics/error.hpp"
+#include "dynamics/fields.hpp"
 #include "nets/reduction.hpp"
 
 #include <Eigen/Eigenvalues>
@@ -285,7 +286,7 @@ hessian_measurement measure_hessian(const network_system& sys, const std::vector
     const loss_hessian h(sys, samples);
     const std::int64_t n = h.size();
     if (s.top < 1 || s.top > n)
-        throw parameter_error("--hessian-top " + std::to_string(s.top) + " must lie in 1..M = " + std::to_string(n));
+        throw field_error("hessian_top", std::to_string(s.top) + " must lie in 1..M = " + std::to_string(n));
     const linear_operator op = [&h](const double* x, double* y) { h.product(x, y); };
     hessian_measurement m;
     // Streams fixed by (seed, step): a measurement draws from no generator of the training.

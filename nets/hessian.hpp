@@ -183,7 +183,8 @@ struct hessian_measurement {
 /// the top pairs (deflated_trace_sample) over max(trace_vectors, n_v) Rademacher vectors, of which
 /// the n_v SLQ starts are the first (their z^T H z is M alpha_0 of their Lanczos run: no product of
 /// their own). `step` selects the random streams (seed, step), so equal inputs give equal results.
-/// Throws parameter_error when settings.top is outside 1..M or a count is < 1.
+/// Throws field_error (key "hessian_top") when settings.top is outside 1..M, parameter_error when
+/// a count is < 1.
 [[nodiscard]] hessian_measurement measure_hessian(const network_system& sys, const std::vector<std::int64_t>& samples,
                                                   const hessian_settings& settings, std::int64_t step);
 

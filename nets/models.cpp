@@ -1,6 +1,7 @@
 #include "nets/models.hpp"
 
 #include "dynamics/error.hpp"
+#include "dynamics/fields.hpp"
 
 #include <cmath>
 
@@ -14,7 +15,7 @@ model_kind parse_model_kind(const std::string& name) {
     if (name == "smallnet") return model_kind::smallnet;
     if (name == "resnet18") return model_kind::resnet18;
     if (name == "linear") return model_kind::linear;
-    throw parameter_error("unknown model '" + name + "' (expected toy, fc, smallnet, resnet18 or linear)");
+    throw field_error("model", "must be toy, fc, smallnet, resnet18 or linear (got '" + name + "')");
 }
 
 std::string to_string(model_kind kind) {
@@ -37,7 +38,7 @@ loss_kind parse_loss_kind(const std::string& name) {
     if (name == "nll_log_softmax") return loss_kind::nll_log_softmax;
     if (name == "mse_one_hot") return loss_kind::mse_one_hot;
     if (name == "hinge2") return loss_kind::hinge2;
-    throw parameter_error("unknown --loss '" + name + "' (expected nll_log_softmax, mse_one_hot or hinge2)");
+    throw field_error("loss", "must be nll_log_softmax, mse_one_hot or hinge2 (got '" + name + "')");
 }
 
 std::string to_string(loss_kind kind) {
@@ -80,7 +81,7 @@ std::int64_t flat_size(const input_shape& s) { return s.channels * s.height * s.
 } // namespace
 
 ToyImpl::ToyImpl(const input_shape& shape, std::int64_t hidden) {
-    if (hidden < 1) throw parameter_error("toy model: --hidden must be >= 1");
+    if (hidden < 1) throw field_error("hidden", "must be >= 1 (the width of the toy model)");
     m_fc1 = register_module("fc1", torch::nn::Linear(flat_size(shape), hidden));
     m_fc2 = register_module("fc2", torch::nn::Linear(hidden, shape.classes));
 }
@@ -92,8 +93,8 @@ torch::Tensor ToyImpl::forward(torch::Tensor x) {
 }
 
 FcImpl::FcImpl(const input_shape& shape, std::int64_t depth, std::int64_t width) {
-    if (depth < 1) throw parameter_error("fc model: --depth must be >= 1");
-    if (width < 1) throw parameter_error("fc model: --width must be >= 1");
+    if (depth < 1) throw field_error("depth", "must be >= 1 (the hidden layers of fc)");
+    if (width < 1) throw field_error("width", "must be >= 1 (the hidden width of fc)");
     // Registered (and so initialised) in order fc1, fc2, ...: depth 2, width 100 draws exactly the
     // numbers of the former fixed 100-100 network.
     for (std::int64_t k = 0; k <= depth; ++k) {
@@ -121,7 +122,9 @@ SmallNetImpl::SmallNetImpl(const input_shape& shape) {
     // conv 5x5 (valid) then pool 2, twice.
     const std::int64_t h = ((shape.height - 4) / 2 - 4) / 2;
     const std::int64_t w = ((shape.width - 4) / 2 - 4) / 2;
-    if (h < 1 || w < 1) throw parameter_error("smallnet needs inputs of at least 16x16 pixels");
+    if (h < 1 || w < 1)
+        throw field_error("model", "smallnet needs inputs of at least 16x16 pixels (got " +
+                                       std::to_string(shape.height) + "x" + std::to_string(shape.width) + ")");
     m_conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(shape.channels, 10, 5)));
     m_conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(10, 20, 5)));
     m_fc1 = register_module("fc1", torch::nn::Linear(20 * h * w, 100));

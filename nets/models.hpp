@@ -22,7 +22,7 @@ namespace glassy::nets {
 /// bias; d = input size). All but toy are trained on the NLL of the log-softmax by default.
 enum class model_kind { toy, fc, smallnet, resnet18, linear };
 
-/// Parses "toy", "fc", "smallnet", "resnet18", "linear"; throws parameter_error otherwise.
+/// Parses "toy", "fc", "smallnet", "resnet18", "linear"; throws field_error (key "model") otherwise.
 [[nodiscard]] model_kind parse_model_kind(const std::string& name);
 /// The name parse_model_kind accepts.
 [[nodiscard]] std::string to_string(model_kind kind);
@@ -44,8 +44,8 @@ enum class model_kind { toy, fc, smallnet, resnet18, linear };
 /// s_s f_s < 1 (the N_Delta of that paper).
 enum class loss_kind { nll_log_softmax, mse_one_hot, hinge2 };
 
-/// Parses "nll_log_softmax", "mse_one_hot", "hinge2"; throws parameter_error ("unknown --loss 'X'
-/// (expected ...)") otherwise.
+/// Parses "nll_log_softmax", "mse_one_hot", "hinge2"; throws field_error (key "loss")
+/// otherwise.
 [[nodiscard]] loss_kind parse_loss_kind(const std::string& name);
 /// The name parse_loss_kind accepts.
 [[nodiscard]] std::string to_string(loss_kind kind);
@@ -111,7 +111,7 @@ TORCH_MODULE(Toy);
 /// Linear(width->classes); layers fc1 .. fc(depth+1) (depth 2, width 100: the paper's fc).
 class FcImpl : public net_base {
 public:
-    /// Throws parameter_error for depth < 1 or width < 1.
+    /// Throws field_error (key "depth" or "width") for depth < 1 or width < 1.
     FcImpl(const input_shape& shape, std::int64_t depth, std::int64_t width);
     torch::Tensor forward(torch::Tensor x) override;
 
@@ -182,8 +182,9 @@ struct model_sizes {
 
 /// Builds a network with PyTorch's default initialisation drawn from torch's global generator
 /// (seed it with torch::manual_seed first); shape.classes is the number of outputs. Sizes that
-/// the model has not are ignored. Throws parameter_error for a size < 1 or an input too small
-/// for smallnet.
+/// the model has not are ignored. Throws field_error naming the field of quench_options_fields():
+/// "hidden", "depth" or "width" for a size < 1, "model" for an input too small for smallnet (below
+/// 16 x 16 pixels).
 [[nodiscard]] std::shared_ptr<net_base> make_model(model_kind kind, const input_shape& shape,
                                                    const model_sizes& sizes = {});
 

@@ -1,6 +1,7 @@
 #include "nets/network.hpp"
 
 #include "dynamics/error.hpp"
+#include "dynamics/fields.hpp"
 #include "nets/reduction.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -335,8 +336,8 @@ evaluation network_system::evaluate(split s, const std::vector<std::int64_t>& sa
 minibatch_sampler::minibatch_sampler(std::int64_t n, std::int64_t batch, std::uint64_t seed)
     : m_n(n), m_batch(batch), m_pos(0), m_rng(seed) {
     if (batch < 1 || batch > n)
-        throw parameter_error("batch size " + std::to_string(batch) + " must lie in 1.." + std::to_string(n) +
-                              " (the number of training samples)");
+        throw field_error("batch", std::to_string(batch) + " must lie in 1.." + std::to_string(n) +
+                                       " (the number of training samples)");
     m_perm.resize(static_cast<std::size_t>(n));
     shuffle();
 }
@@ -387,7 +388,7 @@ std::string adam_key(const torch::Tensor& p) { return c10::guts::to_string(p.uns
 optimizer_kind parse_optimizer_kind(const std::string& name) {
     if (name == "sgd") return optimizer_kind::sgd;
     if (name == "adam") return optimizer_kind::adam;
-    throw parameter_error("unknown --optimizer '" + name + "' (expected sgd or adam)");
+    throw field_error("optimizer", "must be sgd or adam (got '" + name + "')");
 }
 
 std::string to_string(optimizer_kind kind) { return kind == optimizer_kind::adam ? "adam" : "sgd"; }
@@ -480,14 +481,18 @@ sgd::sgd(const sgd_options& options, const network_system& sys)
                 options.seed),
       m_noise(noise_generator(sys.options().device, options.seed ^ 0x9E3779B97F4A7C15ULL)),
       m_last_loss(std::numeric_limits<double>::quiet_NaN()) {
-    if (!(options.lr > 0.0)) throw parameter_error("learning rate must be > 0");
-    if (!(options.momentum >= 0.0 && options.momentum < 1.0)) throw parameter_error("momentum must lie in [0, 1)");
-    if (!(options.temperature >= 0.0)) throw parameter_error("temperature T must be >= 0");
-    if (options.optimizer == optimizer_kind::adam) {
-        if (options.momentum != 0.0 || options.temperature != 0.0)
-            throw parameter_error("--optimizer adam takes neither --momentum nor --T (its moments are its own)");
+    validate(options);
+    if (options.optimizer == optimizer_kind::adam)
         m_adam = std::make_unique<torch::optim::Adam>(sys.state().tensors, torch::optim::AdamOptions(options.lr));
-    }
+}
+
+void validate(const sgd_options& options) {
+    if (!(options.lr > 0.0)) throw field_error("lr", "must be > 0");
+    if (!(options.momentum >= 0.0 && options.momentum < 1.0)) throw field_error("momentum", "must lie in [0, 1)");
+    if (!(options.temperature >= 0.0)) throw field_error("T", "must be >= 0");
+    if (options.batch < 1 && options.batch != full_batch) throw field_error("batch", "must be >= 1 or all");
+    if (options.optimizer == optimizer_kind::adam && (options.momentum != 0.0 || options.temperature != 0.0))
+        throw field_error("optimizer", "adam takes neither --momentum nor --T (its moments are its own)");
 }
 
 void sgd::step(network_system& sys, parameter_handle& x) {

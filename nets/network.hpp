@@ -179,7 +179,7 @@ private:
 /// into floor(n / batch) consecutive batches (the incomplete tail is dropped).
 class minibatch_sampler {
 public:
-    /// Throws parameter_error unless 1 <= batch <= n.
+    /// Throws field_error (key "batch") unless 1 <= batch <= n.
     minibatch_sampler(std::int64_t n, std::int64_t batch, std::uint64_t seed);
     /// Indices of the next minibatch (batch distinct indices in [0, n)).
     [[nodiscard]] std::vector<std::int64_t> next();
@@ -201,7 +201,7 @@ enum class optimizer_kind {
     adam ///< LibTorch's torch::optim::Adam (Kingma & Ba 2015) with its defaults: betas (0.9, 0.999),
          ///< eps 1e-8, no weight decay, no amsgrad; learning rate sgd_options::lr
 };
-/// Parses "sgd", "adam"; throws parameter_error ("unknown --optimizer 'X' (expected sgd or adam)").
+/// Parses "sgd", "adam"; throws field_error (key "optimizer") otherwise.
 [[nodiscard]] optimizer_kind parse_optimizer_kind(const std::string& name);
 /// The name parse_optimizer_kind accepts.
 [[nodiscard]] std::string to_string(optimizer_kind kind);
@@ -222,6 +222,12 @@ struct sgd_options {
     optimizer_kind optimizer = optimizer_kind::sgd; ///< the update rule
 };
 
+/// Checks the domains of `options`; throws field_error naming the bad one by the key of
+/// quench_options_fields() (nets/quench.hpp): "lr" (not > 0), "momentum" (outside [0, 1)), "T"
+/// (temperature < 0), "batch" (< 1 and not full_batch; its upper bound, the training-set size, is
+/// checked by sgd) or "optimizer" (adam with momentum or T > 0).
+void validate(const sgd_options& options);
+
 /// SGD (T = 0), SGLD (T > 0) or Adam as a dynamics: step(sys, x) performs one iteration; dt() = 1
 /// (time is counted in iterations). With batch = full_batch every step uses the whole training
 /// set in index order (gradient descent on the training loss; the sampler is not used).
@@ -234,8 +240,8 @@ struct sgd_options {
 /// the divergence stop and the checkpoint rule of quench::run need the loss of every step.
 class sgd {
 public:
-    /// Throws parameter_error for lr <= 0, momentum outside [0,1), T < 0, a bad batch size, or
-    /// momentum or T > 0 with Adam.
+    /// Throws field_error as validate(options) does, and (key "batch") for a batch larger than
+    /// the training set.
     sgd(const sgd_options& options, const network_system& sys);
     void step(network_system& sys, parameter_handle& x);
     [[nodiscard]] double dt() const noexcept { return 1.0; }

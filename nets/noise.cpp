@@ -1,6 +1,7 @@
 #include "nets/noise.hpp"
 
 #include "dynamics/error.hpp"
+#include "dynamics/fields.hpp"
 #include "nets/reduction.hpp"
 #include "nets/torch_compat.hpp"
 
@@ -212,7 +213,7 @@ layer_terms layer_contribution(const tape_entry& e, const torch::Tensor& g) {
 } // namespace
 
 noise_estimate sgd_noise(const network_system& sys, std::int64_t samples, noise_method method, std::int64_t chunk) {
-    if (samples < 1) throw parameter_error("noise samples must be >= 1");
+    if (samples < 1) throw field_error("noise_samples", "must be >= 1");
     std::vector<std::int64_t> first(static_cast<std::size_t>(std::min(samples, sys.count(split::train))));
     std::iota(first.begin(), first.end(), std::int64_t{0});
     return sgd_noise(sys, first, method, chunk);
@@ -220,7 +221,7 @@ noise_estimate sgd_noise(const network_system& sys, std::int64_t samples, noise_
 
 noise_estimate sgd_noise(const network_system& sys, const std::vector<std::int64_t>& samples, noise_method method,
                          std::int64_t chunk) {
-    if (samples.empty()) throw parameter_error("noise samples must be >= 1");
+    if (samples.empty()) throw field_error("noise_samples", "must be >= 1");
     if (chunk < 1) throw parameter_error("noise chunk must be >= 1");
     const torch::Tensor picked = sys.sample_index(split::train, samples);
     const std::int64_t n = picked.size(0);

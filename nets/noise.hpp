@@ -56,12 +56,14 @@ struct noise_estimate {
 
 /// Measures D on the training samples S = `samples` (indices into the training split, e.g. a
 /// prefix of class_balanced_order; summed in the given order), in chunks of `chunk` samples for
-/// the batched path. Restores the training flag of the model. Throws parameter_error for no
-/// samples, an index outside the training split, or chunk < 1.
+/// the batched path. Restores the training flag of the model. Throws field_error (key
+/// "noise_samples") for no samples, parameter_error for an index outside the training split or
+/// chunk < 1.
 [[nodiscard]] noise_estimate sgd_noise(const network_system& sys, const std::vector<std::int64_t>& samples,
                                        noise_method method = noise_method::batched, std::int64_t chunk = 256);
 /// D on the first `samples` training samples (clipped to the training size): sgd_noise on the
-/// indices 0..n-1. Throws parameter_error for samples < 1 or chunk < 1.
+/// indices 0..n-1. Throws field_error (key "noise_samples") for samples < 1, parameter_error for
+/// chunk < 1.
 [[nodiscard]] noise_estimate sgd_noise(const network_system& sys, std::int64_t samples,
                                        noise_method method = noise_method::batched, std::int64_t chunk = 256);
 

@@ -34,7 +34,7 @@ struct metrics_observer {
     void operator()(const network_system& s, const parameter_handle&, std::int64_t step, double t) {
         const evaluation tr = s.evaluate(split::train, train_samples, with_gradient);
         if (!std::isfinite(tr.loss))
-            throw divergence_error("training loss became non-finite at step " + std::to_string(step) + " (lower --lr)");
+            throw divergence_error("training loss became non-finite at step " + std::to_string(step));
         const evaluation te = s.evaluate(split::test, test_samples, false);
         time.push_back(t);
         train_loss.push_back(tr.loss);
@@ -122,12 +122,11 @@ struct timed {
     }
 };
 
-/// The LibTorch device; throws parameter_error for cuda when LibTorch sees no GPU.
+/// The LibTorch device; throws field_error ("device") for cuda when LibTorch sees no GPU.
 torch::Device torch_device(device_kind kind) {
     if (kind == device_kind::cpu) return torch::kCPU;
     if (!torch::cuda::is_available())
-        throw parameter_error(
-            "--device cuda: this LibTorch build has no CUDA support or sees no GPU (use --device cpu)");
+        throw field_error("device", "cuda: this LibTorch build has no CUDA support or sees no GPU (use cpu)");
     return torch::kCUDA;
 }
 
@@ -152,9 +151,9 @@ void check_batchnorm_batch(net_base& model, const std::string& name, const input
         const auto opts = model.parameters().front().options();
         (void)model.forward(torch::zeros({1, shape.channels, shape.height, shape.width}, opts));
     } catch (const c10::Error&) {
-        failure = "--batch 1: " + name + " has a BatchNorm layer that sees a single value per channel on " +
+        failure = "1: " + name + " has a BatchNorm layer that sees a single value per channel on " +
                   std::to_string(shape.height) + "x" + std::to_string(shape.width) +
-                  " images, which BatchNorm cannot train on; use --batch 2 or more";
+                  " images, which BatchNorm cannot train on; use a batch of 2 or more";
     }
     model.train(was_training);
     std::size_t i = 0;
@@ -162,31 +161,49 @@ void check_batchnorm_batch(net_base& model, const std::string& name, const input
         torch::NoGradGuard no_grad;
         for (auto& b : model.buffers(true)) b.copy_(saved[i++]);
     }
-    if (!failure.empty()) throw parameter_error(failure);
+    if (!failure.empty()) throw field_error("batch", failure);
 }
 
 torch::Dtype torch_dtype(dtype_kind kind) { return kind == dtype_kind::float64 ? torch::kFloat64 : torch::kFloat32; }
 
-/// Refuses, before any data is read, the combinations of the issue 15 options that cannot train:
-/// hinge2 on more than two classes or on the toy model (sigmoid output < 1: no margin reaches 1), parity labels on the
-/// (binary) random dataset, a convolutional model on the random dataset (no image), bad sizes, a negative --stop-loss.
+sgd_options sgd_options_of(const quench_options& o) {
+    return {o.lr, o.momentum, o.batch, o.temperature, o.seed, o.optimizer};
+}
+
+/// Refuses the combinations of the issue 15 options that cannot train: hinge2 on more than two
+/// classes or on the toy model (sigmoid output < 1: no margin reaches 1), parity labels on the
+/// (binary) random dataset, a convolutional model on the random dataset (no image), bad sizes, a
+/// negative stop_loss. Throws field_error keyed as in quench_options_fields().
 void check_task(const quench_options& o) {
     const bool random = o.dataset == dataset_kind::random;
-    if (o.depth < 1) throw parameter_error("--depth must be >= 1");
-    if (o.width < 1) throw parameter_error("--width must be >= 1");
-    if (o.batch < 1 && o.batch != full_batch) throw parameter_error("--batch must be >= 1 or all");
-    if (!(o.stop_loss >= 0.0)) throw parameter_error("--stop-loss must be > 0");
+    if (o.depth < 1) throw field_error("depth", "must be >= 1");
+    if (o.width < 1) throw field_error("width", "must be >= 1");
+    if (!(o.stop_loss >= 0.0)) throw field_error("stop_loss", "must be >= 0 (0: off)");
     if (random && o.labels == label_kind::parity)
-        throw parameter_error("--labels parity: the random dataset is binary already (labels +-1)");
+        throw field_error("labels", "parity: the random dataset is binary already (labels +-1)");
     if (run_loss(o) == loss_kind::hinge2 && !random && o.labels != label_kind::parity)
-        throw parameter_error("--loss hinge2 needs a binary task: --dataset " + to_string(o.dataset) +
-                              " has more than two classes (add --labels parity, or use --dataset random)");
+        throw field_error("loss", "hinge2 needs a binary task: the dataset " + to_string(o.dataset) +
+                                      " has more than two classes (use labels parity, or the random dataset)");
     if (run_loss(o) == loss_kind::hinge2 && o.model == model_kind::toy)
-        throw parameter_error("--loss hinge2 with --model toy: its sigmoid output stays below the margin 1 (use linear "
-                              "or fc)");
+        throw field_error("loss", "hinge2 with the toy model: its sigmoid output stays below the margin 1 (use "
+                                  "linear or fc)");
     if (random && (o.model == model_kind::smallnet || o.model == model_kind::resnet18))
-        throw parameter_error("--model " + to_string(o.model) +
-                              " needs images; the random dataset is a vector (use linear, fc or toy)");
+        throw field_error("model",
+                          to_string(o.model) + " needs images; the random dataset is a vector (use linear, fc or toy)");
+}
+
+/// Refuses Hessian settings out of their domain that need neither model nor data (the bounds
+/// hessian_top <= M and hessian_samples <= training size are checked by hessian_samples).
+void check_hessian_settings(const quench_options& o) {
+    if (!o.hessian) return;
+    if (o.hessian_top < 1) throw field_error("hessian_top", "must be >= 1");
+    if (o.hessian_samples < 1) throw field_error("hessian_samples", "must be >= 1");
+    if (!(o.flat_epsilon > 0.0) || !std::isfinite(o.flat_epsilon))
+        throw field_error("flat_epsilon", "must be a positive number");
+    for (const auto& [key, value] :
+         {std::pair{"hessian_trace_vectors", o.hessian_trace_vectors},
+          std::pair{"hessian_slq_steps", o.hessian_slq_steps}, std::pair{"hessian_slq_vectors", o.hessian_slq_vectors}})
+        if (value < 1) throw field_error(key, "must be >= 1");
 }
 
 /// The data of a run: loaded, or generated from the seed; relabelled as options.labels says.
@@ -201,8 +218,8 @@ dataset_pair make_data(const quench_options& o) {
         ro.seed = o.seed;
         data = make_random(ro);
     } else {
-        if (o.data_dir.empty()) throw parameter_error("no data directory (set --data-dir or GLASSY_DATA_DIR)");
-        data = load_dataset(to_string(o.dataset), o.data_dir);
+        if (o.data_dir.empty()) throw field_error("data_dir", "is empty: no folder to read the dataset from");
+        data = load_dataset(o.dataset, o.data_dir);
     }
     relabel(data, o.labels);
     return data;
@@ -285,19 +302,16 @@ std::vector<std::int64_t> prefix(const std::vector<std::int64_t>& v, std::int64_
     return {v.begin(), v.begin() + std::min<std::int64_t>(n, static_cast<std::int64_t>(v.size()))};
 }
 
-/// Checks the Hessian options against the model and data (one line naming the flag) and returns
-/// the Hessian's samples: the first hessian_samples of a class-balanced order of its own seed.
+/// Checks the Hessian options against the model and data (field_error "hessian_top",
+/// "hessian_samples"; the rest is checked by validate) and returns the Hessian's samples: the
+/// first hessian_samples of a class-balanced order of its own seed.
 std::vector<std::int64_t> hessian_samples(const quench_options& o, const image_set& train, std::int64_t m) {
     if (o.hessian_top < 1 || o.hessian_top > m)
-        throw parameter_error("--hessian-top " + std::to_string(o.hessian_top) +
-                              " must lie in 1..M = " + std::to_string(m) + " (the number of weights)");
+        throw field_error("hessian_top", std::to_string(o.hessian_top) + " must lie in 1..M = " + std::to_string(m) +
+                                             " (the number of weights)");
     if (o.hessian_samples < 1 || o.hessian_samples > train.count)
-        throw parameter_error("--hessian-samples " + std::to_string(o.hessian_samples) + " must lie in 1.." +
-                              std::to_string(train.count) + " (the training set size)");
-    if (!(o.flat_epsilon > 0.0) || !std::isfinite(o.flat_epsilon))
-        throw parameter_error("--flat-epsilon must be a positive number");
-    if (o.hessian_trace_vectors < 1 || o.hessian_slq_steps < 1 || o.hessian_slq_vectors < 1)
-        throw parameter_error("hessian_trace_vectors, hessian_slq_steps and hessian_slq_vectors must be >= 1");
+        throw field_error("hessian_samples", std::to_string(o.hessian_samples) + " must lie in 1.." +
+                                                 std::to_string(train.count) + " (the training set size)");
     return prefix(class_balanced_order(train, o.seed ^ hessian_subset_key), o.hessian_samples);
 }
 
@@ -306,19 +320,9 @@ std::vector<std::int64_t> hessian_samples(const quench_options& o, const image_s
 quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     auto& q = *m_impl;
     q.options = o;
-    if (o.steps < 1) throw parameter_error("--steps must be >= 1");
-    // t_w + lag reaches 1.5 steps: below 2^62 every step sum fits the 64-bit counters.
-    if (o.steps >= (std::int64_t{1} << 62))
-        throw parameter_error("--steps " + std::to_string(o.steps) +
-                              " is more than the 64-bit step counters hold (below 2^62 = 4.6e18)");
-    if (o.noise_samples < 1) throw parameter_error("--noise-samples must be >= 1");
-    if (o.eval_samples < 1) throw parameter_error("--eval-samples must be >= 1");
-    if (o.points_per_decade < 1 || o.tw_per_decade < 1) throw parameter_error("points per decade must be >= 1");
-    if (o.tw_first < 1) throw parameter_error("the first waiting time must be >= 1");
-    check_task(o);
+    validate(o);
     const torch::Device device = torch_device(o.device);
     const torch::Dtype dtype = torch_dtype(o.dtype);
-    (void)parse_model_kind(to_string(o.model));
 
     q.data = make_data(o);
     q.stats = compute_channel_stats(q.data.train);
@@ -335,7 +339,7 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     q.sys = std::make_unique<network_system>(q.model, q.data.train, q.data.test, q.stats,
                                              network_options{device, dtype, true, run_loss(o)});
     check_batchnorm_batch(*q.model, to_string(o.model), shape, o.batch);
-    q.dyn = std::make_unique<sgd>(sgd_options{o.lr, o.momentum, o.batch, o.temperature, o.seed, o.optimizer}, *q.sys);
+    q.dyn = std::make_unique<sgd>(sgd_options_of(o), *q.sys);
 
     q.metrics_schedule = schedule::log_spaced(1, o.steps, o.points_per_decade, true);
     if (!o.tw_steps.empty()) {
@@ -351,6 +355,26 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
 }
 
 quench::~quench() = default;
+
+void validate(const quench_options& o) {
+    if (o.steps < 1) throw field_error("steps", "must be >= 1");
+    // t_w + lag reaches 1.5 steps: below 2^62 every step sum fits the 64-bit counters.
+    if (o.steps >= (std::int64_t{1} << 62))
+        throw field_error("steps", std::to_string(o.steps) +
+                                       " is more than the 64-bit step counters hold (below 2^62 = 4.6e18)");
+    validate(sgd_options_of(o));
+    if (o.model == model_kind::toy && o.hidden < 1)
+        throw field_error("hidden", "must be >= 1 (the width of the toy model)");
+    if (o.noise_samples < 1) throw field_error("noise_samples", "must be >= 1");
+    if (o.eval_samples < 1) throw field_error("eval_samples", "must be >= 1");
+    if (o.points_per_decade < 1) throw field_error("points_per_decade", "must be >= 1");
+    if (o.tw_per_decade < 1) throw field_error("tw_per_decade", "must be >= 1");
+    if (o.tw_first < 1) throw field_error("tw_first", "must be >= 1");
+    check_task(o);
+    check_hessian_settings(o);
+    if (o.dataset == dataset_kind::synthetic) validate(o.synthetic);
+    if (o.dataset == dataset_kind::random) validate(o.random);
+}
 
 std::int64_t quench::num_parameters() const { return m_impl->sys->num_parameters(); }
 std::size_t quench::num_waiting_times() const { return m_impl->tw.size(); }
@@ -603,7 +627,7 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
 device_kind parse_device_kind(const std::string& name) {
     if (name == "cpu") return device_kind::cpu;
     if (name == "cuda") return device_kind::cuda;
-    throw parameter_error("unknown device '" + name + "' (expected cpu or cuda)");
+    throw field_error("device", "must be cpu or cuda (got '" + name + "')");
 }
 
 std::string to_string(device_kind kind) { return kind == device_kind::cuda ? "cuda" : "cpu"; }
@@ -611,7 +635,7 @@ std::string to_string(device_kind kind) { return kind == device_kind::cuda ? "cu
 dtype_kind parse_dtype_kind(const std::string& name) {
     if (name == "float32") return dtype_kind::float32;
     if (name == "float64") return dtype_kind::float64;
-    throw parameter_error("unknown dtype '" + name + "' (expected float32 or float64)");
+    throw field_error("dtype", "must be float32 or float64 (got '" + name + "')");
 }
 
 std::string to_string(dtype_kind kind) { return kind == dtype_kind::float64 ? "float64" : "float32"; }
@@ -621,7 +645,7 @@ std::string flag_name(noise_method method) { return method == noise_method::batc
 noise_method parse_noise_method_flag(const std::string& name) {
     if (name == "batched") return noise_method::batched;
     if (name == "loop") return noise_method::per_sample_loop;
-    throw parameter_error("unknown --noise-method '" + name + "' (expected batched or loop)");
+    throw field_error("noise_method", "must be batched or loop (got '" + name + "')");
 }
 
 std::string to_string(noise_method method) { return method == noise_method::batched ? "batched" : "per_sample_loop"; }
@@ -629,7 +653,7 @@ std::string to_string(noise_method method) { return method == noise_method::batc
 noise_method parse_noise_method(const std::string& name) {
     if (name == "batched") return noise_method::batched;
     if (name == "per_sample_loop") return noise_method::per_sample_loop;
-    throw parameter_error("unknown noise_method '" + name + "' (expected batched or per_sample_loop)");
+    throw field_error("noise_method", "must be batched or per_sample_loop (got '" + name + "')");
 }
 
 namespace {
@@ -701,7 +725,7 @@ field<options> batch_field() {
                 used = 0;
             }
             if (s != "all" && (used != s.size() || b < 1))
-                throw parameter_error("--batch '" + s + "': expected a size >= 1 or all");
+                throw field_error("batch", "'" + s + "': expected a size >= 1 or all");
             o.batch = b;
         }};
     return {"/batch",
@@ -713,7 +737,7 @@ field<options> batch_field() {
             [](const options& o) { return o.batch == full_batch ? nlohmann::json("all") : nlohmann::json(o.batch); },
             [](options& o, const nlohmann::json& j) {
                 if (j.is_string() && j.get<std::string>() != "all")
-                    throw parameter_error("batch '" + j.get<std::string>() + "' is neither a size nor all");
+                    throw field_error("batch", "'" + j.get<std::string>() + "' is neither a size nor all");
                 o.batch = j.is_string() ? full_batch : j.get<std::int64_t>();
             }};
 }

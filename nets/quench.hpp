@@ -24,30 +24,29 @@ namespace glassy::nets {
 
 /// Where the network trains.
 enum class device_kind { cpu, cuda };
-/// Parses "cpu", "cuda"; throws parameter_error ("unknown device 'X' (expected cpu or cuda)")
-/// otherwise. Whether CUDA is usable is checked by quench's constructor.
+/// Parses "cpu", "cuda"; throws field_error (key "device") otherwise. Whether CUDA is usable is checked by quench's
+/// constructor.
 [[nodiscard]] device_kind parse_device_kind(const std::string& name);
 /// The name parse_device_kind accepts.
 [[nodiscard]] std::string to_string(device_kind kind);
 
 /// The training precision (weights, activations, gradients; snapshots are float32 either way).
 enum class dtype_kind { float32, float64 };
-/// Parses "float32", "float64"; throws parameter_error ("unknown dtype 'X' (expected float32 or
-/// float64)") otherwise.
+/// Parses "float32", "float64"; throws field_error (key "dtype") otherwise.
 [[nodiscard]] dtype_kind parse_dtype_kind(const std::string& name);
 /// The name parse_dtype_kind accepts.
 [[nodiscard]] std::string to_string(dtype_kind kind);
 
 /// The name of a noise method on the command line: "batched" or "loop".
 [[nodiscard]] std::string flag_name(noise_method method);
-/// Parses a --noise-method value, "batched" or "loop"; throws parameter_error ("unknown
-/// --noise-method 'X' (expected batched or loop)") otherwise.
+/// Parses a --noise-method value, "batched" or "loop"; throws field_error (key "noise_method")
+/// otherwise.
 [[nodiscard]] noise_method parse_noise_method_flag(const std::string& name);
 /// The name of a noise method in the record's parameters (noise_method): "batched" or
 /// "per_sample_loop".
 [[nodiscard]] std::string to_string(noise_method method);
-/// Parses a record's noise_method, "batched" or "per_sample_loop"; throws parameter_error
-/// otherwise.
+/// Parses a record's noise_method, "batched" or "per_sample_loop"; throws field_error (key
+/// "noise_method") otherwise.
 [[nodiscard]] noise_method parse_noise_method(const std::string& name);
 
 /// Every parameter of a network run. Times are SGD iterations.
@@ -111,6 +110,20 @@ struct quench_options {
 /// makes the width equal to it).
 [[nodiscard]] const field_table<quench_options>& quench_options_fields();
 
+/// Checks the options that need no data, before any work: throws field_error naming the bad
+/// one by its key in quench_options_fields() (what() "steps must be >= 1"; net_quench prints
+/// the flag instead, "--steps must be >= 1"): steps in 1..2^62 - 1 (the 64-bit step counters),
+/// lr, momentum, T, batch and optimizer (validate(sgd_options)), hidden >= 1 for the toy model,
+/// noise_samples, eval_samples, points_per_decade, tw_per_decade, tw_first >= 1, depth and
+/// width >= 1, stop_loss >= 0, the task (loss hinge2 needs a binary task and not the toy model,
+/// labels parity not on the random dataset, model smallnet / resnet18 not on it), and with
+/// hessian: hessian_top, hessian_samples and the trace / SLQ counts >= 1, flat_epsilon > 0, and
+/// the sizes of the synthetic or random dataset it uses (validate(synthetic_options),
+/// validate(random_options)). What needs the data (batch at most the training-set size,
+/// smallnet's 16 x 16 inputs, a batch of 1 with BatchNorm, hessian_top <= M) is checked by
+/// quench's constructor, with field_error too.
+void validate(const quench_options& options);
+
 /// The options that define a run (every field but data_dir) as JSON: the checkpoint's config
 /// and the basis of the record's parameters. tw_steps / lag_steps appear only when given.
 [[nodiscard]] nlohmann::json options_json(const quench_options& options);
@@ -154,11 +167,13 @@ struct measurement_subset {
 /// memory), then run() once.
 class quench {
 public:
-    /// Loads data and builds everything. Throws parameter_error / glassy::error on bad options
-    /// (unknown model or dataset, missing data, batch larger than the training set, batch 1 on a
-    /// model with a BatchNorm layer whose feature map is 1 x 1 for these images, cuda on a
-    /// CPU-only build, with --hessian: hessian_top outside 1..M, hessian_samples outside 1..train
-    /// size, flat_epsilon <= 0, ...), naming the flag.
+    /// Checks the options (validate), loads data and builds everything. Throws field_error
+    /// (keyed as in quench_options_fields()) for an option out of its domain: those of validate,
+    /// a batch larger than the training set or of 1 on a model with a BatchNorm layer whose
+    /// feature map is 1 x 1 for these images ("batch"), cuda on a CPU-only build ("device"), bad
+    /// synthetic or random sizes ("synthetic/...", "random/..."), an empty data_dir ("data_dir"),
+    /// with hessian: hessian_top outside 1..M, hessian_samples outside 1..train size;
+    /// missing_data_error / glassy::error for missing or malformed data files.
     explicit quench(const quench_options& options);
     ~quench();
     quench(const quench&) = delete;

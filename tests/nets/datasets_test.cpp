@@ -167,9 +167,9 @@ TEST_F(idx_reader, rejects_mismatched_counts_and_missing_files) {
     EXPECT_NE(msg.find("6 labels"), std::string::npos) << msg;
     EXPECT_NE(error_of([&] { (void)read_idx_pair(m_dir / "nope", m_dir / "lb"); }).find("cannot open"),
               std::string::npos);
-    const std::string missing = error_of([&] { (void)load_dataset("mnist", m_dir); });
+    const std::string missing = error_of([&] { (void)load_dataset(dataset_kind::mnist, m_dir); });
     EXPECT_NE(missing.find("train-images-idx3-ubyte"), std::string::npos) << missing;
-    EXPECT_THROW((void)load_dataset("imagenet", m_dir), glassy::parameter_error);
+    EXPECT_THROW((void)load_dataset(dataset_kind::synthetic, m_dir), glassy::parameter_error); // made, not loaded
 }
 
 TEST_F(idx_reader, loads_mnist_layout_from_data_dir) {
@@ -182,7 +182,7 @@ TEST_F(idx_reader, loads_mnist_layout_from_data_dir) {
     write(m_dir / "mnist" / "data" / "t10k-images-idx3-ubyte", idx_images(2, 28, 28));
     write(m_dir / "mnist" / "data" / "t10k-labels-idx1-ubyte", idx_labels(2));
     write(m_dir / "mnist" / "t10k-images-idx3-ubyte", idx_images(3, 28, 28)); // an incomplete set in mnist/
-    const dataset_pair d = load_dataset("mnist", m_dir);
+    const dataset_pair d = load_dataset(dataset_kind::mnist, m_dir);
     EXPECT_EQ(d.train.count, 6);
     EXPECT_EQ(d.test.count, 2);
     EXPECT_EQ(d.train.classes, 10);
@@ -241,15 +241,15 @@ TEST_F(idx_reader, loads_the_flat_layout_and_says_where_it_looked) {
     write(m_dir / "train-images-idx3-ubyte", idx_images(6, 28, 28));
     write(m_dir / "train-labels-idx1-ubyte", idx_labels(6));
     write(m_dir / "t10k-images-idx3-ubyte", idx_images(2, 28, 28));
-    const std::string missing = error_of([&] { (void)load_dataset("mnist", m_dir); });
+    const std::string missing = error_of([&] { (void)load_dataset(dataset_kind::mnist, m_dir); });
     EXPECT_NE(missing.find("no folder holds all of train-images-idx3-ubyte"), std::string::npos) << missing;
     EXPECT_NE(missing.find((m_dir / "mnist").string() + " (no such folder)"), std::string::npos) << missing;
     EXPECT_NE(missing.find((m_dir / "mnist" / "data").string() + " (no such folder)"), std::string::npos) << missing;
     EXPECT_NE(missing.find(m_dir.string() + " (lacks t10k-labels-idx1-ubyte)"), std::string::npos) << missing;
     EXPECT_EQ(missing.find("--data-dir"), std::string::npos) << missing; // the caller knows whether it was set
-    EXPECT_THROW((void)load_dataset("mnist", m_dir), missing_data_error);
+    EXPECT_THROW((void)load_dataset(dataset_kind::mnist, m_dir), missing_data_error);
     write(m_dir / "t10k-labels-idx1-ubyte", idx_labels(2));
-    const dataset_pair d = load_dataset("mnist", m_dir);
+    const dataset_pair d = load_dataset(dataset_kind::mnist, m_dir);
     EXPECT_EQ(d.train.count, 6);
     EXPECT_EQ(d.test.count, 2);
     ASSERT_EQ(d.files.size(), 4u);
@@ -263,10 +263,10 @@ TEST_F(idx_reader, loads_the_flat_layout_and_says_where_it_looked) {
         rec[0] = 3;
         write(c / n, rec);
     }
-    const std::string no_test = error_of([&] { (void)load_dataset("cifar10", c); });
+    const std::string no_test = error_of([&] { (void)load_dataset(dataset_kind::cifar10, c); });
     EXPECT_NE(no_test.find(c.string() + " (lacks test_batch.bin)"), std::string::npos) << no_test;
     write(c / "test_batch.bin", std::vector<std::uint8_t>(3073, 1));
-    const dataset_pair cd = load_dataset("cifar10", c);
+    const dataset_pair cd = load_dataset(dataset_kind::cifar10, c);
     EXPECT_EQ(cd.train.count, 5);
     EXPECT_EQ(cd.files.size(), 6u);
 }
@@ -276,7 +276,7 @@ TEST_F(idx_reader, records_where_fashion_mnist_really_came_from) {
     const fs::path system = "/usr/share/datasets/fashion-mnist";
     if (!fs::is_regular_file(system / "t10k-labels-idx1-ubyte.gz")) GTEST_SKIP() << "no system Fashion-MNIST";
     fs::create_directories(m_dir / "fashion-mnist");
-    const dataset_pair d = load_dataset("fashion-mnist", m_dir);
+    const dataset_pair d = load_dataset(dataset_kind::fashion_mnist, m_dir);
     ASSERT_EQ(d.files.size(), 4u);
     for (const auto& f : d.files) EXPECT_EQ(f.parent_path(), system);
     EXPECT_EQ(d.train.count, 60000);
@@ -331,7 +331,7 @@ TEST_F(cifar_reader, rejects_corrupt_files) {
     write(m_dir / "tgz.bin", gzip_member(cifar_records(2, 1, 10)));
     const std::string tgz = error_of([&] { (void)read_cifar({m_dir / "tgz.bin"}, cifar_kind::cifar10); });
     EXPECT_NE(tgz.find("gzip-compressed data"), std::string::npos) << tgz;
-    const std::string missing = error_of([&] { (void)load_dataset("cifar10", m_dir); });
+    const std::string missing = error_of([&] { (void)load_dataset(dataset_kind::cifar10, m_dir); });
     EXPECT_NE(missing.find("data_batch_1.bin"), std::string::npos) << missing;
 }
 

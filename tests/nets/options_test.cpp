@@ -1,12 +1,13 @@
 // The options JSON of net_quench (the checkpoint's configuration and the basis of the record's
 // `parameters`), byte for byte: the literals below were written by the code before the field
 // tables (issue 12, point 5) and must never change. Also: a checkpoint's configuration reads
-// back into the same options.
+// back into the same options, and a bad option throws a field_error with its key.
 #include "nets/quench.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <string>
 
@@ -193,6 +194,124 @@ TEST(net_options, checkpoint_with_an_unknown_choice_is_refused) {
     j["device"] = "tpu";
     c.config = j.dump();
     EXPECT_THROW((void)options_from_checkpoint(c), record_error);
+}
+
+/// The key of the field_error that `f` throws ("" when it throws none, "?" for another error).
+template <class F>
+std::string key_thrown(F&& f) {
+    try {
+        f();
+    } catch (const field_error& e) {
+        return e.key();
+    } catch (...) {
+        return "?";
+    }
+    return {};
+}
+
+void random_data(quench_options& o) { o.dataset = dataset_kind::random; }
+void with_hessian(quench_options& o) { o.hessian = true; }
+
+bool is_table_key(const std::string& key) {
+    for (const auto& f : quench_options_fields())
+        if (f.key == "/" + key) return true;
+    return false;
+}
+
+// Issue 12 §5: library messages name fields. Each bad option is a field_error whose key is the
+// option's key in quench_options_fields() (so net_quench can print the flag), and what() starts
+// with that key.
+TEST(net_options, validation_errors_carry_the_field_key) {
+    struct bad_case {
+        void (*spoil)(quench_options&);
+        const char* key;
+        void (*base)(quench_options&) = [](quench_options&) {}; // the options spoilt: toy_synthetic_options, then this
+    };
+    for (const auto& [spoil, key, base] : {
+             bad_case{[](quench_options& o) { o.steps = 0; }, "steps"},
+             bad_case{[](quench_options& o) { o.steps = std::int64_t{1} << 62; }, "steps"},
+             bad_case{[](quench_options& o) { o.noise_samples = 0; }, "noise_samples"},
+             bad_case{[](quench_options& o) { o.eval_samples = 0; }, "eval_samples"},
+             bad_case{[](quench_options& o) { o.lr = 0; }, "lr"},
+             bad_case{[](quench_options& o) { o.momentum = 1; }, "momentum"},
+             bad_case{[](quench_options& o) { o.temperature = -1; }, "T"},
+             bad_case{[](quench_options& o) { o.batch = 0; }, "batch"},
+             bad_case{[](quench_options& o) { o.hidden = 0; }, "hidden"},
+             bad_case{[](quench_options& o) { o.points_per_decade = 0; }, "points_per_decade"},
+             bad_case{[](quench_options& o) { o.tw_per_decade = 0; }, "tw_per_decade"},
+             bad_case{[](quench_options& o) { o.tw_first = 0; }, "tw_first"},
+             // issue 15's options and combinations
+             bad_case{[](quench_options& o) { o.batch = -1; }, "batch"},
+             bad_case{[](quench_options& o) { o.depth = 0; }, "depth"},
+             bad_case{[](quench_options& o) { o.width = 0; }, "width"},
+             bad_case{[](quench_options& o) { o.stop_loss = -1; }, "stop_loss"},
+             bad_case{[](quench_options& o) { o.optimizer = optimizer_kind::adam; }, "optimizer"}, // momentum 0.9
+             bad_case{[](quench_options& o) { o.loss = loss_kind::hinge2; }, "loss"},              // 10 classes
+             bad_case{[](quench_options& o) { o.loss = loss_kind::hinge2; }, "loss", random_data},
+             bad_case{[](quench_options& o) { o.labels = label_kind::parity; }, "labels", random_data},
+             bad_case{[](quench_options& o) { o.model = model_kind::smallnet; }, "model", random_data},
+             bad_case{[](quench_options& o) { o.random.input_dim = 0; }, "random/input_dim", random_data},
+             bad_case{[](quench_options& o) { o.random.train_count = 0; }, "random/train_size", random_data},
+             bad_case{[](quench_options& o) { o.synthetic.channels = 0; }, "synthetic/channels"},
+             // issue 13's Hessian options (checked only with hessian)
+             bad_case{[](quench_options& o) { o.hessian_top = 0; }, "hessian_top", with_hessian},
+             bad_case{[](quench_options& o) { o.hessian_samples = 0; }, "hessian_samples", with_hessian},
+             bad_case{[](quench_options& o) { o.flat_epsilon = 0; }, "flat_epsilon", with_hessian},
+             bad_case{[](quench_options& o) { o.flat_epsilon = std::nan(""); }, "flat_epsilon", with_hessian},
+             bad_case{[](quench_options& o) { o.hessian_trace_vectors = 0; }, "hessian_trace_vectors", with_hessian},
+             bad_case{[](quench_options& o) { o.hessian_slq_steps = 0; }, "hessian_slq_steps", with_hessian},
+             bad_case{[](quench_options& o) { o.hessian_slq_vectors = 0; }, "hessian_slq_vectors", with_hessian},
+         }) {
+        quench_options o = toy_synthetic_options();
+        base(o);
+        EXPECT_EQ(key_thrown([&] { validate(o); }), "") << key;
+        spoil(o);
+        EXPECT_EQ(key_thrown([&] { validate(o); }), key);
+        EXPECT_TRUE(is_table_key(key)) << key;
+    }
+    // The parsers of the choices, and the synthetic sizes (checked where the data are made).
+    EXPECT_EQ(key_thrown([] { (void)parse_model_kind("lenet"); }), "model");
+    EXPECT_EQ(key_thrown([] { (void)parse_dataset_kind("imagenet"); }), "dataset");
+    EXPECT_EQ(key_thrown([] { (void)parse_device_kind("tpu"); }), "device");
+    EXPECT_EQ(key_thrown([] { (void)parse_dtype_kind("float16"); }), "dtype");
+    EXPECT_EQ(key_thrown([] { (void)parse_noise_method_flag("fast"); }), "noise_method");
+    EXPECT_EQ(key_thrown([] { (void)parse_noise_method("loop"); }), "noise_method");
+    EXPECT_EQ(key_thrown([] { (void)parse_loss_kind("hinge1"); }), "loss");
+    EXPECT_EQ(key_thrown([] { (void)parse_label_kind("odd"); }), "labels");
+    EXPECT_EQ(key_thrown([] { (void)parse_optimizer_kind("rmsprop"); }), "optimizer");
+    for (const std::string key : {"train_count", "test_count", "channels", "height", "width", "classes", "noise"}) {
+        synthetic_options so;
+        so.train_count = key == "train_count" ? 0 : so.train_count;
+        so.test_count = key == "test_count" ? 0 : so.test_count;
+        so.channels = key == "channels" ? 0 : so.channels;
+        so.height = key == "height" ? 0 : so.height;
+        so.width = key == "width" ? 0 : so.width;
+        so.classes = key == "classes" ? 1 : so.classes;
+        so.noise = key == "noise" ? -1 : so.noise;
+        EXPECT_EQ(key_thrown([&] { (void)make_synthetic(so); }), "synthetic/" + key);
+        EXPECT_TRUE(is_table_key("synthetic/" + key)) << key;
+    }
+    // What needs the data or the model is checked by quench's constructor (256 training images,
+    // M = 3 * 8 * 8 * 7 + 7 + 7 * 10 + 10 weights), with the field's key too.
+    for (const auto& [spoil, key, base] : {
+             bad_case{[](quench_options& o) { o.batch = 257; }, "batch"},
+             bad_case{[](quench_options& o) { o.hessian_top = 100'000; }, "hessian_top", with_hessian},
+             bad_case{[](quench_options& o) { o.hessian_samples = 257; }, "hessian_samples", with_hessian},
+         }) {
+        quench_options o = toy_synthetic_options();
+        base(o);
+        spoil(o);
+        EXPECT_EQ(key_thrown([&] { validate(o); }), "") << key;
+        EXPECT_EQ(key_thrown([&] { quench q(o); }), key);
+    }
+    try {
+        quench_options o;
+        o.steps = 0;
+        validate(o);
+        ADD_FAILURE() << "steps 0 accepted";
+    } catch (const field_error& e) {
+        EXPECT_EQ(std::string(e.what()), "steps must be >= 1");
+    }
 }
 
 } // namespace

@@ -263,7 +263,7 @@ TEST(quench, measures_on_a_class_balanced_subset_of_a_sorted_file) {
     quench q(o);
     for (const auto& s : q.measurement_subsets()) EXPECT_FALSE(badly_unbalanced(s.class_counts)) << s.what;
     const glassy::record rec = q.run();
-    const dataset_pair d = load_dataset("mnist", dir);
+    const dataset_pair d = load_dataset(dataset_kind::mnist, dir);
     const auto as_indices = [](const std::vector<double>& v, std::size_t n) {
         return std::vector<std::int64_t>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
     };
@@ -378,7 +378,7 @@ TEST(training, fc_fits_mnist_subset_perfectly) {
         std::getenv("GLASSY_DATA_DIR") ? std::getenv("GLASSY_DATA_DIR") : GLASSY_TEST_DATA_DIR;
     dataset_pair d;
     try {
-        d = load_dataset("mnist", dir);
+        d = load_dataset(dataset_kind::mnist, dir);
     } catch (const glassy::error& e) {
         GTEST_SKIP() << "MNIST not available: " << e.what();
     }
