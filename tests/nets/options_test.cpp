@@ -235,7 +235,6 @@ TEST(net_options, validation_errors_carry_the_field_key) {
              bad_case{[](quench_options& o) { o.lr = 0; }, "lr"},
              bad_case{[](quench_options& o) { o.momentum = 1; }, "momentum"},
              bad_case{[](quench_options& o) { o.temperature = -1; }, "T"},
-             bad_case{[](quench_options& o) { o.batch = 0; }, "batch"},
              bad_case{[](quench_options& o) { o.hidden = 0; }, "hidden"},
              bad_case{[](quench_options& o) { o.points_per_decade = 0; }, "points_per_decade"},
              bad_case{[](quench_options& o) { o.tw_per_decade = 0; }, "tw_per_decade"},
