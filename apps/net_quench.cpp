@@ -7,6 +7,7 @@
 #include "dynamics/error.hpp"
 #include "dynamics/record.hpp"
 #include "nets/quench.hpp"
+#include "nets/seeds.hpp"
 
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
@@ -18,7 +19,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,6 +97,8 @@ struct cli_values {
     std::string data_dir;
     glassy::app::run_output output{"net_quench.h5"};
     int threads = 0;
+    std::string seeds;                          // --seeds: "" (one training, --seed) or a-b / a,b,c
+    const glassy::app::ensemble* job = nullptr; // the MPI job (one process without mpirun)
 };
 
 /// The flags: the training options from quench_options_fields(), then the app's own.
@@ -108,6 +113,9 @@ void add_flags(CLI::App& app, cli_values& v) {
                    "LibTorch intra-op threads (0: the checkpoint's when resuming, else OMP_NUM_THREADS when set, else "
                    "1, or all cores for resnet18)")
         ->capture_default_str();
+    app.add_option("--seeds", v.seeds,
+                   "one training per seed, a-b or a,b,c, into one record (per-seed arrays and their means); under "
+                   "mpirun the seeds are shared among the ranks (docs/cluster.md)");
     glassy::app::add_run_output_flags(app, v.output);
 }
 
@@ -161,14 +169,15 @@ void refuse_ignored_flags(const CLI::App& app, const cli_values& v) {
                                   "without --hessian (a setting of the Hessian spectra)");
 }
 
-/// Sets the run's intra-op thread count (run_threads), re-executing first with passive OpenMP
-/// waiting when it is above one (exec_with_passive_omp_wait, before any output).
-void set_threads(int threads, glassy::nets::model_kind model, const std::optional<glassy::checkpoint>& saved,
-                 char** argv) {
-    if (threads < 0) throw glassy::parameter_error("--threads must be >= 0");
-    const std::optional<int> kept = saved ? glassy::nets::checkpoint_threads(*saved) : std::nullopt;
-    threads = run_threads(threads, model, kept);
-    glassy::app::exec_with_passive_omp_wait(threads, argv); // before any output; docs/cli.md, --threads
+/// Sets the run's intra-op thread count (run_threads; one per rank under mpirun unless --threads
+/// says otherwise), re-executing first with passive OpenMP waiting when it is above one
+/// (exec_with_passive_omp_wait, before any output; not once MPI runs: docs/cluster.md sets it).
+void set_threads(const cli_values& v, const std::optional<glassy::checkpoint>& saved, char** argv) {
+    if (v.threads < 0) throw glassy::parameter_error("--threads must be >= 0");
+    std::optional<int> kept; // assigned, not initialised by ?: (GCC 12 -Wmaybe-uninitialized on that)
+    if (saved) kept = glassy::nets::checkpoint_threads(*saved);
+    const int threads = run_threads(v.threads == 0 && v.job->mpi() ? 1 : v.threads, v.o.model, kept);
+    if (!v.job->mpi()) glassy::app::exec_with_passive_omp_wait(threads, argv); // docs/cli.md, --threads
     warn_on_changed_threads(threads, kept);
     torch::set_num_threads(threads);
 }
@@ -248,14 +257,150 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const glassy::
     return 0;
 }
 
+// ---- --seeds: one training per seed, shared among the ranks of an MPI job (docs/cluster.md) ----
+
+/// Refuses, before any work, what --seeds cannot do (yet) and more ranks than seeds.
+void check_seeds(const CLI::App& app, const cli_values& v, std::size_t seeds) {
+    glassy::app::refuse_given(app, {"--seed"}, "with --seeds (each training takes its seed from the list)");
+    glassy::app::refuse_given(app, {"--resume", "--checkpoint-every", "--checkpoint"},
+                              "with --seeds (checkpoints of several seeds are not built yet; docs/cluster.md)");
+    glassy::app::refuse_given(app, {"--stop-loss"}, "with --seeds (the seeds would stop at different steps)");
+    if (static_cast<std::size_t>(v.job->size()) > seeds)
+        throw glassy::parameter_error("under mpirun with " + std::to_string(v.job->size()) +
+                                      " ranks: more ranks than --seeds (" + std::to_string(seeds) +
+                                      " seeds; a rank trains whole seeds, use -np " + std::to_string(seeds) +
+                                      " or fewer)");
+}
+
+/// The bytes of `rec` (its HDF5 file, written to `scratch` and removed), and back: how a rank's
+/// records reach rank 0 through the one record writer and reader.
+std::string record_bytes(const glassy::record& rec, const fs::path& scratch) {
+    glassy::write_record(rec, scratch);
+    std::ifstream in(scratch, std::ios::binary);
+    std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    fs::remove(scratch);
+    return bytes;
+}
+
+glassy::record record_of_bytes(const std::string& bytes, const fs::path& scratch) {
+    {
+        std::ofstream out(scratch, std::ios::binary);
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        if (!out) throw glassy::record_error("cannot write " + scratch.string());
+    }
+    glassy::record rec = glassy::read_record(scratch, glassy::read_isolation::in_process);
+    fs::remove(scratch);
+    return rec;
+}
+
+/// Several byte strings as one ("LENGTH\nBYTES" each) and back.
+std::string packed(const std::vector<std::string>& parts) {
+    std::string all;
+    for (const auto& p : parts) all += std::to_string(p.size()) + "\n" + p;
+    return all;
+}
+
+std::vector<std::string> unpacked(const std::string& all) {
+    std::vector<std::string> parts;
+    for (std::size_t at = 0; at < all.size();) {
+        const std::size_t newline = all.find('\n', at);
+        const std::size_t n = std::stoull(all.substr(at, newline - at));
+        parts.push_back(all.substr(newline + 1, n));
+        at = newline + 1 + n;
+    }
+    return parts;
+}
+
+/// Trains seed number `k` of this rank's `count` (progress over all of them); throws when the
+/// training stops early (interrupted, diverged): --seeds writes no partial record.
+glassy::record train_seed(const cli_values& v, std::uint64_t seed, int k, int count,
+                          glassy::app::progress_line& progress) {
+    glassy::nets::quench_options o = v.o;
+    o.seed = seed;
+    glassy::nets::quench run(o);
+    if (k == 0) report_start(run, v, false);
+    glassy::run_hooks hooks;
+    hooks.progress_every = std::clamp<std::int64_t>(o.steps / 1000, 1, 10);
+    hooks.progress = [&](std::int64_t step, std::int64_t) { progress.update(k * o.steps + step, count * o.steps); };
+    bool interrupted = false;
+    hooks.stop = glassy::app::stop_on_signal(interrupted);
+    glassy::record rec = run.run(hooks, glassy::run_control{});
+    if (!rec.complete)
+        throw glassy::error("seed " + std::to_string(seed) + ": " +
+                            rec.parameters.value("stop_reason", std::string("stopped")) +
+                            "; --seeds writes no partial record");
+    return rec;
+}
+
+/// This rank's records: its share of `seeds` (app::share_of), trained one after another; an error
+/// on a rank of several ends the whole job.
+std::vector<glassy::record> train_share(const cli_values& v, const std::vector<std::uint64_t>& seeds,
+                                        glassy::app::progress_line& progress) {
+    const glassy::app::ensemble& job = *v.job;
+    const glassy::app::share mine = glassy::app::share_of(job.rank(), job.size(), static_cast<int>(seeds.size()));
+    std::vector<glassy::record> runs;
+    try {
+        for (int k = 0; k < mine.count; ++k)
+            runs.push_back(train_seed(v, seeds[static_cast<std::size_t>(mine.first + k)], k, mine.count, progress));
+    } catch (const std::exception& e) {
+        if (job.size() > 1) job.fail("net_quench", glassy::app::error_message(e, *v.training), 1);
+        throw;
+    }
+    return runs;
+}
+
+/// --seeds: the trainings of this rank's seeds, gathered on rank 0, joined there in seed order
+/// (nets::join_seeds: the same record however the seeds were shared) and written; returns the
+/// exit code.
+int run_seeds(const cli_values& v, const std::vector<std::uint64_t>& seeds) {
+    const glassy::app::ensemble& job = *v.job;
+    glassy::app::install_signal_handlers();
+    glassy::app::progress_line progress(!v.output.quiet, "net_quench");
+    std::vector<glassy::record> runs = train_share(v, seeds, progress);
+    const fs::path scratch = v.output.out + ".rank" + std::to_string(job.rank()) + ".part";
+    std::vector<std::string> mine;
+    if (!job.root())
+        for (const auto& rec : runs) mine.push_back(record_bytes(rec, scratch));
+    const std::vector<std::string> parts = job.gather(packed(mine));
+    if (!job.root()) return 0;
+    for (std::size_t r = 1; r < parts.size(); ++r)
+        for (const auto& bytes : unpacked(parts[r])) runs.push_back(record_of_bytes(bytes, scratch));
+    glassy::record rec = glassy::nets::join_seeds(runs, seeds);
+    progress.finish();
+    rec.parameters["threads"] = torch::get_num_threads();
+    rec.parameters["wall_seconds"] = progress.elapsed();
+    if (job.size() > 1) rec.parameters["ranks"] = job.size();
+    if (const int rc = glassy::app::finish_run("net_quench", rec, v.output.out, {}, false); rc >= 0) return rc;
+    std::printf("wrote %s: %zu seeds, mean train loss %.4g, mean test accuracy %.4f at t = %g; %.1f s\n",
+                v.output.out.c_str(), seeds.size(), rec.energy.back(), rec.observables.at("test_accuracy").back(),
+                rec.time.back(), progress.elapsed());
+    return 0;
+}
+
+/// True when argv holds --seeds (read before MPI starts: without it, net_quench is one process).
+bool seeds_given(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i)
+        if (std::string(argv[i]).rfind("--seeds", 0) == 0) return true;
+    return false;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    if (const int ranks = glassy::app::launched_ranks(); ranks > 1) { // every rank would write --out
+    // Without --seeds every rank would train the same network and write the same --out.
+    if (const int ranks = glassy::app::launched_ranks(); ranks > 1 && !seeds_given(argc, argv)) {
         std::fprintf(stderr, "%s\n", glassy::app::one_process_only("net_quench", ranks).c_str());
         return 1;
     }
+    std::optional<glassy::app::ensemble> job; // before the flags: MPI_Init may edit argv
+    try {
+        job.emplace(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "net_quench: error: %s\n", e.what());
+        return 1;
+    }
     cli_values v;
+    v.job = &*job;
     CLI::App app{"Train a network with constant-rate SGD/SGLD from PyTorch's default initialisation and record "
                  "its aging:\nloss, accuracy, Delta(t_w, t_w+t), SGD noise D(t_w); time in SGD iterations.",
                  "net_quench"};
@@ -263,11 +408,14 @@ int main(int argc, char** argv) {
     if (const int rc = glassy::app::parse(app, argc, argv); rc >= 0) return rc;
 
     try {
+        const std::vector<std::uint64_t> seeds =
+            v.seeds.empty() ? std::vector<std::uint64_t>{} : glassy::nets::parse_seeds(v.seeds, "--seeds");
+        if (!seeds.empty()) check_seeds(app, v, seeds.size());
         const std::optional<glassy::checkpoint> saved = options_from_flags(app, v);
         const glassy::run_control control = glassy::app::output_control(v.output, saved);
         refuse_ignored_flags(app, v);
         glassy::nets::validate(v.o);
-        set_threads(v.threads, v.o.model, saved, argv);
+        set_threads(v, saved, argv);
         v.o.data_dir = v.data_dir.empty() ? default_data_dir() : fs::path(v.data_dir);
         if (v.o.dataset != glassy::nets::dataset_kind::synthetic && v.o.dataset != glassy::nets::dataset_kind::random &&
             !v.data_dir.empty() && !fs::is_directory(v.o.data_dir))
@@ -275,6 +423,7 @@ int main(int argc, char** argv) {
         glassy::app::check_output(v.output.out, v.output.force);
         if (const std::string w = glassy::nets::blas_warning(); !w.empty())
             std::cerr << "net_quench: warning: " << w << "\n";
+        if (!seeds.empty()) return run_seeds(v, seeds);
         glassy::nets::quench run(v.o);
         report_start(run, v, saved.has_value());
         return run_and_write(run, v, control);

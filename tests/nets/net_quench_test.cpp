@@ -3,6 +3,7 @@
 #include "dynamics/record.hpp"
 #include "nets/models.hpp"
 #include "nets/quench.hpp"
+#include "support/record_compare.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -300,4 +302,57 @@ TEST(net_quench, the_default_thread_count_follows_the_model) {
     EXPECT_EQ(glassy::nets::default_threads(glassy::nets::model_kind::resnet18, 16), 16);
     EXPECT_THROW((void)glassy::nets::default_threads(glassy::nets::model_kind::resnet18, 0), glassy::parameter_error);
     fs::remove(out);
+}
+
+// Issue 17: --seeds trains one run per seed, one after another, into one record: each seed's
+// arrays are those of the run with --seed alone, bit for bit, and the means are their sums in seed
+// order over n_s (docs/format.md, "Several seeds").
+TEST(net_quench, seeds_give_each_seeds_run_and_their_means) {
+    const std::string tiny = "--model toy --hidden 4 --dataset synthetic --synthetic-train 64 --synthetic-test 16 "
+                             "--synthetic-size 8 --batch 16 --steps 20 --noise-samples 16 --eval-samples 16 "
+                             "--threads 1 --quiet --force --out ";
+    const fs::path dir = fs::temp_directory_path() / ("glassy_net_seeds_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    std::vector<glassy::record> single;
+    for (const char* seed : {"5", "2"}) {
+        const fs::path out = dir / (std::string("seed") + seed + ".h5");
+        ASSERT_EQ(run(tiny + out.string() + " --seed " + seed).rc, 0);
+        single.push_back(glassy::read_record(out));
+    }
+    const fs::path out = dir / "seeds.h5";
+    const result r = run(tiny + out.string() + " --seeds 5,2");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const glassy::record rec = glassy::read_record(out);
+    const result bad = run(tiny + out.string() + " --seeds 3-1");
+    fs::remove_all(dir);
+    EXPECT_EQ(bad.rc, 1);
+    EXPECT_EQ(last_line(bad.err), "net_quench: error: --seeds '3-1': the range ends below its start");
+
+    EXPECT_EQ(rec.parameters.at("seeds"), nlohmann::json::array({5, 2}));
+    EXPECT_FALSE(rec.parameters.contains("seed"));
+    EXPECT_EQ(rec.time, single[0].time);
+    ASSERT_EQ(rec.energy_samples.rows(), 2);
+    ASSERT_EQ(rec.aging.delta_samples.size(), 2u);
+    const auto& accuracy = rec.extra.at("seeds/observables/test_accuracy");
+    const auto& indices = rec.extra.at("seeds/measurement/train_indices");
+    const std::size_t nt = rec.time.size(), ni = single[0].extra.at("measurement/train_indices").data.size();
+    for (std::size_t k = 0; k < 2; ++k) {
+        for (std::size_t i = 0; i < nt; ++i) {
+            EXPECT_EQ(rec.energy_samples(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(i)),
+                      single[k].energy[i]);
+            EXPECT_EQ(accuracy.data[k * nt + i], single[k].observables.at("test_accuracy")[i]);
+        }
+        EXPECT_TRUE(glassy::test::same(rec.aging.delta_samples[k], single[k].aging.delta)); // NaN where not reached
+        for (std::size_t i = 0; i < ni; ++i)
+            EXPECT_EQ(indices.data[k * ni + i], single[k].extra.at("measurement/train_indices").data[i]);
+    }
+    for (std::size_t i = 0; i < nt; ++i) {
+        EXPECT_EQ(rec.energy[i], (single[0].energy[i] + single[1].energy[i]) / 2);
+        EXPECT_EQ(rec.observables.at("test_loss")[i],
+                  (single[0].observables.at("test_loss")[i] + single[1].observables.at("test_loss")[i]) / 2);
+    }
+    for (std::size_t w = 0; w < rec.aging.noise.size(); ++w)
+        EXPECT_EQ(rec.aging.noise[w], (single[0].aging.noise[w] + single[1].aging.noise[w]) / 2);
+    EXPECT_TRUE(
+        glassy::test::same(rec.aging.delta, glassy::row_matrix((single[0].aging.delta + single[1].aging.delta) / 2)));
 }
