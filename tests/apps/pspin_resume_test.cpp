@@ -175,16 +175,27 @@ TEST(pspin_resume, ck_sigkill_then_resume_gives_the_identical_record) {
     EXPECT_FALSE(fs::exists(ckpt));
 }
 
+namespace {
+
+// A CK checkpoint holding only its tool and kind, written to scratch()/NAME: enough for the
+// refusals that come before its state is read.
+fs::path ck_kind_only_checkpoint(const std::string& name) {
+    const auto ckpt = scratch() / name;
+    glassy::checkpoint c;
+    c.tool = "pspin_quench";
+    c.strings["kind"] = "ck";
+    glassy::write_checkpoint(c, ckpt);
+    return ckpt;
+}
+
+} // namespace
+
 // Issue 12 §5: with a CK checkpoint, every flag of the CK field table is refused (the list comes
 // from ck_parameters_fields(), so a new CK parameter's flag is refused without more code), each
 // given with its default value; the thread count may still change. The refusal comes before the
 // checkpoint's state is read, so a checkpoint with only its tool and kind is enough.
 TEST(pspin_resume, every_ck_flag_is_refused_with_a_ck_checkpoint) {
-    const auto ckpt = scratch() / "ck_kind_only.ckpt";
-    glassy::checkpoint c;
-    c.tool = "pspin_quench";
-    c.strings["kind"] = "ck";
-    glassy::write_checkpoint(c, ckpt);
+    const auto ckpt = ck_kind_only_checkpoint("ck_kind_only.ckpt");
     const glassy::ck_parameters defaults;
     std::size_t refused = 0;
     for (const auto& f : glassy::ck_parameters_fields()) {
@@ -208,11 +219,7 @@ TEST(pspin_resume, every_ck_flag_is_refused_with_a_ck_checkpoint) {
 
 // A CK checkpoint resumed with a finite-N --method would otherwise continue the CK run silently.
 TEST(pspin_resume, a_ck_checkpoint_with_a_finite_n_method_is_refused) {
-    const auto ckpt = scratch() / "ck_kind_method.ckpt";
-    glassy::checkpoint c;
-    c.tool = "pspin_quench";
-    c.strings["kind"] = "ck";
-    glassy::write_checkpoint(c, ckpt);
+    const auto ckpt = ck_kind_only_checkpoint("ck_kind_method.ckpt");
     for (const std::string method : {"langevin", "heun", "metropolis"}) {
         const auto out = scratch() / "never_method.h5";
         const auto r = run_command(exe + " --resume " + ckpt.string() + " --method " + method +
