@@ -15,6 +15,7 @@
 #include "support/record_compare.hpp"
 #include "support/scratch.hpp"
 #include "tests/physics/pspin_support.hpp"
+#include "tests/physics/quench_support.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -181,20 +182,10 @@ TEST(barrier_quench, interrupted_and_resumed_run_is_bit_identical) {
     auto par = barrier_quench();
     par.samples = 2;
     const auto full = glassy::run_pspin_quench(par);
-    glassy::run_control control;
-    control.checkpoint_path = dir / "b.ckpt";
-    glassy::run_hooks hooks;
-    int calls = 0;
-    hooks.stop = [&](std::int64_t) { return ++calls > 200 + 100; }; // sample 1, step 100: snapshot held
-    ASSERT_FALSE(glassy::run_pspin_quench(par, hooks, control).complete);
-    const glassy::checkpoint saved = glassy::read_checkpoint(control.checkpoint_path);
+    const auto saved = glassy::test::interrupted_quench(par, 200 + 100, dir / "b.ckpt"); // sample 1, step 100
     EXPECT_EQ(saved.integer("sample"), 1);
-    EXPECT_GT(saved.arrays.count("barrier/snapshot/20"), 0u);
-    glassy::run_control resume;
-    resume.resume = &saved;
-    const auto resumed = glassy::run_pspin_quench(par, {}, resume);
-    ASSERT_TRUE(resumed.complete);
-    glassy::test::expect_identical_records(full, resumed);
+    EXPECT_GT(saved.arrays.count("barrier/snapshot/20"), 0u); // the snapshot at t_w is held
+    glassy::test::expect_resumes_to(par, saved, full);
     std::filesystem::remove_all(dir);
 }
 

@@ -11,6 +11,7 @@
 #include "support/record_compare.hpp"
 #include "support/scratch.hpp"
 #include "tests/physics/pspin_support.hpp"
+#include "tests/physics/quench_support.hpp"
 #include <Eigen/Eigenvalues>
 #include <omp.h>
 
@@ -287,23 +288,11 @@ TEST(hessian_quench, interrupted_and_resumed_run_is_bit_identical) {
         par.hessian = true;
         par.hessian_per_decade = 5;
         const auto full = glassy::run_pspin_quench(par);
-        glassy::run_control control;
-        control.checkpoint_path = dir / "h.ckpt";
-        glassy::run_hooks hooks;
-        int calls = 0;
         const int stop_after = method == glassy::quench_method::metropolis ? 20 + 7 : 400 + 123;
-        hooks.stop = [&](std::int64_t) { return ++calls > stop_after; };
-        const auto partial = glassy::run_pspin_quench(par, hooks, control);
-        ASSERT_FALSE(partial.complete);
-        const glassy::checkpoint saved = glassy::read_checkpoint(control.checkpoint_path);
+        const auto saved = glassy::test::interrupted_quench(par, stop_after, dir / "h.ckpt");
         EXPECT_EQ(saved.integer("sample"), 1);
         EXPECT_GT(saved.arrays.count("hessian/spectrum"), 0u); // sample 1 had measured spectra
-        glassy::run_control resume;
-        resume.checkpoint_path = control.checkpoint_path;
-        resume.resume = &saved;
-        const auto resumed = glassy::run_pspin_quench(par, {}, resume);
-        ASSERT_TRUE(resumed.complete);
-        glassy::test::expect_identical_records(full, resumed);
+        glassy::test::expect_resumes_to(par, saved, full);
     }
     std::filesystem::remove_all(dir);
 }
