@@ -18,7 +18,8 @@ Usage: scripts/sweep.sh --param NAME (--values "V1 V2 ..." | --log LO:HI:N) --ou
 A point whose record exists and is complete is skipped; a point with a checkpoint
 (DIR/NAME=VALUE.h5.ckpt, left by an interrupted run or --checkpoint-every) is resumed with
 --resume; a partial record without a checkpoint is run again. Exit status: 0 when every run
-succeeded, 1 otherwise (see DIR/NAME=VALUE.log).
+succeeded, 1 otherwise (see DIR/NAME=VALUE.log). A second sweep into a DIR whose sweep is still
+running is refused (DIR/.sweep.lock, flock).
 EOF
 }
 set -euo pipefail
@@ -85,6 +86,9 @@ fi
 threads=(--threads 1)
 for f in "${pass[@]}"; do case "$f" in --threads|--threads=*) threads=() ;; esac; done
 mkdir -p "$out"
+# One sweep at a time per folder: two would run the same points into the same records.
+exec 9>"$out/.sweep.lock"
+flock -n 9 || die "another sweep is running in $out (it holds $out/.sweep.lock); wait for it or use another --out"
 
 # Whether record $1 is complete (its `complete` attribute; without h5dump, a record without a
 # checkpoint is taken as complete: net_quench leaves a checkpoint whenever it stops early).

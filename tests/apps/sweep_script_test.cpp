@@ -92,3 +92,17 @@ TEST(sweep_script, refuses_a_bad_grid_in_one_line) {
     }
     EXPECT_FALSE(fs::exists(fs::temp_directory_path() / "glassy_sweep_never"));
 }
+
+// A second sweep into a folder whose sweep is running is refused before it runs anything: the
+// first is stood in for by flock(1) holding DIR/.sweep.lock while the second one starts.
+TEST(sweep_script, refuses_a_second_sweep_into_the_same_folder) {
+    const fs::path out = fs::temp_directory_path() / ("glassy_sweep_lock_" + std::to_string(::getpid()));
+    fs::remove_all(out);
+    fs::create_directories(out);
+    const auto r = run_command("flock " + (out / ".sweep.lock").string() + " " + sweep_command(out));
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_EQ(glassy::test::count_lines(r.output), 1) << r.output;
+    EXPECT_NE(r.output.find("another sweep is running in " + out.string()), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(out / "train-size=5.h5"));
+    fs::remove_all(out);
+}
