@@ -117,6 +117,23 @@ std::vector<double> column_errors(const row_matrix& samples, std::size_t n) {
     return err;
 }
 
+// The per-seed observables of a `net_quench --seeds` record (/seeds/observables/<name>, [n_s, n_t])
+// into r.observables_samples, and with n_s > 1 their standard errors into r.observables_err.
+void put_seed_observables(const record& rec, const std::string& source, run_data& r) {
+    for (const auto& [name, mean] : rec.observables) {
+        const auto it = rec.extra.find("seeds/observables/" + name);
+        if (it == rec.extra.end()) continue;
+        const nd_array<double>& a = it->second;
+        if (a.shape.size() != 2 || a.shape[0] < 1 || a.shape[1] != mean.size())
+            throw record_error(source + ": /seeds/observables/" + name + " is not [n_s, n_t] with n_t = " +
+                               std::to_string(mean.size()) + " (the length of /observables/" + name + ")");
+        const row_matrix m = Eigen::Map<const row_matrix>(a.data.data(), static_cast<Eigen::Index>(a.shape[0]),
+                                                          static_cast<Eigen::Index>(a.shape[1]));
+        r.observables_err[name] = column_errors(m, mean.size());
+        r.observables_samples[name] = m;
+    }
+}
+
 // "[2, 3]": a shape for messages.
 std::string shape_text(const std::vector<std::uint64_t>& shape) {
     std::string s;
@@ -281,6 +298,7 @@ run_data from_record(const record& rec, const std::string& source) {
     }
     r.observables = rec.observables;
     for (const auto& [name, v] : rec.observables) r.observables_err[name].assign(v.size(), nan_v);
+    put_seed_observables(rec, source, r);
     r.tw = rec.aging.tw;
     r.lag = rec.aging.t;
     r.delta = rec.aging.delta;

@@ -59,8 +59,11 @@ struct run_data {
     std::vector<double> energy_err;  ///< its standard error [n_t]
     std::map<std::string, std::vector<double>> observables;     ///< mean /observables/<name>
     std::map<std::string, std::vector<double>> observables_err; ///< their standard errors
-    std::vector<double> tw;                                     ///< waiting times [n_w]
-    std::vector<double> lag;                                    ///< lags t [n_l]
+    /// Per-seed /observables of a `net_quench --seeds` record: /seeds/observables/<name>
+    /// [n_s, n_t] (docs/format.md, "Several seeds"); empty for other records and for averages.
+    std::map<std::string, row_matrix> observables_samples;
+    std::vector<double> tw;                  ///< waiting times [n_w]
+    std::vector<double> lag;                 ///< lags t [n_l]
     row_matrix delta;                        ///< mean Delta(t_w, t_w + t) [n_w, n_l]; NaN where not reached
     row_matrix delta_err;                    ///< its standard error [n_w, n_l]
     std::vector<double> noise;               ///< mean D(t_w) [n_w] (empty when unknown)
@@ -70,8 +73,10 @@ struct run_data {
 };
 
 /// Turns one record into run_data. Standard errors come from /energy_samples,
-/// /aging/delta_samples and /hessian/..._samples when the record has n_s > 1 samples
-/// (sd / sqrt(n_s)), NaN otherwise; the trace's from /hessian/trace_err when recorded.
+/// /aging/delta_samples, /seeds/observables/<name> (net --seeds) and /hessian/..._samples when
+/// the record has n_s > 1 samples (sd / sqrt(n_s)), NaN otherwise; the trace's from
+/// /hessian/trace_err when recorded. A /seeds/observables/<name> whose shape is not [n_s, n_t]
+/// (n_t = the length of /observables/<name>) is a record_error naming the file and the dataset.
 /// For a p-spin record without /aging/noise, D(t_w) = parameters["T"] when present. The
 /// /hessian datasets (record::extra "hessian/...") are checked against their shapes in
 /// docs/format.md (n_h = len(/hessian/t)): throws record_error with a one-line message naming

@@ -716,7 +716,10 @@ table sweep_table(const sweep_result& sw) {
              {"hessian_top", &sweep_row::hessian_top},
              {"hessian_negative_fraction", &sweep_row::hessian_negative_fraction},
              {"hessian_flat_fraction", &sweep_row::hessian_flat_fraction},
-             {"hessian_trace", &sweep_row::hessian_trace}})
+             {"hessian_trace", &sweep_row::hessian_trace},
+             {"seeds", &sweep_row::seeds},
+             {"train_loss_err", &sweep_row::train_loss_err},
+             {"jammed_fraction", &sweep_row::jammed_fraction}})
         col(name, m);
     return t;
 }

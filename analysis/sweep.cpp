@@ -110,6 +110,39 @@ void put_summary_values(const aging_summary& s, sweep_row& r) {
     r.hessian_trace = h ? opt_or_nan(s.hessian->trace) : nan_v;
 }
 
+// The per-seed train losses of a row (sweep_row::seeds ... seed_final_train_loss): from
+// /seeds/observables/train_loss when the record has it, else the run's own first and final loss.
+void put_seed_values(const run_data& run, sweep_row& r) {
+    const auto it = run.observables_samples.find("train_loss");
+    if (it == run.observables_samples.end()) {
+        r.seed_initial_train_loss = {r.initial_train_loss};
+        r.seed_final_train_loss = {r.train_loss};
+        r.train_loss_err = nan_v;
+        return;
+    }
+    const row_matrix& m = it->second;
+    r.seeds = static_cast<double>(m.rows());
+    for (Eigen::Index s = 0; s < m.rows(); ++s) {
+        std::vector<double> loss(m.row(s).begin(), m.row(s).end());
+        r.seed_initial_train_loss.push_back(first_finite(loss));
+        std::reverse(loss.begin(), loss.end());
+        r.seed_final_train_loss.push_back(first_finite(loss));
+    }
+    const std::vector<double>& err = run.observables_err.at("train_loss");
+    const auto last = std::find_if(err.rbegin(), err.rend(), [](double e) { return std::isfinite(e); });
+    r.train_loss_err = last == err.rend() ? nan_v : *last;
+}
+
+// The fraction of a row's seeds whose final train loss > relative x their initial one.
+double jammed_fraction(const sweep_row& r, double relative) {
+    std::size_t jammed = 0;
+    for (std::size_t s = 0; s < r.seed_final_train_loss.size(); ++s)
+        jammed += r.seed_final_train_loss[s] > relative * r.seed_initial_train_loss[s] ? 1 : 0;
+    return r.seed_final_train_loss.empty()
+               ? nan_v
+               : static_cast<double>(jammed) / static_cast<double>(r.seed_final_train_loss.size());
+}
+
 nlohmann::json row_json(const sweep_row& r) {
     const auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
     return {{"source", r.source},
@@ -121,7 +154,9 @@ nlohmann::json row_json(const sweep_row& r) {
             {"initial_train_loss", num(r.initial_train_loss)},
             {"unsatisfied_fraction", num(r.unsatisfied_fraction)},
             {"steps_done", num(r.steps_done)},
-            {"converged", r.converged}};
+            {"converged", r.converged},
+            {"seeds", r.seeds},
+            {"jammed_fraction", num(r.jammed_fraction)}};
 }
 
 } // namespace
@@ -183,6 +218,7 @@ sweep_row make_sweep_row(const run_data& run, const aging_summary& summary, cons
     r.initial_train_loss =
         first_finite(run.observables.count("train_loss") ? run.observables.at("train_loss") : run.energy);
     put_summary_values(summary, r);
+    put_seed_values(run, r);
     return r;
 }
 
@@ -241,7 +277,10 @@ sweep_result make_sweep(const std::vector<run_data>& runs, const std::vector<agi
     sweep_result s;
     s.key = sweep_key(params, sources, requested_key);
     s.relative_threshold = relative_threshold;
-    for (std::size_t i = 0; i < runs.size(); ++i) s.rows.push_back(make_sweep_row(runs[i], summaries[i], s.key));
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        s.rows.push_back(make_sweep_row(runs[i], summaries[i], s.key));
+        s.rows.back().jammed_fraction = jammed_fraction(s.rows.back(), relative_threshold);
+    }
     std::set<double> ratios, values;
     for (const auto& r : s.rows) {
         if (!values.insert(r.x).second) throw error(r.source + ": " + s.key + " = " + r.value.dump() + " twice");

@@ -58,6 +58,15 @@ struct sweep_row {
     double plateau = 0;                            ///< plateau height of Delta (NaN: no plateau)
     double diffusive_exponent = 0;                 ///< slope of ln Delta vs ln t at the largest usable t_w
     double hessian_top = 0, hessian_negative_fraction = 0, hessian_flat_fraction = 0, hessian_trace = 0; ///< at t_last
+    /// Several seeds per point (`net_quench --seeds`, run_data::observables_samples): n_s (1 for a
+    /// single run); the standard error of the final train loss over the seeds (NaN for one seed);
+    /// each seed's first finite and final train loss [n_s] (one entry, the run's, for one run); and
+    /// the fraction of seeds that are jammed by the locator's rule (set by make_sweep; 0 or 1 for
+    /// one run). The transition itself is located on the mean train loss (train_loss).
+    double seeds = 1;
+    double train_loss_err = 0;
+    std::vector<double> seed_initial_train_loss, seed_final_train_loss;
+    double jammed_fraction = 0;
 };
 
 /// The sweep_row of one analysed record. `key` is the swept key (dotted). Throws glassy::error
@@ -102,8 +111,8 @@ struct sweep_result {
 };
 
 /// Builds the sweep of analysed records (runs[i] with summaries[i]): the key (sweep_key with
-/// `requested`), rows sorted by the axis, the transition. Throws glassy::error for records that
-/// differ in more than one key, repeat a swept value, or are not network records.
+/// `requested`), rows sorted by the axis, each row's jammed_fraction, the transition. Throws glassy::error for records
+/// that differ in more than one key, repeat a swept value, or are not network records.
 [[nodiscard]] sweep_result make_sweep(const std::vector<run_data>& runs, const std::vector<aging_summary>& summaries,
                                       const std::string& requested_key = "",
                                       double relative_threshold = default_relative_threshold);

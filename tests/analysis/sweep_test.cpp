@@ -274,3 +274,73 @@ TEST_F(sweep_app, refuses_mismatched_records_in_one_line) {
     EXPECT_NE(slurp(m_dir / "err.txt").find("--sweep-threshold must be in (0, 1)"), std::string::npos);
     EXPECT_EQ(run({"--sweep-key width", files, "--out", (m_dir / "v").string()}), 1); // without --sweep
 }
+
+namespace {
+
+/// `width_record` as a `net_quench --seeds 1-3` record: per-seed train losses decaying from 0.5 to
+/// final[s] in /seeds/observables/train_loss [3, n_t], their mean in /observables/train_loss.
+record seeds_record(int width, const std::vector<double>& final) {
+    record r = width_record(width, 0.1, 0.0);
+    r.parameters.erase("seed");
+    r.parameters["seeds"] = {1, 2, 3};
+    const std::size_t n = r.time.size();
+    nd_array<double> per_seed{{final.size(), n}, {}};
+    std::vector<double> mean(n, 0.0);
+    for (double f : final)
+        for (std::size_t i = 0; i < n; ++i) {
+            per_seed.data.push_back(0.5 * std::pow(f / 0.5, static_cast<double>(i) / static_cast<double>(n - 1)));
+            mean[i] += per_seed.data.back() / static_cast<double>(final.size());
+        }
+    r.observables["train_loss"] = mean;
+    r.energy = mean;
+    r.extra["seeds/observables/train_loss"] = per_seed;
+    return r;
+}
+
+} // namespace
+
+// Several seeds per point: sweep.csv gives n_s, the standard error of the final train loss over the
+// seeds (sd / sqrt(3) of the three final values) and the fraction of seeds jammed by the same rule
+// as the point (final > 1e-3 x initial 0.5): 2 of 3 at width 2, none at width 8. A per-seed table
+// of the wrong shape is refused in one line naming the dataset.
+TEST_F(sweep_app, several_seeds_per_point_give_the_jammed_fraction_and_the_spread) {
+    const std::vector<double> narrow = {0.05, 1e-9, 0.02}, wide = {1e-11, 2e-11, 3e-11};
+    write_record(seeds_record(2, narrow), m_dir / "width=2.h5");
+    write_record(seeds_record(8, wide), m_dir / "width=8.h5");
+    ASSERT_EQ(run({"--sweep --no-plots", (m_dir / "width=2.h5").string(), (m_dir / "width=8.h5").string(), "--out",
+                   (m_dir / "a").string()}),
+              0)
+        << slurp(m_dir / "err.txt");
+    std::istringstream in(slurp(m_dir / "a" / "sweep.csv"));
+    std::vector<std::vector<std::string>> rows;
+    for (std::string line; std::getline(in, line);) {
+        rows.emplace_back();
+        std::stringstream ss(line);
+        for (std::string x; std::getline(ss, x, ',');) rows.back().push_back(x);
+    }
+    ASSERT_EQ(rows.size(), 3u);
+    const auto at = [&](std::size_t row, const std::string& name) {
+        const auto c = static_cast<std::size_t>(std::find(rows[0].begin(), rows[0].end(), name) - rows[0].begin());
+        return rows.at(row).at(c);
+    };
+    const double m = (0.05 + 1e-9 + 0.02) / 3;
+    double ss = 0;
+    for (double f : narrow) ss += (f - m) * (f - m);
+    EXPECT_EQ(at(1, "seeds"), "3");
+    EXPECT_NEAR(std::stod(at(1, "train_loss_err")), std::sqrt(ss / 2 / 3), 1e-11); // 10 digits of 0.0145
+    EXPECT_NEAR(std::stod(at(1, "jammed_fraction")), 2.0 / 3, 1e-10); // sweep.csv keeps 10 significant digits
+    EXPECT_EQ(at(1, "jammed"), "1");                                  // the mean 0.0233 > 5e-4
+    EXPECT_EQ(at(2, "jammed_fraction"), "0");
+    const auto j = nlohmann::json::parse(slurp(m_dir / "a" / "summary.json"));
+    EXPECT_NEAR(j.at("sweep").at("transition").at("last_jammed").at("jammed_fraction").get<double>(), 2.0 / 3, 1e-15);
+
+    record bad = seeds_record(4, wide);
+    bad.extra["seeds/observables/train_loss"].shape = {bad.time.size(), 3};
+    write_record(bad, m_dir / "width=4.h5");
+    EXPECT_EQ(run({"--sweep --no-plots", (m_dir / "width=2.h5").string(), (m_dir / "width=4.h5").string(), "--out",
+                   (m_dir / "b").string()}),
+              1);
+    const std::string err = slurp(m_dir / "err.txt");
+    EXPECT_NE(err.find("width=4.h5: /seeds/observables/train_loss is not [n_s, n_t]"), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
