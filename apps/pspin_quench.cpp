@@ -99,6 +99,8 @@ ck_parameters ck_from_flags(const CLI::App& app, const cli_values& v, const std:
         throw parameter_error("checkpoint " + v.output.resume + " is from a finite-N run, not --method ck");
     app::refuse_given(app, {"--hessian", "--hessian-per-decade", "--hessian-top", "--flat-epsilon"},
                       "with --method ck (no finite-N Hessian at N = infinity)");
+    app::refuse_given(app, {"--clones", "--clone-tw", "--clone-lags"},
+                      "with --method ck (clones need thermal noise: --method langevin, heun or metropolis)");
     app::refuse_given(app, finite_n_only_flags(v),
                       "with --method ck (N = infinity, deterministic, waiting times 10^(k/4))");
     if (saved) {
@@ -135,7 +137,9 @@ pspin_quench_parameters finite_n_from_flags(const CLI::App& app, cli_values& v,
     else app::refuse_given(app, {"--theta-max"}, "with --method " + method + " (the Metropolis rotation amplitude)");
     if (!par.hessian)
         app::refuse_given(app, {"--hessian-per-decade", "--hessian-top", "--flat-epsilon"}, "without --hessian");
-    if (!par.barrier) app::refuse_given(app, {"--barrier-lags", "--barrier-points"}, "without --barrier");
+    if (!par.barrier) app::refuse_given(app, {"--barrier-lags"}, "without --barrier");
+    if (!par.barrier && par.clones == 0) app::refuse_given(app, {"--barrier-points"}, "without --barrier or --clones");
+    if (par.clones == 0) app::refuse_given(app, {"--clone-tw", "--clone-lags"}, "without --clones");
     if (app.count("--hessian-per-decade") > 0 && par.hessian_per_decade < 1)
         throw field_error("hessian_per_decade", "must be >= 1 (leave it out to measure at the waiting times)");
     if (v.threads < 0) throw parameter_error("--threads must be >= 0");
@@ -240,6 +244,15 @@ int run_ck_quench(const CLI::App& app, const cli_values& v, const std::optional<
     return rc;
 }
 
+/// The cost line of --clones: the work of the clones next to the main trajectories' (cost_estimate).
+void print_clone_cost(const pspin_quench_parameters& par, const quench_memory& memory) {
+    const quench_cost cost = cost_estimate(par);
+    std::fprintf(stderr,
+                 "pspin_quench: --clones %d at %zu birth time(s): %.3g clone replica-steps after the %.3g of the main "
+                 "trajectories, %.2fx the run without clones; clones and birth states %.1f MiB\n",
+                 par.clones, clone_steps(par).size(), cost.clones, cost.main, cost.factor(), memory.clones / (1 << 20));
+}
+
 /// --method langevin|heun|metropolis: runs the quench and writes the record; returns the exit code.
 int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<checkpoint>& saved) {
     const pspin_quench_parameters par = finite_n_from_flags(app, v, saved);
@@ -265,6 +278,7 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
                      omp_get_max_threads(),
                      v.job->size() > 1 ? (" per rank x " + std::to_string(v.job->size()) + " MPI ranks").c_str() : "",
                      memory.couplings / (1 << 20), saved ? " (resumed)" : "");
+    if (!v.output.quiet && par.clones > 0) print_clone_cost(par, memory);
     app::progress_line progress(!v.output.quiet, "pspin_quench");
     bool interrupted = false;
     const run_hooks hooks = quench_hooks(progress, 50, interrupted);

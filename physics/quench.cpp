@@ -1,5 +1,6 @@
 #include "physics/quench.hpp"
 
+#include "dynamics/clones.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/recorders.hpp"
 #include "physics/barrier.hpp"
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <variant>
 
@@ -24,7 +26,7 @@ std::uint64_t splitmix64(std::uint64_t x) noexcept {
     return x ^ (x >> 31);
 }
 
-enum stream : std::uint64_t { couplings = 1, initial = 2, noise = 3, replica = 4 };
+enum stream : std::uint64_t { couplings = 1, initial = 2, noise = 3, replica = 4, clone = 5 };
 
 // Seed of replica r from the seed replica 0 uses (r = 0: unchanged, so R = 1 is the plain run).
 std::uint64_t replica_seed(std::uint64_t base, int r) {
@@ -93,12 +95,15 @@ scalar_recorder<replica_system> energy_recorder(std::size_t replicas) {
 struct sample_result {
     std::vector<double> time, energy, acceptance;
     row_matrix delta;
-    std::vector<double> hessian_t; // --hessian: times of the spectra
-    row_matrix spectra;            // --hessian: [n_h, N - 1]
-    row_matrix barrier;            // --barrier: energies along the paths, [n_b, n_a]
+    std::vector<double> hessian_t;     // --hessian: times of the spectra
+    row_matrix spectra;                // --hessian: [n_h, N - 1]
+    row_matrix barrier;                // --barrier: energies along the paths, [n_b, n_a]
+    row_matrix clone_delta;            // --clones: Delta_AB, [n_c, n_l]
+    std::vector<double> clone_barrier; // --clones: pair mean barrier height at the end, [n_c]
 
     // Saved as PREFIXtime, PREFIXenergy, PREFIXacceptance, PREFIXdelta, and with spectra
-    // PREFIXhessian/t and PREFIXhessian/spectrum, with barrier rows PREFIXbarrier/energy.
+    // PREFIXhessian/t and PREFIXhessian/spectrum, with barrier rows PREFIXbarrier/energy, with
+    // clones PREFIXclones/delta and PREFIXclones/barrier.
     void save(checkpoint& c, const std::string& prefix) const {
         c.put(prefix + "time", time);
         c.put(prefix + "energy", energy);
@@ -109,6 +114,10 @@ struct sample_result {
             c.put_matrix(prefix + "hessian/spectrum", spectra);
         }
         if (barrier.rows() > 0) c.put_matrix(prefix + "barrier/energy", barrier);
+        if (clone_delta.rows() > 0) {
+            c.put_matrix(prefix + "clones/delta", clone_delta);
+            c.put(prefix + "clones/barrier", clone_barrier);
+        }
     }
     void restore(const checkpoint& c, const std::string& prefix) {
         time = c.vector(prefix + "time");
@@ -120,12 +129,35 @@ struct sample_result {
             spectra = c.matrix(prefix + "hessian/spectrum");
         }
         if (c.arrays.count(prefix + "barrier/energy") > 0) barrier = c.matrix(prefix + "barrier/energy");
+        if (c.arrays.count(prefix + "clones/delta") > 0) {
+            clone_delta = c.matrix(prefix + "clones/delta");
+            clone_barrier = c.vector(prefix + "clones/barrier");
+        }
     }
 };
 
 double step_dt(const pspin_quench_parameters& par) { return par.method == quench_method::metropolis ? 1.0 : par.dt; }
 
 std::int64_t to_steps(double t, double dt) { return static_cast<std::int64_t>(std::llround(t / dt)); }
+
+// Times of steps of length dt.
+std::vector<double> times_of(const std::vector<std::int64_t>& steps, double dt) {
+    std::vector<double> t;
+    for (const auto s : steps) t.push_back(static_cast<double>(s) * dt);
+    return t;
+}
+
+// The /clones datasets of the samples measured so far.
+void add_clones(record& rec, const pspin_quench_parameters& par, const std::vector<sample_result>& results) {
+    std::vector<row_matrix> delta;
+    std::vector<std::vector<double>> barrier;
+    for (const auto& r : results) {
+        delta.push_back(r.clone_delta);
+        barrier.push_back(r.clone_barrier);
+    }
+    add_clone_datasets(rec, times_of(clone_steps(par), step_dt(par)), times_of(clone_lag_steps(par), step_dt(par)),
+                       delta, barrier);
+}
 
 // The record of the samples measured so far.
 record assemble(const pspin_quench_parameters& par, const std::vector<sample_result>& results,
@@ -183,6 +215,7 @@ record assemble(const pspin_quench_parameters& par, const std::vector<sample_res
         for (const auto& r : results) paths.push_back(r.barrier);
         add_barrier_datasets(rec, barrier_steps(par), dt, barrier_alphas(par.barrier_points), paths);
     }
+    if (par.clones > 0) add_clones(rec, par, results);
     return rec;
 }
 
@@ -263,8 +296,18 @@ const field_table<pspin_quench_parameters>& pspin_quench_fields() {
          [](const P& p) { return p.barrier; }},
         {"/barrier_lags", "--barrier-lags", "with --barrier: the lags t (default three per decade from one step)",
          &P::barrier_lags, false, [](const P& p) { return p.barrier; }},
-        {"/barrier_points", "--barrier-points", "with --barrier: points per path, both ends included (>= 2)",
-         &P::barrier_points, true, [](const P& p) { return p.barrier; }},
+        {"/barrier_points", "--barrier-points",
+         "with --barrier or --clones: points per path, both ends included (>= 2)", &P::barrier_points, true,
+         [](const P& p) { return p.barrier || p.clones > 0; }},
+        // Clones: likewise, keys only when they are on.
+        {"/clones", "--clones",
+         "K >= 2 clones of each sample at the waiting times (or --clone-tw), run on with their own noise (issue 14)",
+         &P::clones, false, [](const P& p) { return p.clones > 0; }},
+        {"/clone_tw", "--clone-tw", "with --clones: the birth times of the clones, in (0, tmax) (default the --tw)",
+         &P::clone_tw, false, [](const P& p) { return p.clones > 0; }},
+        {"/clone_lags", "--clone-lags",
+         "with --clones: the lags after birth of /clones/delta (default the lags of Delta, /aging/t)", &P::clone_lags,
+         false, [](const P& p) { return p.clones > 0; }},
     };
     return table;
 }
@@ -284,6 +327,22 @@ void validate_barrier(const pspin_quench_parameters& par) {
     for (double t : par.barrier_lags)
         if (!(t >= step_dt(par)) || !(t <= par.tmax))
             throw field_error("barrier_lags", "values must lie in [dt, tmax] (one step at least)");
+}
+
+// The clone parameters (checked with or without --clones: their defaults are valid); the step
+// count with clones (samples x last x (1 + K n_c) work steps) must fit the step counters.
+void validate_clones(const pspin_quench_parameters& par) {
+    if (par.clones < 0 || par.clones == 1) throw field_error("clones", "must be >= 2 (0: no clones)");
+    const std::int64_t last = steps_per_sample(par);
+    for (double t : par.clone_tw)
+        if (!(t > 0) || !(t < par.tmax) || to_steps(t, step_dt(par)) < 1 || to_steps(t, step_dt(par)) >= last)
+            throw field_error("clone_tw", "values must lie in (0, tmax), at least one step from both ends");
+    for (double t : par.clone_lags)
+        if (!(t >= 0) || !(t <= par.tmax)) throw field_error("clone_lags", "values must lie in [0, tmax]");
+    const double work = static_cast<double>(last) * par.samples *
+                        (1.0 + static_cast<double>(par.clones) * static_cast<double>(clone_steps(par).size()));
+    if (!(work < max_quench_steps))
+        throw field_error("clones", "asks for more steps than the 64-bit step counters hold (fewer clones or births)");
 }
 
 } // namespace
@@ -314,6 +373,7 @@ void validate(const pspin_quench_parameters& par) {
     if (!(par.theta_max > 0) || par.theta_max > 3.14159265358979) throw field_error("theta_max", "must be in (0, pi]");
     validate_hessian(par);
     validate_barrier(par);
+    validate_clones(par);
 }
 
 nlohmann::json to_json(const pspin_quench_parameters& par) {
@@ -347,6 +407,9 @@ quench_memory memory_estimate(const pspin_quench_parameters& par) {
         static_cast<double>(binomial(static_cast<std::uint64_t>(par.n), static_cast<std::uint64_t>(par.p)));
     m.couplings = count * (par.couplings == coupling_precision::float32 ? 4.0 : 8.0);
     m.replicas = 8.0 * par.n * (static_cast<double>(waiting_steps(par).size()) + 8.0) * par.replicas;
+    if (par.clones > 0)
+        m.clones = 8.0 * par.n * par.replicas *
+                   (static_cast<double>(clone_steps(par).size()) + 9.0 * static_cast<double>(par.clones));
     if (par.hessian) {
         const double n = par.n;
         m.hessian = 8.0 * static_cast<double>(par.samples) * par.replicas *
@@ -368,6 +431,38 @@ std::vector<barrier_pair> barrier_steps(const pspin_quench_parameters& par) {
     for (double t : par.barrier_lags) lags.push_back(to_steps(t, step_dt(par)));
     if (par.barrier_lags.empty()) lags = schedule::log_spaced(1, last, 3).steps();
     return barrier_pairs(waiting_steps(par), std::move(lags), last);
+}
+
+std::vector<std::int64_t> clone_steps(const pspin_quench_parameters& par) {
+    if (par.clones == 0) return {};
+    if (par.clone_tw.empty()) return waiting_steps(par);
+    std::vector<std::int64_t> out;
+    for (double t : par.clone_tw) out.push_back(to_steps(t, step_dt(par)));
+    return schedule(std::move(out)).steps();
+}
+
+std::vector<std::int64_t> clone_lag_steps(const pspin_quench_parameters& par) {
+    if (par.clones == 0) return {};
+    if (par.clone_lags.empty()) return schedule::log_spaced(1, steps_per_sample(par), par.per_decade, true).steps();
+    std::vector<std::int64_t> out;
+    for (double t : par.clone_lags) out.push_back(to_steps(t, step_dt(par)));
+    return schedule(std::move(out)).steps();
+}
+
+std::uint64_t clone_seed(std::uint64_t seed, int s, int r, std::int64_t w, int k) noexcept {
+    std::uint64_t x = derive_seed(seed, clone, static_cast<std::uint64_t>(s));
+    x = derive_seed(x, 1, static_cast<std::uint64_t>(r));
+    x = derive_seed(x, 2, static_cast<std::uint64_t>(w));
+    return derive_seed(x, 3, static_cast<std::uint64_t>(k));
+}
+
+quench_cost cost_estimate(const pspin_quench_parameters& par) {
+    const double last = static_cast<double>(steps_per_sample(par));
+    const double copies = static_cast<double>(par.samples) * par.replicas;
+    quench_cost c;
+    c.main = copies * last;
+    for (const auto w : clone_steps(par)) c.clones += copies * par.clones * (last - static_cast<double>(w));
+    return c;
 }
 
 std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par) {
@@ -394,21 +489,36 @@ struct quench_plan {
     std::int64_t last; // steps per sample
     std::vector<std::int64_t> tw, lags;
     schedule energy_sched;
-    std::int64_t total; // steps over all samples
+    std::vector<std::int64_t> clone_tw, clone_lags; // --clones: births and lags in steps; else empty
+    std::int64_t per_sample;                        // work of one sample: last + K x sum over births w of (last - w)
+    std::int64_t total;                             // work over all samples
     std::string config;
 };
 
 quench_plan make_plan(const pspin_quench_parameters& par) {
     const std::int64_t last = steps_per_sample(par);
+    std::int64_t per_sample = last;
+    for (const auto w : clone_steps(par)) per_sample += par.clones * (last - w);
     return {par,
             step_dt(par),
             last,
             waiting_steps(par),
             schedule::log_spaced(1, last, par.per_decade, true).steps(),
             schedule::log_spaced(1, last, par.per_decade, true),
-            last * par.samples,
+            clone_steps(par),
+            clone_lag_steps(par),
+            per_sample,
+            per_sample * par.samples,
             to_json(par).dump()};
 }
+
+// The clones born at one step of one sample: R x K states (replica-major: clone k of replica r is
+// x[r K + k]) run as one batch from the main state at the birth, with their own noise streams.
+struct clone_group {
+    replica_state x;
+    quench_stepper dyn;
+    run_state rs;
+};
 
 // The noise seeds of the replicas of sample s (see run_pspin_quench).
 std::vector<std::uint64_t> noise_seeds(const pspin_quench_parameters& par, int s) {
@@ -438,8 +548,17 @@ public:
           m_base(plan.energy_sched.merged(m_two_time.front().required_steps()).truncated(plan.last)),
           m_hessian_when(plan.par.hessian ? hessian_steps(plan.par).truncated(plan.last) : schedule()),
           m_barrier_when(m_barrier.front().required_steps()),
-          m_sched(m_base.merged(m_hessian_when).merged(m_barrier_when)),
-          m_acceptance(m_nr) {
+          m_births_when(plan.clone_tw),
+          m_sched(m_base.merged(m_hessian_when).merged(m_barrier_when).merged(m_births_when)),
+          m_acceptance(m_nr),
+          m_alphas(barrier_alphas(plan.par.barrier_points)),
+          m_births(plan.clone_tw.size()),
+          m_clone_delta(m_nr, plan.clone_tw.empty()
+                                  ? row_matrix()
+                                  : row_matrix::Constant(static_cast<Eigen::Index>(plan.clone_tw.size()),
+                                                         static_cast<Eigen::Index>(plan.clone_lags.size()),
+                                                         std::numeric_limits<double>::quiet_NaN())),
+          m_clone_barrier(m_nr, std::vector<double>(plan.clone_tw.size(), std::numeric_limits<double>::quiet_NaN())) {
         for (int r = 0; r < plan.par.replicas; ++r) {
             std::mt19937_64 init_rng(
                 replica_seed(derive_seed(plan.par.seed, initial, static_cast<std::uint64_t>(s)), r));
@@ -464,6 +583,7 @@ public:
             m_hessian[r].save(c, rkey(ri, "hessian/"));
             if (m_plan.par.barrier) m_barrier[r].save(c, rkey(ri, "barrier/"));
         }
+        if (m_plan.par.clones > 0) save_clones(c);
     }
     // Restores what save() wrote; throws record_error when an entry is missing or of the wrong size.
     void restore(const checkpoint& c) {
@@ -487,19 +607,42 @@ public:
             if (m_plan.par.barrier) m_barrier[r].restore(c, rkey(ri, "barrier/"), m_plan.par.n);
         }
         m_scalars.restore(std::vector<std::int64_t>(steps_d.begin(), steps_d.end()), times, std::move(energies));
+        if (m_plan.par.clones > 0) restore_clones(c);
     }
 
     // Integrates from the current step to the last; true when it got there. Otherwise `end` says
     // why: hooks.stop returned true (interrupted) or an energy was not finite (diverged).
+    // With clones, after the main trajectory, the clones of each birth in turn (run_clones).
     bool run(run_hooks hooks, run_end& end) {
         const auto ask = std::move(hooks.stop);
         hooks.stop = [&](std::int64_t step) {
             if (!ask || !ask(step)) return false;
             end = {stop_reason::interrupted,
                    "interrupted at t = " + std::to_string(static_cast<double>(step) * m_plan.dt) + " of sample " +
-                       std::to_string(m_s)};
+                       std::to_string(m_s) +
+                       (m_main_done
+                            ? " (clones born at t_w = " +
+                                  std::to_string(static_cast<double>(m_plan.clone_tw[m_phase]) * m_plan.dt) + ")"
+                            : std::string())};
             return true;
         };
+        if (!m_main_done && !run_main(hooks, end)) return false;
+        m_main_done = true;
+        for (; m_phase < m_plan.clone_tw.size(); ++m_phase)
+            if (!run_clones(hooks, end)) return false;
+        return true;
+    }
+
+    // What replica r measured so far.
+    [[nodiscard]] sample_result result(std::size_t r) const {
+        return {m_scalars.times(),    m_scalars.values(energy_name(r)), m_acceptance[r],         m_two_time[r].delta(),
+                m_hessian[r].times(), m_hessian[r].spectra(),           m_barrier[r].energies(), m_clone_delta[r],
+                m_clone_barrier[r]};
+    }
+
+private:
+    // The main trajectory from the current step to the last (run's contract).
+    bool run_main(const run_hooks& hooks, run_end& end) {
         // Divergence: checked where the energy is measured; everything measured before is kept.
         auto guard = [&](const replica_system&, const replica_state&, std::int64_t step, double t) {
             if (const auto r = diverged_replica()) {
@@ -524,6 +667,10 @@ public:
         auto barrier = [&](const replica_system&, const replica_state& x, std::int64_t step, double t) {
             for (std::size_t r = 0; r < m_nr; ++r) m_barrier[r](m_model, x[r], step, t);
         };
+        auto births = [&](const replica_system&, const replica_state& x, std::int64_t step, double) {
+            const auto at = std::lower_bound(m_plan.clone_tw.begin(), m_plan.clone_tw.end(), step);
+            m_births[static_cast<std::size_t>(at - m_plan.clone_tw.begin())] = x;
+        };
         // The run's observers fire at the steps they had without --hessian and --barrier; those at theirs.
         on_schedule<decltype(m_scalars)> scalars{m_base, m_scalars};
         on_schedule<decltype(guard)> guarded{m_base, guard};
@@ -531,24 +678,146 @@ public:
         on_schedule<decltype(acc)> accepted{m_base, acc};
         on_schedule<decltype(hessian)> hessians{m_hessian_when, hessian};
         on_schedule<decltype(barrier)> barriers{m_barrier_when, barrier};
+        on_schedule<decltype(births)> born{m_births_when, births};
         try {
             if (m_plan.par.method == quench_method::metropolis)
                 return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, scalars, guarded, aged,
-                                 accepted, hessians, barriers);
+                                 accepted, hessians, barriers, born);
             return integrate(m_dyn, m_sys, m_sigma, m_rs, m_plan.last, m_sched, hooks, scalars, guarded, aged, hessians,
-                             barriers);
+                             barriers, born);
         } catch (const divergence_error&) {
             return false;
         }
     }
 
-    // What replica r measured so far.
-    [[nodiscard]] sample_result result(std::size_t r) const {
-        return {m_scalars.times(),    m_scalars.values(energy_name(r)), m_acceptance[r],        m_two_time[r].delta(),
-                m_hessian[r].times(), m_hessian[r].spectra(),           m_barrier[r].energies()};
+    // The clones of birth m_phase from where they are (or their birth) to the last step; true when
+    // they got there. Progress counts a step of the K copies as K steps of the main trajectory.
+    bool run_clones(const run_hooks& outer, run_end& end) {
+        const std::int64_t w = m_plan.clone_tw[m_phase], k = m_plan.par.clones;
+        if (!m_group) start_clones();
+        std::int64_t before = m_plan.last;
+        for (std::size_t c = 0; c < m_phase; ++c) before += k * (m_plan.last - m_plan.clone_tw[c]);
+        run_hooks hooks = outer;
+        if (outer.progress)
+            hooks.progress = [&](std::int64_t step, std::int64_t total) {
+                outer.progress(before + k * (step - w), total);
+            };
+        std::vector<std::int64_t> when{m_plan.last};
+        for (const auto lag : m_plan.clone_lags)
+            if (lag <= m_plan.last - w) when.push_back(w + lag);
+        auto measure = [&](const replica_system&, const replica_state& x, std::int64_t step, double t) {
+            measure_clones(x, step, t, end);
+        };
+        try {
+            if (!integrate(m_group->dyn, m_sys, m_group->x, m_group->rs, m_plan.last, schedule(std::move(when)), hooks,
+                           measure))
+                return false;
+        } catch (const divergence_error&) {
+            return false;
+        }
+        m_group.reset();
+        m_births[m_phase].clear(); // released: its clones are done
+        return true;
     }
 
-private:
+    // Copies the main state at birth m_phase K times, with the clones' own noise streams.
+    void start_clones() {
+        const std::int64_t w = m_plan.clone_tw[m_phase];
+        std::vector<std::uint64_t> seeds;
+        replica_state x;
+        for (std::size_t r = 0; r < m_nr; ++r)
+            for (int k = 0; k < m_plan.par.clones; ++k) {
+                seeds.push_back(clone_seed(m_plan.par.seed, m_s, static_cast<int>(r), w, k));
+                x.push_back(m_births[m_phase].at(r));
+            }
+        m_group.emplace(clone_group{std::move(x), quench_stepper(m_plan.par, m_plan.dt, seeds), run_state{w}});
+    }
+
+    // Delta_AB of each replica's clones at lag step - birth, and at the last step the pair mean
+    // barrier height along the great circles between them; a non-finite clone is a divergence.
+    void measure_clones(const replica_state& x, std::int64_t step, double t, run_end& end) {
+        const auto k = static_cast<std::size_t>(m_plan.par.clones);
+        const auto c = static_cast<Eigen::Index>(m_phase);
+        const auto lag =
+            std::lower_bound(m_plan.clone_lags.begin(), m_plan.clone_lags.end(), step - m_plan.clone_tw[m_phase]);
+        const bool at_lag = lag != m_plan.clone_lags.end() && *lag == step - m_plan.clone_tw[m_phase];
+        for (std::size_t r = 0; r < m_nr; ++r) {
+            const std::span<const Eigen::VectorXd> group(x.data() + r * k, k);
+            for (const auto& sigma : group)
+                if (!sigma.allFinite()) {
+                    end = {stop_reason::diverged, divergence_message(static_cast<int>(r), step, t) + " (a clone)"};
+                    throw divergence_error(end.message);
+                }
+            if (at_lag) m_clone_delta[r](c, lag - m_plan.clone_lags.begin()) = pair_mean_distance(group);
+            if (step == m_plan.last)
+                m_clone_barrier[r][m_phase] = pair_mean(group, [&](const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
+                    return barrier_height(great_circle_energies(m_model, a, b, m_alphas));
+                });
+        }
+    }
+
+    // The clone state: where the run is, the tables, the births still needed and the clones running.
+    void save_clones(checkpoint& c) const {
+        c.integers["clones/main_done"] = m_main_done ? 1 : 0;
+        c.integers["clones/phase"] = static_cast<std::int64_t>(m_phase);
+        for (std::size_t r = 0; r < m_nr; ++r) {
+            c.put_matrix(rkey(static_cast<int>(r), "clones/delta"), m_clone_delta[r]);
+            c.put(rkey(static_cast<int>(r), "clones/barrier"), m_clone_barrier[r]);
+        }
+        for (std::size_t b = 0; b < m_births.size(); ++b)
+            for (std::size_t r = 0; r < m_births[b].size(); ++r)
+                c.put_vector("clones/birth/" + std::to_string(b) + "/" + std::to_string(r), m_births[b][r]);
+        if (!m_group) return;
+        c.integers["clones/step"] = m_group->rs.step;
+        for (std::size_t j = 0; j < m_group->x.size(); ++j) {
+            c.put_vector("clones/sigma/" + std::to_string(j), m_group->x[j]);
+            c.strings["clones/rng/" + std::to_string(j)] = m_group->dyn.state(j);
+        }
+    }
+
+    // Restores what save_clones wrote; throws record_error when an entry is missing or wrong.
+    void restore_clones(const checkpoint& c) {
+        m_main_done = c.integer("clones/main_done") != 0;
+        const auto phase = c.integer("clones/phase");
+        if (phase < 0 || phase > static_cast<std::int64_t>(m_births.size()))
+            throw record_error("checkpoint: bad clone phase");
+        m_phase = static_cast<std::size_t>(phase);
+        for (std::size_t r = 0; r < m_nr; ++r) {
+            row_matrix d = c.matrix(rkey(static_cast<int>(r), "clones/delta"));
+            auto b = c.vector(rkey(static_cast<int>(r), "clones/barrier"));
+            if (d.rows() != m_clone_delta[r].rows() || d.cols() != m_clone_delta[r].cols() ||
+                b.size() != m_clone_barrier[r].size())
+                throw record_error("checkpoint: the clone tables have the wrong shape");
+            m_clone_delta[r] = std::move(d);
+            m_clone_barrier[r] = std::move(b);
+        }
+        for (std::size_t b = 0; b < m_births.size(); ++b) {
+            m_births[b].clear();
+            for (std::size_t r = 0; r < m_nr; ++r)
+                if (auto x = c.find_vector<double>("clones/birth/" + std::to_string(b) + "/" + std::to_string(r),
+                                                   m_plan.par.n))
+                    m_births[b].push_back(std::move(*x));
+        }
+        m_group.reset();
+        if (c.integers.count("clones/step") > 0) restore_group(c);
+    }
+
+    // The clones running in the checkpoint's phase.
+    void restore_group(const checkpoint& c) {
+        if (m_phase >= m_births.size()) throw record_error("checkpoint: clones past the last birth");
+        std::vector<std::uint64_t> seeds(m_nr * static_cast<std::size_t>(m_plan.par.clones), 0);
+        replica_state x;
+        for (std::size_t j = 0; j < seeds.size(); ++j) {
+            auto v = c.find_vector<double>("clones/sigma/" + std::to_string(j), m_plan.par.n);
+            if (!v) throw record_error("checkpoint: clone " + std::to_string(j) + " is missing");
+            x.push_back(std::move(*v));
+        }
+        m_group.emplace(clone_group{std::move(x), quench_stepper(m_plan.par, m_plan.dt, seeds),
+                                    run_state{c.integer("clones/step")}});
+        for (std::size_t j = 0; j < seeds.size(); ++j)
+            m_group->dyn.restore(j, c.string("clones/rng/" + std::to_string(j)));
+    }
+
     [[nodiscard]] std::optional<int> diverged_replica() const {
         for (std::size_t r = 0; r < m_nr; ++r)
             if (!std::isfinite(m_scalars.values(energy_name(r)).back())) return static_cast<int>(r);
@@ -574,9 +843,17 @@ private:
     schedule m_base;                      // the steps of the energy and Delta observers
     schedule m_hessian_when;              // --hessian: hessian_steps; else empty
     schedule m_barrier_when;              // --barrier: the ends of its pairs; else empty
+    schedule m_births_when;               // --clones: the births; else empty
     schedule m_sched;                     // all of them
     std::vector<std::vector<double>> m_acceptance;
     run_state m_rs;
+    std::vector<double> m_alphas;                     // the points of a path between clones
+    std::vector<replica_state> m_births;              // --clones: the main state at each birth (until its clones ran)
+    std::vector<row_matrix> m_clone_delta;            // --clones: per replica Delta_AB, [n_c, n_l]
+    std::vector<std::vector<double>> m_clone_barrier; // --clones: per replica barrier at the end, [n_c]
+    bool m_main_done = false;                         // the main trajectory reached the last step
+    std::size_t m_phase = 0;                          // the birth whose clones run (n_c: all done)
+    std::optional<clone_group> m_group;               // the clones running
 };
 
 // Where finished replica-sample k lives in a checkpoint (and a sample_block).
@@ -631,7 +908,9 @@ sample_block measure_pspin_samples(const pspin_quench_parameters& par, const run
         run_hooks inner;
         inner.progress_every = hooks.progress_every;
         if (hooks.progress)
-            inner.progress = [&](std::int64_t step, std::int64_t) { hooks.progress(s * plan.last + step, plan.total); };
+            inner.progress = [&](std::int64_t work, std::int64_t) {
+                hooks.progress(s * plan.per_sample + work, plan.total);
+            };
         inner.between_steps = [&](std::int64_t step) {
             if (!control.checkpoint_path.empty() && when.due(step)) save();
         };

@@ -70,7 +70,20 @@ struct pspin_quench_parameters {
     /// The lags t of the barrier paths (time units, each >= one step); empty = three per decade,
     /// 10^(k/3) from 1 to tmax (and one step when dt < 1).
     std::vector<double> barrier_lags;
-    int barrier_points = 21; ///< points per path, both ends included, >= 2
+    int barrier_points = 21; ///< points per path (also between clones), both ends included, >= 2
+    /// Clones (issue 14; dynamics/clones.hpp): 0 = off; K >= 2: at each time of clone_steps() the
+    /// state of every sample and replica is copied K times, and each copy runs on to tmax with its
+    /// own thermal noise (same couplings), after the main trajectory, which stays as without them
+    /// (/clones/... in the record). The clones of sample s, replica r, born at step w: copy k draws
+    /// its noise from clone_seed(seed, s, r, w, k).
+    int clones = 0;
+    /// The birth times of the clones (time units, each in (0, tmax), at least a step from both
+    /// ends); empty = the waiting times (waiting_steps).
+    std::vector<double> clone_tw;
+    /// The lags after birth at which Delta_AB is measured (time units, in [0, tmax]); empty = the
+    /// lags of Delta (/aging/t: 0 and per_decade log-spaced steps), so /clones/delta and
+    /// /aging/delta share their time axes.
+    std::vector<double> clone_lags;
 };
 
 /// The field table of pspin_quench_parameters (dynamics/fields.hpp): every parameter once, with
@@ -106,6 +119,30 @@ inline constexpr double max_quench_steps = 4611686018427387904.0;
 /// barrier_pairs), t_w-major; empty without par.barrier.
 [[nodiscard]] std::vector<barrier_pair> barrier_steps(const pspin_quench_parameters& par);
 
+/// The birth steps of the clones (par.clone_tw, or waiting_steps), sorted, unique; empty
+/// without par.clones.
+[[nodiscard]] std::vector<std::int64_t> clone_steps(const pspin_quench_parameters& par);
+
+/// The lags of /clones/t in steps (par.clone_lags, or the lags of Delta), sorted, unique; empty
+/// without par.clones.
+[[nodiscard]] std::vector<std::int64_t> clone_lag_steps(const pspin_quench_parameters& par);
+
+/// The noise seed of clone k of replica r of sample s born at step w (run_pspin_quench): derived
+/// from (seed, s, r, w, k) only, never from where the sample runs (rank, thread, part).
+[[nodiscard]] std::uint64_t clone_seed(std::uint64_t seed, int s, int r, std::int64_t w, int k) noexcept;
+
+/// The work of a quench in replica-steps (one step of one replica of one sample), for the app's
+/// estimate before the run.
+struct quench_cost {
+    double main = 0;   ///< the main trajectories: samples x replicas x steps_per_sample
+    double clones = 0; ///< the clones: samples x replicas x K x sum over births w of (last - w)
+    /// (main + clones) / main: how many times the run without clones the run costs.
+    [[nodiscard]] double factor() const noexcept { return (main + clones) / main; }
+};
+
+/// The cost of a quench with these parameters (validated).
+[[nodiscard]] quench_cost cost_estimate(const pspin_quench_parameters& par);
+
 /// The waiting times actually used (par.tw, or the default list), rounded to steps.
 [[nodiscard]] std::vector<std::int64_t> waiting_steps(const pspin_quench_parameters& par);
 
@@ -122,8 +159,12 @@ struct quench_memory {
     /// = hessian_steps), and the dense work of one spectrum, 3 x 8 N^2 bytes (the Euclidean
     /// Hessian, its tangent block and the eigensolver's copy); 0 without.
     double hessian = 0;
-    /// couplings + replicas + hessian.
-    [[nodiscard]] double total() const noexcept { return couplings + replicas + hessian; }
+    /// With clones K: replicas x 8 N (n_c + 9 K) bytes: per replica the main state at each of
+    /// the n_c births (kept in double: the clones continue it exactly) and K clones with their
+    /// work vectors; 0 without.
+    double clones = 0;
+    /// couplings + replicas + hessian + clones.
+    [[nodiscard]] double total() const noexcept { return couplings + replicas + hessian + clones; }
 };
 
 /// The memory estimate of a quench with these parameters (validated or not; N, p >= 0).
@@ -141,15 +182,21 @@ struct quench_memory {
 /// with par.hessian the /hessian datasets (add_hessian_datasets, physics/hessian.hpp) measured at
 /// hessian_steps(par), which leave the trajectory and every other dataset as without it, and
 /// with par.barrier the /barrier datasets (add_barrier_datasets, physics/barrier.hpp) for the
-/// pairs of barrier_steps(par), which likewise only read the trajectory.
+/// pairs of barrier_steps(par), which likewise only read the trajectory, and with par.clones the
+/// /clones datasets (add_clone_datasets, dynamics/clones.hpp): after its main trajectory, each
+/// sample runs, for each birth step w of clone_steps(par), its R x K clones from the main state
+/// at w to the last step (one batch), recording Delta_AB at w + clone_lag_steps(par) and, at the
+/// last step, the pair mean of barrier_height(great_circle_energies) over barrier_points points.
 /// Samples: sample_offset ... sample_offset + samples - 1 (s below is that index).
 /// Seeds: couplings of sample s from derive_seed(seed, 1, s); replica 0 draws its initial
 /// condition and noise from derive_seed(seed, 2, s) and derive_seed(seed, 3, s) (so replicas = 1
 /// is the single-replica run), replica r > 0 from derive_seed(that seed, 4, r).
 /// Checkpoints (control): the samples already finished and the full state of the current one
-/// (spins, noise generators, recorders, step), so that a resumed run gives the record of the
-/// uninterrupted one bit for bit; throws record_error for a checkpoint of another configuration.
-/// hooks.progress receives (steps done over all samples, total steps). If hooks.stop asks to
+/// (spins, noise generators, recorders, step; with clones the births' states, the clone phase
+/// in progress with its clones, noise generators and step, and the clone tables), so that a resumed run gives the
+/// record of the uninterrupted one bit for bit; throws record_error for a checkpoint of another configuration.
+/// hooks.progress receives (work done over all samples, total work), in steps of the main
+/// trajectory (a clone step of K copies counts K). If hooks.stop asks to
 /// stop, or the energy becomes non-finite, the record is partial: complete = false,
 /// parameters["stop_reason"] says why ("interrupted at ..." or "diverged at ..."), and it holds
 /// the samples finished so far (or the measured part of the first sample). When stopped by
