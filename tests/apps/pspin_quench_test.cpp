@@ -358,3 +358,48 @@ TEST(pspin_quench_app, ck_errors_name_the_flag) {
         EXPECT_FALSE(fs::exists(out)) << flags;
     }
 }
+
+// Issue 14: bad --clones input is refused with one line naming the flag, before any work.
+TEST(pspin_quench_app, bad_clone_input_is_refused_before_any_work) {
+    const auto out = scratch() / "clones_bad.h5";
+    fs::remove(out);
+    struct refused_case {
+        std::string flags, text;
+    };
+    for (const auto& [flags, text] :
+         {refused_case{"--clones 1", "--clones must be >= 2"},
+          refused_case{"--clones 2 --clone-tw 0", "--clone-tw values must lie in (0, tmax)"},
+          refused_case{"--clones 2 --clone-tw 1", "--clone-tw values must lie in (0, tmax)"}, // = tmax
+          refused_case{"--clones 2 --clone-lags 2", "--clone-lags values must lie in [0, tmax]"},
+          refused_case{"--clone-tw 0.5", "--clone-tw has no effect without --clones"},
+          refused_case{"--barrier-points 5", "--barrier-points has no effect without --barrier or --clones"},
+          refused_case{"--method ck --clones 2", "--clones has no effect with --method ck"}}) {
+        const auto r = run_command(exe + " --tmax 1 " + flags + " --quiet --out " + out.string());
+        EXPECT_EQ(r.status, 1) << flags << ": " << r.output;
+        EXPECT_EQ(glassy::test::count_lines(r.output), 1) << flags << ": " << r.output;
+        EXPECT_NE(r.output.find(text), std::string::npos) << flags << ": " << r.output;
+        EXPECT_FALSE(fs::exists(out)) << flags;
+    }
+}
+
+// --clones prints its cost before the run (2 samples x 200 main steps; 2 clones from step 40:
+// 2 x 2 x 160 = 640 clone steps, 2.60 times the run without them), and the clones travel with
+// the samples of --sample-offset parts: merged, the record of one run.
+TEST(pspin_quench_app, clone_runs_print_their_cost_and_merge_from_parts) {
+    const auto dir = scratch();
+    const std::string args = " --N 20 --T 0.5 --tmax 10 --clones 2 --clone-tw 2 --clone-lags 0 1 4 --force --out ";
+    const auto whole = dir / "c_whole.h5", p0 = dir / "c_part0.h5", p1 = dir / "c_part1.h5", merged = dir / "c_m.h5";
+    const auto w = run_command(exe + " --samples 2" + args + whole.string());
+    ASSERT_EQ(w.status, 0) << w.output;
+    EXPECT_NE(w.output.find("640 clone replica-steps after the 400 of the main trajectories, 2.60x"), std::string::npos)
+        << w.output;
+    ASSERT_EQ(run_command(exe + " --quiet --samples 1 --sample-offset 0" + args + p0.string()).status, 0);
+    ASSERT_EQ(run_command(exe + " --quiet --samples 1 --sample-offset 1" + args + p1.string()).status, 0);
+    const auto m = run_command(std::string(GLASSY_AGING_ANALYSIS) + " --merge " + p1.string() + " " + p0.string() +
+                               " --force --out " + merged.string());
+    ASSERT_EQ(m.status, 0) << m.output;
+    const auto a = glassy::read_record(whole);
+    EXPECT_EQ(a.extra.at("clones/delta").shape, (std::vector<std::uint64_t>{1, 3}));
+    EXPECT_EQ(a.extra.at("clones/barrier_samples").shape, (std::vector<std::uint64_t>{2, 1}));
+    glassy::test::expect_identical_records(glassy::read_record(merged), a);
+}
