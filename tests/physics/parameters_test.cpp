@@ -114,12 +114,26 @@ TEST(quench_memory, counts_the_hessian_spectra_and_work) {
     EXPECT_EQ(m.total(), m.couplings + m.replicas + m.hessian);
 }
 
+// --clones adds clones, clone_tw, clone_lags and barrier_points (the points between clones).
+TEST(pspin_parameters, clones_json_is_pinned) {
+    pspin_quench_parameters par;
+    par.clones = 3;
+    par.clone_tw = {10, 100};
+    EXPECT_EQ(
+        to_json(par).dump(),
+        R"json({"N":256,"T":0.5,"barrier_points":21,"clone_lags":[],"clone_tw":[10.0,100.0],"clones":3,"dt":0.05,"initial_condition":"uniform on the sphere (T = infinity)","method":"langevin","num_parameters":256,"p":3,"per_decade":10,"samples":1,"seed":1,"theta_max":0.3,"time_unit":"Langevin time","tmax":1000.0,"tw":[]})json");
+}
+
 TEST(pspin_parameters, checkpoint_config_reads_back) {
     pspin_quench_parameters with_hessian = metropolis_parameters();
     with_hessian.hessian = true;
     with_hessian.hessian_top = 7;
     with_hessian.flat_epsilon = 0.01;
-    for (const auto& par : {pspin_quench_parameters{}, metropolis_parameters(), with_hessian}) {
+    pspin_quench_parameters with_clones;
+    with_clones.clones = 2;
+    with_clones.clone_lags = {0, 5};
+    with_clones.barrier_points = 11;
+    for (const auto& par : {pspin_quench_parameters{}, metropolis_parameters(), with_hessian, with_clones}) {
         checkpoint c;
         c.tool = "pspin_quench";
         c.config = to_json(par).dump();
