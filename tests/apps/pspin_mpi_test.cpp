@@ -64,7 +64,9 @@ TEST(pspin_mpi, ranks_give_the_record_of_one_process_bit_for_bit) {
           config{"replicas", "--samples 3 --replicas 2 --method heun", {2}},
           config{"offset", "--samples 3 --sample-offset 5", {2}},
           // per-sample datasets the gather never names (/hessian/...) come through
-          config{"hessian", "--samples 3 --hessian", {3}}}) {
+          config{"hessian", "--samples 3 --hessian", {3}},
+          // the clones run inside each rank's samples (issue 14)
+          config{"clones", "--samples 3 --clones 2 --clone-tw 2 --clone-lags 0 1 5", {2}}}) {
         const auto single = dir / (c.name + ".h5");
         const auto r = run_command(exe + " " + base + " " + c.args + " --out " + single.string());
         ASSERT_EQ(r.status, 0) << r.output;
