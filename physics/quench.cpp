@@ -9,6 +9,7 @@
 #include "physics/steppers.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -628,10 +629,15 @@ public:
         };
         if (!m_main_done && !run_main(hooks, end)) return false;
         m_main_done = true;
-        for (; m_phase < m_plan.clone_tw.size(); ++m_phase)
-            if (!run_clones(hooks, end)) return false;
-        return true;
+        const auto start = std::chrono::steady_clock::now();
+        bool done = true;
+        for (; done && m_phase < m_plan.clone_tw.size(); m_phase += done ? 1 : 0) done = run_clones(hooks, end);
+        m_clone_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return done;
     }
+
+    // Wall seconds spent in run_clones by this object.
+    [[nodiscard]] double clone_seconds() const noexcept { return m_clone_seconds; }
 
     // What replica r measured so far.
     [[nodiscard]] sample_result result(std::size_t r) const {
@@ -854,6 +860,7 @@ private:
     bool m_main_done = false;                         // the main trajectory reached the last step
     std::size_t m_phase = 0;                          // the birth whose clones run (n_c: all done)
     std::optional<clone_group> m_group;               // the clones running
+    double m_clone_seconds = 0;                       // wall time in run_clones
 };
 
 // Where finished replica-sample k lives in a checkpoint (and a sample_block).
@@ -916,6 +923,7 @@ sample_block measure_pspin_samples(const pspin_quench_parameters& par, const run
         };
         inner.stop = hooks.stop;
         const bool finished = sample.run(inner, block.end);
+        block.clone_seconds += sample.clone_seconds();
         if (!finished && block.end.reason == stop_reason::interrupted && !control.checkpoint_path.empty()) save();
         finished_samples += finished ? 1 : 0;
         if (finished || results.empty()) { // all replicas, or the measured part of a lone first sample

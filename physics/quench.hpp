@@ -217,6 +217,9 @@ struct sample_block {
     /// unfinished sample may follow with what they measured before it.
     checkpoint results;
     run_end end; ///< why the run stopped; none when every sample finished
+    /// Wall seconds this process spent running clones (--clones), for the app's time split; not
+    /// part of save() (a property of this run, not of its samples: 0 after restore).
+    double clone_seconds = 0;
 
     /// The block as one checkpoint (the results, and the other fields under "block/..."), e.g.
     /// to send it to another process with to_bytes (dynamics/checkpoint.hpp).
