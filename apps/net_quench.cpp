@@ -167,6 +167,9 @@ void refuse_ignored_flags(const CLI::App& app, const cli_values& v) {
     if (!o.hessian)
         glassy::app::refuse_given(app, {"--hessian-top", "--hessian-samples", "--flat-epsilon"},
                                   "without --hessian (a setting of the Hessian spectra)");
+    if (!o.barrier)
+        glassy::app::refuse_given(app, {"--barrier-lags", "--barrier-points"},
+                                  "without --barrier (a setting of the straight lines)");
 }
 
 /// Sets the run's intra-op thread count (run_threads; one per rank under mpirun unless --threads
@@ -196,6 +199,10 @@ void report_start(const glassy::nets::quench& run, const cli_values& v, bool res
         glassy::app::check_memory(static_cast<double>(run.snapshot_bytes() + run.hessian_bytes()),
                                   "the weight snapshots and the Lanczos vectors of --hessian (" +
                                       std::to_string(run.num_parameters()) + " weights each)");
+    if (run.barrier_bytes() > 0)
+        glassy::app::check_memory(static_cast<double>(run.snapshot_bytes() + run.barrier_bytes()),
+                                  "the weight snapshots of Delta and of --barrier (" +
+                                      std::to_string(run.num_parameters()) + " weights each)");
     for (const auto& subset : run.measurement_subsets())
         if (glassy::nets::badly_unbalanced(subset.class_counts))
             std::cerr << "net_quench: warning: " << unbalanced_note(subset) << "\n";
@@ -206,6 +213,10 @@ void report_start(const glassy::nets::quench& run, const cli_values& v, bool res
                   << " waiting times, snapshot memory " << human_bytes(run.snapshot_bytes()) << " ("
                   << run.snapshot_bytes() << " bytes), " << v.o.steps << " steps, threads " << torch::get_num_threads()
                   << (resumed ? " (resumed)" : "") << "\n";
+    if (!v.output.quiet && v.o.barrier)
+        std::cerr << "net_quench: --barrier: " << run.num_barrier_pairs() << " lines of " << v.o.barrier_points
+                  << " points, snapshot memory at most " << human_bytes(run.barrier_bytes()) << " ("
+                  << run.barrier_bytes() << " bytes, float32)\n";
 }
 
 /// Runs the training under `control` with a progress line and writes the record; returns the exit code.
@@ -231,6 +242,7 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const glassy::
     rec.parameters["timing"] = {{"steps_s", tm.steps_s}, {"metrics_s", tm.metrics_s},         {"noise_s", tm.noise_s},
                                 {"aging_s", tm.aging_s}, {"checkpoints_s", tm.checkpoints_s}, {"total_s", tm.total_s}};
     if (o.hessian) rec.parameters["timing"]["hessian_s"] = tm.hessian_s; // only with --hessian: JSON unchanged without
+    if (o.barrier) rec.parameters["timing"]["barrier_s"] = tm.barrier_s; // likewise
     if (const int rc = glassy::app::finish_run("net_quench", rec, out, control.checkpoint_path, interrupted); rc >= 0)
         return rc;
     const auto last = [&](const char* name) { return rec.observables.at(name).back(); };
@@ -246,13 +258,16 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const glassy::
     if (rec.parameters.contains("stop_reason"))
         std::printf("%s\n", rec.parameters.at("stop_reason").get<std::string>().c_str());
     if (!v.output.quiet) {
-        char hessian[64] = "";
+        char hessian[64] = "", barrier[96] = "";
         if (o.hessian) std::snprintf(hessian, sizeof hessian, ", Hessian %.1f s", tm.hessian_s);
+        if (o.barrier)
+            std::snprintf(barrier, sizeof barrier, ", barrier lines %.1f s = %.1f %% of the steps", tm.barrier_s,
+                          tm.steps_s > 0 ? 100.0 * tm.barrier_s / tm.steps_s : 0.0);
         std::printf(
             "time: SGD steps %.1f s; measurements %.1f s = %+.1f %% of the steps (evaluations %.1f s, D %.1f s, "
-            "Delta %.1f s%s); checkpoints %.1f s\n",
-            tm.steps_s, tm.metrics_s + tm.noise_s + tm.aging_s + tm.hessian_s, 100.0 * tm.overhead(), tm.metrics_s,
-            tm.noise_s, tm.aging_s, hessian, tm.checkpoints_s);
+            "Delta %.1f s%s%s); checkpoints %.1f s\n",
+            tm.steps_s, tm.metrics_s + tm.noise_s + tm.aging_s + tm.hessian_s + tm.barrier_s, 100.0 * tm.overhead(),
+            tm.metrics_s, tm.noise_s, tm.aging_s, hessian, barrier, tm.checkpoints_s);
     }
     return 0;
 }

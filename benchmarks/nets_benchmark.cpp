@@ -1,9 +1,11 @@
 // Speed of the network pieces: one SGD step (batch 100), one D measurement (1024 samples,
 // batched per-sample norms vs the per-sample loop), one metrics evaluation (1024 + 1024), and the
-// Hessian (issue 13): a gradient vs a Hessian-vector product on 1024 samples, one measurement. MNIST from
+// Hessian (issue 13): a gradient vs a Hessian-vector product on 1024 samples, one measurement; one
+// 21-point straight line of net_quench --barrier (issue 14) on 1024 samples. MNIST from
 // $GLASSY_DATA_DIR or <repo>/data when present, else the MNIST-shaped synthetic set (same shapes, same cost). Run:
 // build/bench/benchmarks/nets_benchmark [--benchmark_filter=...]; threads: OMP_NUM_THREADS.
 #include "dynamics/error.hpp"
+#include "nets/barrier.hpp"
 #include "nets/hessian.hpp"
 #include "nets/network.hpp"
 #include "nets/noise.hpp"
@@ -125,8 +127,26 @@ void BM_HessianMeasurement(benchmark::State& state, model_kind kind) {
     state.counters["threads"] = torch::get_num_threads();
 }
 
+/// One line of net_quench --barrier: the training loss at 21 points of the straight line between the
+/// initial weights and weights shifted by N(0, 0.01^2) per weight, on the first N training samples;
+/// issue 14's target for smallnet on 1024 samples: <= 1 s on 2 cores.
+void BM_BarrierLine(benchmark::State& state, model_kind kind) {
+    auto sys = make(kind);
+    const auto samples = first(state.range(0));
+    const Eigen::VectorXf a = flatten_parameters(sys->state());
+    std::mt19937_64 rng(1);
+    std::normal_distribution<float> normal(0.0f, 0.01f);
+    Eigen::VectorXf b = a;
+    for (Eigen::Index i = 0; i < b.size(); ++i) b[i] += normal(rng);
+    std::vector<double> alphas;
+    for (int k = 0; k <= 20; ++k) alphas.push_back(k / 20.0);
+    for (auto _ : state) benchmark::DoNotOptimize(line_losses(*sys, a, b, alphas, samples)(10));
+    state.counters["threads"] = torch::get_num_threads();
+}
+
 } // namespace
 
+BENCHMARK_CAPTURE(BM_BarrierLine, smallnet, model_kind::smallnet)->Arg(1024)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gradient, smallnet, model_kind::smallnet)->Arg(1024)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_HessianProduct, smallnet, model_kind::smallnet)->Arg(1024)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gradient, fc, model_kind::fc)->Arg(1024)->Unit(benchmark::kMillisecond);

@@ -1,8 +1,10 @@
 #include "nets/quench.hpp"
 
+#include "dynamics/barrier.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/recorders.hpp"
 #include "dynamics/schedule.hpp"
+#include "nets/barrier.hpp"
 #include "nets/hessian.hpp"
 #include "nets/network.hpp"
 
@@ -109,6 +111,16 @@ struct hessian_observer {
     }
 };
 
+/// The --barrier measurement (dynamics/barrier.hpp's recorder with the straight line of
+/// nets/barrier.hpp): a float32 copy of the weights at each of its steps (its own schedule).
+struct barrier_observer {
+    barrier_recorder<Eigen::VectorXf, straight_line> recorder;
+
+    void operator()(const network_system& s, const parameter_handle& x, std::int64_t step, double t) {
+        recorder(s, flatten_parameters(x), step, t);
+    }
+};
+
 /// Calls an observer and adds the wall time it took to `seconds`: how much of a run goes into
 /// measurements rather than SGD steps.
 template <class Observer>
@@ -192,6 +204,15 @@ void check_task(const quench_options& o) {
                           to_string(o.model) + " needs images; the random dataset is a vector (use linear, fc or toy)");
 }
 
+/// Refuses --barrier settings out of their domain (checked with or without --barrier: the defaults are valid).
+void check_barrier_settings(const quench_options& o) {
+    if (o.barrier_points < 2) throw field_error("barrier_points", "must be >= 2 (both ends of the line)");
+    for (const std::int64_t t : o.barrier_lags)
+        if (t < 1 || t > o.steps)
+            throw field_error("barrier_lags",
+                              std::to_string(t) + ": each lag must lie in 1..steps = " + std::to_string(o.steps));
+}
+
 /// Refuses Hessian settings out of their domain that need neither model nor data (the bounds
 /// hessian_top <= M and hessian_samples <= training size are checked by hessian_samples).
 void check_hessian_settings(const quench_options& o) {
@@ -234,6 +255,7 @@ struct net_measurements {
     noise_observer noise;
     two_time_recorder<parameter_handle> aging;
     hessian_observer hessian;
+    barrier_observer barrier; // no pairs without --barrier
     run_state rs;
 
     void save(checkpoint& c) const {
@@ -242,12 +264,14 @@ struct net_measurements {
         noise.save(c, "noise/");
         aging.save(c, "aging/");
         if (!hessian.samples.empty()) hessian.series.save(c, "hessian/");
+        if (!barrier.recorder.pairs().empty()) barrier.recorder.save(c, "barrier/");
     }
     void restore(const checkpoint& c, Eigen::Index num_weights) {
         metrics.restore(c, "metrics/");
         noise.restore(c, "noise/", num_weights);
         aging.restore(c, "aging/", num_weights);
         if (!hessian.samples.empty()) hessian.series.restore(c, "hessian/");
+        if (!barrier.recorder.pairs().empty()) barrier.recorder.restore(c, "barrier/", num_weights);
     }
 };
 
@@ -263,6 +287,7 @@ struct quench::impl {
     std::vector<std::int64_t> train_subset; ///< first max(noise, eval) samples of the balanced train order
     std::vector<std::int64_t> noise_set, train_eval, test_eval; ///< prefixes used by D and the evaluations
     std::vector<std::int64_t> hessian_set;                      ///< the Hessian's samples (empty without --hessian)
+    std::vector<barrier_pair> barrier_pairs;                    ///< --barrier: (t_w, t) in steps; else empty
 
     [[nodiscard]] hessian_settings hessian_config() const {
         const auto& o = options;
@@ -285,6 +310,7 @@ struct quench::impl {
                 {noise_set, options.noise, options.save_snapshots, {}, {}, {}},
                 {tw, lags},
                 {hessian_set, hessian_config(), {}},
+                {{barrier_pairs, barrier_alphas(options.barrier_points), straight_line{&train_eval}}},
                 {}};
     }
     [[nodiscard]] checkpoint save(const net_measurements& m) const;
@@ -352,6 +378,11 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     q.lags = o.lag_steps.empty() ? schedule::log_spaced(1, o.steps, o.points_per_decade, false).steps()
                                  : schedule(o.lag_steps).steps();
     if (o.hessian) q.hessian_set = hessian_samples(o, q.data.train, q.sys->num_parameters());
+    if (o.barrier) { // the lags: given, or three per decade from one step (as pspin_quench's)
+        const auto lags =
+            o.barrier_lags.empty() ? schedule::log_spaced(1, o.steps, 3).steps() : schedule(o.barrier_lags).steps();
+        q.barrier_pairs = glassy::barrier_pairs(q.tw, lags, o.steps);
+    }
 }
 
 quench::~quench() = default;
@@ -372,6 +403,7 @@ void validate(const quench_options& o) {
     if (o.tw_first < 1) throw field_error("tw_first", "must be >= 1");
     check_task(o);
     check_hessian_settings(o);
+    check_barrier_settings(o);
     if (o.dataset == dataset_kind::synthetic) validate(o.synthetic);
     if (o.dataset == dataset_kind::random) validate(o.random);
 }
@@ -413,6 +445,13 @@ std::uint64_t quench::hessian_bytes() const {
     return static_cast<std::uint64_t>(num_parameters()) * 8u *
            static_cast<std::uint64_t>(std::max(o.hessian_slq_steps, ncv) + 4);
 }
+std::uint64_t quench::barrier_bytes() const {
+    std::vector<std::int64_t> waits;
+    for (const auto& p : m_impl->barrier_pairs) waits.push_back(p.tw);
+    return static_cast<std::uint64_t>(schedule(std::move(waits)).size()) *
+           static_cast<std::uint64_t>(num_parameters()) * 4u;
+}
+std::size_t quench::num_barrier_pairs() const { return m_impl->barrier_pairs.size(); }
 std::int64_t quench::train_count() const { return m_impl->sys->count(split::train); }
 const std::vector<std::filesystem::path>& quench::data_files() const { return m_impl->data.files; }
 
@@ -561,6 +600,8 @@ record quench::impl::to_record(const net_measurements& m, const run_end& end) co
         m.hessian.series.write(rec, o.hessian_top, o.hessian_slq_vectors, o.hessian_slq_steps);
         rec.extra_i64["hessian/samples"] = {{static_cast<std::uint64_t>(hessian_set.size())}, hessian_set};
     }
+    if (o.barrier) // time in steps (dt = 1); no group when no pair fits in the run
+        add_barrier_datasets(rec, barrier_pairs, 1.0, m.barrier.recorder.alphas(), {m.barrier.recorder.energies()});
     return rec;
 }
 
@@ -568,7 +609,11 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
     auto& q = *m_impl;
     const auto& o = q.options;
     net_measurements m = q.measurements();
-    const schedule all = q.metrics_schedule.merged(schedule(q.tw)).merged(m.aging.required_steps()).truncated(o.steps);
+    const schedule barrier_when = m.barrier.recorder.required_steps();
+    const schedule all = q.metrics_schedule.merged(schedule(q.tw))
+                             .merged(m.aging.required_steps())
+                             .merged(barrier_when)
+                             .truncated(o.steps);
     parameter_handle x = q.sys->state();
     if (control.resume) q.restore(*control.resume, x, m);
     m_timing = {};
@@ -600,13 +645,15 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
     timed<noise_observer> timed_noise{m.noise, m_timing.noise_s};
     timed<two_time_recorder<parameter_handle>> timed_aging{m.aging, m_timing.aging_s};
     timed<hessian_observer> timed_hessian{m.hessian, m_timing.hessian_s};
+    timed<barrier_observer> timed_barrier{m.barrier, m_timing.barrier_s};
     on_schedule<timed<metrics_observer>> metrics{q.metrics_schedule, timed_metrics};
     on_schedule<timed<noise_observer>> noise{schedule(q.tw), timed_noise};
     on_schedule<timed<hessian_observer>> hessian{schedule(o.hessian ? q.tw : std::vector<std::int64_t>{}),
                                                  timed_hessian};
+    on_schedule<timed<barrier_observer>> barrier{barrier_when, timed_barrier};
     const auto t_run = std::chrono::steady_clock::now();
     try {
-        integrate(*q.dyn, *q.sys, x, m.rs, o.steps, all, inner, metrics, noise, timed_aging, hessian);
+        integrate(*q.dyn, *q.sys, x, m.rs, o.steps, all, inner, metrics, noise, timed_aging, hessian, barrier);
     } catch (const divergence_error&) {
         end = {stop_reason::diverged, "diverged at step " + std::to_string(m.rs.step) +
                                           ": the measured training loss is not finite; " + lr_hint(o.lr)};
@@ -614,7 +661,7 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
     if (end.reason == stop_reason::converged) timed_metrics(*q.sys, x, m.rs.step, static_cast<double>(m.rs.step));
     m_timing.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
     m_timing.steps_s = m_timing.total_s - m_timing.metrics_s - m_timing.noise_s - m_timing.aging_s -
-                       m_timing.hessian_s - m_timing.checkpoints_s;
+                       m_timing.hessian_s - m_timing.barrier_s - m_timing.checkpoints_s;
     // Interrupted: the current state is saved once its loss, measured now on the first batch-size
     // training samples, is finite (else the last good checkpoint stays).
     if (end.reason == stop_reason::interrupted && !control.checkpoint_path.empty() &&
@@ -759,6 +806,12 @@ field<options> hessian_field(const std::string& key, const std::string& flag, co
     return {key, flag, help, std::move(member), true, [](const options& o) { return o.hessian; }};
 }
 
+/// A field written only with --barrier (so a run without it has the JSON it always had).
+field<options> barrier_field(const std::string& key, const std::string& flag, const std::string& help,
+                             field_member<options> member, bool show_default = true) {
+    return {key, flag, help, std::move(member), show_default, [](const options& o) { return o.barrier; }};
+}
+
 /// --noise-method by its flag names ("batched", "loop").
 choice_member<options> noise_flag() {
     return {[](const options& o) { return flag_name(o.noise); },
@@ -767,75 +820,10 @@ choice_member<options> noise_flag() {
 
 } // namespace
 
-const field_table<quench_options>& quench_options_fields() {
+/// The rows of the optional measurements (--hessian, --barrier), after the others.
+field_table<options> measurement_fields() {
     using O = options;
-    static const field_table<O> table = {
-        {"/model", "--model", "toy | fc | smallnet | resnet18 | linear",
-         choice<model_kind, &O::model, parse_model_kind>()},
-        {"/dataset", "--dataset", "mnist | fashion-mnist | cifar10 | cifar100 | synthetic | random",
-         choice<dataset_kind, &O::dataset, parse_dataset_kind>()},
-        {"/hidden", "--hidden", "toy model width h (10 for the under-parametrised case)", &O::hidden},
-        optional_field<std::int64_t, &O::depth>("/depth", "--depth", "fc: number of hidden layers L", &O::depth),
-        optional_field<std::int64_t, &O::width>("/width", "--width", "fc: width h of each hidden layer", &O::width),
-        loss_field(),
-        optional_field<label_kind, &O::labels>("/labels", "--labels",
-                                               "classes | parity (class mod 2: even vs odd, a binary task)",
-                                               choice<label_kind, &O::labels, parse_label_kind>()),
-        random_field("input_dim", "--input-dim", "random dataset: input dimension d (N(0,1) components)",
-                     &random_size<&random_options::input_dim>),
-        random_field("train_size", "--train-size", "random dataset: training samples P (the test set has P too)",
-                     &random_size<&random_options::train_count>),
-        batch_field(),
-        optional_field<optimizer_kind, &O::optimizer>("/optimizer", "--optimizer",
-                                                      "sgd | adam (LibTorch's Adam, betas 0.9 0.999, eps 1e-8)",
-                                                      choice<optimizer_kind, &O::optimizer, parse_optimizer_kind>()),
-        optional_field<double, &O::stop_loss>(
-            "/stop_loss", "--stop-loss",
-            "stop once the loss of a step (its minibatch; the training set with --batch all) is below EPS > 0 "
-            "(default 0: off)",
-            &O::stop_loss),
-        {"/lr", "--lr", "learning rate (constant)", &O::lr},
-        {"/momentum", "--momentum", "heavy-ball momentum", &O::momentum},
-        {"/T", "--T", "SGLD temperature: adds sqrt(2 lr T) N(0,1) per weight and step (0: SGD)", &O::temperature},
-        {"/steps", "--steps", "SGD iterations", &O::steps},
-        {"/seed", "--seed", "seed of initialisation, minibatches, SGLD noise, synthetic data", &O::seed},
-        {"/device", "--device", "cpu | cuda", choice<device_kind, &O::device, parse_device_kind>()},
-        {"/dtype", "--dtype", "float32 | float64 (training precision; snapshots are float32)",
-         choice<dtype_kind, &O::dtype, parse_dtype_kind>()},
-        {"/noise_samples", "--noise-samples", "D(t_w) on N training samples (a class-balanced subset fixed by --seed)",
-         &O::noise_samples},
-        {"/noise_method",
-         "--noise-method",
-         "batched | loop (per-sample reference)",
-         noise_flag(),
-         true,
-         {},
-         [](const O& o) { return nlohmann::json(to_string(o.noise)); },
-         [](O& o, const nlohmann::json& j) { o.noise = parse_noise_method(j.get<std::string>()); }},
-        {"/eval_samples", "--eval-samples",
-         "loss/accuracy on N train and N test samples (class-balanced subsets fixed by --seed)", &O::eval_samples},
-        {"/points_per_decade", "--points-per-decade", "measurement times and lags per decade", &O::points_per_decade},
-        {"/tw_per_decade", "--tw-per-decade", "waiting times per decade (from 10 to steps/2)", &O::tw_per_decade},
-        {"/tw_first", "", "", &O::tw_first},
-        synthetic_field("train_count", "--synthetic-train", "synthetic dataset: training images",
-                        &synthetic_size<&synthetic_options::train_count>),
-        synthetic_field("test_count", "--synthetic-test", "synthetic dataset: test images",
-                        &synthetic_size<&synthetic_options::test_count>),
-        synthetic_field("channels", "--synthetic-channels",
-                        "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)",
-                        &synthetic_size<&synthetic_options::channels>),
-        synthetic_field("height", "--synthetic-size", "synthetic dataset: image side in pixels",
-                        &synthetic_size<&synthetic_options::height>),
-        synthetic_field("width", "", "", &synthetic_size<&synthetic_options::width>),
-        synthetic_field("classes", "", "", &synthetic_size<&synthetic_options::classes>),
-        synthetic_field("noise", "", "", &synthetic_noise),
-        {"/save_snapshots", "--save-snapshots", "write the weights at each t_w to /snapshots (float32)",
-         &O::save_snapshots},
-        {"/grad_norm", "--grad-norm",
-         "also record |grad L| on the train evaluation samples at each metrics point (one backward each)",
-         &O::grad_norm},
-        steps_list("/tw_steps", &O::tw_steps),
-        steps_list("/lag_steps", &O::lag_steps),
+    return {
         hessian_field("/hessian", "--hessian",
                       "record Hessian spectra of the training loss at each t_w (top eigenvalues, trace, SLQ density, "
                       "negative and flat fractions)",
@@ -850,7 +838,93 @@ const field_table<quench_options>& quench_options_fields() {
         hessian_field("/hessian_trace_vectors", "", "", &O::hessian_trace_vectors),
         hessian_field("/hessian_slq_steps", "", "", &O::hessian_slq_steps),
         hessian_field("/hessian_slq_vectors", "", "", &O::hessian_slq_vectors),
+        barrier_field("/barrier", "--barrier",
+                      "record the training loss along the straight line in weight space between the weights at t_w "
+                      "and t_w + t (issue 14)",
+                      &O::barrier),
+        barrier_field("/barrier_lags", "--barrier-lags",
+                      "with --barrier: the lags t in steps (default three per decade from one step)", &O::barrier_lags,
+                      false),
+        barrier_field("/barrier_points", "--barrier-points",
+                      "with --barrier: points per line, both ends included (>= 2)", &O::barrier_points),
     };
+}
+
+const field_table<quench_options>& quench_options_fields() {
+    using O = options;
+    static const field_table<O> table = [] {
+        field_table<O> t = {
+            {"/model", "--model", "toy | fc | smallnet | resnet18 | linear",
+             choice<model_kind, &O::model, parse_model_kind>()},
+            {"/dataset", "--dataset", "mnist | fashion-mnist | cifar10 | cifar100 | synthetic | random",
+             choice<dataset_kind, &O::dataset, parse_dataset_kind>()},
+            {"/hidden", "--hidden", "toy model width h (10 for the under-parametrised case)", &O::hidden},
+            optional_field<std::int64_t, &O::depth>("/depth", "--depth", "fc: number of hidden layers L", &O::depth),
+            optional_field<std::int64_t, &O::width>("/width", "--width", "fc: width h of each hidden layer", &O::width),
+            loss_field(),
+            optional_field<label_kind, &O::labels>("/labels", "--labels",
+                                                   "classes | parity (class mod 2: even vs odd, a binary task)",
+                                                   choice<label_kind, &O::labels, parse_label_kind>()),
+            random_field("input_dim", "--input-dim", "random dataset: input dimension d (N(0,1) components)",
+                         &random_size<&random_options::input_dim>),
+            random_field("train_size", "--train-size", "random dataset: training samples P (the test set has P too)",
+                         &random_size<&random_options::train_count>),
+            batch_field(),
+            optional_field<optimizer_kind, &O::optimizer>(
+                "/optimizer", "--optimizer", "sgd | adam (LibTorch's Adam, betas 0.9 0.999, eps 1e-8)",
+                choice<optimizer_kind, &O::optimizer, parse_optimizer_kind>()),
+            optional_field<double, &O::stop_loss>(
+                "/stop_loss", "--stop-loss",
+                "stop once the loss of a step (its minibatch; the training set with --batch all) is below EPS > 0 "
+                "(default 0: off)",
+                &O::stop_loss),
+            {"/lr", "--lr", "learning rate (constant)", &O::lr},
+            {"/momentum", "--momentum", "heavy-ball momentum", &O::momentum},
+            {"/T", "--T", "SGLD temperature: adds sqrt(2 lr T) N(0,1) per weight and step (0: SGD)", &O::temperature},
+            {"/steps", "--steps", "SGD iterations", &O::steps},
+            {"/seed", "--seed", "seed of initialisation, minibatches, SGLD noise, synthetic data", &O::seed},
+            {"/device", "--device", "cpu | cuda", choice<device_kind, &O::device, parse_device_kind>()},
+            {"/dtype", "--dtype", "float32 | float64 (training precision; snapshots are float32)",
+             choice<dtype_kind, &O::dtype, parse_dtype_kind>()},
+            {"/noise_samples", "--noise-samples",
+             "D(t_w) on N training samples (a class-balanced subset fixed by --seed)", &O::noise_samples},
+            {"/noise_method",
+             "--noise-method",
+             "batched | loop (per-sample reference)",
+             noise_flag(),
+             true,
+             {},
+             [](const O& o) { return nlohmann::json(to_string(o.noise)); },
+             [](O& o, const nlohmann::json& j) { o.noise = parse_noise_method(j.get<std::string>()); }},
+            {"/eval_samples", "--eval-samples",
+             "loss/accuracy on N train and N test samples (class-balanced subsets fixed by --seed)", &O::eval_samples},
+            {"/points_per_decade", "--points-per-decade", "measurement times and lags per decade",
+             &O::points_per_decade},
+            {"/tw_per_decade", "--tw-per-decade", "waiting times per decade (from 10 to steps/2)", &O::tw_per_decade},
+            {"/tw_first", "", "", &O::tw_first},
+            synthetic_field("train_count", "--synthetic-train", "synthetic dataset: training images",
+                            &synthetic_size<&synthetic_options::train_count>),
+            synthetic_field("test_count", "--synthetic-test", "synthetic dataset: test images",
+                            &synthetic_size<&synthetic_options::test_count>),
+            synthetic_field("channels", "--synthetic-channels",
+                            "synthetic dataset: channels (3 with size 32 is CIFAR-shaped)",
+                            &synthetic_size<&synthetic_options::channels>),
+            synthetic_field("height", "--synthetic-size", "synthetic dataset: image side in pixels",
+                            &synthetic_size<&synthetic_options::height>),
+            synthetic_field("width", "", "", &synthetic_size<&synthetic_options::width>),
+            synthetic_field("classes", "", "", &synthetic_size<&synthetic_options::classes>),
+            synthetic_field("noise", "", "", &synthetic_noise),
+            {"/save_snapshots", "--save-snapshots", "write the weights at each t_w to /snapshots (float32)",
+             &O::save_snapshots},
+            {"/grad_norm", "--grad-norm",
+             "also record |grad L| on the train evaluation samples at each metrics point (one backward each)",
+             &O::grad_norm},
+            steps_list("/tw_steps", &O::tw_steps),
+            steps_list("/lag_steps", &O::lag_steps),
+        };
+        for (auto& f : measurement_fields()) t.push_back(std::move(f));
+        return t;
+    }();
     return table;
 }
 

@@ -92,6 +92,12 @@ struct quench_options {
     std::int64_t hessian_trace_vectors = 20; ///< Hutchinson's Rademacher vectors, SLQ starts included (no flag)
     std::int64_t hessian_slq_steps = 80;     ///< SLQ Lanczos steps m (no flag)
     std::int64_t hessian_slq_vectors = 2;    ///< SLQ starts n_v (no flag)
+    /// The training loss along the straight line in weight space between the weights at each t_w and
+    /// at t_w + t (issue 14; nets/barrier.hpp, docs/nets.md "Barriers"; /barrier in the record); the
+    /// barrier_* options are written to JSON only when this is on.
+    bool barrier = false;
+    std::vector<std::int64_t> barrier_lags; ///< the lags t in steps (each 1..steps); empty: three per decade
+    int barrier_points = 21;                ///< points per line, both ends included (>= 2)
 };
 
 /// The loss a model is trained on by default: mse_one_hot for toy, nll_log_softmax otherwise.
@@ -117,7 +123,8 @@ struct quench_options {
 /// noise_samples, eval_samples, points_per_decade, tw_per_decade, tw_first >= 1, depth and
 /// width >= 1, stop_loss >= 0, the task (loss hinge2 needs a binary task and not the toy model,
 /// labels parity not on the random dataset, model smallnet / resnet18 not on it), and with
-/// hessian: hessian_top, hessian_samples and the trace / SLQ counts >= 1, flat_epsilon > 0, and
+/// hessian: hessian_top, hessian_samples and the trace / SLQ counts >= 1, flat_epsilon > 0, with or
+/// without barrier: barrier_points >= 2 and barrier_lags in 1..steps, and
 /// the sizes of the synthetic or random dataset it uses (validate(synthetic_options),
 /// validate(random_options)). What needs the data (batch at most the training-set size,
 /// smallnet's 16 x 16 inputs, a batch of 1 with BatchNorm, hessian_top <= M) is checked by
@@ -150,9 +157,10 @@ struct run_timing {
     double aging_s = 0.0;       ///< Delta(t_w, t_w + t): snapshots and distances
     double checkpoints_s = 0.0; ///< checkpoint writes
     double hessian_s = 0.0;     ///< Hessian spectra (--hessian)
-    /// (metrics + noise + aging + hessian) / steps; NaN before a run.
+    double barrier_s = 0.0;     ///< losses along straight lines (--barrier): snapshots and evaluations
+    /// (metrics + noise + aging + hessian + barrier) / steps; NaN before a run.
     [[nodiscard]] double overhead() const {
-        return steps_s > 0 ? (metrics_s + noise_s + aging_s + hessian_s) / steps_s : std::nan("");
+        return steps_s > 0 ? (metrics_s + noise_s + aging_s + hessian_s + barrier_s) / steps_s : std::nan("");
     }
 };
 
@@ -193,6 +201,11 @@ public:
     /// vector, max(SLQ steps m, Spectra's ncv) vectors plus 4 work vectors (the autograd graph of the
     /// S samples comes on top: about that of a training forward pass on S samples, 2-3x).
     [[nodiscard]] std::uint64_t hessian_bytes() const;
+    /// Memory of the --barrier snapshots at most (0 without --barrier): one float32 weight vector per
+    /// waiting time of its pairs, M * 4 bytes each (each is released after its last pair).
+    [[nodiscard]] std::uint64_t barrier_bytes() const;
+    /// Number of --barrier pairs (t_w, t) (0 without --barrier).
+    [[nodiscard]] std::size_t num_barrier_pairs() const;
     /// Training-set size.
     [[nodiscard]] std::int64_t train_count() const;
     /// The data files read (dataset_pair::files; empty for synthetic data).
@@ -213,7 +226,8 @@ public:
     /// and buffers (BatchNorm running statistics), momentum buffers, the minibatch sampler (epoch
     /// permutation, position, generator), the SGLD noise generator, the global torch CPU
     /// generator, the partial measurement tables, D(t_w) and the live weight snapshots of the
-    /// two-time recorder and the Hessian rows measured (quadratures included), so that a resumed
+    /// two-time recorder, the Hessian rows measured (quadratures included) and the --barrier rows and
+    /// live float32 snapshots, so that a resumed
     /// run gives a record identical, bit for bit on the CPU,
     /// to the uninterrupted run with the same options.
     /// With control.resume, continues the checkpointed run (throws record_error, "checkpoint is

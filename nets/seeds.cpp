@@ -2,8 +2,10 @@
 
 #include "dynamics/error.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <set>
+#include <string>
 #include <utility>
 
 namespace glassy::nets {
@@ -94,6 +96,25 @@ void join_measurements(const std::vector<record>& runs, record& out) {
     }
 }
 
+/// /barrier (net_quench --barrier, issue 14): tw, t and alpha of the first run (the same options
+/// give the same pairs), energy and height as means over the seeds summed in seed order (height: the
+/// mean of the seeds' heights); each seed's energy and height stay under /seeds/barrier/.
+void join_barrier(const std::vector<record>& runs, record& out) {
+    if (runs.front().extra.count("barrier/energy") == 0) return;
+    for (const char* path : {"barrier/tw", "barrier/t", "barrier/alpha"}) {
+        out.extra[path] = runs.front().extra.at(path);
+        out.extra.erase(std::string("seeds/") + path);
+    }
+    for (const char* path : {"barrier/energy", "barrier/height"}) {
+        nd_array<double> mean = runs.front().extra.at(path);
+        std::fill(mean.data.begin(), mean.data.end(), 0.0);
+        for (const record& r : runs) // shapes checked by stack_extras
+            for (std::size_t i = 0; i < mean.data.size(); ++i) mean.data[i] += r.extra.at(path).data[i];
+        for (double& x : mean.data) x /= static_cast<double>(runs.size());
+        out.extra[path] = std::move(mean);
+    }
+}
+
 } // namespace
 
 std::vector<std::uint64_t> parse_seeds(const std::string& value, const std::string& flag) {
@@ -132,6 +153,7 @@ record join_seeds(const std::vector<record>& runs, const std::vector<std::uint64
     for (const auto& [path, a] : runs.front().extra) out.extra.erase(path);
     for (const auto& [path, a] : runs.front().extra_f32) out.extra_f32.erase(path);
     for (const auto& [path, a] : runs.front().extra_i64) out.extra_i64.erase(path);
+    join_barrier(runs, out);
     for (const char* key : {"input_mean", "input_std"}) {
         if (!out.parameters.contains(key)) continue;
         const auto rows =

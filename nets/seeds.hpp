@@ -26,6 +26,8 @@ namespace glassy::nets {
 /// - under /seeds/: seed [n_s] (int64), observables/NAME [n_s, n_t], aging/noise [n_s, n_w],
 ///   input_mean and input_std [n_s, C], and PATH [n_s, ...] for every other dataset PATH of the
 ///   runs (measurement/train_indices, snapshots/weights, hessian/..., of the same type);
+/// - with --barrier: /barrier/tw, t, alpha (the runs'), /barrier/energy and height (means over the
+///   seeds), and /seeds/barrier/energy [n_s, n_b, n_a] and height [n_s, n_b];
 /// - parameters: the first run's, without seed, input_mean and input_std, with "seeds" (the list).
 /// Throws parameter_error for no runs or a seed count other than the runs'; record_error when a
 /// run is incomplete or the runs differ in method, times, waiting times, lags, observables or a

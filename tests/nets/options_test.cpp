@@ -76,6 +76,12 @@ quench_options hessian_options() {
     return o;
 }
 
+quench_options barrier_options() {
+    quench_options o;
+    o.barrier = true;
+    return o;
+}
+
 TEST(net_options, default_json_is_pinned) {
     EXPECT_EQ(
         options_json(quench_options{}).dump(),
@@ -158,12 +164,28 @@ TEST(net_options, hessian_json_is_pinned) {
     EXPECT_EQ(options_json(options_from_checkpoint(c)).dump(), c.config);
 }
 
+// Issue 14: the barrier options appear only with --barrier (the JSON without it is unchanged, above),
+// the lags as given (empty: the default), and read back from a checkpoint.
+TEST(net_options, barrier_json_is_pinned) {
+    quench_options o = barrier_options();
+    EXPECT_EQ(
+        options_json(o).dump(),
+        R"json({"T":0.0,"barrier":true,"barrier_lags":[],"barrier_points":21,"batch":100,"dataset":"mnist","device":"cpu","dtype":"float32","eval_samples":1024,"grad_norm":false,"hidden":10000,"lr":0.1,"measurement_subset":"class_balanced","model":"smallnet","momentum":0.0,"noise_method":"batched","noise_samples":1024,"points_per_decade":10,"save_snapshots":false,"seed":1,"steps":5000,"tw_first":10,"tw_per_decade":3})json");
+    o.barrier_lags = {3, 30};
+    checkpoint c;
+    c.tool = "net_quench";
+    c.config = options_json(o).dump();
+    EXPECT_EQ(options_from_checkpoint(c).barrier_lags, (std::vector<std::int64_t>{3, 30}));
+    EXPECT_EQ(options_json(options_from_checkpoint(c)).dump(), c.config);
+}
+
 // Issue 12 §5: the field table is the whole options JSON: with every conditional field present in
 // one of the option sets, its keys are exactly the table's (plus the constant measurement_subset),
 // each key and flag once.
 TEST(net_options, field_table_covers_the_json) {
     const std::vector<nlohmann::json> jsons = {options_json(toy_synthetic_options()), options_json(jamming_options()),
-                                               options_json(parity_options()), options_json(hessian_options())};
+                                               options_json(parity_options()), options_json(hessian_options()),
+                                               options_json(barrier_options())};
     std::set<std::string> keys, flags;
     for (const auto& f : quench_options_fields()) {
         EXPECT_TRUE(keys.insert(f.key).second) << f.key;
@@ -183,7 +205,7 @@ TEST(net_options, field_table_covers_the_json) {
                 << key;
         }
     }
-    EXPECT_EQ(flags.size(), 34u); // net_quench's training flags (docs/cli.md)
+    EXPECT_EQ(flags.size(), 37u); // net_quench's training flags (docs/cli.md)
 }
 
 // A checkpoint whose configuration names an unknown choice is refused in one line.
