@@ -288,9 +288,8 @@ TEST(net_barrier, bad_settings_are_refused_before_any_work) {
     const std::string args = " --model fc --dataset synthetic --synthetic-train 100 --synthetic-test 10 "
                              "--synthetic-size 6 --batch 10 --steps 5 --quiet --force --out " +
                              (test::scratch_dir("net_barrier") / "bad.h5").string();
-    for (const std::string& bad : {std::string("--barrier --barrier-points 1"), std::string("--barrier-points 5"),
-                                   std::string("--barrier-lags 2"), std::string("--barrier --barrier-lags 0"),
-                                   std::string("--barrier --barrier-lags 6")}) {
+    // Two runs of the tool (each loads LibTorch): a setting without --barrier, a value out of its domain.
+    for (const std::string& bad : {std::string("--barrier-points 5"), std::string("--barrier --barrier-lags 6")}) {
         const auto r = test::run_command(exe + args + " " + bad);
         EXPECT_NE(r.status, 0) << bad;
         EXPECT_EQ(test::count_lines(r.output), 1) << bad << ": " << r.output;
