@@ -103,20 +103,6 @@ void require_independent(const std::vector<record>& recs, const std::vector<std:
         }
 }
 
-// Standard errors over the rows (samples) of `samples`, one per column; NaN [n] when there are
-// fewer than two rows.
-std::vector<double> column_errors(const row_matrix& samples, std::size_t n) {
-    std::vector<double> err(n, nan_v);
-    if (samples.rows() < 2) return err;
-    std::vector<double> col(static_cast<std::size_t>(samples.rows()));
-    for (std::size_t j = 0; j < n; ++j) {
-        for (std::size_t s = 0; s < col.size(); ++s)
-            col[s] = samples(static_cast<Eigen::Index>(s), static_cast<Eigen::Index>(j));
-        err[j] = mean_err(col).second;
-    }
-    return err;
-}
-
 // The per-seed observables of a `net_quench --seeds` record (/seeds/observables/<name>, [n_s, n_t])
 // into r.observables_samples, and with n_s > 1 their standard errors into r.observables_err.
 void put_seed_observables(const record& rec, const std::string& source, run_data& r) {
@@ -134,57 +120,8 @@ void put_seed_observables(const record& rec, const std::string& source, run_data
     }
 }
 
-// "[2, 3]": a shape for messages.
-std::string shape_text(const std::vector<std::uint64_t>& shape) {
-    std::string s;
-    for (const auto d : shape) s += (s.empty() ? "" : ", ") + std::to_string(d);
-    return "[" + s + "]";
-}
-
-// The datasets of a record's /hessian group (kept in record::extra as "hessian/NAME"), each
-// checked against its documented shape (docs/format.md, "/hessian") before it is used: a
-// mismatch is a record_error naming the file and the dataset, on one line.
-class hessian_datasets {
-public:
-    hessian_datasets(const record& rec, const std::string& source) : m_rec(rec), m_source(source) {}
-    // The dataset, or nullptr when the record lacks it.
-    [[nodiscard]] const nd_array<double>* find(const std::string& name) const {
-        const auto it = m_rec.extra.find("hessian/" + name);
-        return it == m_rec.extra.end() ? nullptr : &it->second;
-    }
-    // Throws unless `name` (when present) has the shape `want`; 0 in `want` accepts any size,
-    // `meaning` names its symbols for the message.
-    void require_shape(const std::string& name, const std::vector<std::uint64_t>& want,
-                       const std::string& meaning) const {
-        const nd_array<double>* a = find(name);
-        if (!a) return;
-        bool ok = a->shape.size() == want.size();
-        for (std::size_t i = 0; ok && i < want.size(); ++i) ok = want[i] == 0 || a->shape[i] == want[i];
-        if (!ok)
-            throw record_error(m_source + ": /hessian/" + name + " has shape " + shape_text(a->shape) + ", not " +
-                               meaning);
-    }
-    // The vector `name` [n] (checked), or n NaN when absent.
-    [[nodiscard]] std::vector<double> vector_or_nan(const std::string& name, std::size_t n) const {
-        const nd_array<double>* a = find(name);
-        return a ? a->data : std::vector<double>(n, nan_v);
-    }
-    // The matrix `name` (checked to be two-dimensional), or `rows` x 0 when absent.
-    [[nodiscard]] row_matrix matrix(const std::string& name, std::size_t rows) const {
-        const nd_array<double>* a = find(name);
-        if (!a) return row_matrix(static_cast<Eigen::Index>(rows), 0);
-        return Eigen::Map<const row_matrix>(a->data.data(), static_cast<Eigen::Index>(a->shape[0]),
-                                            static_cast<Eigen::Index>(a->shape[1]));
-    }
-    [[noreturn]] void refuse(const std::string& what) const { throw record_error(m_source + ": " + what); }
-
-private:
-    const record& m_rec;
-    const std::string& m_source;
-};
-
 // Checks every dataset of /hessian the analysis knows against n_h = len(/hessian/t), k and n_g.
-void check_hessian_shapes(const hessian_datasets& d, std::uint64_t n) {
+void check_hessian_shapes(const dataset_group& d, std::uint64_t n) {
     const std::string of_n = "[n_h] = [" + std::to_string(n) + "] (n_h = the length of /hessian/t)";
     for (const char* name : {"negative_fraction", "flat_fraction", "trace", "trace_err"})
         d.require_shape(name, {n}, of_n);
@@ -212,7 +149,7 @@ void check_hessian_shapes(const hessian_datasets& d, std::uint64_t n) {
 // The record's /hessian group (record::extra "hessian/...") as a hessian_series, shapes
 // checked: absent members NaN, errors over samples (trace: the recorded trace_err first).
 hessian_series hessian_from(const record& rec, const std::string& source) {
-    const hessian_datasets d(rec, source);
+    const dataset_group d(rec, source, "hessian");
     hessian_series s;
     const nd_array<double>* t = d.find("t");
     if (!t) {
@@ -249,11 +186,22 @@ std::optional<std::string> hessian_difference(const hessian_series& x, const hes
     return std::nullopt;
 }
 
-// Refuses runs whose Hessian series cannot be averaged, naming the two files.
-void require_same_hessian(const std::vector<run_data>& runs, const std::vector<std::string>& sources) {
-    for (std::size_t k = 1; k < runs.size(); ++k)
-        if (auto d = hessian_difference(runs.front().hessian, runs[k].hessian))
-            throw record_error("cannot average " + sources.front() + " and " + sources[k] + ": " + *d);
+// Refuses runs whose Hessian, barrier or clone series cannot be averaged, naming the two files.
+void require_same_groups(const std::vector<run_data>& runs, const std::vector<std::string>& sources) {
+    for (std::size_t k = 1; k < runs.size(); ++k) {
+        const run_data &a = runs.front(), &b = runs[k];
+        std::optional<std::string> d = hessian_difference(a.hessian, b.hessian);
+        if (!d) d = barrier_difference(a.barrier, b.barrier);
+        if (!d) d = clones_difference(a.clones, b.clones);
+        if (d) throw record_error("cannot average " + sources.front() + " and " + sources[k] + ": " + *d);
+    }
+}
+
+// Whether `name` (record::extra key) belongs to a group the analysis reads (not listed as extra).
+bool analysed_dataset(const std::string& name) {
+    for (const char* group : {"hessian/", "barrier/", "clones/"})
+        if (name.rfind(group, 0) == 0) return true;
+    return false;
 }
 
 } // namespace
@@ -319,11 +267,14 @@ run_data from_record(const record& rec, const std::string& source) {
         r.noise.assign(r.tw.size(), rec.parameters.at("T").get<double>());
     r.noise_err.assign(r.noise.size(), nan_v);
     for (const auto& [name, arr] : rec.extra)
-        if (name.rfind("hessian/", 0) != 0) r.extra_datasets.push_back(name); // analysed, not only listed
-    for (const auto& [name, arr] : rec.extra_f32) r.extra_datasets.push_back(name);
+        if (!analysed_dataset(name)) r.extra_datasets.push_back(name); // analysed, not only listed
+    for (const auto& [name, arr] : rec.extra_f32)
+        if (!analysed_dataset(name)) r.extra_datasets.push_back(name);
     for (const auto& [name, arr] : rec.extra_i64)
-        if (name.rfind("hessian/", 0) != 0) r.extra_datasets.push_back(name);
+        if (!analysed_dataset(name)) r.extra_datasets.push_back(name);
     r.hessian = hessian_from(rec, source);
+    r.barrier = barrier_from(rec, source);
+    r.clones = clones_from(rec, source);
     return r;
 }
 
@@ -377,7 +328,7 @@ run_data average_records(const std::vector<record>& recs, const std::vector<std:
     require_independent(recs, sources);
     std::vector<run_data> runs;
     for (std::size_t k = 0; k < recs.size(); ++k) runs.push_back(from_record(recs[k], sources[k]));
-    require_same_hessian(runs, sources);
+    require_same_groups(runs, sources);
     run_data r = runs.front();
     r.sources = sources;
     r.n_records = recs.size();
@@ -408,6 +359,14 @@ run_data average_records(const std::vector<record>& recs, const std::vector<std:
             std::tie(r.delta(i, j), r.delta_err(i, j)) = mean_err(buf);
         }
     if (!r.hessian.t.empty()) average_hessian(runs, r.hessian);
+    std::vector<barrier_series> barriers;
+    std::vector<clone_series> clones;
+    for (const run_data& x : runs) {
+        barriers.push_back(x.barrier);
+        clones.push_back(x.clones);
+    }
+    r.barrier = average_barrier(barriers);
+    r.clones = average_clones(clones);
     return r;
 }
 
@@ -871,6 +830,21 @@ hessian_summary summarise_hessian(const hessian_series& h) {
     return out;
 }
 
+namespace {
+
+// The barrier and clone blocks (when the run has them), threshold checked.
+void summarise_barriers_and_clones(const run_data& run, const analysis_options& options, aging_summary& s) {
+    const double threshold = options.connectivity_threshold;
+    if (!(threshold > 0 && std::isfinite(threshold)))
+        throw error("analyse: the connectivity threshold must be > 0 and finite");
+    if (!run.barrier.tw.empty()) s.barrier = summarise_barrier(run.barrier, threshold);
+    if (!run.clones.tw.empty())
+        s.clones = summarise_clones(run.clones, last_finite(run.energy).value_or(nan_v), threshold,
+                                    {run.tw, run.lag, run.delta});
+}
+
+} // namespace
+
 aging_summary analyse(const run_data& run, const analysis_options& options) {
     if (run.time.size() != run.energy.size()) throw error("analyse: time and energy differ in length");
     if (static_cast<std::size_t>(run.delta.rows()) != run.tw.size() ||
@@ -897,6 +871,7 @@ aging_summary analyse(const run_data& run, const analysis_options& options) {
         s.exp_tau = exponential_tau(run, s);
     }
     if (!run.hessian.t.empty()) s.hessian = summarise_hessian(run.hessian);
+    summarise_barriers_and_clones(run, options, s);
     return s;
 }
 
@@ -1076,6 +1051,8 @@ nlohmann::json to_json(const run_data& run, const aging_summary& s) {
     if (run.system != system_kind::net) put_energy_fit(s, j);
     j["final"] = s.final_values;
     if (s.hessian) j["hessian"] = hessian_json(*s.hessian);
+    if (s.barrier) j["barrier"] = to_json(*s.barrier);
+    if (s.clones) j["clones"] = to_json(*s.clones);
     return j;
 }
 

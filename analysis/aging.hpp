@@ -3,6 +3,7 @@
 /// Delta and Delta/D per waiting time, collapse measures, diffusive exponent, plateau and
 /// q_EA, aging scaling in t/t_w and the power-law approach of the energy. Definitions in
 /// docs/analysis.md. Pure computation on in-memory data: no printing, no files.
+#include "analysis/barrier.hpp"
 #include "analysis/fit.hpp"
 #include "dynamics/record.hpp"
 
@@ -70,6 +71,8 @@ struct run_data {
     std::vector<double> noise_err;           ///< its standard error [n_w]
     std::vector<std::string> extra_datasets; ///< names of other datasets (e.g. "ck/C"), listed only
     hessian_series hessian;                  ///< /hessian (empty t when the record has none)
+    barrier_series barrier;                  ///< /barrier (empty tw when the record has none)
+    clone_series clones;                     ///< /clones (empty tw when the record has none)
 };
 
 /// Turns one record into run_data. Standard errors come from /energy_samples,
@@ -80,12 +83,15 @@ struct run_data {
 /// For a p-spin record without /aging/noise, D(t_w) = parameters["T"] when present. The
 /// /hessian datasets (record::extra "hessian/...") are checked against their shapes in
 /// docs/format.md (n_h = len(/hessian/t)): throws record_error with a one-line message naming
-/// `source` and the dataset otherwise, or when /hessian/t is missing beside other /hessian data.
+/// `source` and the dataset otherwise, or when /hessian/t is missing beside other /hessian data;
+/// /barrier and /clones likewise (barrier_from, clones_from). The analysed groups /hessian,
+/// /barrier and /clones are not listed in extra_datasets.
 [[nodiscard]] run_data from_record(const record& rec, const std::string& source);
 
 /// Averages records of the same run parameters (every parameter equal except those in
 /// averaging_ignored_parameters, same system, method, time grid, waiting times and lags, and
-/// /hessian in all or none, with the same /hessian/t, density grid and number of top eigenvalues):
+/// /hessian in all or none, with the same /hessian/t, density grid and number of top eigenvalues;
+/// /barrier and /clones in all or none, with the same pairs and points, clone t_w and lags):
 /// element-wise mean and standard error sd / sqrt(n) with the n - 1 sample deviation.
 /// Throws record_error with a one-line message naming the two files and the first
 /// difference otherwise. `sources` names the records in messages (same length as `recs`).
@@ -177,6 +183,8 @@ struct analysis_options {
     std::size_t breakpoint_grid = 200;      ///< candidate breakpoints per axis in the t1/t2 search
     std::size_t min_points_per_segment = 3; ///< points required in each of the three segments
     std::size_t min_diffusive_points = 4;   ///< valid lags required for the diffusive exponent
+    /// Relative threshold of linear connectivity (barrier_summary, clone_summary), > 0.
+    double connectivity_threshold = default_connectivity_threshold;
 };
 
 /// Everything summary.json reports, computed from run_data (see docs/analysis.md).
@@ -203,10 +211,13 @@ struct aging_summary {
     std::optional<double> exp_tau;                                ///< time constant of the comparison exponential
     nlohmann::json final_values = nlohmann::json::object();       ///< last train/test loss, accuracy
     std::optional<hessian_summary> hessian;                       ///< when the run has /hessian
+    std::optional<barrier_summary> barrier;                       ///< when the run has /barrier
+    std::optional<clone_summary> clones;                          ///< when the run has /clones
 };
 
 /// Runs the analysis. Never throws for missing optional parts (they are left empty);
-/// throws glassy::error only for inconsistent run_data shapes.
+/// throws glassy::error only for inconsistent run_data shapes or a connectivity_threshold that
+/// is not > 0.
 [[nodiscard]] aging_summary analyse(const run_data& run, const analysis_options& options = {});
 
 /// Delta / D(t_w) (NaN in the rows that noise_refusals refuses).

@@ -82,6 +82,7 @@ std::string describe(const run_data& run) {
 /// Tables of one run, kept with what the scripts need to know about them.
 struct run_tables {
     table energy, observables, delta, waiting, loss_fit, slope, hessian, hessian_density;
+    table barrier, barrier_by_lag, barrier_paths, clones, clones_barrier;
     std::vector<std::string> obs_names;
 };
 
@@ -273,6 +274,184 @@ table hessian_density_table(const run_data& run) {
     return t;
 }
 
+/// Index of `v` among the sorted distinct values of `all` (the curve a barrier pair belongs to).
+double distinct_index(const std::vector<double>& all, double v) {
+    std::vector<double> u = all;
+    std::sort(u.begin(), u.end());
+    u.erase(std::unique(u.begin(), u.end()), u.end());
+    return static_cast<double>(std::lower_bound(u.begin(), u.end(), v) - u.begin());
+}
+
+/// The sorted distinct values of `v`.
+std::vector<double> distinct_values(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    return v;
+}
+
+/// Up to `n` evenly spaced entries of `v` (all when it has no more), first and last included.
+std::vector<double> spread_pick(const std::vector<double>& v, std::size_t n) {
+    if (v.size() <= n) return v;
+    std::vector<double> out;
+    for (std::size_t k = 0; k < n; ++k) out.push_back(v[k * (v.size() - 1) / (n - 1)]);
+    return out;
+}
+
+// One row per barrier path: b (pair index), w and l (indices of its t_w and t among the
+// distinct values), tw, t, height, height_err, the energies of its ends, the absolute threshold
+// (relative x mean |end|) and whether it rises above it (1/0, nan unmeasured). Empty without /barrier.
+table barrier_table(const run_data& run, const aging_summary& s) {
+    const barrier_series& b = run.barrier;
+    table t;
+    if (b.tw.empty()) return t;
+    std::vector<double> idx, w, l, e0, e1, thr, rises;
+    const Eigen::Index last = b.energy.cols() - 1;
+    for (std::size_t k = 0; k < b.tw.size(); ++k) {
+        const auto row = static_cast<Eigen::Index>(k);
+        idx.push_back(static_cast<double>(k));
+        w.push_back(distinct_index(b.tw, b.tw[k]));
+        l.push_back(distinct_index(b.t, b.t[k]));
+        e0.push_back(last >= 0 ? b.energy(row, 0) : std::nan(""));
+        e1.push_back(last >= 0 ? b.energy(row, last) : std::nan(""));
+        thr.push_back(s.barrier->threshold * 0.5 * (std::abs(e0.back()) + std::abs(e1.back())));
+        rises.push_back(std::isfinite(b.height[k]) ? (b.height[k] > thr.back() ? 1.0 : 0.0) : std::nan(""));
+    }
+    t.add("b", idx);
+    t.add("w", w);
+    t.add("l", l);
+    t.add("tw", b.tw);
+    t.add("t", b.t);
+    t.add("height", b.height);
+    t.add("height_err", b.height_err);
+    t.add("e_start", e0);
+    t.add("e_end", e1);
+    t.add("threshold", thr);
+    t.add("rises", rises);
+    return t;
+}
+
+// barrier.csv's rows ordered by lag, then t_w (gnuplot joins a curve's points only where they
+// follow one another in the file): the curves of height against t_w at each lag.
+table barrier_by_lag_table(const run_data& run, const table& by_pair) {
+    table t;
+    if (by_pair.columns.empty()) return t;
+    std::vector<std::size_t> order(run.barrier.tw.size());
+    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return run.barrier.t[a] < run.barrier.t[b]; });
+    for (std::size_t c = 0; c < by_pair.columns.size(); ++c) {
+        std::vector<double> col;
+        for (const std::size_t k : order) col.push_back(by_pair.columns[c][k]);
+        t.add(by_pair.header[c], col);
+    }
+    return t;
+}
+
+/// The paths whose profile is drawn: the highest one and up to five evenly spaced measured ones.
+std::vector<std::size_t> path_rows(const barrier_series& b) {
+    std::vector<std::size_t> measured;
+    for (std::size_t k = 0; k < b.height.size(); ++k)
+        if (std::isfinite(b.height[k])) measured.push_back(k);
+    std::vector<std::size_t> rows;
+    if (measured.empty()) return rows;
+    const std::size_t n = std::min<std::size_t>(5, measured.size());
+    for (std::size_t k = 0; k < n; ++k) rows.push_back(measured[n == 1 ? 0 : k * (measured.size() - 1) / (n - 1)]);
+    rows.push_back(*std::max_element(measured.begin(), measured.end(),
+                                     [&](std::size_t a, std::size_t c) { return b.height[a] < b.height[c]; }));
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    return rows;
+}
+
+// The energy along the paths of path_rows: one row per (path, point), columns b, tw, t, alpha,
+// energy, above_ends (energy - max of the two ends). Empty without a measured path.
+table barrier_paths_table(const run_data& run) {
+    const barrier_series& b = run.barrier;
+    table t;
+    const auto rows = path_rows(b);
+    if (rows.empty()) return t;
+    std::vector<double> idx, tw, lag, alpha, energy, above;
+    for (const std::size_t k : rows) {
+        const Eigen::RowVectorXd e = b.energy.row(static_cast<Eigen::Index>(k));
+        const double ends = std::max(e(0), e(e.size() - 1));
+        for (std::size_t a = 0; a < b.alpha.size(); ++a) {
+            idx.push_back(static_cast<double>(k));
+            tw.push_back(b.tw[k]);
+            lag.push_back(b.t[k]);
+            alpha.push_back(b.alpha[a]);
+            energy.push_back(e(static_cast<Eigen::Index>(a)));
+            above.push_back(energy.back() - ends);
+        }
+    }
+    t.add("b", idx);
+    t.add("tw", tw);
+    t.add("t", lag);
+    t.add("alpha", alpha);
+    t.add("energy", energy);
+    t.add("above_ends", above);
+    return t;
+}
+
+// Delta_AB of the clones, one row per (clone t_w, lag): c (index into /clones/tw), tw, t,
+// delta_ab, delta_ab_err, delta (the main run's Delta at the same t_w and lag, main_delta_at;
+// nan where /aging has no such t_w or the lag is outside its lags). Empty without /clones.
+table clones_table(const run_data& run) {
+    const clone_series& c = run.clones;
+    table t;
+    if (c.tw.empty()) return t;
+    std::vector<double> idx, tw, lag, dab, err, main;
+    const main_delta aging{run.tw, run.lag, run.delta};
+    for (std::size_t i = 0; i < c.tw.size(); ++i) {
+        for (std::size_t j = 0; j < c.t.size(); ++j) {
+            const auto ii = static_cast<Eigen::Index>(i), jj = static_cast<Eigen::Index>(j);
+            idx.push_back(static_cast<double>(i));
+            tw.push_back(c.tw[i]);
+            lag.push_back(c.t[j]);
+            dab.push_back(c.delta(ii, jj));
+            err.push_back(c.delta_err(ii, jj));
+            main.push_back(main_delta_at(aging, c.tw[i], c.t[j]).value_or(std::nan("")));
+        }
+    }
+    t.add("c", idx);
+    t.add("tw", tw);
+    t.add("t", lag);
+    t.add("delta_ab", dab);
+    t.add("delta_ab_err", err);
+    t.add("delta", main);
+    return t;
+}
+
+// One row per clone t_w: c, tw, barrier, barrier_err, threshold (absolute), connected (1/0,
+// nan unknown), t_last, delta_ab (at t_last), test_accuracy_drop (nan when not recorded).
+table clones_barrier_table(const aging_summary& s) {
+    table t;
+    if (!s.clones) return t;
+    const auto v = [](const std::optional<double>& x) { return x.value_or(std::nan("")); };
+    std::vector<double> idx, tw, bar, err, thr, conn, tl, dab, drop;
+    for (std::size_t i = 0; i < s.clones->rows.size(); ++i) {
+        const clone_row& r = s.clones->rows[i];
+        idx.push_back(static_cast<double>(i));
+        tw.push_back(r.tw);
+        bar.push_back(v(r.barrier));
+        err.push_back(v(r.barrier_err));
+        thr.push_back(v(s.clones->absolute_threshold));
+        conn.push_back(r.connected ? (*r.connected ? 1.0 : 0.0) : std::nan(""));
+        tl.push_back(v(r.t_last));
+        dab.push_back(v(r.delta_ab));
+        drop.push_back(v(r.test_accuracy_drop));
+    }
+    t.add("c", idx);
+    t.add("tw", tw);
+    t.add("barrier", bar);
+    t.add("barrier_err", err);
+    t.add("threshold", thr);
+    t.add("connected", conn);
+    t.add("t_last", tl);
+    t.add("delta_ab", dab);
+    t.add("test_accuracy_drop", drop);
+    return t;
+}
+
 run_tables make_tables(const run_data& run, const aging_summary& s) {
     run_tables t;
     t.energy = energy_table(run, s);
@@ -286,6 +465,11 @@ run_tables make_tables(const run_data& run, const aging_summary& s) {
     t.loss_fit = loss_fit_table(s);
     t.hessian = hessian_values_table(run, s);
     t.hessian_density = hessian_density_table(run);
+    t.barrier = barrier_table(run, s);
+    t.barrier_by_lag = barrier_by_lag_table(run, t.barrier);
+    t.barrier_paths = barrier_paths_table(run);
+    t.clones = clones_table(run);
+    t.clones_barrier = clones_barrier_table(s);
     return t;
 }
 
@@ -565,6 +749,165 @@ void add_hessian_figures(const figure_context& c, const run_tables& t, std::vect
         figs.push_back({"hessian_density", head + p, c.o.width, c.o.height});
 }
 
+// "plot" clause filtering the rows of `file` whose column `key` equals `value`: x column `x`, y
+// column `y` (positive values only when `logy`; log x drops x <= 0).
+std::string filtered(const std::string& file, int key, std::size_t value, int x, int y, bool logx, bool logy) {
+    const std::string xs = "$" + std::to_string(x);
+    return quote(file) + " using ($" + std::to_string(key) + " == " + std::to_string(value) +
+           (logx ? " && " + xs + " > 0" : std::string()) + " ? " + xs + " : NaN):" + y_of(y, logy);
+}
+
+// The panel "barrier height against t_w, one curve per lag t" (barrier_by_lag.csv), log t_w.
+std::string barrier_tw_panel(const std::string& file, const table& t, const run_data& run) {
+    const auto lags = distinct_values(run.barrier.t);
+    std::string plot;
+    for (std::size_t l = 0; l < lags.size(); ++l)
+        plot += (plot.empty() ? "" : ", ") +
+                filtered(file, t.index("l"), l, t.index("tw"), t.index("height"), true, false) +
+                " with linespoints pt 7 ps 0.5 lw 1.5 " + curve_color(l, lags.size()) +
+                " title 't = " + short_num(lags[l]) + "'";
+    return "unset logscale\nset format y '%g'\nset format x '10^{%L}'\nset logscale x\nset xlabel 't_w'\n"
+           "set ylabel 'barrier height'\nset key outside right top font ',8'\nplot " +
+           plot + "\n";
+}
+
+// The panel "barrier height against t for a few t_w" (barrier.csv), log t.
+std::string barrier_t_panel(const std::string& file, const table& t, const run_data& run) {
+    const auto tws = distinct_values(run.barrier.tw);
+    std::string plot;
+    const auto picked = spread_pick(tws, 4);
+    for (std::size_t k = 0; k < picked.size(); ++k) {
+        const auto w = static_cast<std::size_t>(distinct_index(tws, picked[k]));
+        plot += (plot.empty() ? "" : ", ") +
+                filtered(file, t.index("w"), w, t.index("t"), t.index("height"), true, false) +
+                " with linespoints pt 7 ps 0.5 lw 1.5 " + curve_color(k, picked.size()) +
+                " title 't_w = " + short_num(picked[k]) + "'";
+    }
+    return "unset logscale\nset format y '%g'\nset format x '10^{%L}'\nset logscale x\nset xlabel 't'\n"
+           "set ylabel 'barrier height'\nset key outside right top font ',8'\nplot " +
+           plot + "\n";
+}
+
+// The panel "energy (loss) along the paths of path_rows" (barrier_paths.csv), column `ycol`
+// (energy, or above_ends: relative to the higher end); empty without a measured path.
+std::string paths_panel(const std::string& file, const table& t, const run_data& run, const std::string& ycol) {
+    const auto rows = path_rows(run.barrier);
+    if (rows.empty()) return {};
+    const bool net = run.system == system_kind::net;
+    std::string plot;
+    for (std::size_t k = 0; k < rows.size(); ++k)
+        plot += (plot.empty() ? "" : ", ") +
+                filtered(file, t.index("b"), rows[k], t.index("alpha"), t.index(ycol), false, false) +
+                " with linespoints pt 7 ps 0.4 lw 1.5 " + curve_color(k, rows.size()) + " title '(t_w, t) = (" +
+                short_num(run.barrier.tw[rows[k]]) + ", " + short_num(run.barrier.t[rows[k]]) + ")'";
+    const std::string what = net ? "train loss" : "energy per spin";
+    return "unset logscale\nset format x '%g'\nset format y '%g'\nset xlabel '{/Symbol a} (0: x(t_w), 1: x(t_w + t))'\n"
+           "set ylabel '" +
+           (ycol == "energy" ? what : what + " - max of the ends") + "'\nset key outside right top font ',8'\nplot " +
+           plot + "\n";
+}
+
+// The panel "Delta_AB(t_w, t) of the clones (solid, clones.csv) next to Delta(t_w, t_w + t) of
+// the main run (dashed, same colour, from `delta_file`, the run's delta.csv) where /aging has the
+// clones' t_w, one colour per clone t_w", log-log.
+std::string clones_delta_panel(const std::string& file, const std::string& delta_file, const table& t,
+                               const run_data& run) {
+    const clone_series& c = run.clones;
+    std::string plot;
+    bool main = false;
+    for (std::size_t i = 0; i < c.tw.size(); ++i) {
+        const std::string col = curve_color(i, c.tw.size());
+        plot += (plot.empty() ? "" : ", ") +
+                filtered(file, t.index("c"), i, t.index("t"), t.index("delta_ab"), true, true) +
+                " with linespoints pt 7 ps 0.4 lw 1.5 " + col + " title 'clones, t_w = " + short_num(c.tw[i]) + "'";
+        if (const auto w = find_on_grid(run.tw, c.tw[i])) {
+            plot += ", " + filtered(delta_file, 1, *w, col_lag, col_delta, true, true) + " with lines dt 2 lw 1.5 " +
+                    col + " notitle";
+            main = true;
+        }
+    }
+    return "unset logscale\nset logscale xy\nset format x '10^{%L}'\nset format y '10^{%L}'\nset xlabel 't'\n"
+           "set ylabel '{/Symbol D}_{AB}(t_w, t)" +
+           std::string(main ? ";  dashed: {/Symbol D}(t_w, t_w + t)" : "") +
+           "'\nset key outside right top font ',8'\nplot " + plot + "\n";
+}
+
+// The panel "barrier between the clones against t_w" (clones_barrier.csv) with the threshold of
+// linear connectivity (dashed) and the first connected t_w (a vertical line); empty when no
+// barrier is measured.
+std::string clones_barrier_panel(const std::string& file, const table& t, const run_data& run, const aging_summary& s) {
+    const clone_summary& c = *s.clones;
+    const auto col = [&](const char* name) { return t.columns[static_cast<std::size_t>(t.index(name) - 1)]; };
+    if (!any_finite(col("barrier"), false)) return {};
+    const std::string x = "($" + std::to_string(t.index("tw")) + " > 0 ? $" + std::to_string(t.index("tw")) + " : NaN)";
+    std::string plot;
+    if (any_finite(col("barrier_err"), false))
+        plot = quote(file) + " using " + x + ":" + std::to_string(t.index("barrier")) + ":" +
+               std::to_string(t.index("barrier_err")) + " with yerrorbars pt 7 ps 0 lc rgb '#1b3b8b' notitle, ";
+    plot += quote(file) + " using " + x + ":" + std::to_string(t.index("barrier")) +
+            " with linespoints pt 7 ps 0.7 lw 2 lc rgb '#1b3b8b' title 'barrier between clones'";
+    if (c.absolute_threshold)
+        plot += ", " + quote(file) + " using " + x + ":" + std::to_string(t.index("threshold")) +
+                " with lines dt 2 lw 1.5 lc rgb '#c0182a' title '" + short_num(100 * c.threshold) + " % of |final " +
+                (run.system == system_kind::net ? "loss" : "energy") + "|'";
+    std::string marks;
+    if (c.connected_from_tw && *c.connected_from_tw > 0)
+        marks = "set arrow from " + fmt(*c.connected_from_tw) + ", graph 0 to " + fmt(*c.connected_from_tw) +
+                ", graph 1 nohead dt 3 lw 1.5 lc rgb 'gray30'\nset label 'linearly connected from here' at " +
+                fmt(*c.connected_from_tw) + ", graph 0.93 offset 0.4,0 font ',8'\n";
+    return "unset logscale\nunset arrow\nunset label\nset format y '%g'\nset format x '10^{%L}'\nset logscale x\n"
+           "set xlabel 't_w (clones born)'\nset ylabel 'barrier at the end of the clone run'\nset key top right "
+           "font ',8'\n" +
+           marks + "plot " + plot + "\nunset arrow\nunset label\n";
+}
+
+// The panel "test-accuracy drop along the line between the clones against t_w" (networks that
+// record it); empty otherwise.
+std::string clones_accuracy_panel(const std::string& file, const table& t) {
+    if (!any_finite(t.columns[static_cast<std::size_t>(t.index("test_accuracy_drop") - 1)], false)) return {};
+    const std::string x = "($" + std::to_string(t.index("tw")) + " > 0 ? $" + std::to_string(t.index("tw")) + " : NaN)";
+    return "unset logscale\nset format y '%g'\nset format x '10^{%L}'\nset logscale x\nset xlabel 't_w (clones born)'\n"
+           "set ylabel 'test-accuracy drop'\nset key top right font ',8'\nplot " +
+           quote(file) + " using " + x + ":" + std::to_string(t.index("test_accuracy_drop")) +
+           " with linespoints pt 7 ps 0.7 lw 2 lc rgb '#c0182a' title 'along the line between clones'\n";
+}
+
+// A figure of stacked panels (one column), or nothing when every panel is empty.
+void add_stacked(const figure_context& c, const std::string& stem, const std::vector<std::string>& panels,
+                 std::vector<figure>& figs) {
+    std::vector<std::string> used;
+    for (const auto& p : panels)
+        if (!p.empty()) used.push_back(p);
+    if (used.empty()) return;
+    figure f{stem, std::string(preamble), c.o.width, c.o.height * (used.size() > 1 ? 8 : 5) / 5};
+    if (used.size() > 1) f.body += "set multiplot layout " + std::to_string(used.size()) + ",1\n";
+    f.body += c.title;
+    for (std::size_t k = 0; k < used.size(); ++k) f.body += (k ? "unset title\n" : "") + used[k];
+    if (used.size() > 1) f.body += "unset multiplot\n";
+    figs.push_back(f);
+}
+
+// The barrier and clone figures of one run (each only when the run has its data).
+void add_barrier_figures(const figure_context& c, const run_tables& t, std::vector<figure>& figs) {
+    if (!c.run.barrier.tw.empty()) {
+        add_stacked(c, "barrier_height",
+                    {barrier_tw_panel("barrier_by_lag.csv", t.barrier_by_lag, c.run),
+                     barrier_t_panel("barrier.csv", t.barrier, c.run)},
+                    figs);
+        add_stacked(c, "barrier_paths",
+                    {paths_panel("barrier_paths.csv", t.barrier_paths, c.run, "energy"),
+                     paths_panel("barrier_paths.csv", t.barrier_paths, c.run, "above_ends")},
+                    figs);
+    }
+    if (!c.run.clones.tw.empty()) {
+        add_stacked(c, "clones_delta", {clones_delta_panel("clones.csv", "delta.csv", t.clones, c.run)}, figs);
+        add_stacked(c, "clones_barrier",
+                    {clones_barrier_panel("clones_barrier.csv", t.clones_barrier, c.run, c.s),
+                     clones_accuracy_panel("clones_barrier.csv", t.clones_barrier)},
+                    figs);
+    }
+}
+
 std::vector<figure> make_figures(const run_data& run, const aging_summary& s, const run_tables& t,
                                  const report_options& o) {
     const figure_context c{run, s, o, "set title " + quote(describe(run)) + " noenhanced\n",
@@ -579,6 +922,7 @@ std::vector<figure> make_figures(const run_data& run, const aging_summary& s, co
         if (!net && run.tw.size() >= 2) figs.push_back(aging_scaling_figure(c));
     }
     add_hessian_figures(c, t, figs);
+    add_barrier_figures(c, t, figs);
     return figs;
 }
 
@@ -646,6 +990,11 @@ report_result write_tables_and_summary(const run_data& run, const aging_summary&
     put("loss_fit.csv", t.loss_fit);
     put("hessian.csv", t.hessian);
     put("hessian_density.csv", t.hessian_density);
+    put("barrier.csv", t.barrier);
+    put("barrier_by_lag.csv", t.barrier_by_lag);
+    put("barrier_paths.csv", t.barrier_paths);
+    put("clones.csv", t.clones);
+    put("clones_barrier.csv", t.clones_barrier);
     summary = to_json(run, s);
     summary["tables"] = names;
     return out;
@@ -670,6 +1019,50 @@ figure compare_hessian_figure(const run_data* const runs[2], const aging_summary
     }
     f.body += "unset multiplot\n";
     return f;
+}
+
+// A --compare figure: two columns (the runs), one row per panel of `panels`[k] (a cell stays
+// empty where that run's panel is empty).
+figure compare_columns(const std::string& stem, const run_data* const runs[2],
+                       const std::vector<std::string> (&panels)[2], const report_options& o) {
+    const std::size_t rows = std::max(panels[0].size(), panels[1].size());
+    figure f{stem, "", o.width * 3 / 2, o.height * static_cast<int>(rows) * 4 / 5};
+    f.body = std::string(preamble) + "set multiplot layout " + std::to_string(rows) + ",2 columnsfirst\n";
+    for (int k = 0; k < 2; ++k) {
+        f.body += "set title " + quote(describe(*runs[k])) + " noenhanced font ',9'\n";
+        for (const std::string& panel : panels[k])
+            f.body += (panel.empty() ? "set multiplot next\n" : panel) + "unset title\n";
+    }
+    f.body += "unset multiplot\n";
+    return f;
+}
+
+// The --compare figures of barriers (both runs with /barrier: heights against t_w, paths
+// relative to their ends) and clones (both with /clones: Delta_AB next to Delta, the barrier
+// between clones against t_w); the runs' reports are in `names`[k]/.
+void add_compare_barrier_figures(const run_data* const runs[2], const aging_summary* const summaries[2],
+                                 const char* const names[2], const report_options& o, std::vector<figure>& figs) {
+    run_tables t[2];
+    std::string d[2];
+    for (int k = 0; k < 2; ++k) {
+        t[k] = make_tables(*runs[k], *summaries[k]);
+        d[k] = std::string(names[k]) + "/";
+    }
+    if (!runs[0]->barrier.tw.empty() && !runs[1]->barrier.tw.empty()) {
+        std::vector<std::string> panels[2];
+        for (int k = 0; k < 2; ++k)
+            panels[k] = {barrier_tw_panel(d[k] + "barrier_by_lag.csv", t[k].barrier_by_lag, *runs[k]),
+                         paths_panel(d[k] + "barrier_paths.csv", t[k].barrier_paths, *runs[k], "above_ends")};
+        figs.push_back(compare_columns("compare_barrier", runs, panels, o));
+    }
+    if (!runs[0]->clones.tw.empty() && !runs[1]->clones.tw.empty()) {
+        std::vector<std::string> panels[2];
+        for (int k = 0; k < 2; ++k)
+            panels[k] = {
+                clones_delta_panel(d[k] + "clones.csv", d[k] + "delta.csv", t[k].clones, *runs[k]),
+                clones_barrier_panel(d[k] + "clones_barrier.csv", t[k].clones_barrier, *runs[k], *summaries[k])};
+        figs.push_back(compare_columns("compare_clones", runs, panels, o));
+    }
 }
 
 // The numeric columns of sweep.csv (the file name comes last, as "source").
@@ -875,11 +1268,11 @@ report_result write_comparison(const run_data& left, const aging_summary& ls, co
     }
     f.body += "unset multiplot\n";
     std::vector<figure> figs{f};
-    if (!left.hessian.t.empty() && !right.hessian.t.empty()) {
-        const run_data* const runs[2] = {&left, &right};
-        const aging_summary* const summaries[2] = {&ls, &rs};
+    const run_data* const runs[2] = {&left, &right};
+    const aging_summary* const summaries[2] = {&ls, &rs};
+    if (!left.hessian.t.empty() && !right.hessian.t.empty())
         figs.push_back(compare_hessian_figure(runs, summaries, names, options));
-    }
+    add_compare_barrier_figures(runs, summaries, names, options, figs);
     run_figures(figs, dir, options, out);
     combined["plots"] = nlohmann::json::array();
     for (const auto& g : figs) combined["plots"].push_back(g.stem);

@@ -36,6 +36,23 @@ void print_hessian(const glassy::hessian_summary& h) {
     else std::cout << "  no decay fit of the negative fraction: " << h.decay_reason << "\n";
 }
 
+void print_barrier(const glassy::barrier_summary& b) {
+    std::cout << "  barriers along the trajectory: " << b.measured << " of " << b.pairs << " paths measured";
+    if (b.max_height)
+        std::cout << ", largest height " << num(*b.max_height) << " at (t_w, t) = (" << num(b.max_tw) << ", "
+                  << num(b.max_t) << "), median " << opt(b.median_height) << ", " << b.rising << " rise above "
+                  << num(100 * b.threshold) << " % of their ends";
+    std::cout << "\n";
+}
+
+void print_clones(const glassy::clone_summary& c) {
+    std::cout << "  clones at " << c.rows.size() << " waiting time(s): ";
+    if (c.connected_from_tw)
+        std::cout << "linearly connected from t_w = " << num(*c.connected_from_tw)
+                  << " (barrier <= " << opt(c.absolute_threshold) << ")\n";
+    else std::cout << "no t_w from which they stay linearly connected: " << c.connected_reason << "\n";
+}
+
 void print_summary(const std::string& label, const glassy::run_data& run, const glassy::aging_summary& s) {
     std::cout << label << glassy::to_string(run.system) << " " << run.method << ", " << run.n_records << " record(s)"
               << (run.complete ? "" : " (incomplete run)") << "\n";
@@ -65,6 +82,8 @@ void print_summary(const std::string& label, const glassy::run_data& run, const 
     for (auto it = s.final_values.begin(); it != s.final_values.end(); ++it)
         std::cout << "  final " << it.key() << " = " << num(it.value().get<double>()) << "\n";
     if (s.hessian) print_hessian(*s.hessian);
+    if (s.barrier) print_barrier(*s.barrier);
+    if (s.clones) print_clones(*s.clones);
 }
 
 // Refuses a file named twice (same path, or two names of one file): averaging needs independent runs.
@@ -90,12 +109,13 @@ void print_result(const glassy::report_result& r, const std::string& dir) {
 }
 
 // Analyses two records side by side (--compare).
-void compare(const std::vector<std::string>& files, const std::string& out, const glassy::report_options& options) {
+void compare(const std::vector<std::string>& files, const std::string& out, const glassy::analysis_options& analysis,
+             const glassy::report_options& options) {
     if (files.size() != 2)
         throw glassy::error("--compare needs exactly two records, got " + std::to_string(files.size()));
     const glassy::run_data a = glassy::from_record(glassy::read_record(files[0]), files[0]);
     const glassy::run_data b = glassy::from_record(glassy::read_record(files[1]), files[1]);
-    const auto sa = glassy::analyse(a), sb = glassy::analyse(b);
+    const auto sa = glassy::analyse(a, analysis), sb = glassy::analyse(b, analysis);
     print_summary("left:  ", a, sa);
     print_summary("right: ", b, sb);
     print_result(glassy::write_comparison(a, sa, b, sb, out, options), out);
@@ -103,12 +123,12 @@ void compare(const std::vector<std::string>& files, const std::string& out, cons
 
 // Analyses one record, or the average of several runs of the same parameters.
 void analyse_average(const std::vector<std::string>& files, const std::string& out,
-                     const glassy::report_options& options) {
+                     const glassy::analysis_options& analysis, const glassy::report_options& options) {
     require_distinct_files(files);
     std::vector<glassy::record> recs;
     for (const auto& f : files) recs.push_back(glassy::read_record(f));
     const glassy::run_data run = glassy::average_records(recs, files);
-    const auto s = glassy::analyse(run);
+    const auto s = glassy::analyse(run, analysis);
     print_summary("", run, s);
     print_result(glassy::write_report(run, s, out, options), out);
 }
@@ -134,7 +154,7 @@ struct sweep_flags {
 
 // Tabulates records that differ in one parameter and locates the transition (--sweep).
 void sweep(const std::vector<std::string>& files, const std::string& out, const sweep_flags& flags,
-           const glassy::report_options& options) {
+           const glassy::analysis_options& analysis, const glassy::report_options& options) {
     require_distinct_files(files);
     if (!(flags.threshold > 0 && flags.threshold < 1))
         throw glassy::error("--sweep-threshold must be in (0, 1), got " + num(flags.threshold));
@@ -143,7 +163,7 @@ void sweep(const std::vector<std::string>& files, const std::string& out, const 
     nlohmann::json each = nlohmann::json::array();
     for (const auto& f : files) runs.push_back(glassy::from_record(glassy::read_record(f), f));
     for (const auto& r : runs) {
-        summaries.push_back(glassy::analyse(r));
+        summaries.push_back(glassy::analyse(r, analysis));
         each.push_back({{"source", r.sources.front()}, {"summary", glassy::to_json(r, summaries.back())}});
     }
     const glassy::sweep_result s = glassy::make_sweep(runs, summaries, flags.key, flags.threshold);
@@ -174,6 +194,7 @@ int main(int argc, char** argv) {
     bool compare_two = false, no_plots = false, merge_parts = false, force = false, sweep_mode = false;
     sweep_flags sweep_options;
     glassy::report_options options;
+    glassy::analysis_options analysis;
     app.add_option("files", files, "record files (.h5); several = average of runs differing only in seed")->required();
     app.add_option("--out", out, "output directory (with --merge: the merged record, FILE.h5)")->required();
     app.add_flag("--compare", compare_two, "compare exactly two records side by side (glass first, network second)");
@@ -191,20 +212,27 @@ int main(int argc, char** argv) {
     app.add_option("--sweep-threshold", sweep_options.threshold,
                    "with --sweep: a record is jammed when its final train loss > this x its initial loss")
         ->capture_default_str();
+    app.add_option("--connectivity-threshold", analysis.connectivity_threshold,
+                   "paths and clones are linearly connected when their barrier <= this x the |energy| (loss) "
+                   "scale of their ends (Frankle et al.: 0.02)")
+        ->capture_default_str();
     app.add_flag("--force", force, "with --merge: overwrite an existing output record");
     if (const int rc = glassy::app::parse(app, argc, argv); rc >= 0) return rc;
     options.plots = !no_plots;
     try {
         if (merge_parts)
-            glassy::app::refuse_given(app, {"--compare", "--no-plots", "--gnuplot", "--sweep"},
+            glassy::app::refuse_given(app,
+                                      {"--compare", "--no-plots", "--gnuplot", "--sweep", "--connectivity-threshold"},
                                       "with --merge (it writes a record, no analysis)");
         if (compare_two) glassy::app::refuse_given(app, {"--sweep"}, "with --compare");
         if (!sweep_mode) glassy::app::refuse_given(app, {"--sweep-key", "--sweep-threshold"}, "without --sweep");
         else glassy::app::refuse_given(app, {"--force"}, "without --merge (the analysis writes into a directory)");
+        if (!(analysis.connectivity_threshold > 0 && std::isfinite(analysis.connectivity_threshold)))
+            throw glassy::error("--connectivity-threshold must be > 0, got " + num(analysis.connectivity_threshold));
         if (merge_parts) merge(files, out, force);
-        else if (compare_two) compare(files, out, options);
-        else if (sweep_mode) sweep(files, out, sweep_options, options);
-        else analyse_average(files, out, options);
+        else if (compare_two) compare(files, out, analysis, options);
+        else if (sweep_mode) sweep(files, out, sweep_options, analysis, options);
+        else analyse_average(files, out, analysis, options);
     } catch (const std::exception& e) {
         std::string msg = e.what();
         for (auto& c : msg)

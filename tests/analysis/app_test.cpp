@@ -148,8 +148,9 @@ TEST_F(aging_analysis_app, refuses_repeated_and_incomplete_runs) {
 }
 
 TEST_F(aging_analysis_app, averages_seeds_and_writes_tables) {
-    for (unsigned s = 1; s <= 3; ++s)
-        write_record(test::net_record(100, 1e4, 0.02, s), file("s" + std::to_string(s) + ".h5"));
+    for (unsigned s = 1; s <= 3; ++s) // name built by appends: GCC 12's -Wrestrict misfires on "s" + string here
+        write_record(test::net_record(100, 1e4, 0.02, s),
+                     file(std::string("s").append(std::to_string(s)).append(".h5")));
     const app_run r = run(file("s1.h5").string() + " " + file("s2.h5").string() + " " + file("s3.h5").string() +
                           " --no-plots --out " + file("avg").string());
     ASSERT_EQ(r.status, 0) << r.err;
@@ -366,4 +367,83 @@ TEST_F(aging_analysis_app, hessian_plots_are_produced) {
         EXPECT_GT(fs::file_size(file("cmp") / (std::string("compare_hessian") + ext)), 1000u);
     std::ifstream in(file("cmp") / "summary.json");
     EXPECT_EQ(nlohmann::json::parse(in).at("plots"), nlohmann::json::array({"compare", "compare_hessian"}));
+}
+
+namespace {
+
+// A record with /barrier (six paths, the highest 0.5 at (t_w, t) = (100, 1)) and /clones at t_w =
+// 10, 100, 1000, 10^4 whose barriers fall below 2 % of the final |energy| (loss) from t_w = 1000.
+record with_barrier_and_clones(record r) {
+    test::add_barrier(r, {{10, 1, -1, -1, 0},
+                          {10, 10, -1, -1, 0.01},
+                          {100, 1, -2, -1, 0.5},
+                          {100, 10, -1, -1, 0.03},
+                          {1000, 1, -1, -1, 0.02},
+                          {1000, 10, -1, -1, 0.0}});
+    const double scale = std::abs(r.energy.back());
+    test::add_clones(r, {10, 100, 1000, 1e4}, {1, 10, 100, 1000}, r.time.back(),
+                     [](double tw, double t) { return t / (tw + t); },
+                     {0.5 * scale, 0.1 * scale, 0.01 * scale, 0.001 * scale});
+    return r;
+}
+
+} // namespace
+
+// The barrier and clone figures of a glass and of a network (with the test-accuracy drop), and
+// --compare's side-by-side ones: gnuplot exits 0 on every script (the compare scripts are run
+// here on what --no-plots wrote, to keep the test short) and the summary names them.
+TEST_F(aging_analysis_app, barrier_and_clone_figures_are_produced) {
+    record net = with_barrier_and_clones(test::net_record(100, 1e4, 0.02, 1));
+    net.extra["clones/test_accuracy_drop"] = {{4}, {0.2, 0.1, 0.01, 0.0}};
+    write_record(net, file("net.h5"));
+    write_record(with_barrier_and_clones(plateau_glass()), file("glass.h5"));
+    const bool plots = gnuplot_available("gnuplot");
+    std::string args = file("glass.h5").string();
+    if (!plots) args += " --no-plots";
+    args += " --out ";
+    args += file("g").string();
+    const app_run r = run(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("linearly connected from t_w = 1000"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("largest height 0.5 at (t_w, t) = (100, 1)"), std::string::npos) << r.out;
+    for (const char* stem : {"barrier_height", "barrier_paths", "clones_delta", "clones_barrier"}) {
+        EXPECT_TRUE(fs::exists(file("g") / (std::string(stem) + ".gp"))) << stem;
+        if (plots) {
+            EXPECT_GT(fs::file_size(file("g") / (std::string(stem) + ".png")), 1000u) << stem;
+        }
+    }
+    EXPECT_TRUE(r.err.empty()) << r.err;
+    const app_run c = run("--compare " + file("glass.h5").string() + " " + file("net.h5").string() +
+                          " --no-plots --out " + file("cmp").string());
+    ASSERT_EQ(c.status, 0) << c.err;
+    std::ifstream in(file("cmp") / "summary.json");
+    const auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j.at("plots"), nlohmann::json::array({"compare", "compare_barrier", "compare_clones"}));
+    EXPECT_EQ(j.at("right").at("clones").at("per_tw")[0].at("test_accuracy_drop").get<double>(), 0.2);
+    if (!plots) GTEST_SKIP() << "gnuplot not installed: scripts written, not run";
+    for (const char* stem : {"compare_barrier", "compare_clones"}) {
+        const gnuplot_result g = run_gnuplot("gnuplot", std::string(stem) + ".gp", file("cmp"));
+        EXPECT_TRUE(g.ok) << stem << ": " << g.message;
+        EXPECT_GT(fs::file_size(file("cmp") / (std::string(stem) + ".png")), 1000u) << stem;
+    }
+}
+
+// --connectivity-threshold moves the first connected t_w (0.2: the barrier 0.1 x scale at t_w =
+// 100 counts as connected) and is refused when not > 0 or with --merge, in one line.
+TEST_F(aging_analysis_app, connectivity_threshold_flag) {
+    write_record(with_barrier_and_clones(plateau_glass()), file("glass.h5"));
+    const app_run r =
+        run(file("glass.h5").string() + " --no-plots --connectivity-threshold 0.2 --out " + file("o").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::ifstream in(file("o") / "summary.json");
+    const auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j.at("clones").at("connected_from_tw").get<double>(), 100.0);
+    EXPECT_EQ(j.at("barrier").at("threshold").at("relative").get<double>(), 0.2);
+    EXPECT_EQ(j.at("barrier").at("rising").get<int>(), 1); // only 0.5 > 0.2 x 1.5
+    expect_one_line_error(file("glass.h5").string() + " --connectivity-threshold 0 --out " + file("z").string(),
+                          "--connectivity-threshold must be > 0, got 0");
+    EXPECT_FALSE(fs::exists(file("z") / "summary.json"));
+    expect_one_line_error(file("glass.h5").string() + " --merge --connectivity-threshold 0.1 --out " +
+                              file("m.h5").string(),
+                          "--connectivity-threshold");
 }

@@ -2,6 +2,7 @@
 // Synthetic records with known answers for the analysis tests.
 #include "dynamics/record.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -109,6 +110,47 @@ inline void add_hessian(record& r, const std::vector<double>& t, const std::func
     r.extra["hessian/trace_err"] = {{n}, err};
     r.extra["hessian/density_grid"] = {{grid.size()}, grid};
     r.extra["hessian/density"] = {{n, grid.size()}, density};
+}
+
+/// One path of a hand-built /barrier group: its pair, the energies of its two ends and its
+/// height h; the path is the three points (e0, max(e0, e1) + h, e1), so its barrier height is h
+/// exactly (NaN h: a path the run did not reach, NaN row).
+struct hand_path {
+    double tw, t, e0, e1, h;
+};
+
+/// Adds a /barrier group (record::extra "barrier/...", as pspin_quench --barrier writes it) with
+/// the paths `paths` (n_a = 3 points at alpha = 0, 0.5, 1).
+inline void add_barrier(record& r, const std::vector<hand_path>& paths) {
+    const auto nb = static_cast<std::uint64_t>(paths.size());
+    std::vector<double> tw, t, energy, height;
+    for (const auto& p : paths) {
+        tw.push_back(p.tw);
+        t.push_back(p.t);
+        height.push_back(p.h);
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        for (double e : {p.e0, std::max(p.e0, p.e1) + p.h, p.e1}) energy.push_back(std::isnan(p.h) ? nan : e);
+    }
+    r.extra["barrier/tw"] = {{nb}, tw};
+    r.extra["barrier/t"] = {{nb}, t};
+    r.extra["barrier/alpha"] = {{3}, {0.0, 0.5, 1.0}};
+    r.extra["barrier/energy"] = {{nb, 3}, energy};
+    r.extra["barrier/height"] = {{nb}, height};
+}
+
+/// Adds a /clones group: clones born at `tw`, lags `lags`, Delta_AB = `delta(tw, t)` (NaN where
+/// tw + t > tmax, as past the run), the barriers `barrier` between them [n_c].
+inline void add_clones(record& r, const std::vector<double>& tw, const std::vector<double>& lags, double tmax,
+                       const std::function<double(double, double)>& delta, const std::vector<double>& barrier) {
+    std::vector<double> d;
+    for (double w : tw)
+        for (double t : lags)
+            d.push_back(w + t <= tmax * (1 + 1e-12) ? delta(w, t) : std::numeric_limits<double>::quiet_NaN());
+    const auto nc = static_cast<std::uint64_t>(tw.size()), nl = static_cast<std::uint64_t>(lags.size());
+    r.extra["clones/tw"] = {{nc}, tw};
+    r.extra["clones/t"] = {{nl}, lags};
+    r.extra["clones/delta"] = {{nc, nl}, d};
+    r.extra["clones/barrier"] = {{nc}, barrier};
 }
 
 } // namespace glassy::test
