@@ -191,16 +191,19 @@ struct quench_memory {
 /// Seeds: couplings of sample s from derive_seed(seed, 1, s); replica 0 draws its initial
 /// condition and noise from derive_seed(seed, 2, s) and derive_seed(seed, 3, s) (so replicas = 1
 /// is the single-replica run), replica r > 0 from derive_seed(that seed, 4, r).
+/// Clones: copy k of replica r of sample s born at step w draws its noise from
+/// clone_seed(seed, s, r, w, k).
 /// Checkpoints (control): the samples already finished and the full state of the current one
 /// (spins, noise generators, recorders, step; with clones the births' states, the clone phase
-/// in progress with its clones, noise generators and step, and the clone tables), so that a resumed run gives the
-/// record of the uninterrupted one bit for bit; throws record_error for a checkpoint of another configuration.
-/// hooks.progress receives (work done over all samples, total work), in steps of the main
-/// trajectory (a clone step of K copies counts K). If hooks.stop asks to
-/// stop, or the energy becomes non-finite, the record is partial: complete = false,
-/// parameters["stop_reason"] says why ("interrupted at ..." or "diverged at ..."), and it holds
-/// the samples finished so far (or the measured part of the first sample). When stopped by
-/// hooks.stop with a checkpoint path, a final checkpoint is written first.
+/// in progress with its clones, noise generators and step, and the clone tables), so that a
+/// resumed run gives the record of the uninterrupted one bit for bit; throws record_error for a
+/// checkpoint of another configuration. hooks.progress receives (work done over all samples,
+/// total work), in steps of the main trajectory (a clone step of K copies counts K). If
+/// hooks.stop asks to stop, or the energy (or a clone) becomes non-finite, the record is
+/// partial: complete = false, parameters["stop_reason"] says why ("interrupted at ..." or
+/// "diverged at ..."), and it holds the samples finished so far (or the measured part of the
+/// first sample). When stopped by hooks.stop with a checkpoint path, a final checkpoint is
+/// written first.
 [[nodiscard]] record run_pspin_quench(const pspin_quench_parameters& par, const run_hooks& hooks = {},
                                       const run_control& control = {});
 
