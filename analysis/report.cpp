@@ -1166,7 +1166,7 @@ figure sweep_figure(const std::string& stem, const table& t, const sweep_result&
         for (double v : {sw.located.lo, sw.located.hi})
             f.body += "set arrow from " + fmt(v) + ", graph 0 to " + fmt(v) +
                       ", graph 1 nohead dt 2 lw 1.5 lc rgb 'gray30'\n";
-    const std::vector<std::tuple<std::vector<std::pair<std::string, std::string>>, std::string, bool>> panels = {
+    std::vector<std::tuple<std::vector<std::pair<std::string, std::string>>, std::string, bool>> panels = {
         {{{"train_loss", "train"}, {"test_loss", "test"}, {"loss_threshold", "jamming threshold"}}, "final loss", true},
         {{{"train_accuracy", "train"}, {"test_accuracy", "test"}}, "final accuracy", false},
         {{{"unsatisfied_fraction", "train"}, {"test_unsatisfied_fraction", "test"}}, "N_{/Symbol D} / P", false},
@@ -1175,6 +1175,7 @@ figure sweep_figure(const std::string& stem, const table& t, const sweep_result&
         {{{"plateau", "plateau of {/Symbol D}"}, {"diffusive_exponent", "diffusive exponent"}}, "", false},
         {{{"hessian_top", "largest eigenvalue"}, {"hessian_trace", "trace"}}, "Hessian", true},
         {{{"hessian_negative_fraction", "negative"}, {"hessian_flat_fraction", "flat"}}, "Hessian fractions", false}};
+    if (sw.half_jammed) std::get<0>(panels[2]).emplace_back("jammed_fraction", "seeds jammed");
     for (std::size_t k = 0; k < (hessian ? 8u : 6u); ++k)
         f.body += sweep_panel(t, x, std::get<0>(panels[k]), std::get<1>(panels[k]), std::get<2>(panels[k]));
     f.body += "unset multiplot\n";

@@ -266,6 +266,35 @@ transition locate_transition(const std::vector<double>& axis, const std::vector<
     return t;
 }
 
+transition locate_half_jammed(const std::vector<double>& axis, const std::vector<double>& jammed_fraction) {
+    if (axis.size() != jammed_fraction.size())
+        throw error("locate_half_jammed: " + std::to_string(axis.size()) + " axis values, " +
+                    std::to_string(jammed_fraction.size()) + " fractions");
+    // locate_transition's rule "final > R x initial" with final = fraction, initial = 1, R = 1/2
+    // marks fraction > 1/2; fraction = 1/2 counts as jammed here: nudge it above by one ulp.
+    std::vector<double> f(jammed_fraction), one(axis.size(), 1.0);
+    for (double& x : f)
+        if (x == 0.5) x = std::nextafter(0.5, 1.0);
+    transition t = locate_transition(axis, f, one, 0.5);
+    if (!t.bracketed) {
+        if (t.reason.rfind("no point is jammed", 0) == 0)
+            t.reason =
+                "fewer than half of the seeds are jammed at every point: the crossing lies below the first point";
+        else if (t.reason.rfind("every point is jammed", 0) == 0)
+            t.reason = "at least half of the seeds are jammed at every point: the crossing lies above the last point";
+        return t;
+    }
+    std::vector<std::size_t> order(axis.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return axis[a] < axis[b]; });
+    const double f_lo = jammed_fraction[order[t.lo_index]], f_hi = jammed_fraction[order[t.hi_index]];
+    const bool logs = t.lo > 0 && t.hi > 0;
+    const double x_lo = logs ? std::log(t.lo) : t.lo, x_hi = logs ? std::log(t.hi) : t.hi;
+    const double x = f_lo == 0.5 ? x_lo : x_lo + (f_lo - 0.5) / (f_lo - f_hi) * (x_hi - x_lo);
+    t.estimate = logs ? std::exp(x) : x;
+    return t;
+}
+
 sweep_result make_sweep(const std::vector<run_data>& runs, const std::vector<aging_summary>& summaries,
                         const std::string& requested_key, double relative_threshold) {
     std::vector<nlohmann::json> params;
@@ -298,12 +327,19 @@ sweep_result make_sweep(const std::vector<run_data>& runs, const std::vector<agi
         initial_loss.push_back(r.initial_train_loss);
     }
     s.located = locate_transition(axis, final_loss, initial_loss, relative_threshold);
+    if (std::all_of(s.rows.begin(), s.rows.end(), [](const sweep_row& r) { return r.seeds > 1; })) {
+        std::vector<double> fraction;
+        for (const auto& r : s.rows) fraction.push_back(r.jammed_fraction);
+        s.half_jammed = locate_half_jammed(axis, fraction);
+    }
     return s;
 }
 
-nlohmann::json to_json(const sweep_result& s) {
+namespace {
+
+// A transition's JSON (docs/analysis.md, "Sweeps"), on the axis of sweep `s`.
+nlohmann::json transition_json(const transition& t, const sweep_result& s) {
     using nlohmann::json;
-    const transition& t = s.located;
     json tr = {{"axis", s.axis}, {"bracketed", t.bracketed}};
     if (t.bracketed) {
         tr["interval"] = {t.lo, t.hi};
@@ -320,12 +356,20 @@ nlohmann::json to_json(const sweep_result& s) {
     json excluded = json::array();
     for (std::size_t k : t.excluded) excluded.push_back(s.rows[k].source);
     tr["excluded"] = excluded;
-    return {{"key", s.key},
-            {"points", s.rows.size()},
-            {"threshold",
-             {{"relative", s.relative_threshold},
-              {"rule", "jammed: final train loss > relative x initial train loss (t = 0)"}}},
-            {"transition", tr}};
+    return tr;
+}
+
+} // namespace
+
+nlohmann::json to_json(const sweep_result& s) {
+    nlohmann::json j = {{"key", s.key},
+                        {"points", s.rows.size()},
+                        {"threshold",
+                         {{"relative", s.relative_threshold},
+                          {"rule", "jammed: final train loss > relative x initial train loss (t = 0)"}}},
+                        {"transition", transition_json(s.located, s)}};
+    if (s.half_jammed) j["half_jammed"] = transition_json(*s.half_jammed, s);
+    return j;
 }
 
 } // namespace glassy

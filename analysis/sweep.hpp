@@ -101,13 +101,28 @@ struct transition {
                                            const std::vector<double>& initial_loss,
                                            double relative_threshold = default_relative_threshold);
 
+/// Where half of the seeds are jammed, for sweeps with several seeds per point (Geiger, Spigler et
+/// al. 2019 place N* where the fraction of jammed initialisations is 1/2; for the perceptron that
+/// is Cover's capacity P = 2d at large d). Points are ordered by `axis` (distinct values, as for
+/// locate_transition); the crossing is bracketed between the LAST point with jammed fraction
+/// >= 1/2 and the point after it, and `estimate` interpolates the fraction linearly in ln(axis)
+/// (lo itself when its fraction is exactly 1/2; linear in the axis when an end is <= 0). Points
+/// with fraction < 1/2 below lo go to out_of_order; NaN fractions are excluded. Not bracketed,
+/// with the reason, when no point or every point has fraction >= 1/2, or the last one has.
+/// Throws glassy::error when the sizes differ or two axis values coincide.
+[[nodiscard]] transition locate_half_jammed(const std::vector<double>& axis,
+                                            const std::vector<double>& jammed_fraction);
+
 /// A sweep: its key, its rows sorted by N/P (then by the swept value) and its transition.
 struct sweep_result {
     std::string key;               ///< the swept key (dotted)
     std::string axis;              ///< "N/P", or the key when N/P is the same at every point
     double relative_threshold = 0; ///< the locator's threshold
     std::vector<sweep_row> rows;   ///< ordered by the axis
-    transition located;            ///< on rows' axis values
+    transition located;            ///< on rows' axis values, from the (mean) train loss
+    /// With several seeds at every point (sweep_row::seeds > 1): locate_half_jammed on the rows'
+    /// jammed fractions; nullopt otherwise.
+    std::optional<transition> half_jammed;
 };
 
 /// Builds the sweep of analysed records (runs[i] with summaries[i]): the key (sweep_key with

@@ -178,6 +178,10 @@ void sweep(const std::vector<std::string>& files, const std::string& out, const 
                   << num(t.lo) << ", " << num(t.hi) << "]"
                   << (t.out_of_order.empty() ? "" : " (non-monotone: unjammed points below the interval)") << "\n";
     else std::cout << "transition not located: " << t.reason << "\n";
+    if (const auto& h = s.half_jammed; h && h->bracketed)
+        std::cout << "half of the seeds jammed at " << (s.axis == "N/P" ? "N*/P" : s.axis + "*") << " = "
+                  << num(h->estimate) << " in [" << num(h->lo) << ", " << num(h->hi) << "]\n";
+    else if (h) std::cout << "half-jammed point not located: " << h->reason << "\n";
     print_result(glassy::write_sweep(s, each, out, options), out);
 }
 

@@ -91,6 +91,27 @@ TEST(sweep_transition, refuses_repeated_axis_values_and_bad_thresholds) {
 // The swept key: the one parameter (dotted for nested objects) that differs, ignoring what
 // follows from it (num_parameters, train_count) and how the run went; more than one: refused
 // with the keys and the files named; --sweep-key names the key when others differ.
+// The half-jammed point: the perceptron at d = 20 with 16 seeds per P (docs/reproducing-the-paper.md)
+// has jammed fractions 15/16 ... 0 on N/P = 0.357 ... 0.833, exactly 1/2 at N/P = 0.5: that point
+// is the estimate, bracketed by [0.5, 0.556]. Between 3/4 at 1 and 1/4 at 4 the crossing is the
+// middle in ln: 2. A fraction below 1/2 before the crossing is out of order; no crossing on
+// either side is said, not given a number.
+TEST(sweep_transition, half_jammed_point_of_several_seeds) {
+    const std::vector<double> ratio = {0.833, 0.714, 0.625, 0.556, 0.5, 0.455, 0.417, 0.357};
+    const std::vector<double> fraction = {0, 0, 1.0 / 16, 4.0 / 16, 8.0 / 16, 12.0 / 16, 14.0 / 16, 15.0 / 16};
+    const transition t = locate_half_jammed(ratio, fraction);
+    ASSERT_TRUE(t.bracketed) << t.reason;
+    EXPECT_EQ(t.lo, 0.5);
+    EXPECT_EQ(t.hi, 0.556);
+    EXPECT_EQ(t.estimate, 0.5);
+    EXPECT_TRUE(t.out_of_order.empty());
+    EXPECT_NEAR(locate_half_jammed({1, 4}, {0.75, 0.25}).estimate, 2.0, 1e-14);
+    EXPECT_EQ(locate_half_jammed({1, 2, 4}, {0.25, 0.75, 0.25}).out_of_order, std::vector<double>{1});
+    EXPECT_FALSE(locate_half_jammed({1, 2}, {0.5, 0.75}).bracketed);
+    EXPECT_NE(locate_half_jammed({1, 2}, {0.4, 0}).reason.find("below the first point"), std::string::npos);
+    EXPECT_THROW((void)locate_half_jammed({1, 2}, {0.5}), error);
+}
+
 TEST(sweep_key, finds_the_one_differing_key_and_refuses_more) {
     using nlohmann::json;
     const json a = {{"model", "linear"}, {"random", {{"train_size", 50}, {"input_dim", 10}}},
@@ -229,6 +250,7 @@ TEST_F(sweep_app, writes_the_table_and_locates_the_transition) {
     const auto& sw = j.at("sweep");
     EXPECT_EQ(sw.at("key"), "width");
     EXPECT_EQ(sw.at("points"), 4);
+    EXPECT_FALSE(sw.contains("half_jammed")); // one seed per point
     EXPECT_EQ(sw.at("threshold").at("relative"), 1e-3);
     const auto& t = sw.at("transition");
     EXPECT_EQ(t.at("axis"), "N/P");
@@ -333,6 +355,8 @@ TEST_F(sweep_app, several_seeds_per_point_give_the_jammed_fraction_and_the_sprea
     EXPECT_EQ(at(2, "jammed_fraction"), "0");
     const auto j = nlohmann::json::parse(slurp(m_dir / "a" / "summary.json"));
     EXPECT_NEAR(j.at("sweep").at("transition").at("last_jammed").at("jammed_fraction").get<double>(), 2.0 / 3, 1e-15);
+    // Half of the seeds jammed between N/P = 0.2 (2/3) and 0.8 (0): a quarter of the way in ln.
+    EXPECT_NEAR(j.at("sweep").at("half_jammed").at("n_star_over_p").get<double>(), 0.2 * std::sqrt(2.0), 1e-14);
 
     record bad = seeds_record(4, wide);
     bad.extra["seeds/observables/train_loss"].shape = {bad.time.size(), 3};
