@@ -244,7 +244,13 @@ barrier_series barrier_from(const record& rec, const std::string& source) {
     s.alpha = d.find("alpha")->data;
     s.energy = d.matrix("energy", nb);
     s.height = d.find("height")->data;
-    s.height_err = column_errors(d.matrix("height_samples", 0), nb);
+    // Per-sample heights: the p-spin's samples, or net_quench --seeds' seeds (/seeds/barrier).
+    const dataset_group seeds(rec, source, "seeds/barrier");
+    seeds.require_shape("height", {0, nb}, "[n_s, n_b] with " + count_text("n_b", nb, "/barrier/tw"));
+    seeds.require_shape("energy", {0, nb, na},
+                        "[n_s, n_b, n_a] with n_b = " + std::to_string(nb) + ", n_a = " + std::to_string(na));
+    s.height_err =
+        column_errors(d.find("height_samples") ? d.matrix("height_samples", 0) : seeds.matrix("height", 0), nb);
     return s;
 }
 

@@ -81,7 +81,9 @@ struct clone_series {
 /// docs/format.md (tw, t, height [n_b]; alpha [n_a]; energy [n_b, n_a]; energy_samples
 /// [n_s, n_b, n_a]; height_samples [n_s, n_b]). Throws record_error with one line naming `source`
 /// and the dataset on a wrong shape, or when tw, t, alpha, energy or height is missing beside
-/// other /barrier data. height_err: sd / sqrt(n_s) over /barrier/height_samples (n_s > 1).
+/// other /barrier data. height_err: sd / sqrt(n_s) over /barrier/height_samples (n_s > 1), or
+/// over the seeds of a `net_quench --seeds` record (/seeds/barrier/height [n_s, n_b], its
+/// /seeds/barrier/energy [n_s, n_b, n_a] shape-checked too).
 [[nodiscard]] barrier_series barrier_from(const record& rec, const std::string& source);
 
 /// The /clones group of `rec` (tw [n_c], t [n_l], delta [n_c, n_l], barrier [n_c],

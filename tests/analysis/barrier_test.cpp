@@ -73,6 +73,11 @@ TEST(barrier, errors_over_samples_and_records) {
     EXPECT_NEAR(one.barrier.height_err[4], 0.1, 1e-15); // {0.4, 0.6}: sd 0.1 sqrt 2, / sqrt 2
     EXPECT_EQ(one.barrier.height_err[0], 0.0);
     EXPECT_TRUE(std::isnan(one.barrier.height_err[5]));
+    r.extra["seeds/barrier/height"] = r.extra.at("barrier/height_samples"); // net_quench --seeds
+    r.extra.erase("barrier/height_samples");
+    EXPECT_NEAR(from_record(r, "b.h5").barrier.height_err[4], 0.1, 1e-15);
+    r.extra["seeds/barrier/height"] = {{2, 5}, std::vector<double>(10, 0.0)};
+    EXPECT_THROW((void)from_record(r, "b.h5"), record_error);
     std::vector<record> recs{glass_with_barrier(), glass_with_barrier()};
     recs[1].parameters["seed"] = 2;
     recs[1].energy[2] += 1; // independent runs
