@@ -350,6 +350,7 @@ table barrier_by_lag_table(const run_data& run, const table& by_pair) {
 /// The paths whose profile is drawn: the highest one and up to five evenly spaced measured ones.
 std::vector<std::size_t> path_rows(const barrier_series& b) {
     std::vector<std::size_t> measured;
+    if (b.alpha.empty()) return measured; // a path of no points has no profile
     for (std::size_t k = 0; k < b.height.size(); ++k)
         if (std::isfinite(b.height[k])) measured.push_back(k);
     std::vector<std::size_t> rows;

@@ -2,13 +2,17 @@
 // hand-built records with known heights, the first linearly connected t_w, averaging, absent
 // groups, and the one-line refusals of malformed groups.
 #include "analysis/aging.hpp"
+#include "analysis/report.hpp"
 #include "dynamics/error.hpp"
 #include "synthetic.hpp"
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <string>
 #include <utility>
@@ -54,6 +58,19 @@ TEST(barrier, block_numbers_from_known_heights) {
     EXPECT_EQ(j.at("rising").get<int>(), 2);
     EXPECT_EQ(j.at("rising_fraction").get<double>(), 2.0 / 5);
     EXPECT_EQ(j.at("threshold").at("relative").get<double>(), 0.02);
+    record no_points = glass_with_barrier(); // n_a = 0: read and summarised, no path to draw
+    no_points.extra["barrier/alpha"] = {{0}, {}};
+    no_points.extra["barrier/energy"] = {{6, 0}, {}};
+    const run_data none = from_record(no_points, "b.h5");
+    const aging_summary sn = analyse(none);
+    EXPECT_EQ(sn.barrier->max_height, 0.5);
+    const auto dir = std::filesystem::temp_directory_path() / ("glassy_barrier_" + std::to_string(::getpid()));
+    report_options plain;
+    plain.plots = false;
+    write_report(none, sn, dir, plain); // tables and scripts, no path profile
+    EXPECT_FALSE(std::filesystem::exists(dir / "barrier_paths.csv"));
+    EXPECT_TRUE(std::filesystem::exists(dir / "barrier.csv"));
+    std::filesystem::remove_all(dir);
     // A larger threshold: only the 0.5 path rises (0.03 <= 0.04 x 1).
     analysis_options o;
     o.connectivity_threshold = 0.04;
