@@ -90,6 +90,27 @@ bool ensemble::from_root(bool value) const {
     return v != 0;
 }
 
+checkpoint ensemble::read_own_checkpoint(const std::string& tool, const std::string& name) const {
+    if (const int written = checkpoint_ranks(name); written > 0 && written != m_size)
+        throw parameter_error(
+            "checkpoint " + name + " was written by " +
+            (written == 1 ? std::string("one process") : std::to_string(written) + " MPI ranks") + ", not " +
+            std::to_string(m_size) + ": resume it " +
+            (written == 1 ? std::string("without mpirun") : "with mpirun -np " + std::to_string(written)));
+    try {
+        return read_checkpoint(own_file(name));
+    } catch (const std::exception& e) {
+        if (m_size > 1) fail(tool, e.what(), 1);
+        throw;
+    }
+}
+
+void ensemble::remove_when_complete(bool complete, const std::filesystem::path& own) const {
+    if (m_size == 1 || !from_root(complete)) return;
+    std::error_code ec;
+    std::filesystem::remove(own, ec);
+}
+
 void ensemble::fail(const std::string& tool, const std::string& message, int code) const {
     std::fprintf(m_terminal, "%s: error (rank %d of %d): %s\n", tool.c_str(), m_rank, m_size, message.c_str());
     std::fflush(m_terminal);

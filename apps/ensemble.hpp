@@ -3,6 +3,8 @@
 // (apps/ensemble.cpp). Library code stays MPI-free: it computes sample k from (seed, k) alone
 // (physics/quench.hpp); an app uses this layer to decide which samples its rank runs and to
 // gather what the ranks measured on rank 0, which writes the one record (docs/cluster.md).
+#include "dynamics/checkpoint.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -99,6 +101,18 @@ public:
     [[nodiscard]] std::string own_file(const std::string& name) const {
         return m_size == 1 ? name : name + ".rank" + std::to_string(m_rank) + "of" + std::to_string(m_size);
     }
+
+    /// The checkpoint --resume NAME names for this rank (own_file: NAME itself for one process).
+    /// Throws parameter_error, alike on every rank (rank 0 alone prints it: one line), when NAME
+    /// was written by another number of processes (checkpoint_ranks), saying how to resume it;
+    /// with several ranks, a rank that cannot read its own file ends the job naming it (fail).
+    /// `tool` names the tool in that message.
+    [[nodiscard]] checkpoint read_own_checkpoint(const std::string& tool, const std::string& name) const;
+
+    /// Collective, at the end of a job of several ranks: rank 0 says whether its record is
+    /// `complete` (the other ranks' value is not read), and then each rank removes its spent
+    /// checkpoint `own`. Does nothing for a job of one process (app::finish_run removes it).
+    void remove_when_complete(bool complete, const std::filesystem::path& own) const;
 
     /// Ends the whole job after an error on this rank: "TOOL: error (rank r of R): MESSAGE" on
     /// the terminal, then MPI_Abort (the other ranks may wait in gather) or, without MPI, exit.

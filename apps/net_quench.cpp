@@ -8,6 +8,7 @@
 #include "dynamics/record.hpp"
 #include "nets/quench.hpp"
 #include "nets/seeds.hpp"
+#include "nets/train_seeds.hpp"
 
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
@@ -19,13 +20,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace fs = std::filesystem;
 
@@ -119,18 +119,17 @@ void add_flags(CLI::App& app, cli_values& v) {
     glassy::app::add_run_output_flags(app, v.output);
 }
 
-/// The options from the flags, or with --resume the checkpoint's (refusing training flags that
-/// differ from them); returns the checkpoint read.
-std::optional<glassy::checkpoint> options_from_flags(const CLI::App& app, cli_values& v) {
+/// The options from the flags, or with --resume those of the checkpoint `saved` (refusing training
+/// flags that differ from them; the seed of a --seeds checkpoint is its running seed's).
+void options_from_flags(const CLI::App& app, cli_values& v, const std::optional<glassy::checkpoint>& saved) {
     auto& o = v.o;
     v.training->apply();
     o.synthetic.width = o.synthetic.height; // --synthetic-size
-    std::optional<glassy::checkpoint> saved;
-    if (!v.output.resume.empty()) {
-        saved = glassy::read_checkpoint(v.output.resume);
+    if (saved) {
         const glassy::nets::quench_options stored = glassy::nets::options_from_checkpoint(*saved);
         glassy::nets::quench_options flags = o; // the given flags, on the stored dataset unless --dataset is given
         if (app.count("--dataset") == 0) flags.dataset = stored.dataset;
+        if (glassy::nets::is_seeds_checkpoint(*saved)) flags.seed = stored.seed; // --seed is refused with --seeds
         const std::string flag =
             v.training->first_differing(glassy::nets::options_json(flags), glassy::nets::options_json(stored));
         if (!flag.empty())
@@ -138,7 +137,6 @@ std::optional<glassy::checkpoint> options_from_flags(const CLI::App& app, cli_va
                                           flag + " differs); leave training flags out when resuming");
         o = stored;
     }
-    return saved;
 }
 
 /// Refuses flags that the chosen model or dataset ignores (of the run's own options when resuming).
@@ -274,11 +272,9 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const glassy::
 
 // ---- --seeds: one training per seed, shared among the ranks of an MPI job (docs/cluster.md) ----
 
-/// Refuses, before any work, what --seeds cannot do (yet) and more ranks than seeds.
+/// Refuses, before any work, what --seeds cannot do and more ranks than seeds.
 void check_seeds(const CLI::App& app, const cli_values& v, std::size_t seeds) {
     glassy::app::refuse_given(app, {"--seed"}, "with --seeds (each training takes its seed from the list)");
-    glassy::app::refuse_given(app, {"--resume", "--checkpoint-every", "--checkpoint"},
-                              "with --seeds (checkpoints of several seeds are not built yet; docs/cluster.md)");
     glassy::app::refuse_given(app, {"--stop-loss"}, "with --seeds (the seeds would stop at different steps)");
     if (static_cast<std::size_t>(v.job->size()) > seeds)
         throw glassy::parameter_error("under mpirun with " + std::to_string(v.job->size()) +
@@ -287,115 +283,125 @@ void check_seeds(const CLI::App& app, const cli_values& v, std::size_t seeds) {
                                       " or fewer)");
 }
 
-/// The bytes of `rec` (its HDF5 file, written to `scratch` and removed), and back: how a rank's
-/// records reach rank 0 through the one record writer and reader.
-std::string record_bytes(const glassy::record& rec, const fs::path& scratch) {
-    glassy::write_record(rec, scratch);
-    std::ifstream in(scratch, std::ios::binary);
-    std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    fs::remove(scratch);
-    return bytes;
-}
-
-glassy::record record_of_bytes(const std::string& bytes, const fs::path& scratch) {
-    {
-        std::ofstream out(scratch, std::ios::binary);
-        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        if (!out) throw glassy::record_error("cannot write " + scratch.string());
+/// The seeds of the job: --seeds, or with --resume of a --seeds checkpoint the checkpoint's list
+/// (refusing a --seeds that differs from it); empty for one training. A checkpoint of one
+/// training refuses --seeds.
+std::vector<std::uint64_t> seeds_of(const cli_values& v, const std::optional<glassy::checkpoint>& saved) {
+    const std::vector<std::uint64_t> given =
+        v.seeds.empty() ? std::vector<std::uint64_t>{} : glassy::nets::parse_seeds(v.seeds, "--seeds");
+    if (!saved) return given;
+    const std::string& name = v.output.resume;
+    if (!glassy::nets::is_seeds_checkpoint(*saved)) {
+        if (!given.empty())
+            throw glassy::parameter_error("checkpoint " + name +
+                                          " is from a training without --seeds; leave --seeds out when resuming it");
+        return given;
     }
-    glassy::record rec = glassy::read_record(scratch, glassy::read_isolation::in_process);
-    fs::remove(scratch);
-    return rec;
+    const std::vector<std::uint64_t> kept = glassy::nets::parse_seeds(saved->string("seeds/list"), name);
+    if (!given.empty() && given != kept)
+        throw glassy::parameter_error("checkpoint " + name + " is from --seeds " + glassy::nets::seeds_text(kept) +
+                                      " (--seeds differs); leave --seeds out when resuming");
+    return kept;
 }
 
-/// Several byte strings as one ("LENGTH\nBYTES" each) and back.
-std::string packed(const std::vector<std::string>& parts) {
-    std::string all;
-    for (const auto& p : parts) all += std::to_string(p.size()) + "\n" + p;
-    return all;
-}
-
-std::vector<std::string> unpacked(const std::string& all) {
-    std::vector<std::string> parts;
-    for (std::size_t at = 0; at < all.size();) {
-        const std::size_t newline = all.find('\n', at);
-        const std::size_t n = std::stoull(all.substr(at, newline - at));
-        parts.push_back(all.substr(newline + 1, n));
-        at = newline + 1 + n;
-    }
-    return parts;
-}
-
-/// Trains seed number `k` of this rank's `count` (progress over all of them); throws when the
-/// training stops early (interrupted, diverged): --seeds writes no partial record.
-glassy::record train_seed(const cli_values& v, std::uint64_t seed, int k, int count,
-                          glassy::app::progress_line& progress) {
-    glassy::nets::quench_options o = v.o;
-    o.seed = seed;
-    glassy::nets::quench run(o);
-    if (k == 0) report_start(run, v, false);
-    glassy::run_hooks hooks;
-    hooks.progress_every = std::clamp<std::int64_t>(o.steps / 1000, 1, 10);
-    hooks.progress = [&](std::int64_t step, std::int64_t) { progress.update(k * o.steps + step, count * o.steps); };
-    bool interrupted = false;
-    hooks.stop = glassy::app::stop_on_signal(interrupted);
-    glassy::record rec = run.run(hooks, glassy::run_control{});
-    if (!rec.complete)
-        throw glassy::error("seed " + std::to_string(seed) + ": " +
-                            rec.parameters.value("stop_reason", std::string("stopped")) +
-                            "; --seeds writes no partial record");
-    return rec;
-}
-
-/// This rank's records: its share of `seeds` (app::share_of), trained one after another; an error
-/// on a rank of several ends the whole job.
-std::vector<glassy::record> train_share(const cli_values& v, const std::vector<std::uint64_t>& seeds,
-                                        glassy::app::progress_line& progress) {
+/// This rank's block of seeds trained (nets::train_seeds): its share of `seeds` (app::share_of),
+/// or the block the resumed checkpoint holds, continued; checkpoints as `control` says, in this
+/// rank's own file. A diverged seed is an error; on a rank of several, an error ends the job.
+glassy::nets::seed_block train_share(const cli_values& v, const std::vector<std::uint64_t>& seeds,
+                                     const glassy::run_control& control, glassy::app::progress_line& progress) {
     const glassy::app::ensemble& job = *v.job;
-    const glassy::app::share mine = glassy::app::share_of(job.rank(), job.size(), static_cast<int>(seeds.size()));
-    std::vector<glassy::record> runs;
     try {
-        for (int k = 0; k < mine.count; ++k)
-            runs.push_back(train_seed(v, seeds[static_cast<std::size_t>(mine.first + k)], k, mine.count, progress));
+        glassy::nets::seed_block block;
+        if (control.resume) {
+            block = glassy::nets::seed_block::restore(*control.resume);
+            block.end = {};
+        } else {
+            const glassy::app::share mine =
+                glassy::app::share_of(job.rank(), job.size(), static_cast<int>(seeds.size()));
+            block.seeds = seeds;
+            block.first = mine.first;
+            block.count = mine.count;
+        }
+        glassy::run_hooks hooks;
+        hooks.progress_every = std::clamp<std::int64_t>(v.o.steps / 1000, 1, 10);
+        hooks.progress = [&](std::int64_t step, std::int64_t total) { progress.update(step, total); };
+        bool interrupted = false;
+        hooks.stop = glassy::app::stop_on_signal(interrupted);
+        bool started = false;
+        const auto on_start = [&](const glassy::nets::quench& run, int, bool resumed) {
+            if (!std::exchange(started, true)) report_start(run, v, resumed);
+        };
+        block = glassy::nets::train_seeds(v.o, std::move(block), hooks, control, on_start);
+        if (block.end.reason == glassy::stop_reason::diverged)
+            throw glassy::error(block.end.message + "; --seeds writes no partial record");
+        return block;
     } catch (const std::exception& e) {
         if (job.size() > 1) job.fail("net_quench", glassy::app::error_message(e, *v.training), 1);
         throw;
     }
-    return runs;
 }
 
-/// --seeds: the trainings of this rank's seeds, gathered on rank 0, joined there in seed order
-/// (nets::join_seeds: the same record however the seeds were shared) and written; returns the
-/// exit code.
-int run_seeds(const cli_values& v, const std::vector<std::uint64_t>& seeds) {
+/// On rank 0: the record of the blocks of all ranks (in rank order, which is seed order),
+/// joined (nets::join_seeds: the same record however the seeds were shared); nullopt when a
+/// block was interrupted, after printing why and how to resume.
+std::optional<glassy::record> joined_record(const cli_values& v, const std::vector<std::string>& parts,
+                                            const std::vector<std::uint64_t>& seeds) {
+    std::vector<glassy::record> runs;
+    for (const auto& bytes : parts) {
+        glassy::nets::seed_block block = glassy::nets::seed_block::restore(glassy::checkpoint_from_bytes(bytes));
+        if (block.end.stopped()) {
+            std::fprintf(stderr,
+                         "net_quench: %s; no record (--seeds writes one once every seed is done), resume "
+                         "with --resume %s\n",
+                         block.end.message.c_str(), v.output.checkpoint_path().c_str());
+            return std::nullopt;
+        }
+        for (auto& rec : block.done) runs.push_back(std::move(rec));
+    }
+    return glassy::nets::join_seeds(runs, seeds);
+}
+
+/// --seeds: the trainings of this rank's seeds, gathered on rank 0 (seed_block, to_bytes),
+/// joined there and written; each rank's checkpoints in its own file (app::ensemble::own_file),
+/// removed once the record is written. Returns the exit code (130 when interrupted: no record).
+int run_seeds(const cli_values& v, const std::vector<std::uint64_t>& seeds, glassy::run_control control) {
     const glassy::app::ensemble& job = *v.job;
+    control.checkpoint_path = job.own_file(control.checkpoint_path);
     glassy::app::install_signal_handlers();
     glassy::app::progress_line progress(!v.output.quiet, "net_quench");
-    std::vector<glassy::record> runs = train_share(v, seeds, progress);
-    const fs::path scratch = v.output.out + ".rank" + std::to_string(job.rank()) + ".part";
-    std::vector<std::string> mine;
-    if (!job.root())
-        for (const auto& rec : runs) mine.push_back(record_bytes(rec, scratch));
-    const std::vector<std::string> parts = job.gather(packed(mine));
-    if (!job.root()) return 0;
-    for (std::size_t r = 1; r < parts.size(); ++r)
-        for (const auto& bytes : unpacked(parts[r])) runs.push_back(record_of_bytes(bytes, scratch));
-    glassy::record rec = glassy::nets::join_seeds(runs, seeds);
-    progress.finish();
-    rec.parameters["threads"] = torch::get_num_threads();
-    rec.parameters["wall_seconds"] = progress.elapsed();
-    if (job.size() > 1) rec.parameters["ranks"] = job.size();
-    if (const int rc = glassy::app::finish_run("net_quench", rec, v.output.out, {}, false); rc >= 0) return rc;
+    const glassy::nets::seed_block mine = train_share(v, seeds, control, progress);
+    const std::vector<std::string> parts = job.gather(glassy::to_bytes(mine.save()));
+    if (!job.root()) {
+        job.remove_when_complete(false, control.checkpoint_path);
+        return 0;
+    }
+    std::optional<glassy::record> rec;
+    try {
+        rec = joined_record(v, parts, seeds);
+        progress.finish();
+        if (rec) {
+            rec->parameters["threads"] = torch::get_num_threads();
+            rec->parameters["wall_seconds"] = progress.elapsed();
+            if (job.size() > 1) rec->parameters["ranks"] = job.size();
+            (void)glassy::app::finish_run("net_quench", *rec, v.output.out, control.checkpoint_path, false);
+        }
+        job.remove_when_complete(rec.has_value(), control.checkpoint_path);
+    } catch (const std::exception& e) {
+        if (job.size() > 1) job.fail("net_quench", e.what(), 1);
+        throw;
+    }
+    if (!rec) return 130;
     std::printf("wrote %s: %zu seeds, mean train loss %.4g, mean test accuracy %.4f at t = %g; %.1f s\n",
-                v.output.out.c_str(), seeds.size(), rec.energy.back(), rec.observables.at("test_accuracy").back(),
-                rec.time.back(), progress.elapsed());
+                v.output.out.c_str(), seeds.size(), rec->energy.back(), rec->observables.at("test_accuracy").back(),
+                rec->time.back(), progress.elapsed());
     return 0;
 }
 
-/// True when argv holds --seeds (read before MPI starts: without it, net_quench is one process).
-bool seeds_given(int argc, char** argv) {
+/// True when argv holds --seeds or --resume (read before MPI starts: without them, net_quench is
+/// one process; a resumed checkpoint of another process count is refused once it is read).
+bool may_share_work(int argc, char** argv) {
     for (int i = 1; i < argc; ++i)
-        if (std::string(argv[i]).rfind("--seeds", 0) == 0) return true;
+        if (const std::string arg(argv[i]); arg.rfind("--seeds", 0) == 0 || arg.rfind("--resume", 0) == 0) return true;
     return false;
 }
 
@@ -403,7 +409,7 @@ bool seeds_given(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     // Without --seeds every rank would train the same network and write the same --out.
-    if (const int ranks = glassy::app::launched_ranks(); ranks > 1 && !seeds_given(argc, argv)) {
+    if (const int ranks = glassy::app::launched_ranks(); ranks > 1 && !may_share_work(argc, argv)) {
         std::fprintf(stderr, "%s\n", glassy::app::one_process_only("net_quench", ranks).c_str());
         return 1;
     }
@@ -423,10 +429,11 @@ int main(int argc, char** argv) {
     if (const int rc = glassy::app::parse(app, argc, argv); rc >= 0) return rc;
 
     try {
-        const std::vector<std::uint64_t> seeds =
-            v.seeds.empty() ? std::vector<std::uint64_t>{} : glassy::nets::parse_seeds(v.seeds, "--seeds");
+        std::optional<glassy::checkpoint> saved;
+        if (!v.output.resume.empty()) saved = v.job->read_own_checkpoint("net_quench", v.output.resume);
+        const std::vector<std::uint64_t> seeds = seeds_of(v, saved);
         if (!seeds.empty()) check_seeds(app, v, seeds.size());
-        const std::optional<glassy::checkpoint> saved = options_from_flags(app, v);
+        options_from_flags(app, v, saved);
         const glassy::run_control control = glassy::app::output_control(v.output, saved);
         refuse_ignored_flags(app, v);
         glassy::nets::validate(v.o);
@@ -438,7 +445,7 @@ int main(int argc, char** argv) {
         glassy::app::check_output(v.output.out, v.output.force);
         if (const std::string w = glassy::nets::blas_warning(); !w.empty())
             std::cerr << "net_quench: warning: " << w << "\n";
-        if (!seeds.empty()) return run_seeds(v, seeds);
+        if (!seeds.empty()) return run_seeds(v, seeds, control);
         glassy::nets::quench run(v.o);
         report_start(run, v, saved.has_value());
         return run_and_write(run, v, control);

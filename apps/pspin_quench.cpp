@@ -53,24 +53,6 @@ run_hooks quench_hooks(app::progress_line& progress, std::int64_t every, bool& i
     return hooks;
 }
 
-/// The checkpoint --resume NAME names for this rank (app::ensemble::own_file: NAME itself for one
-/// process). Checkpoints of another rank count are refused on every rank alike (rank 0 alone
-/// prints it: one line); with several ranks, a rank that cannot read its own ends the job naming it.
-checkpoint read_own_checkpoint(const app::ensemble& job, const std::string& name) {
-    if (const int written = app::checkpoint_ranks(name); written > 0 && written != job.size())
-        throw parameter_error(
-            "checkpoint " + name + " was written by " +
-            (written == 1 ? std::string("one process") : std::to_string(written) + " MPI ranks") + ", not " +
-            std::to_string(job.size()) + ": resume it " +
-            (written == 1 ? std::string("without mpirun") : "with mpirun -np " + std::to_string(written)));
-    try {
-        return read_checkpoint(job.own_file(name));
-    } catch (const std::exception& e) {
-        if (job.size() > 1) job.fail("pspin_quench", e.what(), 1);
-        throw;
-    }
-}
-
 /// The CK parameters the command line gives (no checkpoint): the CK flags (through their field
 /// table, with the flags shared with the finite-N methods: --p --T --tmax --dt --per-decade);
 /// refuses --p with --mix and --grid with --scheme reference.
@@ -185,21 +167,13 @@ std::optional<record> run_shared(const app::ensemble& job, const pspin_quench_pa
     return assemble_pspin_quench(whole, blocks, keep_samples);
 }
 
-/// The end of a job of several ranks, on every rank: rank 0 tells whether its record is complete,
-/// and then each rank removes its spent checkpoint `own`.
-void end_shared(const app::ensemble& job, bool complete, const std::filesystem::path& own) {
-    if (job.size() == 1 || !job.from_root(complete)) return;
-    std::error_code ec;
-    std::filesystem::remove(own, ec);
-}
-
 /// Writes the record and returns the exit code (app::finish_run); on rank 0 of several, a failure
-/// ends the whole job (the other ranks wait in end_shared).
+/// ends the whole job (the other ranks wait in remove_when_complete).
 int write_record_of(const cli_values& v, record& rec, const std::filesystem::path& own, bool interrupted) {
     const std::filesystem::path shown = v.job->size() > 1 ? v.output.checkpoint_path() : own; // what --resume takes
     try {
         const int rc = app::finish_run("pspin_quench", rec, v.output.out, rec.complete ? own : shown, interrupted);
-        end_shared(*v.job, rec.complete, own);
+        v.job->remove_when_complete(rec.complete, own);
         return rc;
     } catch (const std::exception& e) {
         if (v.job->size() > 1) v.job->fail("pspin_quench", e.what(), 1);
@@ -286,7 +260,7 @@ int run_finite_n_quench(const CLI::App& app, cli_values& v, const std::optional<
     const bool part = app.count("--sample-offset") > 0 || par.sample_offset != 0;
     std::optional<record> shared = v.job->size() > 1 ? run_shared(*v.job, par, hooks, control, part) : std::nullopt;
     if (v.job->size() > 1 && !shared) { // not rank 0: rank 0 writes the record
-        end_shared(*v.job, false, control.checkpoint_path);
+        v.job->remove_when_complete(false, control.checkpoint_path);
         return 0;
     }
     std::optional<sample_block> block;
@@ -324,7 +298,7 @@ int main(int argc, char** argv) {
 
     try {
         std::optional<checkpoint> saved;
-        if (!v.output.resume.empty()) saved = read_own_checkpoint(*job, v.output.resume);
+        if (!v.output.resume.empty()) saved = job->read_own_checkpoint("pspin_quench", v.output.resume);
         if (v.physics->text("--method") == "ck" || (saved && is_ck_checkpoint(*saved)))
             return run_ck_quench(app, v, saved);
         return run_finite_n_quench(app, v, saved);

@@ -53,6 +53,11 @@ struct run_control {
     std::filesystem::path checkpoint_path; ///< where to write checkpoints; empty = never
     trigger checkpoint_every;              ///< when to write them (default: never, but the final one)
     const checkpoint* resume = nullptr;    ///< continue from this checkpoint (same parameters)
+    /// Entries every checkpoint of the run holds besides its own state (none when null; where
+    /// a key is in both, the run's own entry is kept): what a job of several runs finished
+    /// before this one, e.g. the finished seeds of net_quench --seeds (nets/train_seeds.hpp).
+    /// Honoured by nets::quench::run, the one run function started inside such a job.
+    const checkpoint* carried = nullptr;
 };
 
 /// Why a run ended.

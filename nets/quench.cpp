@@ -525,6 +525,14 @@ std::string converged_message(std::int64_t step, double loss, const quench_optio
     return s.str();
 }
 
+/// Adds the entries of `from` to `to`, keeping those `to` has (run_control::carried).
+void add_entries(const checkpoint& from, checkpoint& to) {
+    to.strings.insert(from.strings.begin(), from.strings.end());
+    to.integers.insert(from.integers.begin(), from.integers.end());
+    to.arrays.insert(from.arrays.begin(), from.arrays.end());
+    to.arrays_f32.insert(from.arrays_f32.begin(), from.arrays_f32.end());
+}
+
 nd_array<double> index_array(const std::vector<std::int64_t>& v) {
     return {{static_cast<std::uint64_t>(v.size())}, std::vector<double>(v.begin(), v.end())};
 }
@@ -618,7 +626,11 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
     if (control.resume) q.restore(*control.resume, x, m);
     m_timing = {};
     held_checkpoints checkpoints(control, m_timing.checkpoints_s);
-    const auto take = [&] { return q.save(m); };
+    const auto take = [&] {
+        checkpoint c = q.save(m);
+        if (control.carried) add_entries(*control.carried, c);
+        return c;
+    };
 
     run_end end;
     run_hooks inner;

@@ -231,7 +231,8 @@ public:
     /// run gives a record identical, bit for bit on the CPU,
     /// to the uninterrupted run with the same options.
     /// With control.resume, continues the checkpointed run (throws record_error, "checkpoint is
-    /// from a different configuration", when its options differ). Checkpoints are taken
+    /// from a different configuration", when its options differ); with control.carried, every
+    /// checkpoint also holds those entries (a --seeds job's finished seeds). Checkpoints are taken
     /// between steps as control says, but a due one is written only at the next step, once the
     /// minibatch loss of its state has been computed and is finite (the file always holds a state
     /// whose loss was measured finite; a diverged run leaves the last such one, or none).

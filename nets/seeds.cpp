@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -115,6 +116,64 @@ void join_barrier(const std::vector<record>& runs, record& out) {
     }
 }
 
+// ---- a record as checkpoint entries (save_run, restore_run) ----
+
+// int64 values as float64, exact below 2^53 (hessian/samples: indices into a dataset).
+nd_array<double> as_doubles(const nd_array<std::int64_t>& a, const std::string& path) {
+    nd_array<double> out{a.shape, {}};
+    out.data.reserve(a.data.size());
+    for (const std::int64_t v : a.data) {
+        if (v > (std::int64_t{1} << 53) || v < -(std::int64_t{1} << 53))
+            throw record_error("save_run: /" + path + " holds an integer beyond 2^53");
+        out.data.push_back(static_cast<double>(v));
+    }
+    return out;
+}
+
+nd_array<std::int64_t> as_integers(const nd_array<double>& a) {
+    nd_array<std::int64_t> out{a.shape, {}};
+    out.data.reserve(a.data.size());
+    for (const double v : a.data) out.data.push_back(static_cast<std::int64_t>(v));
+    return out;
+}
+
+// The entries of `from` whose key starts with `prefix`, keyed by the rest of the key.
+template <class T>
+std::map<std::string, T> entries_under(const std::map<std::string, T>& from, const std::string& prefix) {
+    std::map<std::string, T> out;
+    for (auto it = from.lower_bound(prefix); it != from.end() && it->first.rfind(prefix, 0) == 0; ++it)
+        out.emplace(it->first.substr(prefix.size()), it->second);
+    return out;
+}
+
+const nd_array<double>& array_at(const checkpoint& c, const std::string& key) {
+    const auto it = c.arrays.find(key);
+    if (it == c.arrays.end()) throw record_error("checkpoint: entry '" + key + "' missing");
+    return it->second;
+}
+
+// The Delta of every sample, [n_s, n_w, n_l], and back.
+nd_array<double> stacked(const std::vector<row_matrix>& samples) {
+    nd_array<double> out{{samples.size(), 0, 0}, {}};
+    if (samples.empty()) return out;
+    out.shape = {samples.size(), static_cast<std::uint64_t>(samples.front().rows()),
+                 static_cast<std::uint64_t>(samples.front().cols())};
+    for (const row_matrix& m : samples) out.data.insert(out.data.end(), m.data(), m.data() + m.size());
+    return out;
+}
+
+std::vector<row_matrix> unstacked(const nd_array<double>& a) {
+    if (a.shape.size() != 3) throw record_error("checkpoint: aging/delta_samples is not three-dimensional");
+    std::vector<row_matrix> out;
+    const auto rows = static_cast<Eigen::Index>(a.shape[1]), cols = static_cast<Eigen::Index>(a.shape[2]);
+    for (std::uint64_t k = 0; k < a.shape[0]; ++k)
+        out.emplace_back(Eigen::Map<const row_matrix>(a.data.data() + k * a.shape[1] * a.shape[2], rows, cols));
+    return out;
+}
+
+// Where the block's k-th finished record lives in a checkpoint.
+std::string done_prefix(std::size_t k) { return "done/" + std::to_string(k) + "/"; }
+
 } // namespace
 
 std::vector<std::uint64_t> parse_seeds(const std::string& value, const std::string& flag) {
@@ -168,5 +227,94 @@ record join_seeds(const std::vector<record>& runs, const std::vector<std::uint64
     out.parameters["seeds"] = seeds;
     return out;
 }
+
+std::string seeds_text(const std::vector<std::uint64_t>& seeds) {
+    std::string text;
+    for (const std::uint64_t s : seeds) {
+        if (!text.empty()) text += ',';
+        text += std::to_string(s);
+    }
+    return text;
+}
+
+void save_run(const record& run, checkpoint& c, const std::string& prefix) {
+    c.strings[prefix + "system"] = run.system;
+    c.strings[prefix + "method"] = run.method;
+    c.strings[prefix + "parameters"] = run.parameters.dump();
+    c.integers[prefix + "complete"] = run.complete ? 1 : 0;
+    c.put(prefix + "time", run.time);
+    c.put(prefix + "energy", run.energy);
+    c.put_matrix(prefix + "energy_samples", run.energy_samples);
+    for (const auto& [name, v] : run.observables) c.put(prefix + "observables/" + name, v);
+    c.put(prefix + "aging/tw", run.aging.tw);
+    c.put(prefix + "aging/t", run.aging.t);
+    c.put_matrix(prefix + "aging/delta", run.aging.delta);
+    c.arrays[prefix + "aging/delta_samples"] = stacked(run.aging.delta_samples);
+    c.put(prefix + "aging/noise", run.aging.noise);
+    for (const auto& [path, a] : run.extra) c.arrays[prefix + "extra/" + path] = a;
+    for (const auto& [path, a] : run.extra_f32) c.arrays_f32[prefix + "extra_f32/" + path] = a;
+    for (const auto& [path, a] : run.extra_i64) c.arrays[prefix + "extra_i64/" + path] = as_doubles(a, path);
+}
+
+record restore_run(const checkpoint& c, const std::string& prefix) {
+    record run;
+    run.system = c.string(prefix + "system");
+    run.method = c.string(prefix + "method");
+    try {
+        run.parameters = nlohmann::json::parse(c.string(prefix + "parameters"));
+    } catch (const nlohmann::json::exception& e) {
+        throw record_error("checkpoint: " + prefix + "parameters is not JSON (" + e.what() + ")");
+    }
+    run.complete = c.integer(prefix + "complete") != 0;
+    run.time = c.vector(prefix + "time");
+    run.energy = c.vector(prefix + "energy");
+    run.energy_samples = c.matrix(prefix + "energy_samples");
+    for (const auto& [name, a] : entries_under(c.arrays, prefix + "observables/")) run.observables[name] = a.data;
+    run.aging.tw = c.vector(prefix + "aging/tw");
+    run.aging.t = c.vector(prefix + "aging/t");
+    run.aging.delta = c.matrix(prefix + "aging/delta");
+    run.aging.delta_samples = unstacked(array_at(c, prefix + "aging/delta_samples"));
+    run.aging.noise = c.vector(prefix + "aging/noise");
+    run.extra = entries_under(c.arrays, prefix + "extra/");
+    run.extra_f32 = entries_under(c.arrays_f32, prefix + "extra_f32/");
+    for (const auto& [path, a] : entries_under(c.arrays, prefix + "extra_i64/")) run.extra_i64[path] = as_integers(a);
+    return run;
+}
+
+checkpoint seed_block::save() const {
+    checkpoint c;
+    c.strings["seeds/list"] = seeds_text(seeds);
+    c.integers["seeds/first"] = first;
+    c.integers["seeds/count"] = count;
+    c.integers["seeds/done"] = static_cast<std::int64_t>(done.size());
+    c.integers["seeds/stop_reason"] = static_cast<std::int64_t>(end.reason);
+    c.strings["seeds/stop_message"] = end.message;
+    for (std::size_t k = 0; k < done.size(); ++k) save_run(done[k], c, done_prefix(k));
+    return c;
+}
+
+seed_block seed_block::restore(const checkpoint& c) {
+    seed_block b;
+    try {
+        b.seeds = parse_seeds(c.string("seeds/list"), "seeds/list");
+    } catch (const parameter_error& e) {
+        throw record_error(std::string("checkpoint: ") + e.what());
+    }
+    const std::int64_t first = c.integer("seeds/first"), count = c.integer("seeds/count"),
+                       done = c.integer("seeds/done"), reason = c.integer("seeds/stop_reason");
+    const auto n = static_cast<std::int64_t>(b.seeds.size());
+    if (first < 0 || count < 1 || first + count > n || done < 0 || done > count)
+        throw record_error("checkpoint: seeds/first, seeds/count or seeds/done do not fit the " + std::to_string(n) +
+                           " seeds of seeds/list");
+    if (reason < 0 || reason > static_cast<std::int64_t>(stop_reason::converged))
+        throw record_error("checkpoint: bad seeds/stop_reason");
+    b.first = static_cast<int>(first);
+    b.count = static_cast<int>(count);
+    b.end = {static_cast<stop_reason>(reason), c.string("seeds/stop_message")};
+    for (std::int64_t k = 0; k < done; ++k) b.done.push_back(restore_run(c, done_prefix(static_cast<std::size_t>(k))));
+    return b;
+}
+
+bool is_seeds_checkpoint(const checkpoint& c) { return c.strings.count("seeds/list") > 0; }
 
 } // namespace glassy::nets

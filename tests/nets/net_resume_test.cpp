@@ -12,11 +12,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <random>
+#include <string>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -174,6 +176,12 @@ TEST(net_resume, foreign_or_mismatched_checkpoints_are_refused) {
         EXPECT_NE(r.output.find("different configuration"), std::string::npos) << flag << ": " << r.output;
     }
     EXPECT_FALSE(fs::exists(dir / "x.h5"));
+    // The checkpoint of one training is not that of a --seeds job.
+    const auto seeds = run_command(exe + " --resume " + ckpt.string() + " --seeds 1-2 --quiet --force --out " +
+                                   (dir / "x.h5").string());
+    EXPECT_NE(seeds.status, 0);
+    EXPECT_EQ(glassy::test::count_lines(seeds.output), 1) << seeds.output;
+    EXPECT_NE(seeds.output.find("is from a training without --seeds"), std::string::npos) << seeds.output;
     // A record is not a checkpoint; a missing file is reported in one line.
     const auto rec = dir / "rec.h5";
     ASSERT_EQ(run_command(exe + " " + common_args + " --steps 3 --force --out " + rec.string()).status, 0);
@@ -187,6 +195,45 @@ TEST(net_resume, foreign_or_mismatched_checkpoints_are_refused) {
                                (dir / "z.h5").string());
     EXPECT_NE(r.status, 0);
     EXPECT_EQ(glassy::test::count_lines(r.output), 1) << r.output;
+}
+
+// --seeds without mpirun (issue 17): SIGINT during the job gives exit 130 and no record; --resume
+// then gives the record of the uninterrupted job, bit for bit, and removes the checkpoint; a
+// --seeds or a training flag that differs from the checkpoint's is refused in one line.
+TEST(net_resume, seeds_interrupted_then_resumed_give_the_record_of_the_uninterrupted_job) {
+    const auto dir = scratch();
+    const std::string args = "--model toy --hidden 4 --dataset synthetic --synthetic-train 64 --synthetic-test 16 "
+                             "--synthetic-size 8 --batch 16 --momentum 0.9 --T 0.0001 --steps 200 --noise-samples 16 "
+                             "--eval-samples 16 --threads 1 --quiet --seeds 4-5";
+    const auto full = dir / "seeds_full.h5", out = dir / "seeds_int.h5", ckpt = dir / "seeds_int.ckpt";
+    fs::remove(out);
+    fs::remove(ckpt);
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(run_command(exe + " " + args + " --force --out " + full.string()).status, 0);
+    const double duration = seconds_since(t0);
+    const pid_t pid = glassy::test::spawn(exe, args + " --checkpoint-every 5 --checkpoint " + ckpt.string() +
+                                                   " --out " + out.string());
+    ASSERT_TRUE(wait_for_file(ckpt, pid)) << "no checkpoint appeared";
+    std::mt19937 rng(static_cast<unsigned>(::getpid()));
+    const int max_ms = std::max(1, static_cast<int>(500 * duration)); // within the first or the second seed
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, max_ms)(rng)));
+    ::kill(pid, SIGINT);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "the job finished before it could be interrupted";
+    EXPECT_EQ(WEXITSTATUS(status), 130);
+    EXPECT_FALSE(fs::exists(out)); // --seeds writes no partial record
+    for (const std::string flag : {"--seeds 4-6", "--steps 7"}) {
+        const auto r = run_command(exe + " --resume " + ckpt.string() + " " + flag + " --quiet --out " + out.string());
+        EXPECT_EQ(r.status, 1) << flag;
+        EXPECT_EQ(glassy::test::count_lines(r.output), 1) << flag << ": " << r.output;
+        EXPECT_NE(r.output.find(flag.substr(0, flag.find(' ')) + " differs"), std::string::npos) << r.output;
+    }
+    const auto r = run_command(exe + " --resume " + ckpt.string() + " --quiet --out " + out.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    expect_identical_records(glassy::read_record(out), glassy::read_record(full));
+    EXPECT_FALSE(fs::exists(ckpt)); // spent
 }
 
 TEST(net_resume, divergence_stops_with_exit3_and_keeps_what_was_measured) {
