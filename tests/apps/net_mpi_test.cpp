@@ -82,18 +82,6 @@ TEST(net_mpi, more_ranks_than_seeds_or_no_seeds_are_refused_in_one_line) {
     EXPECT_FALSE(fs::exists(out));
 }
 
-namespace {
-// The child processes of `pid` (mpiexec's ranks).
-std::vector<pid_t> children_of(pid_t pid) {
-    std::vector<pid_t> out;
-    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-        std::ifstream in(task.path() / "children");
-        for (pid_t c = 0; in >> c;) out.push_back(c);
-    }
-    return out;
-}
-} // namespace
-
 TEST(net_mpi, killing_a_seeds_job_then_resuming_with_its_rank_count_gives_the_record_of_one_process) {
     const auto dir = glassy::test::scratch_dir("net_mpi");
     const std::string args = "--model toy --hidden 4 --dataset synthetic --synthetic-train 64 --synthetic-test 16 "
@@ -114,7 +102,7 @@ TEST(net_mpi, killing_a_seeds_job_then_resuming_with_its_rank_count_gives_the_re
     for (const auto& f : files) ASSERT_TRUE(glassy::test::wait_for_file(f, pid)) << f; // each rank its own
     std::mt19937 rng(static_cast<unsigned>(::getpid()));
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 100)(rng)));
-    for (pid_t rank : children_of(pid)) ::kill(rank, SIGKILL); // the whole job, at once
+    for (pid_t rank : glassy::test::children_of(pid)) ::kill(rank, SIGKILL); // the whole job, at once
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     if (fs::exists(out)) GTEST_SKIP() << "the job finished before it could be killed";

@@ -84,18 +84,6 @@ TEST(pspin_mpi, ranks_give_the_record_of_one_process_bit_for_bit) {
     }
 }
 
-namespace {
-// The child processes of `pid` (mpiexec's ranks: OpenMPI puts them in their own process groups).
-std::vector<pid_t> children_of(pid_t pid) {
-    std::vector<pid_t> out;
-    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-        std::ifstream in(task.path() / "children");
-        for (pid_t c = 0; in >> c;) out.push_back(c);
-    }
-    return out;
-}
-} // namespace
-
 TEST(pspin_mpi, killing_the_job_then_resuming_with_its_rank_count_gives_the_identical_record) {
     const auto dir = scratch();
     const std::string args = "--N 48 --T 0.5 --samples 3 --quiet --tmax 300";
@@ -115,7 +103,7 @@ TEST(pspin_mpi, killing_the_job_then_resuming_with_its_rank_count_gives_the_iden
     ASSERT_TRUE(glassy::test::wait_for_file(ckpt.string() + ".rank1of2", pid));
     std::mt19937 rng(static_cast<unsigned>(::getpid()));
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 150)(rng)));
-    for (pid_t rank : children_of(pid)) ::kill(rank, SIGKILL); // the whole job, at once
+    for (pid_t rank : glassy::test::children_of(pid)) ::kill(rank, SIGKILL); // the whole job, at once
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     if (fs::exists(out)) GTEST_SKIP() << "the job finished before it could be killed";

@@ -2,6 +2,7 @@
 // Test support for kill-and-resume tests: start a tool as a child process, wait for a file.
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,6 +11,17 @@
 #include <unistd.h>
 
 namespace glassy::test {
+
+/// The child processes of `pid` (e.g. mpiexec's ranks; OpenMPI puts them in their own process
+/// groups), from /proc/<pid>/task/*/children.
+inline std::vector<pid_t> children_of(pid_t pid) {
+    std::vector<pid_t> out;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream in(task.path() / "children");
+        for (pid_t c = 0; in >> c;) out.push_back(c);
+    }
+    return out;
+}
 
 /// Starts `exe` with `args` (split on spaces) as a child process; returns its pid.
 inline pid_t spawn(const std::string& exe, const std::string& args) {
