@@ -789,6 +789,11 @@ double dynamical_temperature(const ck_mixture& mix) {
     return std::sqrt(std::max({f1, f2, plateau_ratio(mix, static_cast<double>(best) / points)}));
 }
 
+double zero_temperature_threshold_energy(const ck_mixture& mix) {
+    const double f0 = mix.f(1.0), f1 = mix.f1(1.0), f2 = mix.f2(1.0);
+    return -(f0 * f2 - f0 * f1 + f1 * f1) / (f1 * std::sqrt(f2));
+}
+
 std::vector<double> equilibrium_correlation(const ck_mixture& mix, double T, double tau_max, double h) {
     if (!(T > 0.0) || !std::isfinite(T)) throw parameter_error("mct: T must be > 0");
     if (!(h > 0.0) || !(tau_max >= h)) throw parameter_error("mct: need h > 0 and tau_max >= h");

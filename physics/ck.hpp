@@ -221,6 +221,22 @@ private:
 /// golden-section refinement of the best one (about 1e-12 relative in T_d^2 for a single maximum).
 [[nodiscard]] double dynamical_temperature(const ck_mixture& mix);
 
+/// Threshold energy per spin at T = 0 of the model f (docs/ck.md section 1, "Threshold energy at
+/// T = 0"), the energy at which the dominant stationary points of H on the sphere are marginal
+/// minima:
+///   e_th(0) = -(f(1) f''(1) - f(1) f'(1) + f'(1)^2) / (f'(1) sqrt(f''(1))).
+/// Two derivations give it: (Kac–Rice) at a stationary point E = H/N and the radial multiplier
+/// lambda = s.grad H / N are jointly Gaussian (variances f(1)/N, (f''(1) + f'(1))/N, covariance
+/// f'(1)/N) and independent of the tangent Hessian, a GOE of semicircle radius 2 sqrt(f''(1));
+/// the lambda that dominates at energy E reaches the marginal value -2 sqrt(f''(1)) at e_th(0)
+/// (Auffinger & Ben Arous, Ann. Probab. 41, 4214 (2013), their E_infinity for f(1) = 1); (CK) the
+/// T -> 0 limit of the marginal one-step aging solution, mu = 2 sqrt(f''(1)) with q_EA = 1.
+/// Pure p (f = q^p / 2): -sqrt(2(p-1)/p), p = 3: -2/sqrt(3) = -1.1547005 (design.md section 5;
+/// -2 sqrt((p-1)/p) in the normalisation f = q^p); mixture "3:1,4:1": -71/42 = -1.6904762.
+/// For a mixture it lies below -2 sqrt(f''(1)) f'(1) / (f''(1) + f'(1)) (-1.68 for "3:1,4:1"),
+/// the energy of the most numerous (marginal) minima, which the T = 0 dynamics crosses.
+[[nodiscard]] double zero_temperature_threshold_energy(const ck_mixture& mix);
+
 /// Solution of the equilibrium mode-coupling equation (valid above T_d)
 ///   dC/dtau = -T C - (1/T) int_0^tau f'(C(tau - s)) dC/ds(s) ds,  C(0) = 1,
 /// on the uniform grid tau_k = k h, k = 0..round(tau_max / h), by the trapezoidal rule with

@@ -144,6 +144,23 @@ TEST(ck_threshold, approach_at_zero_temperature) {
     EXPECT_GT((history_at(x, x.energy, 100.0) - e_th0) / (x.energy.back() - e_th0), 4.0);
 }
 
+// The mixed 3+4 model at T = 0 (no FDT part): e(t) approaches its threshold energy e_th(0) =
+// -71/42 (zero_temperature_threshold_energy) from above, and crosses -1.68, the energy of the most
+// numerous marginal minima (docs/ck.md section 1). Measured on a grid of 128: e - e_th = 1.97e-2,
+// 6.6e-3 at t = 10^2, 10^3 and e(10^3) = -1.68383 (grid 256: -1.68482; the estimated error of
+// the grid-128 value is +2.1e-3, finer grids lie lower), so e(10^3) < -1.681 has a 1e-3 margin.
+TEST(ck_threshold, mixed_model_at_zero_temperature_stays_above_its_threshold) {
+    const auto mix = ck_mixture::parse("3:1,4:1");
+    const double e_th0 = zero_temperature_threshold_energy(mix);
+    const ck_system sys(mix, 0.0);
+    const auto x = run_decimation(sys, 1e3, 128);
+    for (std::size_t k = 0; k < x.energy.size(); ++k) ASSERT_GT(x.energy[k] - e_th0, 0.0) << "t = " << x.time[k];
+    const double g2 = history_at(x, x.energy, 100.0) - e_th0;
+    const double g3 = x.energy.back() - e_th0;
+    EXPECT_GT(g2, 2.0 * g3);
+    EXPECT_LT(x.energy.back(), -1.681);
+}
+
 // run_ck: the record has every dataset of docs/ck.md with consistent shapes, survives a write /
 // read round trip, and Delta is NaN exactly where t_w + t is past tmax.
 TEST(ck_run, record_contents) {

@@ -168,6 +168,20 @@ TEST(ck_initial_temperature, reference_starts_at_initial_energy) {
     EXPECT_NEAR(y.energy.back(), -0.625, 1e-4); // grid-128 error 2e-5 (measured)
 }
 
+// The T = 0 threshold energy -(f f'' - f f' + f'^2) / (f' sqrt(f'')) at q = 1 (docs/ck.md section 1):
+// the pure-p limits -sqrt(2(p-1)/p) (p = 3: -2/sqrt(3), design.md section 5), the normalisation
+// f = q^p of Auffinger & Ben Arous (-2 sqrt((p-1)/p): mixture "3:2"), the scaling e_th -> sqrt(a)
+// e_th under f -> a f, and the 3+4 value -71/42. Closed forms, so to rounding (1e-14).
+TEST(ck_threshold_energy, pure_limits_and_the_three_four_mixture) {
+    EXPECT_NEAR(zero_temperature_threshold_energy(ck_mixture::pure(3)), -2.0 / std::sqrt(3.0), 1e-14);
+    for (int p = 2; p <= 6; ++p)
+        EXPECT_NEAR(zero_temperature_threshold_energy(ck_mixture::pure(p)), -std::sqrt(2.0 * (p - 1) / p), 1e-14) << p;
+    EXPECT_NEAR(zero_temperature_threshold_energy(ck_mixture::parse("3:2")), -2.0 * std::sqrt(2.0 / 3.0), 1e-14);
+    EXPECT_NEAR(zero_temperature_threshold_energy(ck_mixture::parse("3:4,4:4")),
+                2.0 * zero_temperature_threshold_energy(ck_mixture::parse("3:1,4:1")), 1e-14);
+    EXPECT_NEAR(zero_temperature_threshold_energy(ck_mixture::parse("3:1,4:1")), -71.0 / 42.0, 1e-14);
+}
+
 // Mixed 3+4 model, c3 = c4 = 1: T_d ~ 0.805. At T = 0.9 it equilibrates,
 // e -> -f(1)/T = -(c3 + c4)/(2T) = -1/0.9; the FDT holds (T chi = 1 - C). At T = 0.7 it ages:
 // e stays far above -f(1)/T and C(t_w + 30, t_w) grows with t_w.
