@@ -737,6 +737,24 @@ double ck_interpolate_c(const ck_state& x, double ta, double tb) {
     return lagrange3(vals[0], vals[1], vals[2], ua - static_cast<double>(r0));
 }
 
+double ck_short_lag_correlation(const ck_system& sys, const ck_state& x, double t, double tau) {
+    const auto& ts = x.time;
+    if (ts.size() < 3 || t < ts.front() || t > ts.back())
+        throw error("ck_short_lag_correlation: t outside the history");
+    const auto k = std::clamp<std::size_t>(
+        static_cast<std::size_t>(std::lower_bound(ts.begin(), ts.end(), t) - ts.begin()), 1, ts.size() - 2);
+    const double t0 = ts[k - 1], t1 = ts[k], t2 = ts[k + 1];
+    // Lagrange basis of the three points at t and its derivative.
+    const double l0 = (t - t1) * (t - t2) / ((t0 - t1) * (t0 - t2)), l1 = (t - t0) * (t - t2) / ((t1 - t0) * (t1 - t2)),
+                 l2 = (t - t0) * (t - t1) / ((t2 - t0) * (t2 - t1));
+    const double d0 = (2.0 * t - t1 - t2) / ((t0 - t1) * (t0 - t2)), d1 = (2.0 * t - t0 - t2) / ((t1 - t0) * (t1 - t2)),
+                 d2 = (2.0 * t - t0 - t1) / ((t2 - t0) * (t2 - t1));
+    const double mu = l0 * x.mu[k - 1] + l1 * x.mu[k] + l2 * x.mu[k + 1];
+    const double de = d0 * x.energy[k - 1] + d1 * x.energy[k] + d2 * x.energy[k + 1];
+    const double T = sys.temperature();
+    return 1.0 - T * tau + 0.5 * (T * mu + de) * tau * tau;
+}
+
 double ck_chi(const ck_state& x, std::int64_t i, std::int64_t j) {
     const auto ii = static_cast<std::size_t>(i), jj = static_cast<std::size_t>(j);
     if (x.r.empty()) return x.chi[ii][jj];

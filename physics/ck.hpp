@@ -207,6 +207,13 @@ private:
 /// not interpolated across); throws glassy::error when the times are outside the grid.
 [[nodiscard]] double ck_interpolate_c(const ck_state& x, double ta, double tb);
 
+/// C(t + tau, t) from its short-time expansion in the lag (docs/ck.md section 1, "Short lags"):
+///   C(t + tau, t) = 1 - T tau + (T mu(t) + de/dt(t)) tau^2 / 2 + O(tau^3),
+/// with mu(t) and de/dt(t) from the state's history (quadratic interpolation of x.mu, and the
+/// derivative of the quadratic through x.energy, at t). For lags under the grid resolution, where
+/// ck_interpolate_c does not apply. Throws glassy::error when t is outside the history.
+[[nodiscard]] double ck_short_lag_correlation(const ck_system& sys, const ck_state& x, double t, double tau);
+
 /// chi(t_i, t_j) of the grid: stored (decimation) or the trapezoidal integral of R (reference).
 [[nodiscard]] double ck_chi(const ck_state& x, std::int64_t i, std::int64_t j);
 /// R(t_i, t_j) of the grid: stored (reference) or, for the decimation scheme, the mean of

@@ -161,6 +161,31 @@ TEST(ck_threshold, mixed_model_at_zero_temperature_stays_above_its_threshold) {
     EXPECT_LT(x.energy.back(), -1.681);
 }
 
+// Lags under the grid resolution (t < 2h): Delta(t_w, t_w + 0.1) is filled from the short-time
+// expansion C = 1 - T tau + (T mu + de/dt) tau^2 / 2 (ck_short_lag_correlation; docs/ck.md) instead
+// of NaN. Against the reference scheme (h = 0.02, C error ~1e-4): the truncation error at tau = 0.1,
+// T = 0.5 was measured 4.5e-4 to 8.5e-4 in C for t_w = 1 to 10 (it scales as tau^3: 8x from 0.05),
+// so Delta is asked to 2.5e-3. Lag 0.2 stays NaN where unresolved (past short_lag_max).
+TEST(ck_run, short_lags_from_the_expansion) {
+    ck_parameters p;
+    p.tmax = 12.0;
+    p.grid = 64;
+    p.dt = 1e-3;
+    const record rec = run_ck(p, {});
+    const ck_system sys(ck_mixture::pure(3), 0.5);
+    const auto ref = run_reference(sys, 6.0, 0.02);
+    const auto& ag = rec.aging;
+    int filled = 0;
+    for (std::size_t w = 0; w < ag.tw.size(); ++w) {
+        const double d = ag.delta(static_cast<Eigen::Index>(w), 0);
+        ASSERT_NEAR(ag.t[0], 0.1, 1e-12);
+        ASSERT_FALSE(std::isnan(d)) << "t_w = " << ag.tw[w];
+        EXPECT_NEAR(d, 2.0 - 2.0 * ck_interpolate_c(ref, ag.tw[w] + 0.1, ag.tw[w]), 2.5e-3) << ag.tw[w];
+        filled += ag.tw[w] > 3.0 ? 1 : 0;
+    }
+    EXPECT_EQ(filled, 2); // t_w = 3.16, 5.62: lag 0.1 is under 2h there (h = 0.064 from t = 2.05)
+}
+
 // run_ck: the record has every dataset of docs/ck.md with consistent shapes, survives a write /
 // read round trip, and Delta is NaN exactly where t_w + t is past tmax.
 TEST(ck_run, record_contents) {
