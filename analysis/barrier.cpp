@@ -72,36 +72,53 @@ std::string count_text(const char* symbol, std::uint64_t n, const std::string& s
     return std::string(symbol) + " = " + std::to_string(n) + " (" + symbol + " = the length of " + source_of + ")";
 }
 
-// Checks the /barrier datasets against n_b = len(tw) and n_a = len(alpha).
-void check_barrier_shapes(const dataset_group& d, std::uint64_t nb, std::uint64_t na) {
-    const std::string b = count_text("n_b", nb, "/barrier/tw");
-    d.require_shape("t", {nb}, "[n_b] with " + b);
-    d.require_shape("height", {nb}, "[n_b] with " + b);
-    d.require_shape("energy", {nb, na},
-                    "[n_b, n_a] = [" + std::to_string(nb) + ", " + std::to_string(na) +
-                        "] (n_b, n_a = the lengths of /barrier/tw and /barrier/alpha)");
-    const nd_array<double>* hs = d.find("height_samples");
-    d.require_shape("height_samples", {0, nb}, "[n_s, n_b] with " + b);
-    const std::uint64_t ns = hs ? hs->shape[0] : 0;
-    d.require_shape("energy_samples", {ns, nb, na},
-                    "[n_s, n_b, n_a] with n_b = " + std::to_string(nb) + ", n_a = " + std::to_string(na) +
-                        (hs ? ", n_s = " + std::to_string(ns) + " as in /barrier/height_samples" : std::string()));
-}
+// The layout shared by /barrier and /clones: per-row vectors [n] (n = the length of `rows`), a
+// table [n, m] (m = the length of `cols`), and with several samples one of the vectors as [n_s, n]
+// and the table as [n_s, n, m].
+struct group_layout {
+    const char* group;                // "barrier"
+    const char* rows;                 // the dataset whose length is n: "tw"
+    const char* cols;                 // the dataset whose length is m: "alpha"
+    const char* n;                    // the symbols in messages: "n_b"
+    const char* m;                    // "n_a"
+    std::vector<const char*> vectors; // the [n] datasets
+    const char* table;                // the [n, m] dataset
+    const char* vector_samples;       // the [n_s, n] dataset (its n_s is the table's)
+};
 
-// Checks the /clones datasets against n_c = len(tw) and n_l = len(t).
-void check_clone_shapes(const dataset_group& d, std::uint64_t nc, std::uint64_t nl) {
-    const std::string c = count_text("n_c", nc, "/clones/tw");
-    d.require_shape("barrier", {nc}, "[n_c] with " + c);
-    d.require_shape("test_accuracy_drop", {nc}, "[n_c] with " + c);
-    d.require_shape("delta", {nc, nl},
-                    "[n_c, n_l] = [" + std::to_string(nc) + ", " + std::to_string(nl) +
-                        "] (n_c, n_l = the lengths of /clones/tw and /clones/t)");
-    const nd_array<double>* bs = d.find("barrier_samples");
-    d.require_shape("barrier_samples", {0, nc}, "[n_s, n_c] with " + c);
-    const std::uint64_t ns = bs ? bs->shape[0] : 0;
-    d.require_shape("delta_samples", {ns, nc, nl},
-                    "[n_s, n_c, n_l] with n_c = " + std::to_string(nc) + ", n_l = " + std::to_string(nl) +
-                        (bs ? ", n_s = " + std::to_string(ns) + " as in /clones/barrier_samples" : std::string()));
+const group_layout barrier_layout{.group = "barrier",
+                                  .rows = "tw",
+                                  .cols = "alpha",
+                                  .n = "n_b",
+                                  .m = "n_a",
+                                  .vectors = {"t", "height"},
+                                  .table = "energy",
+                                  .vector_samples = "height_samples"};
+const group_layout clone_layout{.group = "clones",
+                                .rows = "tw",
+                                .cols = "t",
+                                .n = "n_c",
+                                .m = "n_l",
+                                .vectors = {"barrier", "test_accuracy_drop"},
+                                .table = "delta",
+                                .vector_samples = "barrier_samples"};
+
+// Checks the datasets of a group laid out as `g` against n and m (messages name the group's symbols).
+void check_group_shapes(const dataset_group& d, const group_layout& g, std::uint64_t n, std::uint64_t m) {
+    const std::string root = std::string("/") + g.group + "/";
+    const std::string rows = count_text(g.n, n, root + g.rows);
+    for (const char* v : g.vectors) d.require_shape(v, {n}, std::string("[") + g.n + "] with " + rows);
+    const std::string nm = std::string(g.n) + ", " + g.m;
+    d.require_shape(g.table, {n, m},
+                    "[" + nm + "] = [" + std::to_string(n) + ", " + std::to_string(m) + "] (" + nm +
+                        " = the lengths of " + root + g.rows + " and " + root + g.cols + ")");
+    const nd_array<double>* vs = d.find(g.vector_samples);
+    d.require_shape(g.vector_samples, {0, n}, std::string("[n_s, ") + g.n + "] with " + rows);
+    const std::uint64_t ns = vs ? vs->shape[0] : 0;
+    d.require_shape(std::string(g.table) + "_samples", {ns, n, m},
+                    "[n_s, " + nm + "] with " + g.n + " = " + std::to_string(n) + ", " + g.m + " = " +
+                        std::to_string(m) +
+                        (vs ? ", n_s = " + std::to_string(ns) + " as in " + root + g.vector_samples : std::string()));
 }
 
 // The first dataset of `names` the group lacks is refused, naming another that is present.
@@ -238,7 +255,7 @@ barrier_series barrier_from(const record& rec, const std::string& source) {
     if (!d.any()) return s;
     require_all(d, {"tw", "t", "alpha", "energy", "height"}, "barrier");
     const std::uint64_t nb = length_of(d, "tw", "n_b"), na = length_of(d, "alpha", "n_a");
-    check_barrier_shapes(d, nb, na);
+    check_group_shapes(d, barrier_layout, nb, na);
     s.tw = d.find("tw")->data;
     s.t = d.find("t")->data;
     s.alpha = d.find("alpha")->data;
@@ -260,7 +277,7 @@ clone_series clones_from(const record& rec, const std::string& source) {
     if (!d.any()) return s;
     require_all(d, {"tw", "t", "delta", "barrier"}, "clones");
     const std::uint64_t nc = length_of(d, "tw", "n_c"), nl = length_of(d, "t", "n_l");
-    check_clone_shapes(d, nc, nl);
+    check_group_shapes(d, clone_layout, nc, nl);
     s.tw = d.find("tw")->data;
     s.t = d.find("t")->data;
     s.delta = d.matrix("delta", nc);
