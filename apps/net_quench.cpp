@@ -166,7 +166,7 @@ void refuse_ignored_flags(const CLI::App& app, const cli_values& v) {
         glassy::app::refuse_given(app, {"--hessian-top", "--hessian-samples", "--flat-epsilon"},
                                   "without --hessian (a setting of the Hessian spectra)");
     if (!o.barrier)
-        glassy::app::refuse_given(app, {"--barrier-lags", "--barrier-points"},
+        glassy::app::refuse_given(app, {"--barrier-lags", "--barrier-points", "--barrier-samples"},
                                   "without --barrier (a setting of the straight lines)");
 }
 
@@ -213,8 +213,8 @@ void report_start(const glassy::nets::quench& run, const cli_values& v, bool res
                   << (resumed ? " (resumed)" : "") << "\n";
     if (!v.output.quiet && v.o.barrier)
         std::cerr << "net_quench: --barrier: " << run.num_barrier_pairs() << " lines of " << v.o.barrier_points
-                  << " points, snapshot memory at most " << human_bytes(run.barrier_bytes()) << " ("
-                  << run.barrier_bytes() << " bytes, float32)\n";
+                  << " points on " << run.num_barrier_samples() << " training samples, snapshot memory at most "
+                  << human_bytes(run.barrier_bytes()) << " (" << run.barrier_bytes() << " bytes, float32)\n";
 }
 
 /// Runs the training under `control` with a progress line and writes the record; returns the exit code.

@@ -1,7 +1,7 @@
 // Speed of the network pieces: one SGD step (batch 100), one D measurement (1024 samples,
 // batched per-sample norms vs the per-sample loop), one metrics evaluation (1024 + 1024), and the
 // Hessian (issue 13): a gradient vs a Hessian-vector product on 1024 samples, one measurement; one
-// 21-point straight line of net_quench --barrier (issue 14) on 1024 samples. MNIST from
+// 21-point straight line of net_quench --barrier (issue 14) on 1024 and 128 samples. MNIST from
 // $GLASSY_DATA_DIR or <repo>/data when present, else the MNIST-shaped synthetic set (same shapes, same cost). Run:
 // build/bench/benchmarks/nets_benchmark [--benchmark_filter=...]; threads: OMP_NUM_THREADS.
 #include "dynamics/error.hpp"
@@ -129,7 +129,8 @@ void BM_HessianMeasurement(benchmark::State& state, model_kind kind) {
 
 /// One line of net_quench --barrier: the training loss at 21 points of the straight line between the
 /// initial weights and weights shifted by N(0, 0.01^2) per weight, on the first N training samples;
-/// issue 14's target for smallnet on 1024 samples: <= 1 s on 2 cores.
+/// issue 14's target for smallnet on 1024 samples: <= 1 s on 2 cores. N = 128: a default line
+/// (--barrier-samples 128). Peer: benchmarks/peers/torch_barrier_line.py.
 void BM_BarrierLine(benchmark::State& state, model_kind kind) {
     auto sys = make(kind);
     const auto samples = first(state.range(0));
@@ -146,7 +147,7 @@ void BM_BarrierLine(benchmark::State& state, model_kind kind) {
 
 } // namespace
 
-BENCHMARK_CAPTURE(BM_BarrierLine, smallnet, model_kind::smallnet)->Arg(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_BarrierLine, smallnet, model_kind::smallnet)->Arg(1024)->Arg(128)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gradient, smallnet, model_kind::smallnet)->Arg(1024)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_HessianProduct, smallnet, model_kind::smallnet)->Arg(1024)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gradient, fc, model_kind::fc)->Arg(1024)->Unit(benchmark::kMillisecond);

@@ -68,6 +68,10 @@ if [ "${ONLY:-nets}" = nets ] && [ -x "$bin/nets_benchmark" ] && $py -c 'import 
     peer=$($py "$here/benchmarks/peers/torch_noise.py" --model $model --threads "$threads" --repeats $repeats | awk '{print $5}')
     $py -c "import sys; o, p = float(sys.argv[1]), float(sys.argv[2]); print(f'SGD noise D, $model, 1024 samples: glassy batched {o:.1f} ms, PyTorch per-sample loop {p:.1f} ms, ratio {p/o:.1f}x')" "$ours" "$peer"
   done
+  # One 21-point line of net_quench --barrier (issue 14), smallnet, 1024 samples, side by side.
+  ours=$("$bin/nets_benchmark" --benchmark_filter="BM_BarrierLine/smallnet/1024" --benchmark_min_time=1 --benchmark_format=json | ms_of)
+  peer=$($py "$here/benchmarks/peers/torch_barrier_line.py" --model smallnet --threads "$threads" | awk '{print $5}')
+  $py -c "import sys; o, p = float(sys.argv[1]), float(sys.argv[2]); print(f'barrier line, smallnet, 21 points x 1024 samples: glassy {o:.0f} ms, PyTorch {p:.0f} ms, ratio {p/o:.2f}x')" "$ours" "$peer"
   if [ -x "$apps/net_quench" ]; then
     runs="fc"; [ "${FULL:-0}" = 1 ] && runs="fc smallnet"
     for model in $runs; do

@@ -207,6 +207,7 @@ void check_task(const quench_options& o) {
 /// Refuses --barrier settings out of their domain (checked with or without --barrier: the defaults are valid).
 void check_barrier_settings(const quench_options& o) {
     if (o.barrier_points < 2) throw field_error("barrier_points", "must be >= 2 (both ends of the line)");
+    if (o.barrier_samples < 1) throw field_error("barrier_samples", "must be >= 1");
     for (const std::int64_t t : o.barrier_lags)
         if (t < 1 || t > o.steps)
             throw field_error("barrier_lags",
@@ -288,6 +289,7 @@ struct quench::impl {
     std::vector<std::int64_t> noise_set, train_eval, test_eval; ///< prefixes used by D and the evaluations
     std::vector<std::int64_t> hessian_set;                      ///< the Hessian's samples (empty without --hessian)
     std::vector<barrier_pair> barrier_pairs;                    ///< --barrier: (t_w, t) in steps; else empty
+    std::vector<std::int64_t> barrier_set; ///< --barrier: the lines' samples, a prefix of train_eval; else empty
 
     [[nodiscard]] hessian_settings hessian_config() const {
         const auto& o = options;
@@ -310,7 +312,7 @@ struct quench::impl {
                 {noise_set, options.noise, options.save_snapshots, {}, {}, {}},
                 {tw, lags},
                 {hessian_set, hessian_config(), {}},
-                {{barrier_pairs, barrier_alphas(options.barrier_points), straight_line{&train_eval}}},
+                {{barrier_pairs, barrier_alphas(options.barrier_points), straight_line{&barrier_set}}},
                 {}};
     }
     [[nodiscard]] checkpoint save(const net_measurements& m) const;
@@ -339,6 +341,17 @@ std::vector<std::int64_t> hessian_samples(const quench_options& o, const image_s
         throw field_error("hessian_samples", std::to_string(o.hessian_samples) + " must lie in 1.." +
                                                  std::to_string(train.count) + " (the training set size)");
     return prefix(class_balanced_order(train, o.seed ^ hessian_subset_key), o.hessian_samples);
+}
+
+/// The --barrier pairs (t_w, t) over the waiting steps `tw`: every given lag, or by default the lags
+/// three per decade from one step to `steps` with t >= t_w only (the aging scale; lines to a state
+/// closer in time than t_w are left out, which keeps the lines' cost within 10 % of the steps:
+/// docs/nets.md "Barriers").
+std::vector<barrier_pair> run_barrier_pairs(const quench_options& o, const std::vector<std::int64_t>& tw) {
+    if (!o.barrier_lags.empty()) return barrier_pairs(tw, o.barrier_lags, o.steps);
+    std::vector<barrier_pair> pairs = barrier_pairs(tw, schedule::log_spaced(1, o.steps, 3).steps(), o.steps);
+    std::erase_if(pairs, [](const barrier_pair& p) { return p.lag < p.tw; });
+    return pairs;
 }
 
 } // namespace
@@ -378,10 +391,9 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
     q.lags = o.lag_steps.empty() ? schedule::log_spaced(1, o.steps, o.points_per_decade, false).steps()
                                  : schedule(o.lag_steps).steps();
     if (o.hessian) q.hessian_set = hessian_samples(o, q.data.train, q.sys->num_parameters());
-    if (o.barrier) { // the lags: given, or three per decade from one step (as pspin_quench's)
-        const auto lags =
-            o.barrier_lags.empty() ? schedule::log_spaced(1, o.steps, 3).steps() : schedule(o.barrier_lags).steps();
-        q.barrier_pairs = glassy::barrier_pairs(q.tw, lags, o.steps);
+    if (o.barrier) {
+        q.barrier_pairs = run_barrier_pairs(o, q.tw);
+        q.barrier_set = prefix(q.train_eval, o.barrier_samples);
     }
 }
 
@@ -452,6 +464,7 @@ std::uint64_t quench::barrier_bytes() const {
            static_cast<std::uint64_t>(num_parameters()) * 4u;
 }
 std::size_t quench::num_barrier_pairs() const { return m_impl->barrier_pairs.size(); }
+std::size_t quench::num_barrier_samples() const { return m_impl->barrier_set.size(); }
 std::int64_t quench::train_count() const { return m_impl->sys->count(split::train); }
 const std::vector<std::filesystem::path>& quench::data_files() const { return m_impl->data.files; }
 
@@ -461,6 +474,7 @@ std::vector<measurement_subset> quench::measurement_subsets() const {
                                             {"train evaluation", label_counts(q.data.train, q.train_eval)},
                                             {"test evaluation", label_counts(q.data.test, q.test_eval)}};
     if (!q.hessian_set.empty()) subsets.push_back({"Hessian", label_counts(q.data.train, q.hessian_set)});
+    if (!q.barrier_set.empty()) subsets.push_back({"barrier lines", label_counts(q.data.train, q.barrier_set)});
     return subsets;
 }
 double quench::last_loss() const { return m_impl->dyn->last_loss(); }
@@ -855,10 +869,15 @@ field_table<options> measurement_fields() {
                       "and t_w + t (issue 14)",
                       &O::barrier),
         barrier_field("/barrier_lags", "--barrier-lags",
-                      "with --barrier: the lags t in steps (default three per decade from one step)", &O::barrier_lags,
-                      false),
+                      "with --barrier: the lags t in steps, for every t_w (default three per decade from one step, "
+                      "those with t >= t_w)",
+                      &O::barrier_lags, false),
         barrier_field("/barrier_points", "--barrier-points",
                       "with --barrier: points per line, both ends included (>= 2)", &O::barrier_points),
+        barrier_field("/barrier_samples", "--barrier-samples",
+                      "with --barrier: the lines' loss on the first N train evaluation samples (at most "
+                      "--eval-samples)",
+                      &O::barrier_samples),
     };
 }
 

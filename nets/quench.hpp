@@ -96,8 +96,12 @@ struct quench_options {
     /// at t_w + t (issue 14; nets/barrier.hpp, docs/nets.md "Barriers"; /barrier in the record); the
     /// barrier_* options are written to JSON only when this is on.
     bool barrier = false;
-    std::vector<std::int64_t> barrier_lags; ///< the lags t in steps (each 1..steps); empty: three per decade
-    int barrier_points = 21;                ///< points per line, both ends included (>= 2)
+    /// The lags t in steps (each 1..steps), for every t_w; empty: three per decade from one step, only
+    /// those with t >= t_w (default_barrier_pairs).
+    std::vector<std::int64_t> barrier_lags;
+    int barrier_points = 21; ///< points per line, both ends included (>= 2)
+    /// The lines' loss on the first min(barrier_samples, eval_samples) train evaluation samples (>= 1).
+    std::int64_t barrier_samples = 128;
 };
 
 /// The loss a model is trained on by default: mse_one_hot for toy, nll_log_softmax otherwise.
@@ -124,7 +128,7 @@ struct quench_options {
 /// width >= 1, stop_loss >= 0, the task (loss hinge2 needs a binary task and not the toy model,
 /// labels parity not on the random dataset, model smallnet / resnet18 not on it), and with
 /// hessian: hessian_top, hessian_samples and the trace / SLQ counts >= 1, flat_epsilon > 0, with or
-/// without barrier: barrier_points >= 2 and barrier_lags in 1..steps, and
+/// without barrier: barrier_points >= 2, barrier_lags in 1..steps and barrier_samples >= 1, and
 /// the sizes of the synthetic or random dataset it uses (validate(synthetic_options),
 /// validate(random_options)). What needs the data (batch at most the training-set size,
 /// smallnet's 16 x 16 inputs, a batch of 1 with BatchNorm, hessian_top <= M) is checked by
@@ -206,6 +210,8 @@ public:
     [[nodiscard]] std::uint64_t barrier_bytes() const;
     /// Number of --barrier pairs (t_w, t) (0 without --barrier).
     [[nodiscard]] std::size_t num_barrier_pairs() const;
+    /// Number of training samples the --barrier lines are evaluated on (0 without --barrier).
+    [[nodiscard]] std::size_t num_barrier_samples() const;
     /// Training-set size.
     [[nodiscard]] std::int64_t train_count() const;
     /// The data files read (dataset_pair::files; empty for synthetic data).

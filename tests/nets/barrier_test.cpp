@@ -189,8 +189,35 @@ TEST(net_barrier, ends_of_every_line_are_the_recorded_loss_and_the_trajectory_is
     EXPECT_FALSE(b.parameters.contains("barrier_points"));
     EXPECT_EQ(a.parameters.at("barrier_points"), 5);
     auto pa = a.parameters;
-    for (const char* k : {"barrier", "barrier_lags", "barrier_points"}) pa.erase(k);
+    for (const char* k : {"barrier", "barrier_lags", "barrier_points", "barrier_samples"}) pa.erase(k);
     EXPECT_EQ(pa, b.parameters);
+}
+
+// Without --barrier-lags the lags are three per decade from one step, t >= t_w only. With
+// --barrier-samples n below --eval-samples the lines are evaluated on the first n train evaluation
+// samples: their ends are, bit for bit, the /energy of the same run with --eval-samples n (the same
+// class-balanced order, the same trajectory), and not the /energy on all of them.
+TEST(net_barrier, default_lags_start_at_t_w_and_lines_use_the_first_barrier_samples) {
+    quench_options o = tiny_options();
+    o.barrier_lags.clear();
+    o.barrier_samples = 16;
+    const record a = run_tiny(o);
+    o.barrier = false;
+    o.eval_samples = 16;
+    const record b = run_tiny(o);
+    const auto& tw = a.extra.at("barrier/tw").data;
+    const auto& t = a.extra.at("barrier/t").data;
+    // log_spaced(1, 12, 3) = {1, 2, 3, 6, 12}; t_w in {2, 4}; t >= t_w and t_w + t <= 12.
+    EXPECT_EQ(tw, (std::vector<double>{2, 2, 2, 4}));
+    EXPECT_EQ(t, (std::vector<double>{2, 3, 6, 6}));
+    EXPECT_EQ(a.parameters.at("barrier_samples"), 16);
+    const auto& e = a.extra.at("barrier/energy");
+    ASSERT_EQ(e.shape, (std::vector<std::uint64_t>{4, 5}));
+    for (std::size_t p = 0; p < 4; ++p) {
+        EXPECT_EQ(e.data[5 * p], recorded_loss(b, tw[p])) << p;
+        EXPECT_EQ(e.data[5 * p + 4], recorded_loss(b, tw[p] + t[p])) << p;
+        EXPECT_NE(e.data[5 * p], recorded_loss(a, tw[p])) << p; // /energy of a: all 40 samples
+    }
 }
 
 // The perceptron with the squared hinge (convex in the weights): the loss along any straight line is
@@ -279,6 +306,9 @@ TEST(net_barrier, bad_settings_are_refused_before_any_work) {
     quench_options o = tiny_options();
     o.barrier_points = 1;
     refused(o, "barrier_points");
+    o = tiny_options();
+    o.barrier_samples = 0;
+    refused(o, "barrier_samples");
     o = tiny_options();
     o.barrier_lags = {0};
     refused(o, "barrier_lags");

@@ -165,12 +165,12 @@ TEST(net_options, hessian_json_is_pinned) {
 }
 
 // Issue 14: the barrier options appear only with --barrier (the JSON without it is unchanged, above),
-// the lags as given (empty: the default), and read back from a checkpoint.
+// the lags as given (empty: the default), the lines' samples, and read back from a checkpoint.
 TEST(net_options, barrier_json_is_pinned) {
     quench_options o = barrier_options();
     EXPECT_EQ(
         options_json(o).dump(),
-        R"json({"T":0.0,"barrier":true,"barrier_lags":[],"barrier_points":21,"batch":100,"dataset":"mnist","device":"cpu","dtype":"float32","eval_samples":1024,"grad_norm":false,"hidden":10000,"lr":0.1,"measurement_subset":"class_balanced","model":"smallnet","momentum":0.0,"noise_method":"batched","noise_samples":1024,"points_per_decade":10,"save_snapshots":false,"seed":1,"steps":5000,"tw_first":10,"tw_per_decade":3})json");
+        R"json({"T":0.0,"barrier":true,"barrier_lags":[],"barrier_points":21,"barrier_samples":128,"batch":100,"dataset":"mnist","device":"cpu","dtype":"float32","eval_samples":1024,"grad_norm":false,"hidden":10000,"lr":0.1,"measurement_subset":"class_balanced","model":"smallnet","momentum":0.0,"noise_method":"batched","noise_samples":1024,"points_per_decade":10,"save_snapshots":false,"seed":1,"steps":5000,"tw_first":10,"tw_per_decade":3})json");
     o.barrier_lags = {3, 30};
     checkpoint c;
     c.tool = "net_quench";
@@ -205,7 +205,7 @@ TEST(net_options, field_table_covers_the_json) {
                 << key;
         }
     }
-    EXPECT_EQ(flags.size(), 37u); // net_quench's training flags (docs/cli.md)
+    EXPECT_EQ(flags.size(), 38u); // net_quench's training flags (docs/cli.md)
 }
 
 // A checkpoint whose configuration names an unknown choice is refused in one line.
