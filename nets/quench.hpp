@@ -9,6 +9,7 @@
 #include "dynamics/record.hpp"
 #include "dynamics/run_control.hpp"
 #include "nets/datasets.hpp"
+#include "nets/hessian.hpp"
 #include "nets/models.hpp"
 #include "nets/noise.hpp"
 
@@ -84,14 +85,15 @@ struct quench_options {
                                                     ///< metrics point (observable grad_norm; one backward each)
     synthetic_options synthetic;                    ///< sizes of the synthetic dataset (its seed is `seed`)
     /// Hessian spectra at each t_w (nets/hessian.hpp, docs/nets.md "Hessian spectra"); the hessian_*
-    /// and flat_epsilon options are written to JSON only when this is on.
+    /// and flat_epsilon options are written to JSON only when this is on. Their defaults are
+    /// hessian_settings' (one place).
     bool hessian = false;
-    std::int64_t hessian_top = 20;           ///< k largest eigenvalues (1..M)
-    std::int64_t hessian_samples = 1024;     ///< S training samples of the Hessian's loss (1..train size)
-    double flat_epsilon = 1e-3;              ///< flat band |lambda| <= epsilon max|lambda| (> 0)
-    std::int64_t hessian_trace_vectors = 20; ///< Hutchinson's Rademacher vectors, SLQ starts included (no flag)
-    std::int64_t hessian_slq_steps = 80;     ///< SLQ Lanczos steps m (no flag)
-    std::int64_t hessian_slq_vectors = 2;    ///< SLQ starts n_v (no flag)
+    std::int64_t hessian_top = hessian_settings{}.top;     ///< k largest eigenvalues (1..M)
+    std::int64_t hessian_samples = 1024;                   ///< S training samples of the Hessian's loss (1..train size)
+    double flat_epsilon = hessian_settings{}.flat_epsilon; ///< flat band |lambda| <= epsilon max|lambda| (> 0)
+    std::int64_t hessian_trace_vectors = hessian_settings{}.trace_vectors; ///< Hutchinson's vectors (no flag)
+    std::int64_t hessian_slq_steps = hessian_settings{}.slq_steps;         ///< SLQ Lanczos steps m (no flag)
+    std::int64_t hessian_slq_vectors = hessian_settings{}.slq_vectors;     ///< SLQ starts n_v (no flag)
     /// The training loss along the straight line in weight space between the weights at each t_w and
     /// at t_w + t (issue 14; nets/barrier.hpp, docs/nets.md "Barriers"; /barrier in the record); the
     /// barrier_* options are written to JSON only when this is on.
