@@ -4,8 +4,9 @@ mean training loss at 21 evenly spaced points of the straight line between two w
 theta(alpha) = (1 - alpha) a + alpha b, on the first --samples MNIST training samples, in eval mode
 without gradients (torch.nn.utils.vector_to_parameters at each point, one forward pass of all the
 samples). As nets_benchmark's BM_BarrierLine: a = the initial weights (seed 1), b = a + N(0, 0.01^2)
-per weight. Prints the best milliseconds per line over --repeats and the loss at the midpoint:
-  `torch_barrier_line_ms MODEL SAMPLES THREADS ms mid LOSS`
+per weight. Prints the best wall milliseconds per line over --repeats, the loss at the midpoint
+and the process CPU milliseconds of that line (all threads):
+  `torch_barrier_line_ms MODEL SAMPLES THREADS ms mid LOSS cpu_ms CPU`
 Usage: /usr/bin/python3 benchmarks/peers/torch_barrier_line.py --model smallnet --threads 2
 """
 import argparse
@@ -45,10 +46,12 @@ def main():
     line()  # warm-up
     times, losses = [], []
     for _ in range(a.repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         losses = line()
-        times.append(time.perf_counter() - t0)
-    print(f"torch_barrier_line_ms {a.model} {a.samples} {a.threads} {1e3 * min(times):.1f} mid {losses[len(losses) // 2]:.6f}")
+        times.append((time.perf_counter() - t0, time.process_time() - c0))
+    wall, cpu = min(times)
+    print(f"torch_barrier_line_ms {a.model} {a.samples} {a.threads} {1e3 * wall:.1f} mid {losses[len(losses) // 2]:.6f}"
+          f" cpu_ms {1e3 * cpu:.1f}")
 
 
 if __name__ == "__main__":
