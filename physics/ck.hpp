@@ -146,7 +146,8 @@ struct ck_decimation_options {
                               ///< row (time-translation invariance at short lags), >= 2
     double h0 = 1e-4;         ///< initial step (the first rows are a Taylor expansion)
     double tolerance = 1e-10; ///< fixed-point tolerance of the implicit step (max abs change)
-    int max_iterations = 200; ///< per row; divergence_error when exceeded
+    int max_iterations = 200; ///< per row; past it a change < 1e3 tolerance is accepted, and a row
+                              ///< goes on to 10x this while it is not; divergence_error then
 };
 
 /// Long-time integrator: the time-doubling scheme of Kim & Latz (2001). The two-time grid has
