@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -166,8 +167,13 @@ void refuse_ignored_flags(const CLI::App& app, const cli_values& v) {
         glassy::app::refuse_given(app, {"--hessian-top", "--hessian-samples", "--flat-epsilon"},
                                   "without --hessian (a setting of the Hessian spectra)");
     if (!o.barrier)
-        glassy::app::refuse_given(app, {"--barrier-lags", "--barrier-points", "--barrier-samples"},
+        glassy::app::refuse_given(app, {"--barrier-lags", "--barrier-samples"},
                                   "without --barrier (a setting of the straight lines)");
+    if (!o.barrier && o.clones == 0)
+        glassy::app::refuse_given(app, {"--barrier-points"},
+                                  "without --barrier or --clones (a setting of the straight lines)");
+    if (o.clones == 0)
+        glassy::app::refuse_given(app, {"--clone-tw", "--clone-lags"}, "without --clones (a setting of the clones)");
 }
 
 /// Sets the run's intra-op thread count (run_threads; one per rank under mpirun unless --threads
@@ -201,6 +207,10 @@ void report_start(const glassy::nets::quench& run, const cli_values& v, bool res
         glassy::app::check_memory(static_cast<double>(run.snapshot_bytes() + run.barrier_bytes()),
                                   "the weight snapshots of Delta and of --barrier (" +
                                       std::to_string(run.num_parameters()) + " weights each)");
+    if (run.clone_bytes() > 0)
+        glassy::app::check_memory(static_cast<double>(run.snapshot_bytes() + run.clone_bytes()),
+                                  "the weight snapshots of Delta and the births and snapshots of --clones (" +
+                                      std::to_string(run.num_parameters()) + " weights each)");
     for (const auto& subset : run.measurement_subsets())
         if (glassy::nets::badly_unbalanced(subset.class_counts))
             std::cerr << "net_quench: warning: " << unbalanced_note(subset) << "\n";
@@ -215,6 +225,13 @@ void report_start(const glassy::nets::quench& run, const cli_values& v, bool res
         std::cerr << "net_quench: --barrier: " << run.num_barrier_pairs() << " lines of " << v.o.barrier_points
                   << " points on " << run.num_barrier_samples() << " training samples, snapshot memory at most "
                   << human_bytes(run.barrier_bytes()) << " (" << run.barrier_bytes() << " bytes, float32)\n";
+    if (!v.output.quiet && v.o.clones > 0)
+        std::cerr << "net_quench: --clones " << v.o.clones << ": " << run.num_clone_births()
+                  << " births, K x the remaining steps = " << run.clone_steps() << " clone steps after the "
+                  << v.o.steps << " of the main run (" << std::setprecision(3)
+                  << 1.0 + static_cast<double>(run.clone_steps()) / static_cast<double>(v.o.steps)
+                  << " x its cost), clone memory at most " << human_bytes(run.clone_bytes()) << " ("
+                  << run.clone_bytes() << " bytes)\n";
 }
 
 /// Runs the training under `control` with a progress line and writes the record; returns the exit code.
@@ -239,8 +256,9 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const glassy::
     const glassy::nets::run_timing& tm = run.timing();
     rec.parameters["timing"] = {{"steps_s", tm.steps_s}, {"metrics_s", tm.metrics_s},         {"noise_s", tm.noise_s},
                                 {"aging_s", tm.aging_s}, {"checkpoints_s", tm.checkpoints_s}, {"total_s", tm.total_s}};
-    if (o.hessian) rec.parameters["timing"]["hessian_s"] = tm.hessian_s; // only with --hessian: JSON unchanged without
-    if (o.barrier) rec.parameters["timing"]["barrier_s"] = tm.barrier_s; // likewise
+    if (o.hessian) rec.parameters["timing"]["hessian_s"] = tm.hessian_s;  // only with --hessian: JSON unchanged without
+    if (o.barrier) rec.parameters["timing"]["barrier_s"] = tm.barrier_s;  // likewise
+    if (o.clones > 0) rec.parameters["timing"]["clones_s"] = tm.clones_s; // likewise
     if (const int rc = glassy::app::finish_run("net_quench", rec, out, control.checkpoint_path, interrupted); rc >= 0)
         return rc;
     const auto last = [&](const char* name) { return rec.observables.at(name).back(); };
@@ -266,6 +284,10 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const glassy::
             "Delta %.1f s%s%s); checkpoints %.1f s\n",
             tm.steps_s, tm.metrics_s + tm.noise_s + tm.aging_s + tm.hessian_s + tm.barrier_s, 100.0 * tm.overhead(),
             tm.metrics_s, tm.noise_s, tm.aging_s, hessian, barrier, tm.checkpoints_s);
+        if (o.clones > 0)
+            std::printf("time: clones %.1f s = %.2f x the SGD steps of the main run (estimate %.2f x)\n", tm.clones_s,
+                        tm.steps_s > 0 ? tm.clones_s / tm.steps_s : 0.0,
+                        static_cast<double>(run.clone_steps()) / static_cast<double>(o.steps));
     }
     return 0;
 }
@@ -276,6 +298,10 @@ int run_and_write(glassy::nets::quench& run, const cli_values& v, const glassy::
 void check_seeds(const CLI::App& app, const cli_values& v, std::size_t seeds) {
     glassy::app::refuse_given(app, {"--seed"}, "with --seeds (each training takes its seed from the list)");
     glassy::app::refuse_given(app, {"--stop-loss"}, "with --seeds (the seeds would stop at different steps)");
+    if (const std::string flag = glassy::app::first_given(app, {"--clones", "--clone-tw", "--clone-lags"});
+        !flag.empty())
+        throw glassy::parameter_error(flag + " is not supported with --seeds (run one net_quench per seed and "
+                                             "average the records with aging_analysis)");
     if (static_cast<std::size_t>(v.job->size()) > seeds)
         throw glassy::parameter_error("under mpirun with " + std::to_string(v.job->size()) +
                                       " ranks: more ranks than --seeds (" + std::to_string(seeds) +

@@ -88,4 +88,26 @@ Eigen::RowVectorXd line_losses(const network_system& sys, const Eigen::VectorXf&
     return out;
 }
 
+line_measurement line_measures(const network_system& sys, const Eigen::VectorXf& a, const Eigen::VectorXf& b,
+                               const std::vector<double>& alphas, const std::vector<std::int64_t>& train_samples,
+                               const std::vector<std::int64_t>& test_samples) {
+    const parameter_handle x = sys.state();
+    if (a.size() != x.size() || b.size() != x.size())
+        throw parameter_error("line_measures: the ends hold " + std::to_string(a.size()) + " and " +
+                              std::to_string(b.size()) + " values for " + std::to_string(x.size()) + " weights");
+    const bool batchnorm = has_batchnorm(sys.model());
+    const saved_model_state saved(sys);
+    const auto n = static_cast<Eigen::Index>(alphas.size());
+    line_measurement out{Eigen::RowVectorXd(n), Eigen::RowVectorXd(n)};
+    for (Eigen::Index k = 0; k < n; ++k) {
+        const auto alpha = static_cast<float>(alphas[static_cast<std::size_t>(k)]);
+        const Eigen::VectorXf theta = (1.0f - alpha) * a + alpha * b;
+        assign_parameters(x, theta);
+        if (batchnorm) recompute_batchnorm(sys, train_samples);
+        out.train_loss(k) = sys.evaluate(split::train, train_samples, false).loss;
+        out.test_accuracy(k) = sys.evaluate(split::test, test_samples, false).accuracy;
+    }
+    return out;
+}
+
 } // namespace glassy::nets

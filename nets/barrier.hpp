@@ -35,6 +35,21 @@ namespace glassy::nets {
                                              const Eigen::VectorXf& b, const std::vector<double>& alphas,
                                              const std::vector<std::int64_t>& samples);
 
+/// The training loss and the test accuracy along a straight line (the clones of net_quench --clones).
+struct line_measurement {
+    Eigen::RowVectorXd train_loss;    ///< [n_a], as line_losses gives (bit for bit)
+    Eigen::RowVectorXd test_accuracy; ///< [n_a], fraction of hits on the test samples, in [0, 1]
+};
+
+/// line_losses on `train_samples` and, at the same points (BatchNorm statistics recomputed on
+/// `train_samples` once per point), the accuracy on the test samples `test_samples` (evaluated as
+/// network_system::evaluate does). The model is put back exactly. Throws parameter_error as
+/// line_losses does, and for a test index outside the test split.
+[[nodiscard]] line_measurement line_measures(const network_system& sys, const Eigen::VectorXf& a,
+                                             const Eigen::VectorXf& b, const std::vector<double>& alphas,
+                                             const std::vector<std::int64_t>& train_samples,
+                                             const std::vector<std::int64_t>& test_samples);
+
 /// The path energy of barrier_recorder<Eigen::VectorXf, straight_line> (dynamics/barrier.hpp):
 /// line_losses on the fixed training samples `samples` (not owned; must outlive it).
 struct straight_line {

@@ -1,6 +1,7 @@
 #include "nets/quench.hpp"
 
 #include "dynamics/barrier.hpp"
+#include "dynamics/clones.hpp"
 #include "dynamics/error.hpp"
 #include "dynamics/recorders.hpp"
 #include "dynamics/schedule.hpp"
@@ -14,7 +15,11 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <numeric>
 #include <optional>
+#include <span>
 #include <sstream>
 
 namespace glassy::nets {
@@ -214,6 +219,28 @@ void check_barrier_settings(const quench_options& o) {
                               std::to_string(t) + ": each lag must lie in 1..steps = " + std::to_string(o.steps));
 }
 
+/// Refuses --clones settings out of their domain (checked with or without --clones: the defaults are
+/// valid): K = 1 or < 0, births outside 1..steps - 1, lags outside 0..steps, --stop-loss (the run would
+/// end before the clones' end), more work than the 64-bit step counters hold.
+void check_clone_settings(const quench_options& o) {
+    if (o.clones < 0 || o.clones == 1) throw field_error("clones", "must be >= 2 (0: no clones)");
+    for (const std::int64_t w : o.clone_tw)
+        if (w < 1 || w >= o.steps)
+            throw field_error("clone_tw", std::to_string(w) + ": each birth step must lie in 1..steps - 1 = " +
+                                              std::to_string(o.steps - 1));
+    for (const std::int64_t t : o.clone_lags)
+        if (t < 0 || t > o.steps)
+            throw field_error("clone_lags",
+                              std::to_string(t) + ": each lag must lie in 0..steps = " + std::to_string(o.steps));
+    if (o.clones == 0) return;
+    if (o.stop_loss > 0.0)
+        throw field_error("clones", "with stop_loss: the clones run to the last step, which a converged run "
+                                    "never reaches (leave --stop-loss out)");
+    const double births = o.clone_tw.empty() ? 64.0 : static_cast<double>(o.clone_tw.size());
+    if (static_cast<double>(o.steps) * (1.0 + o.clones * births) >= 4.6e18)
+        throw field_error("clones", "asks for more steps than the 64-bit step counters hold (fewer clones or births)");
+}
+
 /// Refuses Hessian settings out of their domain that need neither model nor data (the bounds
 /// hessian_top <= M and hessian_samples <= training size are checked by hessian_samples).
 void check_hessian_settings(const quench_options& o) {
@@ -290,6 +317,7 @@ struct quench::impl {
     std::vector<std::int64_t> hessian_set;                      ///< the Hessian's samples (empty without --hessian)
     std::vector<barrier_pair> barrier_pairs;                    ///< --barrier: (t_w, t) in steps; else empty
     std::vector<std::int64_t> barrier_set; ///< --barrier: the lines' samples, a prefix of train_eval; else empty
+    std::vector<std::int64_t> clone_tw, clone_lags; ///< --clones: births and lags in steps; else empty
 
     [[nodiscard]] hessian_settings hessian_config() const {
         const auto& o = options;
@@ -395,6 +423,15 @@ quench::quench(const quench_options& o) : m_impl(std::make_unique<impl>()) {
         q.barrier_pairs = run_barrier_pairs(o, q.tw);
         q.barrier_set = prefix(q.train_eval, o.barrier_samples);
     }
+    if (o.clones > 0) { // births: given, or the waiting times before the last step; lags: given, or Delta's
+        std::vector<std::int64_t> births = o.clone_tw;
+        if (births.empty())
+            std::copy_if(q.tw.begin(), q.tw.end(), std::back_inserter(births),
+                         [&](std::int64_t w) { return w >= 1 && w < o.steps; });
+        if (births.empty()) throw field_error("clone_tw", "no waiting time lies in 1..steps - 1: give the birth steps");
+        q.clone_tw = schedule(std::move(births)).steps();
+        q.clone_lags = o.clone_lags.empty() ? q.lags : schedule(o.clone_lags).steps();
+    }
 }
 
 quench::~quench() = default;
@@ -416,6 +453,7 @@ void validate(const quench_options& o) {
     check_task(o);
     check_hessian_settings(o);
     check_barrier_settings(o);
+    check_clone_settings(o);
     if (o.dataset == dataset_kind::synthetic) validate(o.synthetic);
     if (o.dataset == dataset_kind::random) validate(o.random);
 }
@@ -462,6 +500,24 @@ std::uint64_t quench::barrier_bytes() const {
     for (const auto& p : m_impl->barrier_pairs) waits.push_back(p.tw);
     return static_cast<std::uint64_t>(schedule(std::move(waits)).size()) *
            static_cast<std::uint64_t>(num_parameters()) * 4u;
+}
+std::int64_t quench::clone_steps() const {
+    std::int64_t sum = 0;
+    for (const auto w : m_impl->clone_tw) sum += m_impl->options.clones * (m_impl->options.steps - w);
+    return sum;
+}
+std::size_t quench::num_clone_births() const { return m_impl->clone_tw.size(); }
+std::uint64_t quench::clone_bytes() const {
+    const auto& q = *m_impl;
+    if (q.options.clones == 0) return 0;
+    const std::uint64_t m = static_cast<std::uint64_t>(num_parameters());
+    std::uint64_t buffers = 0;
+    for (const auto& b : q.sys->model().buffers(true)) buffers += static_cast<std::uint64_t>(b.numel());
+    const std::uint64_t size = q.options.dtype == dtype_kind::float64 ? 8 : 4;
+    const std::uint64_t slots = q.options.optimizer == optimizer_kind::adam ? 3 : (q.options.momentum > 0 ? 2 : 1);
+    const auto k = static_cast<std::uint64_t>(q.options.clones);
+    return static_cast<std::uint64_t>(q.clone_tw.size()) * (slots * m + buffers) * size +
+           k * (static_cast<std::uint64_t>(q.clone_lags.size()) + 1) * m * 4u;
 }
 std::size_t quench::num_barrier_pairs() const { return m_impl->barrier_pairs.size(); }
 std::size_t quench::num_barrier_samples() const { return m_impl->barrier_set.size(); }
@@ -551,6 +607,301 @@ nd_array<double> index_array(const std::vector<std::int64_t>& v) {
     return {{static_cast<std::uint64_t>(v.size())}, std::vector<double>(v.begin(), v.end())};
 }
 
+/// Copies every entry of `from` into `to` under `prefix`.
+void put_prefixed(checkpoint& to, const std::string& prefix, const checkpoint& from) {
+    for (const auto& [k, v] : from.strings) to.strings[prefix + k] = v;
+    for (const auto& [k, v] : from.integers) to.integers[prefix + k] = v;
+    for (const auto& [k, v] : from.arrays) to.arrays[prefix + k] = v;
+    for (const auto& [k, v] : from.arrays_f32) to.arrays_f32[prefix + k] = v;
+}
+
+/// The entries of `from` whose key starts with `prefix`, with the prefix taken off.
+checkpoint entries_under(const checkpoint& from, const std::string& prefix) {
+    checkpoint c;
+    const auto copy = [&](const auto& source, auto& target) {
+        for (auto it = source.lower_bound(prefix); it != source.end() && it->first.starts_with(prefix); ++it)
+            target[it->first.substr(prefix.size())] = it->second;
+    };
+    copy(from.strings, c.strings);
+    copy(from.integers, c.integers);
+    copy(from.arrays, c.arrays);
+    copy(from.arrays_f32, c.arrays_f32);
+    return c;
+}
+
+/// The training state of a network: parameters and buffers (model/...) and the optimiser (sgd/...).
+checkpoint training_state(const network_system& sys, const sgd& dyn) {
+    checkpoint c;
+    for (const auto& p : sys.model().named_parameters(true)) put_tensor(c, "model/" + p.key(), p.value());
+    for (const auto& b : sys.model().named_buffers(true)) put_tensor(c, "model/" + b.key(), b.value());
+    dyn.save(c, "sgd/");
+    return c;
+}
+
+/// Puts the parameters and buffers of a training_state back into the model.
+void restore_model(const network_system& sys, const checkpoint& c) {
+    for (const auto& p : sys.model().named_parameters(true)) get_tensor(c, "model/" + p.key(), p.value());
+    for (const auto& b : sys.model().named_buffers(true)) get_tensor(c, "model/" + b.key(), b.value());
+}
+
+/// The --clones measurement (issue 14): the training state at each birth step (taken by the main run),
+/// then, after it, for each birth in turn its K clones one after the other, each from the birth state
+/// with its own minibatch order and SGLD noise (clone_seed) to the last step, keeping float32 weight
+/// snapshots at the lags and at the end; once the K clones of a birth are done, its row of the tables.
+class clone_phase {
+public:
+    /// What the clones need of the run (not owned).
+    struct context {
+        const quench_options& o;
+        network_system& sys;
+        const std::vector<std::int64_t>& train_eval;
+        const std::vector<std::int64_t>& test_eval;
+        const std::vector<std::int64_t>& tw;   // birth steps
+        const std::vector<std::int64_t>& lags; // lags of /clones/t in steps
+    };
+    explicit clone_phase(context ctx)
+        : m(ctx),
+          m_births(ctx.tw.size()),
+          m_delta(row_matrix::Constant(static_cast<Eigen::Index>(ctx.tw.size()),
+                                       static_cast<Eigen::Index>(ctx.lags.size()),
+                                       std::numeric_limits<double>::quiet_NaN())),
+          m_barrier(ctx.tw.size(), std::numeric_limits<double>::quiet_NaN()),
+          m_drop(m_barrier) {}
+
+    /// The main run's observer at the birth steps: keeps the training state.
+    void birth(const sgd& dyn, std::int64_t step) {
+        const auto at = std::lower_bound(m.tw.begin(), m.tw.end(), step);
+        m_births[static_cast<std::size_t>(at - m.tw.begin())] = training_state(m.sys, dyn);
+    }
+    [[nodiscard]] bool main_done() const noexcept { return m_main_done; }
+    void set_main_done() noexcept { m_main_done = true; }
+
+    /// Runs the clones from where they are to the end; true when all are done, else `end` says why.
+    /// `between(work, good)` runs between the clone steps (work: SGD steps done, main run included).
+    template <class Between>
+    bool run(const run_hooks& outer, run_end& end, Between&& between) {
+        for (; m_phase < m.tw.size(); ++m_phase, m_clone = 0) {
+            for (; m_clone < m.o.clones; ++m_clone)
+                if (!run_clone(outer, end, between)) return false;
+            measure_birth();
+            m_births[m_phase] = checkpoint{}; // released: its clones are done
+            m_snaps.clear();
+        }
+        return true;
+    }
+
+    /// The clone state under clones/...: phase, births still needed, finished clones' snapshots, the
+    /// running clone's training state and step, the tables.
+    void save(checkpoint& c) const {
+        c.integers["clones/main_done"] = m_main_done ? 1 : 0;
+        c.integers["clones/phase"] = static_cast<std::int64_t>(m_phase);
+        c.integers["clones/clone"] = m_clone;
+        c.put_matrix("clones/delta", m_delta);
+        c.put("clones/barrier", m_barrier);
+        c.put("clones/test_accuracy_drop", m_drop);
+        for (std::size_t b = m_phase; b < m_births.size(); ++b)
+            put_prefixed(c, "clones/birth/" + std::to_string(b) + "/", m_births[b]);
+        for (std::size_t k = 0; k < m_snaps.size(); ++k)
+            for (const auto& [step, w] : m_snaps[k])
+                c.put_vector("clones/snapshot/" + std::to_string(k) + "/" + std::to_string(step), w);
+        if (!m_dyn) return;
+        c.integers["clones/step"] = m_rs.step;
+        put_prefixed(c, "clones/running/", training_state(m.sys, *m_dyn));
+    }
+    /// Restores what save() wrote (the model gets the running clone's weights); throws record_error
+    /// when an entry is missing or has the wrong shape.
+    void restore(const checkpoint& c) {
+        m_main_done = c.integer("clones/main_done") != 0;
+        const auto phase = c.integer("clones/phase"), clone = c.integer("clones/clone");
+        if (phase < 0 || phase > static_cast<std::int64_t>(m.tw.size()) || clone < 0 || clone >= m.o.clones)
+            throw record_error("checkpoint: bad clone phase");
+        m_phase = static_cast<std::size_t>(phase);
+        m_clone = static_cast<int>(clone);
+        row_matrix d = c.matrix("clones/delta");
+        if (d.rows() != m_delta.rows() || d.cols() != m_delta.cols())
+            throw record_error("checkpoint: clones/delta has the wrong shape");
+        m_delta = std::move(d);
+        m_barrier = c.vector("clones/barrier");
+        m_drop = c.vector("clones/test_accuracy_drop");
+        if (m_barrier.size() != m.tw.size() || m_drop.size() != m.tw.size())
+            throw record_error("checkpoint: the clone tables have the wrong shape");
+        for (std::size_t b = 0; b < m_births.size(); ++b)
+            m_births[b] = entries_under(c, "clones/birth/" + std::to_string(b) + "/");
+        restore_snapshots(c);
+        m_dyn.reset();
+        if (c.integers.count("clones/step") == 0) return;
+        m_rs.step = c.integer("clones/step");
+        const checkpoint running = entries_under(c, "clones/running/");
+        restore_model(m.sys, running);
+        m_dyn = std::make_unique<sgd>(clone_options(), m.sys);
+        m_dyn->restore(running, "sgd/", m.sys.state());
+    }
+
+    /// /clones/tw, t, delta, barrier and test_accuracy_drop (time in steps).
+    void write(record& rec) const {
+        add_clone_datasets(rec, std::vector<double>(m.tw.begin(), m.tw.end()),
+                           std::vector<double>(m.lags.begin(), m.lags.end()), {m_delta}, {m_barrier});
+        rec.extra["clones/test_accuracy_drop"] = {{m_drop.size()}, m_drop};
+    }
+
+private:
+    context m;
+    bool m_main_done = false;
+    std::size_t m_phase = 0;
+    int m_clone = 0;
+    std::vector<checkpoint> m_births;                             // [n_c] training states (empty once done)
+    std::vector<std::map<std::int64_t, Eigen::VectorXf>> m_snaps; // finished clones of this birth: step -> weights
+    std::unique_ptr<sgd> m_dyn;                                   // the running clone's optimiser
+    run_state m_rs;                                               // the running clone's step
+    row_matrix m_delta;
+    std::vector<double> m_barrier, m_drop;
+
+    [[nodiscard]] sgd_options clone_options() const {
+        sgd_options so = sgd_options_of(m.o);
+        so.seed = clone_seed(m.o.seed, m.tw[m_phase], m_clone);
+        return so;
+    }
+    void restore_snapshots(const checkpoint& c) {
+        m_snaps.assign(static_cast<std::size_t>(m_clone) + 1, {}); // the running clone's too
+        const Eigen::Index size = m.sys.num_parameters();
+        for (std::size_t k = 0; k < m_snaps.size(); ++k) {
+            const std::string prefix = "clones/snapshot/" + std::to_string(k) + "/";
+            for (const auto& [key, unused] : entries_under(c, prefix).arrays_f32)
+                if (auto w = c.find_vector<float>(prefix + key, size)) m_snaps[k][std::stoll(key)] = std::move(*w);
+        }
+    }
+    // The clone m_clone of birth m_phase: the birth's weights and buffers, its momentum / Adam state and
+    // last loss, a fresh minibatch order and SGLD noise from clone_seed.
+    void start_clone() {
+        const checkpoint& birth = m_births[m_phase];
+        restore_model(m.sys, birth);
+        m_dyn = std::make_unique<sgd>(clone_options(), m.sys);
+        checkpoint c;
+        m_dyn->save(c, "sgd/"); // the fresh sampler and noise generator
+        for (const char* kept : {"sgd/velocity", "sgd/adam/", "sgd/last_loss"}) {
+            const checkpoint from = entries_under(birth, kept);
+            put_prefixed(c, kept, from);
+        }
+        m_dyn->restore(c, "sgd/", m.sys.state());
+        m_rs.step = m.tw[m_phase];
+    }
+    [[nodiscard]] std::int64_t total_work() const {
+        std::int64_t work = m.o.steps;
+        for (const auto w : m.tw) work += m.o.clones * (m.o.steps - w);
+        return work;
+    }
+    [[nodiscard]] std::int64_t work_before() const {
+        std::int64_t work = m.o.steps;
+        for (std::size_t b = 0; b < m_phase; ++b) work += m.o.clones * (m.o.steps - m.tw[b]);
+        return work + m_clone * (m.o.steps - m.tw[m_phase]) - m.tw[m_phase];
+    }
+    [[nodiscard]] std::string where(std::int64_t step) const {
+        return "at step " + std::to_string(step) + " of clone " + std::to_string(m_clone) + " born at step " +
+               std::to_string(m.tw[m_phase]);
+    }
+    template <class Between>
+    bool run_clone(const run_hooks& outer, run_end& end, Between& between) {
+        if (!m_dyn) start_clone();
+        const std::int64_t before = work_before();
+        run_hooks hooks;
+        hooks.progress_every = outer.progress_every;
+        if (outer.progress)
+            hooks.progress = [&](std::int64_t step, std::int64_t) { outer.progress(before + step, total_work()); };
+        hooks.between_steps = [&](std::int64_t step) { between(before + step, std::isfinite(m_dyn->last_loss())); };
+        hooks.stop = [&](std::int64_t step) {
+            if (!std::isfinite(m_dyn->last_loss()))
+                end = {stop_reason::diverged,
+                       "diverged " + where(step) + ": the minibatch loss is not finite; " + lr_hint(m.o.lr)};
+            else if (outer.stop && outer.stop(before + step))
+                end = {stop_reason::interrupted, "interrupted " + where(step) + " (clone phase)"};
+            return end.stopped();
+        };
+        std::vector<std::int64_t> when{m.o.steps};
+        for (const auto lag : m.lags)
+            if (lag <= m.o.steps - m.tw[m_phase]) when.push_back(m.tw[m_phase] + lag);
+        m_snaps.resize(static_cast<std::size_t>(m_clone) + 1); // keeps a resumed clone's snapshots
+        auto& mine = m_snaps.back();
+        auto snap = [&](const network_system&, const parameter_handle& x, std::int64_t step, double) {
+            mine[step] = flatten_parameters(x);
+        };
+        parameter_handle x = m.sys.state();
+        if (!integrate(*m_dyn, m.sys, x, m_rs, m.o.steps, schedule(std::move(when)), hooks, snap)) return false;
+        m_dyn.reset();
+        return true;
+    }
+    // Delta_AB at each lag, and at the end the barrier and the test-accuracy drop along the lines.
+    void measure_birth() {
+        const auto c = static_cast<Eigen::Index>(m_phase);
+        const auto group = [&](std::int64_t step) {
+            std::vector<Eigen::VectorXf> g;
+            for (const auto& s : m_snaps) g.push_back(s.at(step));
+            return g;
+        };
+        const auto distance = [](const Eigen::VectorXf& a, const Eigen::VectorXf& b) {
+            return snapshot_traits<parameter_handle>::mean_squared_distance(a, b);
+        };
+        for (std::size_t l = 0; l < m.lags.size(); ++l)
+            if (m.lags[l] <= m.o.steps - m.tw[m_phase]) {
+                const auto g = group(m.tw[m_phase] + m.lags[l]);
+                m_delta(c, static_cast<Eigen::Index>(l)) = pair_mean(std::span<const Eigen::VectorXf>(g), distance);
+            }
+        const auto ends = group(m.o.steps);
+        const std::vector<double> alphas = barrier_alphas(m.o.barrier_points);
+        std::vector<double> drops;
+        m_barrier[m_phase] = pair_mean(std::span<const Eigen::VectorXf>(ends), [&](const auto& a, const auto& b) {
+            const line_measurement line = line_measures(m.sys, a, b, alphas, m.train_eval, m.test_eval);
+            const auto& acc = line.test_accuracy;
+            drops.push_back((acc(0) + acc(acc.size() - 1)) / 2 - acc.minCoeff());
+            return barrier_height(line.train_loss);
+        });
+        m_drop[m_phase] = std::accumulate(drops.begin(), drops.end(), 0.0) / static_cast<double>(drops.size());
+    }
+};
+
+/// The hooks of quench::run's main run: `hooks`' progress, checkpoints between steps (held until
+/// the next step's loss is known finite), and the stop rule (diverged, converged, interrupted).
+template <class Take>
+run_hooks main_hooks(const run_hooks& hooks, const run_control& control, held_checkpoints& checkpoints, const sgd& dyn,
+                     const quench_options& o, run_end& end, Take& take) {
+    run_hooks inner;
+    inner.progress = hooks.progress;
+    inner.progress_every = hooks.progress_every;
+    inner.poll_every = 1;
+    if (!control.checkpoint_path.empty())
+        inner.between_steps = [&](std::int64_t step) {
+            checkpoints.between_steps(step, std::isfinite(dyn.last_loss()), take);
+        };
+    inner.stop = [&](std::int64_t step) {
+        if (!std::isfinite(dyn.last_loss()))
+            end = {stop_reason::diverged,
+                   "diverged at step " + std::to_string(step) + ": the minibatch loss is not finite; " + lr_hint(o.lr)};
+        else if (o.stop_loss > 0.0 && dyn.last_loss() < o.stop_loss)
+            end = {stop_reason::converged, converged_message(step, dyn.last_loss(), o)};
+        else if (hooks.stop && hooks.stop(step))
+            end = {stop_reason::interrupted,
+                   "interrupted at step " + std::to_string(step) + " of " + std::to_string(o.steps)};
+        return end.stopped();
+    };
+    return inner;
+}
+
+/// The clone phase of quench::run, from the main run's end (main_end, then set from save_main) or
+/// where a resumed checkpoint left the clones; its wall time, less its checkpoints', goes to
+/// timing.clones_s.
+template <class SaveMain, class Between>
+void run_clone_phase(clone_phase& clones, std::optional<checkpoint>& main_end, SaveMain&& save_main, run_end& end,
+                     const run_hooks& hooks, run_timing& timing, Between&& between) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double checkpoints_before = timing.checkpoints_s;
+    if (!main_end) {
+        main_end = save_main();
+        clones.set_main_done();
+    }
+    (void)clones.run(hooks, end, between);
+    timing.clones_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() -
+                       (timing.checkpoints_s - checkpoints_before);
+}
+
 } // namespace
 
 checkpoint quench::impl::save(const net_measurements& m) const {
@@ -637,35 +988,25 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
                              .merged(barrier_when)
                              .truncated(o.steps);
     parameter_handle x = q.sys->state();
+    clone_phase clones({o, *q.sys, q.train_eval, q.test_eval, q.clone_tw, q.clone_lags});
     if (control.resume) q.restore(*control.resume, x, m);
+    std::optional<checkpoint> main_end; // with --clones: the state at the end of the main run
+    if (control.resume && o.clones > 0) {
+        main_end = q.save(m); // before the clones' state replaces the model's
+        clones.restore(*control.resume);
+        if (!clones.main_done()) main_end.reset();
+    }
     m_timing = {};
     held_checkpoints checkpoints(control, m_timing.checkpoints_s);
     const auto take = [&] {
-        checkpoint c = q.save(m);
+        checkpoint c = main_end ? *main_end : q.save(m);
+        if (o.clones > 0) clones.save(c);
         if (control.carried) add_entries(*control.carried, c);
         return c;
     };
 
     run_end end;
-    run_hooks inner;
-    inner.progress = hooks.progress;
-    inner.progress_every = hooks.progress_every;
-    inner.poll_every = 1;
-    if (!control.checkpoint_path.empty())
-        inner.between_steps = [&](std::int64_t step) {
-            checkpoints.between_steps(step, std::isfinite(q.dyn->last_loss()), take);
-        };
-    inner.stop = [&](std::int64_t step) {
-        if (!std::isfinite(q.dyn->last_loss()))
-            end = {stop_reason::diverged,
-                   "diverged at step " + std::to_string(step) + ": the minibatch loss is not finite; " + lr_hint(o.lr)};
-        else if (o.stop_loss > 0.0 && q.dyn->last_loss() < o.stop_loss)
-            end = {stop_reason::converged, converged_message(step, q.dyn->last_loss(), o)};
-        else if (hooks.stop && hooks.stop(step))
-            end = {stop_reason::interrupted,
-                   "interrupted at step " + std::to_string(step) + " of " + std::to_string(o.steps)};
-        return end.stopped();
-    };
+    const run_hooks inner = main_hooks(hooks, control, checkpoints, *q.dyn, o, end, take);
 
     timed<metrics_observer> timed_metrics{m.metrics, m_timing.metrics_s};
     timed<noise_observer> timed_noise{m.noise, m_timing.noise_s};
@@ -677,24 +1018,51 @@ record quench::run(const run_hooks& hooks, const run_control& control) {
     on_schedule<timed<hessian_observer>> hessian{schedule(o.hessian ? q.tw : std::vector<std::int64_t>{}),
                                                  timed_hessian};
     on_schedule<timed<barrier_observer>> barrier{barrier_when, timed_barrier};
+    auto births = [&](const network_system&, const parameter_handle&, std::int64_t step, double) {
+        clones.birth(*q.dyn, step);
+    };
+    timed<decltype(births)> timed_births{births, m_timing.clones_s};
+    on_schedule<timed<decltype(births)>> born{schedule(q.clone_tw), timed_births};
     const auto t_run = std::chrono::steady_clock::now();
     try {
-        integrate(*q.dyn, *q.sys, x, m.rs, o.steps, all, inner, metrics, noise, timed_aging, hessian, barrier);
+        if (!main_end)
+            integrate(*q.dyn, *q.sys, x, m.rs, o.steps, all.merged(schedule(q.clone_tw)), inner, metrics, noise,
+                      timed_aging, hessian, barrier, born);
     } catch (const divergence_error&) {
         end = {stop_reason::diverged, "diverged at step " + std::to_string(m.rs.step) +
                                           ": the measured training loss is not finite; " + lr_hint(o.lr)};
     }
     if (end.reason == stop_reason::converged) timed_metrics(*q.sys, x, m.rs.step, static_cast<double>(m.rs.step));
+    if (o.clones > 0 && !end.stopped())
+        run_clone_phase(
+            clones, main_end, [&] { return q.save(m); }, end, hooks, m_timing,
+            [&](std::int64_t work, bool good) {
+                if (!control.checkpoint_path.empty()) checkpoints.between_steps(work, good, take);
+            });
     m_timing.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
     m_timing.steps_s = m_timing.total_s - m_timing.metrics_s - m_timing.noise_s - m_timing.aging_s -
-                       m_timing.hessian_s - m_timing.barrier_s - m_timing.checkpoints_s;
+                       m_timing.hessian_s - m_timing.barrier_s - m_timing.checkpoints_s - m_timing.clones_s;
     // Interrupted: the current state is saved once its loss, measured now on the first batch-size
     // training samples, is finite (else the last good checkpoint stays).
     if (end.reason == stop_reason::interrupted && !control.checkpoint_path.empty() &&
         std::isfinite(
             q.sys->evaluate(split::train, o.batch == full_batch ? q.sys->count(split::train) : o.batch, false).loss))
         checkpoints.write_now(take);
-    return q.to_record(m, end);
+    if (main_end) restore_model(*q.sys, *main_end); // the main run's end state, as without --clones
+    record rec = q.to_record(m, end);
+    if (o.clones > 0) clones.write(rec);
+    return rec;
+}
+
+std::uint64_t clone_seed(std::uint64_t seed, std::int64_t tw, int k) noexcept {
+    const auto mix = [](std::uint64_t x) { // splitmix64's finaliser
+        x += 0x9E3779B97F4A7C15ULL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+        return x ^ (x >> 31);
+    };
+    const std::uint64_t clone_stream = 0x636C6F6E6573ULL; // "clones"
+    return mix(mix(mix(seed ^ mix(clone_stream)) + static_cast<std::uint64_t>(tw)) + static_cast<std::uint64_t>(k));
 }
 
 device_kind parse_device_kind(const std::string& name) {
@@ -838,6 +1206,12 @@ field<options> barrier_field(const std::string& key, const std::string& flag, co
     return {key, flag, help, std::move(member), show_default, [](const options& o) { return o.barrier; }};
 }
 
+/// A field written only with --clones (so a run without it has the JSON it always had).
+field<options> clone_field(const std::string& key, const std::string& flag, const std::string& help,
+                           field_member<options> member) {
+    return {key, flag, help, std::move(member), false, [](const options& o) { return o.clones > 0; }};
+}
+
 /// --noise-method by its flag names ("batched", "loop").
 choice_member<options> noise_flag() {
     return {[](const options& o) { return flag_name(o.noise); },
@@ -872,12 +1246,23 @@ field_table<options> measurement_fields() {
                       "with --barrier: the lags t in steps, for every t_w (default three per decade from one step, "
                       "those with t >= t_w)",
                       &O::barrier_lags, false),
-        barrier_field("/barrier_points", "--barrier-points",
-                      "with --barrier: points per line, both ends included (>= 2)", &O::barrier_points),
+        {"/barrier_points", "--barrier-points",
+         "with --barrier or --clones: points per line, both ends included (>= 2)", &O::barrier_points, true,
+         [](const O& o) { return o.barrier || o.clones > 0; }},
         barrier_field("/barrier_samples", "--barrier-samples",
                       "with --barrier: the lines' loss on the first N train evaluation samples (at most "
                       "--eval-samples)",
                       &O::barrier_samples),
+        clone_field("/clones", "--clones",
+                    "K >= 2 clones of the training state at the waiting times (or --clone-tw), each trained on with "
+                    "its own minibatch order and SGLD noise after the main run (issue 14)",
+                    &O::clones),
+        clone_field("/clone_tw", "--clone-tw",
+                    "with --clones: the birth steps of the clones, in 1..steps - 1 (default the waiting times)",
+                    &O::clone_tw),
+        clone_field("/clone_lags", "--clone-lags",
+                    "with --clones: the lags after birth of /clones/delta, in steps (default the lags of Delta)",
+                    &O::clone_lags),
     };
 }
 

@@ -101,10 +101,22 @@ struct quench_options {
     /// The lags t in steps (each 1..steps), for every t_w; empty: three per decade from one step, only
     /// those with t >= t_w (default_barrier_pairs).
     std::vector<std::int64_t> barrier_lags;
-    int barrier_points = 21; ///< points per line, both ends included (>= 2)
+    int barrier_points = 21; ///< points per line, both ends included (>= 2; also between clones)
     /// The lines' loss on the first min(barrier_samples, eval_samples) train evaluation samples (>= 1).
     std::int64_t barrier_samples = 128;
+    /// Clones (issue 14; dynamics/clones.hpp, docs/nets.md "Clones"): 0 = off; K >= 2: at each birth
+    /// step t_w (clone_tw, default the waiting times) the whole training state (weights, BatchNorm
+    /// buffers, momentum / Adam state) is copied K times after the main run, and copy k trains on
+    /// from t_w to `steps` with its own minibatch order and SGLD noise, seeded by clone_seed(seed,
+    /// t_w, k) (/clones in the record). The clone_* options are written to JSON only when this is on.
+    int clones = 0;
+    std::vector<std::int64_t> clone_tw;   ///< birth steps, each in 1..steps - 1; empty: the waiting times
+    std::vector<std::int64_t> clone_lags; ///< lags of /clones/t in steps (each 0..steps); empty: the lags of Delta
 };
+
+/// The seed of clone k born at step t_w of the run with seed `seed`: its minibatch order and SGLD
+/// noise (as sgd_options::seed). A splitmix64 chain of (seed, t_w, k), distinct from `seed` itself.
+[[nodiscard]] std::uint64_t clone_seed(std::uint64_t seed, std::int64_t tw, int k) noexcept;
 
 /// The loss a model is trained on by default: mse_one_hot for toy, nll_log_softmax otherwise.
 [[nodiscard]] loss_kind model_loss(model_kind model);
@@ -164,6 +176,9 @@ struct run_timing {
     double checkpoints_s = 0.0; ///< checkpoint writes
     double hessian_s = 0.0;     ///< Hessian spectra (--hessian)
     double barrier_s = 0.0;     ///< losses along straight lines (--barrier): snapshots and evaluations
+    /// the clone phase (--clones): the clones' steps, snapshots, distances and lines; not part of
+    /// steps_s nor of overhead() (the clones are more training, K x the remaining steps per birth)
+    double clones_s = 0.0;
     /// (metrics + noise + aging + hessian + barrier) / steps; NaN before a run.
     [[nodiscard]] double overhead() const {
         return steps_s > 0 ? (metrics_s + noise_s + aging_s + hessian_s + barrier_s) / steps_s : std::nan("");
@@ -210,6 +225,15 @@ public:
     /// Memory of the --barrier snapshots at most (0 without --barrier): one float32 weight vector per
     /// waiting time of its pairs, M * 4 bytes each (each is released after its last pair).
     [[nodiscard]] std::uint64_t barrier_bytes() const;
+    /// Memory of the --clones state at most (0 without --clones): the training state at each birth
+    /// (parameters and buffers in the training dtype, momentum or Adam moments) plus the float32 weight
+    /// snapshots of K clones at each lag of /clones/t and at the end, K (n_l + 1) M * 4 bytes.
+    [[nodiscard]] std::uint64_t clone_bytes() const;
+    /// SGD steps of the clone phase: K x the sum over the births t_w of (steps - t_w) (0 without
+    /// --clones); the main run takes `steps`.
+    [[nodiscard]] std::int64_t clone_steps() const;
+    /// Number of clone births n_c (0 without --clones).
+    [[nodiscard]] std::size_t num_clone_births() const;
     /// Number of --barrier pairs (t_w, t) (0 without --barrier).
     [[nodiscard]] std::size_t num_barrier_pairs() const;
     /// Number of training samples the --barrier lines are evaluated on (0 without --barrier).
@@ -234,8 +258,10 @@ public:
     /// and buffers (BatchNorm running statistics), momentum buffers, the minibatch sampler (epoch
     /// permutation, position, generator), the SGLD noise generator, the global torch CPU
     /// generator, the partial measurement tables, D(t_w) and the live weight snapshots of the
-    /// two-time recorder, the Hessian rows measured (quadratures included) and the --barrier rows and
-    /// live float32 snapshots, so that a resumed
+    /// two-time recorder, the Hessian rows measured (quadratures included), the --barrier rows and
+    /// live float32 snapshots, and with --clones the births' training states, the clone phase (birth,
+    /// clone, the running clone's model and optimiser state, the finished clones' snapshots) and the
+    /// clone tables, so that a resumed
     /// run gives a record identical, bit for bit on the CPU,
     /// to the uninterrupted run with the same options.
     /// With control.resume, continues the checkpointed run (throws record_error, "checkpoint is
@@ -252,6 +278,16 @@ public:
     /// written first when control has a path and the loss of the state, on the first `batch` training samples, is
     /// finite) or when the minibatch or measured training loss becomes NaN/Inf ("diverged at step ..."); it then holds
     /// everything measured before.
+    /// With --clones the clones run after the main run (which is unchanged by them, bit for bit),
+    /// birth by birth and clone by clone; hooks.progress and hooks.stop then see the work done, in SGD
+    /// steps: steps + the clone steps before (a clone step counts one), and checkpoints are due at
+    /// those counts. /clones/delta[c, l] is the pair mean of (1/M)|theta_A - theta_B|^2 (float32
+    /// snapshots, summed in double) at t_w + t_l (NaN past the run); at `steps`, /clones/barrier is
+    /// the pair mean of barrier_height of the training loss along the straight line between the two
+    /// clones (line_measures on the train evaluation samples, barrier_points points) and
+    /// /clones/test_accuracy_drop the pair mean of (a_0 + a_1)/2 - min_k a_k of the test accuracy a
+    /// along it (test evaluation samples; Frankle et al. 2020's instability). A clone whose minibatch
+    /// loss is not finite stops the run as diverged ("... (a clone born at step t_w)").
     [[nodiscard]] record run(const run_hooks& hooks = {}, const run_control& control = {});
     /// Wall-time split of the last run() (zero before; of the resumed part for a resumed run).
     [[nodiscard]] const run_timing& timing() const { return m_timing; }

@@ -23,6 +23,9 @@ checkpoint between_seeds(const quench_options& o, const seed_block& block) {
 
 seed_block train_seeds(const quench_options& o, seed_block block, const run_hooks& hooks, const run_control& control,
                        const seed_start& on_start) {
+    if (o.clones > 0)
+        throw field_error("clones", "is not supported with seeds (run one net_quench per seed and average the "
+                                    "records with aging_analysis)");
     const int resumed_k =
         control.resume && control.resume->integers.count("step") > 0 ? static_cast<int>(block.done.size()) : -1;
     const trigger& every = control.checkpoint_every;

@@ -30,7 +30,8 @@ using seed_start = std::function<void(const quench& run, int k, bool resumed)>;
 /// A training that stops early ends the block: block.end says why (interrupted when hooks.stop
 /// asked, else diverged) and done holds the seeds before it. Throws what quench's constructor and
 /// run throw (record_error "checkpoint is from a different configuration" when the training in
-/// control.resume is not that of the block's next seed).
+/// control.resume is not that of the block's next seed), and field_error (key "clones") for
+/// o.clones > 0: clones are not supported with seeds (one run per seed, averaged by aging_analysis).
 [[nodiscard]] seed_block train_seeds(const quench_options& o, seed_block block, const run_hooks& hooks,
                                      const run_control& control, const seed_start& on_start = {});
 

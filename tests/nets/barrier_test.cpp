@@ -3,11 +3,15 @@
 // model is put back exactly); BatchNorm statistics recomputed on the samples; in net_quench: the ends
 // of every line are the recorded training loss at those times, bit for bit; a convex loss has no
 // barrier; the measurement leaves the trajectory unchanged; kill + resume gives the identical
-// record; --seeds keeps the means; bad input refused in one line naming the flag.
+// record; --seeds keeps the means; bad input refused in one line naming the flag. Clones (net_quench
+// --clones): identical without a noise source, separating with one; the main record unchanged;
+// reproducible; resumable inside the clone phase; read by the analysis; bad settings refused.
+#include "analysis/barrier.hpp"
 #include "dynamics/checkpoint.hpp"
 #include "nets/barrier.hpp"
 #include "nets/quench.hpp"
 #include "nets/seeds.hpp"
+#include "nets/train_seeds.hpp"
 #include "nets_support.hpp"
 #include "support/record_compare.hpp"
 #include "support/run_command.hpp"
@@ -326,6 +330,159 @@ TEST(net_barrier, bad_settings_are_refused_before_any_work) {
         const std::string flag = bad.substr(bad.rfind("--"), bad.find(' ', bad.rfind("--")) - bad.rfind("--"));
         EXPECT_NE(r.output.find(flag), std::string::npos) << bad << ": " << r.output;
     }
+}
+
+// ---- net_quench --clones ----
+
+/// tiny_options without --barrier, with 3 clones born at steps 3 and 6, lags 0, 1, 2, 4, 8 (8 > 12 - 6).
+quench_options clone_options() {
+    quench_options o = tiny_options();
+    o.barrier = false;
+    o.barrier_lags.clear();
+    o.clones = 3;
+    o.clone_tw = {3, 6};
+    o.clone_lags = {0, 1, 2, 4, 8};
+    return o;
+}
+
+/// Everything of `a` but the /clones group and the clone keys equals `b` bit for bit.
+void expect_same_main_record(const record& a, const record& b) {
+    EXPECT_TRUE(test::same(a.time, b.time));
+    EXPECT_TRUE(test::same(a.energy, b.energy));
+    for (const auto& [k, v] : b.observables) EXPECT_TRUE(test::same(v, a.observables.at(k))) << k;
+    EXPECT_TRUE(test::same(a.aging.delta, b.aging.delta));
+    EXPECT_TRUE(test::same(a.aging.noise, b.aging.noise));
+    for (const auto& [k, v] : b.extra) EXPECT_TRUE(test::same(v.data, a.extra.at(k).data)) << k;
+    auto pa = a.parameters;
+    for (const char* k : {"clones", "clone_tw", "clone_lags", "barrier_points"}) pa.erase(k);
+    EXPECT_EQ(pa, b.parameters);
+    EXPECT_EQ(b.extra.count("clones/delta"), 0u);
+}
+
+// Full-batch gradient descent at T = 0 has no noise source: the clones follow one trajectory, so
+// Delta_AB = 0, the barrier and the test-accuracy drop are 0 exactly (the K ends are the same
+// weights); lags past the run are NaN. The main record is that of the run without --clones, and the
+// analysis reads the group.
+TEST(net_clones, without_noise_the_clones_stay_identical_and_the_main_record_is_unchanged) {
+    quench_options o = clone_options();
+    o.batch = full_batch;
+    o.temperature = 0;
+    const record r = run_tiny(o);
+    quench_options plain = o;
+    plain.clones = 0;
+    plain.clone_tw.clear();
+    plain.clone_lags.clear();
+    expect_same_main_record(r, run_tiny(plain));
+    EXPECT_EQ(r.extra.at("clones/tw").data, (std::vector<double>{3, 6}));
+    EXPECT_EQ(r.extra.at("clones/t").data, (std::vector<double>{0, 1, 2, 4, 8}));
+    const auto& d = r.extra.at("clones/delta");
+    ASSERT_EQ(d.shape, (std::vector<std::uint64_t>{2, 5}));
+    for (std::size_t i = 0; i < 10; ++i) {
+        if (i == 9) EXPECT_TRUE(std::isnan(d.data[i])); // 6 + 8 > 12
+        else EXPECT_EQ(d.data[i], 0.0) << i;
+    }
+    EXPECT_EQ(r.extra.at("clones/barrier").data, (std::vector<double>{0, 0}));
+    EXPECT_EQ(r.extra.at("clones/test_accuracy_drop").data, (std::vector<double>{0, 0}));
+    EXPECT_EQ(r.parameters.at("clones"), 3);
+    const clone_series c = clones_from(r, "clones.h5");
+    EXPECT_EQ(c.tw, (std::vector<double>{3, 6}));
+    EXPECT_EQ(c.test_accuracy_drop, (std::vector<double>{0, 0}));
+}
+
+// Minibatches and SGLD noise of their own: the clones separate (Delta_AB > 0 at lag 1, larger at lag
+// 4 than at lag 1: diffusion; 0 at lag 0), the main record stays bit for bit the one without --clones,
+// and the same seed gives the identical record.
+TEST(net_clones, with_noise_the_clones_separate_and_the_run_is_reproducible) {
+    const quench_options o = clone_options();
+    const record a = run_tiny(o), b = run_tiny(o);
+    test::expect_identical_records(a, b);
+    quench_options plain = tiny_options();
+    plain.barrier = false;
+    plain.barrier_lags.clear();
+    expect_same_main_record(a, run_tiny(plain));
+    const auto& d = a.extra.at("clones/delta").data;
+    for (std::size_t c = 0; c < 2; ++c) {
+        EXPECT_EQ(d[5 * c], 0.0) << c;
+        EXPECT_GT(d[5 * c + 1], 0.0) << c;
+        EXPECT_GT(d[5 * c + 3], d[5 * c + 1]) << c;
+    }
+    for (const double h : a.extra.at("clones/barrier").data) EXPECT_TRUE(std::isfinite(h));
+    for (const double drop : a.extra.at("clones/test_accuracy_drop").data) {
+        EXPECT_GE(drop, 0.0); // the ends are points of the line: the minimum is at most their mean
+        EXPECT_LE(drop, 1.0);
+    }
+}
+
+// Interrupted inside the clone phase (work 12 + 4: the first clone of the birth at step 3), then
+// resumed: the identical record.
+TEST(net_clones, interrupted_in_the_clone_phase_and_resumed_gives_the_identical_record) {
+    const auto ckpt = test::scratch_dir("net_clones") / "resume.ckpt";
+    std::filesystem::remove(ckpt);
+    quench_options o = clone_options();
+    o.clones = 2;
+    const record reference = run_tiny(o);
+    for (const std::int64_t stop_at : {16, 28}) { // clone 0 of t_w = 3; clone 1 of t_w = 3 (12 + 9 + 7)
+        {
+            quench q(o);
+            run_hooks hooks;
+            hooks.stop = [stop_at](std::int64_t work) { return work == stop_at; };
+            run_control control;
+            control.checkpoint_path = ckpt;
+            const record partial = q.run(hooks, control);
+            EXPECT_FALSE(partial.complete);
+            EXPECT_TRUE(std::isnan(partial.extra.at("clones/barrier").data[0]));
+        }
+        const checkpoint c = read_checkpoint(ckpt);
+        EXPECT_EQ(c.integer("clones/main_done"), 1);
+        EXPECT_EQ(c.integer("clones/clone"), stop_at == 16 ? 0 : 1);
+        quench q(o);
+        run_control control;
+        control.resume = &c;
+        test::expect_identical_records(reference, q.run({}, control));
+    }
+}
+
+TEST(net_clones, bad_settings_are_refused_before_any_work) {
+    const auto refused = [](quench_options o, const std::string& key) {
+        try {
+            quench q(o);
+            ADD_FAILURE() << key << " accepted";
+        } catch (const field_error& e) {
+            EXPECT_EQ(e.key(), key) << e.what();
+        }
+    };
+    quench_options o = clone_options();
+    o.clones = 1;
+    refused(o, "clones");
+    o = clone_options();
+    o.stop_loss = 0.1;
+    refused(o, "clones");
+    o = clone_options();
+    o.clone_tw = {12}; // not before the last step
+    refused(o, "clone_tw");
+    o.clone_tw = {0};
+    refused(o, "clone_tw");
+    o = clone_options();
+    o.clone_lags = {13};
+    refused(o, "clone_lags");
+    seed_block seeds; // with seeds: not supported
+    seeds.seeds = {1, 2};
+    seeds.count = 2;
+    try {
+        (void)train_seeds(clone_options(), seeds, {}, {});
+        ADD_FAILURE() << "clones with seeds accepted";
+    } catch (const field_error& e) {
+        EXPECT_EQ(e.key(), "clones") << e.what();
+    }
+    // One run of the tool (it loads LibTorch): --clones with --seeds, one line naming --clones.
+    const std::string cmd = std::string(NET_QUENCH_EXE) +
+                            " --model fc --dataset synthetic --synthetic-train 100 --synthetic-test 10 "
+                            "--synthetic-size 6 --batch 10 --steps 5 --quiet --force --seeds 1-2 --clones 2 --out " +
+                            (test::scratch_dir("net_clones") / "bad.h5").string();
+    const auto r = test::run_command(cmd);
+    EXPECT_NE(r.status, 0);
+    EXPECT_EQ(test::count_lines(r.output), 1) << r.output;
+    EXPECT_NE(r.output.find("--clones"), std::string::npos) << r.output;
 }
 
 } // namespace
