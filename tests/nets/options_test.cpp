@@ -82,6 +82,12 @@ quench_options barrier_options() {
     return o;
 }
 
+quench_options clones_options() {
+    quench_options o;
+    o.clones = 4;
+    return o;
+}
+
 TEST(net_options, default_json_is_pinned) {
     EXPECT_EQ(
         options_json(quench_options{}).dump(),
@@ -179,13 +185,29 @@ TEST(net_options, barrier_json_is_pinned) {
     EXPECT_EQ(options_json(options_from_checkpoint(c)).dump(), c.config);
 }
 
+// --clones adds clones, clone_tw, clone_lags and barrier_points (its lines' points), nothing else, and
+// a checkpoint's configuration reads back.
+TEST(net_options, clones_json_is_pinned_and_read_back) {
+    quench_options o = clones_options();
+    EXPECT_EQ(
+        options_json(o).dump(),
+        R"json({"T":0.0,"barrier_points":21,"batch":100,"clone_lags":[],"clone_tw":[],"clones":4,"dataset":"mnist","device":"cpu","dtype":"float32","eval_samples":1024,"grad_norm":false,"hidden":10000,"lr":0.1,"measurement_subset":"class_balanced","model":"smallnet","momentum":0.0,"noise_method":"batched","noise_samples":1024,"points_per_decade":10,"save_snapshots":false,"seed":1,"steps":5000,"tw_first":10,"tw_per_decade":3})json");
+    o.clone_tw = {10, 100};
+    o.clone_lags = {0, 5};
+    checkpoint c;
+    c.tool = "net_quench";
+    c.config = options_json(o).dump();
+    EXPECT_EQ(options_from_checkpoint(c).clone_tw, (std::vector<std::int64_t>{10, 100}));
+    EXPECT_EQ(options_json(options_from_checkpoint(c)).dump(), c.config);
+}
+
 // Issue 12 §5: the field table is the whole options JSON: with every conditional field present in
 // one of the option sets, its keys are exactly the table's (plus the constant measurement_subset),
 // each key and flag once.
 TEST(net_options, field_table_covers_the_json) {
     const std::vector<nlohmann::json> jsons = {options_json(toy_synthetic_options()), options_json(jamming_options()),
-                                               options_json(parity_options()), options_json(hessian_options()),
-                                               options_json(barrier_options())};
+                                               options_json(parity_options()),        options_json(hessian_options()),
+                                               options_json(barrier_options()),       options_json(clones_options())};
     std::set<std::string> keys, flags;
     for (const auto& f : quench_options_fields()) {
         EXPECT_TRUE(keys.insert(f.key).second) << f.key;
@@ -205,7 +227,7 @@ TEST(net_options, field_table_covers_the_json) {
                 << key;
         }
     }
-    EXPECT_EQ(flags.size(), 38u); // net_quench's training flags (docs/cli.md)
+    EXPECT_EQ(flags.size(), 41u); // net_quench's training flags (docs/cli.md)
 }
 
 // A checkpoint whose configuration names an unknown choice is refused in one line.
