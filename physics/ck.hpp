@@ -147,7 +147,12 @@ struct ck_decimation_options {
     double h0 = 1e-4;         ///< initial step (the first rows are a Taylor expansion)
     double tolerance = 1e-10; ///< fixed-point tolerance of the implicit step (max abs change)
     int max_iterations = 200; ///< per row; past it a change < 1e3 tolerance is accepted, and a row
-                              ///< goes on to 10x this while it is not; divergence_error then
+                              ///< goes on to slow_row_factor x this while it is not; divergence_error then
+    /// How far past max_iterations a slowly contracting row may go (>= 1; 1: divergence_error at
+    /// max_iterations). 1 for the run itself: slow rows there mark where the grid stops resolving
+    /// the dynamics (the 3+4 model at T = 0 from t ~ 6e4 goes on to wrong energies with 10); 10 for
+    /// the N/2 grid of the error estimate (run_ck), whose slow rows at T = 0.5 from t ~ 1e7 converge.
+    int slow_row_factor = 1;
 };
 
 /// Long-time integrator: the time-doubling scheme of Kim & Latz (2001). The two-time grid has

@@ -114,6 +114,7 @@ public:
             return;
         ck_decimation_options coarse = fine;
         coarse.grid = fine.grid / 2;
+        coarse.slow_row_factor = 10; // its slow rows at long times converge (ck_decimation_options)
         m_dyn.emplace(coarse);
         m_x = m_dyn->initial_state(sys);
     }

@@ -186,12 +186,13 @@ TEST(ck_run, short_lags_from_the_expansion) {
     EXPECT_EQ(filled, 2); // t_w = 3.16, 5.62: lag 0.1 is under 2h there (h = 0.064 from t = 2.05)
 }
 
-// Issue 16, point 3: a row whose iteration is still above 1e3 tolerance at max_iterations goes on
-// (up to 10x) instead of throwing: the N = 256 grid at T = 0.5 stalled at t = 7.26e7 with the
-// default 200 (rows need up to 598 there) and now reaches 1e8 (docs/ck.md section 3). Here with a
-// cap of 2 iterations, which rows at t ~ 1 exceed (3 typical): the run completes and agrees with
-// the default one to the accepted change (1e3 tolerance = 1e-7; measured 1.3e-8 in e(10)), and a tolerance no
-// row can reach still ends in divergence_error after 10x the cap.
+// Issue 16, point 3: with slow_row_factor 10 (the error estimate's N/2 grid) a row whose
+// iteration is still above 1e3 tolerance at max_iterations goes on (up to 10x) instead of
+// throwing: the N = 256 grid at T = 0.5 stalled at t = 7.26e7 with the default 200 (rows need up
+// to 598 there) and now reaches 1e8 (docs/ck.md section 3). Here with a cap of 2 iterations, which
+// rows at t ~ 1 exceed (3 typical): with factor 1 (the run's own grid) the run throws; with 10 it
+// completes and agrees with the default one to the accepted change (1e3 tolerance = 1e-7;
+// measured 1.3e-8 in e(10)), and a tolerance no row can reach still ends in divergence_error.
 TEST(ck_decimation, slow_rows_go_on_past_max_iterations) {
     const ck_system sys(ck_mixture::pure(3), 0.5);
     ck_decimation_options opt;
@@ -204,6 +205,8 @@ TEST(ck_decimation, slow_rows_go_on_past_max_iterations) {
     };
     const auto ref = run(opt);
     opt.max_iterations = 2;
+    EXPECT_THROW((void)run(opt), divergence_error); // slow_row_factor 1, the run's own grid
+    opt.slow_row_factor = 10;                       // the error estimate's N/2 grid
     const auto capped = run(opt);
     EXPECT_NEAR(capped.energy.back(), ref.energy.back(), 1e-6);
     opt.tolerance = 1e-300;
