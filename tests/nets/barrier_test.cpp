@@ -299,25 +299,17 @@ TEST(net_barrier, several_seeds_keep_the_means_and_each_seed) {
 }
 
 TEST(net_barrier, bad_settings_are_refused_before_any_work) {
-    const auto refused = [](quench_options o, const std::string& key) {
-        try {
-            quench q(o);
-            ADD_FAILURE() << key << " accepted";
-        } catch (const field_error& e) {
-            EXPECT_EQ(e.key(), key) << e.what();
-        }
-    };
     quench_options o = tiny_options();
     o.barrier_points = 1;
-    refused(o, "barrier_points");
+    testing::expect_refused(o, "barrier_points");
     o = tiny_options();
     o.barrier_samples = 0;
-    refused(o, "barrier_samples");
+    testing::expect_refused(o, "barrier_samples");
     o = tiny_options();
     o.barrier_lags = {0};
-    refused(o, "barrier_lags");
+    testing::expect_refused(o, "barrier_lags");
     o.barrier_lags = {13}; // > steps
-    refused(o, "barrier_lags");
+    testing::expect_refused(o, "barrier_lags");
     const std::string exe = NET_QUENCH_EXE;
     const std::string args = " --model fc --dataset synthetic --synthetic-train 100 --synthetic-test 10 "
                              "--synthetic-size 6 --batch 10 --steps 5 --quiet --force --out " +
@@ -443,28 +435,20 @@ TEST(net_clones, interrupted_in_the_clone_phase_and_resumed_gives_the_identical_
 }
 
 TEST(net_clones, bad_settings_are_refused_before_any_work) {
-    const auto refused = [](quench_options o, const std::string& key) {
-        try {
-            quench q(o);
-            ADD_FAILURE() << key << " accepted";
-        } catch (const field_error& e) {
-            EXPECT_EQ(e.key(), key) << e.what();
-        }
-    };
     quench_options o = clone_options();
     o.clones = 1;
-    refused(o, "clones");
+    testing::expect_refused(o, "clones");
     o = clone_options();
     o.stop_loss = 0.1;
-    refused(o, "clones");
+    testing::expect_refused(o, "clones");
     o = clone_options();
     o.clone_tw = {12}; // not before the last step
-    refused(o, "clone_tw");
+    testing::expect_refused(o, "clone_tw");
     o.clone_tw = {0};
-    refused(o, "clone_tw");
+    testing::expect_refused(o, "clone_tw");
     o = clone_options();
     o.clone_lags = {13};
-    refused(o, "clone_lags");
+    testing::expect_refused(o, "clone_lags");
     seed_block seeds; // with seeds: not supported
     seeds.seeds = {1, 2};
     seeds.count = 2;

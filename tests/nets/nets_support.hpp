@@ -3,8 +3,12 @@
 #include "nets/datasets.hpp"
 #include "nets/models.hpp"
 #include "nets/network.hpp"
+#include "nets/quench.hpp"
+
+#include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
 
 namespace glassy::nets::testing {
 
@@ -29,6 +33,17 @@ inline std::unique_ptr<network_system> make_system(model_kind kind, const datase
     auto model = make_model(kind, shape, {.hidden = hidden});
     return std::make_unique<network_system>(model, data.train, data.test, compute_channel_stats(data.train),
                                             network_options{torch::kCPU, dtype});
+}
+
+/// Expects that constructing a quench from `o` throws field_error whose key is `key` (the library
+/// names the field; the app prints its flag: issue 12 section 5).
+inline void expect_refused(const quench_options& o, const std::string& key) {
+    try {
+        quench q(o);
+        ADD_FAILURE() << key << " accepted";
+    } catch (const field_error& e) {
+        EXPECT_EQ(e.key(), key) << e.what();
+    }
 }
 
 } // namespace glassy::nets::testing
