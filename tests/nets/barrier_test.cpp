@@ -272,10 +272,7 @@ TEST(net_barrier, interrupted_and_resumed_gives_the_identical_record) {
     const checkpoint c = read_checkpoint(ckpt);
     EXPECT_EQ(c.arrays_f32.count("barrier/snapshot/2"), 1u);
     EXPECT_EQ(c.arrays_f32.count("barrier/snapshot/4"), 1u);
-    quench q(o);
-    run_control control;
-    control.resume = &c;
-    test::expect_identical_records(reference, q.run({}, control));
+    testing::expect_resumes_to(o, c, reference);
 }
 
 // --seeds: /barrier holds the means over the seeds, /seeds/barrier each seed's rows.
@@ -427,10 +424,7 @@ TEST(net_clones, interrupted_in_the_clone_phase_and_resumed_gives_the_identical_
         const checkpoint c = read_checkpoint(ckpt);
         EXPECT_EQ(c.integer("clones/main_done"), 1);
         EXPECT_EQ(c.integer("clones/clone"), stop_at == 16 ? 0 : 1);
-        quench q(o);
-        run_control control;
-        control.resume = &c;
-        test::expect_identical_records(reference, q.run({}, control));
+        testing::expect_resumes_to(o, c, reference);
     }
 }
 

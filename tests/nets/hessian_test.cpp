@@ -391,10 +391,7 @@ TEST(net_hessian, resumed_run_keeps_the_measured_rows) {
     }
     const checkpoint c = read_checkpoint(ckpt);
     EXPECT_EQ(c.vector("hessian/t"), (std::vector<double>{2}));
-    quench q(o);
-    run_control control;
-    control.resume = &c;
-    test::expect_identical_records(reference, q.run({}, control));
+    testing::expect_resumes_to(o, c, reference);
 }
 
 TEST(net_hessian, bad_settings_are_refused_before_any_work) {

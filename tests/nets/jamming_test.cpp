@@ -313,10 +313,7 @@ TEST(adam, resumed_run_is_identical) {
     }
     const glassy::checkpoint c = glassy::read_checkpoint(ckpt);
     EXPECT_EQ(c.integer("sgd/adam/0/step"), 7);
-    quench q(o);
-    glassy::run_control control;
-    control.resume = &c;
-    glassy::test::expect_identical_records(reference, q.run({}, control));
+    glassy::nets::testing::expect_resumes_to(o, c, reference);
 }
 
 // D (eq. 4) on the hinge2 loss: the batched per-sample norms (the perceptron's scaled, bias-free

@@ -4,6 +4,7 @@
 #include "nets/models.hpp"
 #include "nets/network.hpp"
 #include "nets/quench.hpp"
+#include "support/record_compare.hpp"
 
 #include <gtest/gtest.h>
 
@@ -44,6 +45,15 @@ inline void expect_refused(const quench_options& o, const std::string& key) {
     } catch (const field_error& e) {
         EXPECT_EQ(e.key(), key) << e.what();
     }
+}
+
+/// Expects that a quench of `o` resumed from checkpoint `c` writes exactly `reference` (the record
+/// of the same run without interruption; glassy::test::expect_identical_records).
+inline void expect_resumes_to(const quench_options& o, const checkpoint& c, const record& reference) {
+    quench q(o);
+    run_control control;
+    control.resume = &c;
+    test::expect_identical_records(reference, q.run({}, control));
 }
 
 } // namespace glassy::nets::testing
